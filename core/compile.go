@@ -1,0 +1,283 @@
+package core
+
+import (
+	"errors"
+	"fmt"
+	"strings"
+
+	"github.com/golighty/golighty/lighttpdconf"
+)
+
+// CompileOptions selects how much of lighttpd's start-up a compile performs.
+type CompileOptions struct {
+	// CoreOnly checks the core options only, as `lighttpd -p` and `-t` do:
+	// modules are neither loaded nor set up and unknown keys are not reported.
+	CoreOnly bool
+}
+
+// SetupContext is handed to Module.Setup: the parsed config, the helpers to
+// bind keys, and a place for warnings.
+type SetupContext struct {
+	conf     *lighttpdconf.Config
+	snap     *Snapshot
+	module   string
+	consumed map[string]bool
+	warnings *[]Diagnostic
+}
+
+// Diagnostic is a non-fatal message of a config load, with its position.
+type Diagnostic struct {
+	Pos lighttpdconf.Pos
+	Msg string
+}
+
+func (d Diagnostic) String() string {
+	if d.Pos.File == "" {
+		return d.Msg
+	}
+	return d.Pos.String() + ": " + d.Msg
+}
+
+// Config returns the parsed configuration.
+func (sc *SetupContext) Config() *lighttpdconf.Config { return sc.conf }
+
+// Module returns the name of the module being set up.
+func (sc *SetupContext) Module() string { return sc.module }
+
+// Warn records a non-fatal problem, printed by -tt and logged at start-up.
+func (sc *SetupContext) Warn(pos lighttpdconf.Pos, format string, args ...any) {
+	*sc.warnings = append(*sc.warnings, Diagnostic{Pos: pos, Msg: fmt.Sprintf(format, args...)})
+}
+
+// Consume marks keys as understood without binding them (keys a module reads
+// itself from the raw config).
+func (sc *SetupContext) Consume(names ...string) {
+	for _, n := range names {
+		sc.consume(n)
+	}
+}
+
+// Core returns the core settings already bound for this snapshot (global
+// values and the per-request table).
+func (sc *SetupContext) Core() *CoreSettings { return sc.snap.Core }
+
+// Shared returns the pool of long-lived resources that survive reloads.
+func (sc *SetupContext) Shared() *SharedPool { return sc.snap.shared }
+
+func (sc *SetupContext) consume(name string) { sc.consumed[strings.ToLower(name)] = true }
+
+// scopeAllows reports whether key may be set in block b, warning as lighttpd
+// does when it may not (the value is then ignored).
+func (sc *SetupContext) scopeAllows(key string, s Scope, b *lighttpdconf.Block) bool {
+	switch s {
+	case ScopeGlobal:
+		sc.Warn(b.Pos, "DEPRECATED: do not set server options in conditionals, variable: %s", key)
+		return false
+	case ScopeSocket:
+		if c := b.Cond; c != nil && c.Var == "SERVER" && c.Op == lighttpdconf.OpEq && b.Parent != nil && b.Parent.Index == 0 {
+			return true
+		}
+		sc.Warn(b.Pos, "WARNING: %s must be in global scope or $SERVER[\"socket\"] with '==', or else is ignored", key)
+		return false
+	}
+	return true
+}
+
+// Compile turns a parsed config into an immutable Snapshot: conditions
+// compiled, core settings bound, modules ordered as lighttpd orders them and
+// set up, unknown keys reported. A failed compile returns an error naming
+// file:line:col and leaves nothing running.
+func Compile(conf *lighttpdconf.Config, opts CompileOptions, shared *SharedPool) (*Snapshot, error) {
+	if shared == nil {
+		shared = NewSharedPool()
+	}
+	s := &Snapshot{Conf: conf, shared: shared}
+	sc := &SetupContext{conf: conf, snap: s, module: "core", consumed: map[string]bool{}, warnings: &s.Warnings}
+
+	conds, err := compileConditions(conf)
+	if err != nil {
+		return nil, err
+	}
+	s.blocks = conds
+
+	if s.Core, err = bindCore(sc); err != nil {
+		return nil, err
+	}
+	if opts.CoreOnly {
+		return s, nil
+	}
+	if s.Core.Server.DocumentRoot == "" {
+		return nil, errors.New("server.document-root is not set")
+	}
+	if s.stat, s.statKey, err = statCacheFor(shared, s.Core.Server.StatCacheEngine); err != nil {
+		return nil, err
+	}
+	names, err := moduleOrder(sc)
+	if err != nil {
+		s.close()
+		return nil, err
+	}
+	for _, name := range names {
+		mi, ok := lookupModule(name)
+		if !ok {
+			s.close()
+			return nil, fmt.Errorf("module %s is not available in golighty (loading plugins finally failed); the modules it has are: %s",
+				name, strings.Join(Registered(), ", "))
+		}
+		m := mi.New()
+		sc.module = name
+		if err := m.Setup(sc); err != nil {
+			s.close()
+			return nil, fmt.Errorf("%s: %w", name, err)
+		}
+		s.modules = append(s.modules, loadedModule{name: name, m: m})
+	}
+	s.collectHooks()
+	reportUnknownKeys(sc)
+	return s, nil
+}
+
+// reportUnknownKeys warns about keys no loaded module consumed, as lighttpd's
+// "WARNING: unknown config-key: KEY (ignored)".
+func reportUnknownKeys(sc *SetupContext) {
+	for _, b := range sc.conf.Blocks {
+		for _, e := range b.Entries {
+			lk := strings.ToLower(e.Key)
+			if sc.consumed[lk] || strings.HasPrefix(lk, "var.") || strings.HasPrefix(lk, "env.") {
+				continue
+			}
+			if strings.HasPrefix(lk, "dir-listing.") && lk != "dir-listing.activate" {
+				continue
+			}
+			sc.Warn(e.Pos, "WARNING: unknown config-key: %s (ignored)", e.Key)
+		}
+	}
+}
+
+// moduleOrder applies lighttpd's server.compat-module-load rules
+// (config-syntax.md §12.1) to the global server.modules list.
+func moduleOrder(sc *SetupContext) ([]string, error) {
+	var mods []string
+	seen := map[string]bool{}
+	if e, ok := sc.conf.Global.Get("server.modules"); ok {
+		v, err := checkValue(e.Key, e.Value, TypeList)
+		if err != nil {
+			return nil, &ConfigError{Pos: e.Pos, Err: err}
+		}
+		for _, m := range v.List() {
+			if !seen[m] {
+				seen[m] = true
+				mods = append(mods, m)
+			}
+		}
+	}
+	if !sc.snap.Core.Server.CompatModuleLoad {
+		return mods, nil
+	}
+	has := func(name string) bool { return seen[name] }
+	remove := func(name string) {
+		out := mods[:0]
+		for _, m := range mods {
+			if m != name {
+				out = append(out, m)
+			}
+		}
+		mods = out
+		delete(seen, name)
+	}
+	var dynName string
+	containsAuth, prependAuth := false, false
+	for _, m := range mods {
+		switch {
+		case strings.HasPrefix(m, "mod_auth"):
+			if m == "mod_auth" {
+				if !containsAuth {
+					containsAuth = true
+					if dynName != "" {
+						sc.Warn(lighttpdconf.Pos{}, "Warning: mod_auth should be listed in server.modules before dynamic backends such as %s", dynName)
+					}
+				}
+			} else if !containsAuth {
+				prependAuth = true
+			}
+		case hasAnyPrefix(m, "mod_ajp13", "mod_cgi", "mod_fastcgi", "mod_proxy", "mod_scgi", "mod_sockproxy", "mod_wstunnel"):
+			if dynName == "" {
+				dynName = m
+			}
+		}
+	}
+	if !optEnabled(sc.conf, "index-file.names") && !optEnabled(sc.conf, "server.indexfiles") {
+		remove("mod_indexfile")
+	} else if !has("mod_indexfile") {
+		mods = append([]string{"mod_indexfile"}, mods...)
+		seen["mod_indexfile"] = true
+	}
+	if !optEnabled(sc.conf, "dir-listing.activate") && !optEnabled(sc.conf, "server.dir-listing") {
+		remove("mod_dirlisting")
+	} else if !has("mod_dirlisting") {
+		mods = append(mods, "mod_dirlisting")
+		seen["mod_dirlisting"] = true
+	}
+	if !has("mod_staticfile") {
+		mods = append(mods, "mod_staticfile")
+	}
+	if prependAuth {
+		mods = append([]string{"mod_auth"}, mods...)
+	}
+	if has("mod_compress") {
+		// mod_compress is gone from 1.4.69; its keys are served by mod_deflate.
+		if has("mod_deflate") || !anyKeyPrefix(sc.conf, "compress.") {
+			remove("mod_compress")
+		} else {
+			sc.Warn(lighttpdconf.Pos{}, "Warning: \"mod_compress\" is DEPRECATED and has been replaced with \"mod_deflate\".  A future release of lighttpd 1.4.x will not contain mod_compress and lighttpd may fail to start up")
+			for i, m := range mods {
+				if m == "mod_compress" {
+					mods[i] = "mod_deflate"
+				}
+			}
+		}
+	}
+	return mods, nil
+}
+
+func hasAnyPrefix(s string, prefixes ...string) bool {
+	for _, p := range prefixes {
+		if strings.HasPrefix(s, p) {
+			return true
+		}
+	}
+	return false
+}
+
+// optEnabled mirrors lighttpd's config_has_opt_enabled: the key is set in some
+// block to a true boolean or a non-empty list.
+func optEnabled(conf *lighttpdconf.Config, key string) bool {
+	for _, b := range conf.Blocks {
+		e, ok := b.Get(key)
+		if !ok {
+			continue
+		}
+		switch e.Value.Kind {
+		case lighttpdconf.KindArray:
+			if len(e.Value.Arr) > 0 {
+				return true
+			}
+		default:
+			if on, ok := boolValue(e.Value); ok && on {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+func anyKeyPrefix(conf *lighttpdconf.Config, prefix string) bool {
+	for _, b := range conf.Blocks {
+		for _, e := range b.Entries {
+			if strings.HasPrefix(strings.ToLower(e.Key), prefix) {
+				return true
+			}
+		}
+	}
+	return false
+}

@@ -1,0 +1,586 @@
+package h1
+
+import (
+	"bytes"
+	"context"
+	"crypto/tls"
+	"errors"
+	"net"
+	"net/netip"
+	"sync"
+	"sync/atomic"
+	"time"
+)
+
+// Config holds the per-listener limits (lighttpd's server.* keys). The core
+// fills one per listener and may replace it on reload with SetConfig; each
+// request reads the current one.
+type Config struct {
+	MaxKeepAliveRequests int           // server.max-keep-alive-requests; 0 disables keep-alive
+	MaxKeepAliveIdle     time.Duration // server.max-keep-alive-idle; 0 disables keep-alive
+	MaxReadIdle          time.Duration // server.max-read-idle
+	MaxWriteIdle         time.Duration // server.max-write-idle
+	// HeadTimeout bounds the whole request head from its first byte (golighty
+	// is stricter than lighttpd here: a client dripping bytes is cut off).
+	HeadTimeout         time.Duration
+	MaxRequestFieldSize int // server.max-request-field-size (bytes)
+	// MaxRequestSize is server.max-request-size in bytes (0 = unlimited);
+	// also copied into Parse.MaxRequestSize by DefaultConfig users.
+	MaxRequestSize int64
+	Parse          ParseOptions
+	ServerTag      string // server.tag; empty: no Server header
+	// LingerTimeout bounds reading (and discarding) what the client still
+	// sends after the server decided to close, so the response is not lost
+	// to a TCP reset.
+	LingerTimeout time.Duration
+}
+
+// DefaultConfig returns lighttpd 1.4.69's defaults.
+func DefaultConfig() Config {
+	return Config{
+		MaxKeepAliveRequests: 1000,
+		MaxKeepAliveIdle:     5 * time.Second,
+		MaxReadIdle:          60 * time.Second,
+		MaxWriteIdle:         360 * time.Second,
+		HeadTimeout:          30 * time.Second,
+		MaxRequestFieldSize:  8192,
+		Parse:                DefaultParseOptions(),
+		ServerTag:            "lighttpd/1.4.69",
+		LingerTimeout:        5 * time.Second,
+	}
+}
+
+// ConnInfo describes the connection a request arrived on.
+type ConnInfo struct {
+	Conn       net.Conn
+	RemoteAddr net.Addr
+	LocalAddr  net.Addr
+	// Remote is the peer as an AddrPort for TCP connections (zero otherwise).
+	Remote netip.AddrPort
+	TLS    bool
+	Token  any // Server.Token: identifies the listener ($SERVER["socket"])
+}
+
+// Handler serves one request. When r.Status != 0 the request was invalid:
+// the handler renders the error response for that status (h1 then closes
+// the connection). The handler must not keep r or w after returning.
+type Handler interface {
+	ServeH1(w *ResponseWriter, r *Request)
+}
+
+// HandlerFunc adapts a function to Handler.
+type HandlerFunc func(w *ResponseWriter, r *Request)
+
+// ServeH1 calls f(w, r).
+func (f HandlerFunc) ServeH1(w *ResponseWriter, r *Request) { f(w, r) }
+
+// Server runs the HTTP/1.x engine for one listener.
+type Server struct {
+	Handler Handler
+	Token   any
+	// OnPanic, if set, receives a value recovered from a panicking handler
+	// (the connection is then closed).
+	OnPanic func(v any)
+
+	cfg      atomic.Pointer[Config]
+	open     atomic.Int64
+	requests atomic.Uint64
+	closing  atomic.Bool
+
+	mu    sync.Mutex
+	conns map[*conn]struct{}
+}
+
+// SetConfig installs c for requests that start from now on.
+func (s *Server) SetConfig(c Config) { s.cfg.Store(&c) }
+
+func (s *Server) config() *Config {
+	if c := s.cfg.Load(); c != nil {
+		return c
+	}
+	c := DefaultConfig()
+	s.cfg.CompareAndSwap(nil, &c)
+	return s.cfg.Load()
+}
+
+// OpenConns is the number of connections being served.
+func (s *Server) OpenConns() int64 { return s.open.Load() }
+
+// Requests is the number of requests handled (including invalid ones).
+func (s *Server) Requests() uint64 { return s.requests.Load() }
+
+// ErrServerClosed is returned by Serve after Shutdown or Close.
+var ErrServerClosed = errors.New("h1: server closed")
+
+// Serve accepts connections on ln and serves each in its own goroutine.
+// Closing ln (the listener owner's job) ends Serve.
+func (s *Server) Serve(ln net.Listener) error {
+	var delay time.Duration
+	for {
+		c, err := ln.Accept()
+		if err != nil {
+			if s.closing.Load() {
+				return ErrServerClosed
+			}
+			var ne net.Error
+			if errors.As(err, &ne) && ne.Timeout() || isTemporary(err) {
+				// e.g. EMFILE: back off as net/http does.
+				delay = min(max(2*delay, 5*time.Millisecond), time.Second)
+				time.Sleep(delay)
+				continue
+			}
+			return err
+		}
+		delay = 0
+		go s.ServeConn(c)
+	}
+}
+
+func isTemporary(err error) bool {
+	t, ok := err.(interface{ Temporary() bool })
+	return ok && t.Temporary()
+}
+
+// ServeConn serves c until the client or a limit ends it, then closes it.
+func (s *Server) ServeConn(nc net.Conn) {
+	c := getConn(s, nc)
+	s.track(c, true)
+	s.open.Add(1)
+	defer func() {
+		s.open.Add(-1)
+		s.track(c, false)
+		putConn(c)
+	}()
+	c.serve()
+}
+
+func (s *Server) track(c *conn, add bool) {
+	s.mu.Lock()
+	if add {
+		if s.conns == nil {
+			s.conns = make(map[*conn]struct{})
+		}
+		s.conns[c] = struct{}{}
+	} else {
+		delete(s.conns, c)
+	}
+	s.mu.Unlock()
+}
+
+// Shutdown closes idle keep-alive connections now and lets in-flight
+// requests finish (their connections close afterwards). It returns when no
+// connection is left or ctx ends; then remaining connections are closed.
+// Stopping the accept loop (closing the listener) is the caller's job.
+func (s *Server) Shutdown(ctx context.Context) error {
+	s.closing.Store(true)
+	t := time.NewTicker(10 * time.Millisecond)
+	defer t.Stop()
+	for {
+		s.mu.Lock()
+		for c := range s.conns {
+			if c.idle.Load() {
+				// Wake the blocked read; the loop sees closing and exits.
+				c.rwc.SetReadDeadline(time.Unix(1, 0))
+			}
+		}
+		n := len(s.conns)
+		s.mu.Unlock()
+		if n == 0 {
+			return nil
+		}
+		select {
+		case <-ctx.Done():
+			s.Close()
+			return ctx.Err()
+		case <-t.C:
+		}
+	}
+}
+
+// Close closes every connection at once.
+func (s *Server) Close() error {
+	s.closing.Store(true)
+	s.mu.Lock()
+	for c := range s.conns {
+		c.rwc.Close()
+	}
+	s.mu.Unlock()
+	return nil
+}
+
+// conn is one client connection; pooled with its buffers.
+type conn struct {
+	srv  *Server
+	rwc  net.Conn
+	cfg  *Config
+	opts ParseOptions
+	info ConnInfo
+
+	buf         []byte // read buffer: [0:bodyBase) current head, [r:w) unread bytes
+	r, w        int
+	bodyBase    int
+	wbuf        []byte
+	werr        error
+	seq         int
+	headStart   time.Time
+	readLimit   time.Time // total head deadline (zero: none)
+	idle        atomic.Bool
+	noKeepAlive bool
+
+	req  Request
+	body Body
+	rw   ResponseWriter
+}
+
+const (
+	minReadBuf = 16 << 10
+	wbufSize   = 16 << 10
+)
+
+var connPool = sync.Pool{New: func() any {
+	return &conn{buf: make([]byte, minReadBuf), wbuf: make([]byte, 0, wbufSize)}
+}}
+
+func getConn(s *Server, nc net.Conn) *conn {
+	c := connPool.Get().(*conn)
+	c.srv, c.rwc = s, nc
+	c.info = ConnInfo{Conn: nc, RemoteAddr: nc.RemoteAddr(), LocalAddr: nc.LocalAddr(), Token: s.Token}
+	if ta, ok := c.info.RemoteAddr.(*net.TCPAddr); ok {
+		c.info.Remote = ta.AddrPort()
+	}
+	_, c.info.TLS = nc.(*tls.Conn)
+	c.req.Conn = &c.info
+	c.req.Body = &c.body
+	c.rw.c = c
+	return c
+}
+
+func putConn(c *conn) {
+	c.srv, c.rwc, c.cfg = nil, nil, nil
+	c.info = ConnInfo{}
+	c.r, c.w, c.bodyBase, c.seq = 0, 0, 0, 0
+	c.wbuf, c.werr = c.wbuf[:0], nil
+	c.noKeepAlive = false
+	c.idle.Store(false)
+	c.req.reset()
+	c.body = Body{}
+	if len(c.buf) > minReadBuf || cap(c.wbuf) > 4*wbufSize {
+		return // oversized for a custom field-size limit: let it go
+	}
+	connPool.Put(c)
+}
+
+func (c *conn) serve() {
+	defer func() {
+		if v := recover(); v != nil {
+			if c.srv.OnPanic != nil {
+				c.srv.OnPanic(v)
+			}
+			c.rwc.Close()
+		}
+	}()
+	for {
+		c.cfg = c.srv.config()
+		if need := c.cfg.MaxRequestFieldSize + 1 + 2048; need > len(c.buf) {
+			nb := make([]byte, need)
+			copy(nb, c.buf[c.r:c.w])
+			c.buf, c.w, c.r = nb, c.w-c.r, 0
+		}
+		c.opts = c.cfg.Parse
+		if c.info.TLS {
+			c.opts.SchemePort = 443
+		}
+		if c.opts.MaxRequestSize == 0 {
+			c.opts.MaxRequestSize = c.cfg.MaxRequestSize
+		}
+		ok := c.readRequest()
+		if !ok {
+			c.rwc.Close()
+			return
+		}
+		if !c.handle() {
+			c.closeLingering()
+			return
+		}
+	}
+}
+
+// readRequest reads and parses the next head. false: close silently.
+func (c *conn) readRequest() bool {
+	if c.r > 0 { // move pipelined bytes to the front
+		c.w = copy(c.buf, c.buf[c.r:c.w])
+		c.r = 0
+	}
+	c.bodyBase = 0
+	c.seq++
+	req := &c.req
+	discarded, waited := false, false
+	c.readLimit = time.Time{}
+	for {
+		if c.w > 0 {
+			hl, lines := FindHead(c.buf[:c.w])
+			if n := max(hl, c.w*boolInt(hl == 0)); n > c.cfg.MaxRequestFieldSize || lines >= maxHeadLines {
+				c.headError(431, "oversized request-header -> sending Status 431")
+				return true
+			}
+			if hl > 0 {
+				if lines > 0 {
+					c.finishRead(waited)
+					ParseRequest(c.buf[:hl], req, &c.opts)
+					c.r = hl
+					c.bodyBase = hl
+					return true
+				}
+				if c.seq > 1 && !discarded {
+					if hl == c.w {
+						goto read
+					}
+					if ch := c.buf[hl]; ch != '\r' && ch != '\n' {
+						c.w = copy(c.buf, c.buf[hl:c.w])
+						discarded = true
+						continue
+					}
+				}
+			}
+			if c.buf[0] < 0x20 {
+				why := "invalid request-line -> sending Status 400"
+				if c.buf[0] == 0x16 {
+					why = "unexpected TLS ClientHello on clear port"
+				}
+				c.headError(400, why)
+				return true
+			}
+		}
+	read:
+		if c.w == 0 && c.seq > 1 {
+			// Keep-alive connection waiting for its next request: idle.
+			c.idle.Store(true)
+			if c.srv.closing.Load() {
+				return false
+			}
+		} else if c.readLimit.IsZero() && c.cfg.HeadTimeout > 0 {
+			c.readLimit = time.Now().Add(c.cfg.HeadTimeout)
+		}
+		c.setHeadDeadline()
+		waited = true
+		n, err := c.rwc.Read(c.buf[c.w:])
+		c.idle.Store(false)
+		c.w += n
+		if err != nil && n == 0 {
+			return false
+		}
+	}
+}
+
+func boolInt(b bool) int {
+	if b {
+		return 1
+	}
+	return 0
+}
+
+func (c *conn) setHeadDeadline() {
+	idle := c.cfg.MaxReadIdle
+	if c.seq > 1 {
+		idle = c.cfg.MaxKeepAliveIdle
+	}
+	var d time.Time
+	if idle > 0 {
+		d = time.Now().Add(idle)
+	}
+	if !c.readLimit.IsZero() && (d.IsZero() || c.readLimit.Before(d)) {
+		d = c.readLimit
+	}
+	c.rwc.SetReadDeadline(d)
+}
+
+func (c *conn) finishRead(waited bool) {
+	if waited {
+		c.rwc.SetReadDeadline(time.Time{})
+	}
+}
+
+func (c *conn) headError(status int, why string) {
+	c.req.reset()
+	c.req.Status, c.req.Reason = status, why
+	c.r, c.w = 0, 0 // the rest of the stream is not trusted
+	c.rwc.SetReadDeadline(time.Time{})
+}
+
+// handle runs the handler for c.req and reports whether to keep the
+// connection.
+func (c *conn) handle() bool {
+	req := &c.req
+	req.Seq = c.seq
+	c.srv.requests.Add(1)
+	if req.Status == 0 {
+		if c.seq > c.cfg.MaxKeepAliveRequests || c.cfg.MaxKeepAliveIdle <= 0 || c.srv.closing.Load() {
+			req.KeepAlive = false
+		}
+		c.body.reset(c, req, c.cfg.MaxRequestSize)
+	} else {
+		c.body.reset(c, req, 0)
+	}
+	c.rw.reset(req)
+	c.srv.Handler.ServeH1(&c.rw, req)
+	c.rw.finish()
+	if c.werr != nil {
+		return false
+	}
+	if !c.rw.keepAlive || c.noKeepAlive {
+		c.flush()
+		return false
+	}
+	// Batch responses to pipelined requests: flush only when no complete
+	// head is waiting (or the buffer is getting full).
+	if len(c.wbuf) > wbufSize/2 || !c.headBuffered() {
+		c.flush()
+	}
+	return c.werr == nil
+}
+
+func (c *conn) headBuffered() bool {
+	if c.r >= c.w {
+		return false
+	}
+	return bytes.Index(c.buf[c.r:c.w], []byte("\r\n\r\n")) >= 0
+}
+
+// closeLingering half-closes and discards what the client still sends for
+// a short while, so it reads the response before a reset (as lighttpd).
+func (c *conn) closeLingering() {
+	if cw, ok := c.rwc.(interface{ CloseWrite() error }); ok && c.werr == nil && c.cfg.LingerTimeout > 0 {
+		if cw.CloseWrite() == nil {
+			c.rwc.SetReadDeadline(time.Now().Add(c.cfg.LingerTimeout))
+			var total int
+			for total < 1<<20 {
+				n, err := c.rwc.Read(c.buf)
+				total += n
+				if err != nil {
+					break
+				}
+			}
+		}
+	}
+	c.rwc.Close()
+}
+
+// readBody serves body bytes: buffered ones first, else straight from the
+// socket into p.
+func (c *conn) readBody(p []byte) (int, error) {
+	if len(p) == 0 {
+		return 0, nil
+	}
+	if c.r < c.w {
+		n := copy(p, c.buf[c.r:c.w])
+		c.r += n
+		return n, nil
+	}
+	c.r, c.w = c.bodyBase, c.bodyBase
+	if c.werr != nil {
+		return 0, c.werr
+	}
+	c.setReadIdle()
+	n, err := c.rwc.Read(p)
+	if n > 0 {
+		err = nil
+	}
+	return n, err
+}
+
+// fill makes at least n unread bytes available in buf[c.r:c.w].
+func (c *conn) fill(n int) error {
+	for c.w-c.r < n {
+		if len(c.buf)-c.r < n || c.w == len(c.buf) {
+			c.w = c.bodyBase + copy(c.buf[c.bodyBase:], c.buf[c.r:c.w])
+			c.r = c.bodyBase
+		}
+		c.setReadIdle()
+		m, err := c.rwc.Read(c.buf[c.w:])
+		c.w += m
+		if err != nil && c.w-c.r < n {
+			return err
+		}
+	}
+	return nil
+}
+
+// chunkLine returns the next chunk-size line (through its LF) without
+// consuming it; lighttpd refuses lines of 1024 bytes or more.
+func (c *conn) chunkLine() ([]byte, error) {
+	for {
+		avail := c.buf[c.r:c.w]
+		if i := bytes.IndexByte(avail, '\n'); i >= 0 {
+			if i+1 >= 1024 {
+				return nil, &BodyError{400, "chunked header line too long -> 400"}
+			}
+			return avail[:i+1], nil
+		}
+		if len(avail) >= 1024 {
+			return nil, &BodyError{400, "chunked header line too long -> 400"}
+		}
+		if err := c.fill(len(avail) + 1); err != nil {
+			return nil, ErrBodyTruncated
+		}
+	}
+}
+
+// maybeContinue sends "100 Continue" before the first body read when the
+// client asked for it and has sent no body byte yet.
+func (c *conn) maybeContinue() error {
+	req := &c.req
+	if !req.Expect100 || req.Proto != HTTP11 || c.rw.wroteHead || c.r < c.w || len(c.wbuf) > 0 {
+		return nil
+	}
+	req.Expect100 = false
+	c.wbuf = append(c.wbuf, "HTTP/1.1 100 Continue\r\n\r\n"...)
+	return c.flush()
+}
+
+// flush writes the buffered output.
+func (c *conn) flush() error {
+	if c.werr != nil || len(c.wbuf) == 0 {
+		c.wbuf = c.wbuf[:0]
+		return c.werr
+	}
+	c.setWriteDeadline()
+	_, err := c.rwc.Write(c.wbuf)
+	c.wbuf = c.wbuf[:0]
+	if err != nil {
+		c.werr = err
+	}
+	return err
+}
+
+func (c *conn) setReadIdle() {
+	var d time.Time
+	if c.cfg.MaxReadIdle > 0 {
+		d = time.Now().Add(c.cfg.MaxReadIdle)
+	}
+	c.rwc.SetReadDeadline(d)
+}
+
+func (c *conn) setWriteDeadline() {
+	if c.cfg.MaxWriteIdle > 0 {
+		c.rwc.SetWriteDeadline(time.Now().Add(c.cfg.MaxWriteIdle))
+	}
+}
+
+// writeBufs writes wbuf followed by p with one writev where possible.
+func (c *conn) writeBufs(p []byte) error {
+	if c.werr != nil {
+		return c.werr
+	}
+	if len(c.wbuf)+len(p) <= cap(c.wbuf) {
+		c.wbuf = append(c.wbuf, p...)
+		return nil
+	}
+	c.setWriteDeadline()
+	bufs := net.Buffers{c.wbuf, p}
+	_, err := bufs.WriteTo(c.rwc)
+	c.wbuf = c.wbuf[:0]
+	if err != nil {
+		c.werr = err
+	}
+	return err
+}

@@ -1,0 +1,404 @@
+package h1
+
+import (
+	"errors"
+	"io"
+	"os"
+	"strconv"
+	"sync/atomic"
+	"syscall"
+	"time"
+
+	"golang.org/x/sys/unix"
+)
+
+// ResponseWriter writes one response. The handler sets the status and
+// header lines (in the order lighttpd would emit them); h1 adds
+// Content-Length / Transfer-Encoding framing, Connection, Date and Server
+// as lighttpd's http_response_write_header does.
+type ResponseWriter struct {
+	c   *conn
+	req *Request
+
+	status                           int
+	hdr                              []byte // "Name: value\r\n" lines from the handler
+	connPos                          int    // offset in hdr of a handler Connection header, -1 if none
+	hasDate, hasServer, hasCL, hasTE bool
+
+	wroteHead bool
+	keepAlive bool
+	chunked   bool // body is sent with chunked framing
+	noBody    bool // HEAD, 1xx, 204, 304: no body bytes on the wire
+	written   int64
+}
+
+// ErrBodyNotAllowed is returned by writes after Finish-like misuse, e.g.
+// writing after the response was completed.
+var ErrBodyNotAllowed = errors.New("h1: response already complete")
+
+func (w *ResponseWriter) reset(r *Request) {
+	*w = ResponseWriter{c: w.c, req: r, status: 200, hdr: w.hdr[:0], connPos: -1}
+	if r.Status != 0 {
+		w.status = r.Status
+	}
+}
+
+// SetStatus sets the response status (default 200, or the parse error).
+func (w *ResponseWriter) SetStatus(code int) { w.status = code }
+
+// Status is the status that was (or will be) sent.
+func (w *ResponseWriter) Status() int { return w.status }
+
+// HeadWritten reports whether the response head has been sent or buffered.
+func (w *ResponseWriter) HeadWritten() bool { return w.wroteHead }
+
+// Written is the number of body bytes written (before framing).
+func (w *ResponseWriter) Written() int64 { return w.written }
+
+// KeepAlive reports whether the connection stays open after this response
+// (final once the head is written).
+func (w *ResponseWriter) KeepAlive() bool { return w.keepAlive }
+
+// AddHeader appends a header line. Empty values, X-Sendfile and
+// X-LIGHTTPD-* are never written (lighttpd's rule). A Content-Length given
+// here is trusted as the body length; a Date or Server given here replaces
+// h1's; a Connection header marks where h1's Connection value goes.
+func (w *ResponseWriter) AddHeader(name, value string) {
+	if value == "" || w.wroteHead || w.omit(name) {
+		return
+	}
+	w.hdr = append(w.hdr, name...)
+	w.hdr = append(w.hdr, ": "...)
+	w.hdr = append(w.hdr, value...)
+	w.hdr = append(w.hdr, "\r\n"...)
+}
+
+// AddHeaderBytes is AddHeader with a byte-slice value (no allocation).
+func (w *ResponseWriter) AddHeaderBytes(name string, value []byte) {
+	if len(value) == 0 || w.wroteHead || w.omit(name) {
+		return
+	}
+	w.hdr = append(w.hdr, name...)
+	w.hdr = append(w.hdr, ": "...)
+	w.hdr = append(w.hdr, value...)
+	w.hdr = append(w.hdr, "\r\n"...)
+}
+
+func (w *ResponseWriter) omit(name string) bool {
+	switch len(name) {
+	case 4:
+		w.hasDate = w.hasDate || eqFoldS(name, "Date")
+	case 6:
+		w.hasServer = w.hasServer || eqFoldS(name, "Server")
+	case 10:
+		if eqFoldS(name, "X-Sendfile") {
+			return true
+		}
+		if eqFoldS(name, "Connection") {
+			if w.connPos < 0 {
+				w.connPos = len(w.hdr)
+			}
+			return true
+		}
+	case 14:
+		w.hasCL = w.hasCL || eqFoldS(name, "Content-Length")
+	case 17:
+		w.hasTE = w.hasTE || eqFoldS(name, "Transfer-Encoding")
+	}
+	return len(name) >= 11 && eqFoldS(name[:11], "X-LIGHTTPD-")
+}
+
+func eqFoldS(a, b string) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	for i := 0; i < len(a); i++ {
+		if toLower(a[i]) != toLower(b[i]) {
+			return false
+		}
+	}
+	return true
+}
+
+// writeHead serialises the head into the output buffer. bodyLen is the
+// complete body length, or -1 when the body is streamed.
+func (w *ResponseWriter) writeHead(bodyLen int64) {
+	w.wroteHead = true
+	c, r := w.c, w.req
+	w.noBody = r.Method == "HEAD" || w.status < 200 || w.status == 204 || w.status == 304
+	ka := r.KeepAlive && r.Status == 0 && !c.noKeepAlive && r.Body.done
+	switch {
+	case bodyLen >= 0 && !w.hasCL && !w.hasTE:
+		// lighttpd: Content-Length for a complete body, but no
+		// "Content-Length: 0" for HEAD, 204 and 304.
+		if bodyLen > 0 || (r.Method != "HEAD" && w.status != 204 && w.status != 304) {
+			w.hdr = append(w.hdr, "Content-Length: "...)
+			w.hdr = strconv.AppendInt(w.hdr, bodyLen, 10)
+			w.hdr = append(w.hdr, "\r\n"...)
+			w.hasCL = true
+		}
+	case bodyLen < 0 && !w.hasCL && !w.hasTE && !w.noBody:
+		if r.Proto == HTTP11 && !(r.Method == "CONNECT" && w.status == 200) {
+			w.hdr = append(w.hdr, "Transfer-Encoding: chunked\r\n"...)
+			w.chunked = true
+		} else {
+			ka = false // length known only by closing
+		}
+	}
+	w.keepAlive = ka
+	b := c.wbuf
+	if r.Proto == HTTP11 {
+		b = append(b, "HTTP/1.1 "...)
+	} else {
+		b = append(b, "HTTP/1.0 "...)
+	}
+	b = appendStatus(b, w.status)
+	b = append(b, "\r\n"...)
+	var conn string
+	switch {
+	case !ka:
+		conn = "Connection: close\r\n"
+	case r.Proto != HTTP11:
+		conn = "Connection: keep-alive\r\n"
+	}
+	if w.connPos >= 0 {
+		b = append(b, w.hdr[:w.connPos]...)
+		b = append(b, conn...)
+		b = append(b, w.hdr[w.connPos:]...)
+	} else {
+		b = append(b, w.hdr...)
+		b = append(b, conn...)
+	}
+	if !w.hasDate {
+		b = append(b, "Date: "...)
+		b = append(b, httpDate()...)
+		b = append(b, "\r\n"...)
+	}
+	if tag := c.cfg.ServerTag; !w.hasServer && tag != "" {
+		b = append(b, "Server: "...)
+		b = append(b, tag...)
+		b = append(b, "\r\n"...)
+	}
+	b = append(b, "\r\n"...)
+	c.wbuf = b
+}
+
+// Respond completes the response with body (nil for none): Content-Length
+// is added unless the handler set one, and head plus body leave in one
+// write.
+func (w *ResponseWriter) Respond(body []byte) error {
+	if w.wroteHead {
+		_, err := w.Write(body)
+		return err
+	}
+	w.writeHead(int64(len(body)))
+	if w.noBody || len(body) == 0 {
+		return w.c.werr
+	}
+	w.written += int64(len(body))
+	return w.c.writeBufs(body)
+}
+
+// Write streams body bytes. Without a Content-Length header the first Write
+// sends the head with chunked framing (HTTP/1.1) or close-delimited
+// (HTTP/1.0).
+func (w *ResponseWriter) Write(p []byte) (int, error) {
+	if !w.wroteHead {
+		w.writeHead(-1)
+	}
+	if w.noBody || len(p) == 0 {
+		return len(p), w.c.werr
+	}
+	c := w.c
+	if w.chunked {
+		c.wbuf = strconv.AppendInt(c.wbuf, int64(len(p)), 16)
+		c.wbuf = append(c.wbuf, "\r\n"...)
+		if err := c.writeBufs(p); err != nil {
+			return 0, err
+		}
+		c.wbuf = append(c.wbuf, "\r\n"...)
+	} else if err := c.writeBufs(p); err != nil {
+		return 0, err
+	}
+	w.written += int64(len(p))
+	return len(p), nil
+}
+
+// WriteString is Write for a string.
+func (w *ResponseWriter) WriteString(s string) (int, error) {
+	return w.Write([]byte(s))
+}
+
+// Flush sends everything buffered (writing the head first if needed, as a
+// streamed response).
+func (w *ResponseWriter) Flush() error {
+	if !w.wroteHead {
+		w.writeHead(-1)
+	}
+	return w.c.flush()
+}
+
+// smallFile is the size up to which a file body is read into the output
+// buffer so head and body leave in one write (lighttpd's small-response
+// optimisation uses 16 KiB too).
+const smallFile = 16 << 10
+
+// SendFile sends n bytes of f from offset off as (part of) the body. As
+// the first body output it sets Content-Length: n unless the handler gave
+// a Content-Length. Small bodies are copied behind the head; larger ones go
+// out with sendfile(2) when the connection is a plain socket.
+func (w *ResponseWriter) SendFile(f *os.File, off, n int64) error {
+	if !w.wroteHead {
+		w.writeHead(n)
+	}
+	if w.noBody || n <= 0 {
+		return w.c.werr
+	}
+	c := w.c
+	if c.werr != nil {
+		return c.werr
+	}
+	if w.chunked {
+		c.wbuf = strconv.AppendInt(c.wbuf, n, 16)
+		c.wbuf = append(c.wbuf, "\r\n"...)
+	}
+	if n <= smallFile && int64(cap(c.wbuf)-len(c.wbuf)) >= n {
+		start := len(c.wbuf)
+		c.wbuf = c.wbuf[:start+int(n)]
+		if _, err := f.ReadAt(c.wbuf[start:], off); err != nil {
+			c.wbuf = c.wbuf[:start]
+			c.werr = err // a partial body cannot be repaired
+			return err
+		}
+	} else {
+		if err := c.flush(); err != nil {
+			return err
+		}
+		if err := c.sendFile(f, off, n); err != nil {
+			c.werr = err
+			return err
+		}
+	}
+	if w.chunked {
+		c.wbuf = append(c.wbuf, "\r\n"...)
+	}
+	w.written += n
+	return nil
+}
+
+// finish completes the response after the handler returned.
+func (w *ResponseWriter) finish() {
+	if !w.wroteHead {
+		w.writeHead(0)
+		return
+	}
+	if w.chunked {
+		w.c.wbuf = append(w.c.wbuf, "0\r\n\r\n"...)
+	}
+}
+
+// sendFile copies n bytes of f at off to the socket with sendfile(2),
+// waiting on the netpoller when the socket buffer is full; other
+// connections (TLS, pipes) get a plain copy.
+func (c *conn) sendFile(f *os.File, off, n int64) error {
+	sc, ok := c.rwc.(syscall.Conn)
+	if !ok {
+		c.setWriteDeadline()
+		_, err := io.Copy(writerOnly{c.rwc}, io.NewSectionReader(f, off, n))
+		return err
+	}
+	rc, err := sc.SyscallConn()
+	if err != nil {
+		return err
+	}
+	fd := int(f.Fd())
+	for n > 0 {
+		c.setWriteDeadline()
+		var serr error
+		werr := rc.Write(func(s uintptr) bool {
+			for n > 0 {
+				m, e := unix.Sendfile(int(s), fd, &off, int(min(n, 1<<30)))
+				if m > 0 {
+					n -= int64(m)
+				}
+				switch {
+				case e == unix.EAGAIN:
+					return false // wait until writable (deadline applies)
+				case e == unix.EINTR:
+					continue
+				case e != nil:
+					serr = e
+					return true
+				case m == 0:
+					serr = io.ErrUnexpectedEOF // file shrank
+					return true
+				}
+			}
+			return true
+		})
+		if werr != nil {
+			return werr
+		}
+		if serr != nil {
+			return serr
+		}
+	}
+	return nil
+}
+
+// writerOnly hides ReadFrom so io.Copy does not recurse into it.
+type writerOnly struct{ io.Writer }
+
+// Date header value cached per second.
+type dateCache struct {
+	sec int64
+	val string
+}
+
+var curDate atomic.Pointer[dateCache]
+
+func httpDate() string {
+	now := time.Now()
+	if d := curDate.Load(); d != nil && d.sec == now.Unix() {
+		return d.val
+	}
+	d := &dateCache{sec: now.Unix(), val: now.UTC().Format("Mon, 02 Jan 2006 15:04:05 GMT")}
+	curDate.Store(d)
+	return d.val
+}
+
+var statusText = map[int]string{
+	100: "Continue", 101: "Switching Protocols", 102: "Processing", 103: "Early Hints",
+	200: "OK", 201: "Created", 202: "Accepted", 203: "Non-Authoritative Information",
+	204: "No Content", 205: "Reset Content", 206: "Partial Content", 207: "Multi-status",
+	208: "Already Reported", 226: "IM Used",
+	300: "Multiple Choices", 301: "Moved Permanently", 302: "Found", 303: "See Other",
+	304: "Not Modified", 305: "Use Proxy", 306: "(Unused)", 307: "Temporary Redirect",
+	308: "Permanent Redirect",
+	400: "Bad Request", 401: "Unauthorized", 402: "Payment Required", 403: "Forbidden",
+	404: "Not Found", 405: "Method Not Allowed", 406: "Not Acceptable",
+	407: "Proxy Authentication Required", 408: "Request Timeout", 409: "Conflict",
+	410: "Gone", 411: "Length Required", 412: "Precondition Failed",
+	413: "Payload Too Large", 414: "URI Too Long", 415: "Unsupported Media Type",
+	416: "Range Not Satisfiable", 417: "Expectation Failed", 421: "Misdirected Request",
+	422: "Unprocessable Entity", 423: "Locked", 424: "Failed Dependency",
+	426: "Upgrade Required", 428: "Precondition Required", 429: "Too Many Requests",
+	431: "Request Header Fields Too Large", 451: "Unavailable For Legal Reasons",
+	500: "Internal Server Error", 501: "Not Implemented", 502: "Bad Gateway",
+	503: "Service Unavailable", 504: "Gateway Timeout", 505: "HTTP Version Not Supported",
+	506: "Variant Also Negotiates", 507: "Insufficient Storage", 508: "Loop Detected",
+	510: "Not Extended", 511: "Network Authentication Required",
+}
+
+// StatusText is lighttpd's reason phrase for code ("" if unknown).
+func StatusText(code int) string { return statusText[code] }
+
+// appendStatus appends "CODE Reason" (an unknown code as "CODE ").
+func appendStatus(b []byte, code int) []byte {
+	if code == 200 {
+		return append(b, "200 OK"...)
+	}
+	b = strconv.AppendInt(b, int64(code), 10)
+	b = append(b, ' ')
+	return append(b, statusText[code]...)
+}

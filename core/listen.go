@@ -1,0 +1,249 @@
+package core
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io/fs"
+	"net"
+	"os"
+	"strconv"
+	"strings"
+	"sync"
+	"syscall"
+
+	"github.com/golighty/golighty/lighttpdconf"
+)
+
+// ListenSpec is one socket the config asks for: server.bind/server.port, or
+// a $SERVER["socket"] == "..." block.
+type ListenSpec struct {
+	Token   string // as $SERVER["socket"] compares it: ":80", "127.0.0.1:8080", "/run/x.sock"
+	Network string // "tcp", "tcp4", "tcp6" or "unix"
+	Address string // what to bind
+	Backlog int
+	Perms   string // chmod for unix sockets
+	TLS     bool
+	FD      int // inherited descriptor (systemd, /dev/stdin), -1 when none
+}
+
+// Key identifies a socket across reloads: same key, same socket kept open.
+func (s ListenSpec) Key() string { return s.Network + " " + s.Address }
+
+// ListenSpecs returns the sockets a snapshot listens on, main socket first.
+func (s *Snapshot) ListenSpecs() ([]ListenSpec, error) {
+	srv := &s.Core.Server
+	var specs []ListenSpec
+	seen := map[string]bool{}
+	add := func(sp ListenSpec) {
+		if !seen[sp.Token] {
+			seen[sp.Token] = true
+			specs = append(specs, sp)
+		}
+	}
+	if !srv.SystemdSocketActivate || srv.Bind != "" {
+		token := srv.Bind
+		if !strings.HasPrefix(token, "/") {
+			token += ":" + strconv.Itoa(srv.Port)
+		}
+		sp, err := parseListenToken(token, srv.UseIPv6)
+		if err != nil {
+			return nil, err
+		}
+		sp.Backlog, sp.Perms = srv.ListenBacklog, srv.SocketPerms
+		sp.TLS = globalBool(s.Conf.Global, "ssl.engine")
+		add(sp)
+	}
+	for _, b := range s.Conf.Blocks {
+		c := b.Cond
+		if c == nil || c.Var != "SERVER" || c.Op != lighttpdconf.OpEq || !strings.EqualFold(c.Field, "socket") {
+			continue
+		}
+		useV6 := srv.UseIPv6
+		if e, ok := b.Get("server.use-ipv6"); ok {
+			useV6, _ = boolValue(e.Value)
+		}
+		sp, err := parseListenToken(c.Value, useV6)
+		if err != nil {
+			return nil, &ConfigError{Pos: c.Pos, Err: err}
+		}
+		sp.Backlog, sp.Perms = srv.ListenBacklog, srv.SocketPerms
+		if e, ok := b.Get("server.listen-backlog"); ok && e.Value.Kind == lighttpdconf.KindInteger {
+			sp.Backlog = int(e.Value.Int)
+		}
+		if e, ok := b.Get("server.socket-perms"); ok {
+			sp.Perms = e.Value.Str
+		}
+		sp.TLS = globalBool(b, "ssl.engine")
+		add(sp)
+	}
+	return specs, nil
+}
+
+func globalBool(b *lighttpdconf.Block, key string) bool {
+	if e, ok := b.Get(key); ok {
+		on, _ := boolValue(e.Value)
+		return on
+	}
+	return false
+}
+
+// parseListenToken reads lighttpd's socket notation.
+func parseListenToken(token string, useIPv6 bool) (ListenSpec, error) {
+	sp := ListenSpec{Token: token, FD: -1, Backlog: 1024}
+	if token == "/dev/stdin" || strings.HasPrefix(token, "/dev/stdin:") {
+		sp.Network, sp.Address, sp.FD = "fd", "stdin", 0
+		return sp, nil
+	}
+	if strings.HasPrefix(token, "/") {
+		sp.Network, sp.Address = "unix", token
+		return sp, nil
+	}
+	host, port, err := net.SplitHostPort(token)
+	if err != nil {
+		return sp, fmt.Errorf("invalid socket address %q: %v", token, err)
+	}
+	if _, err := strconv.ParseUint(port, 10, 16); err != nil {
+		return sp, fmt.Errorf("invalid port in socket address %q", token)
+	}
+	switch {
+	case host == "" && useIPv6:
+		sp.Network, sp.Address = "tcp6", net.JoinHostPort("::", port)
+	case host == "":
+		sp.Network, sp.Address = "tcp4", net.JoinHostPort("0.0.0.0", port)
+	case strings.Contains(host, ":"):
+		sp.Network, sp.Address = "tcp6", net.JoinHostPort(host, port)
+	default:
+		sp.Network, sp.Address = "tcp", net.JoinHostPort(host, port)
+		if useIPv6 {
+			sp.Network = "tcp6"
+		}
+	}
+	return sp, nil
+}
+
+// Listener is an open socket owned by the ListenerPool.
+type Listener struct {
+	Spec ListenSpec
+	net.Listener
+}
+
+// ListenerPool owns the listening sockets. They live outside the config: a
+// reload opens the sockets the new config adds and closes the removed ones;
+// sockets in both stay open and keep their accept loops.
+type ListenerPool struct {
+	mu   sync.Mutex
+	open map[string]*Listener
+}
+
+// NewListenerPool returns an empty pool.
+func NewListenerPool() *ListenerPool { return &ListenerPool{open: map[string]*Listener{}} }
+
+// Reconcile makes the open set equal to specs. It opens every new socket
+// first; if one fails, the new ones are closed again and nothing changes.
+func (p *ListenerPool) Reconcile(specs []ListenSpec) (added, removed []*Listener, err error) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	want := map[string]ListenSpec{}
+	for _, sp := range specs {
+		want[sp.Key()] = sp
+	}
+	for _, sp := range specs {
+		if l, ok := p.open[sp.Key()]; ok {
+			l.Spec.Token = sp.Token // the token may be spelled anew
+			continue
+		}
+		l, err := openListener(sp)
+		if err != nil {
+			for _, a := range added {
+				a.Close()
+			}
+			return nil, nil, err
+		}
+		added = append(added, l)
+	}
+	for k, l := range p.open {
+		if _, ok := want[k]; !ok {
+			removed = append(removed, l)
+			delete(p.open, k)
+		}
+	}
+	for _, l := range added {
+		p.open[l.Spec.Key()] = l
+	}
+	return added, removed, nil
+}
+
+// All returns the open listeners.
+func (p *ListenerPool) All() []*Listener {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	out := make([]*Listener, 0, len(p.open))
+	for _, l := range p.open {
+		out = append(out, l)
+	}
+	return out
+}
+
+// CloseAll closes every socket (stop).
+func (p *ListenerPool) CloseAll() {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	for k, l := range p.open {
+		l.Close()
+		delete(p.open, k)
+	}
+}
+
+func openListener(sp ListenSpec) (*Listener, error) {
+	switch sp.Network {
+	case "fd":
+		f := os.NewFile(uintptr(sp.FD), "stdin")
+		ln, err := net.FileListener(f)
+		if err != nil {
+			return nil, fmt.Errorf("server.bind = \"/dev/stdin\": stdin is not a listening socket: %v", err)
+		}
+		return &Listener{Spec: sp, Listener: ln}, nil
+	case "unix":
+		if err := removeStaleSocket(sp.Address); err != nil {
+			return nil, err
+		}
+	}
+	lc := net.ListenConfig{}
+	ln, err := lc.Listen(context.Background(), sp.Network, sp.Address)
+	if err != nil {
+		var se *os.SyscallError
+		if errors.As(err, &se) && errors.Is(se.Err, syscall.EADDRINUSE) {
+			return nil, fmt.Errorf("can't bind to socket: %s: Address already in use", sp.Token)
+		}
+		return nil, fmt.Errorf("can't bind to socket: %s: %v", sp.Token, err)
+	}
+	if sp.Network == "unix" && sp.Perms != "" {
+		mode, perr := strconv.ParseUint(sp.Perms, 8, 32)
+		if perr != nil {
+			ln.Close()
+			return nil, fmt.Errorf("server.socket-perms %q is not an octal mode", sp.Perms)
+		}
+		if err := os.Chmod(sp.Address, fs.FileMode(mode)); err != nil {
+			ln.Close()
+			return nil, fmt.Errorf("chmod %s: %w", sp.Address, err)
+		}
+	}
+	return &Listener{Spec: sp, Listener: ln}, nil
+}
+
+// removeStaleSocket deletes a leftover unix socket file, never anything else.
+func removeStaleSocket(path string) error {
+	fi, err := os.Lstat(path)
+	if err != nil {
+		return nil
+	}
+	if fi.Mode()&fs.ModeSocket == 0 {
+		return fmt.Errorf("can't bind to socket: %s: a file that is not a socket is in the way", path)
+	}
+	if c, err := net.Dial("unix", path); err == nil {
+		c.Close()
+		return fmt.Errorf("can't bind to socket: %s: Address already in use", path)
+	}
+	return os.Remove(path)
+}

@@ -1,0 +1,93 @@
+package core
+
+import (
+	"fmt"
+	"sort"
+	"sync"
+)
+
+// ModuleInfo registers a lighttpd module implementation under the name used in
+// server.modules ("mod_staticfile").
+type ModuleInfo struct {
+	Name string
+	// New returns a fresh instance; every Snapshot gets its own, so a module
+	// may keep its compiled settings in plain fields without locks.
+	New func() Module
+}
+
+// Module is one loaded lighttpd module. Setup binds the module's keys (see
+// Bind) and validates them; it runs once per load, also for -tt.
+type Module interface {
+	Setup(sc *SetupContext) error
+}
+
+// Optional hooks, discovered once at compile time. They are lighttpd's plugin
+// slots (src/plugin.h) in the order the pipeline calls them.
+type (
+	// URIRawHook runs on the normalized target before it is decoded (mod_rewrite).
+	URIRawHook interface{ URIRaw(*Request) Result }
+	// URICleanHook runs on the decoded path (mod_access, mod_redirect, ...).
+	URICleanHook interface{ URIClean(*Request) Result }
+	// DocrootHook may replace the document root (vhost modules).
+	DocrootHook interface{ Docroot(*Request) Result }
+	// PhysicalHook may change the physical path (mod_alias, mod_secdownload).
+	PhysicalHook interface{ Physical(*Request) Result }
+	// SubrequestStartHook chooses a handler after the path check (mod_indexfile,
+	// mod_fastcgi, mod_staticfile, ...).
+	SubrequestStartHook interface{ SubrequestStart(*Request) Result }
+	// ResponseStartHook sees the final status and headers before they are written.
+	ResponseStartHook interface{ ResponseStart(*Request) Result }
+	// RequestDoneHook runs after the response was written (mod_accesslog).
+	RequestDoneHook interface{ RequestDone(*Request) }
+	// Closer releases what a module holds when its snapshot retires.
+	Closer interface{ Close() error }
+)
+
+// Handler produces the response of a request; at most one per request.
+type Handler interface {
+	Serve(*Request) Result
+}
+
+// Result tells the pipeline how to continue after a hook.
+type Result uint8
+
+const (
+	GoOn     Result = iota // next hook / phase
+	Finished               // response decided (status and body set)
+	Comeback               // the URI changed: resolve conditions again and restart
+	Error                  // internal error: 500
+)
+
+var registry = struct {
+	sync.RWMutex
+	m map[string]ModuleInfo
+}{m: map[string]ModuleInfo{}}
+
+// Register makes a module loadable by name. Call it from the module's init.
+func Register(mi ModuleInfo) {
+	registry.Lock()
+	defer registry.Unlock()
+	if _, dup := registry.m[mi.Name]; dup {
+		panic(fmt.Sprintf("core: module %s registered twice", mi.Name))
+	}
+	registry.m[mi.Name] = mi
+}
+
+// Registered lists the names of every module linked into this binary.
+func Registered() []string {
+	registry.RLock()
+	defer registry.RUnlock()
+	names := make([]string, 0, len(registry.m))
+	for n := range registry.m {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	return names
+}
+
+func lookupModule(name string) (ModuleInfo, bool) {
+	registry.RLock()
+	defer registry.RUnlock()
+	mi, ok := registry.m[name]
+	return mi, ok
+}

@@ -1,0 +1,277 @@
+package core
+
+import (
+	"errors"
+	"io/fs"
+	"os"
+	"strings"
+	"syscall"
+)
+
+// maxComebacks bounds internal restarts (rewrites, error handlers) so that a
+// rewrite loop in a config ends in a 500 instead of spinning.
+const maxComebacks = 16
+
+// runPhases takes a parsed request through lighttpd's phases (behaviors.md §3)
+// up to and including the handler, leaving the response in rc.Resp.
+func (rc *Request) runPhases() {
+	for {
+		res := rc.phases()
+		if res != Comeback {
+			if res == Error && rc.Resp.Status == 0 {
+				rc.Resp.Status = 500
+			}
+			return
+		}
+		rc.loops++
+		if rc.loops > maxComebacks {
+			rc.Logf("too many internal restarts for %s (rewrite loop?) -> 500", rc.Target)
+			rc.Resp.reset()
+			rc.Resp.Status = 500
+			return
+		}
+	}
+}
+
+func (rc *Request) phases() Result {
+	rc.resetConditions()
+	rc.Conf = rc.Snap.Core.Table.Resolve(rc)
+	rc.Handler, rc.HandlerName = nil, ""
+	if !rc.Conf.ProtocolHTTP11 && rc.Proto == 11 {
+		rc.Proto = 10
+		rc.KeepAlive = false
+	}
+	if rc.Conf.MaxRequestSize > 0 && rc.BodyLength > rc.Conf.MaxRequestSize {
+		rc.Logf("request-size too long: %d -> 413", rc.BodyLength/1024)
+		rc.KeepAlive = false
+		return rc.Status(413)
+	}
+	h := &rc.Snap.hooks
+	for _, m := range h.uriRaw {
+		if r := m.URIRaw(rc); r != GoOn {
+			return r
+		}
+	}
+	for _, m := range h.uriClean {
+		if r := m.URIClean(rc); r != GoOn {
+			return r
+		}
+	}
+	if rc.Handler == nil {
+		if rc.Method == "OPTIONS" && rc.URI.Path == "*" {
+			return rc.allow()
+		}
+		if rc.Method == "CONNECT" {
+			rc.KeepAlive = false
+			return rc.Status(405)
+		}
+	}
+
+	rc.Phys.DocRoot = rc.Conf.DocumentRoot
+	for _, m := range h.docroot {
+		if r := m.Docroot(rc); r != GoOn {
+			return r
+		}
+	}
+	rc.Phys.BasePath = rc.Phys.DocRoot
+	rc.Phys.RelPath = rc.URI.Path
+	if rc.Conf.ForceLowercase {
+		rc.Phys.RelPath = strings.ToLower(rc.Phys.RelPath)
+	}
+	rc.Phys.Path = joinPath(rc.Phys.DocRoot, rc.Phys.RelPath)
+	for _, m := range h.physical {
+		if r := m.Physical(rc); r != GoOn {
+			return r
+		}
+	}
+	if rc.Handler == nil {
+		if r := rc.checkPath(); r != GoOn {
+			return r
+		}
+		for _, m := range h.subrequestStart {
+			if r := m.SubrequestStart(rc); r != GoOn {
+				return r
+			}
+			if rc.Handler != nil {
+				break
+			}
+		}
+	}
+	if rc.Handler == nil {
+		switch rc.Method {
+		case "OPTIONS":
+			return rc.allow()
+		case "GET", "HEAD", "QUERY", "POST":
+			return rc.Status(403)
+		}
+		return rc.Status(501)
+	}
+	return rc.Handler.Serve(rc)
+}
+
+// Status ends the request with an error or empty status; the error document
+// is generated later, after the error handlers had their chance.
+func (rc *Request) Status(code int) Result {
+	rc.Resp.Status = code
+	return Finished
+}
+
+func (rc *Request) allow() Result {
+	rc.Resp.Status = 200
+	rc.Resp.Header.Set("Allow", "OPTIONS, GET, HEAD, POST")
+	return Finished
+}
+
+// SetHandler claims the request for h (at most one handler per request).
+func (rc *Request) SetHandler(name string, h Handler) {
+	rc.Handler, rc.HandlerName = h, name
+}
+
+// Rewrite replaces the request target and returns Comeback so the pipeline
+// resolves the config again for the new URL (mod_rewrite, error handlers).
+func (rc *Request) Rewrite(target string) (Result, error) {
+	if err := rc.setTarget(target); err != nil {
+		return Error, err
+	}
+	rc.Phys = Physical{}
+	rc.PathInfo = ""
+	return Comeback, nil
+}
+
+func joinPath(root, rel string) string {
+	if strings.HasSuffix(root, "/") && strings.HasPrefix(rel, "/") {
+		return root + rel[1:]
+	}
+	return root + rel
+}
+
+// checkPath is lighttpd's physical-path check (behaviors.md §4.1): stat, the
+// PATH_INFO walk on ENOTDIR, symlink policy and the directory redirect.
+func (rc *Request) checkPath() Result {
+	fi, err := rc.Stat(rc.Phys.Path)
+	if err != nil {
+		if errors.Is(err, syscall.ENOTDIR) {
+			return rc.splitPathInfo()
+		}
+		return rc.statError(err)
+	}
+	if !rc.Conf.FollowSymlink && rc.hasSymlink(rc.Phys.Path) {
+		return rc.Status(403)
+	}
+	if fi.IsDir() && !strings.HasSuffix(rc.URI.Path, "/") {
+		return rc.redirectDir()
+	}
+	return GoOn
+}
+
+func (rc *Request) statError(err error) Result {
+	switch {
+	case errors.Is(err, fs.ErrPermission):
+		return rc.Status(403)
+	case errors.Is(err, fs.ErrNotExist), errors.Is(err, syscall.ENAMETOOLONG):
+		if rc.Method == "OPTIONS" && rc.Resp.Header.Has("Allow") {
+			return rc.Status(200)
+		}
+		if rc.Conf.LogFileNotFound {
+			rc.Logf("file not found ... or so: %s -> %s", rc.URI.Path, rc.Phys.Path)
+		}
+		return rc.Status(404)
+	}
+	rc.Logf("stat %s: %v", rc.Phys.Path, err)
+	return rc.Status(500)
+}
+
+// splitPathInfo finds the longest existing prefix of the physical path that is
+// a regular file; the rest becomes PATH_INFO and is cut from the URL path.
+func (rc *Request) splitPathInfo() Result {
+	p := rc.Phys.Path
+	base := strings.TrimSuffix(rc.Phys.BasePath, "/")
+	for {
+		i := strings.LastIndexByte(p, '/')
+		if i <= len(base) {
+			return rc.Status(404)
+		}
+		p = p[:i]
+		fi, err := rc.Stat(p)
+		if err != nil {
+			if errors.Is(err, syscall.ENOTDIR) {
+				continue
+			}
+			return rc.statError(err)
+		}
+		if !fi.IsRegular() {
+			return rc.Status(404)
+		}
+		if !rc.Conf.FollowSymlink && rc.hasSymlink(p) {
+			return rc.Status(403)
+		}
+		info := rc.Phys.Path[len(p):]
+		rc.PathInfo = info
+		rc.Phys.Path = p
+		if strings.HasSuffix(rc.URI.Path, info) {
+			rc.URI.Path = rc.URI.Path[:len(rc.URI.Path)-len(info)]
+		}
+		if strings.HasSuffix(rc.Phys.RelPath, info) {
+			rc.Phys.RelPath = rc.Phys.RelPath[:len(rc.Phys.RelPath)-len(info)]
+		}
+		return GoOn
+	}
+}
+
+// hasSymlink reports whether any component of p below the document root is a
+// symlink (server.follow-symlink = disable).
+func (rc *Request) hasSymlink(p string) bool {
+	root := strings.TrimSuffix(rc.Phys.BasePath, "/")
+	for len(p) > len(root) {
+		if fi, err := os.Lstat(p); err == nil && fi.Mode()&fs.ModeSymlink != 0 {
+			return true
+		}
+		i := strings.LastIndexByte(p, '/')
+		if i < 0 {
+			break
+		}
+		p = p[:i]
+	}
+	return false
+}
+
+// redirectDir answers a directory without trailing slash with lighttpd's 301.
+func (rc *Request) redirectDir() Result {
+	loc := make([]byte, 0, len(rc.URI.Path)*3/2+len(rc.URI.Query)+8)
+	if rc.Snap.Core.Server.AbsoluteDirRedirect {
+		loc = append(loc, rc.URI.Scheme...)
+		loc = append(loc, "://"...)
+		host := rc.URI.Authority
+		if host == "" {
+			host = rc.Conf.ServerName
+		}
+		loc = append(loc, host...)
+	}
+	loc = appendEncodedPath(loc, rc.URI.Path)
+	loc = append(loc, '/')
+	if rc.URI.Query != "" {
+		loc = append(loc, '?')
+		loc = append(loc, rc.URI.Query...)
+	}
+	rc.Resp.Status = 301
+	rc.Resp.Header.Set("Location", string(loc))
+	rc.Resp.SetBody(nil)
+	return Finished
+}
+
+// appendEncodedPath percent-encodes everything but A-Z a-z 0-9 ! ( ) * - . / _
+// as lighttpd's directory redirect does.
+func appendEncodedPath(dst []byte, p string) []byte {
+	const hex = "0123456789ABCDEF"
+	for i := 0; i < len(p); i++ {
+		c := p[i]
+		switch {
+		case 'a' <= c && c <= 'z', 'A' <= c && c <= 'Z', '0' <= c && c <= '9',
+			c == '!', c == '(', c == ')', c == '*', c == '-', c == '.', c == '/', c == '_':
+			dst = append(dst, c)
+		default:
+			dst = append(dst, '%', hex[c>>4], hex[c&15])
+		}
+	}
+	return dst
+}

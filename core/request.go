@@ -1,0 +1,125 @@
+package core
+
+import (
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"time"
+)
+
+// ConnInfo describes the connection a request arrived on.
+type ConnInfo struct {
+	RemoteAddr string // "ip:port" as the client connected
+	RemoteIP   string // $HTTP["remoteip"], REMOTE_ADDR
+	RemotePort int
+	LocalIP    string // SERVER_ADDR
+	LocalPort  int    // SERVER_PORT
+	Socket     string // $SERVER["socket"] token of the listener, e.g. ":8080"
+	TLS        bool
+	Requests   int // requests served on this connection before this one
+}
+
+// URI is the request's URL in the forms lighttpd keeps (behaviors.md §2.4).
+type URI struct {
+	Scheme    string // "http" or "https"
+	Authority string // normalized lower-case host[:port]; "" when absent
+	Target    string // normalized target incl. query (url.rewrite/redirect)
+	PathRaw   string // path part of Target, still percent-encoded
+	Path      string // decoded, simplified path ($HTTP["url"], file mapping)
+	Query     string // normalized query without '?'
+}
+
+// Physical is the file-system side of a request.
+type Physical struct {
+	DocRoot  string // document root used (DOCUMENT_ROOT)
+	BasePath string // directory the URL path is mapped below (alias target)
+	RelPath  string // URL path as mapped (lower-cased with force-lowercase)
+	Path     string // the file the request maps to
+}
+
+// Request is one HTTP request on its way through lighttpd's phases. Requests
+// are pooled and reset; modules must not keep references after RequestDone.
+type Request struct {
+	Snap *Snapshot
+	Conn ConnInfo
+
+	Method      string
+	Proto       int    // 10 or 11
+	Target      string // original request-target as received (REQUEST_URI)
+	Header      Headers
+	Body        io.Reader // request body (nil when none)
+	BodyLength  int64     // Content-Length, -1 for chunked, 0 when none
+	Start       time.Time
+	KeepAlive   bool
+	RemoteUser  string // set by mod_auth
+	AuthType    string
+	URI         URI
+	Phys        Physical
+	PathInfo    string
+	Env         Headers // setenv.add-environment and friends, for backends
+	Conf        CoreConf
+	Handler     Handler
+	HandlerName string // module that handles the request (for debug logs)
+
+	Resp Response
+
+	// ErrorStatus is the status that triggered an error handler (REDIRECT_STATUS).
+	ErrorStatus int
+
+	condCache []uint8
+	caps      []capRef
+	capIdx    []int
+	loops     int
+	log       *slog.Logger
+	w         ResponseWriter
+}
+
+// ResponseWriter is what a transport (the HTTP/1.x engine, HTTP/2) gives
+// the core to put a response on the wire. The core decides status and
+// headers; the transport adds Connection/Date/Server and frames the body.
+type ResponseWriter interface {
+	// WriteHead writes the status line and headers. bodyLen is the body
+	// size when known (-1: unknown, stream with chunked or close framing).
+	// body, if not nil, is written in the same system call.
+	WriteHead(status int, h *Headers, bodyLen int64, body []byte) error
+	// Write streams body bytes after WriteHead.
+	Write(p []byte) (int, error)
+	// SendFile streams n bytes of f from off with the kernel's sendfile.
+	SendFile(f *os.File, off, n int64) error
+	// Flush pushes buffered bytes to the client (streamed responses).
+	Flush() error
+}
+
+// Logf writes a line to the error log of the request's snapshot.
+func (rc *Request) Logf(format string, args ...any) {
+	l := rc.log
+	if l == nil {
+		l = slog.Default()
+	}
+	l.Error(fmt.Sprintf(format, args...))
+}
+
+// reset prepares a pooled request for reuse.
+func (rc *Request) reset() {
+	rc.Snap = nil
+	rc.Conn = ConnInfo{}
+	rc.Method, rc.Target = "", ""
+	rc.Proto = 0
+	rc.Header.Reset()
+	rc.Body, rc.BodyLength = nil, 0
+	rc.KeepAlive = false
+	rc.RemoteUser, rc.AuthType = "", ""
+	rc.URI = URI{}
+	rc.Phys = Physical{}
+	rc.PathInfo = ""
+	rc.Env.Reset()
+	rc.Conf = CoreConf{}
+	rc.Handler, rc.HandlerName = nil, ""
+	rc.Resp.reset()
+	rc.ErrorStatus = 0
+	rc.caps = rc.caps[:0]
+	rc.capIdx = rc.capIdx[:0]
+	rc.loops = 0
+	rc.w = nil
+}

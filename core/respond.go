@@ -1,0 +1,222 @@
+package core
+
+import (
+	"os"
+	"strconv"
+	"strings"
+)
+
+// statusTexts holds the reason phrases lighttpd writes (src/http_kv.c).
+var statusTexts = map[int]string{
+	100: "Continue", 101: "Switching Protocols", 102: "Processing", 103: "Early Hints",
+	200: "OK", 201: "Created", 202: "Accepted", 203: "Non-Authoritative Information",
+	204: "No Content", 205: "Reset Content", 206: "Partial Content", 207: "Multi-status",
+	208: "Already Reported", 226: "IM Used",
+	300: "Multiple Choices", 301: "Moved Permanently", 302: "Found", 303: "See Other",
+	304: "Not Modified", 305: "Use Proxy", 306: "(Unused)", 307: "Temporary Redirect",
+	308: "Permanent Redirect",
+	400: "Bad Request", 401: "Unauthorized", 402: "Payment Required", 403: "Forbidden",
+	404: "Not Found", 405: "Method Not Allowed", 406: "Not Acceptable",
+	407: "Proxy Authentication Required", 408: "Request Timeout", 409: "Conflict",
+	410: "Gone", 411: "Length Required", 412: "Precondition Failed",
+	413: "Payload Too Large", 414: "URI Too Long", 415: "Unsupported Media Type",
+	416: "Range Not Satisfiable", 417: "Expectation Failed", 421: "Misdirected Request",
+	422: "Unprocessable Entity", 423: "Locked", 424: "Failed Dependency",
+	426: "Upgrade Required", 428: "Precondition Required", 429: "Too Many Requests",
+	431: "Request Header Fields Too Large", 451: "Unavailable For Legal Reasons",
+	500: "Internal Server Error", 501: "Not Implemented", 502: "Bad Gateway",
+	503: "Service Unavailable", 504: "Gateway Timeout", 505: "HTTP Version Not Supported",
+	506: "Variant Also Negotiates", 507: "Insufficient Storage", 508: "Loop Detected",
+	510: "Not Extended", 511: "Network Authentication Required",
+}
+
+// StatusText returns lighttpd's reason phrase ("" for unknown codes).
+func StatusText(code int) string { return statusTexts[code] }
+
+// errorPage renders lighttpd's built-in error document (behaviors.md §4.9).
+func errorPage(status int) []byte {
+	st := strconv.Itoa(status) + " " + StatusText(status)
+	var b strings.Builder
+	b.Grow(320 + 2*len(st))
+	b.WriteString("<?xml version=\"1.0\" encoding=\"iso-8859-1\"?>\n" +
+		"<!DOCTYPE html PUBLIC \"-//W3C//DTD XHTML 1.0 Transitional//EN\"\n" +
+		"         \"http://www.w3.org/TR/xhtml1/DTD/xhtml1-transitional.dtd\">\n" +
+		"<html xmlns=\"http://www.w3.org/1999/xhtml\" xml:lang=\"en\" lang=\"en\">\n" +
+		" <head>\n  <title>")
+	b.WriteString(st)
+	b.WriteString("</title>\n </head>\n <body>\n  <h1>")
+	b.WriteString(st)
+	b.WriteString("</h1>\n </body>\n</html>\n")
+	return []byte(b.String())
+}
+
+// errorHandlerTarget returns the URL of the error handler that applies to
+// the current response, or "".
+func (rc *Request) errorHandlerTarget() string {
+	st := rc.Resp.Status
+	if st < 400 || rc.ErrorStatus != 0 || (rc.Resp.Dynamic && !rc.Conf.ErrorIntercept) || rc.Resp.kind == bodyStream {
+		return ""
+	}
+	if rc.Conf.ErrorHandler != "" {
+		return rc.Conf.ErrorHandler
+	}
+	if rc.Conf.ErrorHandler404 != "" && (st == 403 || st == 404) {
+		return rc.Conf.ErrorHandler404
+	}
+	return ""
+}
+
+// runErrorHandler restarts the request at the configured error handler
+// (behaviors.md §6) and reconciles the status afterwards.
+func (rc *Request) runErrorHandler(target string) {
+	orig := rc.Resp.Status
+	only404 := rc.Conf.ErrorHandler == ""
+	rc.ErrorStatus = orig
+	method := rc.Method
+	if rc.Method != "HEAD" {
+		rc.Method = "GET"
+	}
+	rc.Resp.reset()
+	if _, err := rc.Rewrite(target); err != nil {
+		rc.Resp.Status = orig
+		rc.Method = method
+		return
+	}
+	rc.runPhases()
+	rc.Method = method
+	switch {
+	case rc.Resp.Status >= 400 && rc.Resp.kind != bodyStream:
+		// The handler failed: the static error document of the original status.
+		rc.Resp.reset()
+		rc.Resp.Status = orig
+	case !only404:
+		rc.Resp.Status = orig
+	case rc.Resp.Status == 403 || rc.Resp.Status == 404:
+		rc.Resp.Status = orig
+	}
+}
+
+// prepareResponse is lighttpd's response_start preparation: error handlers,
+// error documents, body-less statuses, response_start hooks, Range.
+func (rc *Request) prepareResponse() {
+	if rc.Resp.started {
+		return
+	}
+	if rc.Resp.Status == 0 {
+		rc.Resp.Status = 200
+	}
+	if t := rc.errorHandlerTarget(); t != "" {
+		rc.runErrorHandler(t)
+	}
+	st := rc.Resp.Status
+	if st >= 400 && (!rc.Resp.HasBody() || (rc.Resp.Dynamic && rc.Conf.ErrorIntercept)) {
+		rc.Resp.clearForError()
+		rc.errorDocument(st)
+	}
+	for _, m := range rc.Snap.hooks.responseStart {
+		m.ResponseStart(rc)
+	}
+	if rc.Resp.acceptRanges && !rc.Resp.Header.Has("Accept-Ranges") && !rc.Resp.Header.Has("Content-Encoding") {
+		rc.Resp.Header.Set("Accept-Ranges", "bytes")
+	}
+	if rc.Resp.contentRange != "" {
+		rc.Resp.Header.Set("Content-Range", rc.Resp.contentRange)
+	}
+	switch st {
+	case 204, 205, 304:
+		rc.Resp.dropFile()
+		rc.Resp.kind = bodyBytes
+		rc.Resp.bytes = nil
+		rc.Resp.Header.Del("Content-Length")
+	}
+	if rc.Resp.kind == bodyBytes || rc.Resp.kind == bodyFile {
+		if !rc.Resp.Header.Has("Content-Length") && !rc.Resp.Header.Has("Transfer-Encoding") {
+			n := rc.Resp.bodyLength()
+			if n > 0 || (rc.Method != "HEAD" && st != 204 && st != 304) {
+				rc.Resp.setContentLength(n)
+			}
+		}
+	}
+}
+
+// errorDocument fills the body of an error response: PREFIX<status>.html when
+// server.errorfile-prefix names an existing file, else the built-in page.
+func (rc *Request) errorDocument(st int) {
+	if p := rc.Conf.ErrorfilePrefix; p != "" {
+		name := p + strconv.Itoa(st) + ".html"
+		if b, err := os.ReadFile(name); err == nil {
+			if ct, ok := rc.Conf.Mime.Lookup(name); ok {
+				rc.Resp.Header.Set("Content-Type", ct)
+			}
+			rc.Resp.SetBody(b)
+			return
+		}
+	}
+	rc.Resp.Header.Set("Content-Type", "text/html")
+	rc.Resp.SetBody(errorPage(st))
+}
+
+// writeResponse puts the prepared response on the wire.
+func (rc *Request) writeResponse() error {
+	r := &rc.Resp
+	if r.started {
+		return nil
+	}
+	r.started = true
+	head := rc.Method == "HEAD"
+	switch r.kind {
+	case bodyFile:
+		n := r.bodyLength()
+		if head {
+			return rc.w.WriteHead(r.Status, &r.Header, n, nil)
+		}
+		if r.file.data != nil && len(r.file.parts) == 1 {
+			p := r.file.parts[0]
+			r.written = p.n
+			return rc.w.WriteHead(r.Status, &r.Header, n, r.file.data[p.off:p.off+p.n])
+		}
+		if err := rc.w.WriteHead(r.Status, &r.Header, n, nil); err != nil {
+			return err
+		}
+		return rc.sendFileParts()
+	default:
+		body := r.bytes
+		if head {
+			body = nil
+		}
+		r.written = int64(len(body))
+		n := int64(len(r.bytes))
+		if head {
+			if cl := r.Header.Get("Content-Length"); cl != "" {
+				n, _ = strconv.ParseInt(cl, 10, 64)
+			}
+		}
+		return rc.w.WriteHead(r.Status, &r.Header, n, body)
+	}
+}
+
+func (rc *Request) sendFileParts() error {
+	r := &rc.Resp
+	for _, p := range r.file.parts {
+		if len(p.head) > 0 {
+			if _, err := rc.w.Write(p.head); err != nil {
+				return err
+			}
+		}
+		var err error
+		if r.file.data != nil {
+			_, err = rc.w.Write(r.file.data[p.off : p.off+p.n])
+		} else {
+			err = rc.w.SendFile(r.file.f, p.off, p.n)
+		}
+		if err != nil {
+			return err
+		}
+		r.written += p.n
+	}
+	if t := multipartTrailer(r); t != nil {
+		_, err := rc.w.Write(t)
+		return err
+	}
+	return nil
+}

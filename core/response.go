@@ -1,0 +1,141 @@
+package core
+
+import (
+	"os"
+	"strconv"
+
+	"github.com/golighty/golighty/core/httpfile"
+)
+
+type bodyKind uint8
+
+const (
+	bodyNone   bodyKind = iota // nothing decided yet (error documents apply)
+	bodyBytes                  // a complete body in memory
+	bodyFile                   // a file (or part of one) sent by the file sender
+	bodyStream                 // the handler wrote the response itself
+)
+
+// Response is the response being built for a request.
+type Response struct {
+	Status int
+	Header Headers
+
+	kind  bodyKind
+	bytes []byte
+	file  fileBody
+	// Dynamic is set when a backend (FastCGI, CGI, proxy) produced the
+	// response: error documents and error handlers leave it alone unless
+	// server.error-intercept is enabled.
+	Dynamic bool
+	// started is set once the head went to the client.
+	started bool
+	// written counts body bytes put on the wire (%b in the access log).
+	written int64
+	// Range results, written after the response_start hooks' headers as
+	// lighttpd orders them.
+	acceptRanges bool
+	contentRange string
+	plan         httpfile.Plan
+}
+
+// fileBody is a file response, ready for Range processing and sendfile.
+type fileBody struct {
+	f         *os.File
+	data      []byte // the whole content of a small cached file, or nil
+	size      int64
+	parts     []filePart
+	multipart bool
+	closer    func()
+}
+
+type filePart struct {
+	off, n int64
+	head   []byte // multipart part header, nil for a single range
+}
+
+func (r *Response) reset() {
+	if r.file.closer != nil {
+		r.file.closer()
+	}
+	r.Status = 0
+	r.Header.Reset()
+	r.kind = bodyNone
+	r.bytes = nil
+	r.file = fileBody{}
+	r.Dynamic = false
+	r.started = false
+	r.written = 0
+	r.acceptRanges = false
+	r.contentRange = ""
+}
+
+// SetBody makes b the complete response body (nil: an empty body).
+func (r *Response) SetBody(b []byte) {
+	r.dropFile()
+	r.kind = bodyBytes
+	r.bytes = b
+}
+
+// HasBody reports whether a handler decided the body.
+func (r *Response) HasBody() bool { return r.kind != bodyNone }
+
+// BodyBytes returns an in-memory body (nil for files and streams).
+func (r *Response) BodyBytes() []byte { return r.bytes }
+
+// Written is the number of body bytes sent to the client.
+func (r *Response) Written() int64 { return r.written }
+
+// Started reports whether the response head was already written.
+func (r *Response) Started() bool { return r.started }
+
+func (r *Response) dropFile() {
+	if r.file.closer != nil {
+		r.file.closer()
+	}
+	r.file = fileBody{}
+}
+
+// clearForError drops headers and body before an error document, keeping
+// WWW-Authenticate on 401 as lighttpd does.
+func (r *Response) clearForError() {
+	auth := ""
+	if r.Status == 401 {
+		auth = r.Header.Get("WWW-Authenticate")
+	}
+	r.Header.Reset()
+	if auth != "" {
+		r.Header.Set("WWW-Authenticate", auth)
+	}
+	r.dropFile()
+	r.kind = bodyNone
+	r.bytes = nil
+}
+
+// bodyLength returns the size of the body when it is complete.
+func (r *Response) bodyLength() int64 {
+	switch r.kind {
+	case bodyBytes:
+		return int64(len(r.bytes))
+	case bodyFile:
+		var n int64
+		for _, p := range r.file.parts {
+			n += int64(len(p.head)) + p.n
+		}
+		return n + int64(len(multipartTrailer(r)))
+	}
+	return 0
+}
+
+func multipartTrailer(r *Response) []byte {
+	if r.file.multipart {
+		return httpfile.AppendMultipartEnd(nil)
+	}
+	return nil
+}
+
+// setContentLength writes Content-Length in its slot (or appends it).
+func (r *Response) setContentLength(n int64) {
+	var buf [20]byte
+	r.Header.Set("Content-Length", string(strconv.AppendInt(buf[:0], n, 10)))
+}

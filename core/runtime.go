@@ -1,0 +1,217 @@
+package core
+
+import (
+	"errors"
+	"sync"
+	"sync/atomic"
+
+	"github.com/golighty/golighty/core/statcache"
+	"github.com/golighty/golighty/lighttpdconf"
+)
+
+// Snapshot is one compiled, immutable configuration. Requests hold a
+// reference while they run; a reload swaps in a new Snapshot and the old one
+// retires (its modules are closed) when its last request releases it.
+type Snapshot struct {
+	Conf     *lighttpdconf.Config
+	Core     *CoreSettings
+	Warnings []Diagnostic
+
+	blocks  []block
+	modules []loadedModule
+	shared  *SharedPool
+	hooks   hooks
+	stat    *statcache.Cache
+	statKey string
+
+	refs    atomic.Int64 // requests running on it, +1 while it is current
+	retired atomic.Bool
+	closeMu sync.Once
+}
+
+type loadedModule struct {
+	name string
+	m    Module
+}
+
+type hooks struct {
+	uriRaw          []URIRawHook
+	uriClean        []URICleanHook
+	docroot         []DocrootHook
+	physical        []PhysicalHook
+	subrequestStart []SubrequestStartHook
+	responseStart   []ResponseStartHook
+	requestDone     []RequestDoneHook
+}
+
+// Modules lists the loaded modules in hook order.
+func (s *Snapshot) Modules() []string {
+	out := make([]string, len(s.modules))
+	for i, m := range s.modules {
+		out[i] = m.name
+	}
+	return out
+}
+
+// Module returns the loaded instance of a module, for tests and for modules
+// that cooperate (mod_status reading counters).
+func (s *Snapshot) Module(name string) (Module, bool) {
+	for _, m := range s.modules {
+		if m.name == name {
+			return m.m, true
+		}
+	}
+	return nil, false
+}
+
+func (s *Snapshot) collectHooks() {
+	h := &s.hooks
+	for _, lm := range s.modules {
+		m := lm.m
+		if x, ok := m.(URIRawHook); ok {
+			h.uriRaw = append(h.uriRaw, x)
+		}
+		if x, ok := m.(URICleanHook); ok {
+			h.uriClean = append(h.uriClean, x)
+		}
+		if x, ok := m.(DocrootHook); ok {
+			h.docroot = append(h.docroot, x)
+		}
+		if x, ok := m.(PhysicalHook); ok {
+			h.physical = append(h.physical, x)
+		}
+		if x, ok := m.(SubrequestStartHook); ok {
+			h.subrequestStart = append(h.subrequestStart, x)
+		}
+		if x, ok := m.(ResponseStartHook); ok {
+			h.responseStart = append(h.responseStart, x)
+		}
+		if x, ok := m.(RequestDoneHook); ok {
+			h.requestDone = append(h.requestDone, x)
+		}
+	}
+}
+
+// Shared returns the pool of resources kept across reloads.
+func (s *Snapshot) Shared() *SharedPool { return s.shared }
+
+// BlockCount is the number of config blocks (global included).
+func (s *Snapshot) BlockCount() int { return len(s.blocks) }
+
+func (s *Snapshot) acquire() { s.refs.Add(1) }
+
+func (s *Snapshot) release() {
+	if s.refs.Add(-1) == 0 && s.retired.Load() {
+		s.close()
+	}
+}
+
+func (s *Snapshot) close() {
+	s.closeMu.Do(func() {
+		for i := len(s.modules) - 1; i >= 0; i-- {
+			if c, ok := s.modules[i].m.(Closer); ok {
+				_ = c.Close()
+			}
+		}
+		if s.statKey != "" {
+			s.shared.Release(s.statKey)
+		}
+	})
+}
+
+// Runtime holds the current Snapshot and swaps it atomically on reload.
+type Runtime struct {
+	cur atomic.Pointer[Snapshot]
+}
+
+// Current returns the snapshot now in force (nil before the first Swap).
+func (rt *Runtime) Current() *Snapshot { return rt.cur.Load() }
+
+// Acquire returns the current snapshot with a reference held for a request.
+func (rt *Runtime) Acquire() *Snapshot {
+	for {
+		s := rt.cur.Load()
+		if s == nil {
+			return nil
+		}
+		s.acquire()
+		// A swap between Load and acquire may have retired s; take the new one.
+		if !s.retired.Load() {
+			return s
+		}
+		s.release()
+	}
+}
+
+// Release drops a reference taken by Acquire.
+func (rt *Runtime) Release(s *Snapshot) { s.release() }
+
+// Swap installs next; the previous snapshot retires when its last request ends.
+func (rt *Runtime) Swap(next *Snapshot) {
+	next.refs.Add(1) // the "current" reference
+	old := rt.cur.Swap(next)
+	if old != nil {
+		old.retired.Store(true)
+		old.release()
+	}
+}
+
+// SharedPool keeps long-lived resources (log files, backend process groups)
+// across reloads: a new snapshot asks for a resource by key and gets the
+// running one when its settings did not change.
+type SharedPool struct {
+	mu    sync.Mutex
+	items map[string]*sharedItem
+}
+
+type sharedItem struct {
+	v    any
+	refs int
+	stop func()
+}
+
+// NewSharedPool returns an empty pool.
+func NewSharedPool() *SharedPool { return &SharedPool{items: map[string]*sharedItem{}} }
+
+// ErrSharedType means a key is in the pool with a value of another type.
+var ErrSharedType = errors.New("core: shared resource has another type")
+
+// Acquire returns the resource stored under key, creating it with open when
+// absent. Each Acquire needs a Release; stop runs when the last one is gone.
+func Acquire[T any](p *SharedPool, key string, open func() (T, func(), error)) (T, error) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if it, ok := p.items[key]; ok {
+		v, ok := it.v.(T)
+		if !ok {
+			var zero T
+			return zero, ErrSharedType
+		}
+		it.refs++
+		return v, nil
+	}
+	v, stop, err := open()
+	if err != nil {
+		return v, err
+	}
+	p.items[key] = &sharedItem{v: v, refs: 1, stop: stop}
+	return v, nil
+}
+
+// Release drops one reference to key and stops the resource with the last.
+func (p *SharedPool) Release(key string) {
+	p.mu.Lock()
+	it, ok := p.items[key]
+	if ok {
+		it.refs--
+		if it.refs > 0 {
+			ok = false
+		} else {
+			delete(p.items, key)
+		}
+	}
+	p.mu.Unlock()
+	if ok && it.stop != nil {
+		it.stop()
+	}
+}

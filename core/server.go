@@ -1,0 +1,262 @@
+package core
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+	"net"
+	"os"
+	"strconv"
+	"sync"
+	"time"
+
+	"github.com/golighty/golighty/core/h1"
+)
+
+// Server runs snapshots on listeners. Listeners and their accept loops live
+// here, outside any snapshot, so a reload swaps one pointer and keeps them.
+type Server struct {
+	rt      Runtime
+	pool    *ListenerPool
+	log     *slog.Logger
+	mu      sync.Mutex
+	engines map[string]*h1.Server // by listener key
+	wg      sync.WaitGroup
+	reqs    sync.Pool
+}
+
+// NewServer returns a server that will run snap once Start is called.
+func NewServer(snap *Snapshot, log *slog.Logger) *Server {
+	if log == nil {
+		log = slog.Default()
+	}
+	s := &Server{pool: NewListenerPool(), log: log, engines: map[string]*h1.Server{}}
+	s.reqs.New = func() any { return &Request{} }
+	s.rt.Swap(snap)
+	return s
+}
+
+// Runtime gives access to the current snapshot.
+func (s *Server) Runtime() *Runtime { return &s.rt }
+
+// Start opens the listeners of the current snapshot and serves them.
+func (s *Server) Start() error {
+	return s.reconcile(s.rt.Current())
+}
+
+// Reload installs next: it opens the sockets next adds (failing without any
+// change if one cannot be opened), swaps the snapshot, then closes removed
+// sockets after their connections finish.
+func (s *Server) Reload(next *Snapshot) error {
+	if err := s.reconcile(next); err != nil {
+		return err
+	}
+	s.rt.Swap(next)
+	return nil
+}
+
+func (s *Server) reconcile(snap *Snapshot) error {
+	specs, err := snap.ListenSpecs()
+	if err != nil {
+		return err
+	}
+	added, removed, err := s.pool.Reconcile(specs)
+	if err != nil {
+		return err
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	cfg := h1ConfigFor(snap)
+	for _, e := range s.engines {
+		e.SetConfig(cfg)
+	}
+	for _, l := range added {
+		e := &h1.Server{Handler: s, Token: l.Spec.Token}
+		e.OnPanic = func(v any) { s.log.Error("panic serving request", "panic", v) }
+		e.SetConfig(cfg)
+		s.engines[l.Spec.Key()] = e
+		s.wg.Add(1)
+		go func(l *Listener) {
+			defer s.wg.Done()
+			if err := e.Serve(l); err != nil && !errors.Is(err, net.ErrClosed) && !errors.Is(err, h1.ErrServerClosed) {
+				s.log.Error("accept loop ended", "socket", l.Spec.Token, "err", err)
+			}
+		}(l)
+	}
+	for _, l := range removed {
+		l.Close()
+		e := s.engines[l.Spec.Key()]
+		delete(s.engines, l.Spec.Key())
+		go e.Shutdown(context.Background())
+	}
+	return nil
+}
+
+// OpenConns is the number of client connections being served.
+func (s *Server) OpenConns() int64 {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	var n int64
+	for _, e := range s.engines {
+		n += e.OpenConns()
+	}
+	return n
+}
+
+// Addrs lists the bound addresses (useful with port 0 in tests).
+func (s *Server) Addrs() []net.Addr {
+	var out []net.Addr
+	for _, l := range s.pool.All() {
+		out = append(out, l.Addr())
+	}
+	return out
+}
+
+// Shutdown stops accepting, lets in-flight requests finish until ctx ends,
+// then closes what is left (SIGINT).
+func (s *Server) Shutdown(ctx context.Context) error {
+	s.pool.CloseAll()
+	s.mu.Lock()
+	engines := make([]*h1.Server, 0, len(s.engines))
+	for _, e := range s.engines {
+		engines = append(engines, e)
+	}
+	s.mu.Unlock()
+	var first error
+	for _, e := range engines {
+		if err := e.Shutdown(ctx); err != nil && first == nil {
+			first = err
+		}
+	}
+	s.wg.Wait()
+	return first
+}
+
+// Close stops at once (SIGTERM).
+func (s *Server) Close() {
+	s.pool.CloseAll()
+	s.mu.Lock()
+	for _, e := range s.engines {
+		e.Close()
+	}
+	s.mu.Unlock()
+	s.wg.Wait()
+}
+
+// h1ConfigFor maps the global core settings onto the wire engine's limits.
+func h1ConfigFor(snap *Snapshot) h1.Config {
+	c := h1.DefaultConfig()
+	def := snap.Core.Table.Defaults()
+	srv := &snap.Core.Server
+	c.MaxKeepAliveRequests = def.MaxKeepAliveRequests
+	c.MaxKeepAliveIdle = time.Duration(def.MaxKeepAliveIdle) * time.Second
+	c.MaxReadIdle = time.Duration(def.MaxReadIdle) * time.Second
+	c.MaxWriteIdle = time.Duration(def.MaxWriteIdle) * time.Second
+	c.MaxRequestFieldSize = srv.MaxRequestFieldSize
+	c.MaxRequestSize = def.MaxRequestSize
+	c.ServerTag = def.ServerTag
+	p := &srv.ParseOpts
+	c.Parse.HeaderStrict = p.HeaderStrict
+	c.Parse.HostStrict = p.HostStrict
+	c.Parse.HostNormalize = p.HostNormalize
+	c.Parse.MethodGetBody = p.MethodGetBody
+	c.Parse.MaxRequestSize = def.MaxRequestSize
+	c.Parse.ProtocolHTTP11 = def.ProtocolHTTP11
+	return c
+}
+
+// h1Writer adapts the wire engine's writer to the core's ResponseWriter.
+type h1Writer struct{ w *h1.ResponseWriter }
+
+func (x h1Writer) WriteHead(status int, h *Headers, bodyLen int64, body []byte) error {
+	x.w.SetStatus(status)
+	for i := 0; i < h.Len(); i++ {
+		kv := h.At(i)
+		x.w.AddHeader(kv.Name, kv.Value)
+	}
+	if len(body) > 0 || bodyLen == 0 {
+		return x.w.Respond(body)
+	}
+	return nil
+}
+func (x h1Writer) Write(p []byte) (int, error)            { return x.w.Write(p) }
+func (x h1Writer) SendFile(f *os.File, off, n int64) error { return x.w.SendFile(f, off, n) }
+func (x h1Writer) Flush() error                           { return x.w.Flush() }
+
+// ServeH1 runs one request from the HTTP/1.x engine through the pipeline.
+func (s *Server) ServeH1(w *h1.ResponseWriter, r *h1.Request) {
+	snap := s.rt.Acquire()
+	defer snap.release()
+	rc := s.reqs.Get().(*Request)
+	defer func() {
+		rc.reset()
+		s.reqs.Put(rc)
+	}()
+	rc.Snap = snap
+	rc.log = s.log
+	rc.w = h1Writer{w}
+	rc.Start = time.Now()
+	rc.fillFromH1(r)
+	rc.resetConditions()
+	rc.Conf = snap.Core.Table.Resolve(rc)
+
+	if r.Status != 0 {
+		rc.KeepAlive = false
+		rc.Resp.Status = r.Status
+		if snap.Core.Server.LogRequestHeaderOnErr && r.Reason != "" {
+			rc.Logf("%s", r.Reason)
+		}
+	} else if err := rc.setTarget(string(r.Target)); err != nil {
+		rc.Resp.Status = 400
+		rc.KeepAlive = false
+	} else {
+		rc.runPhases()
+	}
+	rc.prepareResponse()
+	if err := rc.writeResponse(); err != nil {
+		rc.KeepAlive = false
+	}
+	for _, m := range snap.hooks.requestDone {
+		m.RequestDone(rc)
+	}
+}
+
+func (rc *Request) fillFromH1(r *h1.Request) {
+	rc.Method = r.Method
+	rc.Proto = 10
+	if r.Proto == h1.HTTP11 {
+		rc.Proto = 11
+	}
+	rc.Target = string(r.Target)
+	for _, h := range r.Headers {
+		rc.Header.Append(string(h.Name), string(h.Value))
+	}
+	rc.KeepAlive = r.KeepAlive
+	rc.BodyLength = r.ContentLength
+	if r.Body != nil && (r.ContentLength != 0 || r.Chunked) {
+		rc.Body = r.Body
+	}
+	rc.URI.Scheme = "http"
+	rc.URI.Authority = string(r.Host)
+	if ci := r.Conn; ci != nil {
+		rc.Conn.TLS = ci.TLS
+		if ci.TLS {
+			rc.URI.Scheme = "https"
+		}
+		if tok, ok := ci.Token.(string); ok {
+			rc.Conn.Socket = tok
+		}
+		if ci.Remote.IsValid() {
+			rc.Conn.RemoteIP = ci.Remote.Addr().Unmap().String()
+			rc.Conn.RemotePort = int(ci.Remote.Port())
+		} else if ci.RemoteAddr != nil {
+			rc.Conn.RemoteIP = ci.RemoteAddr.String()
+		}
+		rc.Conn.RemoteAddr = net.JoinHostPort(rc.Conn.RemoteIP, strconv.Itoa(rc.Conn.RemotePort))
+		if la, ok := ci.LocalAddr.(*net.TCPAddr); ok {
+			rc.Conn.LocalIP = la.IP.String()
+			rc.Conn.LocalPort = la.Port
+		}
+	}
+	rc.Conn.Requests = r.Seq - 1
+}

@@ -1,0 +1,449 @@
+// Package statcache is golighty's equivalent of lighttpd's stat cache
+// (server.stat-cache-engine): a short-lived, concurrency-safe cache of
+// stat(2) results keyed by path, optionally holding an open file and the
+// bytes of small files so hot static files are answered from memory.
+//
+// Freshness bound ("simple" engine, the default, as lighttpd): an entry is
+// trusted only during the wall-clock second in which it was last stat()ed
+// (lighttpd compares its per-second monotonic clock), so a file that is
+// modified, replaced by rename or deleted is seen at the first lookup in
+// the next second: served data, size, ETag and Last-Modified are stale for
+// at most 1 s. An open file descriptor is kept across seconds only while
+// re-stat() shows the same inode, device, size and mtime (seconds and
+// nanoseconds), which is lighttpd's rule too. Cached small-file bytes obey
+// the same rule; because they are read once, a same-size in-place rewrite
+// inside one mtime tick could go unnoticed, which lighttpd (reading through
+// its cached descriptor) does not suffer; filesystems with nanosecond mtimes
+// make that window a few milliseconds at most.
+//
+// "inotify", "kqueue" and "fam" are accepted and run as "simple": the 1 s
+// bound already matches what lighttpd guarantees for simple, and polling
+// needs no watch descriptors (fsnotify would need one per directory and
+// could silently miss events when the kernel queue overflows).
+// "disable"/"none" stats on every lookup and never shares descriptors.
+package statcache
+
+import (
+	"fmt"
+	"io/fs"
+	"os"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"syscall"
+	"time"
+
+	"github.com/golighty/golighty/core/httpfile"
+)
+
+// Engine is the server.stat-cache-engine mode.
+type Engine uint8
+
+const (
+	// EngineSimple trusts an entry for the second it was stat()ed in.
+	EngineSimple Engine = iota
+	// EngineDisable stats on every lookup.
+	EngineDisable
+)
+
+// ParseEngine maps a server.stat-cache-engine value to an Engine.
+func ParseEngine(s string) (Engine, error) {
+	switch s {
+	case "", "simple", "inotify", "kqueue", "fam":
+		return EngineSimple, nil
+	case "disable", "none":
+		return EngineDisable, nil
+	}
+	return 0, fmt.Errorf("server.stat-cache-engine can be one of \"disable\", \"simple\", \"inotify\", \"kqueue\", \"fam\", but not: %s", s)
+}
+
+// Defaults.
+const (
+	DefaultMaxEntries   = 8192
+	DefaultSmallFileMax = 16 << 10
+	shardCount          = 32
+	// maxIdle: entries not looked up for more than this many seconds are
+	// swept (lighttpd: 2 seconds).
+	maxIdle = 2
+)
+
+// Config configures a Cache.
+type Config struct {
+	Engine Engine
+	// MaxEntries bounds the number of cached paths (0 = DefaultMaxEntries).
+	MaxEntries int
+	// SmallFileMax: regular files up to this size have their bytes cached
+	// by Open (0 = DefaultSmallFileMax, negative = never).
+	SmallFileMax int64
+	// Now returns the current Unix second; nil means time.Now().Unix().
+	// The server can share the second it already reads for Date:, and
+	// tests use it to step the clock.
+	Now func() int64
+}
+
+// Cache is a stat cache. The zero value is not usable; call New.
+type Cache struct {
+	engine   Engine
+	maxShard int
+	smallMax int64
+	now      func() int64
+	shards   [shardCount]shard
+}
+
+type shard struct {
+	mu        sync.RWMutex
+	m         map[string]*Entry
+	lastSweep int64
+}
+
+// New returns a Cache.
+func New(cfg Config) *Cache {
+	c := &Cache{engine: cfg.Engine, smallMax: cfg.SmallFileMax, now: cfg.Now}
+	if c.now == nil {
+		c.now = func() int64 { return time.Now().Unix() }
+	}
+	maxEntries := cfg.MaxEntries
+	if maxEntries <= 0 {
+		maxEntries = DefaultMaxEntries
+	}
+	c.maxShard = max(1, maxEntries/shardCount)
+	if c.smallMax == 0 {
+		c.smallMax = DefaultSmallFileMax
+	}
+	for i := range c.shards {
+		c.shards[i].m = make(map[string]*Entry)
+	}
+	return c
+}
+
+// Entry is one cached stat result. Its fields never change after it is
+// published; a changed file gets a new Entry.
+type Entry struct {
+	Path      string
+	Size      int64
+	MtimeSec  int64
+	MtimeNsec int64
+	Ino       uint64
+	Dev       uint64
+	Mode      fs.FileMode
+
+	// LastModified is the IMF-fixdate of MtimeSec.
+	LastModified string
+
+	stamp   atomic.Int64 // second of the last successful stat()
+	file    *sharedFile  // nil unless opened
+	content []byte       // whole file when small and opened
+
+	etag    atomic.Pointer[etagMemo]
+	symlink atomic.Int32 // 0 unknown, 1 no, 2 yes
+	ctype   atomic.Pointer[string]
+}
+
+type etagMemo struct {
+	flags httpfile.ETagFlags
+	etag  string
+}
+
+// IsDir reports whether the entry is a directory.
+func (e *Entry) IsDir() bool { return e.Mode.IsDir() }
+
+// IsRegular reports whether the entry is a regular file.
+func (e *Entry) IsRegular() bool { return e.Mode.IsRegular() }
+
+// FileID returns the fields the ETag hashes.
+func (e *Entry) FileID() httpfile.FileID {
+	return httpfile.FileID{Ino: e.Ino, Size: e.Size, MtimeSec: e.MtimeSec, MtimeNsec: e.MtimeNsec}
+}
+
+// ETag returns lighttpd's ETag for the entry ("" for flags == 0 and for
+// anything but regular files and directories), memoised per entry.
+func (e *Entry) ETag(flags httpfile.ETagFlags) string {
+	if flags == 0 || !(e.Mode.IsRegular() || e.Mode.IsDir()) {
+		return ""
+	}
+	if m := e.etag.Load(); m != nil && m.flags == flags {
+		return m.etag
+	}
+	var buf [16]byte
+	s := string(httpfile.ETag(buf[:0], e.FileID(), flags))
+	e.etag.Store(&etagMemo{flags: flags, etag: s})
+	return s
+}
+
+// ContentType returns the memoised result of lookup for this entry. Like
+// lighttpd's stat cache it assumes one mimetype configuration per path;
+// pass a lookup that closes over the request's configuration.
+func (e *Entry) ContentType(lookup func(path string) (string, bool)) (string, bool) {
+	if p := e.ctype.Load(); p != nil {
+		return *p, *p != ""
+	}
+	v, ok := lookup(e.Path)
+	if !ok {
+		v = ""
+	}
+	e.ctype.Store(&v)
+	return v, ok
+}
+
+// ContainsSymlink reports whether the path or any of its parent directories
+// is a symbolic link (lstat of each prefix, as lighttpd does for
+// server.follow-symlink = "disable"). Memoised for the entry's lifetime.
+func (e *Entry) ContainsSymlink() (bool, error) {
+	switch e.symlink.Load() {
+	case 1:
+		return false, nil
+	case 2:
+		return true, nil
+	}
+	yes, err := ContainsSymlink(e.Path)
+	if err != nil {
+		return false, err
+	}
+	if yes {
+		e.symlink.Store(2)
+	} else {
+		e.symlink.Store(1)
+	}
+	return yes, nil
+}
+
+// ContainsSymlink lstat()s path and each parent directory up to (not
+// including) "/" and reports whether any is a symbolic link.
+func ContainsSymlink(path string) (bool, error) {
+	for p := path; len(p) > 1; {
+		fi, err := os.Lstat(p)
+		if err != nil {
+			return false, fmt.Errorf("statcache: lstat %s: %w", p, err)
+		}
+		if fi.Mode()&fs.ModeSymlink != 0 {
+			return true, nil
+		}
+		i := strings.LastIndexByte(p, '/')
+		if i <= 0 {
+			break
+		}
+		p = p[:i]
+	}
+	return false, nil
+}
+
+// ErrNotDir is returned for a path with a trailing '/' naming a non-directory.
+var ErrNotDir = syscall.ENOTDIR
+
+// key drops one trailing '/' except for "/" itself, like lighttpd.
+func key(path string) (string, bool) {
+	if len(path) > 1 && path[len(path)-1] == '/' {
+		return path[:len(path)-1], true
+	}
+	return path, path == "/"
+}
+
+func (c *Cache) shardFor(k string) *shard {
+	// FNV-1a: cheap and allocation-free.
+	h := uint32(2166136261)
+	for i := 0; i < len(k); i++ {
+		h ^= uint32(k[i])
+		h *= 16777619
+	}
+	return &c.shards[h%shardCount]
+}
+
+// Stat returns the (possibly cached) stat result for path, which must be
+// absolute. A trailing '/' on a non-directory gives ENOTDIR. Errors are the
+// *fs.PathError of stat(2), so errors.Is(err, fs.ErrNotExist) and
+// syscall.EACCES checks work.
+func (c *Cache) Stat(path string) (*Entry, error) {
+	if path == "" || path[0] != '/' {
+		return nil, &fs.PathError{Op: "stat", Path: path, Err: syscall.EINVAL}
+	}
+	k, slash := key(path)
+	now := c.now()
+	if c.engine == EngineSimple {
+		sh := c.shardFor(k)
+		sh.mu.RLock()
+		e := sh.m[k]
+		sh.mu.RUnlock()
+		if e != nil && e.stamp.Load() == now {
+			if slash && !e.IsDir() {
+				return nil, &fs.PathError{Op: "stat", Path: path, Err: ErrNotDir}
+			}
+			return e, nil
+		}
+	}
+	var st syscall.Stat_t
+	if err := statPath(path, &st); err != nil {
+		if c.engine == EngineSimple {
+			c.remove(k, nil)
+		}
+		return nil, err
+	}
+	if slash && st.Mode&syscall.S_IFMT != syscall.S_IFDIR {
+		return nil, &fs.PathError{Op: "stat", Path: path, Err: ErrNotDir}
+	}
+	if c.engine != EngineSimple {
+		return newEntry(k, &st, now), nil
+	}
+	return c.refresh(k, &st, now), nil
+}
+
+func statPath(path string, st *syscall.Stat_t) error {
+	for {
+		err := syscall.Stat(path, st)
+		if err == syscall.EINTR {
+			continue
+		}
+		if err != nil {
+			return &fs.PathError{Op: "stat", Path: path, Err: err}
+		}
+		return nil
+	}
+}
+
+// refresh stores the stat result for k: an unchanged file keeps its entry
+// (and descriptor and bytes) with a new stamp; a changed one gets a fresh
+// entry.
+func (c *Cache) refresh(k string, st *syscall.Stat_t, now int64) *Entry {
+	sh := c.shardFor(k)
+	sh.mu.Lock()
+	defer sh.mu.Unlock()
+	if old := sh.m[k]; old != nil && old.sameAs(st) {
+		old.stamp.Store(now)
+		return old
+	}
+	e := newEntry(k, st, now)
+	c.store(sh, k, e, now)
+	return e
+}
+
+// store publishes e under k with sh.mu held, releasing the replaced entry's
+// descriptor reference and keeping the shard within its bound.
+func (c *Cache) store(sh *shard, k string, e *Entry, now int64) {
+	if old := sh.m[k]; old != nil {
+		old.drop()
+	} else if len(sh.m) >= c.maxShard {
+		c.evict(sh, now)
+	}
+	sh.m[k] = e
+}
+
+// evict makes room in a full shard: first everything idle for more than
+// maxIdle seconds (lighttpd's periodic cleanup), then, if nothing was idle,
+// arbitrary entries (Go's randomised map order) down to 3/4 of the bound.
+func (c *Cache) evict(sh *shard, now int64) {
+	if sh.lastSweep != now {
+		sh.lastSweep = now
+		for k, e := range sh.m {
+			if now-e.stamp.Load() > maxIdle {
+				e.drop()
+				delete(sh.m, k)
+			}
+		}
+	}
+	target := c.maxShard * 3 / 4
+	for k, e := range sh.m {
+		if len(sh.m) <= target {
+			break
+		}
+		e.drop()
+		delete(sh.m, k)
+	}
+}
+
+// remove deletes k if it still maps to e (any entry when e is nil).
+func (c *Cache) remove(k string, e *Entry) {
+	sh := c.shardFor(k)
+	sh.mu.Lock()
+	if cur := sh.m[k]; cur != nil && (e == nil || cur == e) {
+		cur.drop()
+		delete(sh.m, k)
+	}
+	sh.mu.Unlock()
+}
+
+// Invalidate forgets path (e.g. after the server itself wrote the file).
+func (c *Cache) Invalidate(path string) {
+	k, _ := key(path)
+	c.remove(k, nil)
+}
+
+// Len returns the number of cached entries.
+func (c *Cache) Len() int {
+	n := 0
+	for i := range c.shards {
+		sh := &c.shards[i]
+		sh.mu.RLock()
+		n += len(sh.m)
+		sh.mu.RUnlock()
+	}
+	return n
+}
+
+// Close drops every entry; descriptors close once the last Handle using
+// them is released.
+func (c *Cache) Close() {
+	for i := range c.shards {
+		sh := &c.shards[i]
+		sh.mu.Lock()
+		for k, e := range sh.m {
+			e.drop()
+			delete(sh.m, k)
+		}
+		sh.mu.Unlock()
+	}
+}
+
+func newEntry(k string, st *syscall.Stat_t, now int64) *Entry {
+	e := &Entry{
+		Path:      k,
+		Size:      st.Size,
+		MtimeSec:  st.Mtim.Sec,
+		MtimeNsec: st.Mtim.Nsec,
+		Ino:       st.Ino,
+		Dev:       st.Dev,
+		Mode:      modeOf(st.Mode),
+	}
+	e.LastModified = string(httpfile.AppendHTTPDate(make([]byte, 0, httpfile.HTTPDateLen), st.Mtim.Sec))
+	e.stamp.Store(now)
+	return e
+}
+
+func (e *Entry) sameAs(st *syscall.Stat_t) bool {
+	return e.MtimeNsec == st.Mtim.Nsec && e.MtimeSec == st.Mtim.Sec &&
+		e.Size == st.Size && e.Ino == st.Ino && e.Dev == st.Dev &&
+		e.Mode == modeOf(st.Mode)
+}
+
+// drop releases the cache's reference to the entry's descriptor.
+func (e *Entry) drop() {
+	if e.file != nil {
+		e.file.release()
+	}
+}
+
+func modeOf(m uint32) fs.FileMode {
+	mode := fs.FileMode(m & 0o777)
+	switch m & syscall.S_IFMT {
+	case syscall.S_IFDIR:
+		mode |= fs.ModeDir
+	case syscall.S_IFLNK:
+		mode |= fs.ModeSymlink
+	case syscall.S_IFIFO:
+		mode |= fs.ModeNamedPipe
+	case syscall.S_IFSOCK:
+		mode |= fs.ModeSocket
+	case syscall.S_IFBLK:
+		mode |= fs.ModeDevice
+	case syscall.S_IFCHR:
+		mode |= fs.ModeDevice | fs.ModeCharDevice
+	}
+	if m&syscall.S_ISUID != 0 {
+		mode |= fs.ModeSetuid
+	}
+	if m&syscall.S_ISGID != 0 {
+		mode |= fs.ModeSetgid
+	}
+	if m&syscall.S_ISVTX != 0 {
+		mode |= fs.ModeSticky
+	}
+	return mode
+}

@@ -1,0 +1,586 @@
+package statcache
+
+import (
+	"bytes"
+	"errors"
+	"io"
+	"io/fs"
+	"net"
+	"os"
+	"path/filepath"
+	"sync"
+	"sync/atomic"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/golighty/golighty/core/httpfile"
+)
+
+// fakeClock is a settable Unix second.
+type fakeClock struct{ sec atomic.Int64 }
+
+func (c *fakeClock) now() int64 { return c.sec.Load() }
+func (c *fakeClock) tick()      { c.sec.Add(1) }
+
+func newFake(t *testing.T, cfg Config) (*Cache, *fakeClock) {
+	t.Helper()
+	clk := &fakeClock{}
+	clk.sec.Store(1_000_000)
+	cfg.Now = clk.now
+	c := New(cfg)
+	t.Cleanup(c.Close)
+	return c, clk
+}
+
+func write(t *testing.T, path, content string) {
+	t.Helper()
+	if err := os.WriteFile(path, []byte(content), 0o644); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// replace writes content to a temp file and renames it over path (new inode).
+func replace(t *testing.T, path, content string) {
+	t.Helper()
+	tmp := path + ".tmp"
+	write(t, tmp, content)
+	if err := os.Rename(tmp, path); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func TestParseEngine(t *testing.T) {
+	tests := []struct {
+		in      string
+		want    Engine
+		wantErr bool
+	}{
+		{"simple", EngineSimple, false},
+		{"", EngineSimple, false},
+		{"inotify", EngineSimple, false},
+		{"fam", EngineSimple, false},
+		{"kqueue", EngineSimple, false},
+		{"disable", EngineDisable, false},
+		{"none", EngineDisable, false},
+		{"bogus", 0, true},
+	}
+	for _, tc := range tests {
+		t.Run(tc.in, func(t *testing.T) {
+			got, err := ParseEngine(tc.in)
+			if (err != nil) != tc.wantErr || (err == nil && got != tc.want) {
+				t.Errorf("ParseEngine(%q) = %v, %v", tc.in, got, err)
+			}
+		})
+	}
+}
+
+func TestStatFields(t *testing.T) {
+	dir := t.TempDir()
+	p := filepath.Join(dir, "a.txt")
+	write(t, p, "hello world")
+	c, _ := newFake(t, Config{})
+	e, err := c.Stat(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var st syscall.Stat_t
+	if err := syscall.Stat(p, &st); err != nil {
+		t.Fatal(err)
+	}
+	id := httpfile.FileID{Ino: st.Ino, Size: st.Size, MtimeSec: st.Mtim.Sec, MtimeNsec: st.Mtim.Nsec}
+	checks := []struct {
+		name      string
+		got, want any
+	}{
+		{"size", e.Size, int64(11)},
+		{"ino", e.Ino, st.Ino},
+		{"dev", e.Dev, st.Dev},
+		{"mtime", e.MtimeSec*1e9 + e.MtimeNsec, st.Mtim.Sec*1e9 + st.Mtim.Nsec},
+		{"mode", e.Mode, fs.FileMode(0o644)},
+		{"regular", e.IsRegular(), true},
+		{"etag", e.ETag(httpfile.ETagDefault), string(httpfile.ETag(nil, id, httpfile.ETagDefault))},
+		{"etag other flags", e.ETag(httpfile.ETagUseSize), string(httpfile.ETag(nil, id, httpfile.ETagUseSize))},
+		{"etag disabled", e.ETag(0), ""},
+		{"last-modified", e.LastModified, string(httpfile.AppendHTTPDate(nil, st.Mtim.Sec))},
+	}
+	for _, ck := range checks {
+		t.Run(ck.name, func(t *testing.T) {
+			if ck.got != ck.want {
+				t.Errorf("got %v, want %v", ck.got, ck.want)
+			}
+		})
+	}
+	t.Run("dir", func(t *testing.T) {
+		d, err := c.Stat(dir + "/")
+		if err != nil || !d.IsDir() || d.ETag(httpfile.ETagDefault) == "" {
+			t.Fatalf("dir entry %+v, %v", d, err)
+		}
+	})
+	t.Run("trailing slash on file", func(t *testing.T) {
+		if _, err := c.Stat(p + "/"); !errors.Is(err, syscall.ENOTDIR) {
+			t.Errorf("err = %v, want ENOTDIR", err)
+		}
+	})
+	t.Run("relative path", func(t *testing.T) {
+		if _, err := c.Stat("a.txt"); !errors.Is(err, syscall.EINVAL) {
+			t.Errorf("err = %v, want EINVAL", err)
+		}
+	})
+	t.Run("missing", func(t *testing.T) {
+		if _, err := c.Stat(filepath.Join(dir, "nope")); !errors.Is(err, fs.ErrNotExist) {
+			t.Errorf("err = %v", err)
+		}
+	})
+}
+
+// TestFreshnessBound checks the documented bound with a stepped clock:
+// changes are invisible within the second the entry was stat()ed in and
+// visible at the next second, for in-place edits, rename-replacement and
+// deletion, for both stat data (ETag) and served bytes.
+func TestFreshnessBound(t *testing.T) {
+	tests := []struct {
+		name   string
+		change func(t *testing.T, p string)
+		gone   bool
+		want   string
+	}{
+		{"modify in place", func(t *testing.T, p string) { write(t, p, "version two!") }, false, "version two!"},
+		{"same size rewrite", func(t *testing.T, p string) {
+			write(t, p, "VERSION ONE")
+			// Force a distinct mtime even on coarse-timestamp filesystems.
+			later := time.Now().Add(time.Second)
+			os.Chtimes(p, later, later)
+		}, false, "VERSION ONE"},
+		{"replace by rename", func(t *testing.T, p string) { replace(t, p, "renamed in") }, false, "renamed in"},
+		{"delete", func(t *testing.T, p string) { os.Remove(p) }, true, ""},
+	}
+	for _, small := range []int64{0, -1} {
+		for _, tc := range tests {
+			name := tc.name + "/memory"
+			if small < 0 {
+				name = tc.name + "/descriptor"
+			}
+			t.Run(name, func(t *testing.T) {
+				p := filepath.Join(t.TempDir(), "f.txt")
+				write(t, p, "version one")
+				c, clk := newFake(t, Config{SmallFileMax: small})
+				h, err := c.Open(p)
+				if err != nil {
+					t.Fatal(err)
+				}
+				oldETag := h.Entry.ETag(httpfile.ETagDefault)
+				h.Release()
+
+				tc.change(t, p)
+				h, err = c.Open(p)
+				if err != nil {
+					t.Fatalf("within the second: %v", err)
+				}
+				if got := h.Entry.ETag(httpfile.ETagDefault); got != oldETag {
+					t.Errorf("within the second ETag changed to %s", got)
+				}
+				h.Release()
+
+				clk.tick()
+				h, err = c.Open(p)
+				if tc.gone {
+					if !errors.Is(err, fs.ErrNotExist) {
+						t.Fatalf("after a second: %v, want not-exist", err)
+					}
+					return
+				}
+				if err != nil {
+					t.Fatal(err)
+				}
+				defer h.Release()
+				if got := h.Entry.ETag(httpfile.ETagDefault); got == oldETag {
+					t.Errorf("ETag unchanged after a second")
+				}
+				buf := make([]byte, h.Entry.Size)
+				if _, err := h.ReadAt(buf, 0); err != nil && err != io.EOF {
+					t.Fatal(err)
+				}
+				if string(buf) != tc.want {
+					t.Errorf("content %q, want %q", buf, tc.want)
+				}
+			})
+		}
+	}
+}
+
+// TestFreshnessRealClock: with the real clock, a change is observed no
+// later than about one second after it happened.
+func TestFreshnessRealClock(t *testing.T) {
+	if testing.Short() {
+		t.Skip("sleeps")
+	}
+	p := filepath.Join(t.TempDir(), "f.txt")
+	write(t, p, "one")
+	c := New(Config{})
+	defer c.Close()
+	if _, err := c.Stat(p); err != nil {
+		t.Fatal(err)
+	}
+	replace(t, p, "three")
+	changed := time.Now()
+	for {
+		e, err := c.Stat(p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if e.Size == 5 {
+			break
+		}
+		if time.Since(changed) > 1100*time.Millisecond {
+			t.Fatalf("change not seen after %v", time.Since(changed))
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+}
+
+func TestCacheHitSkipsStat(t *testing.T) {
+	p := filepath.Join(t.TempDir(), "f.txt")
+	write(t, p, "x")
+	c, _ := newFake(t, Config{})
+	e1, _ := c.Stat(p)
+	e2, _ := c.Stat(p)
+	if e1 != e2 {
+		t.Error("second lookup in the same second built a new entry")
+	}
+	d, _ := newFake(t, Config{Engine: EngineDisable})
+	os.Remove(p)
+	if _, err := c.Stat(p); err != nil {
+		t.Errorf("simple engine re-stat()ed within the second: %v", err)
+	}
+	if _, err := d.Stat(p); !errors.Is(err, fs.ErrNotExist) {
+		t.Errorf("disabled engine: %v", err)
+	}
+}
+
+func TestUnchangedKeepsDescriptor(t *testing.T) {
+	p := filepath.Join(t.TempDir(), "f.txt")
+	write(t, p, "constant")
+	c, clk := newFake(t, Config{SmallFileMax: -1})
+	h1, err := c.Open(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer h1.Release()
+	clk.tick()
+	h2, err := c.Open(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer h2.Release()
+	if h1.File() != h2.File() {
+		t.Error("unchanged file was reopened after re-stat")
+	}
+}
+
+func TestHandleOutlivesEntry(t *testing.T) {
+	p := filepath.Join(t.TempDir(), "f.txt")
+	write(t, p, "old content")
+	c, clk := newFake(t, Config{SmallFileMax: -1})
+	h, err := c.Open(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	replace(t, p, "new content!")
+	clk.tick()
+	h2, err := c.Open(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer h2.Release()
+	c.Invalidate(p)
+	buf := make([]byte, 11)
+	if _, err := h.ReadAt(buf, 0); err != nil || string(buf) != "old content" {
+		t.Fatalf("old handle read %q, %v", buf, err)
+	}
+	f := h.File()
+	h.Release()
+	h.Release() // idempotent
+	if _, err := f.Stat(); !errors.Is(err, os.ErrClosed) {
+		t.Errorf("descriptor still open after last release: %v", err)
+	}
+}
+
+func TestSmallFileContent(t *testing.T) {
+	dir := t.TempDir()
+	small := filepath.Join(dir, "s.txt")
+	big := filepath.Join(dir, "b.txt")
+	empty := filepath.Join(dir, "e.txt")
+	write(t, small, "tiny")
+	write(t, big, string(bytes.Repeat([]byte("x"), 100)))
+	write(t, empty, "")
+	c, _ := newFake(t, Config{SmallFileMax: 50})
+	tests := []struct {
+		name   string
+		path   string
+		want   string
+		cached bool
+		hasFD  bool
+	}{
+		{"small", small, "tiny", true, true},
+		{"big", big, "", false, true},
+		{"empty", empty, "", true, false},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			h, err := c.Open(tc.path)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer h.Release()
+			got, ok := h.Content()
+			if ok != tc.cached || string(got) != tc.want {
+				t.Errorf("Content = %q, %v", got, ok)
+			}
+			if (h.File() != nil) != tc.hasFD {
+				t.Errorf("File() = %v", h.File())
+			}
+		})
+	}
+	t.Run("directory has no descriptor", func(t *testing.T) {
+		h, err := c.Open(dir)
+		if err != nil || h.File() != nil || !h.Entry.IsDir() {
+			t.Fatalf("%+v %v", h, err)
+		}
+		h.Release()
+	})
+}
+
+func TestBoundedEntries(t *testing.T) {
+	dir := t.TempDir()
+	c, _ := newFake(t, Config{MaxEntries: 64})
+	for i := 0; i < 600; i++ {
+		p := filepath.Join(dir, "f"+string(rune('a'+i%26))+itoa(i))
+		write(t, p, "x")
+		if _, err := c.Open(p); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if n := c.Len(); n > 64 || n == 0 {
+		t.Errorf("Len = %d, want 1..64", n)
+	}
+}
+
+func itoa(i int) string {
+	var b [8]byte
+	n := len(b)
+	for {
+		n--
+		b[n] = byte('0' + i%10)
+		i /= 10
+		if i == 0 {
+			return string(b[n:])
+		}
+	}
+}
+
+func TestContainsSymlink(t *testing.T) {
+	dir := t.TempDir()
+	real := filepath.Join(dir, "real")
+	os.Mkdir(real, 0o755)
+	write(t, filepath.Join(real, "f.txt"), "x")
+	if err := os.Symlink(real, filepath.Join(dir, "link")); err != nil {
+		t.Fatal(err)
+	}
+	c, _ := newFake(t, Config{})
+	tests := []struct {
+		path string
+		want bool
+	}{
+		{filepath.Join(real, "f.txt"), false},
+		{filepath.Join(dir, "link", "f.txt"), true},
+	}
+	for _, tc := range tests {
+		t.Run(tc.path, func(t *testing.T) {
+			e, err := c.Stat(tc.path)
+			if err != nil {
+				t.Fatal(err)
+			}
+			for i := 0; i < 2; i++ { // second call hits the memo
+				got, err := e.ContainsSymlink()
+				if err != nil || got != tc.want {
+					t.Errorf("ContainsSymlink = %v, %v", got, err)
+				}
+			}
+		})
+	}
+}
+
+func TestContentTypeMemo(t *testing.T) {
+	p := filepath.Join(t.TempDir(), "f.txt")
+	write(t, p, "x")
+	c, _ := newFake(t, Config{})
+	e, _ := c.Stat(p)
+	calls := 0
+	lookup := func(string) (string, bool) { calls++; return "text/plain", true }
+	for i := 0; i < 3; i++ {
+		if v, ok := e.ContentType(lookup); v != "text/plain" || !ok {
+			t.Fatalf("ContentType = %q, %v", v, ok)
+		}
+	}
+	if calls != 1 {
+		t.Errorf("lookup called %d times", calls)
+	}
+}
+
+func TestDisabledEngineOwnsDescriptor(t *testing.T) {
+	p := filepath.Join(t.TempDir(), "f.txt")
+	write(t, p, "abc")
+	c, _ := newFake(t, Config{Engine: EngineDisable})
+	h1, _ := c.Open(p)
+	h2, _ := c.Open(p)
+	if h1.File() == h2.File() {
+		t.Error("disabled engine shared a descriptor")
+	}
+	f := h1.File()
+	h1.Release()
+	h2.Release()
+	if _, err := f.Stat(); !errors.Is(err, os.ErrClosed) {
+		t.Errorf("not closed: %v", err)
+	}
+	if c.Len() != 0 {
+		t.Errorf("disabled engine cached %d entries", c.Len())
+	}
+}
+
+// TestSendFileConcurrent sends different ranges of one shared descriptor
+// from several goroutines: explicit offsets keep them independent.
+func TestSendFileConcurrent(t *testing.T) {
+	p := filepath.Join(t.TempDir(), "f.bin")
+	data := make([]byte, 256<<10)
+	for i := range data {
+		data[i] = byte(i * 7)
+	}
+	if err := os.WriteFile(p, data, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	c, _ := newFake(t, Config{})
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	type pair struct{ cl, srv net.Conn }
+	pairs := make([]pair, 6)
+	for i := range pairs {
+		cl, err := net.Dial("tcp", ln.Addr().String())
+		if err != nil {
+			t.Fatal(err)
+		}
+		srv, err := ln.Accept()
+		if err != nil {
+			t.Fatal(err)
+		}
+		pairs[i] = pair{cl, srv}
+	}
+	var wg sync.WaitGroup
+	for g, pr := range pairs {
+		off, n := int64(g*1000+3), int64(len(data)-g*30000-7)
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			h, err := c.Open(p)
+			if err != nil {
+				t.Error(err)
+				return
+			}
+			defer h.Release()
+			got := make(chan []byte)
+			go func() { b, _ := io.ReadAll(pr.cl); pr.cl.Close(); got <- b }()
+			w, err := h.SendFile(pr.srv.(*net.TCPConn), off, n)
+			pr.srv.Close()
+			b := <-got
+			if err != nil || w != n || !bytes.Equal(b, data[off:off+n]) {
+				t.Errorf("sent %d of %d (%v), received %d bytes, equal=%v", w, n, err, len(b), bytes.Equal(b, data[off:off+n]))
+			}
+		}()
+	}
+	wg.Wait()
+	t.Run("conn without descriptor", func(t *testing.T) {
+		h, _ := c.Open(p)
+		defer h.Release()
+		if _, err := h.SendFile(nopConn{}, 0, 1); err == nil {
+			t.Error("SendFile to a conn without descriptor succeeded")
+		}
+	})
+}
+
+type nopConn struct{}
+
+func (nopConn) SyscallConn() (syscall.RawConn, error) { return nil, errors.New("no descriptor") }
+
+// TestConcurrentChurn runs readers against a writer that keeps replacing
+// files while the clock advances; every handle must read bytes consistent
+// with its own Entry, and no descriptor may leak.
+func TestConcurrentChurn(t *testing.T) {
+	dir := t.TempDir()
+	paths := []string{filepath.Join(dir, "a"), filepath.Join(dir, "b"), filepath.Join(dir, "c")}
+	for _, p := range paths {
+		write(t, p, "iiiiiii")
+	}
+	fdsBefore := countFDs(t)
+	c, clk := newFake(t, Config{SmallFileMax: 8})
+	stop := make(chan struct{})
+	var wg sync.WaitGroup
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		for i := 0; ; i++ {
+			select {
+			case <-stop:
+				return
+			default:
+			}
+			content := string(bytes.Repeat([]byte{byte('a' + i%26)}, 1+i%20))
+			tmp := paths[i%3] + ".tmp"
+			os.WriteFile(tmp, []byte(content), 0o644)
+			os.Rename(tmp, paths[i%3])
+			clk.tick()
+		}
+	}()
+	for r := 0; r < 4; r++ {
+		wg.Add(1)
+		go func(r int) {
+			defer wg.Done()
+			for i := 0; i < 2000; i++ {
+				h, err := c.Open(paths[(i+r)%3])
+				if err != nil {
+					t.Error(err)
+					return
+				}
+				buf := make([]byte, h.Entry.Size)
+				n, err := h.ReadAt(buf, 0)
+				if (err != nil && err != io.EOF) || int64(n) != h.Entry.Size {
+					t.Errorf("read %d of %d: %v", n, h.Entry.Size, err)
+				}
+				for _, b := range buf[:n] {
+					if b != buf[0] {
+						t.Errorf("mixed content %q", buf)
+						break
+					}
+				}
+				h.Release()
+			}
+		}(r)
+	}
+	time.Sleep(10 * time.Millisecond)
+	close(stop)
+	wg.Wait()
+	c.Close()
+	if after := countFDs(t); after > fdsBefore {
+		t.Errorf("descriptors leaked: %d before, %d after", fdsBefore, after)
+	}
+}
+
+func countFDs(t *testing.T) int {
+	ents, err := os.ReadDir("/proc/self/fd")
+	if err != nil {
+		t.Skip("no /proc/self/fd")
+	}
+	return len(ents)
+}

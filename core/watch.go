@@ -1,0 +1,188 @@
+package core
+
+import (
+	"context"
+	"log/slog"
+	"path/filepath"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/fsnotify/fsnotify"
+
+	"github.com/golighty/golighty/lighttpdconf"
+)
+
+// Watch timings. The debounce gathers the bursts editors produce (write temp,
+// rename, chmod) into one reload; the poll catches filesystems without
+// inotify and include_shell output, which no file event announces.
+const (
+	watchDebounce = 200 * time.Millisecond
+	watchPoll     = 30 * time.Second
+)
+
+// Watcher reloads the config when one of its files changes. It watches the
+// directories of every file read and of every include glob, never the files
+// themselves: a rename-save, `sed -i`, `cp` over, or a Kubernetes ConfigMap
+// symlink swap replaces the inode and would silently end a file watch.
+type Watcher struct {
+	Reloader *Reloader
+	Log      *slog.Logger
+	// NoWatch keeps only the explicit reloads (ReloadNow), for --no-watch.
+	NoWatch bool
+
+	mu      sync.Mutex
+	fsw     *fsnotify.Watcher
+	dirs    map[string]bool
+	names   map[string]bool // tracked file paths (and their symlink targets)
+	globs   []string
+	trigger chan struct{}
+}
+
+// NewWatcher returns a watcher for the config r reloads.
+func NewWatcher(r *Reloader, log *slog.Logger, noWatch bool) *Watcher {
+	return &Watcher{Reloader: r, Log: log, NoWatch: noWatch, trigger: make(chan struct{}, 1), dirs: map[string]bool{}}
+}
+
+// ReloadNow asks the watcher to reload at once, even if no file changed
+// (SIGUSR1, lighttpd's graceful restart).
+func (w *Watcher) ReloadNow() {
+	select {
+	case w.trigger <- struct{}{}:
+	default:
+	}
+}
+
+// Run watches until ctx ends. conf is the config now running.
+func (w *Watcher) Run(ctx context.Context, conf *lighttpdconf.Config) error {
+	fsw, err := fsnotify.NewWatcher()
+	if err != nil {
+		return err
+	}
+	defer fsw.Close()
+	w.fsw = fsw
+	w.track(conf)
+
+	var timer *time.Timer
+	var timerC <-chan time.Time
+	poll := time.NewTicker(watchPoll)
+	defer poll.Stop()
+	pollC := poll.C
+	if w.NoWatch {
+		pollC = nil
+	}
+	reason := ""
+	schedule := func(why string) {
+		reason = why
+		if timer == nil {
+			timer = time.NewTimer(watchDebounce)
+		} else {
+			timer.Reset(watchDebounce)
+		}
+		timerC = timer.C
+	}
+	for {
+		select {
+		case <-ctx.Done():
+			return nil
+		case ev, ok := <-fsw.Events:
+			if !ok {
+				return nil
+			}
+			if w.relevant(ev.Name) {
+				schedule(filepath.Base(ev.Name) + " changed")
+			}
+		case err, ok := <-fsw.Errors:
+			if !ok {
+				return nil
+			}
+			// An overflow loses events: check everything.
+			w.Log.Warn("config watcher: " + err.Error())
+			schedule("watcher overflow")
+		case <-w.trigger:
+			w.reload("SIGUSR1", true)
+		case <-pollC:
+			w.reload("periodic check", len(w.currentConf().Commands) > 0)
+		case <-timerC:
+			timerC = nil
+			w.reload(reason, false)
+		}
+	}
+}
+
+func (w *Watcher) currentConf() *lighttpdconf.Config {
+	return w.Reloader.Server.Runtime().Current().Conf
+}
+
+func (w *Watcher) reload(reason string, force bool) {
+	if ok, _ := w.Reloader.Reload(reason, force); ok {
+		w.track(w.currentConf())
+	}
+}
+
+// track (re)computes the watched set from the files a config read.
+func (w *Watcher) track(conf *lighttpdconf.Config) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	names := map[string]bool{}
+	want := map[string]bool{}
+	for _, f := range conf.Files {
+		names[f] = true
+		want[filepath.Dir(f)] = true
+		if t, err := filepath.EvalSymlinks(f); err == nil && t != f {
+			names[t] = true
+			want[filepath.Dir(t)] = true
+		}
+	}
+	for _, g := range conf.Globs {
+		want[globDir(g)] = true
+	}
+	if w.NoWatch {
+		clear(want)
+	}
+	for d := range want {
+		if !w.dirs[d] {
+			if err := w.fsw.Add(d); err != nil {
+				w.Log.Warn("config watcher: cannot watch " + d + ": " + err.Error())
+				continue
+			}
+			w.dirs[d] = true
+		}
+	}
+	for d := range w.dirs {
+		if !want[d] {
+			_ = w.fsw.Remove(d)
+			delete(w.dirs, d)
+		}
+	}
+	w.names = names
+	w.globs = append(w.globs[:0], conf.Globs...)
+}
+
+// relevant filters events by name: a tracked file, a name an include glob
+// matches, or a "..data"-style name of a ConfigMap symlink swap.
+func (w *Watcher) relevant(name string) bool {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if w.names[name] || strings.HasPrefix(filepath.Base(name), "..") {
+		return true
+	}
+	for _, g := range w.globs {
+		if ok, _ := filepath.Match(g, name); ok {
+			return true
+		}
+		if strings.ContainsAny(g, "{}") && filepath.Dir(name) == globDir(g) {
+			return true // brace globs: let the content hash decide
+		}
+	}
+	return false
+}
+
+// globDir is the longest directory prefix of a glob without wildcards.
+func globDir(g string) string {
+	d := filepath.Dir(g)
+	for strings.ContainsAny(d, "*?[]{}") {
+		d = filepath.Dir(d)
+	}
+	return d
+}

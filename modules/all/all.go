@@ -1,0 +1,10 @@
+// Package all links every module golighty implements into the binary;
+// server.modules then picks them by name, as lighttpd loads its plugins.
+package all
+
+import (
+	_ "github.com/golighty/golighty/modules/access"
+	_ "github.com/golighty/golighty/modules/alias"
+	_ "github.com/golighty/golighty/modules/indexfile"
+	_ "github.com/golighty/golighty/modules/staticfile"
+)

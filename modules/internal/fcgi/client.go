@@ -1,0 +1,561 @@
+// Package fcgi is golighty's FastCGI client (the wire side of mod_fastcgi).
+//
+// It speaks the protocol the way lighttpd 1.4.69 does: request id 1, a new
+// connection per request unless Dialer.KeepConn is set, BEGIN_REQUEST and all
+// PARAMS in one write, STDIN records of at most 65535 bytes without padding,
+// an empty STDIN record to end the body. The response is read on the
+// caller's goroutine: STDOUT is an io.Reader, STDERR is split into lines for
+// a callback, and END_REQUEST must arrive for the body to end with io.EOF —
+// a backend that dies mid-response yields io.ErrUnexpectedEOF, never a
+// silently truncated body.
+//
+// Typical use:
+//
+//	p := fcgi.NewParams()
+//	p.Add("SCRIPT_FILENAME", "/srv/www/index.php")
+//	resp, err := d.Do(ctx, &fcgi.Request{Params: p, Stdin: body, ContentLength: n})
+//	p.Release()
+//	if err != nil { /* connect failure: mark backend down, 503 */ }
+//	defer resp.Close()
+//	hdr, err := resp.ReadHeader()     // CGI header block, ≤ MaxHeaderBlock
+//	... parse hdr, then io.Copy(client, resp) for the body.
+package fcgi
+
+import (
+	"bufio"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"strings"
+	"sync"
+	"syscall"
+	"time"
+
+	"golang.org/x/sys/unix"
+)
+
+// MaxHeaderBlock bounds the CGI header block returned by ReadHeader.
+const MaxHeaderBlock = 64 << 10
+
+// smallBody is the largest known-length body sent in the same write as the
+// params. Such a write always fits the socket send buffer, so it cannot
+// deadlock against a backend that answers before reading, and it saves the
+// streaming goroutine for the common small POST.
+const smallBody = 16 << 10
+
+// defaultMaxIdle is the idle pool size when KeepConn is set and MaxIdle is 0.
+const defaultMaxIdle = 4
+
+// Dialer connects to one FastCGI backend and runs requests on it. Configure
+// the exported fields before first use and do not copy a Dialer after that
+// (it owns the idle pool). It is safe for concurrent use.
+type Dialer struct {
+	// Network is "tcp" or "unix". Empty means "unix" when Address starts
+	// with '/' (lighttpd treats such a host as a socket), else "tcp".
+	Network string
+	// Address is host:port or a unix socket path.
+	Address string
+
+	// ConnectTimeout bounds connect() (lighttpd connect-timeout); 0 = none
+	// beyond the context.
+	ConnectTimeout time.Duration
+	// ReadTimeout is the longest wait for any data from the backend
+	// (read-timeout); 0 = none. Errors satisfy errors.Is(err, os.ErrDeadlineExceeded).
+	ReadTimeout time.Duration
+	// WriteTimeout is the longest a single write may block (write-timeout).
+	WriteTimeout time.Duration
+
+	// KeepConn sets FCGI_KEEP_CONN and keeps finished connections in an
+	// idle pool. Off by default: php-cgi closes after each request anyway,
+	// and lighttpd never reuses backend connections. php-fpm supports it.
+	KeepConn bool
+	// MaxIdle caps the idle pool (default 4 when KeepConn is set).
+	MaxIdle int
+
+	mu   sync.Mutex
+	idle []*conn
+}
+
+// Request is one FastCGI request.
+type Request struct {
+	// Role defaults to RoleResponder.
+	Role Role
+	// Params are sent in PARAMS records; nil sends none. Do does not keep
+	// a reference after it returns.
+	Params *Params
+	// Stdin is the request body; nil means none. Do reads it on its own
+	// goroutine while the caller reads the response, unless the body is
+	// small and of known length.
+	Stdin io.Reader
+	// ContentLength is the body length: exactly this many bytes are sent
+	// and a shorter Stdin aborts the request (the backend must not see a
+	// truncated body as complete). -1 sends Stdin until EOF (de-chunked
+	// uploads). 0 with a non-nil Stdin sends no body.
+	ContentLength int64
+	// Stderr receives each STDERR line without its newline (lighttpd logs
+	// them as "FastCGI-stderr:LINE"). The slice is only valid during the
+	// call. Nil discards STDERR.
+	Stderr func(line []byte)
+}
+
+// conn is one backend connection with its buffered reader.
+type conn struct {
+	nc   net.Conn
+	dr   deadlineReader
+	br   *bufio.Reader
+	used bool // came from the idle pool
+}
+
+// deadlineReader renews the read deadline before every read from the
+// socket, so ReadTimeout measures inactivity, like lighttpd's read-timeout.
+type deadlineReader struct {
+	nc net.Conn
+	d  time.Duration
+}
+
+func (r *deadlineReader) Read(p []byte) (int, error) {
+	if r.d > 0 {
+		if err := r.nc.SetReadDeadline(time.Now().Add(r.d)); err != nil {
+			return 0, err
+		}
+	}
+	return r.nc.Read(p)
+}
+
+var (
+	writeBufPool = sync.Pool{New: func() any { b := make([]byte, 0, 8192); return &b }}
+	stdinBufPool = sync.Pool{New: func() any { b := make([]byte, headerLen+MaxRecordContent); return &b }}
+	hdrBufPool   = sync.Pool{New: func() any { b := make([]byte, 0, 4096); return &b }}
+)
+
+// Do sends the request and returns once the params (and a small body) are
+// written. A non-nil error means no response exists: the backend could not
+// be reached (the gateway marks it down and tries another) or the request
+// could not be sent. Errors about the response itself, including
+// FCGI_OVERLOADED, come from the Response's reads. The caller must Close
+// the Response. Cancelling ctx closes the connection promptly; pending
+// reads then fail with ctx's error.
+func (d *Dialer) Do(ctx context.Context, req *Request) (*Response, error) {
+	role := req.Role
+	if role == 0 {
+		role = RoleResponder
+	}
+	wbp := writeBufPool.Get().(*[]byte)
+	defer func() { *wbp = (*wbp)[:0]; writeBufPool.Put(wbp) }()
+
+	w := d.appendBegin((*wbp)[:0], role, req.Params)
+	stream := false
+	switch n := req.ContentLength; {
+	case req.Stdin == nil || n == 0:
+		w = appendEmpty(w, typeStdin)
+	case n > 0 && n <= smallBody:
+		// Read the small body before dialing, so a failed write on a
+		// reused connection can be replayed on a fresh one.
+		start := len(w)
+		w = append(w, make([]byte, headerLen+int(n))...)
+		if _, err := io.ReadFull(req.Stdin, w[start+headerLen:]); err != nil {
+			return nil, fmt.Errorf("fcgi: reading request body (%d bytes expected): %w", n, err)
+		}
+		putHeader(w[start:], typeStdin, int(n))
+		w = appendEmpty(w, typeStdin)
+	default:
+		stream = true
+	}
+	*wbp = w
+
+	c, err := d.send(ctx, w)
+	if err != nil {
+		return nil, err
+	}
+	resp := &Response{d: d, c: c, addr: d.Address}
+	resp.rr.reset(c.br, req.Stderr)
+	if ctx.Done() != nil {
+		resp.ctx = ctx
+		resp.stop = context.AfterFunc(ctx, func() { c.nc.Close() })
+	}
+	if stream {
+		resp.in = &stdinStream{done: make(chan struct{})}
+		go resp.in.run(c, d.WriteTimeout, req.Stdin, req.ContentLength)
+	}
+	return resp, nil
+}
+
+// appendBegin encodes BEGIN_REQUEST, the params split into records of at
+// most MaxRecordContent bytes, and the empty PARAMS record.
+func (d *Dialer) appendBegin(w []byte, role Role, p *Params) []byte {
+	var flags byte
+	if d.KeepConn {
+		flags = flagKeepConn
+	}
+	var h [headerLen]byte
+	putHeader(h[:], typeBeginRequest, 8)
+	w = append(w, h[:]...)
+	w = append(w, byte(role>>8), byte(role), flags, 0, 0, 0, 0, 0)
+	if p != nil {
+		for b := p.buf; len(b) > 0; {
+			n := min(len(b), MaxRecordContent)
+			putHeader(h[:], typeParams, n)
+			w = append(w, h[:]...)
+			w = append(w, b[:n]...)
+			b = b[n:]
+		}
+	}
+	return appendEmpty(w, typeParams)
+}
+
+func appendEmpty(w []byte, typ uint8) []byte {
+	var h [headerLen]byte
+	putHeader(h[:], typ, 0)
+	return append(w, h[:]...)
+}
+
+// send writes the request head on a pooled or new connection. A write that
+// fails on a pooled connection (the backend closed it after our liveness
+// check) is replayed once on a fresh connection; nothing has been consumed
+// from the caller's body at that point.
+func (d *Dialer) send(ctx context.Context, w []byte) (*conn, error) {
+	for {
+		c := d.getIdle()
+		if c == nil {
+			var err error
+			if c, err = d.dial(ctx); err != nil {
+				return nil, err
+			}
+		}
+		err := writeAll(c.nc, d.WriteTimeout, w)
+		if err == nil {
+			return c, nil
+		}
+		c.nc.Close()
+		if !c.used || ctx.Err() != nil {
+			return nil, fmt.Errorf("fcgi: sending request to %s: %w", d.Address, err)
+		}
+	}
+}
+
+func (d *Dialer) network() string {
+	if d.Network != "" {
+		return d.Network
+	}
+	if strings.HasPrefix(d.Address, "/") {
+		return "unix"
+	}
+	return "tcp"
+}
+
+func (d *Dialer) dial(ctx context.Context) (*conn, error) {
+	nd := net.Dialer{Timeout: d.ConnectTimeout}
+	nc, err := nd.DialContext(ctx, d.network(), d.Address)
+	if err != nil {
+		return nil, fmt.Errorf("fcgi: connect: %w", err)
+	}
+	c := &conn{nc: nc}
+	c.dr = deadlineReader{nc: nc, d: d.ReadTimeout}
+	c.br = bufio.NewReaderSize(&c.dr, 16<<10)
+	return c, nil
+}
+
+func writeAll(nc net.Conn, timeout time.Duration, b []byte) error {
+	if timeout > 0 {
+		if err := nc.SetWriteDeadline(time.Now().Add(timeout)); err != nil {
+			return err
+		}
+	}
+	_, err := nc.Write(b)
+	return err
+}
+
+// getIdle pops the most recently used idle connection that is still alive.
+func (d *Dialer) getIdle() *conn {
+	if !d.KeepConn {
+		return nil
+	}
+	for {
+		d.mu.Lock()
+		n := len(d.idle)
+		if n == 0 {
+			d.mu.Unlock()
+			return nil
+		}
+		c := d.idle[n-1]
+		d.idle[n-1] = nil
+		d.idle = d.idle[:n-1]
+		d.mu.Unlock()
+		if peerAlive(c.nc) {
+			c.used = true
+			c.dr.d = d.ReadTimeout
+			return c
+		}
+		c.nc.Close()
+	}
+}
+
+func (d *Dialer) putIdle(c *conn) {
+	max := d.MaxIdle
+	if max <= 0 {
+		max = defaultMaxIdle
+	}
+	d.mu.Lock()
+	if len(d.idle) < max {
+		d.idle = append(d.idle, c)
+		d.mu.Unlock()
+		return
+	}
+	d.mu.Unlock()
+	c.nc.Close()
+}
+
+// CloseIdle closes all pooled connections (on reload or shutdown).
+func (d *Dialer) CloseIdle() {
+	d.mu.Lock()
+	idle := d.idle
+	d.idle = nil
+	d.mu.Unlock()
+	for _, c := range idle {
+		c.nc.Close()
+	}
+}
+
+// peerAlive reports whether an idle connection can carry a new request: a
+// non-blocking peek must find nothing to read. EOF means the backend closed
+// it; stray bytes mean the stream is out of sync. Either way it is dropped.
+func peerAlive(nc net.Conn) bool {
+	sc, ok := nc.(syscall.Conn)
+	if !ok {
+		return false
+	}
+	rc, err := sc.SyscallConn()
+	if err != nil {
+		return false
+	}
+	alive := false
+	var b [1]byte
+	err = rc.Read(func(fd uintptr) bool {
+		_, _, e := unix.Recvfrom(int(fd), b[:], unix.MSG_PEEK|unix.MSG_DONTWAIT)
+		alive = e == unix.EAGAIN
+		return true
+	})
+	return err == nil && alive
+}
+
+// stdinStream copies a large or unknown-length body into STDIN records on
+// its own goroutine, so the backend may answer before it has read all input
+// without either side blocking on a full socket buffer.
+type stdinStream struct {
+	done chan struct{}
+	err  error // valid after done is closed
+}
+
+func (s *stdinStream) run(c *conn, timeout time.Duration, src io.Reader, n int64) {
+	bp := stdinBufPool.Get().(*[]byte)
+	err := copyStdin(c.nc, timeout, src, n, *bp)
+	stdinBufPool.Put(bp)
+	s.err = err
+	close(s.done)
+	if err != nil && !peerGone(err) {
+		// The backend would wait forever for the rest of the body; close
+		// so the reader fails now, with s.err as the reported cause.
+		c.nc.Close()
+	}
+}
+
+func copyStdin(nc net.Conn, timeout time.Duration, src io.Reader, n int64, buf []byte) error {
+	var sent int64
+	for n < 0 || sent < n {
+		want := int64(MaxRecordContent)
+		if n >= 0 {
+			want = min(want, n-sent)
+		}
+		m, rerr := src.Read(buf[headerLen : headerLen+want])
+		if m > 0 {
+			putHeader(buf, typeStdin, m)
+			if err := writeAll(nc, timeout, buf[:headerLen+m]); err != nil {
+				return fmt.Errorf("fcgi: sending request body: %w", err)
+			}
+			sent += int64(m)
+		}
+		if rerr == io.EOF {
+			if n >= 0 && sent < n {
+				return fmt.Errorf("fcgi: request body ended after %d of %d bytes: %w", sent, n, io.ErrUnexpectedEOF)
+			}
+			break
+		}
+		if rerr != nil {
+			return fmt.Errorf("fcgi: reading request body: %w", rerr)
+		}
+	}
+	putHeader(buf, typeStdin, 0)
+	if err := writeAll(nc, timeout, buf[:headerLen]); err != nil {
+		return fmt.Errorf("fcgi: sending request body: %w", err)
+	}
+	return nil
+}
+
+// peerGone: the backend closed its side. It may still have sent a complete
+// response (an app that rejects a large upload without reading it), so the
+// reader decides.
+func peerGone(err error) bool {
+	return errors.Is(err, syscall.EPIPE) || errors.Is(err, syscall.ECONNRESET)
+}
+
+// Response is the backend's answer. Read returns STDOUT content and io.EOF
+// after a complete END_REQUEST. Reads are not safe for concurrent use.
+type Response struct {
+	d    *Dialer
+	c    *conn
+	addr string
+	rr   recordReader
+	in   *stdinStream // nil when the body went with the params
+
+	ctx  context.Context
+	stop func() bool
+
+	hdrBuf  *[]byte
+	pending []byte // body bytes read together with the header block
+	closed  bool
+}
+
+// ReadHeader reads STDOUT up to the blank line that ends the CGI header
+// block and returns the block without that blank line (lines end in "\n" or
+// "\r\n"; an empty block is returned as empty). The slice is valid until
+// Close. Bytes after the blank line are returned by Read. Errors:
+// ErrHeaderTooLarge beyond MaxHeaderBlock, ErrHeaderIncomplete if STDOUT
+// ends first (both mean 502 to lighttpd), or a read error. It must be called
+// at most once, before any Read.
+func (r *Response) ReadHeader() ([]byte, error) {
+	r.hdrBuf = hdrBufPool.Get().(*[]byte)
+	buf := (*r.hdrBuf)[:0]
+	scan := 0
+	for {
+		// append may round capacity up; never read past the limit.
+		limit := min(cap(buf), MaxHeaderBlock)
+		if len(buf) == limit {
+			if limit == MaxHeaderBlock {
+				*r.hdrBuf = buf
+				return nil, fmt.Errorf("fcgi: %s: %w (over %d bytes)", r.addr, ErrHeaderTooLarge, MaxHeaderBlock)
+			}
+			buf = append(buf, make([]byte, min(2*cap(buf), MaxHeaderBlock)-len(buf))...)[:len(buf)]
+			limit = min(cap(buf), MaxHeaderBlock)
+		}
+		n, err := r.rr.Read(buf[len(buf):limit])
+		buf = buf[:len(buf)+n]
+		if end, next, ok := headerEnd(buf, scan); ok {
+			*r.hdrBuf = buf
+			r.pending = buf[next:]
+			return buf[:end], nil
+		}
+		scan = max(0, len(buf)-2)
+		if err != nil {
+			*r.hdrBuf = buf
+			if err == io.EOF {
+				return buf, fmt.Errorf("fcgi: %s: %w", r.addr, ErrHeaderIncomplete)
+			}
+			return nil, r.wrap(err)
+		}
+	}
+}
+
+// headerEnd finds the empty line ending a header block, starting the search
+// at from (a line start or earlier). It returns the block length and the
+// offset of the body.
+func headerEnd(b []byte, from int) (end, next int, ok bool) {
+	if len(b) > 0 && b[0] == '\n' {
+		return 0, 1, true
+	}
+	if len(b) > 1 && b[0] == '\r' && b[1] == '\n' {
+		return 0, 2, true
+	}
+	for i := from; i < len(b); i++ {
+		if b[i] != '\n' {
+			continue
+		}
+		if i+1 < len(b) && b[i+1] == '\n' {
+			return i + 1, i + 2, true
+		}
+		if i+2 < len(b) && b[i+1] == '\r' && b[i+2] == '\n' {
+			return i + 1, i + 3, true
+		}
+	}
+	return 0, 0, false
+}
+
+// Read returns response body bytes (all of STDOUT when ReadHeader was not
+// used). The final error is io.EOF only if the backend completed the
+// request; a connection that ends early gives an error wrapping
+// io.ErrUnexpectedEOF, a refused request ErrOverloaded and the like.
+func (r *Response) Read(p []byte) (int, error) {
+	if len(r.pending) > 0 {
+		n := copy(p, r.pending)
+		r.pending = r.pending[n:]
+		return n, nil
+	}
+	n, err := r.rr.Read(p)
+	if err != nil && err != io.EOF {
+		err = r.wrap(err)
+	}
+	return n, err
+}
+
+// wrap replaces an error caused by our own closing of the connection with
+// its cause (context cancellation or a failed request body) and adds the
+// backend address.
+func (r *Response) wrap(err error) error {
+	if r.ctx != nil && r.ctx.Err() != nil {
+		return fmt.Errorf("fcgi: %s: %w", r.addr, context.Cause(r.ctx))
+	}
+	if r.in != nil {
+		select {
+		case <-r.in.done:
+			if r.in.err != nil && !peerGone(r.in.err) {
+				return fmt.Errorf("%w (backend %s)", r.in.err, r.addr)
+			}
+		default:
+		}
+	}
+	return fmt.Errorf("%w (backend %s)", err, r.addr)
+}
+
+// AppStatus is END_REQUEST's appStatus (the script's exit status for
+// php-cgi), valid after Read returned io.EOF. lighttpd ignores it.
+func (r *Response) AppStatus() uint32 { return r.rr.appStatus }
+
+// Close releases the response. A connection whose request completed cleanly
+// returns to the idle pool when KeepConn is set; any other is closed. Close
+// does not wait for a body read in progress on the caller's Stdin: the
+// copier goroutine exits as soon as that read returns.
+func (r *Response) Close() error {
+	if r.closed {
+		return nil
+	}
+	r.closed = true
+	reuse := r.d.KeepConn && r.rr.err == io.EOF && len(r.pending) == 0 && r.c.br.Buffered() == 0
+	if r.stop != nil && !r.stop() {
+		reuse = false // the context already closed the connection
+	}
+	if reuse && r.in != nil {
+		select {
+		case <-r.in.done:
+			reuse = r.in.err == nil
+		default:
+			reuse = false
+		}
+	}
+	if reuse {
+		r.c.dr.d = 0
+		r.c.nc.SetDeadline(time.Time{})
+		r.d.putIdle(r.c)
+	} else {
+		r.c.nc.Close()
+	}
+	if r.hdrBuf != nil {
+		if cap(*r.hdrBuf) <= 4096 {
+			*r.hdrBuf = (*r.hdrBuf)[:0]
+			hdrBufPool.Put(r.hdrBuf)
+		}
+		r.hdrBuf = nil
+	}
+	r.pending = nil
+	return nil
+}

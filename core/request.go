@@ -67,6 +67,11 @@ type Request struct {
 	// ErrorStatus is the status that triggered an error handler (REDIRECT_STATUS).
 	ErrorStatus int
 
+	// Accounting for mod_accesslog, final when RequestDone hooks run.
+	HeadLen  int   // bytes of the request head (request line to empty line)
+	BodyRead int64 // request body bytes read
+	Aborted  bool  // the response could not be written completely
+
 	condCache []uint8
 	caps      []capRef
 	capIdx    []int
@@ -118,6 +123,7 @@ func (rc *Request) reset() {
 	rc.Handler, rc.HandlerName = nil, ""
 	rc.Resp.reset()
 	rc.ErrorStatus = 0
+	rc.HeadLen, rc.BodyRead, rc.Aborted = 0, 0, false
 	rc.caps = rc.caps[:0]
 	rc.capIdx = rc.capIdx[:0]
 	rc.loops = 0

@@ -170,10 +170,10 @@ func (rc *Request) writeResponse() error {
 		if head {
 			return rc.w.WriteHead(r.Status, &r.Header, n, nil)
 		}
-		if r.file.data != nil && len(r.file.parts) == 1 {
+		if len(r.file.parts) == 1 && r.file.parts[0].data != nil {
 			p := r.file.parts[0]
 			r.written = p.n
-			return rc.w.WriteHead(r.Status, &r.Header, n, r.file.data[p.off:p.off+p.n])
+			return rc.w.WriteHead(r.Status, &r.Header, n, p.data[p.off:p.off+p.n])
 		}
 		if err := rc.w.WriteHead(r.Status, &r.Header, n, nil); err != nil {
 			return err
@@ -204,10 +204,12 @@ func (rc *Request) sendFileParts() error {
 			}
 		}
 		var err error
-		if r.file.data != nil {
-			_, err = rc.w.Write(r.file.data[p.off : p.off+p.n])
-		} else {
-			err = rc.w.SendFile(r.file.f, p.off, p.n)
+		switch {
+		case p.n == 0:
+		case p.data != nil:
+			_, err = rc.w.Write(p.data[p.off : p.off+p.n])
+		default:
+			err = rc.w.SendFile(p.f, p.off, p.n)
 		}
 		if err != nil {
 			return err

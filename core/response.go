@@ -39,25 +39,23 @@ type Response struct {
 	plan         httpfile.Plan
 }
 
-// fileBody is a file response, ready for Range processing and sendfile.
+// fileBody is a file response: one or more byte ranges of files, each sent
+// with sendfile, or from memory for small cached files.
 type fileBody struct {
-	f         *os.File
-	data      []byte // the whole content of a small cached file, or nil
-	size      int64
 	parts     []filePart
 	multipart bool
-	closer    func()
+	closers   []func()
 }
 
 type filePart struct {
+	f      *os.File
+	data   []byte // the whole content of a small cached file, or nil
 	off, n int64
-	head   []byte // multipart part header, nil for a single range
+	head   []byte // multipart part header, nil otherwise
 }
 
 func (r *Response) reset() {
-	if r.file.closer != nil {
-		r.file.closer()
-	}
+	r.dropFile()
 	r.Status = 0
 	r.Header.Reset()
 	r.kind = bodyNone
@@ -90,10 +88,10 @@ func (r *Response) Written() int64 { return r.written }
 func (r *Response) Started() bool { return r.started }
 
 func (r *Response) dropFile() {
-	if r.file.closer != nil {
-		r.file.closer()
+	for _, c := range r.file.closers {
+		c()
 	}
-	r.file = fileBody{}
+	r.file = fileBody{parts: r.file.parts[:0], closers: r.file.closers[:0]}
 }
 
 // clearForError drops headers and body before an error document, keeping

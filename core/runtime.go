@@ -5,6 +5,7 @@ import (
 	"sync"
 	"sync/atomic"
 
+	"github.com/golighty/golighty/core/logsink"
 	"github.com/golighty/golighty/core/statcache"
 	"github.com/golighty/golighty/lighttpdconf"
 )
@@ -162,6 +163,7 @@ func (rt *Runtime) Swap(next *Snapshot) {
 type SharedPool struct {
 	mu    sync.Mutex
 	items map[string]*sharedItem
+	logs  *logsink.Pool
 }
 
 type sharedItem struct {

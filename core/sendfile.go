@@ -9,12 +9,6 @@ import (
 	"github.com/golighty/golighty/core/statcache"
 )
 
-// SendFileOpts tunes the file sender for callers other than mod_staticfile.
-type SendFileOpts struct {
-	// Status replaces 200 (an error handler keeps the original status).
-	Status int
-}
-
 // SendFile answers the request with the file at path: lighttpd's one file
 // sender for static files, X-Sendfile and mod_secdownload. It sets
 // Content-Type, ETag, Last-Modified and Content-Length in lighttpd's order,
@@ -22,32 +16,64 @@ type SendFileOpts struct {
 // multipart/byteranges, 416), and leaves the body for sendfile (or memory
 // for small cached files). The returned Result is Finished.
 func (rc *Request) SendFile(path string) Result {
+	rc.sendFile(path, false)
+	return Finished
+}
+
+// sendFile is SendFile; with keep (X-Sendfile) a Content-Type, ETag or
+// Last-Modified the backend sent stays. It returns the status it set.
+func (rc *Request) sendFile(path string, keep bool) int {
 	h, err := rc.Snap.stat.Open(path)
 	if err != nil {
 		switch {
 		case errors.Is(err, fs.ErrNotExist):
-			return rc.Status(404)
+			rc.Resp.Status = 404
 		case errors.Is(err, fs.ErrPermission):
-			return rc.Status(403)
+			rc.Resp.Status = 403
+		default:
+			rc.Logf("opening %s: %v", path, err)
+			rc.Resp.Status = 500
 		}
-		rc.Logf("opening %s: %v", path, err)
-		return rc.Status(500)
+		return rc.Resp.Status
 	}
 	e := h.Entry
 	if !e.IsRegular() {
 		h.Release()
-		return rc.Status(403)
+		rc.Resp.Status = 403
+		return 403
+	}
+	if !rc.Conf.FollowSymlink {
+		if yes, _ := e.ContainsSymlink(); yes {
+			h.Release()
+			rc.Resp.Status = 403
+			return 403
+		}
 	}
 	conf := &rc.Conf
+	resp := &rc.Resp
 	var file httpfile.File
 	file.Size = e.Size
 	file.MtimeSec = e.MtimeSec
-	file.ContentType, file.TypeMatched = rc.contentType(e)
+	if ct := resp.Header.Get("Content-Type"); keep && ct != "" {
+		// A type the backend chose counts as matched: lighttpd keeps the
+		// caching headers then, whatever the type is.
+		file.ContentType, file.TypeMatched = ct, true
+	} else {
+		file.ContentType, file.TypeMatched = rc.contentType(e)
+	}
 	if file.TypeMatched {
 		if conf.StaticETags {
 			file.ETag = e.ETag(httpfile.ETagFlagsFromConfig(true, conf.ETagInode, conf.ETagMtime, conf.ETagSize))
 		}
 		file.LastModified = e.LastModified
+		if keep {
+			if v := resp.Header.Get("ETag"); v != "" {
+				file.ETag = v
+			}
+			if v := resp.Header.Get("Last-Modified"); v != "" {
+				file.LastModified = v
+			}
+		}
 	}
 	req := httpfile.Request{
 		Method:          rc.Method,
@@ -57,14 +83,15 @@ func (rc *Request) SendFile(path string) Result {
 		Range:           rc.Header.Get("Range"),
 		IfRange:         rc.Header.Get("If-Range"),
 	}
-	p := &rc.Resp.plan
+	p := &resp.plan
 	httpfile.Decide(p, &req, &file, time.Now().Unix())
 
-	resp := &rc.Resp
 	switch p.Status {
 	case 412, 416:
 		h.Release()
-		return rc.Status(p.Status)
+		resp.Status = p.Status
+		resp.Dynamic = false // lighttpd's error document replaces the body
+		return p.Status
 	}
 	resp.Status = p.Status
 	resp.Header.Set("Content-Type", p.ContentType)
@@ -77,43 +104,44 @@ func (rc *Request) SendFile(path string) Result {
 	if p.Status == 304 {
 		h.Release()
 		resp.SetBody(nil)
-		return Finished
+		return 304
 	}
 	resp.setContentLength(p.ContentLength)
 	resp.acceptRanges = p.AcceptRanges
 	resp.dropFile()
 	resp.kind = bodyFile
-	resp.file = fileBody{f: h.File(), size: e.Size, closer: h.Release}
+	resp.file.closers = append(resp.file.closers, h.Release)
+	part := filePart{f: h.File()}
 	if data, ok := h.Content(); ok {
-		resp.file.data = data
+		part.data = data
 		if data == nil {
-			resp.file.data = []byte{}
+			part.data = []byte{}
 		}
 	}
 	switch {
 	case p.Status == 206 && p.Multipart():
 		for i, r := range p.Ranges {
-			resp.file.parts = append(resp.file.parts, filePart{off: r.Start, n: r.Len(), head: p.AppendPartHeader(nil, i)})
+			part.off, part.n, part.head = r.Start, r.Len(), p.AppendPartHeader(nil, i)
+			resp.file.parts = append(resp.file.parts, part)
 		}
 		resp.file.multipart = true
 	case p.Status == 206:
 		r := p.Ranges[0]
-		resp.file.parts = append(resp.file.parts, filePart{off: r.Start, n: r.Len()})
+		part.off, part.n = r.Start, r.Len()
+		resp.file.parts = append(resp.file.parts, part)
 		resp.contentRange = string(p.AppendContentRange(nil))
 	default:
-		resp.file.parts = append(resp.file.parts, filePart{off: 0, n: e.Size})
+		part.off, part.n = 0, e.Size
+		resp.file.parts = append(resp.file.parts, part)
 	}
-	return Finished
+	return p.Status
 }
 
 // contentType is mimetype.assign (or the file's xattr with
 // mimetype.use-xattr) for the file.
 func (rc *Request) contentType(e *statcache.Entry) (string, bool) {
 	if rc.Conf.MimeUseXattr {
-		if ct, ok := httpfile.XattrMimeType(e.Path, rc.Snap.Core.Server.MimeXattrName); ok {
-			return ct, true
-		}
+		return httpfile.ContentTypeFor(rc.Conf.Mime, e.Path, rc.Snap.Core.Server.MimeXattrName)
 	}
-	mime := rc.Conf.Mime
-	return mime.Lookup(e.Path)
+	return rc.Conf.Mime.Lookup(e.Path)
 }

@@ -103,6 +103,15 @@ func (s *Server) OpenConns() int64 {
 	return n
 }
 
+// ServeConn serves one already-accepted connection as if it came from the
+// listener with the given $SERVER["socket"] token (tests, socket activation
+// of single connections).
+func (s *Server) ServeConn(c net.Conn, token string) {
+	e := &h1.Server{Handler: s, Token: token}
+	e.SetConfig(h1ConfigFor(s.rt.Current()))
+	e.ServeConn(c)
+}
+
 // Addrs lists the bound addresses (useful with port 0 in tests).
 func (s *Server) Addrs() []net.Addr {
 	var out []net.Addr
@@ -215,6 +224,13 @@ func (s *Server) ServeH1(w *h1.ResponseWriter, r *h1.Request) {
 	rc.prepareResponse()
 	if err := rc.writeResponse(); err != nil {
 		rc.KeepAlive = false
+		rc.Aborted = true
+	} else {
+		rc.KeepAlive = w.KeepAlive()
+	}
+	rc.Resp.written = w.Written()
+	if r.Body != nil {
+		rc.BodyRead = r.Body.Len()
 	}
 	for _, m := range snap.hooks.requestDone {
 		m.RequestDone(rc)
@@ -228,6 +244,7 @@ func (rc *Request) fillFromH1(r *h1.Request) {
 		rc.Proto = 11
 	}
 	rc.Target = string(r.Target)
+	rc.HeadLen = r.HeadLen
 	for _, h := range r.Headers {
 		rc.Header.Append(string(h.Name), string(h.Value))
 	}

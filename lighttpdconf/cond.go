@@ -94,7 +94,7 @@ func (e *evaluator) chain(c *astChain) error {
 			}
 		} else {
 			if len(el.Junk) > 0 {
-				e.warn(p, "lighttpd 1.4.69 has no `else %s`: the tokens after `else` are ignored and this block is a plain else (catch-all)", el.Junk[0].Value)
+				e.warn(p, "lighttpd 1.4.69 has no `else %s`: the tokens after `else` up to `{` are ignored and this block is a plain else (catch-all)", el.Junk[0].Tok)
 			}
 			blk = &Block{Index: len(e.cfg.Blocks), Parent: e.cur, key: e.cur.key + " / else_tmp_token", Pos: p}
 			e.newBlock(blk)
@@ -152,24 +152,24 @@ func negateKey(prev *Block) string {
 // condBlock evaluates `$NAME[FIELD] OP VALUE { ... }` and returns its block.
 func (e *evaluator) condBlock(c *astCond) (*Block, error) {
 	p := toPos(c.Pos)
-	field, err := e.stringop(c.Field)
+	field, err := e.stringop(c.Head.Field)
 	if err != nil {
 		return nil, err
 	}
-	rv, err := e.expr(c.Value)
+	rv, err := e.expr(c.Head.Value)
 	if err != nil {
 		return nil, err
 	}
 	if rv.Kind != KindString {
-		return nil, errorf(toPos(c.Value.Pos), "rvalue must be string")
+		return nil, errorf(toPos(c.Head.Value.Pos), "rvalue must be string")
 	}
-	comp := compKeyID(c.Name, field)
-	op := parseOp(c.Op)
+	comp := compKeyID(c.Head.Name, field)
+	op := parseOp(c.Head.Op)
 	value := rv.Str
 	if op == OpMatch && comp != compSocket {
 		op, value = simplifyRegex(value)
 	}
-	text := "$" + c.Name + `["` + field + `"] ` + op.String() + ` "` + value + `"`
+	text := "$" + c.Head.Name + `["` + field + `"] ` + op.String() + ` "` + value + `"`
 	key := e.cur.key + " / " + text
 	blk, ok := e.all[key]
 	if !ok {
@@ -178,9 +178,9 @@ func (e *evaluator) condBlock(c *astCond) (*Block, error) {
 		}
 		norm, err := normalizeCond(comp, op, value)
 		if err != nil {
-			return nil, errorf(toPos(c.Value.Pos), "%s", err.Error())
+			return nil, errorf(toPos(c.Head.Value.Pos), "%s", err.Error())
 		}
-		cond := &Cond{Var: c.Name, Field: field, Op: op, Value: norm, Pos: p, text: text}
+		cond := &Cond{Var: c.Head.Name, Field: field, Op: op, Value: norm, Pos: p, text: text}
 		blk = &Block{Index: len(e.cfg.Blocks), Parent: e.cur, Cond: cond, key: key, Pos: p}
 		e.newBlock(blk)
 	}

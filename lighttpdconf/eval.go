@@ -174,9 +174,12 @@ func (e *evaluator) parseSource(name string, src []byte) error {
 	if len(src) == 0 {
 		return nil
 	}
-	toks, err := tokenize(name, src)
+	toks, nul, err := tokenize(name, src)
 	if err != nil {
 		return err
+	}
+	if nul != nil {
+		e.warn(*nul, "stray NUL: the rest of the input is ignored (as lighttpd does)")
 	}
 	if err := checkNesting(toks); err != nil {
 		return err
@@ -240,40 +243,92 @@ func checkNesting(toks []lexer.Token) error {
 
 var keywordHints = []string{"else", "include", "include_shell", "global"}
 
-// syntaxError turns a participle error into an *Error at the offending token,
-// with a hint when the token before it looks like a mistyped keyword.
+// syntaxError turns a participle error into an *Error at the offending
+// token that says what was expected there.
 func syntaxError(name string, toks []lexer.Token, err error) error {
-	var pe participle.Error
-	if !errors.As(err, &pe) {
-		return errorf(Pos{File: name}, "%v", err)
+	var ut *participle.UnexpectedTokenError
+	if errors.As(err, &ut) {
+		found := strconv.Quote(ut.Unexpected.Value)
+		if ut.Unexpected.EOF() {
+			found = "end of input"
+		}
+		expect := ut.Expect
+		if expect == "" {
+			expect = expectedAt(toks, ut.Unexpected.Pos.Offset, ut.Unexpected.EOF())
+		}
+		return &Error{Pos: toPos(ut.Unexpected.Pos), Msg: fmt.Sprintf("expected %s, found %s", expect, found)}
 	}
-	p := pe.Position()
-	msg := pe.Message()
-	for i, t := range toks {
-		if t.Pos.Offset != p.Offset || i == 0 {
+	var pe participle.Error
+	if errors.As(err, &pe) {
+		return &Error{Pos: toPos(pe.Position()), Msg: pe.Message()}
+	}
+	return errorf(Pos{File: name}, "%v", err)
+}
+
+// expectedAt derives what the grammar wanted before the token at offset
+// (participle reports a bare "unexpected token" for failed alternatives).
+func expectedAt(toks []lexer.Token, offset int, eof bool) string {
+	i := len(toks) - 1
+	if !eof {
+		for i = 0; i < len(toks) && toks[i].Pos.Offset != offset; i++ {
+		}
+	}
+	if i == 0 || i >= len(toks) {
+		return "a statement"
+	}
+	prev := toks[i-1]
+	switch {
+	case prev.Type == tokKeyword && prev.Value == "global":
+		return "`{`"
+	case prev.Type == tokKeyword && prev.Value == "else":
+		return "a condition or `{`"
+	case prev.Type == tokKeyword:
+		return "an expression"
+	case prev.Type == tokSrvVar:
+		return "`[`"
+	case prev.Type == tokPunct && prev.Value == "$":
+		return "a condition name (HTTP, SERVER, REQUEST_HEADER)"
+	case prev.Type == tokPunct && len(prev.Value) == 2 && strings.Contains("== != =~ !~ =^ =$", prev.Value):
+		return "a string expression"
+	}
+	// inside a condition head? walk back to the statement start
+	sawOp := false
+	for j := i - 1; j >= 0; j-- {
+		t := toks[j]
+		if t.Type != tokPunct {
 			continue
 		}
-		prev := toks[i-1]
-		if prev.Type != tokKey {
-			break
-		}
-		if t.Type == tokEOF {
-			msg = fmt.Sprintf("expected = := or += after %q, found end of input", prev.Value)
-		} else {
-			msg = fmt.Sprintf("expected = := or += after %q, found %q", prev.Value, t.Value)
-		}
-		for _, kw := range keywordHints {
-			if prev.Value != kw && editDistance(strings.ToLower(prev.Value), kw) <= 2 {
-				msg += fmt.Sprintf(" (did you mean the keyword %q?)", kw)
-				break
+		switch t.Value {
+		case "==", "!=", "=~", "!~", "=^", "=$":
+			sawOp = true
+		case "]":
+			if !sawOp {
+				return "a condition operator (== != =~ !~ =^ =$)"
 			}
+		case "$":
+			if sawOp {
+				return "`{` after the condition"
+			}
+			return "a condition operator (== != =~ !~ =^ =$)"
+		case "{", "}", "=", ":=", "+=":
+			return "a statement (KEY = VALUE, $HTTP[\"...\"] == \"...\" { }, include, include_shell, global, else)"
 		}
-		if prev.Value == "elseif" || prev.Value == "elsif" || prev.Value == "elif" || prev.Value == "if" {
-			msg += " (lighttpd 1.4.69 has no if/elseif; write `else $HTTP[...] == \"...\" { }`)"
-		}
-		break
 	}
-	return &Error{Pos: toPos(p), Msg: msg}
+	return "a statement (KEY = VALUE, $HTTP[\"...\"] == \"...\" { }, include, include_shell, global, else)"
+}
+
+// keywordHint suggests the keyword a mistyped name was probably meant to be.
+func keywordHint(name string) string {
+	switch name {
+	case "if", "elseif", "elsif", "elif":
+		return " (lighttpd 1.4.69 has no if/elseif; write `else $HTTP[\"...\"] == \"...\" { }`)"
+	}
+	for _, kw := range keywordHints {
+		if name != kw && editDistance(strings.ToLower(name), kw) <= 2 {
+			return fmt.Sprintf(" (did you mean the keyword %q?)", kw)
+		}
+	}
+	return ""
 }
 
 func editDistance(a, b string) int {
@@ -367,12 +422,12 @@ func (e *evaluator) blockName() string {
 
 func (e *evaluator) assign(a *astAssign) error {
 	p := toPos(a.Pos)
-	if len(a.Junk) > 0 {
+	if a.Dollar {
 		switch a.Key {
 		case "if", "elseif", "elsif", "elif":
 			e.warn(p, "lighttpd 1.4.69 has no %q: the condition and `{` after it are discarded and this sets %s from the first assignment inside (the `}` then closes the enclosing block)", a.Key, normKey(a.Key))
 		default:
-			return errorf(p, "expected = := or += after %q, found %q", a.Key, a.Junk[0].Value)
+			return errorf(p, "expected = := or += after %q, found \"$\"%s", a.Key, keywordHint(a.Key))
 		}
 	}
 	key := normKey(a.Key)
@@ -486,8 +541,12 @@ func (e *evaluator) array(a *astArray) (Value, error) {
 	out := Value{Kind: KindArray, Pos: toPos(a.Pos), Arr: make([]Element, 0, len(a.Elems))}
 	var keys map[string]bool
 	for _, el := range a.Elems {
-		if junk := append(el.Junk1, el.Junk2...); len(junk) > 0 {
-			e.warn(toPos(junk[0].Pos), "missing comma? %s and what follows up to the next `,` or `)` is ignored (lighttpd drops it)", junk[0].Value)
+		junk := el.Junk1
+		if len(junk) == 0 {
+			junk = el.Junk2
+		}
+		if len(junk) > 0 {
+			e.warn(toPos(junk[0].Pos), "missing comma? %s and what follows up to the next `,` or `)` is ignored (lighttpd drops it)", junk[0].Tok)
 		}
 		if el.Second == nil {
 			v, err := e.expr(el.First)

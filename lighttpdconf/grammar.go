@@ -12,29 +12,28 @@ type astFile struct {
 	Items []*astTop `parser:"@@*"`
 }
 
-// astTop is a top-level statement; a stray `parser:"}"` at top level is dropped by
-// lighttpd's parser (it happens after the 1.4.69 `parser:"elseif"` misparse).
+// astTop is a top-level statement; a stray `}` at top level is dropped by
+// lighttpd's parser (it happens after the 1.4.69 `elseif` misparse).
 type astTop struct {
 	Pos   lexer.Position
-	Stray bool     `parser:"(  @\"}\""`
-	Stmt  *astStmt `parser:" | @@ )"`
+	Stmt  *astStmt `parser:"(  @@"`
+	Stray bool     `parser:" | @\"}\" )"`
 }
 
 type astStmt struct {
 	Pos     lexer.Position
-	Include *astExpr     `parser:"(  \"include\" @@"`
+	Assign  *astAssign   `parser:"(  @@"`
+	Chain   *astChain    `parser:" | @@"`
+	Include *astExpr     `parser:" | \"include\" @@"`
 	Shell   *astExpr     `parser:" | \"include_shell\" @@"`
 	Global  *astBlock    `parser:" | \"global\" @@"`
-	Chain   *astChain    `parser:" | @@"`
-	Assign  *astAssign   `parser:" | @@"`
 	Stray   *lexer.Token `parser:" | @(String | Int) )"`
 }
 
 type astBlock struct {
 	Pos    lexer.Position
-	Stmts  []*astStmt `parser:"\"{\" @@*"`
-	EndPos lexer.Position
-	Close  string `parser:"@\"}\""`
+	Stmts  []*astStmt     `parser:"\"{\" @@*"`
+	EndPos lexer.Position `parser:"\"}\""`
 }
 
 type astChain struct {
@@ -43,65 +42,90 @@ type astChain struct {
 }
 
 type astCond struct {
-	Pos    lexer.Position
-	Dollar string    `parser:"@\"$\""`
-	Name   string    `parser:"@SrvVar"`
-	Field  *astExpr  `parser:"\"[\" @@ \"]\""`
-	Op     string    `parser:"@(\"==\" | \"!=\" | \"=~\" | \"!~\" | \"=^\" | \"=$\")"`
-	Value  *astExpr  `parser:"@@"`
-	Body   *astBlock `parser:"@@"`
+	Pos  lexer.Position
+	Head *astCondHead `parser:"@@"`
+	Body *astBlock    `parser:"@@"`
 }
 
-// astElse: `parser:"else COND"` or `parser:"else BLOCK"`. Tokens between `parser:"else"` and `parser:"{"` that do
-// not form a condition (1.4.69 has no `parser:"else if"`) are discarded by lighttpd's
-// parser, turning `parser:"else if $X[..] == \"..\" {"` into a plain else.
+// astCondHead: "$" SrvVar "[" Expr "]" ( "==" | "!=" | "=~" | "!~" | "=^" |
+// "=$" ) Expr, parsed by hand (Parseable, exprparse.go) for speed.
+type astCondHead struct {
+	Name  string
+	Field *astExpr
+	Op    string
+	Value *astExpr
+}
+
+// astElse: `else COND` or `else BLOCK`. Tokens between `else` and `{` that do
+// not form a condition (1.4.69 has no `else if`) are discarded by lighttpd's
+// parser, turning `else if $X[..] == ".." {` into a plain else.
 type astElse struct {
 	Pos  lexer.Position
-	Cond *astCond      `parser:"\"else\" (  @@"`
-	Junk []lexer.Token `parser:" | @(!(\"{\" | \"}\" | \"else\"))*"`
-	Body *astBlock     `parser:"   @@ )"`
+	Cond *astCond   `parser:"\"else\" (  @@"`
+	Junk []*astJunk `parser:" | @@*"`
+	Body *astBlock  `parser:"   @@ )"`
 }
 
-// astAssign: KEY OP EXPR. Junk between the key and the operator only for the
-// `parser:"elseif $X[...] ... { k = v"` misparse (see evaluation).
+// astAssign: KEY ( "=" | ":=" | "+=" ) Expr, parsed by hand (Parseable, see
+// exprparse.go) as the most frequent statement. For the 1.4.69 `elseif $X[...]
+// ... { k = v` misparse, Dollar records that tokens from `$` up to the
+// operator were discarded.
 type astAssign struct {
-	Pos  lexer.Position
-	Key  string        `parser:"@Key"`
-	Junk []lexer.Token `parser:"( @\"$\" @(!(\"=\" | \":=\" | \"+=\" | \"}\"))* )?"`
-	Op   string        `parser:"@(\"=\" | \":=\" | \"+=\")"`
-	Expr *astExpr      `parser:"@@"`
+	Pos    lexer.Position
+	Key    string
+	Dollar bool
+	Op     string
+	Expr   *astExpr
 }
 
+// Expressions (values, `+`, arrays) are parsed by hand through participle's
+// Parseable interface: they hold most tokens of real configs, and the
+// reflective grammar cost ~110 allocations per array element (BENCH notes in
+// the package report). Their grammar, as participle EBNF:
+//
+//	Expr  = Value ( "+" Value )* .
+//	Value = String | Int | Key | Array .
+//	Array = "(" ","* ( Elem ( "," Elem? )* )? ")" .
+//	Elem  = Expr Junk* ( "=>" Expr Junk* ( "=>" Junk* )* )? .
+//	Junk  = String | Int | Key .   (discarded by lighttpd, reported here)
 type astExpr struct {
 	Pos    lexer.Position
-	Values []*astValue `parser:"@@ ( \"+\" @@ )*"`
+	Values []*astValue
 }
 
 type astValue struct {
 	Pos lexer.Position
-	Str *string   `parser:"(  @String"`
-	Int *string   `parser:" | @Int"`
-	Key *string   `parser:" | @Key"`
-	Arr *astArray `parser:" | @@ )"`
+	Str *string
+	Int *string
+	Key *string
+	Arr *astArray
 }
 
 type astArray struct {
 	Pos   lexer.Position
-	Elems []*astElem `parser:"\"(\" ( @@ ( \",\" @@? )* )? \")\""`
+	Elems []*astElem
 }
 
-// astElem: EXPR [=> EXPR]. Tokens lighttpd's parser would discard after a
-// value (a missing comma: `("a" "b")` is `("a")`, and `"k" => "v" "k2" =>
-// "v2"` loses the second pair) are captured as Junk and reported.
 type astElem struct {
 	Pos    lexer.Position
-	First  *astExpr      `parser:"@@"`
-	Junk1  []lexer.Token `parser:"@(String | Int | Key)*"`
-	Second *astExpr      `parser:"( \"=>\" @@"`
-	Junk2  []lexer.Token `parser:"  @(String | Int | Key | \"=>\")* )?"`
+	First  *astExpr
+	Junk1  []*astValueJunk
+	Second *astExpr
+	Junk2  []*astValueJunk
+}
+
+// Junk tokens: what lighttpd's parser silently discards in these places.
+type astJunk struct {
+	Pos lexer.Position
+	Tok string `parser:"@(!(\"{\" | \"}\" | \"else\"))"`
+}
+
+type astValueJunk struct {
+	Pos lexer.Position
+	Tok string
 }
 
 var parser = participle.MustBuild[astFile](
 	participle.Lexer(lexDef{}),
-	participle.UseLookahead(2),
+	participle.UseLookahead(1),
 )

@@ -48,7 +48,7 @@ func (lexDef) Lex(filename string, r io.Reader) (lexer.Lexer, error) {
 }
 
 func (lexDef) LexBytes(filename string, src []byte) (lexer.Lexer, error) {
-	toks, err := tokenize(filename, src)
+	toks, _, err := tokenize(filename, src)
 	if err != nil {
 		return nil, err
 	}
@@ -73,8 +73,10 @@ func isAlpha(c byte) bool { return c|0x20 >= 'a' && c|0x20 <= 'z' }
 func isDigit(c byte) bool { return c >= '0' && c <= '9' }
 
 // tokenize splits src into tokens. Errors carry lighttpd's tokenizer message.
-func tokenize(filename string, src []byte) ([]lexer.Token, error) {
-	toks := make([]lexer.Token, 0, len(src)/4+1)
+// A NUL byte ends the input like in lighttpd (which logs "stray NUL" and
+// then parses what came before); nul is its position, or nil.
+func tokenize(filename string, src []byte) (toks []lexer.Token, nul *Pos, err error) {
+	toks = make([]lexer.Token, 0, len(src)/4+1)
 	var (
 		off, line, lineStart = 0, 1, 0
 		parens               int
@@ -87,8 +89,10 @@ func tokenize(filename string, src []byte) ([]lexer.Token, error) {
 		p := pos(o)
 		return &Error{Pos: Pos{File: filename, Line: p.Line, Col: p.Column}, Msg: msg}
 	}
+	// one string for the whole source: token values are substrings of it
+	text := string(src)
 	emit := func(typ lexer.TokenType, start, end int) {
-		toks = append(toks, lexer.Token{Type: typ, Value: string(src[start:end]), Pos: pos(start)})
+		toks = append(toks, lexer.Token{Type: typ, Value: text[start:end], Pos: pos(start)})
 	}
 	n := len(src)
 	at := func(i int) byte {
@@ -117,7 +121,7 @@ func tokenize(filename string, src []byte) ([]lexer.Token, error) {
 			switch {
 			case parens > 0:
 				if at(off+1) != '>' {
-					return nil, errAt(off, "use => for assignments in arrays")
+					return nil, nil, errAt(off, "use => for assignments in arrays")
 				}
 				emit(tokPunct, off, off+2)
 				off += 2
@@ -125,7 +129,7 @@ func tokenize(filename string, src []byte) ([]lexer.Token, error) {
 				switch at(off + 1) {
 				case '=', '~', '^', '$':
 				default:
-					return nil, errAt(off, "only == =~ =^ =$ are allowed in the condition")
+					return nil, nil, errAt(off, "only == =~ =^ =$ are allowed in the condition")
 				}
 				emit(tokPunct, off, off+2)
 				off += 2
@@ -136,10 +140,10 @@ func tokenize(filename string, src []byte) ([]lexer.Token, error) {
 			}
 		case '!':
 			if !inCond {
-				return nil, errAt(off, "unexpected exclamation-marks: !")
+				return nil, nil, errAt(off, "unexpected exclamation-marks: !")
 			}
 			if d := at(off + 1); d != '=' && d != '~' {
-				return nil, errAt(off, "only !~ and != are allowed in the condition")
+				return nil, nil, errAt(off, "only !~ and != are allowed in the condition")
 			}
 			emit(tokPunct, off, off+2)
 			off += 2
@@ -165,9 +169,9 @@ func tokenize(filename string, src []byte) ([]lexer.Token, error) {
 			}
 			if i >= n || src[i] == 0 {
 				line, lineStart = startLine, startLS
-				return nil, errAt(off, "missing closing quote")
+				return nil, nil, errAt(off, "missing closing quote")
 			}
-			toks = append(toks, lexer.Token{Type: tokString, Value: string(src[off : i+1]),
+			toks = append(toks, lexer.Token{Type: tokString, Value: text[off : i+1],
 				Pos: lexer.Position{Filename: filename, Offset: off, Line: startLine, Column: off - startLS + 1}})
 			off = i + 1
 		case '(':
@@ -176,7 +180,7 @@ func tokenize(filename string, src []byte) ([]lexer.Token, error) {
 			off++
 		case ')':
 			if parens == 0 {
-				return nil, errAt(off, "close-parens seen open-parens")
+				return nil, nil, errAt(off, "close-parens seen open-parens")
 			}
 			parens--
 			emit(tokPunct, off, off+1)
@@ -195,7 +199,7 @@ func tokenize(filename string, src []byte) ([]lexer.Token, error) {
 			}
 		case ':':
 			if at(off+1) != '=' {
-				return nil, errAt(off, "unexpected character ':'")
+				return nil, nil, errAt(off, "unexpected character ':'")
 			}
 			emit(tokPunct, off, off+2)
 			off += 2
@@ -203,7 +207,10 @@ func tokenize(filename string, src []byte) ([]lexer.Token, error) {
 			emit(tokPunct, off, off+1)
 			off++
 		case 0:
-			return nil, errAt(off, "stray NUL")
+			p := pos(off)
+			nul = &Pos{File: filename, Line: p.Line, Col: p.Column}
+			toks = append(toks, lexer.Token{Type: tokEOF, Pos: p})
+			return toks, nul, nil
 		default:
 			if inCond {
 				i := off
@@ -211,7 +218,7 @@ func tokenize(filename string, src []byte) ([]lexer.Token, error) {
 					i++
 				}
 				if i == off || i >= n {
-					return nil, errAt(off, "invalid character in condition")
+					return nil, nil, errAt(off, "invalid character in condition")
 				}
 				emit(tokSrvVar, off, i)
 				off = i
@@ -244,14 +251,14 @@ func tokenize(filename string, src []byte) ([]lexer.Token, error) {
 			case i > off:
 				// lighttpd needs a byte after a name; a name at the very end
 				// of the input is rejected.
-				return nil, errAt(i, "invalid character in variable name (name at end of input)")
+				return nil, nil, errAt(i, "invalid character in variable name (name at end of input)")
 			default:
-				return nil, errAt(off, "invalid character in variable name")
+				return nil, nil, errAt(off, "invalid character in variable name")
 			}
 		}
 	}
 	toks = append(toks, lexer.Token{Type: tokEOF, Pos: pos(off)})
-	return toks, nil
+	return toks, nil, nil
 }
 
 // unquote turns the raw string token (with quotes) into its value: the only

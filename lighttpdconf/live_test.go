@@ -2,6 +2,7 @@ package lighttpdconf
 
 import (
 	"bytes"
+	"flag"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -12,6 +13,8 @@ import (
 )
 
 const lighttpdBin = "/usr/sbin/lighttpd"
+
+var update = flag.Bool("update", false, "rewrite testdata/live/*.golden from lighttpd -p")
 
 // lighttpdPeer returns the reference binary or skips (fails with
 // GOLIGHTY_REQUIRE_PEERS=1).
@@ -52,29 +55,71 @@ func TestLiveCrossCheck(t *testing.T) {
 			if err != nil {
 				t.Fatalf("lighttpd -p failed: %v\n%s", err, stderr.String())
 			}
-			m := pidLine.FindSubmatch(want)
-			if m == nil {
-				t.Fatalf("no var.PID in lighttpd output:\n%s", want)
+			if got := printSnippet(t, f, want); !bytes.Equal(got, want) {
+				t.Errorf("output differs\n--- lighttpd\n%s\n--- golighty\n%s", want, got)
 			}
-			pid, _ := strconv.Atoi(string(m[2]))
-			src, err := os.ReadFile(f)
+			golden := f + ".golden"
+			norm := bytes.ReplaceAll(want, []byte(dir), []byte("@DIR@"))
+			if *update {
+				if err := os.WriteFile(golden, norm, 0o644); err != nil {
+					t.Fatal(err)
+				}
+			} else if _, err := os.Stat(golden); err != nil {
+				t.Errorf("%s missing; rerun with -update", golden)
+			}
+		})
+	}
+}
+
+// printSnippet parses file f (PID taken from the reference want) and returns
+// golighty's -p output.
+func printSnippet(t *testing.T, f string, want []byte) []byte {
+	t.Helper()
+	m := pidLine.FindSubmatch(want)
+	if m == nil {
+		t.Fatalf("no var.PID in reference output:\n%s", want)
+	}
+	pid, _ := strconv.Atoi(string(m[2]))
+	src, err := os.ReadFile(f)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg, err := ParseBytes(f, src, &Options{
+		Getwd:  filepath.Dir(f),
+		PID:    pid,
+		Getenv: func(k string) (string, bool) { return map[string]string{"HOME": "/nonexistent"}[k], k == "HOME" },
+	})
+	if err != nil {
+		t.Fatalf("golighty: %v", err)
+	}
+	var got bytes.Buffer
+	if err := cfg.Print(&got); err != nil {
+		t.Fatal(err)
+	}
+	return got.Bytes()
+}
+
+// TestGoldenSnippets compares against the stored lighttpd -p outputs, so the
+// snippets are checked even where lighttpd is not installed.
+func TestGoldenSnippets(t *testing.T) {
+	dir, err := filepath.Abs("testdata/live")
+	if err != nil {
+		t.Fatal(err)
+	}
+	goldens, _ := filepath.Glob(filepath.Join(dir, "*.conf.golden"))
+	if len(goldens) < 24 {
+		t.Fatalf("only %d golden files; run go test -run TestLiveCrossCheck -update", len(goldens))
+	}
+	for _, g := range goldens {
+		f := strings.TrimSuffix(g, ".golden")
+		t.Run(strings.TrimSuffix(filepath.Base(f), ".conf"), func(t *testing.T) {
+			raw, err := os.ReadFile(g)
 			if err != nil {
 				t.Fatal(err)
 			}
-			cfg, err := ParseBytes(f, src, &Options{
-				Getwd:  dir,
-				PID:    pid,
-				Getenv: func(k string) (string, bool) { return map[string]string{"HOME": "/nonexistent"}[k], k == "HOME" },
-			})
-			if err != nil {
-				t.Fatalf("golighty: %v", err)
-			}
-			var got bytes.Buffer
-			if err := cfg.Print(&got); err != nil {
-				t.Fatal(err)
-			}
-			if !bytes.Equal(got.Bytes(), want) {
-				t.Errorf("output differs\n--- lighttpd\n%s\n--- golighty\n%s", want, got.Bytes())
+			want := bytes.ReplaceAll(raw, []byte("@DIR@"), []byte(dir))
+			if got := printSnippet(t, f, want); !bytes.Equal(got, want) {
+				t.Errorf("output differs\n--- lighttpd\n%s\n--- golighty\n%s", want, got)
 			}
 		})
 	}

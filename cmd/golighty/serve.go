@@ -39,7 +39,7 @@ func serve(o *options, snap *core.Snapshot, stderr io.Writer) int {
 	}
 	defer removePIDFile(srvConf.PIDFile)
 
-	logs := logsink.NewPool()
+	logs := snap.Shared().Logs()
 	defer logs.Close()
 	logger, err := openErrorLog(logs, srvConf, o.foreground)
 	if err != nil {

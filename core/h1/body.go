@@ -61,6 +61,9 @@ func (b *Body) Read(p []byte) (int, error) {
 	if b.done {
 		return 0, io.EOF
 	}
+	if len(p) == 0 {
+		return 0, nil
+	}
 	if !b.started {
 		b.started = true
 		if err := b.c.maybeContinue(); err != nil {
@@ -78,6 +81,11 @@ func (b *Body) Read(p []byte) (int, error) {
 	b.read += int64(n)
 	if err != nil && err != io.EOF {
 		b.err = err
+		if err == ErrBodyTruncated && b.c.werr == nil {
+			// The client is gone or stalled: lighttpd drops such a
+			// connection without a response, so nothing more is written.
+			b.c.werr = err
+		}
 	}
 	return n, err
 }

@@ -72,10 +72,11 @@ func FuzzConn(f *testing.F) {
 	f.Add([]byte("POST /echo HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nabc\r\n0\r\n\r\nGET /f.txt HTTP/1.1\r\nHost: a\r\n\r\n"))
 	root := testDocroot(f)
 	cfg := testConfig()
-	cfg.MaxReadIdle = 200 * time.Millisecond
-	cfg.MaxKeepAliveIdle = 200 * time.Millisecond
-	cfg.HeadTimeout = 200 * time.Millisecond
-	cfg.LingerTimeout = 50 * time.Millisecond
+	// Short limits: the client cannot half-close a pipe, so each input
+	// ends by a server timeout.
+	cfg.MaxReadIdle = 20 * time.Millisecond
+	cfg.MaxKeepAliveIdle = 20 * time.Millisecond
+	cfg.HeadTimeout = 50 * time.Millisecond
 	s := &Server{Handler: testHandler(root)}
 	s.SetConfig(cfg)
 	f.Fuzz(func(t *testing.T, data []byte) {

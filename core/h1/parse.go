@@ -1,13 +1,8 @@
-// Package h1 is golighty's HTTP/1.x wire engine: a request-head parser that
-// follows lighttpd 1.4.69 byte for byte, a per-connection loop with
-// pipelining and keep-alive, request-body readers (Content-Length and
-// chunked) and a response writer that serialises heads as lighttpd does and
-// sends files with sendfile(2). It knows nothing about configuration files or
-// modules; the core plugs in through Handler.
 package h1
 
 import (
 	"bytes"
+	"encoding/binary"
 )
 
 // Proto is the HTTP version of a request.
@@ -365,10 +360,8 @@ func parseHeaders(head []byte, pos int, r *Request, o *ParseOptions) (int, strin
 		}
 		val := head[v:e]
 		if strict {
-			for _, c := range val {
-				if (c < 32 && c != '\t') || c == 127 {
-					return 400, "invalid character in header -> 400"
-				}
+			if !valueOK(val) {
+				return 400, "invalid character in header -> 400"
 			}
 		}
 		if st, why := r.addHeader(name, val); st != 0 {
@@ -377,7 +370,54 @@ func parseHeaders(head []byte, pos int, r *Request, o *ParseOptions) (int, strin
 	}
 }
 
+// nameByteOK marks bytes allowed in a field name under header-strict;
+// anything else goes through checkNameSlow for lighttpd's exact verdict.
+var nameByteOK, valueByteBad [256]bool
+
+func init() {
+	for c := 33; c < 127; c++ {
+		nameByteOK[c] = !bytes.ContainsRune([]byte("()<>@,;:\\\"/[]?={}"), rune(c))
+	}
+	for c := 0; c < 256; c++ {
+		valueByteBad[c] = (c < 32 && c != '\t') || c == 127
+	}
+}
+
+// valueOK reports whether v has no control byte other than TAB and no
+// DEL. Eight bytes are tested at once (a word with no byte below 0x20 and
+// none equal to 0x7f is fine); a word that may hold one is checked bytewise.
+func valueOK(v []byte) bool {
+	const lo, hi = 0x0101010101010101, 0x8080808080808080
+	for len(v) >= 8 {
+		x := binary.LittleEndian.Uint64(v)
+		y := x ^ (lo * 0x7f)
+		if ((x-lo*0x20)&^x|(y-lo)&^y)&hi != 0 {
+			for _, c := range v[:8] {
+				if valueByteBad[c] {
+					return false
+				}
+			}
+		}
+		v = v[8:]
+	}
+	for _, c := range v {
+		if valueByteBad[c] {
+			return false
+		}
+	}
+	return true
+}
+
 func checkName(k []byte, strict bool) (int, string) {
+	for _, c := range k {
+		if !nameByteOK[c] {
+			return checkNameSlow(k, strict)
+		}
+	}
+	return 0, ""
+}
+
+func checkNameSlow(k []byte, strict bool) (int, string) {
 	for _, c := range k {
 		if isAlpha(c) || c == '-' {
 			continue

@@ -247,3 +247,16 @@ func TestFindHead(t *testing.T) {
 		}
 	}
 }
+
+func TestValueOK(t *testing.T) {
+	for c := 0; c < 256; c++ {
+		for pos := 0; pos < 11; pos++ {
+			v := []byte("abcdefghijk")
+			v[pos] = byte(c)
+			want := !((c < 32 && c != '\t') || c == 127)
+			if got := valueOK(v); got != want {
+				t.Fatalf("byte %#x at %d: got %v want %v", c, pos, got, want)
+			}
+		}
+	}
+}

@@ -24,8 +24,9 @@ type Config struct {
 	// is stricter than lighttpd here: a client dripping bytes is cut off).
 	HeadTimeout         time.Duration
 	MaxRequestFieldSize int // server.max-request-field-size (bytes)
-	// MaxRequestSize is server.max-request-size in bytes (0 = unlimited);
-	// also copied into Parse.MaxRequestSize by DefaultConfig users.
+	// MaxRequestSize is server.max-request-size in bytes (0 = unlimited):
+	// Content-Length above it → 413 at parse time; a chunked body above it
+	// → 413 BodyError while reading. It overrides Parse.MaxRequestSize.
 	MaxRequestSize int64
 	Parse          ParseOptions
 	ServerTag      string // server.tag; empty: no Server header
@@ -222,10 +223,10 @@ type conn struct {
 	wbuf        []byte
 	werr        error
 	seq         int
-	headStart   time.Time
 	readLimit   time.Time // total head deadline (zero: none)
 	idle        atomic.Bool
 	noKeepAlive bool
+	kaIdle      time.Duration // keep-alive idle limit chosen for the last response
 
 	req  Request
 	body Body
@@ -290,9 +291,7 @@ func (c *conn) serve() {
 		if c.info.TLS {
 			c.opts.SchemePort = 443
 		}
-		if c.opts.MaxRequestSize == 0 {
-			c.opts.MaxRequestSize = c.cfg.MaxRequestSize
-		}
+		c.opts.MaxRequestSize = c.cfg.MaxRequestSize
 		ok := c.readRequest()
 		if !ok {
 			c.rwc.Close()
@@ -382,7 +381,7 @@ func boolInt(b bool) int {
 func (c *conn) setHeadDeadline() {
 	idle := c.cfg.MaxReadIdle
 	if c.seq > 1 {
-		idle = c.cfg.MaxKeepAliveIdle
+		idle = c.kaIdle
 	}
 	var d time.Time
 	if idle > 0 {
@@ -422,6 +421,7 @@ func (c *conn) handle() bool {
 		c.body.reset(c, req, 0)
 	}
 	c.rw.reset(req)
+	c.kaIdle = c.cfg.MaxKeepAliveIdle
 	c.srv.Handler.ServeH1(&c.rw, req)
 	c.rw.finish()
 	if c.werr != nil {
@@ -449,7 +449,8 @@ func (c *conn) headBuffered() bool {
 // closeLingering half-closes and discards what the client still sends for
 // a short while, so it reads the response before a reset (as lighttpd).
 func (c *conn) closeLingering() {
-	if cw, ok := c.rwc.(interface{ CloseWrite() error }); ok && c.werr == nil && c.cfg.LingerTimeout > 0 {
+	// During Shutdown the linger is skipped so it cannot hold the server.
+	if cw, ok := c.rwc.(interface{ CloseWrite() error }); ok && c.werr == nil && c.cfg.LingerTimeout > 0 && !c.srv.closing.Load() {
 		if cw.CloseWrite() == nil {
 			c.rwc.SetReadDeadline(time.Now().Add(c.cfg.LingerTimeout))
 			var total int

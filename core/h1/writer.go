@@ -59,6 +59,19 @@ func (w *ResponseWriter) Written() int64 { return w.written }
 // (final once the head is written).
 func (w *ResponseWriter) KeepAlive() bool { return w.keepAlive }
 
+// SetKeepAliveIdle overrides server.max-keep-alive-idle for the wait after
+// this response (lighttpd reads it per request, so conditions can change
+// it); d <= 0 disables keep-alive. Effective before the head is written.
+func (w *ResponseWriter) SetKeepAliveIdle(d time.Duration) {
+	if w.wroteHead {
+		return
+	}
+	w.c.kaIdle = d
+	if d <= 0 {
+		w.req.KeepAlive = false
+	}
+}
+
 // AddHeader appends a header line. Empty values, X-Sendfile and
 // X-LIGHTTPD-* are never written (lighttpd's rule). A Content-Length given
 // here is trusted as the body length; a Date or Server given here replaces
@@ -126,7 +139,7 @@ func (w *ResponseWriter) writeHead(bodyLen int64) {
 	w.wroteHead = true
 	c, r := w.c, w.req
 	w.noBody = r.Method == "HEAD" || w.status < 200 || w.status == 204 || w.status == 304
-	ka := r.KeepAlive && r.Status == 0 && !c.noKeepAlive && r.Body.done
+	ka := r.KeepAlive && r.Status == 0 && !c.noKeepAlive && r.Body.done && !c.srv.closing.Load()
 	switch {
 	case bodyLen >= 0 && !w.hasCL && !w.hasTE:
 		// lighttpd: Content-Length for a complete body, but no

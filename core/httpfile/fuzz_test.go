@@ -77,7 +77,8 @@ func FuzzConditional(f *testing.F) {
 		if cstr(inm) == "*" && !strong {
 			t.Fatal(`"*" did not match`)
 		}
-		if etag != "" && !strings.HasPrefix(etag, "W/") && !ETagMatches(etag, etag, false) {
+		// A quoted tag (the only form golighty produces) matches itself.
+		if strings.HasPrefix(etag, `"`) && !strings.ContainsRune(etag, 0) && !ETagMatches(etag, etag, false) {
 			t.Fatalf("%q does not match itself", etag)
 		}
 		if sec, ok := ParseHTTPDate(ims, 1795633066); ok && sec > 1<<40 {

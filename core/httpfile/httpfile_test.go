@@ -343,3 +343,35 @@ func TestMimeTypes(t *testing.T) {
 		}
 	})
 }
+
+func TestDecideRange(t *testing.T) {
+	const lm = "Sun, 06 Nov 1994 08:49:37 GMT"
+	tests := []struct {
+		name      string
+		req       Request
+		ctype     string
+		status    int
+		ranges    int
+		partType  string
+		accept    bool
+		wantCType string
+	}{
+		{"single", Request{Method: "GET", RangeAllowed: true, Range: "bytes=0-9"}, "text/html", 206, 1, "", true, "text/html"},
+		{"multi without type", Request{Method: "GET", RangeAllowed: true, Range: "bytes=0-9,500-509"}, "", 206, 2, "", true, MultipartContentType},
+		{"If-Range date", Request{Method: "GET", RangeAllowed: true, Range: "bytes=0-9", IfRange: lm}, "text/html", 206, 1, "", true, "text/html"},
+		{"If-Range etag absent", Request{Method: "GET", RangeAllowed: true, Range: "bytes=0-9", IfRange: `"x"`}, "text/html", 200, 0, "", true, "text/html"},
+		{"not allowed", Request{Method: "GET", Range: "bytes=0-9"}, "text/html", 200, 0, "", false, "text/html"},
+		{"HEAD", Request{Method: "HEAD", RangeAllowed: true, Range: "bytes=0-9"}, "text/html", 200, 0, "", true, "text/html"},
+		{"unsatisfiable", Request{Method: "GET", RangeAllowed: true, Range: "bytes=5000-"}, "text/html", 416, 0, "", true, "text/html"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			var p Plan
+			DecideRange(&p, &tc.req, 1000, tc.ctype, "", lm)
+			if p.Status != tc.status || len(p.Ranges) != tc.ranges || p.PartType != tc.partType ||
+				p.AcceptRanges != tc.accept || p.ContentType != tc.wantCType {
+				t.Errorf("plan %+v", p)
+			}
+		})
+	}
+}

@@ -165,3 +165,16 @@ func XattrMimeType(path, name string) (string, bool) {
 	}
 	return string(buf[:n]), true
 }
+
+// ContentTypeFor is lighttpd's full Content-Type choice for a regular file:
+// the xattr named xattrName when non-empty (mimetype.use-xattr enabled),
+// else m.Lookup. ok is false when the caller must fall back to
+// application/octet-stream without ETag and Last-Modified.
+func ContentTypeFor(m *MimeTypes, path, xattrName string) (ctype string, ok bool) {
+	if xattrName != "" {
+		if v, ok := XattrMimeType(path, xattrName); ok {
+			return v, true
+		}
+	}
+	return m.Lookup(path)
+}

@@ -42,7 +42,7 @@ var peerFiles = []peerFile{
 }
 
 // startLighttpd runs the real lighttpd over docroot and returns its address.
-func startLighttpd(t *testing.T, dir, docroot string) string {
+func startLighttpd(t *testing.T, dir, docroot, extraConf string) string {
 	t.Helper()
 	if _, err := os.Stat(lighttpdBin); err != nil {
 		if os.Getenv("GOLIGHTY_REQUIRE_PEERS") == "1" {
@@ -56,21 +56,12 @@ func startLighttpd(t *testing.T, dir, docroot string) string {
 	}
 	port := ln.Addr().(*net.TCPAddr).Port
 	ln.Close()
-	var mime strings.Builder
-	for i, p := range peerMime {
-		if i > 0 {
-			mime.WriteString(", ")
-		}
-		fmt.Fprintf(&mime, "%q => %q", p.Suffix, p.Type)
-	}
 	conf := fmt.Sprintf(`server.document-root = %q
 server.port = %d
 server.bind = "127.0.0.1"
 server.errorlog = %q
-mimetype.assign = (%s)
-$HTTP["url"] =~ "^/noinode/" { etag.use-inode = "disable" }
-$HTTP["url"] =~ "^/noetag/" { static-file.etags = "disable" }
-`, docroot, port, filepath.Join(dir, "error.log"), mime.String())
+%s
+`, docroot, port, filepath.Join(dir, "error.log"), extraConf)
 	confPath := filepath.Join(dir, "lighttpd.conf")
 	if err := os.WriteFile(confPath, []byte(conf), 0o644); err != nil {
 		t.Fatal(err)
@@ -96,6 +87,20 @@ $HTTP["url"] =~ "^/noetag/" { static-file.etags = "disable" }
 		}
 		time.Sleep(20 * time.Millisecond)
 	}
+}
+
+// mimeConf renders pairs as a mimetype.assign line.
+func mimeConf(pairs []httpfile.MimePair) string {
+	var b strings.Builder
+	b.WriteString("mimetype.assign = (")
+	for i, p := range pairs {
+		if i > 0 {
+			b.WriteString(", ")
+		}
+		fmt.Fprintf(&b, "%q => %q", p.Suffix, p.Type)
+	}
+	b.WriteString(")")
+	return b.String()
 }
 
 type rawResponse struct {
@@ -176,7 +181,9 @@ func TestPeerLighttpd(t *testing.T) {
 		content[f.name] = b
 		info[f.name] = httpfile.FileID{Ino: st.Ino, Size: st.Size, MtimeSec: st.Mtim.Sec, MtimeNsec: st.Mtim.Nsec}
 	}
-	addr := startLighttpd(t, dir, docroot)
+	addr := startLighttpd(t, dir, docroot, mimeConf(peerMime)+`
+$HTTP["url"] =~ "^/noinode/" { etag.use-inode = "disable" }
+$HTTP["url"] =~ "^/noetag/" { static-file.etags = "disable" }`)
 
 	a := info["a.txt"]
 	etagA := string(httpfile.ETag(nil, a, httpfile.ETagDefault))
@@ -214,6 +221,8 @@ func TestPeerLighttpd(t *testing.T) {
 		{"INM mismatch ignores IMS", "GET", "a.txt", "", h("If-None-Match", `"nope"`, "If-Modified-Since", lm)},
 		{"INM POST 412", "POST", "a.txt", "", h("If-None-Match", etagA)},
 		{"INM HEAD", "HEAD", "a.txt", "", h("If-None-Match", etagA)},
+		{"INM QUERY", "QUERY", "a.txt", "", h("If-None-Match", etagA)},
+		{"QUERY with Range", "QUERY", "a.txt", "", h("Range", "bytes=0-4")},
 		{"IMS equal", "GET", "a.txt", "", h("If-Modified-Since", lm)},
 		{"IMS earlier", "GET", "a.txt", "", h("If-Modified-Since", lmEarlier)},
 		{"IMS later", "GET", "a.txt", "", h("If-Modified-Since", lmLater)},
@@ -298,7 +307,7 @@ func TestPeerLighttpd(t *testing.T) {
 					r.IfRange = kv[1]
 				}
 			}
-			if tc.method == "POST" {
+			if tc.method == "POST" || tc.method == "QUERY" {
 				req.WriteString("Content-Length: 0\r\n")
 			}
 			req.WriteString("\r\n")
@@ -380,4 +389,107 @@ func planBody(p *httpfile.Plan, file []byte) []byte {
 		b = append(b, file[r.Start:r.End+1]...)
 	}
 	return httpfile.AppendMultipartEnd(b)
+}
+
+// TestPeerMimetypes compares Content-Type selection (and whether caching
+// headers follow) with lighttpd for a short table (first suffix match in
+// config order) and a long one (basename, longest dotted suffix, "").
+func TestPeerMimetypes(t *testing.T) {
+	short := []httpfile.MimePair{
+		{Suffix: ".gz", Type: "application/gzip"},
+		{Suffix: ".tar.gz", Type: "application/x-tgz"},
+		{Suffix: ".HTML", Type: "text/html"},
+		{Suffix: "README", Type: "text/x-readme"},
+		{Suffix: ".js", Type: "application/javascript"},
+		{Suffix: ".empty", Type: ""},
+	}
+	long := append([]httpfile.MimePair{}, short...)
+	long = append(long,
+		httpfile.MimePair{Suffix: "md", Type: "text/markdown"},
+		httpfile.MimePair{Suffix: ".htaccess", Type: "text/x-htaccess"},
+		httpfile.MimePair{Suffix: "", Type: "application/x-default"},
+	)
+	for i := 0; i < 12; i++ {
+		long = append(long, httpfile.MimePair{Suffix: fmt.Sprintf(".z%d", i), Type: fmt.Sprintf("x/z%d", i)})
+	}
+	names := []string{"x.tar.gz", "y.gz", "INDEX.html", "page.HTML", "README", "myREADME", "notes.md",
+		"app.js", "f.empty", ".htaccess", "unknown.png", "noext", "x..gz", "v.z9", "d.gz/inner"}
+	for _, tc := range []struct {
+		name  string
+		pairs []httpfile.MimePair
+	}{{"linear", short}, {"indexed", long}} {
+		t.Run(tc.name, func(t *testing.T) {
+			dir := t.TempDir()
+			docroot := filepath.Join(dir, "root")
+			for _, n := range names {
+				p := filepath.Join(docroot, n)
+				os.MkdirAll(filepath.Dir(p), 0o755)
+				if err := os.WriteFile(p, []byte("data"), 0o644); err != nil {
+					t.Fatal(err)
+				}
+			}
+			addr := startLighttpd(t, dir, docroot, mimeConf(tc.pairs))
+			m := httpfile.CompileMimeTypes(tc.pairs)
+			for _, n := range names {
+				t.Run(n, func(t *testing.T) {
+					got := rawRequest(t, addr, "GET /"+n+" HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+					ct, ok := m.Lookup(filepath.Join(docroot, n))
+					if !ok {
+						ct = httpfile.OctetStream
+					}
+					if got.status != 200 || got.headers["Content-Type"] != ct {
+						t.Errorf("lighttpd %d %q, golighty %q", got.status, got.headers["Content-Type"], ct)
+					}
+					if _, hasETag := got.headers["ETag"]; hasETag != ok {
+						t.Errorf("lighttpd ETag present=%v, golighty type matched=%v", hasETag, ok)
+					}
+				})
+			}
+		})
+	}
+}
+
+// TestPeerXattr compares mimetype.use-xattr handling with lighttpd.
+func TestPeerXattr(t *testing.T) {
+	dir := t.TempDir()
+	docroot := filepath.Join(dir, "root")
+	os.MkdirAll(docroot, 0o755)
+	files := []struct{ name, attr string }{
+		{"a.txt", "text/x-attr"},
+		{"b.txt", ""},
+		{"c.bin", "image/x-from-attr"},
+		{"d.txt", strings.Repeat("x", 127)},
+		{"e.txt", strings.Repeat("y", 128)},
+	}
+	for _, f := range files {
+		p := filepath.Join(docroot, f.name)
+		if err := os.WriteFile(p, []byte("data"), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		if f.attr != "" {
+			if err := syscall.Setxattr(p, "user.Content-Type", []byte(f.attr), 0); err != nil {
+				t.Skipf("filesystem has no user xattrs: %v", err)
+			}
+		}
+	}
+	pairs := []httpfile.MimePair{{Suffix: ".txt", Type: "text/plain"}}
+	addr := startLighttpd(t, dir, docroot, mimeConf(pairs)+`
+mimetype.use-xattr = "enable"
+mimetype.xattr-name = "user.Content-Type"`)
+	m := httpfile.CompileMimeTypes(pairs)
+	for _, f := range files {
+		t.Run(f.name, func(t *testing.T) {
+			got := rawRequest(t, addr, "GET /"+f.name+" HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+			ct, ok := httpfile.ContentTypeFor(m, filepath.Join(docroot, f.name), "user.Content-Type")
+			if !ok {
+				ct = httpfile.OctetStream
+			}
+			if got.headers["Content-Type"] != ct {
+				t.Errorf("lighttpd %q, golighty %q", got.headers["Content-Type"], ct)
+			}
+			if _, hasETag := got.headers["ETag"]; hasETag != ok {
+				t.Errorf("lighttpd ETag present=%v, golighty matched=%v", hasETag, ok)
+			}
+		})
+	}
 }

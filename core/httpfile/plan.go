@@ -37,11 +37,16 @@ type File struct {
 	// ContentType is the Content-Type to send; when TypeMatched is false it
 	// is ignored and "application/octet-stream" is sent without ETag and
 	// Last-Modified (lighttpd's guard against caching misconfigured types).
+	// For X-Sendfile with a backend-set Content-Type, pass that value and
+	// TypeMatched = true: lighttpd then keeps the caching headers.
 	ContentType string
 	TypeMatched bool
-	// ETag is the quoted ETag ("" when etags are disabled).
+	// ETag is the quoted ETag ("" when etags are disabled), or the
+	// backend's ETag header when it sent one (lighttpd keeps it).
 	ETag string
-	// LastModified is AppendHTTPDate(MtimeSec) (callers usually cache it).
+	// LastModified is AppendHTTPDate(MtimeSec) (callers usually cache it),
+	// or the backend's Last-Modified; If-Modified-Since still compares
+	// dates against MtimeSec, as lighttpd does.
 	LastModified string
 }
 
@@ -91,7 +96,7 @@ func Decide(p *Plan, req *Request, f *File, now int64) {
 		p.ContentType = f.ContentType
 		p.ETag = f.ETag
 		p.LastModified = f.LastModified
-		if st := conditional(req, f, now); st != 0 {
+		if st := Conditional(req, f, now); st != 0 {
 			p.Status = st
 			if st == 304 {
 				p.ContentLength = -1
@@ -99,13 +104,30 @@ func Decide(p *Plan, req *Request, f *File, now int64) {
 			return
 		}
 	}
-	applyRange(p, req, f)
+	applyRange(p, req, f.Size)
 }
 
-// conditional returns 304, 412 or 0 (carry on), in lighttpd's precedence:
-// If-None-Match decides alone whenever the response has an ETag, and a
-// non-matching list disables If-Modified-Since.
-func conditional(req *Request, f *File, now int64) int {
+// DecideRange fills p for Range handling of any other complete 200
+// response (buffered FastCGI output, generated bodies) of size bytes whose
+// response headers carry contentType, etag and lastModified ("" = absent).
+// As in lighttpd, call it only when the body is complete, the response has
+// no Content-Encoding or Transfer-Encoding, and the handler did not send
+// "Accept-Ranges: none"; a handler-sent Accept-Ranges other than "none"
+// means p.AcceptRanges must not add a second one.
+func DecideRange(p *Plan, req *Request, size int64, contentType, etag, lastModified string) {
+	*p = Plan{Status: 200, ContentLength: size, Size: size,
+		ContentType: contentType, ETag: etag, LastModified: lastModified}
+	applyRange(p, req, size)
+}
+
+// Conditional returns 304, 412 or 0 (carry on), in lighttpd's precedence:
+// If-None-Match decides alone whenever the response has an ETag (weak
+// comparison unless the request has Range; match on GET/HEAD/QUERY is 304,
+// on other methods 412), and a non-matching list disables
+// If-Modified-Since; otherwise If-Modified-Since on GET/HEAD/QUERY gives
+// 304 per NotModifiedSince. If-Match and If-Unmodified-Since are not
+// evaluated by lighttpd for files. Decide calls it only for matched types.
+func Conditional(req *Request, f *File, now int64) int {
 	if req.IfNoneMatch == "" && req.IfModifiedSince == "" {
 		return 0
 	}
@@ -127,7 +149,7 @@ func conditional(req *Request, f *File, now int64) int {
 	return 0
 }
 
-func applyRange(p *Plan, req *Request, f *File) {
+func applyRange(p *Plan, req *Request, size int64) {
 	if !req.RangeAllowed || (req.Method != "GET" && req.Method != "HEAD") {
 		return
 	}
@@ -139,15 +161,15 @@ func applyRange(p *Plan, req *Request, f *File) {
 		// A quoted value compares with the ETag, anything else with the
 		// Last-Modified string; both exactly, so a weak W/"..." never
 		// matches.
-		cmp := f.LastModified
+		cmp := p.LastModified
 		if req.IfRange[0] == '"' {
-			cmp = f.ETag
+			cmp = p.ETag
 		}
-		if !f.TypeMatched || cmp == "" || cmp != req.IfRange {
+		if cmp == "" || cmp != req.IfRange {
 			return
 		}
 	}
-	rs, outcome := ParseRange(p.buf[:0], req.Range, f.Size)
+	rs, outcome := ParseRange(p.buf[:0], req.Range, size)
 	switch outcome {
 	case RangeIgnored:
 		return
@@ -166,7 +188,7 @@ func applyRange(p *Plan, req *Request, f *File) {
 	p.ContentType = MultipartContentType
 	var total int64
 	for i, r := range rs {
-		total += int64(partHeaderLen(i == 0, p.PartType, r, f.Size)) + r.Len()
+		total += int64(partHeaderLen(i == 0, p.PartType, r, size)) + r.Len()
 	}
 	p.ContentLength = total + int64(len(multipartEnd))
 }

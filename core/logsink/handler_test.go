@@ -172,3 +172,43 @@ func BenchmarkErrorLogLine(b *testing.B) {
 		l.Error("establishing connection failed", "socket", "tcp:127.0.0.1:9000")
 	}
 }
+
+// FuzzErrorLogLine feeds hostile text (request data ends up in messages)
+// through the handler: every record must stay one printable-ASCII line
+// per physical payload line.
+func FuzzErrorLogLine(f *testing.F) {
+	f.Add("msg", "value", "")
+	f.Add("a\nb\r\x00\xff", "\"=\\", "l1\r\nl2\n\nl3")
+	f.Add("", "", "\n")
+	path := filepath.Join(f.TempDir(), "fuzz.log")
+	s, err := Open(path)
+	if err != nil {
+		f.Fatal(err)
+	}
+	defer s.Close()
+	l := slog.New(NewErrorLogHandler(s))
+	f.Fuzz(func(t *testing.T, msg, val, multi string) {
+		if err := s.f.Truncate(0); err != nil {
+			t.Fatal(err)
+		}
+		wantLines := 1
+		if multi != "" {
+			wantLines = strings.Count(strings.TrimSuffix(multi, "\n"), "\n") + 1
+			l.Error(msg, "k", val, Multiline(multi))
+		} else {
+			l.Error(msg, "k", val)
+		}
+		data, err := os.ReadFile(path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if n := strings.Count(string(data), "\n"); n != wantLines || data[len(data)-1] != '\n' {
+			t.Fatalf("%d lines for %d expected: %q", n, wantLines, data)
+		}
+		for _, c := range data {
+			if c != '\n' && (c < ' ' || c > '~') {
+				t.Fatalf("unescaped byte %#x in %q", c, data)
+			}
+		}
+	})
+}

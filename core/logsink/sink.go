@@ -26,6 +26,8 @@ import (
 	"sync"
 	"syscall"
 	"time"
+
+	"golang.org/x/sys/unix"
 )
 
 // Kind is the type of destination a Sink writes to.
@@ -170,7 +172,6 @@ func WithErrorHandler(fn func(error)) Option {
 type Sink struct {
 	spec string
 	kind Kind
-	opts options
 
 	mu     sync.Mutex
 	f      *os.File // file, stderr, or write side of the pipe
@@ -197,7 +198,7 @@ func Open(spec string, opts ...Option) (*Sink, error) {
 }
 
 func open(spec string, o options) (*Sink, error) {
-	s := &Sink{spec: spec, opts: o}
+	s := &Sink{spec: spec}
 	switch {
 	case spec == "":
 		s.kind = KindStderr
@@ -318,6 +319,34 @@ func (s *Sink) writeLocked(p []byte) error {
 		return &WriteError{Spec: s.spec, Err: err}
 	}
 	return nil
+}
+
+// Dup returns a duplicate of the descriptor the Sink writes to, owned by
+// the caller, for handing to a child process as its stderr
+// (server.breakagelog). A duplicate stays valid across Reopen and Close.
+// Syslog sinks have no descriptor.
+func (s *Sink) Dup() (*os.File, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.closed {
+		return nil, ErrClosed
+	}
+	if s.kind == KindSyslog {
+		return nil, fmt.Errorf("logsink: %s has no file descriptor", displaySpec(s.spec))
+	}
+	rc, err := s.f.SyscallConn()
+	if err != nil {
+		return nil, err
+	}
+	var fd int
+	var derr error
+	if err := rc.Control(func(u uintptr) { fd, derr = unix.FcntlInt(u, unix.F_DUPFD_CLOEXEC, 0) }); err != nil {
+		return nil, err
+	}
+	if derr != nil {
+		return nil, derr
+	}
+	return os.NewFile(uintptr(fd), s.f.Name()), nil
 }
 
 // Reopen flushes pending lines and, for a file, opens its path again so a

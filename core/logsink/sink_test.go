@@ -613,3 +613,44 @@ func BenchmarkWriteAccess(b *testing.B) {
 		}
 	})
 }
+
+func TestDup(t *testing.T) {
+	dir := t.TempDir()
+	path := filepath.Join(dir, "breakage.log")
+	s, err := Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	d, err := s.Dup()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer d.Close()
+	// The duplicate outlives rotation and Close, as a child's stderr would.
+	if err := os.Rename(path, path+".1"); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Reopen(); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := d.Write([]byte("from child\n")); err != nil {
+		t.Fatal(err)
+	}
+	if got := readFile(t, path+".1"); got != "from child\n" {
+		t.Fatalf("rotated file %q", got)
+	}
+	if _, err := s.Dup(); !errors.Is(err, ErrClosed) {
+		t.Fatalf("Dup after Close: %v", err)
+	}
+	sys, err := Open(SyslogSpec("user", 6), WithSyslogAddr(filepath.Join(dir, "none")))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer sys.Close()
+	if _, err := sys.Dup(); err == nil {
+		t.Fatal("Dup of a syslog sink succeeded")
+	}
+}

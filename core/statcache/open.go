@@ -195,17 +195,14 @@ func (c *Cache) open(stale *Entry) (*Handle, error) {
 		e.content = readSmall(f, &st)
 	}
 	sf.refs.Store(2) // the cache and the Handle
-	sh := c.shardFor(e.Path)
-	sh.mu.Lock()
-	if cur := sh.m[e.Path]; cur != nil && cur != stale && cur.file != nil && cur.sameAs(&st) && cur.file.acquire() {
-		// A concurrent Open published the same file first: use it.
-		sh.mu.Unlock()
-		sf.refs.Store(0)
-		f.Close()
-		return &Handle{Entry: cur, file: cur.file}, nil
+	if v, ok := c.m.Load(e.Path); ok {
+		if cur := v.(*Entry); cur != stale && cur.file != nil && cur.sameAs(&st) && cur.file.acquire() {
+			// A concurrent Open published the same file first: use it.
+			f.Close()
+			return &Handle{Entry: cur, file: cur.file}, nil
+		}
 	}
-	c.store(sh, e.Path, e, e.stamp.Load())
-	sh.mu.Unlock()
+	c.store(e.Path, e, e.stamp.Load())
 	return &Handle{Entry: e, file: sf}, nil
 }
 

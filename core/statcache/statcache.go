@@ -61,7 +61,6 @@ func ParseEngine(s string) (Engine, error) {
 const (
 	DefaultMaxEntries   = 8192
 	DefaultSmallFileMax = 16 << 10
-	shardCount          = 32
 	// maxIdle: entries not looked up for more than this many seconds are
 	// swept (lighttpd: 2 seconds).
 	maxIdle = 2
@@ -82,18 +81,20 @@ type Config struct {
 }
 
 // Cache is a stat cache. The zero value is not usable; call New.
+//
+// Lookups are lock-free (sync.Map) and a hit writes no shared memory; once
+// per second per path a re-stat stores a new stamp. MaxEntries is a soft
+// bound: concurrent inserts may overshoot it briefly before eviction.
 type Cache struct {
-	engine   Engine
-	maxShard int
-	smallMax int64
-	now      func() int64
-	shards   [shardCount]shard
-}
+	engine     Engine
+	maxEntries int64
+	smallMax   int64
+	now        func() int64
 
-type shard struct {
-	mu        sync.RWMutex
-	m         map[string]*Entry
-	lastSweep int64
+	m         sync.Map // string -> *Entry
+	count     atomic.Int64
+	lastSweep atomic.Int64
+	sweeping  sync.Mutex
 }
 
 // New returns a Cache.
@@ -102,16 +103,12 @@ func New(cfg Config) *Cache {
 	if c.now == nil {
 		c.now = func() int64 { return time.Now().Unix() }
 	}
-	maxEntries := cfg.MaxEntries
-	if maxEntries <= 0 {
-		maxEntries = DefaultMaxEntries
+	c.maxEntries = int64(cfg.MaxEntries)
+	if c.maxEntries <= 0 {
+		c.maxEntries = DefaultMaxEntries
 	}
-	c.maxShard = max(1, maxEntries/shardCount)
 	if c.smallMax == 0 {
 		c.smallMax = DefaultSmallFileMax
-	}
-	for i := range c.shards {
-		c.shards[i].m = make(map[string]*Entry)
 	}
 	return c
 }
@@ -238,16 +235,6 @@ func key(path string) (string, bool) {
 	return path, path == "/"
 }
 
-func (c *Cache) shardFor(k string) *shard {
-	// FNV-1a: cheap and allocation-free.
-	h := uint32(2166136261)
-	for i := 0; i < len(k); i++ {
-		h ^= uint32(k[i])
-		h *= 16777619
-	}
-	return &c.shards[h%shardCount]
-}
-
 // Stat returns the (possibly cached) stat result for path, which must be
 // absolute. A trailing '/' on a non-directory gives ENOTDIR. Errors are the
 // *fs.PathError of stat(2), so errors.Is(err, fs.ErrNotExist) and
@@ -259,11 +246,8 @@ func (c *Cache) Stat(path string) (*Entry, error) {
 	k, slash := key(path)
 	now := c.now()
 	if c.engine == EngineSimple {
-		sh := c.shardFor(k)
-		sh.mu.RLock()
-		e := sh.m[k]
-		sh.mu.RUnlock()
-		if e != nil && e.stamp.Load() == now {
+		if v, ok := c.m.Load(k); ok && v.(*Entry).stamp.Load() == now {
+			e := v.(*Entry)
 			if slash && !e.IsDir() {
 				return nil, &fs.PathError{Op: "stat", Path: path, Err: ErrNotDir}
 			}
@@ -303,61 +287,85 @@ func statPath(path string, st *syscall.Stat_t) error {
 // (and descriptor and bytes) with a new stamp; a changed one gets a fresh
 // entry.
 func (c *Cache) refresh(k string, st *syscall.Stat_t, now int64) *Entry {
-	sh := c.shardFor(k)
-	sh.mu.Lock()
-	defer sh.mu.Unlock()
-	if old := sh.m[k]; old != nil && old.sameAs(st) {
-		old.stamp.Store(now)
-		return old
+	c.maybeSweep(now)
+	if v, ok := c.m.Load(k); ok {
+		if old := v.(*Entry); old.sameAs(st) {
+			old.stamp.Store(now)
+			return old
+		}
 	}
 	e := newEntry(k, st, now)
-	c.store(sh, k, e, now)
+	c.store(k, e, now)
 	return e
 }
 
-// store publishes e under k with sh.mu held, releasing the replaced entry's
-// descriptor reference and keeping the shard within its bound.
-func (c *Cache) store(sh *shard, k string, e *Entry, now int64) {
-	if old := sh.m[k]; old != nil {
-		old.drop()
-	} else if len(sh.m) >= c.maxShard {
-		c.evict(sh, now)
+// store publishes e under k. Whoever removes an entry from the map drops
+// its descriptor reference, so each entry is dropped exactly once.
+func (c *Cache) store(k string, e *Entry, now int64) {
+	if prev, loaded := c.m.Swap(k, e); loaded {
+		prev.(*Entry).drop()
+		return
 	}
-	sh.m[k] = e
+	if c.count.Add(1) > c.maxEntries {
+		c.evict(now)
+	}
 }
 
-// evict makes room in a full shard: first everything idle for more than
-// maxIdle seconds (lighttpd's periodic cleanup), then, if nothing was idle,
-// arbitrary entries (Go's randomised map order) down to 3/4 of the bound.
-func (c *Cache) evict(sh *shard, now int64) {
-	if sh.lastSweep != now {
-		sh.lastSweep = now
-		for k, e := range sh.m {
-			if now-e.stamp.Load() > maxIdle {
-				e.drop()
-				delete(sh.m, k)
-			}
-		}
+// maybeSweep runs lighttpd's periodic cleanup at most once per second:
+// entries not looked up for more than maxIdle seconds go, so descriptors of
+// deleted files are not held on to.
+func (c *Cache) maybeSweep(now int64) {
+	last := c.lastSweep.Load()
+	if now <= last || !c.lastSweep.CompareAndSwap(last, now) {
+		return
 	}
-	target := c.maxShard * 3 / 4
-	for k, e := range sh.m {
-		if len(sh.m) <= target {
-			break
-		}
-		e.drop()
-		delete(sh.m, k)
+	if !c.sweeping.TryLock() {
+		return
 	}
+	defer c.sweeping.Unlock()
+	c.deleteIf(func(e *Entry) bool { return now-e.stamp.Load() > maxIdle })
+}
+
+// evict brings an over-full cache down to 3/4 of MaxEntries, preferring
+// idle entries, then entries not used in the current second, then any.
+func (c *Cache) evict(now int64) {
+	if !c.sweeping.TryLock() {
+		return // another goroutine is already making room
+	}
+	defer c.sweeping.Unlock()
+	target := c.maxEntries * 3 / 4
+	for _, older := range []int64{maxIdle, 0, -1} {
+		if c.count.Load() <= target {
+			return
+		}
+		c.deleteIf(func(e *Entry) bool {
+			return c.count.Load() > target && now-e.stamp.Load() > older
+		})
+	}
+}
+
+func (c *Cache) deleteIf(pred func(*Entry) bool) {
+	c.m.Range(func(k, v any) bool {
+		if e := v.(*Entry); pred(e) {
+			c.remove(k.(string), e)
+		}
+		return true
+	})
 }
 
 // remove deletes k if it still maps to e (any entry when e is nil).
 func (c *Cache) remove(k string, e *Entry) {
-	sh := c.shardFor(k)
-	sh.mu.Lock()
-	if cur := sh.m[k]; cur != nil && (e == nil || cur == e) {
-		cur.drop()
-		delete(sh.m, k)
+	if e == nil {
+		if v, ok := c.m.LoadAndDelete(k); ok {
+			v.(*Entry).drop()
+			c.count.Add(-1)
+		}
+		return
 	}
-	sh.mu.Unlock()
+	if c.m.CompareAndDelete(k, e) {
+		e.drop()
+		c.count.Add(-1)
+	}
 }
 
 // Invalidate forgets path (e.g. after the server itself wrote the file).
@@ -367,29 +375,15 @@ func (c *Cache) Invalidate(path string) {
 }
 
 // Len returns the number of cached entries.
-func (c *Cache) Len() int {
-	n := 0
-	for i := range c.shards {
-		sh := &c.shards[i]
-		sh.mu.RLock()
-		n += len(sh.m)
-		sh.mu.RUnlock()
-	}
-	return n
-}
+func (c *Cache) Len() int { return int(c.count.Load()) }
 
 // Close drops every entry; descriptors close once the last Handle using
-// them is released.
+// them is released. The Cache stays usable.
 func (c *Cache) Close() {
-	for i := range c.shards {
-		sh := &c.shards[i]
-		sh.mu.Lock()
-		for k, e := range sh.m {
-			e.drop()
-			delete(sh.m, k)
-		}
-		sh.mu.Unlock()
-	}
+	c.m.Range(func(k, _ any) bool {
+		c.remove(k.(string), nil)
+		return true
+	})
 }
 
 func newEntry(k string, st *syscall.Stat_t, now int64) *Entry {

@@ -183,8 +183,14 @@ func (re *Regexp) MatchStringErr(s string) (bool, error) {
 	return ok, nil
 }
 
+// limitErr names the limit and the pattern; regexp2's own message would
+// quote the whole (client-supplied) subject.
 func (re *Regexp) limitErr(err error) error {
-	return fmt.Errorf("%w: regex %s: %v", ErrMatchLimit, re.pattern, err)
+	kind := "time limit"
+	if errors.Is(err, regexp2.ErrBacktrackingStackLimit) {
+		kind = "backtracking stack limit"
+	}
+	return fmt.Errorf("%w (%s), regex: %s", ErrMatchLimit, kind, re.pattern)
 }
 
 // FindStringSubmatchIndex appends the byte offsets of the match and of each

@@ -6,5 +6,6 @@ import (
 	_ "github.com/golighty/golighty/modules/access"
 	_ "github.com/golighty/golighty/modules/alias"
 	_ "github.com/golighty/golighty/modules/indexfile"
+	_ "github.com/golighty/golighty/modules/secdownload"
 	_ "github.com/golighty/golighty/modules/staticfile"
 )

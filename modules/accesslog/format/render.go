@@ -40,7 +40,7 @@ type Record struct {
 
 	Method     string // %m, %r; "" if the request line could not be parsed
 	OrigTarget string // %r: the request-target as received
-	Target     string // %U: current target after rewrites, up to any '?'
+	Target     string // current target after rewrites; %U prints it up to any '?'
 	Query      string // %q: current query string
 	Protocol   string // %H, %r: "HTTP/1.1"; "" if unknown
 
@@ -52,7 +52,7 @@ type Record struct {
 
 	ServerName string // %v: server.name, else the request's host
 	Host       string // %V: normalized (lower-case) request host
-	Filename   string // %f: physical path
+	Filename   string // %f: physical path; lighttpd logs "-" when no file was found (404)
 	Requests   int    // %k: requests served earlier on this connection
 	ConnState  ConnState
 

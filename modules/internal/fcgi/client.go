@@ -36,6 +36,11 @@ import (
 	"golang.org/x/sys/unix"
 )
 
+var (
+	errClosed    = errors.New("fcgi: read on closed response")
+	errHeaderUse = errors.New("fcgi: ReadHeader called twice or after Close")
+)
+
 // MaxHeaderBlock bounds the CGI header block returned by ReadHeader.
 const MaxHeaderBlock = 64 << 10
 
@@ -62,7 +67,9 @@ type Dialer struct {
 	// beyond the context.
 	ConnectTimeout time.Duration
 	// ReadTimeout is the longest wait for any data from the backend
-	// (read-timeout); 0 = none. Errors satisfy errors.Is(err, os.ErrDeadlineExceeded).
+	// (read-timeout); 0 = none. As in lighttpd it runs from the request
+	// start, also while a body is still being sent. Errors satisfy
+	// errors.Is(err, os.ErrDeadlineExceeded).
 	ReadTimeout time.Duration
 	// WriteTimeout is the longest a single write may block (write-timeout).
 	WriteTimeout time.Duration
@@ -70,6 +77,9 @@ type Dialer struct {
 	// KeepConn sets FCGI_KEEP_CONN and keeps finished connections in an
 	// idle pool. Off by default: php-cgi closes after each request anyway,
 	// and lighttpd never reuses backend connections. php-fpm supports it.
+	// A pooled connection is checked for a closed peer before reuse and a
+	// failed first write is retried on a new connection; a backend that
+	// closes it after accepting the request still fails that request.
 	KeepConn bool
 	// MaxIdle caps the idle pool (default 4 when KeepConn is set).
 	MaxIdle int
@@ -95,8 +105,9 @@ type Request struct {
 	// uploads). 0 with a non-nil Stdin sends no body.
 	ContentLength int64
 	// Stderr receives each STDERR line without its newline (lighttpd logs
-	// them as "FastCGI-stderr:LINE"). The slice is only valid during the
-	// call. Nil discards STDERR.
+	// them as "FastCGI-stderr:LINE"). It is called from ReadHeader and Read
+	// on the caller's goroutine; the slice is only valid during the call;
+	// a line over 8 KiB arrives in pieces. Nil discards STDERR.
 	Stderr func(line []byte)
 }
 
@@ -128,7 +139,19 @@ var (
 	writeBufPool = sync.Pool{New: func() any { b := make([]byte, 0, 8192); return &b }}
 	stdinBufPool = sync.Pool{New: func() any { b := make([]byte, headerLen+MaxRecordContent); return &b }}
 	hdrBufPool   = sync.Pool{New: func() any { b := make([]byte, 0, 4096); return &b }}
+	readerPool   = sync.Pool{New: func() any { return bufio.NewReaderSize(nil, 16<<10) }}
 )
+
+// close closes the socket and recycles the read buffer. Only the owner of
+// c calls it; goroutines that may outlive the Response hold nc, not c.
+func (c *conn) close() {
+	c.nc.Close()
+	if c.br != nil {
+		c.br.Reset(nil)
+		readerPool.Put(c.br)
+		c.br = nil
+	}
+}
 
 // Do sends the request and returns once the params (and a small body) are
 // written. A non-nil error means no response exists: the backend could not
@@ -141,6 +164,9 @@ func (d *Dialer) Do(ctx context.Context, req *Request) (*Response, error) {
 	role := req.Role
 	if role == 0 {
 		role = RoleResponder
+	}
+	if req.Stdin == nil && req.ContentLength > 0 {
+		return nil, fmt.Errorf("fcgi: ContentLength %d without Stdin", req.ContentLength)
 	}
 	wbp := writeBufPool.Get().(*[]byte)
 	defer func() { *wbp = (*wbp)[:0]; writeBufPool.Put(wbp) }()
@@ -173,11 +199,12 @@ func (d *Dialer) Do(ctx context.Context, req *Request) (*Response, error) {
 	resp.rr.reset(c.br, req.Stderr)
 	if ctx.Done() != nil {
 		resp.ctx = ctx
-		resp.stop = context.AfterFunc(ctx, func() { c.nc.Close() })
+		nc := c.nc // not c: c may be recycled while this runs
+		resp.stop = context.AfterFunc(ctx, func() { nc.Close() })
 	}
 	if stream {
 		resp.in = &stdinStream{done: make(chan struct{})}
-		go resp.in.run(c, d.WriteTimeout, req.Stdin, req.ContentLength)
+		go resp.in.run(c.nc, d.WriteTimeout, req.Stdin, req.ContentLength)
 	}
 	return resp, nil
 }
@@ -228,7 +255,7 @@ func (d *Dialer) send(ctx context.Context, w []byte) (*conn, error) {
 		if err == nil {
 			return c, nil
 		}
-		c.nc.Close()
+		c.close()
 		if !c.used || ctx.Err() != nil {
 			return nil, fmt.Errorf("fcgi: sending request to %s: %w", d.Address, err)
 		}
@@ -253,7 +280,8 @@ func (d *Dialer) dial(ctx context.Context) (*conn, error) {
 	}
 	c := &conn{nc: nc}
 	c.dr = deadlineReader{nc: nc, d: d.ReadTimeout}
-	c.br = bufio.NewReaderSize(&c.dr, 16<<10)
+	c.br = readerPool.Get().(*bufio.Reader)
+	c.br.Reset(&c.dr)
 	return c, nil
 }
 
@@ -288,7 +316,7 @@ func (d *Dialer) getIdle() *conn {
 			c.dr.d = d.ReadTimeout
 			return c
 		}
-		c.nc.Close()
+		c.close()
 	}
 }
 
@@ -304,7 +332,7 @@ func (d *Dialer) putIdle(c *conn) {
 		return
 	}
 	d.mu.Unlock()
-	c.nc.Close()
+	c.close()
 }
 
 // CloseIdle closes all pooled connections (on reload or shutdown).
@@ -314,7 +342,7 @@ func (d *Dialer) CloseIdle() {
 	d.idle = nil
 	d.mu.Unlock()
 	for _, c := range idle {
-		c.nc.Close()
+		c.close()
 	}
 }
 
@@ -348,16 +376,16 @@ type stdinStream struct {
 	err  error // valid after done is closed
 }
 
-func (s *stdinStream) run(c *conn, timeout time.Duration, src io.Reader, n int64) {
+func (s *stdinStream) run(nc net.Conn, timeout time.Duration, src io.Reader, n int64) {
 	bp := stdinBufPool.Get().(*[]byte)
-	err := copyStdin(c.nc, timeout, src, n, *bp)
+	err := copyStdin(nc, timeout, src, n, *bp)
 	stdinBufPool.Put(bp)
 	s.err = err
 	close(s.done)
 	if err != nil && !peerGone(err) {
 		// The backend would wait forever for the rest of the body; close
 		// so the reader fails now, with s.err as the reported cause.
-		c.nc.Close()
+		nc.Close()
 	}
 }
 
@@ -425,6 +453,9 @@ type Response struct {
 // ends first (both mean 502 to lighttpd), or a read error. It must be called
 // at most once, before any Read.
 func (r *Response) ReadHeader() ([]byte, error) {
+	if r.closed || r.hdrBuf != nil {
+		return nil, errHeaderUse
+	}
 	r.hdrBuf = hdrBufPool.Get().(*[]byte)
 	buf := (*r.hdrBuf)[:0]
 	scan := 0
@@ -486,6 +517,9 @@ func headerEnd(b []byte, from int) (end, next int, ok bool) {
 // request; a connection that ends early gives an error wrapping
 // io.ErrUnexpectedEOF, a refused request ErrOverloaded and the like.
 func (r *Response) Read(p []byte) (int, error) {
+	if r.closed {
+		return 0, errClosed
+	}
 	if len(r.pending) > 0 {
 		n := copy(p, r.pending)
 		r.pending = r.pending[n:]
@@ -547,8 +581,9 @@ func (r *Response) Close() error {
 		r.c.nc.SetDeadline(time.Time{})
 		r.d.putIdle(r.c)
 	} else {
-		r.c.nc.Close()
+		r.c.close()
 	}
+	r.rr.br = nil
 	if r.hdrBuf != nil {
 		if cap(*r.hdrBuf) <= 4096 {
 			*r.hdrBuf = (*r.hdrBuf)[:0]

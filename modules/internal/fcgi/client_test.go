@@ -568,3 +568,40 @@ func TestHeaderEnd(t *testing.T) {
 		})
 	}
 }
+
+// TestEarlyReply: the backend answers before reading the body (PHP does so
+// for a rejected upload). The response must complete and Close must stop
+// the body copier, whether the backend drains the rest or not.
+func TestEarlyReply(t *testing.T) {
+	for _, drain := range []bool{true, false} {
+		t.Run(fmt.Sprintf("drain=%v", drain), func(t *testing.T) {
+			checkNoLeak(t)
+			block := make(chan struct{})
+			d := scriptBackend(t, false, func(c net.Conn, in received) {
+				c.Write(cat(stdout("Status: 413\r\n\r\ntoo big"), endRequest(0, 0)))
+				if drain {
+					io.Copy(io.Discard, c)
+				}
+				<-block
+			})
+			t.Cleanup(func() { close(block) })
+			const n = 32 << 20
+			resp, err := d.Do(context.Background(), &Request{Params: cgiParams("POST", "/", n), Stdin: &patternReader{n: n}, ContentLength: n})
+			if err != nil {
+				t.Fatal(err)
+			}
+			hdr, body, err := readAll(t, resp)
+			if err != nil || hdr != "Status: 413\r\n" || body != "too big" {
+				t.Fatalf("hdr %q body %q err %v", hdr, body, err)
+			}
+			resp.Close()
+		})
+	}
+}
+
+func TestContentLengthWithoutStdin(t *testing.T) {
+	d := &Dialer{Address: "127.0.0.1:1"}
+	if _, err := d.Do(context.Background(), &Request{ContentLength: 3}); err == nil || !strings.Contains(err.Error(), "without Stdin") {
+		t.Fatalf("err = %v", err)
+	}
+}

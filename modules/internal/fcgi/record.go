@@ -9,18 +9,16 @@ import (
 	"io"
 )
 
-// Record types and constants of the FastCGI 1.0 specification.
+// Record types this client sends or reads (FastCGI 1.0). ABORT_REQUEST is
+// never sent: like lighttpd, an abandoned request closes the connection.
 const (
 	typeBeginRequest    = 1
-	typeAbortRequest    = 2
 	typeEndRequest      = 3
 	typeParams          = 4
 	typeStdin           = 5
 	typeStdout          = 6
 	typeStderr          = 7
-	typeData            = 8
-	typeGetValues       = 9
-	typeGetValuesResult = 10
+	typeGetValuesResult = 10 // management records: skipped when received
 	typeUnknownType     = 11
 
 	headerLen = 8

@@ -1,0 +1,135 @@
+#!/usr/bin/env bash
+# Side-by-side benchmark: golighty and Debian's lighttpd serve the same
+# docroot with the same config on loopback; wrk drives each in turn.
+# Server and wrk are pinned to different cores. Each case runs RUNS times per
+# server, alternating servers, and the median is reported with the ratio
+# golighty/lighttpd measured in the same run. Machines here are noisy: read
+# the ratio, not the absolute numbers.
+#
+#   bench/compare.sh [case ...]     cases: 1k 100k noka 304 big (default: all)
+#   RUNS=5 DURATION=10 CONNS=64 bench/compare.sh
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+RUNS=${RUNS:-3}
+DURATION=${DURATION:-8}
+CONNS=${CONNS:-64}
+SERVER_CPU=${SERVER_CPU:-0}
+CLIENT_CPU=${CLIENT_CPU:-1}
+PORT_G=${PORT_G:-18080}
+PORT_L=${PORT_L:-18081}
+cases=("$@")
+[ ${#cases[@]} -eq 0 ] && cases=(1k 100k noka 304 big)
+
+for tool in wrk lighttpd taskset go; do
+  command -v "$tool" >/dev/null || { echo "missing $tool (apt-get install wrk lighttpd util-linux)"; exit 1; }
+done
+
+work=$(mktemp -d)
+trap 'kill $(jobs -p) 2>/dev/null || true; rm -rf "$work"' EXIT
+mkdir -p "$work/www"
+head -c 1024 /dev/urandom | base64 -w 0 | head -c 1024 > "$work/www/1k.txt"
+head -c 102400 /dev/urandom > "$work/www/100k.bin"
+if [[ " ${cases[*]} " == *" big "* ]]; then
+  head -c $((100 * 1024 * 1024)) /dev/urandom > "$work/www/big.bin"
+fi
+
+go build -o "$work/golighty" ./cmd/golighty
+
+conf() { # port
+  cat <<EOF
+server.document-root = "$work/www"
+server.bind = "127.0.0.1"
+server.port = $1
+server.max-keep-alive-requests = 100000
+server.errorlog = "$work/error-$1.log"
+mimetype.assign = (".txt" => "text/plain", ".bin" => "application/x-test")
+EOF
+}
+conf "$PORT_G" > "$work/golighty.conf"
+conf "$PORT_L" > "$work/lighttpd.conf"
+
+cat > "$work/ims.lua" <<'EOF'
+-- wrk script: conditional GET with the ETag the server sent first
+local etag = nil
+request = function()
+  if etag then
+    return wrk.format("GET", nil, { ["If-None-Match"] = etag })
+  end
+  return wrk.format("GET")
+end
+response = function(status, headers, body)
+  if not etag and headers["ETag"] then etag = headers["ETag"] end
+end
+EOF
+cat > "$work/noka.lua" <<'EOF'
+wrk.headers["Connection"] = "close"
+EOF
+
+start_server() { # name -> pid
+  local name=$1
+  if [ "$name" = golighty ]; then
+    taskset -c "$SERVER_CPU" "$work/golighty" -D -f "$work/golighty.conf" --no-watch >/dev/null 2>&1 &
+  else
+    taskset -c "$SERVER_CPU" lighttpd -D -f "$work/lighttpd.conf" >/dev/null 2>&1 &
+  fi
+  local pid=$!
+  local port=$PORT_G; [ "$name" = lighttpd ] && port=$PORT_L
+  for _ in $(seq 100); do
+    curl -s -o /dev/null "http://127.0.0.1:$port/1k.txt" 2>/dev/null && break
+    sleep 0.05
+  done
+  echo "$pid"
+}
+
+cpu_ticks() { awk '{print $14+$15}' "/proc/$1/stat"; }
+peak_rss_kb() { awk '/VmHWM/{print $2}' "/proc/$1/status"; }
+
+run_case() { # case server -> "reqs mbps cpu_us_per_req rss_kb"
+  local c=$1 name=$2 port=$PORT_G
+  [ "$name" = lighttpd ] && port=$PORT_L
+  local pid; pid=$(start_server "$name")
+  local url="http://127.0.0.1:$port" args=(-t 1 -c "$CONNS" -d "${DURATION}s") script=()
+  case $c in
+    1k) url+=/1k.txt ;;
+    100k) url+=/100k.bin ;;
+    noka) url+=/1k.txt; script=(-s "$work/noka.lua") ;;
+    304) url+=/1k.txt; script=(-s "$work/ims.lua") ;;
+    big) url+=/big.bin; args=(-t 1 -c 8 -d "${DURATION}s") ;;
+  esac
+  local t0; t0=$(cpu_ticks "$pid")
+  local out; out=$(taskset -c "$CLIENT_CPU" wrk "${args[@]}" "${script[@]}" "$url" 2>&1)
+  local t1; t1=$(cpu_ticks "$pid")
+  local rss; rss=$(peak_rss_kb "$pid")
+  kill "$pid"; wait "$pid" 2>/dev/null || true
+  local reqs; reqs=$(awk '/Requests\/sec/{print $2}' <<<"$out")
+  local total; total=$(awk '/requests in/{print $1}' <<<"$out")
+  local mb; mb=$(awk '/Transfer\/sec/{v=$2; if (v ~ /GB/) v*=1024; else if (v ~ /KB/) v/=1024; else v+=0; print v}' <<<"$out")
+  local hz; hz=$(getconf CLK_TCK)
+  local cpu_us; cpu_us=$(awk -v a="$t0" -v b="$t1" -v n="$total" -v hz="$hz" 'BEGIN{ if (n>0) printf "%.2f", (b-a)/hz*1e6/n; else print "nan" }')
+  echo "$reqs $mb $cpu_us $rss"
+}
+
+median() { sort -g | awk '{a[NR]=$1} END{ if (NR%2) print a[(NR+1)/2]; else printf "%.2f\n", (a[NR/2]+a[NR/2+1])/2 }'; }
+
+printf '%-6s %-9s %12s %10s %12s %10s\n' case server req/s MB/s cpu-us/req rss-MB
+for c in "${cases[@]}"; do
+  declare -A r=()
+  for i in $(seq "$RUNS"); do
+    for s in lighttpd golighty; do
+      read -r q m cpu rss < <(run_case "$c" "$s")
+      r[$s.q]+="$q "; r[$s.m]+="$m "; r[$s.c]+="$cpu "; r[$s.r]+="$rss "
+    done
+  done
+  for s in lighttpd golighty; do
+    q=$(tr ' ' '\n' <<<"${r[$s.q]}" | grep . | median)
+    m=$(tr ' ' '\n' <<<"${r[$s.m]}" | grep . | median)
+    cpu=$(tr ' ' '\n' <<<"${r[$s.c]}" | grep . | median)
+    rss=$(tr ' ' '\n' <<<"${r[$s.r]}" | grep . | sort -g | tail -1)
+    printf '%-6s %-9s %12s %10s %12s %10.1f\n' "$c" "$s" "$q" "$m" "$cpu" "$(awk -v k="$rss" 'BEGIN{print k/1024}')"
+    declare "med_${s}_q=$q" "med_${s}_m=$m"
+  done
+  awk -v g="$med_golighty_q" -v l="$med_lighttpd_q" -v gm="$med_golighty_m" -v lm="$med_lighttpd_m" -v c="$c" \
+    'BEGIN{ printf "%-6s ratio     %12.2fx %9.2fx   (golighty/lighttpd, median of runs)\n", c, g/l, gm/lm }'
+  unset r
+done

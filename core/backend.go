@@ -1,0 +1,257 @@
+package core
+
+import (
+	"bufio"
+	"bytes"
+	"errors"
+	"fmt"
+	"io"
+	"strconv"
+	"strings"
+)
+
+// MaxBackendHead bounds a backend's response header block: past it the
+// response is a 502, not an unbounded buffer (lighttpd uses 64 KiB too).
+const MaxBackendHead = 64 << 10
+
+// BackendKind says which gateway produced a response; a few header rules
+// differ (lighttpd's opts->backend).
+type BackendKind uint8
+
+const (
+	BackendFastCGI BackendKind = iota
+	BackendCGI
+	BackendSCGI
+	BackendProxy
+)
+
+// BackendOpts are the per-backend choices that shape response processing.
+type BackendOpts struct {
+	Kind       BackendKind
+	Authorizer bool
+	// XSendfile honours the handoff headers (x-sendfile / allow-x-send-file).
+	XSendfile bool
+	// XSendfileDocroots limits handoff paths (each ends in "/"); empty: any.
+	XSendfileDocroots []string
+}
+
+// BackendHead is what BackendHeaders decided.
+type BackendHead struct {
+	// Handoff is set when an X-Sendfile-family header took over the
+	// response: the backend body must be read and discarded.
+	Handoff bool
+	// ContentLength is the backend's Content-Length (-1 when absent).
+	ContentLength int64
+	// Chunked is set when the backend framed its body with chunked encoding.
+	Chunked bool
+	// Approved is set for an authorizer that allowed the request.
+	Approved bool
+}
+
+// ErrBadBackendHead is wrapped by every malformed-response error (502).
+var ErrBadBackendHead = errors.New("invalid response headers from backend")
+
+// BackendHeaders reads a CGI-style response head from br (lines ended by LF
+// or CRLF, then an empty line) into rc.Resp with lighttpd's rules
+// (behaviors.md §7.4), then honours the X-Sendfile family when the backend
+// enables it (§7.5). On error the response is set to 502 and logged; the
+// caller stops reading the backend.
+func (rc *Request) BackendHeaders(br *bufio.Reader, o *BackendOpts) (BackendHead, error) {
+	bh := BackendHead{ContentLength: -1}
+	resp := &rc.Resp
+	resp.Dynamic = true
+	fail := func(format string, args ...any) (BackendHead, error) {
+		err := fmt.Errorf("%w: "+format, append([]any{ErrBadBackendHead}, args...)...)
+		rc.Logf("%v (%s)", err, rc.URI.Path)
+		resp.Header.Reset()
+		resp.Status = 502
+		resp.Dynamic = false
+		return bh, err
+	}
+	total := 0
+	first := true
+	var xsf, xsf2 string
+	for {
+		line, err := br.ReadSlice('\n')
+		total += len(line)
+		if total > MaxBackendHead {
+			return fail("response headers too large for %s", rc.URI.Path)
+		}
+		if err != nil {
+			if errors.Is(err, bufio.ErrBufferFull) {
+				return fail("response header line too long")
+			}
+			if errors.Is(err, io.EOF) && len(line) == 0 && first {
+				return fail("no response received")
+			}
+			return fail("response ended inside the headers: %v", err)
+		}
+		line = bytes.TrimSuffix(bytes.TrimSuffix(line, []byte{'\n'}), []byte{'\r'})
+		if len(line) == 0 {
+			break
+		}
+		if first {
+			first = false
+			if len(line) >= 12 && bytes.HasPrefix(line, []byte("HTTP/")) {
+				st, ok := nphStatus(line)
+				if !ok {
+					return fail("invalid HTTP status line: %q", line)
+				}
+				resp.Status = st
+				continue
+			}
+			if bytes.IndexByte(line, ':') < 0 {
+				return fail("first line is not a header: %q", truncate(line))
+			}
+		}
+		colon := bytes.IndexByte(line, ':')
+		if colon <= 0 {
+			continue // lighttpd skips lines without a name
+		}
+		name := line[:colon]
+		value := bytes.TrimLeft(line[colon+1:], " \t")
+		if bytes.IndexByte(value, '\r') >= 0 || bytes.IndexByte(value, 0) >= 0 || bytes.IndexByte(name, 0) >= 0 {
+			// Stricter than lighttpd on purpose: a value that could split
+			// the response is refused, never forwarded.
+			return fail("header %q holds a control character", truncate(name))
+		}
+		if c := name[len(name)-1]; c == ' ' || c == '\t' {
+			continue // whitespace before ':' is dropped, as lighttpd
+		}
+		n := string(name)
+		if o.Authorizer && (resp.Status == 0 || resp.Status == 200) {
+			switch {
+			case strings.EqualFold(n, "Status"):
+				st, ok := statusValue(value)
+				if !ok {
+					return fail("invalid Status: %q", truncate(value))
+				}
+				resp.Status = st
+			case len(n) > 9 && strings.EqualFold(n[:9], "Variable-"):
+				rc.Env.Append(n[9:], string(value))
+			}
+			continue
+		}
+		switch {
+		case strings.EqualFold(n, "Status") && o.Kind != BackendProxy:
+			st, ok := statusValue(value)
+			if !ok {
+				return fail("invalid Status: %q", truncate(value))
+			}
+			resp.Status = st
+			continue
+		case strings.EqualFold(n, "Upgrade") && o.Kind != BackendProxy && o.Kind != BackendCGI:
+			continue
+		case strings.EqualFold(n, "Connection"):
+			if o.Kind == BackendProxy {
+				continue
+			}
+			if headerHasToken(string(value), "close") {
+				rc.KeepAlive = false
+			}
+		case strings.EqualFold(n, "Content-Type"):
+			if bytes.HasPrefix(value, []byte("application/javascript")) {
+				value = append([]byte("text/"), value[len("application/"):]...)
+			}
+		case strings.EqualFold(n, "Content-Length"):
+			if bh.Chunked || bh.ContentLength >= 0 {
+				continue
+			}
+			v := bytes.TrimRight(bytes.TrimPrefix(value, []byte{'+'}), " \t")
+			if cl, err := strconv.ParseInt(string(v), 10, 64); err == nil && cl >= 0 {
+				bh.ContentLength = cl
+			}
+		case strings.EqualFold(n, "Transfer-Encoding"):
+			bh.Chunked = true
+			bh.ContentLength = -1
+			resp.Header.Del("Content-Length")
+			continue
+		case strings.EqualFold(n, "HTTP2-Settings"):
+			continue
+		case strings.EqualFold(n, "X-Sendfile"), strings.EqualFold(n, "X-send-response-body"):
+			if xsf == "" {
+				xsf = string(value)
+			}
+			continue
+		case strings.EqualFold(n, "X-LIGHTTPD-send-file"):
+			if xsf == "" && o.Kind == BackendFastCGI {
+				xsf = string(value)
+			}
+			continue
+		case strings.EqualFold(n, "X-Sendfile2"):
+			// Never forwarded, unlike lighttpd with x-sendfile disabled: a
+			// handoff header must not leak a path to the client.
+			if o.Kind == BackendFastCGI && xsf2 == "" {
+				xsf2 = string(value)
+			}
+			continue
+		}
+		if len(value) > 0 {
+			resp.Header.Append(n, string(value))
+		}
+	}
+	if o.Authorizer {
+		if resp.Status == 0 || resp.Status == 200 {
+			bh.Approved = true
+		}
+		return bh, nil
+	}
+	if resp.Status == 0 {
+		resp.Status = 200
+		if resp.Header.Has("Location") {
+			resp.Status = 302
+		}
+	}
+	if !o.XSendfile {
+		return bh, nil
+	}
+	switch {
+	case xsf2 != "":
+		bh.Handoff = true
+		rc.sendfile2(xsf2, o)
+	case xsf != "":
+		bh.Handoff = true
+		rc.xsendfile(xsf, o)
+	}
+	return bh, nil
+}
+
+func truncate(b []byte) string {
+	if len(b) > 64 {
+		return string(b[:64]) + "..."
+	}
+	return string(b)
+}
+
+// nphStatus reads "HTTP/1.x NNN ..." (non-parsed-header backends).
+func nphStatus(line []byte) (int, bool) {
+	if len(line) < 12 || line[6] != '.' || (line[7] != '0' && line[7] != '1') || line[8] != ' ' {
+		return 0, false
+	}
+	return statusValue(line[9:])
+}
+
+// statusValue parses "NNN[ text]" with NNN in 100..999.
+func statusValue(v []byte) (int, bool) {
+	if len(v) < 3 || (len(v) > 3 && v[3] != ' ' && v[3] != '\t') {
+		return 0, false
+	}
+	n := 0
+	for _, c := range v[:3] {
+		if c < '0' || c > '9' {
+			return 0, false
+		}
+		n = n*10 + int(c-'0')
+	}
+	return n, n >= 100
+}
+
+// headerHasToken reports whether a comma-separated header value lists tok.
+func headerHasToken(v, tok string) bool {
+	for _, part := range strings.Split(v, ",") {
+		if strings.EqualFold(strings.TrimSpace(part), tok) {
+			return true
+		}
+	}
+	return false
+}

@@ -1,0 +1,108 @@
+// Package coretest runs requests through a compiled config without opening
+// listeners: a config string in, raw HTTP bytes out, over an in-memory
+// connection served by the real HTTP/1.x engine and pipeline.
+package coretest
+
+import (
+	"bufio"
+	"bytes"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/golighty/golighty/core"
+	"github.com/golighty/golighty/lighttpdconf"
+)
+
+// Harness is a compiled config ready to serve requests.
+type Harness struct {
+	T      testing.TB
+	Snap   *core.Snapshot
+	Server *core.Server
+	Dir    string // a temporary directory for the test's files
+}
+
+// New compiles conf. The string "@DIR@" in conf is replaced by a fresh
+// temporary directory (available as h.Dir) so configs can name docroots.
+func New(t testing.TB, conf string) *Harness {
+	t.Helper()
+	dir := t.TempDir()
+	conf = strings.ReplaceAll(conf, "@DIR@", dir)
+	path := filepath.Join(dir, "lighttpd.conf")
+	if err := os.WriteFile(path, []byte(conf), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	parsed, err := lighttpdconf.ParseFile(path, &lighttpdconf.Options{})
+	if err != nil {
+		t.Fatalf("parse: %v", err)
+	}
+	snap, err := core.Compile(parsed, core.CompileOptions{}, nil)
+	if err != nil {
+		t.Fatalf("compile: %v", err)
+	}
+	return &Harness{T: t, Snap: snap, Server: core.NewServer(snap, nil), Dir: dir}
+}
+
+// WriteFile creates a file below h.Dir (directories as needed).
+func (h *Harness) WriteFile(rel, content string) string {
+	h.T.Helper()
+	p := filepath.Join(h.Dir, rel)
+	if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
+		h.T.Fatal(err)
+	}
+	if err := os.WriteFile(p, []byte(content), 0o644); err != nil {
+		h.T.Fatal(err)
+	}
+	return p
+}
+
+// Raw sends raw request bytes on a fresh connection and returns everything
+// the server wrote until it closed the connection or went quiet.
+func (h *Harness) Raw(req string) []byte {
+	h.T.Helper()
+	client, server := net.Pipe()
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		h.Server.ServeConn(server, ":80")
+	}()
+	go func() {
+		io.WriteString(client, req)
+	}()
+	var out bytes.Buffer
+	buf := make([]byte, 32<<10)
+	for {
+		client.SetReadDeadline(time.Now().Add(300 * time.Millisecond))
+		n, err := client.Read(buf)
+		out.Write(buf[:n])
+		if err != nil {
+			break
+		}
+	}
+	client.Close()
+	<-done
+	return out.Bytes()
+}
+
+// Do sends one request and parses the response (the body read whole).
+func (h *Harness) Do(req string) (*http.Response, string) {
+	h.T.Helper()
+	raw := h.Raw(req)
+	resp, err := http.ReadResponse(bufio.NewReader(bytes.NewReader(raw)), nil)
+	if err != nil {
+		h.T.Fatalf("reading response to %q: %v\nraw: %q", req, err, raw)
+	}
+	body, _ := io.ReadAll(resp.Body)
+	return resp, string(body)
+}
+
+// Get is Do for "GET path HTTP/1.0" with a Host header.
+func (h *Harness) Get(path string) (*http.Response, string) {
+	h.T.Helper()
+	return h.Do("GET " + path + " HTTP/1.0\r\nHost: example.org\r\n\r\n")
+}

@@ -1,0 +1,29 @@
+// Package h1 is golighty's HTTP/1.x wire engine. It parses requests exactly
+// as lighttpd 1.4.69 does (request line, methods, target forms, header
+// joining, Host validation and normalization, whole-request checks, the
+// status for every malformed request), runs each connection in one
+// goroutine with pipelining and keep-alive, reads request bodies
+// (Content-Length or chunked, with "100 Continue") and writes responses
+// the way lighttpd serialises them (Connection / Content-Length /
+// Transfer-Encoding framing, Date cached per second, Server from
+// server.tag), with head and small bodies in one write and files through
+// sendfile(2).
+//
+// It knows nothing of configuration files or modules. The core creates one
+// Server per listener, fills a Config from the server.* keys, and
+// implements Handler:
+//
+//	s := &h1.Server{Handler: core, Token: listenerID}
+//	s.SetConfig(cfg) // again on reload
+//	go s.Serve(ln)
+//
+// For every request the handler receives a *Request (fields point into the
+// connection's buffer; valid until it returns) and a *ResponseWriter. A
+// request with Status != 0 was rejected by the parser: the handler renders
+// the error document for that status and h1 closes the connection.
+//
+// The handler may adjust per-condition settings before the response head
+// is written: Request.KeepAlive (max-keep-alive-requests via Request.Seq,
+// protocol-http11 via Request.Proto), ResponseWriter.SetKeepAliveIdle and
+// Body.MaxSize (max-request-size).
+package h1

@@ -220,7 +220,8 @@ type conn struct {
 	buf         []byte // read buffer: [0:bodyBase) current head, [r:w) unread bytes
 	r, w        int
 	bodyBase    int
-	wbuf        []byte
+	wbuf        []byte          // output buffer, only held while a response is being written
+	wbufArr     *[wbufSize]byte // wbuf's pooled backing array
 	werr        error
 	seq         int
 	readLimit   time.Time // total head deadline (zero: none)
@@ -239,8 +240,27 @@ const (
 )
 
 var connPool = sync.Pool{New: func() any {
-	return &conn{buf: make([]byte, minReadBuf), wbuf: make([]byte, 0, wbufSize)}
+	return &conn{buf: make([]byte, minReadBuf)}
 }}
+
+// Output buffers are pooled apart from connections so an idle keep-alive
+// connection holds only its read buffer.
+var wbufPool = sync.Pool{New: func() any { return new([wbufSize]byte) }}
+
+func (c *conn) acquireW() {
+	if c.wbufArr == nil {
+		c.wbufArr = wbufPool.Get().(*[wbufSize]byte)
+		c.wbuf = c.wbufArr[:0]
+	}
+}
+
+// releaseW returns the output buffer once everything was written.
+func (c *conn) releaseW() {
+	if c.wbufArr != nil && len(c.wbuf) == 0 {
+		wbufPool.Put(c.wbufArr)
+		c.wbufArr, c.wbuf = nil, nil
+	}
+}
 
 func getConn(s *Server, nc net.Conn) *conn {
 	c := connPool.Get().(*conn)
@@ -260,12 +280,14 @@ func putConn(c *conn) {
 	c.srv, c.rwc, c.cfg = nil, nil, nil
 	c.info = ConnInfo{}
 	c.r, c.w, c.bodyBase, c.seq = 0, 0, 0, 0
-	c.wbuf, c.werr = c.wbuf[:0], nil
+	c.wbuf = c.wbuf[:0]
+	c.releaseW()
+	c.werr = nil
 	c.noKeepAlive = false
 	c.idle.Store(false)
 	c.req.reset()
 	c.body = Body{}
-	if len(c.buf) > minReadBuf || cap(c.wbuf) > 4*wbufSize {
+	if len(c.buf) > minReadBuf {
 		return // oversized for a custom field-size limit: let it go
 	}
 	connPool.Put(c)
@@ -435,6 +457,7 @@ func (c *conn) handle() bool {
 	// head is waiting (or the buffer is getting full).
 	if len(c.wbuf) > wbufSize/2 || !c.headBuffered() {
 		c.flush()
+		c.releaseW()
 	}
 	return c.werr == nil
 }
@@ -534,6 +557,7 @@ func (c *conn) maybeContinue() error {
 		return nil
 	}
 	req.Expect100 = false
+	c.acquireW()
 	c.wbuf = append(c.wbuf, "HTTP/1.1 100 Continue\r\n\r\n"...)
 	return c.flush()
 }

@@ -159,6 +159,7 @@ func (w *ResponseWriter) writeHead(bodyLen int64) {
 		}
 	}
 	w.keepAlive = ka
+	c.acquireW()
 	b := c.wbuf
 	if r.Proto == HTTP11 {
 		b = append(b, "HTTP/1.1 "...)

@@ -169,7 +169,12 @@ func (d *Dialer) Do(ctx context.Context, req *Request) (*Response, error) {
 		return nil, fmt.Errorf("fcgi: ContentLength %d without Stdin", req.ContentLength)
 	}
 	wbp := writeBufPool.Get().(*[]byte)
-	defer func() { *wbp = (*wbp)[:0]; writeBufPool.Put(wbp) }()
+	defer func() {
+		if cap(*wbp) <= maxPooledParams+smallBody {
+			*wbp = (*wbp)[:0]
+			writeBufPool.Put(wbp)
+		}
+	}()
 
 	w := d.appendBegin((*wbp)[:0], role, req.Params)
 	stream := false

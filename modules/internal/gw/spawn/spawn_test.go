@@ -459,12 +459,7 @@ func TestStopEscalatesToSIGKILL(t *testing.T) {
 			spec := testSpec(t, "ignore-term")
 			spec.Socket = filepath.Join(t.TempDir(), "s")
 			spec.MaxProcs = 1
-			ctx := context.Background()
-			if viaCtx {
-				var cancel context.CancelFunc
-				ctx, cancel = context.WithTimeout(ctx, 300*time.Millisecond)
-				defer cancel()
-			} else {
+			if !viaCtx {
 				spec.StopGrace = 300 * time.Millisecond
 			}
 			g, err := Start(spec, nil)
@@ -472,6 +467,12 @@ func TestStopEscalatesToSIGKILL(t *testing.T) {
 				t.Fatal(err)
 			}
 			pid := query(t, g.Addresses()[0]).pid
+			ctx := context.Background()
+			if viaCtx {
+				var cancel context.CancelFunc
+				ctx, cancel = context.WithTimeout(ctx, 300*time.Millisecond)
+				defer cancel()
+			}
 			start := time.Now()
 			err = g.Stop(ctx)
 			if !errors.Is(err, context.DeadlineExceeded) {

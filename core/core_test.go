@@ -1,0 +1,398 @@
+package core
+
+import (
+	"bufio"
+	"os"
+	"path/filepath"
+	"reflect"
+	"strings"
+	"testing"
+
+	"github.com/golighty/golighty/lighttpdconf"
+)
+
+// testModule stands in for the modules lighttpd loads implicitly, so the
+// core can be compiled and tested without importing modules/.
+type testModule struct{}
+
+func (testModule) Setup(*SetupContext) error { return nil }
+
+func init() {
+	for _, n := range []string{"mod_staticfile", "mod_indexfile", "mod_dirlisting", "mod_test_a", "mod_test_b", "mod_auth", "mod_fastcgi", "mod_deflate"} {
+		Register(ModuleInfo{Name: n, New: func() Module { return testModule{} }})
+	}
+}
+
+func compileString(t *testing.T, conf string) (*Snapshot, error) {
+	t.Helper()
+	dir := t.TempDir()
+	conf = strings.ReplaceAll(conf, "@DIR@", dir)
+	parsed, err := lighttpdconf.ParseBytes(filepath.Join(dir, "test.conf"), []byte(conf), &lighttpdconf.Options{})
+	if err != nil {
+		t.Fatalf("parse: %v", err)
+	}
+	return Compile(parsed, CompileOptions{}, nil)
+}
+
+func mustCompile(t *testing.T, conf string) *Snapshot {
+	t.Helper()
+	s, err := compileString(t, conf)
+	if err != nil {
+		t.Fatalf("compile: %v", err)
+	}
+	return s
+}
+
+// newRequest builds a request as the pipeline would have it after parsing.
+func newRequest(s *Snapshot, method, host, path string) *Request {
+	rc := &Request{Snap: s, Method: method, Proto: 11, Target: path}
+	rc.URI = URI{Scheme: "http", Authority: host, Path: path, Target: path, PathRaw: path}
+	rc.Conn = ConnInfo{RemoteIP: "127.0.0.1", RemotePort: 50810, LocalIP: "127.0.0.1", LocalPort: 28101, Socket: "127.0.0.1:28101"}
+	rc.resetConditions()
+	rc.Conf = s.Core.Table.Resolve(rc)
+	return rc
+}
+
+func TestConditions(t *testing.T) {
+	s := mustCompile(t, `
+server.document-root = "/srv"
+$HTTP["host"] == "example.com" { server.name = "a" }
+else $HTTP["host"] =~ "^(www)\.(other)\.org$" { server.name = "b" }
+else { server.name = "c" }
+$HTTP["remoteip"] == "10.0.0.0/8" { server.tag = "ten" }
+$HTTP["url"] =^ "/admin/" {
+    $HTTP["host"] == "example.com" { server.errorfile-prefix = "nested" }
+}
+$REQUEST_HEADER["X-Flag"] == "" { server.error-handler = "/noflag" }
+`)
+	tests := []struct {
+		name, host, path, remote, flag string
+		want                           CoreConf
+	}{
+		{name: "host match", host: "example.com", path: "/", remote: "127.0.0.1",
+			want: CoreConf{ServerName: "a", ErrorHandler: "/noflag"}},
+		{name: "host with port matches", host: "example.com:8080", path: "/", remote: "127.0.0.1",
+			want: CoreConf{ServerName: "a", ErrorHandler: "/noflag"}},
+		{name: "else-if regex", host: "www.other.org", path: "/", remote: "127.0.0.1",
+			want: CoreConf{ServerName: "b", ErrorHandler: "/noflag"}},
+		{name: "else catch-all", host: "zzz", path: "/", remote: "127.0.0.1", flag: "1",
+			want: CoreConf{ServerName: "c"}},
+		{name: "remoteip network", host: "zzz", path: "/", remote: "10.1.2.3", flag: "1",
+			want: CoreConf{ServerName: "c", ServerTag: "ten"}},
+		{name: "nested needs both", host: "example.com", path: "/admin/x", remote: "127.0.0.1", flag: "1",
+			want: CoreConf{ServerName: "a", ErrorfilePrefix: "nested"}},
+		{name: "nested parent false", host: "example.com", path: "/user/x", remote: "127.0.0.1", flag: "1",
+			want: CoreConf{ServerName: "a"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			rc := newRequest(s, "GET", tt.host, tt.path)
+			rc.Conn.RemoteIP = tt.remote
+			if tt.flag != "" {
+				rc.Header.Append("X-Flag", tt.flag)
+			}
+			rc.resetConditions()
+			c := s.Core.Table.Resolve(rc)
+			if tt.want.ServerTag == "" {
+				tt.want.ServerTag = ServerTag
+			}
+			got := CoreConf{ServerName: c.ServerName, ServerTag: c.ServerTag, ErrorHandler: c.ErrorHandler, ErrorfilePrefix: c.ErrorfilePrefix}
+			if got != tt.want {
+				t.Fatalf("got %+v\nwant %+v", got, tt.want)
+			}
+		})
+	}
+	rc := newRequest(s, "GET", "www.other.org", "/")
+	s.Core.Table.Resolve(rc)
+	if caps := rc.CondCaptures(2, nil); !reflect.DeepEqual(caps, []string{"www.other.org", "www", "other"}) {
+		t.Fatalf("captures of block 2: %q", caps)
+	}
+}
+
+func TestModuleOrder(t *testing.T) {
+	tests := []struct {
+		name, conf string
+		want       []string
+	}{
+		{"staticfile appended", `server.modules = ("mod_test_a")`, []string{"mod_test_a", "mod_staticfile"}},
+		{"duplicates removed", `server.modules = ("mod_test_a", "mod_test_b", "mod_test_a")`, []string{"mod_test_a", "mod_test_b", "mod_staticfile"}},
+		{"indexfile prepended when used", `server.modules = ("mod_test_a")
+index-file.names = ("index.html")`, []string{"mod_indexfile", "mod_test_a", "mod_staticfile"}},
+		{"indexfile removed when unused", `server.modules = ("mod_test_a", "mod_indexfile")`, []string{"mod_test_a", "mod_staticfile"}},
+		{"dirlisting appended when enabled", `dir-listing.activate = "enable"`, []string{"mod_dirlisting", "mod_staticfile"}},
+		{"dirlisting in a conditional counts", `$HTTP["url"] =^ "/pub/" { dir-listing.activate = "enable" }`, []string{"mod_dirlisting", "mod_staticfile"}},
+		{"mod_auth prepended for authn", `server.modules = ("mod_test_a", "mod_authn_file")`, nil},
+		{"compress becomes deflate", `server.modules = ("mod_compress")
+compress.filetype = ("text/plain")`, []string{"mod_deflate", "mod_staticfile"}},
+		{"compress dropped without keys", `server.modules = ("mod_compress")`, []string{"mod_staticfile"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			s, err := compileString(t, "server.document-root = \"/srv\"\n"+tt.conf)
+			if tt.want == nil {
+				if err == nil || !strings.Contains(err.Error(), "mod_authn_file") {
+					t.Fatalf("want an error naming the missing module, got %v", err)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got := s.Modules(); !reflect.DeepEqual(got, tt.want) {
+				t.Fatalf("modules %q, want %q", got, tt.want)
+			}
+		})
+	}
+}
+
+func TestKeyErrorsAndWarnings(t *testing.T) {
+	tests := []struct {
+		name, conf, err, warn string
+	}{
+		{name: "bad boolean", conf: `server.follow-symlink = "maybe"`, err: `ERROR: unexpected type for key: server.follow-symlink (string) "(enable|disable)"`},
+		{name: "string for short", conf: `server.port = "http"`, err: "got a string but expected a short: server.port http"},
+		{name: "list expected", conf: `mimetype.assign = "text/plain"`, err: "mimetype.assign should have been a list of key => string values"},
+		{name: "server option in conditional", conf: `$HTTP["host"] == "x" { server.port = 81 }`, warn: "DEPRECATED: do not set server options in conditionals, variable: server.port"},
+		{name: "socket option outside socket block", conf: `$HTTP["host"] == "x" { server.use-ipv6 = "enable" }`, warn: "server.use-ipv6 must be in global scope or $SERVER[\"socket\"] with '=='"},
+		{name: "unknown key", conf: `url.rewrite-once = ("a" => "b")`, warn: "WARNING: unknown config-key: url.rewrite-once (ignored)"},
+		{name: "var keys are not unknown", conf: `var.x = 1`},
+		{name: "bad parseopt", conf: `server.http-parseopts = ("nope" => "enable")`, err: "unrecognized key for server.http-parseopts: nope"},
+		{name: "conflicting parseopts", conf: `server.http-parseopts = ("url-path-2f-reject" => "enable")`, err: "conflicting options in server.http-parseopts"},
+		{name: "unknown module", conf: `server.modules = ("mod_nope")`, err: "module mod_nope is not available"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			s, err := compileString(t, "server.document-root = \"/srv\"\n"+tt.conf)
+			if tt.err != "" {
+				if err == nil || !strings.Contains(err.Error(), tt.err) {
+					t.Fatalf("error %v, want one containing %q", err, tt.err)
+				}
+				if strings.Contains(tt.conf, "=") && !strings.Contains(tt.err, "module") && !strings.Contains(err.Error(), "test.conf:2:") {
+					t.Fatalf("error %q does not name file:line", err)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			var all []string
+			for _, w := range s.Warnings {
+				all = append(all, w.String())
+			}
+			joined := strings.Join(all, "\n")
+			if tt.warn == "" && joined != "" {
+				t.Fatalf("unexpected warnings: %s", joined)
+			}
+			if !strings.Contains(joined, tt.warn) {
+				t.Fatalf("warnings %q, want %q", joined, tt.warn)
+			}
+		})
+	}
+}
+
+func TestMissingDocumentRoot(t *testing.T) {
+	if _, err := compileString(t, `server.port = 80`); err == nil || err.Error() != "server.document-root is not set" {
+		t.Fatalf("got %v", err)
+	}
+}
+
+func TestBackendHeaders(t *testing.T) {
+	s := mustCompile(t, `server.document-root = "/srv"`)
+	tests := []struct {
+		name, head string
+		status     int
+		headers    []Header
+		cl         int64
+		wantErr    bool
+		keepAlive  bool
+	}{
+		{name: "plain", head: "Content-Type: text/html\r\n\r\n", status: 200, headers: []Header{{"Content-Type", "text/html"}}, cl: -1, keepAlive: true},
+		{name: "LF only", head: "Content-Type: text/html\nX-A: b\n\n", status: 200, headers: []Header{{"Content-Type", "text/html"}, {"X-A", "b"}}, cl: -1, keepAlive: true},
+		{name: "status header", head: "Status: 404 Not Found\r\nX-A: 1\r\n\r\n", status: 404, headers: []Header{{"X-A", "1"}}, cl: -1, keepAlive: true},
+		{name: "location implies 302", head: "Location: /elsewhere\r\n\r\n", status: 302, headers: []Header{{"Location", "/elsewhere"}}, cl: -1, keepAlive: true},
+		{name: "status 200 with location", head: "Status: 200\r\nLocation: /x\r\n\r\n", status: 200, headers: []Header{{"Location", "/x"}}, cl: -1, keepAlive: true},
+		{name: "nph status line", head: "HTTP/1.1 201 Created\r\nX-A: 1\r\n\r\n", status: 201, headers: []Header{{"X-A", "1"}}, cl: -1, keepAlive: true},
+		{name: "javascript renamed", head: "Content-Type: application/javascript; charset=utf-8\r\n\r\n", status: 200, headers: []Header{{"Content-Type", "text/javascript; charset=utf-8"}}, cl: -1, keepAlive: true},
+		{name: "content-length kept", head: "Content-Length: 12\r\n\r\n", status: 200, headers: []Header{{"Content-Length", "12"}}, cl: 12, keepAlive: true},
+		{name: "connection close", head: "Connection: close\r\n\r\n", status: 200, headers: []Header{{"Connection", "close"}}, cl: -1},
+		{name: "space before colon dropped", head: "X-Bad : 1\r\nX-Good: 2\r\n\r\n", status: 200, headers: []Header{{"X-Good", "2"}}, cl: -1, keepAlive: true},
+		{name: "handoff headers never forwarded", head: "X-Sendfile: /etc/passwd\r\nX-Sendfile2: /etc/passwd 0-1\r\nX-LIGHTTPD-send-file: /x\r\nX-send-response-body: /y\r\n\r\n", status: 200, cl: -1, keepAlive: true},
+		{name: "first line not a header", head: "garbage\r\n\r\n", wantErr: true, status: 502},
+		{name: "bad status", head: "Status: abc\r\n\r\n", wantErr: true, status: 502},
+		{name: "NUL in value", head: "X-A: a\x00b\r\n\r\n", wantErr: true, status: 502},
+		{name: "bare CR in value", head: "X-A: a\rb\r\n\r\n", wantErr: true, status: 502},
+		{name: "truncated head", head: "X-A: 1\r\n", wantErr: true, status: 502},
+		{name: "empty reply", head: "", wantErr: true, status: 502},
+		{name: "oversized head", head: "X-A: " + strings.Repeat("a", MaxBackendHead) + "\r\n\r\n", wantErr: true, status: 502},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			rc := newRequest(s, "GET", "x", "/index.php")
+			rc.KeepAlive = true
+			br := bufio.NewReaderSize(strings.NewReader(tt.head), 4096)
+			bh, err := rc.BackendHeaders(br, &BackendOpts{})
+			if (err != nil) != tt.wantErr {
+				t.Fatalf("err %v, wantErr %v", err, tt.wantErr)
+			}
+			if rc.Resp.Status != tt.status {
+				t.Fatalf("status %d, want %d", rc.Resp.Status, tt.status)
+			}
+			if tt.wantErr {
+				return
+			}
+			if got := rc.Resp.Header.list; !reflect.DeepEqual(got, tt.headers) && !(len(got) == 0 && len(tt.headers) == 0) {
+				t.Fatalf("headers %q, want %q", got, tt.headers)
+			}
+			if bh.ContentLength != tt.cl {
+				t.Fatalf("content-length %d, want %d", bh.ContentLength, tt.cl)
+			}
+			if rc.KeepAlive != tt.keepAlive {
+				t.Fatalf("keep-alive %v, want %v", rc.KeepAlive, tt.keepAlive)
+			}
+		})
+	}
+}
+
+func TestAuthorizerHeaders(t *testing.T) {
+	s := mustCompile(t, `server.document-root = "/srv"`)
+	rc := newRequest(s, "GET", "x", "/p")
+	bh, err := rc.BackendHeaders(bufio.NewReader(strings.NewReader("Variable-USER: bob\r\nX-Other: dropped\r\n\r\n")), &BackendOpts{Authorizer: true})
+	if err != nil || !bh.Approved || rc.Env.Get("USER") != "bob" || rc.Resp.Header.Len() != 0 {
+		t.Fatalf("approved=%v env=%q headers=%d err=%v", bh.Approved, rc.Env.Get("USER"), rc.Resp.Header.Len(), err)
+	}
+	rc = newRequest(s, "GET", "x", "/p")
+	bh, _ = rc.BackendHeaders(bufio.NewReader(strings.NewReader("Status: 401\r\nWWW-Authenticate: Basic\r\n\r\n")), &BackendOpts{Authorizer: true})
+	if bh.Approved || rc.Resp.Status != 401 || rc.Resp.Header.Get("WWW-Authenticate") != "Basic" {
+		t.Fatalf("denial: approved=%v status=%d", bh.Approved, rc.Resp.Status)
+	}
+}
+
+func TestXSendfile(t *testing.T) {
+	s := mustCompile(t, `server.document-root = "/srv"
+mimetype.assign = (".txt" => "text/plain")`)
+	dir := t.TempDir()
+	files := filepath.Join(dir, "files")
+	os.MkdirAll(filepath.Join(files, "sub"), 0o755)
+	os.WriteFile(filepath.Join(files, "a.txt"), []byte("sendfile content 0123456789\n"), 0o644)
+	os.WriteFile(filepath.Join(dir, "outside.txt"), []byte("secret"), 0o644)
+	docroots := []string{files + "/"}
+	tests := []struct {
+		name, head string
+		docroots   []string
+		status     int
+		length     string
+		ctype      string
+	}{
+		{name: "served", head: "X-Sendfile: " + files + "/a.txt\r\n\r\n", docroots: docroots, status: 200, length: "28", ctype: "text/plain"},
+		{name: "backend type kept", head: "Content-Type: application/x-foo\r\nX-Sendfile: " + files + "/a.txt\r\n\r\n", docroots: docroots, status: 200, length: "28", ctype: "application/x-foo"},
+		{name: "legacy header", head: "X-LIGHTTPD-send-file: " + files + "/a.txt\r\n\r\n", docroots: docroots, status: 200, length: "28"},
+		{name: "2005 patch header", head: "X-send-response-body: " + files + "/a.txt\r\n\r\n", docroots: docroots, status: 200, length: "28"},
+		{name: "percent-encoded path", head: "X-Sendfile: " + files + "/%61.txt\r\n\r\n", docroots: docroots, status: 200, length: "28"},
+		{name: "outside docroot", head: "X-Sendfile: " + dir + "/outside.txt\r\n\r\n", docroots: docroots, status: 403},
+		{name: "dot-dot escape", head: "X-Sendfile: " + files + "/../outside.txt\r\n\r\n", docroots: docroots, status: 403},
+		{name: "encoded dot-dot escape", head: "X-Sendfile: " + files + "/%2e%2e/outside.txt\r\n\r\n", docroots: docroots, status: 403},
+		{name: "relative path", head: "X-Sendfile: files/a.txt\r\n\r\n", docroots: docroots, status: 502},
+		{name: "missing", head: "X-Sendfile: " + files + "/none.txt\r\n\r\n", docroots: docroots, status: 404},
+		{name: "directory", head: "X-Sendfile: " + files + "/sub\r\n\r\n", docroots: docroots, status: 403},
+		{name: "no docroot: anything", head: "X-Sendfile: " + dir + "/outside.txt\r\n\r\n", status: 200, length: "6"},
+		{name: "backend 206 kept", head: "Status: 206\r\nX-Sendfile: " + files + "/a.txt\r\n\r\n", docroots: docroots, status: 206, length: "28"},
+		{name: "sendfile2 ranges", head: "X-Sendfile2: " + files + "/a.txt 0-3, " + files + "/a.txt 5-\r\n\r\n", docroots: docroots, status: 200, length: "27"},
+		{name: "sendfile2 no range", head: "X-Sendfile2: " + files + "/a.txt\r\n\r\n", docroots: docroots, status: 502},
+		{name: "sendfile2 outside", head: "X-Sendfile2: " + dir + "/outside.txt 0-1\r\n\r\n", docroots: docroots, status: 403},
+		{name: "sendfile2 bad range", head: "X-Sendfile2: " + files + "/a.txt x-y\r\n\r\n", docroots: docroots, status: 502},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			rc := newRequest(s, "GET", "x", "/index.php")
+			bh, err := rc.BackendHeaders(bufio.NewReader(strings.NewReader(tt.head)), &BackendOpts{XSendfile: true, XSendfileDocroots: tt.docroots})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !bh.Handoff {
+				t.Fatal("handoff not taken")
+			}
+			if rc.Resp.Status != tt.status {
+				t.Fatalf("status %d, want %d", rc.Resp.Status, tt.status)
+			}
+			if tt.length != "" && rc.Resp.Header.Get("Content-Length") != tt.length {
+				t.Fatalf("Content-Length %q, want %q", rc.Resp.Header.Get("Content-Length"), tt.length)
+			}
+			if tt.ctype != "" && rc.Resp.Header.Get("Content-Type") != tt.ctype {
+				t.Fatalf("Content-Type %q, want %q", rc.Resp.Header.Get("Content-Type"), tt.ctype)
+			}
+			if tt.status >= 400 && rc.Resp.Dynamic {
+				t.Fatal("a refused handoff must get the error document")
+			}
+			rc.Resp.reset()
+		})
+	}
+	rc := newRequest(s, "GET", "x", "/index.php")
+	bh, _ := rc.BackendHeaders(bufio.NewReader(strings.NewReader("X-Sendfile: "+files+"/a.txt\r\n\r\n")), &BackendOpts{XSendfile: false})
+	if bh.Handoff || rc.Resp.Header.Has("X-Sendfile") {
+		t.Fatal("a disabled handoff must neither run nor forward the header")
+	}
+}
+
+type envList [][2]string
+
+func (e *envList) Add(name, value string) { *e = append(*e, [2]string{name, value}) }
+
+func TestCGIEnv(t *testing.T) {
+	s := mustCompile(t, `server.document-root = "/srv/example/www"
+server.tag = "lighttpd/1.4.69"`)
+	rc := newRequest(s, "GET", "www.example.com:28101", "/index.php")
+	rc.Target = "/index.php/extra?x=1"
+	rc.URI.Target = "/index.php/extra?x=1"
+	rc.URI.Query = "x=1"
+	rc.PathInfo = "/extra"
+	rc.Phys = Physical{DocRoot: "/srv/example/www", BasePath: "/srv/example/www", Path: "/srv/example/www/index.php"}
+	for _, h := range []Header{{"Host", "www.example.com:28101"}, {"User-Agent", "t"}, {"X-Custom-Hdr", "v1, v2"}, {"Cookie", "a=1; b=2"}, {"Content-Type", "text/x"}, {"Proxy", "evil"}, {"Connection", "close"}} {
+		rc.Header.Append(h.Name, h.Value)
+	}
+	var got envList
+	rc.CGIEnv(&got, &CGIOptions{XSendfile: true})
+	want := envList{
+		{"CONTENT_LENGTH", "0"}, {"QUERY_STRING", "x=1"}, {"REQUEST_URI", "/index.php/extra?x=1"},
+		{"REDIRECT_STATUS", "200"}, {"SCRIPT_NAME", "/index.php"}, {"PATH_INFO", "/extra"},
+		{"PATH_TRANSLATED", "/srv/example/www/extra"}, {"SCRIPT_FILENAME", "/srv/example/www/index.php"},
+		{"DOCUMENT_ROOT", "/srv/example/www"}, {"REQUEST_METHOD", "GET"}, {"SERVER_PROTOCOL", "HTTP/1.1"},
+		{"SERVER_SOFTWARE", "lighttpd/1.4.69"}, {"GATEWAY_INTERFACE", "CGI/1.1"}, {"REQUEST_SCHEME", "http"},
+		{"SERVER_PORT", "28101"}, {"SERVER_ADDR", "127.0.0.1"}, {"SERVER_NAME", "www.example.com"},
+		{"REMOTE_ADDR", "127.0.0.1"}, {"REMOTE_PORT", "50810"}, {"HTTP_HOST", "www.example.com:28101"},
+		{"HTTP_USER_AGENT", "t"}, {"HTTP_X_CUSTOM_HDR", "v1, v2"}, {"HTTP_COOKIE", "a=1; b=2"},
+		{"CONTENT_TYPE", "text/x"}, {"HTTP_CONNECTION", "close"}, {"X_SEND_RESPONSE_BODY_SUPPORTED", "1"},
+	}
+	if !reflect.DeepEqual(got, want) {
+		t.Fatalf("params:\n got %q\nwant %q", got, want)
+	}
+	var auth envList
+	rc.CGIEnv(&auth, &CGIOptions{Authorizer: true, DocRoot: "/srv/remote"})
+	for _, kv := range auth {
+		switch kv[0] {
+		case "CONTENT_LENGTH", "SCRIPT_NAME", "PATH_INFO", "PATH_TRANSLATED", "X_SEND_RESPONSE_BODY_SUPPORTED":
+			t.Fatalf("authorizer got %s", kv[0])
+		case "SCRIPT_FILENAME":
+			if kv[1] != "/srv/remote/index.php" {
+				t.Fatalf("docroot SCRIPT_FILENAME %q", kv[1])
+			}
+		}
+	}
+}
+
+func TestHeadersSlots(t *testing.T) {
+	var h Headers
+	h.Set("A", "1")
+	h.Set("B", "2")
+	h.Del("A")
+	h.Set("C", "3")
+	h.Set("a", "again")
+	var order []string
+	h.Each(func(n, v string) { order = append(order, n+"="+v) })
+	if strings.Join(order, " ") != "A=again B=2 C=3" {
+		t.Fatalf("slot order: %v", order)
+	}
+	h.Add("B", "x")
+	if h.Get("b") != "2, x" {
+		t.Fatalf("Add joins: %q", h.Get("B"))
+	}
+}

@@ -48,10 +48,10 @@ type ServerSettings struct {
 
 // ParseOpts is server.http-parseopts after lighttpd's rules (config-keys §1.1).
 type ParseOpts struct {
-	HeaderStrict, HostStrict, HostNormalize, MethodGetBody bool
-	URLNormalize, URLUnreserved, URLRequired, URLCtrlsReject     bool
-	URL2FDecode, URL2FReject, URLDotsegRemove, URLDotsegReject   bool
-	URLQuery20Plus, URLInvalidUTF8Reject, URLBackslashTrans      bool
+	HeaderStrict, HostStrict, HostNormalize, MethodGetBody     bool
+	URLNormalize, URLUnreserved, URLRequired, URLCtrlsReject   bool
+	URL2FDecode, URL2FReject, URLDotsegRemove, URLDotsegReject bool
+	URLQuery20Plus, URLInvalidUTF8Reject, URLBackslashTrans    bool
 }
 
 // CoreConf are the per-request core settings (scope C), resolved per request

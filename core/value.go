@@ -14,16 +14,16 @@ import (
 type Type uint8
 
 const (
-	TypeString    Type = iota + 1 // "..." (an integer is accepted and printed as text)
-	TypeInt                       // 32-bit unsigned; a numeric string is accepted
-	TypeShort                     // 16-bit unsigned; a numeric string is accepted, larger values wrap
-	TypeBool                      // enable/disable, true/false, 1/0, or an integer
-	TypeList                      // ( "a", "b" ): a plain string is accepted as a one-element list
-	TypeKV                        // ( "k" => "v" )
-	TypeKVList                    // ( "k" => ( ... ) )
-	TypeKVAny                     // ( "k" => any )
-	TypeArray                     // any array (the module checks it)
-	TypeAny                       // any value (the module checks it)
+	TypeString Type = iota + 1 // "..." (an integer is accepted and printed as text)
+	TypeInt                    // 32-bit unsigned; a numeric string is accepted
+	TypeShort                  // 16-bit unsigned; a numeric string is accepted, larger values wrap
+	TypeBool                   // enable/disable, true/false, 1/0, or an integer
+	TypeList                   // ( "a", "b" ): a plain string is accepted as a one-element list
+	TypeKV                     // ( "k" => "v" )
+	TypeKVList                 // ( "k" => ( ... ) )
+	TypeKVAny                  // ( "k" => any )
+	TypeArray                  // any array (the module checks it)
+	TypeAny                    // any value (the module checks it)
 )
 
 // Value is a config value that passed its key's Type check. The typed accessor
@@ -42,11 +42,11 @@ type Value struct {
 // KV is one `"key" => "value"` pair of a TypeKV value.
 type KV struct{ Key, Value string }
 
-func (v Value) String() string  { return v.str }
-func (v Value) Int() int64      { return v.num }
-func (v Value) Bool() bool      { return v.num != 0 }
-func (v Value) List() []string  { return v.list }
-func (v Value) KVs() []KV       { return v.kv }
+func (v Value) String() string                   { return v.str }
+func (v Value) Int() int64                       { return v.num }
+func (v Value) Bool() bool                       { return v.num != 0 }
+func (v Value) List() []string                   { return v.list }
+func (v Value) KVs() []KV                        { return v.kv }
 func (v Value) Elements() []lighttpdconf.Element { return v.Raw.Arr }
 
 // checkValue converts raw to the typed form of t, or returns lighttpd's error.

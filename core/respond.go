@@ -1,6 +1,7 @@
 package core
 
 import (
+	"io"
 	"os"
 	"strconv"
 	"strings"
@@ -222,3 +223,43 @@ func (rc *Request) sendFileParts() error {
 	}
 	return nil
 }
+
+// streamWriter is the body writer of a streamed response.
+type streamWriter struct{ rc *Request }
+
+func (s streamWriter) Write(p []byte) (int, error) {
+	n, err := s.rc.w.Write(p)
+	s.rc.Resp.written += int64(n)
+	return n, err
+}
+
+// StartStream sends the response head now, for handlers that produce the
+// body while the client waits (backends whose reply does not fit the
+// buffer). contentLength is the body size when known, else -1: HTTP/1.1
+// then frames the body with chunked encoding, HTTP/1.0 ends it by closing.
+// Error documents and error handlers no longer apply; response_start hooks
+// run before the head is written. The returned writer takes the body.
+func (rc *Request) StartStream(contentLength int64) (io.Writer, error) {
+	r := &rc.Resp
+	if r.started {
+		return streamWriter{rc}, nil
+	}
+	if r.Status == 0 {
+		r.Status = 200
+	}
+	for _, m := range rc.Snap.hooks.responseStart {
+		m.ResponseStart(rc)
+	}
+	r.kind = bodyStream
+	r.started = true
+	if contentLength >= 0 {
+		r.setContentLength(contentLength)
+	}
+	if err := rc.w.WriteHead(r.Status, &r.Header, contentLength, nil); err != nil {
+		return nil, err
+	}
+	return streamWriter{rc}, nil
+}
+
+// FlushStream pushes streamed bytes to the client now.
+func (rc *Request) FlushStream() error { return rc.w.Flush() }

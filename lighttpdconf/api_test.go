@@ -46,6 +46,9 @@ func TestValues(t *testing.T) {
 		{"nbsp", "x\u00a0=\u00a01\n", "var.x", Value{Kind: KindInteger, Int: 1}},
 		{"comma-outside", "x = \"a\",\n", "var.x", Value{Kind: KindString, Str: "a"}},
 		{"stray-int", "x = 1 2\n", "var.x", Value{Kind: KindInteger, Int: 1}},
+		{"plus-on-next-line", "x = 1\n+ 2\n", "var.x", Value{Kind: KindInteger, Int: 1}},
+		{"plus-in-parens", "x = (1\n+ 2)\n", "var.x", Value{Kind: KindArray, Arr: []Element{{Value: Value{Kind: KindInteger, Int: 3}}}}},
+		{"plus-after-multiline-string", "x = \"a\nb\" + \"c\"\n", "var.x", Value{Kind: KindString, Str: "a\nbc"}},
 		{"two-on-a-line", "q = 1 r = 2\n", "var.r", Value{Kind: KindInteger, Int: 2}},
 		{"array-merge", "a = (\"a\", \"b\") + (\"a\")\n", "var.a", Value{Kind: KindArray, Arr: []Element{
 			{Value: Value{Kind: KindString, Str: "a"}}, {Value: Value{Kind: KindString, Str: "b"}}, {Value: Value{Kind: KindString, Str: "a"}}}}},
@@ -199,6 +202,8 @@ func TestWarnings(t *testing.T) {
 		{"stray-value", "x = 1 2\n", "stray value 2", "1:7"},
 		{"stray-brace", "x = 1\n}\n", "unmatched `}`", "2:1"},
 		{"nul", "x = 1\n\x00y = 2\n", "stray NUL", "2:1"},
+		{"plus-newline", "x = 1\n  + 2\n", "`+` at the start of a line", "2:3"},
+		{"cond-plus-newline", "$HTTP[\"url\"] == \"/a\"\n  + \"b\" { }\n", "+ before `{` is ignored", "2:3"},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {

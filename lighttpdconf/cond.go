@@ -2,6 +2,7 @@ package lighttpdconf
 
 import (
 	"net/netip"
+	"os"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -152,6 +153,9 @@ func negateKey(prev *Block) string {
 // condBlock evaluates `$NAME[FIELD] OP VALUE { ... }` and returns its block.
 func (e *evaluator) condBlock(c *astCond) (*Block, error) {
 	p := toPos(c.Pos)
+	if j := c.Head.Junk; len(j) > 0 {
+		e.warn(toPos(j[0].Pos), "%s before `{` is ignored (lighttpd drops it; a `+` on a new line does not continue the condition value)", j[0].Tok)
+	}
 	field, err := e.stringop(c.Head.Field)
 	if err != nil {
 		return nil, err
@@ -445,7 +449,7 @@ func globBrace(pattern string) ([]string, error) {
 	var out []string
 	for _, p := range expandBraces(pattern) {
 		if !strings.ContainsAny(p, "*?[") {
-			if _, err := lstat(p); err == nil {
+			if _, err := os.Lstat(p); err == nil {
 				out = append(out, p)
 			}
 			continue

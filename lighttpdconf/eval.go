@@ -379,6 +379,8 @@ func (e *evaluator) stmt(s *astStmt) error {
 		return e.chain(s.Chain)
 	case s.Assign != nil:
 		return e.assign(s.Assign)
+	case s.Stray != nil && s.Stray.Value == "+":
+		e.warn(toPos(s.Pos), "`+` at the start of a line does not continue the expression before it; lighttpd drops it and what follows on the line")
 	case s.Stray != nil:
 		e.warn(toPos(s.Pos), "stray value %s ignored (lighttpd drops it)", s.Stray.Value)
 	}

@@ -13,7 +13,7 @@ func (x *astExpr) Parse(lex *lexer.PeekingLexer) error {
 	if !startsValue(lex.Peek()) {
 		return participle.NextMatch
 	}
-	return parseExprInto(lex, x)
+	return parseExprInto(lex, x, false)
 }
 
 func startsValue(t *lexer.Token) bool {
@@ -32,27 +32,41 @@ func expected(t *lexer.Token, what string) error {
 	return &participle.UnexpectedTokenError{Unexpected: *t, Expect: what}
 }
 
-func parseExprInto(lex *lexer.PeekingLexer, x *astExpr) error {
+// parseExprInto parses Value ("+" Value)*. Outside parentheses lighttpd's
+// tokenizer emits an end-of-line token, so a `+` starting a new line does not
+// continue the expression there (lighttpd then drops it); inParens is true
+// inside ( ), where newlines produce no token.
+func parseExprInto(lex *lexer.PeekingLexer, x *astExpr, inParens bool) error {
 	x.Pos = lex.Peek().Pos
 	for {
-		v, err := parseValue(lex)
+		v, last, err := parseValue(lex, inParens)
 		if err != nil {
 			return err
 		}
 		x.Values = append(x.Values, v)
-		if !isPunct(lex.Peek(), "+") {
+		plus := lex.Peek()
+		if !isPunct(plus, "+") {
+			return nil
+		}
+		if !inParens && plus.Pos.Line > endLine(last) {
 			return nil
 		}
 		lex.Next()
 	}
 }
 
-func parseExpr(lex *lexer.PeekingLexer) (*astExpr, error) {
-	x := &astExpr{}
-	return x, parseExprInto(lex, x)
+// endLine is the line a token ends on (strings may span lines).
+func endLine(t *lexer.Token) int {
+	return t.Pos.Line + strings.Count(t.Value, "\n")
 }
 
-func parseValue(lex *lexer.PeekingLexer) (*astValue, error) {
+func parseExpr(lex *lexer.PeekingLexer, inParens bool) (*astExpr, error) {
+	x := &astExpr{}
+	return x, parseExprInto(lex, x, inParens)
+}
+
+// parseValue returns the value and its last token.
+func parseValue(lex *lexer.PeekingLexer, inParens bool) (*astValue, *lexer.Token, error) {
 	t := lex.Peek()
 	v := &astValue{Pos: t.Pos}
 	switch {
@@ -63,30 +77,31 @@ func parseValue(lex *lexer.PeekingLexer) (*astValue, error) {
 	case t.Type == tokKey:
 		v.Key = &lex.Next().Value
 	case isPunct(t, "("):
-		a, err := parseArray(lex)
+		a, last, err := parseArray(lex)
 		if err != nil {
-			return nil, err
+			return nil, nil, err
 		}
 		v.Arr = a
+		return v, last, nil
 	default:
-		return nil, expected(t, "a string, integer, name or array")
+		return nil, nil, expected(t, "a string, integer, name or array")
 	}
-	return v, nil
+	return v, t, nil
 }
 
-func parseArray(lex *lexer.PeekingLexer) (*astArray, error) {
+// parseArray returns the array and its closing parenthesis.
+func parseArray(lex *lexer.PeekingLexer) (*astArray, *lexer.Token, error) {
 	a := &astArray{Pos: lex.Next().Pos} // "("
 	for isPunct(lex.Peek(), ",") {
 		lex.Next() // lighttpd drops a leading comma
 	}
 	if isPunct(lex.Peek(), ")") {
-		lex.Next()
-		return a, nil
+		return a, lex.Next(), nil
 	}
 	for {
 		el, err := parseElem(lex)
 		if err != nil {
-			return nil, err
+			return nil, nil, err
 		}
 		a.Elems = append(a.Elems, el)
 		commas := 0
@@ -96,11 +111,10 @@ func parseArray(lex *lexer.PeekingLexer) (*astArray, error) {
 		}
 		t := lex.Peek()
 		if isPunct(t, ")") {
-			lex.Next()
-			return a, nil
+			return a, lex.Next(), nil
 		}
 		if commas == 0 || !startsValue(t) {
-			return nil, expected(t, `"," or ")"`)
+			return nil, nil, expected(t, `"," or ")"`)
 		}
 	}
 }
@@ -121,7 +135,7 @@ func parseJunk(lex *lexer.PeekingLexer, junk []*astValueJunk) []*astValueJunk {
 func parseElem(lex *lexer.PeekingLexer) (*astElem, error) {
 	el := &astElem{Pos: lex.Peek().Pos}
 	var err error
-	if el.First, err = parseExpr(lex); err != nil {
+	if el.First, err = parseExpr(lex, true); err != nil {
 		return nil, err
 	}
 	el.Junk1 = parseJunk(lex, nil)
@@ -129,7 +143,7 @@ func parseElem(lex *lexer.PeekingLexer) (*astElem, error) {
 		return el, nil
 	}
 	lex.Next()
-	if el.Second, err = parseExpr(lex); err != nil {
+	if el.Second, err = parseExpr(lex, true); err != nil {
 		return nil, err
 	}
 	el.Junk2 = parseJunk(lex, nil)
@@ -171,7 +185,7 @@ func (a *astAssign) Parse(lex *lexer.PeekingLexer) error {
 		return expected(lex.Peek(), "a string, integer, name or array")
 	}
 	var err error
-	a.Expr, err = parseExpr(lex)
+	a.Expr, err = parseExpr(lex, false)
 	return err
 }
 
@@ -195,7 +209,7 @@ func (h *astCondHead) Parse(lex *lexer.PeekingLexer) error {
 	}
 	lex.Next()
 	var err error
-	if h.Field, err = parseExpr(lex); err != nil {
+	if h.Field, err = parseExpr(lex, false); err != nil {
 		return err
 	}
 	if !isPunct(lex.Peek(), "]") {
@@ -212,6 +226,14 @@ func (h *astCondHead) Parse(lex *lexer.PeekingLexer) error {
 	if !startsValue(lex.Peek()) {
 		return expected(lex.Peek(), "a string expression")
 	}
-	h.Value, err = parseExpr(lex)
-	return err
+	if h.Value, err = parseExpr(lex, false); err != nil {
+		return err
+	}
+	// lighttpd drops what stands between the value and `{` (a `+ ...`
+	// continuation on the next line, stray values)
+	for t := lex.Peek(); isPunct(t, "+") || t.Type == tokString || t.Type == tokInt || t.Type == tokKey; t = lex.Peek() {
+		lex.Next()
+		h.Junk = append(h.Junk, &astValueJunk{Pos: t.Pos, Tok: t.Value})
+	}
+	return nil
 }

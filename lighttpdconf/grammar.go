@@ -27,7 +27,7 @@ type astStmt struct {
 	Include *astExpr     `parser:" | \"include\" @@"`
 	Shell   *astExpr     `parser:" | \"include_shell\" @@"`
 	Global  *astBlock    `parser:" | \"global\" @@"`
-	Stray   *lexer.Token `parser:" | @(String | Int) )"`
+	Stray   *lexer.Token `parser:" | @(String | Int | \"+\") )"`
 }
 
 type astBlock struct {
@@ -54,6 +54,7 @@ type astCondHead struct {
 	Field *astExpr
 	Op    string
 	Value *astExpr
+	Junk  []*astValueJunk
 }
 
 // astElse: `else COND` or `else BLOCK`. Tokens between `else` and `{` that do

@@ -3,12 +3,9 @@ package lighttpdconf
 import (
 	"bufio"
 	"io"
-	"os"
 	"strconv"
 	"strings"
 )
-
-var lstat = os.Lstat
 
 // Print writes the configuration exactly as `lighttpd -p` does (spec §14).
 func (c *Config) Print(w io.Writer) error {

@@ -2,6 +2,24 @@
 // lighttpd.conf language with variables, +, +=, include, include_shell,
 // conditionals and else-chains, evaluated while parsing exactly as lighttpd
 // does, and prints the result byte-identically to `lighttpd -p`.
+//
+// Structure: a hand lexer (lexer.go) reproduces lighttpd's tokenizer states
+// and messages and emits participle tokens; the statement grammar (blocks,
+// condition chains, include, global) is a participle grammar (grammar.go);
+// assignments, condition heads and expressions implement
+// participle.Parseable by hand (exprparse.go) because they carry most
+// tokens and participle's reflection dominated the profile. Evaluation
+// (eval.go, cond.go) walks the tree in source order, which is equivalent to
+// lighttpd evaluating during its LALR reductions.
+//
+// Deliberate differences from 1.4.69 (all where lighttpd silently
+// misparses): a key followed by something other than = := += is an error
+// with a keyword hint (`esle {` — lighttpd takes tokens up to the next `=`
+// as garbage); `if`/`elseif`/`elsif`/`elif` followed by `$` are read as
+// 1.4.69 does, with a warning. Everything lighttpd discards silently (stray
+// values, missing commas in arrays, a `+` continuation on a new line outside
+// parentheses, stray `}`, text after a NUL byte, `else if`) is accepted the
+// same way and reported in Config.Warnings.
 package lighttpdconf
 
 import (

@@ -175,6 +175,16 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	return serve(&o, snap, stderr)
 }
 
+// strerror spells a system error as C's strerror does ("No such file or
+// directory"), which is what lighttpd users grep their logs for.
+func strerror(err error) string {
+	msg := err.Error()
+	if msg == "" {
+		return msg
+	}
+	return strings.ToUpper(msg[:1]) + msg[1:]
+}
+
 func printWarnings(w io.Writer, conf *lighttpdconf.Config, diags []core.Diagnostic) {
 	for _, d := range conf.Warnings {
 		fmt.Fprintf(w, "%s: %s\n", d.Pos, d.Msg)
@@ -199,7 +209,16 @@ func loadConfig(file string, stdin io.Reader, stderr io.Writer) (*lighttpdconf.C
 	if err != nil {
 		var pe *os.PathError
 		if errors.As(err, &pe) && pe.Path == file {
-			return nil, fmt.Errorf("opening configfile %s failed: %s", file, strings.TrimPrefix(pe.Err.Error(), "open "))
+			return nil, fmt.Errorf("opening configfile %s failed: %s", file, strerror(pe.Err))
+		}
+		var le *lighttpdconf.Error
+		if errors.As(err, &le) && le.Pos.Line == 0 {
+			// No position to show (the file itself could not be read).
+			msg := le.Msg
+			if i := strings.LastIndex(msg, ": "); i >= 0 {
+				msg = msg[:i+2] + strerror(errors.New(msg[i+2:]))
+			}
+			return nil, errors.New(msg)
 		}
 		return nil, err
 	}

@@ -169,6 +169,28 @@ func TestIdleTimeouts(t *testing.T) {
 	}
 }
 
+func TestConnInfo(t *testing.T) {
+	got := make(chan ConnInfo, 1)
+	h := HandlerFunc(func(w *ResponseWriter, r *Request) {
+		got <- *r.Conn
+		w.Respond(nil)
+	})
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	must(t, err)
+	s := &Server{Handler: h, Token: "listener-1"}
+	go s.Serve(ln)
+	defer func() { ln.Close(); s.Close() }()
+	c, br := dial(t, ln.Addr().String())
+	send(t, c, "GET / HTTP/1.1\r\nHost: a\r\n\r\n")
+	read(t, br, false)
+	ci := <-got
+	local := c.LocalAddr().(*net.TCPAddr)
+	if ci.RemoteIP != "127.0.0.1" || ci.RemotePort != local.Port || ci.LocalPort != ln.Addr().(*net.TCPAddr).Port ||
+		ci.LocalIP != "127.0.0.1" || ci.Token != "listener-1" || ci.TLS {
+		t.Errorf("ConnInfo = %+v", ci)
+	}
+}
+
 func TestSetKeepAliveIdle(t *testing.T) {
 	h := HandlerFunc(func(w *ResponseWriter, r *Request) {
 		w.SetKeepAliveIdle(100 * time.Millisecond)

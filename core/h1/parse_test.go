@@ -11,7 +11,7 @@ import (
 // TestHeadScanning.
 var parseStatus = map[string]int{
 	"method_trace": 0, "connect_ip": 0, "put_static": 0, "delete_static": 0,
-	"not_found": 0, "post_static_with_body": 0,
+	"not_found": 0, "post_static_with_body": 0, "post_chunked_static": 0, "post_expect100_static": 0,
 }
 
 func parseOne(raw string, o *ParseOptions) (*Request, int) {
@@ -258,5 +258,20 @@ func TestValueOK(t *testing.T) {
 				t.Fatalf("byte %#x at %d: got %v want %v", c, pos, got, want)
 			}
 		}
+	}
+}
+
+// TestParseNoAlloc guards the zero-allocation promise for a typical
+// browser request once the Request's slices have warmed up.
+func TestParseNoAlloc(t *testing.T) {
+	buf := []byte(browserRequest)
+	o := DefaultParseOptions()
+	var r Request
+	ParseRequest(buf, &r, &o)
+	if n := testing.AllocsPerRun(100, func() { ParseRequest(buf, &r, &o) }); n != 0 {
+		t.Errorf("%v allocations per parse, want 0", n)
+	}
+	if r.Status != 0 || len(r.Headers) != 16 || string(r.Header("cookie")) != "session=abc123; theme=dark" {
+		t.Errorf("unexpected parse: status %d, %d headers", r.Status, len(r.Headers))
 	}
 }

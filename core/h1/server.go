@@ -58,8 +58,15 @@ type ConnInfo struct {
 	LocalAddr  net.Addr
 	// Remote is the peer as an AddrPort for TCP connections (zero otherwise).
 	Remote netip.AddrPort
-	TLS    bool
-	Token  any // Server.Token: identifies the listener ($SERVER["socket"])
+	// RemoteIP/RemotePort and LocalIP/LocalPort are computed once per
+	// connection (IPv4-mapped addresses unmapped) so requests need not
+	// format them again; empty / 0 for non-TCP connections.
+	RemoteIP   string
+	RemotePort int
+	LocalIP    string
+	LocalPort  int
+	TLS        bool
+	Token      any // Server.Token: identifies the listener ($SERVER["socket"])
 }
 
 // Handler serves one request. When r.Status != 0 the request was invalid:
@@ -268,6 +275,10 @@ func getConn(s *Server, nc net.Conn) *conn {
 	c.info = ConnInfo{Conn: nc, RemoteAddr: nc.RemoteAddr(), LocalAddr: nc.LocalAddr(), Token: s.Token}
 	if ta, ok := c.info.RemoteAddr.(*net.TCPAddr); ok {
 		c.info.Remote = ta.AddrPort()
+		c.info.RemoteIP, c.info.RemotePort = c.info.Remote.Addr().Unmap().String(), ta.Port
+	}
+	if la, ok := c.info.LocalAddr.(*net.TCPAddr); ok {
+		c.info.LocalIP, c.info.LocalPort = la.AddrPort().Addr().Unmap().String(), la.Port
 	}
 	_, c.info.TLS = nc.(*tls.Conn)
 	c.req.Conn = &c.info

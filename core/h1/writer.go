@@ -75,7 +75,8 @@ func (w *ResponseWriter) SetKeepAliveIdle(d time.Duration) {
 // AddHeader appends a header line. Empty values, X-Sendfile and
 // X-LIGHTTPD-* are never written (lighttpd's rule). A Content-Length given
 // here is trusted as the body length; a Date or Server given here replaces
-// h1's; a Connection header marks where h1's Connection value goes.
+// h1's; a Connection header marks where h1's Connection value goes (h1
+// picks the value: to close, set Request.KeepAlive = false first).
 func (w *ResponseWriter) AddHeader(name, value string) {
 	if value == "" || w.wroteHead || w.omit(name) {
 		return

@@ -4,6 +4,7 @@ package all
 
 import (
 	_ "github.com/golighty/golighty/modules/access"
+	_ "github.com/golighty/golighty/modules/accesslog"
 	_ "github.com/golighty/golighty/modules/alias"
 	_ "github.com/golighty/golighty/modules/indexfile"
 	_ "github.com/golighty/golighty/modules/secdownload"

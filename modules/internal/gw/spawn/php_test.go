@@ -95,7 +95,12 @@ func TestPHPCGIInheritedSocket(t *testing.T) {
 		t.Fatalf("php answered %q", got)
 	}
 	master := g.Procs()[0].PID
+	// The master forks its workers asynchronously; wait for both.
 	workers := groupMembers(master)
+	for deadline := time.Now().Add(3 * time.Second); len(workers) < 3 && time.Now().Before(deadline); {
+		time.Sleep(10 * time.Millisecond)
+		workers = groupMembers(master)
+	}
 	if len(workers) != 3 { // master + PHP_FCGI_CHILDREN
 		t.Errorf("process group %d has %v, want master and 2 workers", master, workers)
 	}

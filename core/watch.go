@@ -17,7 +17,7 @@ import (
 // rename, chmod) into one reload; the poll catches filesystems without
 // inotify and include_shell output, which no file event announces.
 const (
-	watchDebounce = 200 * time.Millisecond
+	watchDebounce = 50 * time.Millisecond
 	watchPoll     = 30 * time.Second
 )
 

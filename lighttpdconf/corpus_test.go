@@ -175,12 +175,7 @@ func contextCase(t *testing.T, corpus, rel string, row manifestRow) corpusCase {
 		}
 		// include_shell commands name /etc/lighttpd themselves (find
 		// /etc/lighttpd/conf-enabled): run them through a shell that maps it.
-		shell := filepath.Join(t.TempDir(), "mapsh")
-		script := "#!/bin/sh\nshift\nexec /bin/sh -c \"$(printf '%s' \"$1\" | sed 's#/etc/lighttpd#" + tmp + "#g')\"\n"
-		if err := os.WriteFile(shell, []byte(script), 0o755); err != nil {
-			t.Fatal(err)
-		}
-		etc.env = map[string]string{"SHELL": shell}
+		etc.env = map[string]string{"SHELL": mapShell(t, "/etc/lighttpd", tmp)}
 		for k, v := range row.env {
 			etc.env[k] = v
 		}
@@ -222,6 +217,17 @@ func contextCase(t *testing.T, corpus, rel string, row manifestRow) corpusCase {
 	return etc
 }
 
+// mapShell writes a $SHELL stand-in that rewrites from to to in the
+// include_shell command line before running it with /bin/sh.
+func mapShell(t *testing.T, from, to string) string {
+	shell := filepath.Join(t.TempDir(), "mapsh")
+	script := "#!/bin/sh\nshift\nexec /bin/sh -c \"$(printf '%s' \"$1\" | sed 's#" + from + "#" + to + "#g')\"\n"
+	if err := os.WriteFile(shell, []byte(script), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	return shell
+}
+
 var refPID = regexp.MustCompile(`(?m)^    var\.PID *= (\d+)$`)
 
 // TestCorpusGolden prints every corpus config that has a stored
@@ -249,6 +255,13 @@ func TestCorpusGolden(t *testing.T) {
 	if len(refs) < 150 {
 		t.Fatalf("only %d references found", len(refs))
 	}
+	// Without Debian's package (or with GOLIGHTY_CORPUS_HELPERS=corpus), run
+	// the corpus copies of its helper scripts.
+	var helperShell string
+	if _, err := os.Stat("/usr/share/lighttpd/create-mime.conf.pl"); err != nil || os.Getenv("GOLIGHTY_CORPUS_HELPERS") == "corpus" {
+		helperShell = mapShell(t, "/usr/share/lighttpd", filepath.Join(corpus, "debian-1.4.69/usr/share/lighttpd"))
+		t.Logf("include_shell helpers run from the corpus copies")
+	}
 	var failed []string
 	pass := 0
 	for _, rel := range refs {
@@ -275,6 +288,9 @@ func TestCorpusGolden(t *testing.T) {
 			}
 			pid, _ := strconv.Atoi(string(m[1]))
 			env := map[string]string{"PATH": "/usr/sbin:/usr/bin:/sbin:/bin", "LANG": "C"}
+			if helperShell != "" {
+				env["SHELL"] = helperShell
+			}
 			for k, v := range c.env {
 				env[k] = v
 			}

@@ -40,7 +40,8 @@ type ParseOptions struct {
 	HostNormalize bool // host-normalize
 	MethodGetBody bool // method-get-body
 	// MaxRequestSize is server.max-request-size in bytes (0 = unlimited):
-	// a Content-Length above it is answered 413.
+	// a Content-Length above it is answered 413. A Server sets it from
+	// Config.MaxRequestSize.
 	MaxRequestSize int64
 	// ProtocolHTTP11 false answers HTTP/1.1 requests as HTTP/1.0 without
 	// keep-alive (server.protocol-http11 = "disable").
@@ -75,7 +76,9 @@ type Request struct {
 	ContentLength int64
 	Chunked       bool
 	KeepAlive     bool
-	// Expect100 reports "Expect: 100-continue" on an HTTP/1.1 request.
+	// Expect100 reports "Expect: 100-continue" on an HTTP/1.1 request; the
+	// connection answers it on the first Body read. The Expect header itself
+	// stays in Headers (lighttpd removes it only when the body is read).
 	Expect100 bool
 	// HeadLen is the size of the head block in bytes (request line to final
 	// empty line), lighttpd's rqst_header_len.

@@ -1,7 +1,6 @@
 package h1
 
 import (
-	"errors"
 	"io"
 	"os"
 	"strconv"
@@ -31,10 +30,6 @@ type ResponseWriter struct {
 	noBody    bool // HEAD, 1xx, 204, 304: no body bytes on the wire
 	written   int64
 }
-
-// ErrBodyNotAllowed is returned by writes after Finish-like misuse, e.g.
-// writing after the response was completed.
-var ErrBodyNotAllowed = errors.New("h1: response already complete")
 
 func (w *ResponseWriter) reset(r *Request) {
 	*w = ResponseWriter{c: w.c, req: r, status: 200, hdr: w.hdr[:0], connPos: -1}

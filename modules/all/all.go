@@ -6,7 +6,10 @@ import (
 	_ "github.com/golighty/golighty/modules/access"
 	_ "github.com/golighty/golighty/modules/accesslog"
 	_ "github.com/golighty/golighty/modules/alias"
+	_ "github.com/golighty/golighty/modules/dirlisting"
+	_ "github.com/golighty/golighty/modules/expire"
 	_ "github.com/golighty/golighty/modules/indexfile"
 	_ "github.com/golighty/golighty/modules/secdownload"
+	_ "github.com/golighty/golighty/modules/setenv"
 	_ "github.com/golighty/golighty/modules/staticfile"
 )

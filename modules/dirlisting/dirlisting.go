@@ -6,7 +6,6 @@ package dirlisting
 import (
 	"errors"
 	"fmt"
-	"io/fs"
 	"os"
 	"sort"
 	"strconv"
@@ -467,17 +466,14 @@ func AppendXML(b []byte, s string) []byte {
 // errnoText is the strerror text of err, as log_perror prints it.
 func errnoText(err error) string {
 	var errno unix.Errno
-	if errors.As(err, &errno) {
+	if errors.As(err, &errno) && errno.Error() != "" {
+		// Go's texts are strerror's, lower-cased.
 		return strings.ToUpper(errno.Error()[:1]) + errno.Error()[1:]
-	}
-	var pe *fs.PathError
-	if errors.As(err, &pe) {
-		return pe.Err.Error()
 	}
 	return err.Error()
 }
 
-// elementString returns the string value of key in a keyed config array
+// element returns the value of key in a keyed config array
 // (keys are caseless, as lighttpd's arrays).
 func element(v core.Value, key string) (lighttpdconf.Value, bool) {
 	for _, e := range v.Elements() {

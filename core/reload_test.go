@@ -1,0 +1,92 @@
+package core
+
+import (
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"runtime"
+	"testing"
+	"time"
+)
+
+func openFDs(t *testing.T) int {
+	ents, err := os.ReadDir("/proc/self/fd")
+	if err != nil {
+		t.Skip("no /proc/self/fd")
+	}
+	return len(ents)
+}
+
+// TestReloadNoLeak reloads 1,000 times (good and bad configs) while the
+// server runs, and checks that goroutines and descriptors stay flat and the
+// server keeps answering from the newest config.
+func TestReloadNoLeak(t *testing.T) {
+	dir := t.TempDir()
+	l, _ := net.Listen("tcp", "127.0.0.1:0")
+	port := l.Addr().(*net.TCPAddr).Port
+	l.Close()
+	os.WriteFile(filepath.Join(dir, "v.txt"), []byte("x"), 0o644)
+	conf := filepath.Join(dir, "lighttpd.conf")
+	write := func(i int) {
+		os.WriteFile(conf, []byte(fmt.Sprintf("server.document-root = %q\nserver.bind = \"127.0.0.1\"\nserver.port = %d\nserver.tag = \"v%d\"\n", dir, port, i)), 0o644)
+	}
+	write(0)
+	log := slog.New(slog.NewTextHandler(io.Discard, nil))
+	loader := &Loader{Path: conf, Shared: NewSharedPool()}
+	snap, err := loader.Load()
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := NewServer(snap, log)
+	if err := srv.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer srv.Close()
+	r := &Reloader{Loader: loader, Server: srv, Log: log}
+	r.Prime(snap.Conf)
+	client := &http.Client{Transport: &http.Transport{DisableKeepAlives: true}}
+	check := func(want string) {
+		resp, err := client.Get(fmt.Sprintf("http://127.0.0.1:%d/v.txt", port))
+		if err != nil {
+			t.Fatal(err)
+		}
+		io.Copy(io.Discard, resp.Body)
+		resp.Body.Close()
+		if got := resp.Header.Get("Server"); got != want {
+			t.Fatalf("Server %q, want %q", got, want)
+		}
+	}
+	check("v0")
+	runtime.GC()
+	g0, f0 := runtime.NumGoroutine(), openFDs(t)
+	start := time.Now()
+	for i := 1; i <= 1000; i++ {
+		if i%10 == 0 {
+			os.WriteFile(conf, []byte("server.document-root = ("), 0o644)
+			if ok, err := r.Reload("test", false); ok || err == nil {
+				t.Fatalf("reload %d: a bad config must fail and change nothing", i)
+			}
+			continue
+		}
+		write(i)
+		if ok, err := r.Reload("test", false); !ok || err != nil {
+			t.Fatalf("reload %d: %v %v", i, ok, err)
+		}
+	}
+	elapsed := time.Since(start)
+	check("v999")
+	runtime.GC()
+	time.Sleep(50 * time.Millisecond)
+	g1, f1 := runtime.NumGoroutine(), openFDs(t)
+	t.Logf("1000 reloads in %v (%.2f ms each); goroutines %d -> %d, fds %d -> %d", elapsed, float64(elapsed.Microseconds())/1000/1000, g0, g1, f0, f1)
+	if g1 > g0+2 {
+		t.Fatalf("goroutines grew from %d to %d", g0, g1)
+	}
+	if f1 > f0+2 {
+		t.Fatalf("descriptors grew from %d to %d", f0, f1)
+	}
+}

@@ -3,6 +3,8 @@ package core
 import (
 	"io"
 	"os"
+
+	"github.com/golighty/golighty/core/httpfile"
 	"strconv"
 	"strings"
 )
@@ -116,6 +118,9 @@ func (rc *Request) prepareResponse() {
 	}
 	for _, m := range rc.Snap.hooks.responseStart {
 		m.ResponseStart(rc)
+	}
+	if rc.Resp.kind == bodyBytes && st == 200 {
+		rc.rangeOnBytes()
 	}
 	if rc.Resp.acceptRanges && !rc.Resp.Header.Has("Accept-Ranges") && !rc.Resp.Header.Has("Content-Encoding") {
 		rc.Resp.Header.Set("Accept-Ranges", "bytes")
@@ -263,3 +268,50 @@ func (rc *Request) StartStream(contentLength int64) (io.Writer, error) {
 
 // FlushStream pushes streamed bytes to the client now.
 func (rc *Request) FlushStream() error { return rc.w.Flush() }
+
+// rangeOnBytes applies lighttpd's Range processing to a complete in-memory
+// 200 response (a buffered backend reply, a generated page), as it does for
+// every finished response after the response_start hooks.
+func (rc *Request) rangeOnBytes() {
+	r := &rc.Resp
+	if !rc.Conf.RangeRequests || (rc.Proto != 11 && !rc.Snap.Core.Server.HTTP10Range) {
+		return
+	}
+	if r.Header.Has("Content-Encoding") || r.Header.Has("Transfer-Encoding") || r.Header.Get("Accept-Ranges") == "none" {
+		return
+	}
+	req := httpfile.Request{
+		Method:       rc.Method,
+		RangeAllowed: true,
+		Range:        rc.Header.Get("Range"),
+		IfRange:      rc.Header.Get("If-Range"),
+	}
+	p := &r.plan
+	httpfile.DecideRange(p, &req, int64(len(r.bytes)), r.Header.Get("Content-Type"), r.Header.Get("ETag"), r.Header.Get("Last-Modified"))
+	r.acceptRanges = p.AcceptRanges
+	switch {
+	case p.Status == 416:
+		r.Status = 416
+		r.Dynamic = false
+		r.clearForError()
+		rc.errorDocument(416)
+		r.acceptRanges = false
+	case p.Status == 206 && p.Multipart():
+		body := make([]byte, 0, p.ContentLength)
+		for i, rg := range p.Ranges {
+			body = p.AppendPartHeader(body, i)
+			body = append(body, r.bytes[rg.Start:rg.End+1]...)
+		}
+		body = httpfile.AppendMultipartEnd(body)
+		r.Status = 206
+		r.Header.Set("Content-Type", p.ContentType)
+		r.Header.Del("Content-Length")
+		r.bytes = body
+	case p.Status == 206:
+		rg := p.Ranges[0]
+		r.Status = 206
+		r.Header.Del("Content-Length")
+		r.bytes = r.bytes[rg.Start : rg.End+1]
+		r.contentRange = string(p.AppendContentRange(nil))
+	}
+}

@@ -225,7 +225,12 @@ func checkNesting(toks []lexer.Token) error {
 			}
 			stack = append(stack, open{c, t.Pos})
 		case '}', ')', ']':
-			want := map[byte]byte{'}': '{', ')': '(', ']': '['}[c]
+			want := byte('{')
+			if c == ')' {
+				want = '('
+			} else if c == ']' {
+				want = '['
+			}
 			if n := len(stack); n > 0 && stack[n-1].c == want {
 				stack = stack[:n-1]
 			}

@@ -32,8 +32,8 @@ type astStmt struct {
 
 type astBlock struct {
 	Pos    lexer.Position
-	Stmts  []*astStmt     `parser:"\"{\" @@*"`
-	EndPos lexer.Position `parser:"\"}\""`
+	Stmts  []*astStmt `parser:"\"{\" @@* \"}\""`
+	EndPos lexer.Position
 }
 
 type astChain struct {

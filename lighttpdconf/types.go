@@ -76,7 +76,9 @@ type Element struct {
 	Value  Value
 }
 
-// Entry is one `key = value` of a block. Key keeps its first spelling.
+// Entry is one `key = value` of a block. Key is spelled as in the statement
+// that last stored it (`=`, or `:=`/`+=`, which replace the key like lighttpd),
+// with "var." prepended to bare names.
 type Entry struct {
 	Key   string
 	Value Value

@@ -511,3 +511,42 @@ func TestShutdown(t *testing.T) {
 		t.Errorf("Requests = %d, want 2", got)
 	}
 }
+
+func TestManyPipelined(t *testing.T) {
+	_, addr := startServer(t, testConfig(), testHandler(testDocroot(t)))
+	c, br := dial(t, addr)
+	const n = 200
+	go func() {
+		// Sent in one go; responses are batched and must come back in order.
+		io.WriteString(c, strings.Repeat("GET /f.txt HTTP/1.1\r\nHost: a\r\n\r\nGET /missing HTTP/1.1\r\nHost: a\r\n\r\n", n/2))
+	}()
+	for i := 0; i < n; i++ {
+		r := read(t, br, false)
+		want := 200
+		if i%2 == 1 {
+			want = 404
+		}
+		if r.status != want {
+			t.Fatalf("response %d: %d, want %d", i, r.status, want)
+		}
+	}
+}
+
+func TestWriteIdleTimeout(t *testing.T) {
+	cfg := testConfig()
+	cfg.MaxWriteIdle = 200 * time.Millisecond
+	s, addr := startServer(t, cfg, testHandler(testDocroot(t)))
+	c, err := net.Dial("tcp", addr)
+	must(t, err)
+	defer c.Close()
+	c.(*net.TCPConn).SetReadBuffer(4096)
+	// Ask for 8 MiB and never read: the server must give up, not hang.
+	io.WriteString(c, strings.Repeat("GET /big.bin HTTP/1.1\r\nHost: a\r\n\r\n", 8))
+	deadline := time.Now().Add(5 * time.Second)
+	for s.OpenConns() != 0 && time.Now().Before(deadline) {
+		time.Sleep(20 * time.Millisecond)
+	}
+	if n := s.OpenConns(); n != 0 {
+		t.Errorf("connection still open after max-write-idle: %d", n)
+	}
+}

@@ -95,7 +95,8 @@ type Request struct {
 	Body *Body
 
 	hasCL, hasUpgrade bool
-	hostIdx           int // index of the Host header, -1 if none
+	hostIdx           int    // index of the Host header, -1 if none
+	names             uint64 // bloom set of header names seen (see nameBit)
 	scratch           []byte
 }
 
@@ -286,6 +287,7 @@ func parseRequestLine(line []byte, r *Request, o *ParseOptions) (int, string) {
 			lower(host)
 			r.hostIdx = len(r.Headers)
 			r.Headers = append(r.Headers, Header{Name: hostName, Value: host})
+			r.names |= nameBit(hostName)
 			r.Host = host
 			target = target[hs+slash:]
 		case !o.HeaderStrict,
@@ -501,7 +503,17 @@ func headerID(k []byte) int {
 	return hOther
 }
 
+// nameBit hashes a name's length and case-folded first and last bytes to
+// one of 64 bits: most headers differ there, so the duplicate search is
+// skipped for names never seen.
+func nameBit(k []byte) uint64 {
+	return 1 << ((uint(len(k)) + uint(k[0]|0x20)*7 + uint(k[len(k)-1]|0x20)*13) & 63)
+}
+
 func (r *Request) find(k []byte) int {
+	if r.names&nameBit(k) == 0 {
+		return -1
+	}
 	for i := range r.Headers {
 		if eqFoldB(r.Headers[i].Name, k) {
 			return i
@@ -521,6 +533,7 @@ func (r *Request) addHeader(k, v []byte) (int, string) {
 			lower(v)
 			r.hostIdx = len(r.Headers)
 			r.Headers = append(r.Headers, Header{Name: k, Value: v})
+			r.names |= nameBit(k)
 			r.Host = v
 			return 0, ""
 		}
@@ -588,6 +601,7 @@ func (r *Request) addHeader(k, v []byte) (int, string) {
 		return 0, ""
 	}
 	r.Headers = append(r.Headers, Header{Name: k, Value: v})
+	r.names |= nameBit(k)
 	return 0, ""
 }
 

@@ -38,6 +38,11 @@ func fillRecord(r *format.Record, rc *core.Request, serverTag string) {
 	r.Method = rc.Method
 	r.OrigTarget = rc.Target
 	r.Target = rc.URI.Target
+	if r.Target == "" {
+		// Rejected before the target was processed (400 for a missing
+		// Host): lighttpd still has the target as received.
+		r.Target = rc.Target
+	}
 	r.Query = rc.URI.Query
 	r.Protocol = protocol(rc.Proto)
 	r.Status = rc.Resp.Status

@@ -1,0 +1,330 @@
+package gw
+
+import (
+	"strings"
+	"sync/atomic"
+	"time"
+
+	"github.com/golighty/golighty/core"
+)
+
+// Server is one parsed xxx.server value: the extensions and prefixes of
+// authorizers and of responders, each in config order.
+type Server struct {
+	Auth []*Ext
+	Resp []*Ext
+}
+
+func (s *Server) insert(key string, h *Host, mode Mode) {
+	list := &s.Resp
+	if mode == Authorizer {
+		list = &s.Auth
+	}
+	for _, e := range *list {
+		if e.Key == key {
+			e.Hosts = append(e.Hosts, h)
+			return
+		}
+	}
+	e := &Ext{Key: key, Hosts: []*Host{h}, Mode: mode}
+	e.lastUsed.Store(-1)
+	*list = append(*list, e)
+}
+
+// Ext is an extension (".php") or URL-path prefix ("/app") and the hosts
+// serving it.
+type Ext struct {
+	Key   string
+	Mode  Mode
+	Hosts []*Host
+
+	lastUsed atomic.Int32 // round-robin position
+	noteSent atomic.Bool  // "all handlers ... are down" logged
+}
+
+// IsPrefix reports whether the key is a URL-path prefix.
+func (e *Ext) IsPrefix() bool { return strings.HasPrefix(e.Key, "/") }
+
+// Match is gw_check_extension's search: authorizers first (unless one
+// already ran for the request), then responders. fn is the path suffix keys
+// are matched against (the physical path, or the URL path when
+// check-local is disabled); prefix keys always match the URL path.
+// fastcgi.map-extensions is consulted before the direct keys.
+func (s *Server) Match(mapExt []core.KV, fn, uriPath string, skipAuth bool) *Ext {
+	if fn == "" {
+		return nil
+	}
+	lists := [2][]*Ext{s.Auth, s.Resp}
+	if skipAuth {
+		lists[0] = nil
+	}
+	for _, exts := range lists {
+		if len(exts) == 0 {
+			continue
+		}
+		if e := mapped(exts, mapExt, fn); e != nil {
+			return e
+		}
+		for _, e := range exts {
+			if e.IsPrefix() {
+				if strings.HasPrefix(uriPath, e.Key) {
+					return e
+				}
+			} else if strings.HasSuffix(fn, e.Key) {
+				return e
+			}
+		}
+	}
+	return nil
+}
+
+// mapped applies xxx.map-extensions: the first mapping whose key ends fn
+// names the extension to use, if that extension exists in exts.
+func mapped(exts []*Ext, mapExt []core.KV, fn string) *Ext {
+	for _, kv := range mapExt {
+		if !strings.HasSuffix(fn, kv.Key) {
+			continue
+		}
+		for _, e := range exts {
+			if e.Key == kv.Value {
+				return e
+			}
+		}
+		return nil
+	}
+	return nil
+}
+
+// SplitPathInfo is the check-local=disable split for a prefix key: the URL
+// path continues after the key up to the next '/', the rest is PATH_INFO
+// (key "/cgi-bin/", "/cgi-bin/foo/bar" → "/cgi-bin/foo" + "/bar"). With
+// fix-root-scriptname and key "/", the whole path is PATH_INFO.
+func SplitPathInfo(key, uriPath string, fixRoot bool) (scriptName, pathInfo string) {
+	if len(key) == 1 && fixRoot {
+		return "", uriPath
+	}
+	if len(uriPath) > len(key) {
+		if i := strings.IndexByte(uriPath[len(key):], '/'); i >= 0 {
+			cut := len(key) + i
+			return uriPath[:cut], uriPath[cut:]
+		}
+	}
+	return uriPath, ""
+}
+
+// SelectInfo is what balancing needs to know about a request.
+type SelectInfo struct {
+	Authority string // hash balancing
+	Path      string
+	Query     string
+	RemoteIP  string // sticky balancing
+	Debug     int
+	Logf      func(format string, args ...any)
+}
+
+const djbInit = 5381
+
+func djb(s string, h uint32) uint32 {
+	for i := 0; i < len(s); i++ {
+		h = (h << 5) + h ^ uint32(s[i])
+	}
+	return h
+}
+
+// Select is gw_host_get: a host with a usable proc chosen by the balance
+// policy, or nil after logging (once until a host is found again) that all
+// handlers are down; the caller answers 503.
+func (e *Ext) Select(b Balance, si *SelectInfo) *Host {
+	now := time.Now().UnixNano()
+	ndx := -1
+	switch {
+	case len(e.Hosts) == 1:
+		if e.Hosts[0].active(now, si.Logf) {
+			ndx = 0
+		}
+	case b == Hash, b == Sticky:
+		var base uint32
+		if b == Hash {
+			base = djb(si.Authority, djb(si.Path, djbInit))
+		} else {
+			base = djb(si.RemoteIP, djbInit)
+		}
+		var best uint32
+		for k, h := range e.Hosts {
+			if !h.active(now, si.Logf) {
+				continue
+			}
+			cur := base ^ h.hash
+			if b == Sticky {
+				cur ^= uint32(h.Conf.Port)
+			}
+			if ndx < 0 || cur > best {
+				best, ndx = cur, k
+			}
+		}
+	case b == RoundRobin:
+		last := int(e.lastUsed.Load())
+		n := len(e.Hosts)
+		for i := 1; i <= n; i++ {
+			k := (last + i) % n
+			if k < 0 {
+				k += n
+			}
+			if e.Hosts[k].active(now, si.Logf) {
+				ndx = k
+				break
+			}
+		}
+		e.lastUsed.Store(int32(ndx))
+	default:
+		least := int32(-1)
+		for k, h := range e.Hosts {
+			if !h.active(now, si.Logf) {
+				continue
+			}
+			if l := h.load.Load(); least < 0 || l < least {
+				least, ndx = l, k
+			}
+		}
+	}
+	if ndx < 0 {
+		if e.noteSent.CompareAndSwap(false, true) && si.Logf != nil {
+			si.Logf("all handlers for %s?%s on %s are down.", si.Path, si.Query, e.Key)
+		}
+		return nil
+	}
+	e.noteSent.Store(false)
+	h := e.Hosts[ndx]
+	if si.Debug > 0 && si.Logf != nil {
+		si.Logf("gw - found a host %s %d", h.Conf.Host, h.Conf.Port)
+	}
+	return h
+}
+
+// Host is one backend: its procs and their load.
+type Host struct {
+	Conf    HostConfig
+	Procs   []*Proc
+	Spawner *Spawner // nil unless bin-path
+
+	load atomic.Int32
+	hash uint32
+}
+
+// NewHost builds the runtime host of hc; sp starts its processes when hc
+// has a bin-path.
+func NewHost(hc HostConfig, sp *Spawner) *Host {
+	h := &Host{Conf: hc, Spawner: sp}
+	id := hc.Host
+	if id == "" {
+		id = hc.Socket
+	}
+	h.hash = djb(id, djbInit)
+	for i, a := range hc.addrs() {
+		h.Procs = append(h.Procs, &Proc{Addr: a, Index: i, host: h})
+	}
+	return h
+}
+
+// Load is the number of requests running on the host.
+func (h *Host) Load() int { return int(h.load.Load()) }
+
+func (h *Host) active(now int64, logf func(string, ...any)) bool {
+	for _, p := range h.Procs {
+		if p.usable(now, logf) {
+			return true
+		}
+	}
+	return false
+}
+
+// Acquire picks the usable proc with the lowest load and counts the
+// request on it; nil when every proc is down. Release undoes it.
+func (h *Host) Acquire(si *SelectInfo) *Proc {
+	now := time.Now().UnixNano()
+	var best *Proc
+	for _, p := range h.Procs {
+		if !p.usable(now, si.Logf) {
+			continue
+		}
+		if best == nil || p.load.Load() < best.load.Load() {
+			best = p
+		}
+	}
+	if best == nil {
+		return nil
+	}
+	best.load.Add(1)
+	h.load.Add(1)
+	if si.Debug > 0 && si.Logf != nil {
+		si.Logf("got proc: pid: %d socket: %s load: %d", best.PID(), best.Addr, best.load.Load())
+	}
+	return best
+}
+
+// Release ends a request started with Acquire.
+func (h *Host) Release(p *Proc, si *SelectInfo) {
+	p.load.Add(-1)
+	h.load.Add(-1)
+	if si.Debug > 0 && si.Logf != nil {
+		si.Logf("released proc: pid: %d socket: %s load: %d", p.PID(), p.Addr, p.load.Load())
+	}
+}
+
+// Proc is one address of a host (one spawned process for bin-path hosts).
+type Proc struct {
+	Addr  Addr
+	Index int
+	// Client is the protocol module's connection factory for this address
+	// (an *fcgi.Dialer for mod_fastcgi), set once at setup.
+	Client any
+
+	host          *Host
+	load          atomic.Int32
+	disabledUntil atomic.Int64 // unix nanoseconds; 0 = enabled
+}
+
+// Load is the number of requests running on the proc.
+func (p *Proc) Load() int { return int(p.load.Load()) }
+
+// PID is the spawned process id (0 for external backends, as lighttpd logs).
+func (p *Proc) PID() int {
+	if p.host.Spawner == nil {
+		return 0
+	}
+	return p.host.Spawner.PID(p.Index)
+}
+
+// usable: not disabled after a connect failure and, when spawned, running.
+// A proc whose disable time passed is re-enabled here, with lighttpd's log
+// line.
+func (p *Proc) usable(now int64, logf func(string, ...any)) bool {
+	if until := p.disabledUntil.Load(); until != 0 {
+		if now <= until {
+			return false
+		}
+		if p.disabledUntil.CompareAndSwap(until, 0) && logf != nil {
+			hc := &p.host.Conf
+			logf("gw-server re-enabled: %s %s %d %s", p.Addr, hc.Host, hc.Port, hc.Socket)
+		}
+	}
+	if sp := p.host.Spawner; sp != nil && !sp.Up(p.Index) {
+		return false
+	}
+	return true
+}
+
+// ConnectFailed disables the proc for disable-time after a connect error
+// (lighttpd treats refused and timed-out connects as overload) and logs as
+// gw_proc_connect_error does.
+func (p *Proc) ConnectFailed(err error, logf func(string, ...any)) {
+	hc := &p.host.Conf
+	d := time.Duration(hc.DisableTime) * time.Second
+	p.disabledUntil.Store(time.Now().Add(d).UnixNano())
+	if logf != nil {
+		logf("establishing connection failed: socket: %s: %v", p.Addr, err)
+		if p.host.Spawner != nil {
+			logf("backend error; we'll disable for %dsecs and send the request to another backend instead:load: %d", hc.DisableTime, p.host.Load())
+		}
+	}
+}

@@ -103,7 +103,9 @@ func (rc *Request) CGIEnv(env EnvSink, o *CGIOptions) {
 	env.Add("REMOTE_PORT", string(strconv.AppendInt(num[:0], int64(rc.Conn.RemotePort), 10)))
 	for i := 0; i < rc.Header.Len(); i++ {
 		h := rc.Header.At(i)
-		if h.Value == "" || strings.EqualFold(h.Name, "Proxy") { // httpoxy
+		// Proxy: httpoxy. Expect, Transfer-Encoding: consumed by the
+		// request parser, never passed on (lighttpd removes them).
+		if h.Value == "" || strings.EqualFold(h.Name, "Proxy") || strings.EqualFold(h.Name, "Expect") || strings.EqualFold(h.Name, "Transfer-Encoding") {
 			continue
 		}
 		if strings.EqualFold(h.Name, "Content-Type") {

@@ -221,11 +221,13 @@ func (rc *Request) evalCond(idx int, c *condition) bool {
 // matchRegex matches and, when the regex has groups, keeps the captures for
 // %N references of modules configured in this block.
 func (rc *Request) matchRegex(idx int, c *condition, subj string) bool {
-	if c.op == lighttpdconf.OpNoMatch || c.re.NumSubexp() == 0 {
-		ok, err := c.re.MatchStringErr(subj)
-		if err != nil {
-			rc.Logf("regex %s: %v", c.re, err)
-		}
+	// Matching first costs no allocation; the capture offsets (which the
+	// regexp package allocates) are only computed for a match.
+	ok, err := c.re.MatchStringErr(subj)
+	if err != nil {
+		rc.Logf("regex %s: %v", c.re, err)
+	}
+	if !ok || c.op == lighttpdconf.OpNoMatch || c.re.NumSubexp() == 0 {
 		return ok
 	}
 	start := len(rc.capIdx)

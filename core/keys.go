@@ -4,6 +4,8 @@ import (
 	"fmt"
 	"sort"
 	"strings"
+	"sync"
+	"sync/atomic"
 
 	"github.com/golighty/golighty/lighttpdconf"
 )
@@ -35,10 +37,14 @@ type Key[T any] struct {
 
 // Table holds a module's settings: the defaults plus, for every config block
 // that sets one of its keys, the patches to apply when that block is true.
-// Resolve never merges maps or looks at the AST at request time.
+// Resolve never merges maps or looks at the AST at request time, and in the
+// steady state it does not even patch: the result for each combination of
+// true blocks is computed once and kept (requests fall into few combinations).
 type Table[T any] struct {
 	def     T
 	patches []blockPatch[T]
+	cache   sync.Map // uint64 bitmask of true patch blocks -> *T
+	cached  atomic.Int32
 }
 
 type blockPatch[T any] struct {
@@ -46,16 +52,51 @@ type blockPatch[T any] struct {
 	apply []func(*T)
 }
 
+// maxResolveCache bounds the distinct block combinations a Table remembers;
+// past it, further combinations are computed per request.
+const maxResolveCache = 256
+
 // Defaults returns the settings of a request that matches no conditional.
 func (t *Table[T]) Defaults() T { return t.def }
 
 // Resolve returns the settings for rc: the defaults with the patches of every
 // true block applied in block order (the last true block wins, as lighttpd).
 func (t *Table[T]) Resolve(rc *Request) T {
+	if len(t.patches) == 0 {
+		return t.def
+	}
+	if len(t.patches) > 64 {
+		return t.compute(rc, nil)
+	}
+	var mask uint64
+	for i := range t.patches {
+		if rc.blockTrue(t.patches[i].block) {
+			mask |= 1 << uint(i)
+		}
+	}
+	if v, ok := t.cache.Load(mask); ok {
+		return *v.(*T)
+	}
+	v := t.compute(rc, &mask)
+	if t.cached.Load() < maxResolveCache {
+		if _, loaded := t.cache.LoadOrStore(mask, &v); !loaded {
+			t.cached.Add(1)
+		}
+	}
+	return v
+}
+
+// compute applies the patches of true blocks; with mask set it reads the
+// truth values from it instead of evaluating again.
+func (t *Table[T]) compute(rc *Request, mask *uint64) T {
 	v := t.def
 	for i := range t.patches {
 		p := &t.patches[i]
-		if p.block != 0 && !rc.blockTrue(p.block) {
+		if mask != nil {
+			if *mask&(1<<uint(i)) == 0 {
+				continue
+			}
+		} else if !rc.blockTrue(p.block) {
 			continue
 		}
 		for _, f := range p.apply {

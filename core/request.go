@@ -10,7 +10,6 @@ import (
 
 // ConnInfo describes the connection a request arrived on.
 type ConnInfo struct {
-	RemoteAddr string // "ip:port" as the client connected
 	RemoteIP   string // $HTTP["remoteip"], REMOTE_ADDR
 	RemotePort int
 	LocalIP    string // SERVER_ADDR

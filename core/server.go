@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/golighty/golighty/core/h1"
+	"github.com/golighty/golighty/core/urinorm"
 )
 
 // Server runs snapshots on listeners. Listeners and their accept loops live
@@ -171,6 +172,14 @@ func h1ConfigFor(snap *Snapshot) h1.Config {
 	c.Parse.MethodGetBody = p.MethodGetBody
 	c.Parse.MaxRequestSize = def.MaxRequestSize
 	c.Parse.ProtocolHTTP11 = def.ProtocolHTTP11
+	// A malformed target must win over later whole-request errors (a
+	// missing Host, a missing Content-Length), as in lighttpd's order.
+	opts := *p
+	c.Parse.CheckTarget = func(target []byte) bool {
+		var buf [512]byte
+		_, _, err := urinorm.NormalizeTarget(buf[:0], target, &opts)
+		return err == nil
+	}
 	return c
 }
 
@@ -222,6 +231,14 @@ func (s *Server) ServeH1(w *h1.ResponseWriter, r *h1.Request) {
 		rc.runPhases()
 	}
 	rc.prepareResponse()
+	// The core's decisions (a backend's Connection: close, per-condition
+	// keep-alive limits, protocol-http11) reach the wire engine before the
+	// head is written.
+	if rc.Conf.MaxKeepAliveRequests == 0 || r.Seq >= rc.Conf.MaxKeepAliveRequests || rc.Conf.MaxKeepAliveIdle == 0 {
+		rc.KeepAlive = false
+	}
+	r.KeepAlive = r.KeepAlive && rc.KeepAlive
+	w.SetKeepAliveIdle(time.Duration(rc.Conf.MaxKeepAliveIdle) * time.Second)
 	if err := rc.writeResponse(); err != nil {
 		rc.KeepAlive = false
 		rc.Aborted = true
@@ -263,17 +280,8 @@ func (rc *Request) fillFromH1(r *h1.Request) {
 		if tok, ok := ci.Token.(string); ok {
 			rc.Conn.Socket = tok
 		}
-		if ci.Remote.IsValid() {
-			rc.Conn.RemoteIP = ci.Remote.Addr().Unmap().String()
-			rc.Conn.RemotePort = int(ci.Remote.Port())
-		} else if ci.RemoteAddr != nil {
-			rc.Conn.RemoteIP = ci.RemoteAddr.String()
-		}
-		rc.Conn.RemoteAddr = net.JoinHostPort(rc.Conn.RemoteIP, strconv.Itoa(rc.Conn.RemotePort))
-		if la, ok := ci.LocalAddr.(*net.TCPAddr); ok {
-			rc.Conn.LocalIP = la.IP.String()
-			rc.Conn.LocalPort = la.Port
-		}
+		rc.Conn.RemoteIP, rc.Conn.RemotePort = ci.RemoteIP, ci.RemotePort
+		rc.Conn.LocalIP, rc.Conn.LocalPort = ci.LocalIP, ci.LocalPort
 	}
 	rc.Conn.Requests = r.Seq - 1
 }

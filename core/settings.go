@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"strings"
 
+	"github.com/golighty/golighty/core/urinorm"
 	"github.com/golighty/golighty/lighttpdconf"
 )
 
@@ -46,13 +47,9 @@ type ServerSettings struct {
 	ErrorLogHighPrecision bool
 }
 
-// ParseOpts is server.http-parseopts after lighttpd's rules (config-keys §1.1).
-type ParseOpts struct {
-	HeaderStrict, HostStrict, HostNormalize, MethodGetBody     bool
-	URLNormalize, URLUnreserved, URLRequired, URLCtrlsReject   bool
-	URL2FDecode, URL2FReject, URLDotsegRemove, URLDotsegReject bool
-	URLQuery20Plus, URLInvalidUTF8Reject, URLBackslashTrans    bool
-}
+// ParseOpts is server.http-parseopts after lighttpd's rules (config-keys
+// §1.1); core/urinorm owns the rules and applies them to request targets.
+type ParseOpts = urinorm.Options
 
 // CoreConf are the per-request core settings (scope C), resolved per request
 // from the compiled table.
@@ -99,14 +96,6 @@ type CoreSettings struct {
 	Table  *Table[CoreConf]
 }
 
-func defaultParseOpts() ParseOpts {
-	return ParseOpts{
-		HeaderStrict: true, HostStrict: true, HostNormalize: false,
-		URLNormalize: true, URLUnreserved: true, URLCtrlsReject: true,
-		URL2FDecode: true, URLDotsegRemove: true, URLInvalidUTF8Reject: true,
-	}
-}
-
 func str(set func(*CoreConf, string)) func(Value) (func(*CoreConf), error) {
 	return func(v Value) (func(*CoreConf), error) {
 		s := v.String()
@@ -138,7 +127,7 @@ func bindCore(sc *SetupContext) (*CoreSettings, error) {
 	*srv = ServerSettings{
 		Port: 80, CompatModuleLoad: true, SetV6Only: true, ListenBacklog: 1024,
 		MaxRequestFieldSize: 8192, StatCacheEngine: "simple", SyslogFacility: "daemon",
-		MaxFDs: 4096, ParseOpts: defaultParseOpts(), MimeXattrName: "Content-Type",
+		MaxFDs: 4096, ParseOpts: urinorm.DefaultOptions(), MimeXattrName: "Content-Type",
 		GracefulShutdownSecs: 8,
 	}
 	type S = ServerSettings
@@ -296,61 +285,30 @@ func applyFeatureFlags(srv *ServerSettings) {
 	}
 }
 
-// applyParseOpts reads server.http-parseopts with lighttpd's rules and errors.
+// applyParseOpts reads server.http-parseopts; the rules and lighttpd's
+// messages live in core/urinorm. The separate server.http-parseopt-* keys,
+// already bound, take part as if listed first.
 func applyParseOpts(sc *SetupContext, srv *ServerSettings) error {
 	e, ok := sc.conf.Global.Get("server.http-parseopts")
 	if !ok {
 		return nil
 	}
-	p := &srv.ParseOpts
-	opts := map[string]*bool{
-		"header-strict": &p.HeaderStrict, "host-strict": &p.HostStrict, "host-normalize": &p.HostNormalize,
-		"method-get-body": &p.MethodGetBody, "url-normalize-unreserved": &p.URLUnreserved,
-		"url-normalize-required": &p.URLRequired, "url-ctrls-reject": &p.URLCtrlsReject,
-		"url-path-2f-decode": &p.URL2FDecode, "url-path-2f-reject": &p.URL2FReject,
-		"url-path-dotseg-remove": &p.URLDotsegRemove, "url-path-dotseg-reject": &p.URLDotsegReject,
-		"url-query-20-plus": &p.URLQuery20Plus, "url-invalid-utf8-reject": &p.URLInvalidUTF8Reject,
-		"url-path-backslash-trans": &p.URLBackslashTrans,
+	entries := []urinorm.ParseOpt{
+		{Key: "header-strict", Enable: srv.ParseOpts.HeaderStrict},
+		{Key: "host-strict", Enable: srv.ParseOpts.HostStrict},
+		{Key: "host-normalize", Enable: srv.ParseOpts.HostNormalize},
 	}
-	explicit2F := false
 	for _, el := range e.Value.Arr {
 		on, ok := boolValue(el.Value)
 		if !ok {
 			return &ConfigError{Pos: e.Pos, Err: fmt.Errorf("unrecognized value for server.http-parseopts: %s => %s (expect \"[enable|disable]\")", el.Key, el.Value.Str)}
 		}
-		if el.Key == "url-normalize" {
-			if !on {
-				p.URLUnreserved, p.URLRequired, p.URLCtrlsReject = false, false, false
-				p.URL2FDecode, p.URL2FReject, p.URLDotsegRemove, p.URLDotsegReject = false, false, false, false
-				p.URLQuery20Plus, p.URLInvalidUTF8Reject, p.URLBackslashTrans = false, false, false
-			}
-			p.URLNormalize = on
-			continue
-		}
-		ptr, known := opts[el.Key]
-		if !known {
-			return &ConfigError{Pos: e.Pos, Err: fmt.Errorf("unrecognized key for server.http-parseopts: %s", el.Key)}
-		}
-		*ptr = on
-		if el.Key == "url-path-2f-decode" {
-			explicit2F = true
-		}
+		entries = append(entries, urinorm.ParseOpt{Key: el.Key, Enable: on})
 	}
-	if p.URL2FDecode && p.URL2FReject {
-		return &ConfigError{Pos: e.Pos, Err: fmt.Errorf("conflicting options in server.http-parseopts:url-path-2f-decode, url-path-2f-reject")}
+	o, err := urinorm.ApplyParseOpts(entries)
+	if err != nil {
+		return &ConfigError{Pos: e.Pos, Err: err}
 	}
-	if p.URLDotsegRemove && p.URLDotsegReject {
-		return &ConfigError{Pos: e.Pos, Err: fmt.Errorf("conflicting options in server.http-parseopts:url-path-dotseg-remove, url-path-dotseg-reject")}
-	}
-	anyURL := p.URLCtrlsReject || p.URL2FDecode || p.URL2FReject || p.URLDotsegRemove || p.URLDotsegReject || p.URLQuery20Plus || p.URLBackslashTrans
-	if !p.URLUnreserved && !p.URLRequired && anyURL {
-		p.URLUnreserved, p.URLInvalidUTF8Reject = true, true
-		if !p.URL2FReject && !explicit2F {
-			p.URL2FDecode = true
-		}
-	}
-	if p.HostStrict {
-		p.HostNormalize = true
-	}
+	srv.ParseOpts = o
 	return nil
 }

@@ -362,6 +362,7 @@ func TestResponseHead(t *testing.T) {
 			w.AddHeader("X-Sendfile", "/etc/passwd")
 			w.AddHeader("X-LIGHTTPD-KBytes-per-second", "1")
 			w.AddHeader("X-Empty", "")
+			w.AddHeader("X-Split", "a\r\nSet-Cookie: evil=1")
 			w.Respond([]byte("body"))
 		case "/own-date":
 			w.AddHeader("Server", "mine")
@@ -435,7 +436,7 @@ func TestResponseHead(t *testing.T) {
 	}
 	t.Run("empty_server_tag", func(t *testing.T) {
 		cfg := testConfig()
-		cfg.ServerTag = ""
+		cfg.ServerTag = "  \t"
 		_, addr := startServer(t, cfg, handler)
 		resp, _ := exchange(t, addr, "GET /299 HTTP/1.1\r\nHost: a\r\n\r\n")
 		if _, has := resp.header("Server"); has {
@@ -548,5 +549,40 @@ func TestWriteIdleTimeout(t *testing.T) {
 	}
 	if n := s.OpenConns(); n != 0 {
 		t.Errorf("connection still open after max-write-idle: %d", n)
+	}
+}
+
+// TestIdleConnectionFootprint: a keep-alive connection waiting for its next
+// request holds neither a full read buffer nor an output buffer.
+func TestIdleConnectionFootprint(t *testing.T) {
+	s, addr := startServer(t, testConfig(), testHandler(testDocroot(t)))
+	c, br := dial(t, addr)
+	send(t, c, "GET /f.txt HTTP/1.1\r\nHost: a\r\n\r\n")
+	read(t, br, false)
+	deadline := time.Now().Add(2 * time.Second)
+	for {
+		s.mu.Lock()
+		var idle *conn
+		for cc := range s.conns {
+			if cc.idle.Load() { // idle is stored after the buffers are released
+				idle = cc
+			}
+		}
+		s.mu.Unlock()
+		if idle != nil {
+			if !idle.onSmall || idle.bigArr != nil || idle.wbufArr != nil {
+				t.Errorf("idle connection holds buffers: onSmall=%v big=%v out=%v", idle.onSmall, idle.bigArr != nil, idle.wbufArr != nil)
+			}
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("connection never became idle")
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	// And it still serves the next request.
+	send(t, c, "GET /f.txt HTTP/1.1\r\nHost: a\r\n\r\n")
+	if r := read(t, br, false); r.status != 200 || string(r.body) != fileBody {
+		t.Fatalf("second request: %d %q", r.status, r.body)
 	}
 }

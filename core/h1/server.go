@@ -7,6 +7,7 @@ import (
 	"errors"
 	"net"
 	"net/netip"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -99,8 +100,14 @@ type Server struct {
 	conns map[*conn]struct{}
 }
 
-// SetConfig installs c for requests that start from now on.
-func (s *Server) SetConfig(c Config) { s.cfg.Store(&c) }
+// SetConfig installs c for requests that start from now on. A
+// whitespace-only ServerTag means no Server header, as in lighttpd.
+func (s *Server) SetConfig(c Config) {
+	if strings.TrimSpace(c.ServerTag) == "" {
+		c.ServerTag = ""
+	}
+	s.cfg.Store(&c)
+}
 
 func (s *Server) config() *Config {
 	if c := s.cfg.Load(); c != nil {
@@ -225,6 +232,10 @@ type conn struct {
 	info ConnInfo
 
 	buf         []byte // read buffer: [0:bodyBase) current head, [r:w) unread bytes
+	need        int    // read buffer size the current Config requires
+	bigArr      *[minReadBuf]byte
+	onSmall     bool // buf is small: waiting for a request with nothing buffered
+	small       [smallReadBuf]byte
 	r, w        int
 	bodyBase    int
 	wbuf        []byte          // output buffer, only held while a response is being written
@@ -242,13 +253,54 @@ type conn struct {
 }
 
 const (
-	minReadBuf = 16 << 10
-	wbufSize   = 16 << 10
+	minReadBuf   = 16 << 10
+	smallReadBuf = 2 << 10
+	wbufSize     = 16 << 10
 )
 
 var connPool = sync.Pool{New: func() any {
-	return &conn{buf: make([]byte, minReadBuf)}
+	c := new(conn)
+	c.buf, c.onSmall = c.small[:], true
+	return c
 }}
+
+// Read buffers are pooled apart from connections: a connection waiting for
+// a request with nothing buffered reads into its small inline buffer and
+// takes a full one only when bytes arrive, so idle keep-alive connections
+// cost little memory.
+var rbufPool = sync.Pool{New: func() any { return new([minReadBuf]byte) }}
+
+// bigBuf makes c.buf a full-size read buffer, keeping unread bytes.
+func (c *conn) bigBuf() {
+	if !c.onSmall && len(c.buf) >= c.need {
+		return
+	}
+	var nb []byte
+	old := c.bigArr
+	if c.need <= minReadBuf {
+		if old == nil {
+			c.bigArr = rbufPool.Get().(*[minReadBuf]byte)
+		}
+		nb = c.bigArr[:]
+	} else {
+		nb = make([]byte, c.need)
+		c.bigArr = nil
+	}
+	n := copy(nb, c.buf[c.r:c.w])
+	if old != nil && c.bigArr == nil {
+		rbufPool.Put(old)
+	}
+	c.buf, c.r, c.w, c.onSmall = nb, 0, n, false
+}
+
+// smallBuf returns a pooled read buffer while nothing is buffered.
+func (c *conn) smallBuf() {
+	if c.bigArr != nil {
+		rbufPool.Put(c.bigArr)
+		c.bigArr = nil
+	}
+	c.buf, c.r, c.w, c.onSmall = c.small[:], 0, 0, true
+}
 
 // Output buffers are pooled apart from connections so an idle keep-alive
 // connection holds only its read buffer.
@@ -298,9 +350,7 @@ func putConn(c *conn) {
 	c.idle.Store(false)
 	c.req.reset()
 	c.body = Body{}
-	if len(c.buf) > minReadBuf {
-		return // oversized for a custom field-size limit: let it go
-	}
+	c.smallBuf()
 	connPool.Put(c)
 }
 
@@ -315,10 +365,10 @@ func (c *conn) serve() {
 	}()
 	for {
 		c.cfg = c.srv.config()
-		if need := c.cfg.MaxRequestFieldSize + 1 + 2048; need > len(c.buf) {
-			nb := make([]byte, need)
-			copy(nb, c.buf[c.r:c.w])
-			c.buf, c.w, c.r = nb, c.w-c.r, 0
+		// Room for a whole head plus a chunk-size line behind it.
+		c.need = max(c.cfg.MaxRequestFieldSize+1+2048, minReadBuf)
+		if !c.onSmall {
+			c.bigBuf()
 		}
 		c.opts = c.cfg.Parse
 		if c.info.TLS {
@@ -384,6 +434,9 @@ func (c *conn) readRequest() bool {
 			}
 		}
 	read:
+		if c.w == 0 && c.bigArr != nil {
+			c.smallBuf()
+		}
 		if c.w == 0 && c.seq > 1 {
 			// Keep-alive connection waiting for its next request: idle.
 			c.idle.Store(true)
@@ -400,6 +453,9 @@ func (c *conn) readRequest() bool {
 		c.w += n
 		if err != nil && n == 0 {
 			return false
+		}
+		if c.onSmall {
+			c.bigBuf()
 		}
 	}
 }

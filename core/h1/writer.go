@@ -68,12 +68,13 @@ func (w *ResponseWriter) SetKeepAliveIdle(d time.Duration) {
 }
 
 // AddHeader appends a header line. Empty values, X-Sendfile and
-// X-LIGHTTPD-* are never written (lighttpd's rule). A Content-Length given
+// X-LIGHTTPD-* are never written (lighttpd's rule), nor values holding CR,
+// LF or NUL. A Content-Length given
 // here is trusted as the body length; a Date or Server given here replaces
 // h1's; a Connection header marks where h1's Connection value goes (h1
 // picks the value: to close, set Request.KeepAlive = false first).
 func (w *ResponseWriter) AddHeader(name, value string) {
-	if value == "" || w.wroteHead || w.omit(name) {
+	if value == "" || w.wroteHead || !safeValue(value) || w.omit(name) {
 		return
 	}
 	w.hdr = append(w.hdr, name...)
@@ -84,13 +85,25 @@ func (w *ResponseWriter) AddHeader(name, value string) {
 
 // AddHeaderBytes is AddHeader with a byte-slice value (no allocation).
 func (w *ResponseWriter) AddHeaderBytes(name string, value []byte) {
-	if len(value) == 0 || w.wroteHead || w.omit(name) {
+	if len(value) == 0 || w.wroteHead || !safeValue(value) || w.omit(name) {
 		return
 	}
 	w.hdr = append(w.hdr, name...)
 	w.hdr = append(w.hdr, ": "...)
 	w.hdr = append(w.hdr, value...)
 	w.hdr = append(w.hdr, "\r\n"...)
+}
+
+// safeValue guards against response splitting: a value holding CR, LF or
+// NUL is never written (the core refuses such backend headers with 502
+// before they get here; this is the last line of defence).
+func safeValue[T string | []byte](v T) bool {
+	for i := 0; i < len(v); i++ {
+		if c := v[i]; c == '\r' || c == '\n' || c == 0 {
+			return false
+		}
+	}
+	return true
 }
 
 func (w *ResponseWriter) omit(name string) bool {
@@ -140,7 +153,9 @@ func (w *ResponseWriter) writeHead(bodyLen int64) {
 	case bodyLen >= 0 && !w.hasCL && !w.hasTE:
 		// lighttpd: Content-Length for a complete body, but no
 		// "Content-Length: 0" for HEAD, 204 and 304.
-		if bodyLen > 0 || (r.Method != "HEAD" && w.status != 204 && w.status != 304) {
+		// (lighttpd clears the body of 204/205/304 responses.)
+		bodyless := w.status == 204 || w.status == 205 || w.status == 304
+		if !bodyless && (bodyLen > 0 || r.Method != "HEAD") {
 			w.hdr = append(w.hdr, "Content-Length: "...)
 			w.hdr = strconv.AppendInt(w.hdr, bodyLen, 10)
 			w.hdr = append(w.hdr, "\r\n"...)

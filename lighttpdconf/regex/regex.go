@@ -17,7 +17,9 @@
 //
 //   - literals; with (?i) only ASCII literals (PCRE2 folds with Unicode case
 //     sets, Go with simple-folding orbits)
-//   - . ^ $ | ( ) (?: (?P<n> (?<n> and option groups using only i m s U
+//   - . ^ $ | ( ) (?: (?P<n> (?<n> and option groups using i m s U, and x
+//     and n, which the scanner applies itself (whitespace and comments
+//     dropped, plain groups made non-capturing)
 //   - greedy and lazy * + ? {n} {n,} {n,m} (no possessive; counts within
 //     Go's limit of 1000)
 //   - \d \D \w \W \b \B \A \z, \s \S (rewritten: Go's \s lacks VT), \t \n \r
@@ -31,13 +33,14 @@
 // both engines and subjects containing '\n' go to regexp2; all others use
 // RE2.
 //
-// Everything else (\p, \h, \v, \R, \X, \Z, \G, \K, back-references,
-// look-around, atomic groups, conditionals, possessive quantifiers, (?x),
-// (?n)) goes to regexp2. For it, the pattern is rewritten into .NET syntax
+// Everything else (\p, \h, \v, \R, \X, \Z, \G, back-references,
+// look-around, atomic groups, conditionals, possessive quantifiers) goes to
+// regexp2. For it, the pattern is rewritten into .NET syntax
 // with PCRE's ASCII meaning of \d \w \s \b and POSIX classes and with (?U)
 // expanded, and compiled with capture groups numbered in pattern order.
 // Constructs regexp2 cannot express (recursion, subroutine calls, branch
-// reset, callouts, backtracking verbs) are refused with an explicit error.
+// reset, callouts, backtracking verbs, \K) are refused with an explicit
+// error.
 package regex
 
 import (
@@ -55,6 +58,8 @@ import (
 // limit (10 million backtracking steps, tens of milliseconds); 100 ms is of
 // the same order, generous for any sane URL pattern and small enough that a
 // pathological pattern and a hostile request cannot hold a CPU for long.
+// regexp2 reads a clock that ticks every 100 ms, so a runaway match stops
+// after 100-200 ms.
 const MatchTimeout = 100 * time.Millisecond
 
 // ErrInvalidUTF8 is returned for a subject that is not valid UTF-8:

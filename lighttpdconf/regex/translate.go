@@ -257,9 +257,11 @@ func (s *scanner) escape() error {
 		s.emit(`\A`, `\A`)
 	case 'z':
 		s.emit(`\z`, `\z`)
-	case 'Z', 'G', 'R', 'X', 'K':
+	case 'Z', 'G', 'R', 'X':
 		s.noGo()
 		s.emitNet(`\` + string(c))
+	case 'K':
+		return &unsupportedError{construct: `\K (match start reset)`}
 	case 'h':
 		s.noGo()
 		s.emitNet(`[` + netHSpace + `]`)

@@ -45,7 +45,11 @@ type conf struct {
 // Module is one loaded mod_accesslog.
 type Module struct {
 	table *core.Table[conf]
-	pool  *logsink.Pool
+	// def is the only configuration when no conditional block sets a key:
+	// using it skips Table.Resolve, which allocates its result.
+	def    conf
+	static bool
+	pool   *logsink.Pool
 	// outputs holds the sinks acquired from pool, by spec, to release them
 	// in Close.
 	outputs map[string]*output
@@ -142,6 +146,7 @@ func (m *Module) Setup(sc *core.SetupContext) error {
 		m.Close() // the core closes only modules whose Setup succeeded
 		return err
 	}
+	m.def, m.static = m.table.Defaults(), !m.table.Conditional()
 	if useSyslog {
 		fac := syslogFacility(sc.Core().Server)
 		for lvl := range levels {
@@ -224,7 +229,10 @@ var linePool = sync.Pool{New: func() any { b := make([]byte, 0, 512); return &b 
 
 // RequestDone writes the access-log line of rc.
 func (m *Module) RequestDone(rc *core.Request) {
-	c := m.table.Resolve(rc)
+	c := m.def
+	if !m.static {
+		c = m.table.Resolve(rc)
+	}
 	var sink *logsink.Sink
 	switch {
 	case c.syslog:

@@ -36,7 +36,7 @@ func TestParseRule(t *testing.T) {
 		{in: "access +2 seconds", offset: 2},
 		{in: "access  hours", offset: 0}, // strtol reads no digit, stops at the space
 		{in: "access 1x hour", wantErr: "missing <type> after <num>: 1x hour"},
-		{in: "access 100 years", offset: int64(int32(uint32(100 * 31104000)))}, // C int overflow wraps
+		{in: "access 100 years", offset: 3110400000 - 1<<32}, // the C int product wraps
 		{in: "", wantErr: "mod_expire empty string"},
 		{in: "access", wantErr: "invalid <base>: access"},
 		{in: "Access 1 hour", wantErr: "invalid <base>: Access 1 hour"},

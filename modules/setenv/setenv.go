@@ -147,6 +147,13 @@ func (m *Module) ResponseStart(rc *core.Request) core.Result {
 	if !st.start.Equal(rc.Start) {
 		return core.GoOn
 	}
+	if rc.Resp.Status == 416 && !rc.Resp.Dynamic {
+		// lighttpd evaluates Range after the response_start hooks; an
+		// unsatisfiable range then replaces the response, and the headers
+		// added here, with the 416 error document. The core decides 416
+		// earlier, so leave the error document as lighttpd sends it.
+		return core.GoOn
+	}
 	for _, kv := range st.conf.addResp {
 		InsertResponseHeader(&rc.Resp.Header, kv.Key, kv.Value)
 	}

@@ -156,6 +156,10 @@ func TestSetenvEndToEnd(t *testing.T) {
 		// mod_access runs after mod_setenv at uri_clean, so setenv saw the request.
 		{"denied after setenv", "GET /x.inc HTTP/1.0\r\n\r\n", []string{
 			"Content-Type: text/html", "Content-Type: also", "X-Test: yes", "X-Set-Resp: r", "Content-Length: 341", "Connection: close", "Server: t"}},
+		// lighttpd finds the range unsatisfiable after response_start; its
+		// 416 error document has no setenv headers.
+		{"unsatisfiable range", "GET /a.txt HTTP/1.1\r\nHost: x\r\nRange: bytes=50-60\r\nConnection: close\r\n\r\n", []string{
+			"Content-Type: text/html", "Content-Length: 365", "Connection: close", "Server: t"}},
 		// A request refused by the parser never reaches uri_clean.
 		{"bad request", "GET /a.txt HTTP/1.1\r\n\r\n", []string{
 			"Content-Type: text/html", "Content-Length: 345", "Connection: close", "Server: t"}},

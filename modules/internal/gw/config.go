@@ -63,6 +63,7 @@ func ParseBalance(s string) (Balance, error) {
 // defaults applied (config-keys.md §9).
 type HostConfig struct {
 	Label   string // "backend-label" (empty for an unlabeled entry)
+	Pos     lighttpdconf.Pos
 	Host    string // TCP host ("" for unix sockets)
 	Port    int
 	Socket  string // unix socket path
@@ -298,10 +299,11 @@ func checkOption(key string, k optionKind, v lighttpdconf.Value) (optValue, erro
 			}
 			o.n = int64(uint32(n))
 		default:
+			// lighttpd prints its data_type_t: arrays are 1.
 			if k == optShort {
-				return o, fmt.Errorf("unexpected type for key: %s %d expected a short integer, range 0 ... 65535", key, v.Kind)
+				return o, fmt.Errorf("unexpected type for key: %s 1 expected a short integer, range 0 ... 65535", key)
 			}
-			return o, fmt.Errorf("unexpected type for key: %s %d expected an integer, range 0 ... 4294967295", key, v.Kind)
+			return o, fmt.Errorf("unexpected type for key: %s 1 expected an integer, range 0 ... 4294967295", key)
 		}
 	case optBool:
 		b, ok := core.ParseBool(v)
@@ -333,7 +335,7 @@ func checkOption(key string, k optionKind, v lighttpdconf.Value) (optValue, erro
 // parseHost is gw_set_defaults_backend for one backend block.
 func (p *Parser) parseHost(ext, label string, labeled bool, v lighttpdconf.Value) (HostConfig, error) {
 	hc := defaultHost()
-	hc.Label = label
+	hc.Label, hc.Pos = label, v.Pos
 	shown := label
 	if !labeled {
 		shown = "(null)"

@@ -278,8 +278,13 @@ func TestSpawnSuperviseStop(t *testing.T) {
 			if err := g.Stop(context.Background()); err != nil {
 				t.Errorf("Stop: %v", err)
 			}
-			if n := runtime.NumGoroutine(); n > g0 {
-				t.Errorf("goroutines %d -> %d after Stop", g0, n)
+			for deadline := time.Now().Add(2 * time.Second); runtime.NumGoroutine() > g0; {
+				if time.Now().After(deadline) {
+					buf := make([]byte, 1<<16)
+					t.Errorf("goroutines %d -> %d after Stop:\n%s", g0, runtime.NumGoroutine(), buf[:runtime.Stack(buf, true)])
+					break
+				}
+				time.Sleep(10 * time.Millisecond)
 			}
 			for _, pid := range []int{again.pid, other} {
 				waitGone(t, pid)

@@ -1,0 +1,399 @@
+package fastcgi
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/http/httputil"
+	"os"
+	"sync"
+
+	"github.com/golighty/golighty/core"
+	"github.com/golighty/golighty/modules/internal/fcgi"
+	"github.com/golighty/golighty/modules/internal/gw"
+)
+
+const (
+	// maxParams is the most lighttpd puts in its one PARAMS record; more is
+	// a 400.
+	maxParams = fcgi.MaxRecordContent
+	// maxReconnects is how often lighttpd retries a request whose connect
+	// failed on another proc or host.
+	maxReconnects = 5
+	// maxBuffered bounds a response body kept in memory: below it the
+	// response gets Content-Length (and keep-alive for HTTP/1.0 clients)
+	// like lighttpd's buffered default; above it the body is streamed so
+	// that a large download costs 1 MiB per request, not its size.
+	maxBuffered = 1 << 20
+	// smallBody is the largest request body read into memory up front, so
+	// it can be replayed on another proc after a connect failure (the
+	// FastCGI client reads such bodies before dialing).
+	smallBody = 16 << 10
+	// spoolMem is how much of a chunked upload stays in memory before it
+	// spills to a temporary file (its length must be known for
+	// CONTENT_LENGTH before the backend is contacted, as in lighttpd).
+	spoolMem = 64 << 10
+)
+
+// handler is one request's backend choice.
+type handler struct {
+	m    *Module
+	conf conf
+	ext  *gw.Ext
+	host *gw.Host
+	si   gw.SelectInfo
+}
+
+var readerPool = sync.Pool{New: func() any { return bufio.NewReaderSize(nil, 32<<10) }}
+
+// Serve runs the request on the chosen host, moving to another proc or host
+// when a connect fails (gw_write_error / gw_reconnect).
+func (h *handler) Serve(rc *core.Request) core.Result {
+	auth := h.ext.Mode == gw.Authorizer
+	body, err := newBody(rc, auth)
+	if err != nil {
+		rc.Logf("reading request body for %s: %v", rc.URI.Path, err)
+		if rc.Resp.Status == 0 {
+			rc.Resp.Status = 400
+		}
+		return core.Finished
+	}
+	defer body.close()
+
+	params := fcgi.NewParams()
+	defer params.Release()
+	host := h.host
+	for attempt := 0; ; attempt++ {
+		params.Reset()
+		hc := &host.Conf
+		rc.CGIEnv(params, &core.CGIOptions{
+			DocRoot:              hc.DocRoot,
+			StripRequestURI:      hc.StripRequestURI,
+			BrokenScriptFilename: hc.BrokenScriptFilename,
+			Authorizer:           auth,
+			XSendfile:            hc.XSendfile && !auth,
+		})
+		if params.Len() > maxParams {
+			rc.Logf("FastCGI params too large for %s: %d bytes (max %d)", rc.URI.Path, params.Len(), maxParams)
+			return rc.Status(400)
+		}
+		proc, resp, err := h.send(rc, host, params, body)
+		if err == nil {
+			res := h.response(rc, proc, resp, body.sent(params))
+			host.Release(proc, &h.si)
+			return res
+		}
+		var retry bool
+		switch {
+		case errors.Is(err, errNoProc):
+			retry = true
+		case isDialError(err):
+			proc.ConnectFailed(err, rc.Logf)
+			// A connect that timed out already cost connect-timeout: retry
+			// once only, as lighttpd does.
+			retry = !isTimeout(err) || attempt == 0
+			host.Release(proc, &h.si)
+		default:
+			rc.Logf("connection was dropped after accept() (perhaps the gw process died), write-offset: 0 socket: %s: %v", proc.Addr, err)
+			host.Release(proc, &h.si)
+			return rc.Status(503)
+		}
+		if !retry || attempt+1 >= maxReconnects {
+			return rc.Status(503)
+		}
+		if host = h.ext.Select(h.conf.balance, &h.si); host == nil {
+			return rc.Status(503)
+		}
+	}
+}
+
+// send connects to a proc of host and writes the request. On error the
+// returned proc (if any) is still acquired.
+func (h *handler) send(rc *core.Request, host *gw.Host, params *fcgi.Params, body *reqBody) (*gw.Proc, *fcgi.Response, error) {
+	proc := host.Acquire(&h.si)
+	if proc == nil {
+		return nil, nil, errNoProc
+	}
+	if sp := host.Spawner; sp != nil {
+		if err := sp.Ensure(); err != nil {
+			rc.Logf("[ERROR]: spawning gw failed: %v", err)
+			host.Release(proc, &h.si)
+			return nil, nil, errNoProc
+		}
+	}
+	req := &fcgi.Request{
+		Params: params,
+		Stderr: func(line []byte) { rc.Logf("FastCGI-stderr:%s", line) },
+	}
+	if h.ext.Mode == gw.Authorizer {
+		req.Role = fcgi.RoleAuthorizer
+	} else {
+		req.Stdin, req.ContentLength = body.reader()
+	}
+	d := proc.Client.(*fcgi.Dialer)
+	resp, err := d.Do(context.Background(), req)
+	return proc, resp, err
+}
+
+func isDialError(err error) bool {
+	var op *net.OpError
+	return errors.As(err, &op) && op.Op == "dial"
+}
+
+func isTimeout(err error) bool {
+	var ne net.Error
+	return errors.Is(err, os.ErrDeadlineExceeded) || (errors.As(err, &ne) && ne.Timeout())
+}
+
+// errReader remembers the last error of the backend stream, so a failure
+// inside the core's header parser can still be told apart (timeout: 504).
+type errReader struct {
+	r   io.Reader
+	err error
+}
+
+func (e *errReader) Read(p []byte) (int, error) {
+	n, err := e.r.Read(p)
+	if err != nil {
+		e.err = err
+	}
+	return n, err
+}
+
+// response reads the backend's answer into rc.Resp: headers through the
+// core's CGI rules (X-Sendfile included), then the body, buffered when it
+// fits maxBuffered and streamed otherwise.
+func (h *handler) response(rc *core.Request, proc *gw.Proc, resp *fcgi.Response, sent int64) core.Result {
+	defer resp.Close()
+	er := &errReader{r: resp}
+	br := readerPool.Get().(*bufio.Reader)
+	br.Reset(er)
+	defer func() {
+		br.Reset(nil)
+		readerPool.Put(br)
+	}()
+	hc := &h.host.Conf
+	if _, err := br.Peek(1); err != nil {
+		return h.noResponse(rc, proc, err, sent)
+	}
+	auth := h.ext.Mode == gw.Authorizer
+	bh, err := rc.BackendHeaders(br, &core.BackendOpts{
+		Kind:              core.BackendFastCGI,
+		Authorizer:        auth,
+		XSendfile:         hc.XSendfile,
+		XSendfileDocroots: hc.XSendfileDocroots,
+	})
+	if err != nil {
+		if er.err != nil && isTimeout(er.err) {
+			rc.Logf("read timeout on socket: %s", proc.Addr)
+			rc.Resp.Status = 504
+		}
+		return core.Finished
+	}
+	if auth && bh.Approved {
+		// The authorizer's body is not for the client; the request
+		// restarts and goes to the next handler.
+		h.m.authorized.Store(rc, &authState{docroot: hc.DocRoot})
+		rc.Resp.Status = 0
+		rc.Resp.Header.Reset()
+		rc.Resp.Dynamic = false
+		return core.Comeback
+	}
+	if bh.Handoff {
+		return core.Finished
+	}
+	var src io.Reader = br
+	switch {
+	case bh.Chunked:
+		src = httputil.NewChunkedReader(br)
+	case bh.ContentLength >= 0:
+		// Bytes beyond the backend's Content-Length are dropped.
+		src = io.LimitReader(br, bh.ContentLength)
+	}
+	return h.body(rc, proc, src, er, bh.ContentLength)
+}
+
+// noResponse handles a backend that ended or failed before the first byte
+// of its response: 504 on read timeout, else 500 as lighttpd.
+func (h *handler) noResponse(rc *core.Request, proc *gw.Proc, err error, sent int64) core.Result {
+	switch {
+	case isTimeout(err):
+		rc.Logf("read timeout on socket: %s", proc.Addr)
+		return rc.Status(504)
+	case errors.Is(err, io.EOF):
+		// END_REQUEST without any output.
+		return rc.Status(500)
+	}
+	rc.Logf("unexpected end-of-file (perhaps the fastcgi process died):pid: %d socket: %s", proc.PID(), proc.Addr)
+	rc.Logf("response not received, request sent: %d on socket: %s for %s?%s, closing connection", sent, proc.Addr, rc.URI.Path, rc.URI.Query)
+	return rc.Status(500)
+}
+
+// body transfers the response body. A body that ends within maxBuffered
+// becomes rc.Resp's complete body (Content-Length, HEAD, 304 handling by
+// the core); a larger one is streamed.
+func (h *handler) body(rc *core.Request, proc *gw.Proc, src io.Reader, er *errReader, cl int64) core.Result {
+	size := 4096
+	if cl >= 0 {
+		size = int(min(cl, maxBuffered)) + 1
+	}
+	buf := make([]byte, 0, size)
+	for len(buf) <= maxBuffered {
+		if len(buf) == cap(buf) {
+			buf = append(buf, 0)[:len(buf)]
+		}
+		n, err := src.Read(buf[len(buf):min(cap(buf), maxBuffered+1)])
+		buf = buf[:len(buf)+n]
+		if err == io.EOF {
+			if cl >= 0 && int64(len(buf)) < cl {
+				return h.bodyError(rc, proc, fmt.Errorf("backend sent %d of %d bytes (Content-Length)", len(buf), cl), er)
+			}
+			rc.Resp.SetBody(buf)
+			return core.Finished
+		}
+		if err != nil {
+			return h.bodyError(rc, proc, err, er)
+		}
+	}
+	w, err := rc.StartStream(cl)
+	if err != nil {
+		return core.Finished // client gone
+	}
+	if _, err := w.Write(buf); err != nil {
+		return core.Finished
+	}
+	cbuf := make([]byte, 32<<10)
+	for {
+		n, rerr := src.Read(cbuf)
+		if n > 0 {
+			if _, err := w.Write(cbuf[:n]); err != nil {
+				return core.Finished
+			}
+		}
+		if rerr == io.EOF {
+			return core.Finished
+		}
+		if rerr != nil {
+			rc.Logf("response already sent out, but backend returned error on socket: %s for %s?%s, terminating connection: %v", proc.Addr, rc.URI.Path, rc.URI.Query, rerr)
+			rc.KeepAlive = false
+			return core.Finished
+		}
+	}
+}
+
+// bodyError turns a failure while buffering the body into an error
+// response: 504 for a read timeout, else 502 (lighttpd would send the
+// truncated body as if complete).
+func (h *handler) bodyError(rc *core.Request, proc *gw.Proc, err error, er *errReader) core.Result {
+	status := 502
+	if isTimeout(err) || (er.err != nil && isTimeout(er.err)) {
+		rc.Logf("read timeout on socket: %s", proc.Addr)
+		status = 504
+	} else {
+		rc.Logf("unexpected end-of-file (perhaps the fastcgi process died):pid: %d socket: %s", proc.PID(), proc.Addr)
+		rc.Logf("response body incomplete on socket: %s for %s?%s: %v", proc.Addr, rc.URI.Path, rc.URI.Query, err)
+	}
+	rc.Resp.Header.Reset()
+	rc.Resp.Dynamic = false
+	rc.Resp.Status = status
+	return core.Finished
+}
+
+// reqBody is the request body as sent to the backend.
+type reqBody struct {
+	mem  []byte   // small or spooled-in-memory body
+	file *os.File // spooled chunked body
+	n    int64
+	r    io.Reader // large body of known length: the FastCGI client only
+	// reads it once connected, so a failed connect leaves it untouched
+}
+
+func newBody(rc *core.Request, auth bool) (*reqBody, error) {
+	b := &reqBody{}
+	if auth || rc.Body == nil || rc.BodyLength == 0 {
+		return b, nil
+	}
+	switch {
+	case rc.BodyLength > 0 && rc.BodyLength <= smallBody:
+		b.mem = make([]byte, rc.BodyLength)
+		if _, err := io.ReadFull(rc.Body, b.mem); err != nil {
+			return nil, err
+		}
+		b.n = rc.BodyLength
+	case rc.BodyLength > 0:
+		b.r, b.n = rc.Body, rc.BodyLength
+	default:
+		if err := b.spool(rc); err != nil {
+			return nil, err
+		}
+	}
+	return b, nil
+}
+
+// spool reads a chunked body to learn its length (CONTENT_LENGTH), in
+// memory up to spoolMem, then in a temporary file in server.upload-dirs.
+func (b *reqBody) spool(rc *core.Request) error {
+	var mem bytes.Buffer
+	n, err := io.CopyN(&mem, rc.Body, spoolMem+1)
+	if err == io.EOF {
+		b.mem, b.n = mem.Bytes(), n
+		rc.BodyRead = n
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	dir := ""
+	if d := rc.Snap.Core.Server.UploadDirs; len(d) > 0 {
+		dir = d[0]
+	}
+	f, err := os.CreateTemp(dir, "golighty-upload-")
+	if err != nil {
+		return err
+	}
+	os.Remove(f.Name()) // the open file is all we need
+	b.file = f
+	if _, err := f.Write(mem.Bytes()); err != nil {
+		return err
+	}
+	m, err := io.Copy(f, rc.Body)
+	if err != nil {
+		return err
+	}
+	b.n = n + m
+	rc.BodyRead = b.n
+	return nil
+}
+
+// reader returns the body for one attempt.
+func (b *reqBody) reader() (io.Reader, int64) {
+	switch {
+	case b.n == 0:
+		return nil, 0
+	case b.file != nil:
+		return io.NewSectionReader(b.file, 0, b.n), b.n
+	case b.mem != nil:
+		return bytes.NewReader(b.mem), b.n
+	}
+	return b.r, b.n
+}
+
+// sent approximates the bytes written to the backend for lighttpd's
+// "request sent: N" log: records headers, params and body.
+func (b *reqBody) sent(p *fcgi.Params) int64 {
+	n := int64(16 + 8 + p.Len() + 8 + 8)
+	if b.n > 0 {
+		n += b.n + 8*((b.n+fcgi.MaxRecordContent-1)/fcgi.MaxRecordContent)
+	}
+	return n
+}
+
+func (b *reqBody) close() {
+	if b.file != nil {
+		b.file.Close()
+	}
+}

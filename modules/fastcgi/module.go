@@ -1,0 +1,200 @@
+// Package fastcgi is lighttpd's mod_fastcgi: fastcgi.server backends by
+// extension or URL prefix, responders and authorizers, bin-path processes,
+// balancing, X-Sendfile, over golighty's FastCGI client.
+package fastcgi
+
+import (
+	"errors"
+	"sync"
+	"time"
+
+	"github.com/golighty/golighty/core"
+	"github.com/golighty/golighty/modules/internal/fcgi"
+	"github.com/golighty/golighty/modules/internal/gw"
+)
+
+func init() {
+	core.Register(core.ModuleInfo{Name: "mod_fastcgi", New: func() core.Module { return &Module{} }})
+}
+
+// conf is the per-request view of the fastcgi.* keys.
+type conf struct {
+	srv     *gw.Server
+	balance gw.Balance
+	debug   int
+	mapExt  []core.KV
+}
+
+// Module is one loaded mod_fastcgi.
+type Module struct {
+	table  *core.Table[conf]
+	parser gw.Parser
+	pool   *core.SharedPool
+	keys   []string // SharedPool keys of the spawners this snapshot holds
+
+	// authorized remembers requests whose authorizer approved them, so the
+	// restarted request skips the authorizers and, with the authorizer's
+	// docroot, maps its path below it. Entries die in RequestDone.
+	authorized sync.Map // *core.Request -> *authState
+}
+
+type authState struct{ docroot string }
+
+var (
+	_ core.URICleanHook        = (*Module)(nil)
+	_ core.DocrootHook         = (*Module)(nil)
+	_ core.SubrequestStartHook = (*Module)(nil)
+	_ core.RequestDoneHook     = (*Module)(nil)
+	_ core.Closer              = (*Module)(nil)
+)
+
+// Setup binds the fastcgi.* keys. Backends are parsed with lighttpd's
+// checks and messages; bin-path processes are registered in the shared
+// pool but started on the first request (see gw.Spawner).
+func (m *Module) Setup(sc *core.SetupContext) error {
+	m.pool = sc.Shared()
+	m.parser = gw.Parser{Key: "fastcgi.server", Warn: sc.Warn, NewHost: m.newHost(sc)}
+	var err error
+	m.table, err = core.Bind(sc, conf{}, []core.Key[conf]{
+		{Name: "fastcgi.server", Type: core.TypeKVList, Bind: func(v core.Value) (func(*conf), error) {
+			srv, err := m.parser.Parse(v.Raw)
+			if err != nil {
+				return nil, err
+			}
+			return func(c *conf) { c.srv = srv }, nil
+		}},
+		{Name: "fastcgi.balance", Type: core.TypeString, Bind: func(v core.Value) (func(*conf), error) {
+			b, err := gw.ParseBalance(v.String())
+			if err != nil {
+				sc.Warn(v.Pos, "%v", err)
+			}
+			return func(c *conf) { c.balance = b }, nil
+		}},
+		{Name: "fastcgi.debug", Type: core.TypeInt, Bind: func(v core.Value) (func(*conf), error) {
+			n := int(v.Int())
+			return func(c *conf) { c.debug = n }, nil
+		}},
+		{Name: "fastcgi.map-extensions", Type: core.TypeKV, Bind: func(v core.Value) (func(*conf), error) {
+			kv := v.KVs()
+			return func(c *conf) { c.mapExt = kv }, nil
+		}},
+	})
+	if err != nil {
+		m.Close()
+	}
+	return err
+}
+
+// newHost wires a parsed backend: a FastCGI dialer per proc address and,
+// for bin-path, the shared spawner.
+func (m *Module) newHost(sc *core.SetupContext) func(gw.HostConfig) (*gw.Host, error) {
+	return func(hc gw.HostConfig) (*gw.Host, error) {
+		var sp *gw.Spawner
+		if hc.BinPath != "" {
+			if msg := gw.CheckBinPath(hc.BinPath); msg != "" {
+				sc.Warn(hc.Pos, "%s", msg)
+			}
+			var key string
+			var err error
+			sp, key, err = gw.AcquireSpawner(sc.Shared(), &hc, false)
+			if err != nil {
+				return nil, err
+			}
+			m.keys = append(m.keys, key)
+		}
+		h := gw.NewHost(hc, sp)
+		for _, p := range h.Procs {
+			p.Client = &fcgi.Dialer{
+				Network:        p.Addr.Network,
+				Address:        p.Addr.Address,
+				ConnectTimeout: time.Duration(hc.ConnectTimeout) * time.Second,
+				ReadTimeout:    time.Duration(hc.ReadTimeout) * time.Second,
+				WriteTimeout:   time.Duration(hc.WriteTimeout) * time.Second,
+			}
+		}
+		return h, nil
+	}
+}
+
+// Close releases the spawners: their processes stop when no other
+// snapshot uses them.
+func (m *Module) Close() error {
+	for _, k := range m.keys {
+		m.pool.Release(k)
+	}
+	m.keys = nil
+	return nil
+}
+
+// URIClean matches the URL path: backends with check-local disabled take
+// the request here (prefix keys split PATH_INFO), others wait for
+// SubrequestStart. A matching extension whose hosts are all down is a 503
+// already here, as in lighttpd.
+func (m *Module) URIClean(rc *core.Request) core.Result {
+	return m.check(rc, true)
+}
+
+// SubrequestStart matches the physical path (check-local enabled: the file
+// exists, the core checked it).
+func (m *Module) SubrequestStart(rc *core.Request) core.Result {
+	return m.check(rc, false)
+}
+
+// Docroot applies an approving authorizer's docroot to the restarted request.
+func (m *Module) Docroot(rc *core.Request) core.Result {
+	if v, ok := m.authorized.Load(rc); ok {
+		if d := v.(*authState).docroot; d != "" {
+			rc.Phys.DocRoot = d
+		}
+	}
+	return core.GoOn
+}
+
+// RequestDone forgets the request's authorizer state.
+func (m *Module) RequestDone(rc *core.Request) { m.authorized.Delete(rc) }
+
+// check is gw_check_extension.
+func (m *Module) check(rc *core.Request, uriPath bool) core.Result {
+	if rc.Handler != nil {
+		return core.GoOn
+	}
+	c := m.table.Resolve(rc)
+	if c.srv == nil {
+		return core.GoOn
+	}
+	fn := rc.Phys.Path
+	if uriPath {
+		fn = rc.URI.Path
+	}
+	_, skipAuth := m.authorized.Load(rc)
+	ext := c.srv.Match(c.mapExt, fn, rc.URI.Path, skipAuth)
+	if ext == nil {
+		return core.GoOn
+	}
+	h := &handler{m: m, conf: c, ext: ext}
+	h.si = gw.SelectInfo{
+		Authority: rc.URI.Authority, Path: rc.URI.Path, Query: rc.URI.Query,
+		RemoteIP: rc.Conn.RemoteIP, Debug: c.debug, Logf: rc.Logf,
+	}
+	host := ext.Select(c.balance, &h.si)
+	if host == nil {
+		return rc.Status(503)
+	}
+	if uriPath {
+		if host.Conf.CheckLocal {
+			return core.GoOn
+		}
+		if ext.IsPrefix() && ext.Mode != gw.Authorizer {
+			script, info := gw.SplitPathInfo(ext.Key, rc.URI.Path, host.Conf.FixRootScriptname)
+			if info != "" {
+				rc.URI.Path, rc.PathInfo = script, info
+			}
+		}
+	}
+	h.host = host
+	rc.SetHandler("mod_fastcgi", h)
+	return core.GoOn
+}
+
+// errNoProc means a host had no usable proc when the request was sent.
+var errNoProc = errors.New("no running process")

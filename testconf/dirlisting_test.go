@@ -149,3 +149,47 @@ func TestSideBySideDirlisting(t *testing.T) {
 	skip := func(line string) bool { return line == "Accept-Ranges: bytes" }
 	compareSideBySide(t, g, l, dirlistingRequests, nil, skip)
 }
+
+func TestSideBySideDirlistingCache(t *testing.T) {
+	lighttpd := requirePeer(t, "lighttpd")
+	root := t.TempDir()
+	writeTree(t, root, map[string]string{"www/c/a.txt": "a", "www/c/b.txt": "b"})
+	const conf = `
+server.document-root = "@ROOT@/www"
+server.bind = "127.0.0.1"
+server.port = @PORT@
+server.tag = "side-by-side"
+dir-listing.activate = "enable"
+dir-listing.cache = ("path" => "@ROOT@/@CACHE@", "max-age" => 60)
+$HTTP["url"] =^ "/c/nocache/" { dir-listing.cache = ("max-age" => 0) }
+`
+	mk := func(cache string) string {
+		if err := os.MkdirAll(filepath.Join(root, cache), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		return strings.NewReplacer("@ROOT@", root, "@CACHE@", cache).Replace(conf)
+	}
+	writeTree(t, root, map[string]string{"www/c/nocache/x.txt": "x"})
+	// Each server writes its own cache; the files differ in inode, so
+	// ETags are compared for presence and form only.
+	g := startServer(t, "golighty", golightyBin, root, mk("gcache"))
+	l := startServer(t, "lighttpd", lighttpd, root, mk("lcache"))
+	same := func(a, b string) bool {
+		if strings.HasPrefix(a, "ETag: \"") && strings.HasPrefix(b, "ETag: \"") {
+			return strings.HasSuffix(a, "\"") && strings.HasSuffix(b, "\"")
+		}
+		return expiryClose(a, b)
+	}
+	compareSideBySide(t, g, l, []string{
+		"GET /c/ HTTP/1.0\r\n\r\n", // generated and stored
+		"GET /c/ HTTP/1.0\r\n\r\n", // from the cache
+		"HEAD /c/ HTTP/1.0\r\n\r\n",
+		"GET /c/nocache/ HTTP/1.0\r\n\r\n",
+	}, same, nil)
+	for _, cache := range []string{"gcache", "lcache"} {
+		p := filepath.Join(root, cache, root, "www/c/dirlist.html")
+		if _, err := os.Stat(p); err != nil {
+			t.Errorf("%s: %v", cache, err)
+		}
+	}
+}

@@ -101,6 +101,10 @@ $HTTP["url"] =^ "/dup/" {
 $HTTP["url"] =^ "/unset/" {
 	setenv.set-response-header = ("Content-Type" => "", "X-Set" => "")
 }
+# Modules after mod_setenv see the added request header in conditions.
+$REQUEST_HEADER["X-Req"] == "r" {
+	$HTTP["url"] =^ "/seen/" { url.access-deny = ("") }
+}
 $HTTP["url"] =^ "/replace/" {
 	setenv.set-response-header = ("Content-Type" => "text/x-replaced")
 	setenv.add-response-header = ()
@@ -126,6 +130,8 @@ var setenvRequests = []string{
 	"GET /unset/u.txt HTTP/1.0\r\n\r\n",
 	"GET /unset/missing HTTP/1.0\r\n\r\n",
 	"GET /replace/r.txt HTTP/1.0\r\n\r\n",
+	"GET /seen/s.txt HTTP/1.0\r\n\r\n",
+	"GET /seen/s.txt HTTP/1.0\r\nX-Req: client\r\n\r\n",
 	"GET /a.txt HTTP/1.1\r\n\r\n", // 400 before uri_clean: no setenv headers
 }
 

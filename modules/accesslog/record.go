@@ -123,18 +123,26 @@ func responseHeadLen(rc *core.Request, serverTag string) int64 {
 	h := &rc.Resp.Header
 	for i := 0; i < h.Len(); i++ {
 		kv := h.At(i)
-		if kv.Value == "" || omittedHeader(kv.Name) {
+		if kv.Value == "" {
 			continue
 		}
-		switch {
-		case strings.EqualFold(kv.Name, "Date"):
-			hasDate = true
-		case strings.EqualFold(kv.Name, "Server"):
-			hasServer = true
-		case strings.EqualFold(kv.Name, "Content-Length"):
-			hasCL = true
-		case strings.EqualFold(kv.Name, "Transfer-Encoding"):
-			hasTE = true
+		// The length picks the one name worth comparing.
+		switch name := kv.Name; len(name) {
+		case 4:
+			hasDate = hasDate || strings.EqualFold(name, "Date")
+		case 6:
+			hasServer = hasServer || strings.EqualFold(name, "Server")
+		case 10:
+			if strings.EqualFold(name, "X-Sendfile") || strings.EqualFold(name, "Connection") {
+				continue // never written as given
+			}
+		case 14:
+			hasCL = hasCL || strings.EqualFold(name, "Content-Length")
+		case 17:
+			hasTE = hasTE || strings.EqualFold(name, "Transfer-Encoding")
+		}
+		if len(kv.Name) >= 11 && strings.EqualFold(kv.Name[:11], "X-LIGHTTPD-") {
+			continue // internal to the server
 		}
 		n += len(kv.Name) + 2 + len(kv.Value) + 2
 	}
@@ -160,11 +168,4 @@ func responseHeadLen(rc *core.Request, serverTag string) int64 {
 		n += len("Server: ") + len(serverTag) + 2
 	}
 	return int64(n + 2)
-}
-
-// omittedHeader reports the response fields the engine never writes as
-// given: X-Sendfile, X-LIGHTTPD-* and Connection (it writes its own).
-func omittedHeader(name string) bool {
-	return strings.EqualFold(name, "X-Sendfile") || strings.EqualFold(name, "Connection") ||
-		(len(name) >= 11 && strings.EqualFold(name[:11], "X-LIGHTTPD-"))
 }

@@ -3,8 +3,10 @@ package core
 import (
 	"os"
 	"strconv"
+	"unsafe"
 
 	"github.com/golighty/golighty/core/httpfile"
+	"github.com/golighty/golighty/core/statcache"
 )
 
 type bodyKind uint8
@@ -37,6 +39,7 @@ type Response struct {
 	acceptRanges bool
 	contentRange string
 	plan         httpfile.Plan
+	clBuf        [20]byte
 }
 
 // fileBody is a file response: one or more byte ranges of files, each sent
@@ -44,7 +47,7 @@ type Response struct {
 type fileBody struct {
 	parts     []filePart
 	multipart bool
-	closers   []func()
+	handles   []*statcache.Handle // released when the response is done
 }
 
 type filePart struct {
@@ -60,7 +63,6 @@ func (r *Response) reset() {
 	r.Header.Reset()
 	r.kind = bodyNone
 	r.bytes = nil
-	r.file = fileBody{}
 	r.Dynamic = false
 	r.started = false
 	r.written = 0
@@ -88,10 +90,12 @@ func (r *Response) Written() int64 { return r.written }
 func (r *Response) Started() bool { return r.started }
 
 func (r *Response) dropFile() {
-	for _, c := range r.file.closers {
-		c()
+	for _, h := range r.file.handles {
+		h.Release()
 	}
-	r.file = fileBody{parts: r.file.parts[:0], closers: r.file.closers[:0]}
+	clear(r.file.handles)
+	clear(r.file.parts)
+	r.file = fileBody{parts: r.file.parts[:0], handles: r.file.handles[:0]}
 }
 
 // clearForError drops headers and body before an error document, keeping
@@ -132,8 +136,9 @@ func multipartTrailer(r *Response) []byte {
 	return nil
 }
 
-// setContentLength writes Content-Length in its slot (or appends it).
+// setContentLength writes Content-Length in its slot (or appends it). The
+// digits live in the Response itself, so the hot path allocates nothing.
 func (r *Response) setContentLength(n int64) {
-	var buf [20]byte
-	r.Header.Set("Content-Length", string(strconv.AppendInt(buf[:0], n, 10)))
+	b := strconv.AppendInt(r.clBuf[:0], n, 10)
+	r.Header.Set("Content-Length", unsafe.String(&b[0], len(b)))
 }

@@ -110,7 +110,7 @@ func (rc *Request) sendFile(path string, keep bool) int {
 	resp.acceptRanges = p.AcceptRanges
 	resp.dropFile()
 	resp.kind = bodyFile
-	resp.file.closers = append(resp.file.closers, h.Release)
+	resp.file.handles = append(resp.file.handles, h)
 	part := filePart{f: h.File()}
 	if data, ok := h.Content(); ok {
 		part.data = data

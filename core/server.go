@@ -8,6 +8,7 @@ import (
 	"os"
 	"sync"
 	"time"
+	"unsafe"
 
 	"github.com/golighty/golighty/core/h1"
 	"github.com/golighty/golighty/core/urinorm"
@@ -259,10 +260,13 @@ func (rc *Request) fillFromH1(r *h1.Request) {
 	if r.Proto == h1.HTTP11 {
 		rc.Proto = 11
 	}
-	rc.Target = string(r.Target)
+	// Strings of the request line and headers are views of the engine's
+	// read buffer: valid until the request ends (modules copy what they
+	// keep), and free of allocation on the keep-alive path.
+	rc.Target = bytesView(r.Target)
 	rc.HeadLen = r.HeadLen
 	for _, h := range r.Headers {
-		rc.Header.Append(string(h.Name), string(h.Value))
+		rc.Header.Append(bytesView(h.Name), bytesView(h.Value))
 	}
 	rc.KeepAlive = r.KeepAlive
 	rc.BodyLength = r.ContentLength
@@ -270,7 +274,7 @@ func (rc *Request) fillFromH1(r *h1.Request) {
 		rc.Body = r.Body
 	}
 	rc.URI.Scheme = "http"
-	rc.URI.Authority = string(r.Host)
+	rc.URI.Authority = bytesView(r.Host)
 	if ci := r.Conn; ci != nil {
 		rc.Conn.TLS = ci.TLS
 		if ci.TLS {
@@ -283,4 +287,12 @@ func (rc *Request) fillFromH1(r *h1.Request) {
 		rc.Conn.LocalIP, rc.Conn.LocalPort = ci.LocalIP, ci.LocalPort
 	}
 	rc.Conn.Requests = r.Seq - 1
+}
+
+// bytesView is b as a string without copying; b must outlive the string.
+func bytesView(b []byte) string {
+	if len(b) == 0 {
+		return ""
+	}
+	return unsafe.String(&b[0], len(b))
 }

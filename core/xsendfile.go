@@ -103,7 +103,7 @@ func (rc *Request) sendfile2(spec string, o *BackendOpts) {
 			fail(404)
 			return
 		}
-		resp.file.closers = append(resp.file.closers, h.Release)
+		resp.file.handles = append(resp.file.handles, h)
 		e := h.Entry
 		if !e.IsRegular() {
 			rc.Logf("send-file error: wrong filetype for X-Sendfile2: %s", path)

@@ -44,6 +44,12 @@ $HTTP["url"] =^ "/hdr/" {
 	expire.url = ("/hdr/" => "access 1 hours")
 }
 $HTTP["url"] =^ "/emptyrd/" { dir-listing.show-readme = "enable" }
+$HTTP["url"] =^ "/nofollow/" {
+	server.follow-symlink = "disable"
+	dir-listing.show-readme = "enable"
+	dir-listing.show-header = "enable"
+}
+$HTTP["url"] =^ "/links/" { dir-listing.show-readme = "to-file" }
 `
 
 var dirlistingRequests = []string{
@@ -69,6 +75,8 @@ var dirlistingRequests = []string{
 	"GET /sizes/ HTTP/1.0\r\n\r\n",
 	"GET /links/ HTTP/1.0\r\n\r\n",
 	"GET /list/x.inc HTTP/1.0\r\n\r\n",
+	"GET /nofollow/ HTTP/1.0\r\n\r\n",
+	"GET /nofollow/linkdir/ HTTP/1.0\r\n\r\n",
 }
 
 func TestSideBySideDirlisting(t *testing.T) {
@@ -103,6 +111,8 @@ func TestSideBySideDirlisting(t *testing.T) {
 		"www/emptyrd/README.txt":       "",
 		"www/emptyrd/a.txt":            "a",
 		"www/links/target.txt":         "t",
+		"www/nofollow/HEADER.txt":      "real header",
+		"www/nofollow/real/f.txt":      "f",
 	})
 	for _, d := range []string{"www/empty"} {
 		if err := os.MkdirAll(filepath.Join(root, d), 0o755); err != nil {
@@ -127,6 +137,12 @@ func TestSideBySideDirlisting(t *testing.T) {
 	links := filepath.Join(root, "www/links")
 	for name, target := range map[string]string{"to-file": "target.txt", "to-dir": "..", "dangling": "nowhere"} {
 		if err := os.Symlink(target, filepath.Join(links, name)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	nf := filepath.Join(root, "www/nofollow")
+	for name, target := range map[string]string{"README.txt": "HEADER.txt", "linkdir": "real"} {
+		if err := os.Symlink(target, filepath.Join(nf, name)); err != nil {
 			t.Fatal(err)
 		}
 	}

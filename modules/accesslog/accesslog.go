@@ -247,6 +247,8 @@ func (m *Module) RequestDone(rc *core.Request) {
 	fillRecord(&rec, rc, m.serverTag)
 
 	bp := linePool.Get().(*[]byte)
+	// The format's own new-second signal is not used: one Format may serve
+	// several files, and each file must see the second change itself.
 	line, _ := c.format.Append((*bp)[:0], &rec, c.esc)
 	flush := false
 	if o := c.out; !c.syslog && o != nil {

@@ -110,7 +110,7 @@ func TestEndToEnd(t *testing.T) {
 		{
 			name: "static file HTTP/1.0",
 			req:  "GET /a.txt?x=1 HTTP/1.0\r\nHost: Ex.COM\r\nX-A: xa\r\nCookie: c=cv; d=2\r\n\r\n",
-			want: map[int]string{fHost: "pipe", fVHost: "ex.com", fUser: "-", fRequest: "GET /a.txt?x=1 HTTP/1.0",
+			want: map[int]string{fVHost: "ex.com", fUser: "-", fRequest: "GET /a.txt?x=1 HTTP/1.0",
 				fStatus: "200", fBody: "27", fMethod: "GET", fURL: "/a.txt", fQuery: "x=1", fProto: "HTTP/1.0",
 				fServer: "ex.com", fKeep: "0", fConn: "-", fHeaderIn: "xa", fHeaderOut: "text/plain", fCookie: "cv",
 				fPort: "80", fAddr: "", fEnv: "-"},

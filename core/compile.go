@@ -13,16 +13,20 @@ type CompileOptions struct {
 	// CoreOnly checks the core options only, as `lighttpd -p` and `-t` do:
 	// modules are neither loaded nor set up and unknown keys are not reported.
 	CoreOnly bool
+	// Preflight is `-tt`: modules are set up and validated, but open no
+	// logs, spawn no backends and touch nothing outside the process.
+	Preflight bool
 }
 
 // SetupContext is handed to Module.Setup: the parsed config, the helpers to
 // bind keys, and a place for warnings.
 type SetupContext struct {
-	conf     *lighttpdconf.Config
-	snap     *Snapshot
-	module   string
-	consumed map[string]bool
-	warnings *[]Diagnostic
+	preflight bool
+	conf      *lighttpdconf.Config
+	snap      *Snapshot
+	module    string
+	consumed  map[string]bool
+	warnings  *[]Diagnostic
 }
 
 // Diagnostic is a non-fatal message of a config load, with its position.
@@ -40,6 +44,10 @@ func (d Diagnostic) String() string {
 
 // Config returns the parsed configuration.
 func (sc *SetupContext) Config() *lighttpdconf.Config { return sc.conf }
+
+// Preflight reports a `-tt` check: validate everything, but open no log
+// files or pipes and start no backend processes.
+func (sc *SetupContext) Preflight() bool { return sc.preflight }
 
 // Module returns the name of the module being set up.
 func (sc *SetupContext) Module() string { return sc.module }
@@ -92,7 +100,7 @@ func Compile(conf *lighttpdconf.Config, opts CompileOptions, shared *SharedPool)
 		shared = NewSharedPool()
 	}
 	s := &Snapshot{Conf: conf, shared: shared}
-	sc := &SetupContext{conf: conf, snap: s, module: "core", consumed: map[string]bool{}, warnings: &s.Warnings}
+	sc := &SetupContext{preflight: opts.Preflight, conf: conf, snap: s, module: "core", consumed: map[string]bool{}, warnings: &s.Warnings}
 
 	conds, err := compileConditions(conf)
 	if err != nil {

@@ -224,6 +224,9 @@ func (s *Server) ServeH1(w *h1.ResponseWriter, r *h1.Request) {
 		if snap.Core.Server.LogRequestHeaderOnErr && r.Reason != "" {
 			rc.Logf("%s", r.Reason)
 		}
+		if rc.Target != "" {
+			_ = rc.setTarget(rc.Target) // only for the access log's %U
+		}
 	} else if err := rc.setTarget(string(r.Target)); err != nil {
 		rc.Resp.Status = 400
 		rc.KeepAlive = false

@@ -13,6 +13,14 @@ func (rc *Request) setTarget(target string) error {
 	}
 	t, err := urinorm.Parse(target, &rc.Snap.Core.Server.ParseOpts)
 	if err != nil {
+		// lighttpd logs (%U) the target as far as it normalized it before
+		// rejecting: encoded, not raw.
+		lax := rc.Snap.Core.Server.ParseOpts
+		lax.CtrlsReject, lax.InvalidUTF8Reject, lax.Path2FReject, lax.PathDotsegReject = false, false, false, false
+		if out, qs, lerr := urinorm.NormalizeTarget(nil, []byte(target), &lax); lerr == nil {
+			path, _ := urinorm.SplitQuery(out, qs)
+			rc.URI.Target, rc.URI.PathRaw = string(out), string(path)
+		}
 		return err
 	}
 	rc.URI.Target = t.Normalized

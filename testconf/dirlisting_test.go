@@ -102,6 +102,8 @@ func TestSideBySideDirlisting(t *testing.T) {
 		"www/opts/skipme":              "s",
 		"www/opts/f.bak":               "b",
 		"www/opts/shown":               "s",
+		"www/opts/\xffbad.txt":         "not UTF-8, hidden: exclude fails closed",
+		"www/list/\xfe\x01ctl.txt":     "not UTF-8, listed escaped",
 		"www/opts/README.txt":          "read <me> & \"you\"\n\tline 2\n",
 		"www/opts/HEAD.txt":            "<b>head</b>\n",
 		"www/raw/README.txt":           "<em>raw readme</em>\n",

@@ -162,7 +162,7 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 		fmt.Fprintln(stdout, "Syntax OK")
 		return 0
 	}
-	snap, err := core.Compile(o.conf, core.CompileOptions{}, nil)
+	snap, err := core.Compile(o.conf, core.CompileOptions{Preflight: o.test >= 2}, nil)
 	if snap != nil {
 		printWarnings(stderr, o.conf, snap.Warnings)
 	}

@@ -111,8 +111,8 @@ func (m *Module) Setup(sc *core.SetupContext) error {
 			if v.String() == "" {
 				return func(c *conf) { c.out = nil }, nil
 			}
-			if pf.syslog {
-				return nil, nil
+			if pf.syslog || sc.Preflight() {
+				return nil, nil // -tt opens no log, as lighttpd
 			}
 			o, err := m.acquire(v.String())
 			if err != nil {
@@ -147,7 +147,7 @@ func (m *Module) Setup(sc *core.SetupContext) error {
 		return err
 	}
 	m.def, m.static = m.table.Defaults(), !m.table.Conditional()
-	if useSyslog {
+	if useSyslog && !sc.Preflight() {
 		fac := syslogFacility(sc.Core().Server)
 		for lvl := range levels {
 			s, err := m.pool.Acquire(logsink.SyslogSpec(fac, lvl))

@@ -103,6 +103,7 @@ func setup(t testing.TB) *coretest.Harness {
 	h.WriteFile("www/list/a b.html", "x")
 	h.WriteFile("www/list/Z.bin", strings.Repeat("z", 2048))
 	h.WriteFile("www/list/.hidden", "h")
+	h.WriteFile("www/bare/\xffctl\x01.txt", "")
 	h.WriteFile("www/list/sub/x", "")
 	h.WriteFile("www/list/<dir>/x", "")
 	h.WriteFile("www/off/a.txt", "")
@@ -110,6 +111,7 @@ func setup(t testing.TB) *coretest.Harness {
 	h.WriteFile("www/opts/skipme", "")
 	h.WriteFile("www/opts/f.bak", "")
 	h.WriteFile("www/opts/shown", "")
+	h.WriteFile("www/opts/\xffbad.txt", "") // exclude cannot match invalid UTF-8: hidden
 	h.WriteFile("www/opts/README.txt", "read <me>\n")
 	h.WriteFile("www/opts/HEAD.txt", "<b>head</b>")
 	h.WriteFile("www/bare/a.txt", "")
@@ -178,9 +180,9 @@ func TestListingOptions(t *testing.T) {
 				`<a href=".dot">.dot</a>`, `<a href="shown">shown</a>`, `<a href="HEAD.txt">HEAD.txt</a>`,
 				"</div>\n<pre class=\"readme\">read &#x3C;me&#x3E;&#x0A;</pre><div class=\"foot\"><i>foot</i></div>\n<script type=\"text/javascript\" src=\"/s.js\"></script>\n</body>\n</html>\n",
 			},
-			not: []string{"skipme", "f.bak", `href="README.txt"`, "<style"}},
+			not: []string{"skipme", "f.bak", "bad.txt", `href="README.txt"`, "<style"}},
 		{name: "no auto layout", path: "/bare/", status: 200, ctype: "text/html",
-			has: []string{"<h2>Index of /bare/</h2>\n"}, not: []string{"<html>", "<script", "foot"}},
+			has: []string{"<h2>Index of /bare/</h2>\n", `<a href="%FFctl%01.txt">` + "\xff" + `ctl&#x01;.txt</a>`}, not: []string{"<html>", "<script", "foot"}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -294,14 +296,32 @@ func FuzzEscapes(f *testing.F) {
 	})
 }
 
+// BenchmarkListing200 measures reading, sorting and rendering a
+// directory of 200 files (the handler alone, no HTTP).
 func BenchmarkListing200(b *testing.B) {
-	h := coretest.New(b, conf)
+	h := coretest.New(b, `
+server.document-root = "@DIR@/www"
+mimetype.assign = (".txt" => "text/plain")
+dir-listing.activate = "enable"
+`)
 	for i := range 200 {
 		h.WriteFile(fmt.Sprintf("www/big/file-%03d.txt", i), "x")
 	}
+	mod, ok := h.Snap.Module("mod_dirlisting")
+	if !ok {
+		b.Fatal("mod_dirlisting not loaded")
+	}
+	m := mod.(*dirlisting.Module)
+	rc := &core.Request{Snap: h.Snap, Method: "GET", Proto: 11}
+	rc.Conf = h.Snap.Core.Table.Defaults()
+	rc.URI.Path = "/big/"
+	rc.Phys.Path = filepath.Join(h.Dir, "www/big") + "/"
 	b.ReportAllocs()
 	for b.Loop() {
-		h.Raw("GET /big/ HTTP/1.0\r\n\r\n")
+		rc.Resp.Header.Reset()
+		if m.SubrequestStart(rc) != core.Finished || rc.Resp.Status != 200 {
+			b.Fatal("no listing")
+		}
 	}
 }
 

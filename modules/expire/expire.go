@@ -268,10 +268,12 @@ func (m *Module) ResponseStart(rc *core.Request) core.Result {
 	if expires < now {
 		expires = now
 	}
+	var buf [40]byte
 	if rc.Proto > 10 {
-		rc.Resp.Header.Set("Cache-Control", "max-age="+strconv.FormatInt(expires-now, 10))
+		v := strconv.AppendInt(append(buf[:0], "max-age="...), expires-now, 10)
+		rc.Resp.Header.Set("Cache-Control", string(v))
 	} else {
-		rc.Resp.Header.Set("Expires", time.Unix(expires, 0).UTC().Format(httpDate))
+		rc.Resp.Header.Set("Expires", string(time.Unix(expires, 0).UTC().AppendFormat(buf[:0], httpDate)))
 	}
 	return core.GoOn
 }

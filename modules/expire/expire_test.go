@@ -223,12 +223,27 @@ func FuzzParseRule(f *testing.F) {
 	})
 }
 
-func BenchmarkExpireResponse(b *testing.B) {
+// BenchmarkExpireHook measures one response_start call that matches a
+// mimetype rule, for HTTP/1.1 (max-age) and HTTP/1.0 (Expires).
+func BenchmarkExpireHook(b *testing.B) {
 	h := coretest.New(b, conf)
-	h.WriteFile("www/p.html", "x")
-	b.ReportAllocs()
-	for b.Loop() {
-		h.Raw("GET /p.html HTTP/1.0\r\n\r\n")
+	mod, ok := h.Snap.Module("mod_expire")
+	if !ok {
+		b.Fatal("mod_expire not loaded")
+	}
+	m := mod.(*expire.Module)
+	for _, proto := range []int{11, 10} {
+		b.Run("HTTP/1."+strconv.Itoa(proto-10), func(b *testing.B) {
+			rc := &core.Request{Snap: h.Snap, Method: "GET", Proto: proto}
+			rc.URI.Path = "/p.html"
+			rc.Resp.Status = 200
+			b.ReportAllocs()
+			for b.Loop() {
+				rc.Resp.Header.Reset()
+				rc.Resp.Header.Set("Content-Type", "text/html")
+				m.ResponseStart(rc)
+			}
+		})
 	}
 }
 

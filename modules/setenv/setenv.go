@@ -119,11 +119,7 @@ func (m *Module) URIClean(rc *core.Request) core.Result {
 		appendRequestHeader(&rc.Header, kv.Key, kv.Value)
 	}
 	for _, kv := range c.setReq {
-		if kv.Value == "" {
-			rc.Header.Del(kv.Key)
-		} else {
-			rc.Header.Set(kv.Key, kv.Value)
-		}
+		setField(&rc.Header, kv.Key, kv.Value)
 	}
 	// lighttpd applies the environment when a backend asks for it
 	// (handle_request_env); the values are the ones captured here either way.
@@ -158,17 +154,23 @@ func (m *Module) ResponseStart(rc *core.Request) core.Result {
 		InsertResponseHeader(&rc.Resp.Header, kv.Key, kv.Value)
 	}
 	for _, kv := range st.conf.setResp {
-		if kv.Value == "" {
-			rc.Resp.Header.Del(kv.Key)
-		} else {
-			rc.Resp.Header.Set(kv.Key, kv.Value)
-		}
+		setField(&rc.Resp.Header, kv.Key, kv.Value)
 	}
 	return core.GoOn
 }
 
 // RequestDone forgets the request's captured settings.
 func (m *Module) RequestDone(rc *core.Request) { m.captured.Delete(rc) }
+
+// setField replaces every line of a field with one value in the field's
+// first slot (lighttpd keeps repeated lines in one slot); an empty value
+// removes the field.
+func setField(h *core.Headers, name, value string) {
+	h.Del(name)
+	if value != "" {
+		h.Set(name, value)
+	}
+}
 
 // appendRequestHeader joins value to an existing field as a client's
 // repeated header would be joined: ", " (Cookie: "; "). An empty value adds

@@ -1,0 +1,97 @@
+package testconf
+
+import (
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+const fastcgiConf = `
+server.document-root = "@ROOT@/www"
+server.bind = "127.0.0.1"
+server.port = @PORT@
+server.tag = "side-by-side"
+server.modules = ("mod_fastcgi")
+index-file.names = ("index.php")
+mimetype.assign = (".txt" => "text/plain", ".html" => "text/html")
+fastcgi.server = ( ".php" => ( "php" => (
+	"bin-path" => "@PHP@",
+	"socket" => "@ROOT@/@NAME@.sock",
+	"max-procs" => 1,
+	"bin-environment" => ( "PHP_FCGI_CHILDREN" => "2" ),
+	"x-sendfile" => "enable",
+	"x-sendfile-docroot" => ( "@ROOT@/files" )
+)))
+`
+
+// fastcgiScripts exercise the response rules of behaviors.md §7.4-7.5.
+var fastcgiScripts = map[string]string{
+	"www/plain.php":    `<?php echo "plain output\n";`,
+	"www/status.php":   `<?php header("Status: 404 Not Found"); header("X-App: a"); echo "missing\n";`,
+	"www/status2.php":  `<?php header("Status: 299 Custom"); echo "custom\n";`,
+	"www/loc.php":      `<?php header("Location: /elsewhere?x=1"); echo "moved\n";`,
+	"www/loc200.php":   `<?php header("Status: 200"); header("Location: /stay"); echo "stay\n";`,
+	"www/js.php":       `<?php header("Content-Type: application/javascript"); echo "f();\n";`,
+	"www/pathinfo.php": `<?php header("Content-Type: text/plain"); echo $_SERVER["SCRIPT_NAME"], "|", $_SERVER["PATH_INFO"] ?? "-", "|", $_SERVER["REQUEST_URI"], "\n";`,
+	"www/xs.php": `<?php header("Content-Type: " . ($_GET["ct"] ?? "text/plain")); header("X-Other: keep");
+header(($_GET["h"] ?? "X-Sendfile") . ": " . $_GET["f"]); echo "discarded\n";`,
+	"www/index.php":  `<?php echo "index\n";`,
+	"files/a.txt":    "sendfile content 0123456789\n",
+	"files/sub/x":    "x",
+	"outside/s.txt":  "secret\n",
+	"www/static.txt": "static\n",
+}
+
+func TestSideBySideFastCGI(t *testing.T) {
+	lighttpd := requirePeer(t, "lighttpd")
+	php := requirePeer(t, "php-cgi")
+	root := t.TempDir()
+	writeTree(t, root, fastcgiScripts)
+	files := filepath.Join(root, "files")
+	conf := func(name string) string {
+		return strings.NewReplacer("@ROOT@", root, "@PHP@", php, "@NAME@", name).Replace(fastcgiConf)
+	}
+	g := startServer(t, "golighty", golightyBin, root, conf("golighty"))
+	l := startServer(t, "lighttpd", lighttpd, root, conf("lighttpd"))
+	xs := func(h, f string) string {
+		return "GET /xs.php?h=" + h + "&f=" + f + " HTTP/1.0\r\n\r\n"
+	}
+	reqs := []string{
+		"GET /plain.php HTTP/1.0\r\n\r\n",
+		"HEAD /plain.php HTTP/1.0\r\n\r\n",
+		"POST /plain.php HTTP/1.0\r\nContent-Length: 5\r\n\r\nhello",
+		"GET /status.php HTTP/1.0\r\n\r\n",
+		"GET /status2.php HTTP/1.0\r\n\r\n",
+		"GET /loc.php HTTP/1.0\r\n\r\n",
+		"GET /loc200.php HTTP/1.0\r\n\r\n",
+		"GET /js.php HTTP/1.0\r\n\r\n",
+		"GET / HTTP/1.0\r\n\r\n",
+		"GET /missing.php HTTP/1.0\r\n\r\n",
+		"GET /pathinfo.php HTTP/1.0\r\n\r\n",
+		"GET /pathinfo.php/a/b?q=1 HTTP/1.0\r\n\r\n",
+		"GET /pathinfo.php/a%20b/c HTTP/1.0\r\n\r\n",
+		"GET /static.txt HTTP/1.0\r\n\r\n",
+		xs("X-Sendfile", files+"/a.txt"),
+		xs("X-Sendfile", files+"/a.txt") + "",
+		"GET /xs.php?h=X-Sendfile&f=" + files + "/a.txt HTTP/1.0\r\nRange: bytes=0-3\r\n\r\n",
+		"GET /xs.php?h=X-Sendfile&ct=application/x-foo&f=" + files + "/a.txt HTTP/1.0\r\n\r\n",
+		xs("X-LIGHTTPD-send-file", files+"/a.txt"),
+		xs("X-Sendfile2", strings.ReplaceAll(files+"/a.txt 0-3, "+files+"/a.txt 5-", " ", "%20")),
+		xs("X-Sendfile", root+"/outside/s.txt"),
+		xs("X-Sendfile", files+"/../outside/s.txt"),
+		xs("X-Sendfile", files+"/missing.txt"),
+		xs("X-Sendfile2", files+"/a.txt"),
+	}
+	// The clock may tick between the two servers' PHP runs; nothing else
+	// in these responses depends on time.
+	compareSideBySide(t, g, l, reqs, nil, nil)
+
+	t.Run("if-none-match", func(t *testing.T) {
+		first := g.raw(t, xs("X-Sendfile", files+"/a.txt"), false)
+		if first.resp == nil || first.resp.Header.Get("ETag") == "" {
+			t.Fatalf("no ETag: %q", first.raw)
+		}
+		req := "GET /xs.php?h=X-Sendfile&f=" + files + "/a.txt HTTP/1.0\r\nIf-None-Match: " + first.resp.Header.Get("ETag") + "\r\n\r\n"
+		compareSideBySide(t, g, l, []string{req}, nil, nil)
+	})
+}

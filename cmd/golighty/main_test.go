@@ -23,6 +23,7 @@ func TestCommandLine(t *testing.T) {
 	noroot := writeConf(t, "server.port = 8080\n")
 	badSyntax := writeConf(t, "server.port = 8080\nx = \"a\" ; y = 2\n")
 	badBool := writeConf(t, "server.document-root = \"/srv\"\nserver.follow-symlink = \"perhaps\"\n")
+	unwritableLog := writeConf(t, "server.document-root = \"@DIR@\"\nserver.modules = (\"mod_accesslog\")\naccesslog.filename = \"/nonexistent-dir/access.log\"\n")
 	unknownKey := writeConf(t, "server.document-root = \"@DIR@\"\nurl.rewrite-once = (\"a\" => \"b\")\n")
 	tests := []struct {
 		name       string
@@ -45,6 +46,7 @@ func TestCommandLine(t *testing.T) {
 		{name: "-tt needs document-root", args: []string{"-tt", "-f", noroot}, code: 255, stderr: "server.document-root is not set"},
 		{name: "-t -t is -tt", args: []string{"-t", "-t", "-f", noroot}, code: 255, stderr: "server.document-root is not set"},
 		{name: "-tt silent when fine", args: []string{"-tt", "-f", good}, code: 0, exactEmpty: true},
+		{name: "-tt opens no log file", args: []string{"-tt", "-f", unwritableLog}, code: 0, exactEmpty: true},
 		{name: "-tt warns unknown keys", args: []string{"-tt", "-f", unknownKey}, code: 0, stderr: "WARNING: unknown config-key: url.rewrite-once (ignored)"},
 		{name: "syntax error located", args: []string{"-t", "-f", badSyntax}, code: 255, stderr: badSyntax + ":2:"},
 		{name: "-p checks core options", args: []string{"-p", "-f", badBool}, code: 255, stderr: "server.follow-symlink"},

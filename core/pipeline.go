@@ -3,8 +3,11 @@ package core
 import (
 	"errors"
 	"io/fs"
+	"net"
 	"os"
+	"strconv"
 	"strings"
+	"sync"
 	"syscall"
 )
 
@@ -241,11 +244,7 @@ func (rc *Request) redirectDir() Result {
 	if rc.Snap.Core.Server.AbsoluteDirRedirect {
 		loc = append(loc, rc.URI.Scheme...)
 		loc = append(loc, "://"...)
-		host := rc.URI.Authority
-		if host == "" {
-			host = rc.Conf.ServerName
-		}
-		loc = append(loc, host...)
+		loc = rc.appendAuthority(loc)
 	}
 	loc = appendEncodedPath(loc, rc.URI.Path)
 	loc = append(loc, '/')
@@ -274,4 +273,46 @@ func appendEncodedPath(dst []byte, p string) []byte {
 		}
 	}
 	return dst
+}
+
+// appendAuthority is the host[:port] of absolute redirects: the request's
+// authority, else the listening address's name (lighttpd's
+// http_response_buffer_append_authority).
+func (rc *Request) appendAuthority(dst []byte) []byte {
+	if rc.URI.Authority != "" {
+		return append(dst, rc.URI.Authority...)
+	}
+	switch {
+	case rc.Conn.LocalIP == "127.0.0.1":
+		dst = append(dst, loopbackName()...)
+	case rc.Conf.ServerName != "":
+		dst = append(dst, rc.Conf.ServerName...)
+	default:
+		dst = append(dst, hostName(rc.Conn.LocalIP)...)
+	}
+	def := 80
+	if rc.URI.Scheme == "https" {
+		def = 443
+	}
+	if rc.Conn.LocalPort != 0 && rc.Conn.LocalPort != def {
+		dst = append(dst, ':')
+		dst = strconv.AppendInt(dst, int64(rc.Conn.LocalPort), 10)
+	}
+	return dst
+}
+
+var loopbackName = sync.OnceValue(func() string { return hostName("127.0.0.1") })
+
+// hostName resolves ip to its first name (/etc/hosts first), else ip.
+func hostName(ip string) string {
+	if names, err := net.LookupAddr(ip); err == nil && len(names) > 0 {
+		return strings.TrimSuffix(names[0], ".")
+	}
+	if ip == "127.0.0.1" {
+		return "localhost"
+	}
+	if strings.Contains(ip, ":") {
+		return "[" + ip + "]"
+	}
+	return ip
 }

@@ -103,7 +103,7 @@ func (r *Reloader) Reload(reason string, force bool) (bool, error) {
 		return false, err
 	}
 	r.lastSum = sum
-	r.Log.Info(fmt.Sprintf("config reloaded (%s) in %s: %s", reason, time.Since(start).Round(time.Millisecond), describeChange(old, next)))
+	r.Log.Info(fmt.Sprintf("config reloaded (%s) in %s: %s", reason, time.Since(start).Round(10*time.Microsecond), describeChange(old, next)))
 	return true, nil
 }
 

@@ -70,13 +70,16 @@ func (rc *Request) errorHandlerTarget() string {
 }
 
 // runErrorHandler restarts the request at the configured error handler
-// (behaviors.md §6) and reconciles the status afterwards.
+// (behaviors.md §6) and reconciles the status afterwards as lighttpd does:
+// server.error-handler runs as GET and keeps the original status;
+// server.error-handler-404 keeps the method and, unless it fails with
+// 403/404 itself, its own status (a static page answers 200).
 func (rc *Request) runErrorHandler(target string) {
 	orig := rc.Resp.Status
 	only404 := rc.Conf.ErrorHandler == ""
 	rc.ErrorStatus = orig
 	method := rc.Method
-	if rc.Method != "HEAD" {
+	if !only404 {
 		rc.Method = "GET"
 	}
 	rc.Resp.reset()
@@ -87,14 +90,24 @@ func (rc *Request) runErrorHandler(target string) {
 	}
 	rc.runPhases()
 	rc.Method = method
+	sub := rc.Resp.Status
+	if rc.Resp.kind == bodyStream {
+		return
+	}
 	switch {
-	case rc.Resp.Status >= 400 && rc.Resp.kind != bodyStream:
-		// The handler failed: the static error document of the original status.
+	case only404 && (sub == 403 || sub == 404):
 		rc.Resp.reset()
 		rc.Resp.Status = orig
-	case !only404:
+	case only404:
+		if sub >= 400 && !rc.Resp.Dynamic {
+			rc.Resp.reset()
+			rc.Resp.Status = sub
+		}
+	case sub >= 400:
+		// The handler failed: the error document of the original status.
+		rc.Resp.reset()
 		rc.Resp.Status = orig
-	case rc.Resp.Status == 403 || rc.Resp.Status == 404:
+	default:
 		rc.Resp.Status = orig
 	}
 }

@@ -237,7 +237,7 @@ func (s *Server) ServeH1(w *h1.ResponseWriter, r *h1.Request) {
 	// The core's decisions (a backend's Connection: close, per-condition
 	// keep-alive limits, protocol-http11) reach the wire engine before the
 	// head is written.
-	if rc.Conf.MaxKeepAliveRequests == 0 || r.Seq >= rc.Conf.MaxKeepAliveRequests || rc.Conf.MaxKeepAliveIdle == 0 {
+	if r.Seq > rc.Conf.MaxKeepAliveRequests || rc.Conf.MaxKeepAliveIdle == 0 {
 		rc.KeepAlive = false
 	}
 	r.KeepAlive = r.KeepAlive && rc.KeepAlive

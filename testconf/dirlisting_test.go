@@ -3,6 +3,7 @@ package testconf
 import (
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -50,6 +51,7 @@ $HTTP["url"] =^ "/nofollow/" {
 	dir-listing.show-header = "enable"
 }
 $HTTP["url"] =^ "/links/" { dir-listing.show-readme = "to-file" }
+$HTTP["url"] =^ "/abs/" { dir-listing.show-header = "@ROOT@/outside.txt" dir-listing.hide-header-file = "enable" }
 `
 
 var dirlistingRequests = []string{
@@ -77,6 +79,8 @@ var dirlistingRequests = []string{
 	"GET /list/x.inc HTTP/1.0\r\n\r\n",
 	"GET /nofollow/ HTTP/1.0\r\n\r\n",
 	"GET /nofollow/linkdir/ HTTP/1.0\r\n\r\n",
+	"GET /abs/ HTTP/1.0\r\n\r\n",
+	"GET /many/ HTTP/1.0\r\n\r\n",
 }
 
 func TestSideBySideDirlisting(t *testing.T) {
@@ -114,6 +118,8 @@ func TestSideBySideDirlisting(t *testing.T) {
 		"www/emptyrd/a.txt":            "a",
 		"www/links/target.txt":         "t",
 		"www/nofollow/HEADER.txt":      "real header",
+		"outside.txt":                  "from outside the docroot\n",
+		"www/abs/outside.txt":          "same name, not hidden: the setting is a path",
 		"www/nofollow/real/f.txt":      "f",
 	})
 	for _, d := range []string{"www/empty"} {
@@ -141,6 +147,10 @@ func TestSideBySideDirlisting(t *testing.T) {
 		if err := os.Symlink(target, filepath.Join(links, name)); err != nil {
 			t.Fatal(err)
 		}
+	}
+	// More than 256 rows: lighttpd builds such pages in temporary files.
+	for i := range 300 {
+		writeTree(t, root, map[string]string{filepath.Join("www/many", strings.Repeat("n", i%7+1)+strconv.Itoa(i)+".txt"): strings.Repeat("x", i*37)})
 	}
 	nf := filepath.Join(root, "www/nofollow")
 	for name, target := range map[string]string{"README.txt": "HEADER.txt", "linkdir": "real"} {

@@ -10,6 +10,7 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"golang.org/x/sys/unix"
@@ -43,7 +44,20 @@ type conf struct {
 }
 
 // Module is one loaded mod_dirlisting.
-type Module struct{ table *core.Table[conf] }
+type Module struct {
+	table *core.Table[conf]
+	// maxBusy and busy are lighttpd's limit on listings in progress (a
+	// guard against many large listings at once): server.max-connections
+	// >> 4 as configured, at least 1 (so 1 when the key is unset). Only a
+	// directory large enough that lighttpd reads it in several event-loop
+	// turns (32 entries or more) occupies a slot; while the slots are full,
+	// listings are refused with 503.
+	maxBusy int32
+	busy    atomic.Int32
+}
+
+// batch is how many directory entries lighttpd reads per event-loop turn.
+const batch = 32
 
 var _ core.SubrequestStartHook = (*Module)(nil)
 
@@ -76,6 +90,7 @@ func (m *Module) Setup(sc *core.SetupContext) error {
 			return func(c *conf) { set(c, s) }, nil
 		}
 	}
+	m.maxBusy = max(int32(configuredMaxConns(sc.Config())>>4), 1)
 	activate := boolean(func(c *conf, b bool) { c.activate = b })
 	var err error
 	m.table, err = core.Bind(sc, conf{hideDotfiles: true, encodeReadme: true, encodeHeader: true, autoLayout: true}, []core.Key[conf]{
@@ -145,7 +160,12 @@ func (m *Module) SubrequestStart(rc *core.Request) core.Result {
 	if c.cache != nil && serveCached(rc, &c) {
 		return core.Finished
 	}
-	dirs, files, err := readDir(rc.Phys.Path, &c, rc.Conf.FollowSymlink)
+	if m.busy.Load() >= m.maxBusy {
+		// lighttpd also sets "Retry-After: 2", but the error document
+		// that follows clears the response headers.
+		return rc.Status(503)
+	}
+	dirs, files, err := m.readDir(rc.Phys.Path, &c, rc.Conf.FollowSymlink)
 	if err != nil {
 		rc.Logf("opendir %s: %s", rc.Phys.Path, errnoText(err))
 		return rc.Status(403)
@@ -177,7 +197,7 @@ type entry struct {
 // readDir lists the directory at path without the names the config hides,
 // split into directories and other files, each sorted byte-wise by name.
 // Names are stat()ed following symlinks; a name that vanished is skipped.
-func readDir(path string, c *conf, followSymlink bool) (dirs, files []entry, err error) {
+func (m *Module) readDir(path string, c *conf, followSymlink bool) (dirs, files []entry, err error) {
 	flags := unix.O_RDONLY | unix.O_DIRECTORY | unix.O_CLOEXEC
 	if !followSymlink {
 		flags |= unix.O_NOFOLLOW
@@ -195,6 +215,10 @@ func readDir(path string, c *conf, followSymlink bool) (dirs, files []entry, err
 	names, err := f.Readdirnames(-1)
 	if err != nil {
 		return nil, nil, err
+	}
+	if len(names)+2 >= batch { // readdir also returns "." and ".."
+		m.busy.Add(1)
+		defer m.busy.Add(-1)
 	}
 	// lighttpd skips names that would not fit in PATH_MAX with the directory.
 	nameMax := 4096 - len(path) - 1
@@ -471,6 +495,32 @@ func errnoText(err error) string {
 		return strings.ToUpper(errno.Error()[:1]) + errno.Error()[1:]
 	}
 	return err.Error()
+}
+
+// configuredMaxConns is server.max-connections as written in the global
+// block (0 when unset): lighttpd computes its listing limit before the
+// server fills in the default.
+func configuredMaxConns(cfg *lighttpdconf.Config) uint16 {
+	var n uint16
+	for _, b := range cfg.Blocks {
+		if b.Index != 0 {
+			continue
+		}
+		for _, e := range b.Entries {
+			if !strings.EqualFold(e.Key, "server.max-connections") {
+				continue
+			}
+			switch e.Value.Kind {
+			case lighttpdconf.KindInteger:
+				n = uint16(e.Value.Int)
+			case lighttpdconf.KindString:
+				if v, err := strconv.ParseInt(strings.TrimSpace(e.Value.Str), 10, 64); err == nil {
+					n = uint16(v)
+				}
+			}
+		}
+	}
+	return n
 }
 
 // element returns the value of key in a keyed config array

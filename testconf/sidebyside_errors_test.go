@@ -36,8 +36,8 @@ var errConfs = []struct {
 		},
 	},
 	{
-		name: "error-handler to a missing page",
-		conf: `server.error-handler-404 = "/nope.html"`,
+		name:     "error-handler to a missing page",
+		conf:     `server.error-handler-404 = "/nope.html"`,
 		requests: []string{"GET /missing HTTP/1.0\r\n\r\n"},
 	},
 	{
@@ -85,8 +85,8 @@ var errConfs = []struct {
 		},
 	},
 	{
-		name: "etag without inode",
-		conf: `etag.use-inode = "disable"`,
+		name:     "etag without inode",
+		conf:     `etag.use-inode = "disable"`,
 		requests: []string{"GET /a.txt HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"},
 	},
 	{
@@ -113,8 +113,8 @@ var errConfs = []struct {
 		},
 	},
 	{
-		name: "keep-alive off",
-		conf: `server.max-keep-alive-requests = 0`,
+		name:     "keep-alive off",
+		conf:     `server.max-keep-alive-requests = 0`,
 		requests: []string{"GET /a.txt HTTP/1.1\r\nHost: x\r\n\r\nGET /a.txt HTTP/1.1\r\nHost: x\r\n\r\n"},
 	},
 	{

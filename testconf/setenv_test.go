@@ -112,6 +112,13 @@ $HTTP["url"] =^ "/unset/" {
 $REQUEST_HEADER["X-Req"] == "r" {
 	$HTTP["url"] =^ "/seen/" { url.access-deny = ("") }
 }
+# An error handler restarts the request: the headers stay those captured
+# for the original URL.
+$HTTP["url"] =^ "/eh/" {
+	server.error-handler-404 = "/handler/h.txt"
+	setenv.add-response-header = ("X-Orig" => "1")
+}
+$HTTP["url"] =^ "/handler/" { setenv.add-response-header = ("X-Handler" => "1") }
 $HTTP["url"] =^ "/replace/" {
 	setenv.set-response-header = ("Content-Type" => "text/x-replaced")
 	setenv.add-response-header = ()
@@ -138,6 +145,8 @@ var setenvRequests = []string{
 	"GET /unset/missing HTTP/1.0\r\n\r\n",
 	"GET /replace/r.txt HTTP/1.0\r\n\r\n",
 	"GET /seen/s.txt HTTP/1.0\r\n\r\n",
+	"GET /eh/missing HTTP/1.0\r\n\r\n",
+	"GET /handler/h.txt HTTP/1.0\r\n\r\n",
 	"GET /seen/s.txt HTTP/1.0\r\nX-Req: client\r\n\r\n",
 	"GET /a.txt HTTP/1.1\r\n\r\n", // 400 before uri_clean: no setenv headers
 	// Keep-alive: each request on the connection gets its own capture.

@@ -48,6 +48,8 @@ import (
 	"fmt"
 	"regexp"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"time"
 	"unicode/utf8"
 
@@ -87,6 +89,31 @@ type Regexp struct {
 // Compile compiles a PCRE2 pattern. The error text follows lighttpd's
 // "pcre2_compile: MESSAGE at offset N, regex: PATTERN".
 func Compile(pattern string) (*Regexp, error) {
+	// A reload compiles the same patterns again, and large configs repeat
+	// them per virtual host: compiled patterns are immutable and safe for
+	// concurrent use, so they are shared.
+	if re, ok := compiled.Load(pattern); ok {
+		return re.(*Regexp), nil
+	}
+	re, err := compile(pattern)
+	if err == nil && compiledCount.Load() < maxCompiled {
+		if _, loaded := compiled.LoadOrStore(pattern, re); !loaded {
+			compiledCount.Add(1)
+		}
+	}
+	return re, err
+}
+
+// The compile cache is bounded so that a process that reloads ever-new
+// patterns does not grow without limit.
+const maxCompiled = 4096
+
+var (
+	compiled      sync.Map // pattern -> *Regexp
+	compiledCount atomic.Int32
+)
+
+func compile(pattern string) (*Regexp, error) {
 	t, err := translate(pattern)
 	if err != nil {
 		return nil, compileErr(pattern, err)

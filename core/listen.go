@@ -77,6 +77,9 @@ func (s *Snapshot) ListenSpecs() ([]ListenSpec, error) {
 		sp.TLS = globalBool(b, "ssl.engine")
 		add(sp)
 	}
+	if srv.SystemdSocketActivate {
+		specs = activationSpecs(specs)
+	}
 	return specs, nil
 }
 
@@ -197,6 +200,12 @@ func (p *ListenerPool) CloseAll() {
 
 func openListener(sp ListenSpec) (*Listener, error) {
 	switch sp.Network {
+	case "inherited":
+		l, ok := inheritedListener(sp)
+		if !ok {
+			return nil, fmt.Errorf("systemd socket %s is gone", sp.Address)
+		}
+		return &Listener{Spec: sp, Listener: l}, nil
 	case "fd":
 		f := os.NewFile(uintptr(sp.FD), "stdin")
 		ln, err := net.FileListener(f)

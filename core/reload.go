@@ -129,6 +129,9 @@ func restartOnly(old, next *Snapshot) string {
 	if a.MaxFDs != b.MaxFDs {
 		names = append(names, "server.max-fds")
 	}
+	if a.MaxConnections != b.MaxConnections {
+		names = append(names, "server.max-connections")
+	}
 	return strings.Join(names, ", ")
 }
 

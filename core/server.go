@@ -22,8 +22,10 @@ type Server struct {
 	log     *slog.Logger
 	mu      sync.Mutex
 	engines map[string]*h1.Server // by listener key
+	wrapped map[string]net.Listener
 	wg      sync.WaitGroup
 	reqs    sync.Pool
+	limit   *connLimiter // server.max-connections, fixed at start
 }
 
 // NewServer returns a server that will run snap once Start is called.
@@ -31,8 +33,9 @@ func NewServer(snap *Snapshot, log *slog.Logger) *Server {
 	if log == nil {
 		log = slog.Default()
 	}
-	s := &Server{pool: NewListenerPool(), log: log, engines: map[string]*h1.Server{}}
+	s := &Server{pool: NewListenerPool(), log: log, engines: map[string]*h1.Server{}, wrapped: map[string]net.Listener{}}
 	s.reqs.New = func() any { return &Request{} }
+	s.limit = newConnLimiter(snap.Core.Server.MaxConnections)
 	s.rt.Swap(snap)
 	return s
 }
@@ -76,16 +79,19 @@ func (s *Server) reconcile(snap *Snapshot) error {
 		e.OnPanic = func(v any) { s.log.Error("panic serving request", "panic", v) }
 		e.SetConfig(cfg)
 		s.engines[l.Spec.Key()] = e
+		wl := s.limit.wrap(l)
+		s.wrapped[l.Spec.Key()] = wl
 		s.wg.Add(1)
 		go func(l *Listener) {
 			defer s.wg.Done()
-			if err := e.Serve(l); err != nil && !errors.Is(err, net.ErrClosed) && !errors.Is(err, h1.ErrServerClosed) {
+			if err := e.Serve(wl); err != nil && !errors.Is(err, net.ErrClosed) && !errors.Is(err, h1.ErrServerClosed) {
 				s.log.Error("accept loop ended", "socket", l.Spec.Token, "err", err)
 			}
 		}(l)
 	}
 	for _, l := range removed {
-		l.Close()
+		s.wrapped[l.Spec.Key()].Close()
+		delete(s.wrapped, l.Spec.Key())
 		e := s.engines[l.Spec.Key()]
 		delete(s.engines, l.Spec.Key())
 		go e.Shutdown(context.Background())
@@ -125,7 +131,7 @@ func (s *Server) Addrs() []net.Addr {
 // Shutdown stops accepting, lets in-flight requests finish until ctx ends,
 // then closes what is left (SIGINT).
 func (s *Server) Shutdown(ctx context.Context) error {
-	s.pool.CloseAll()
+	s.closeListeners()
 	s.mu.Lock()
 	engines := make([]*h1.Server, 0, len(s.engines))
 	for _, e := range s.engines {
@@ -144,13 +150,25 @@ func (s *Server) Shutdown(ctx context.Context) error {
 
 // Close stops at once (SIGTERM).
 func (s *Server) Close() {
-	s.pool.CloseAll()
+	s.closeListeners()
 	s.mu.Lock()
 	for _, e := range s.engines {
 		e.Close()
 	}
 	s.mu.Unlock()
 	s.wg.Wait()
+}
+
+// closeListeners stops every accept loop (also one waiting for a free
+// connection slot) and closes the sockets.
+func (s *Server) closeListeners() {
+	s.mu.Lock()
+	for k, wl := range s.wrapped {
+		wl.Close()
+		delete(s.wrapped, k)
+	}
+	s.mu.Unlock()
+	s.pool.CloseAll()
 }
 
 // h1ConfigFor maps the global core settings onto the wire engine's limits.

@@ -120,6 +120,10 @@ func Compile(conf *lighttpdconf.Config, opts CompileOptions, shared *SharedPool)
 	if s.stat, s.statKey, err = statCacheFor(shared, s.Core.Server.StatCacheEngine); err != nil {
 		return nil, err
 	}
+	if err := s.openConditionalErrorLogs(opts.Preflight); err != nil {
+		s.close()
+		return nil, err
+	}
 	names, err := moduleOrder(sc)
 	if err != nil {
 		s.close()

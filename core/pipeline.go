@@ -39,6 +39,7 @@ func (rc *Request) runPhases() {
 func (rc *Request) phases() Result {
 	rc.resetConditions()
 	rc.Conf = rc.Snap.Core.Table.Resolve(rc)
+	rc.log = rc.Snap.loggerFor(rc.Conf.ErrorLog, rc.srvLog)
 	rc.Handler, rc.HandlerName = nil, ""
 	if !rc.Conf.ProtocolHTTP11 && rc.Proto == 11 {
 		rc.Proto = 10

@@ -75,7 +75,8 @@ type Request struct {
 	caps      []capRef
 	capIdx    []int
 	loops     int
-	log       *slog.Logger
+	log       *slog.Logger // error log of this request (per-condition server.errorlog)
+	srvLog    *slog.Logger // the process's error log
 	w         ResponseWriter
 }
 

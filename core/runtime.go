@@ -2,6 +2,7 @@ package core
 
 import (
 	"errors"
+	"log/slog"
 	"sync"
 	"sync/atomic"
 
@@ -24,6 +25,9 @@ type Snapshot struct {
 	hooks   hooks
 	stat    *statcache.Cache
 	statKey string
+
+	errorLogs  map[string]*slog.Logger // server.errorlog set in conditionals
+	errorSinks []*logsink.Sink
 
 	refs    atomic.Int64 // requests running on it, +1 while it is current
 	retired atomic.Bool
@@ -116,6 +120,9 @@ func (s *Snapshot) close() {
 		}
 		if s.statKey != "" {
 			s.shared.Release(s.statKey)
+		}
+		for _, sink := range s.errorSinks {
+			s.shared.Logs().Release(sink)
 		}
 	})
 }

@@ -229,12 +229,13 @@ func (s *Server) ServeH1(w *h1.ResponseWriter, r *h1.Request) {
 		s.reqs.Put(rc)
 	}()
 	rc.Snap = snap
-	rc.log = s.log
+	rc.srvLog = s.log
 	rc.w = h1Writer{w}
 	rc.Start = time.Now()
 	rc.fillFromH1(r)
 	rc.resetConditions()
 	rc.Conf = snap.Core.Table.Resolve(rc)
+	rc.log = snap.loggerFor(rc.Conf.ErrorLog, s.log)
 
 	if r.Status != 0 {
 		rc.KeepAlive = false

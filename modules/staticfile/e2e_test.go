@@ -1,6 +1,8 @@
 package staticfile_test
 
 import (
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 
@@ -121,5 +123,25 @@ func TestConditionalAndRange(t *testing.T) {
 	rm, body := h.Do("GET /long.txt HTTP/1.1\r\nHost: x\r\nRange: bytes=0-1,200-201\r\nConnection: close\r\n\r\n")
 	if rm.StatusCode != 206 || !strings.HasPrefix(rm.Header.Get("Content-Type"), "multipart/byteranges") || !strings.Contains(body, "Content-Range: bytes 200-201/300\r\n\r\n01\r\n") {
 		t.Fatalf("multipart: %d %q %q", rm.StatusCode, rm.Header.Get("Content-Type"), body)
+	}
+}
+
+// TestConditionalErrorLog: server.errorlog set in a conditional receives
+// the messages of the requests that match it.
+func TestConditionalErrorLog(t *testing.T) {
+	h := coretest.New(t, `
+server.document-root = "@DIR@/www"
+debug.log-file-not-found = "enable"
+$HTTP["url"] =^ "/x/" { server.errorlog = "@DIR@/x-error.log" }
+`)
+	h.WriteFile("www/a.txt", "a")
+	h.Get("/x/missing.txt")
+	h.Get("/other-missing.txt")
+	b, err := os.ReadFile(filepath.Join(h.Dir, "x-error.log"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(string(b), "/x/missing.txt") || strings.Contains(string(b), "other-missing") {
+		t.Fatalf("conditional error log holds %q", b)
 	}
 }

@@ -94,6 +94,9 @@ func TestSideBySideFastCGI(t *testing.T) {
 	// The clock may tick between the two servers' PHP runs; nothing else
 	// in these responses depends on time.
 	compareSideBySide(t, g, l, reqs, nil, nil)
+	for _, r := range []int{0, 1, 5, 14, 16, 20, 23} {
+		t.Logf("DEBUG %q -> %q", reqs[r], g.raw(t, reqs[r], r == 1).raw)
+	}
 
 	t.Run("if-none-match", func(t *testing.T) {
 		first := g.raw(t, xs("X-Sendfile", files+"/a.txt"), false)

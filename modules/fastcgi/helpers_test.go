@@ -188,7 +188,7 @@ func hostOpt(ln net.Listener) string {
 }
 
 // goBackend serves h with Go's net/http/fcgi on a fresh listener.
-func goBackend(t *testing.T, network string, h http.Handler) net.Listener {
+func goBackend(t testing.TB, network string, h http.Handler) net.Listener {
 	t.Helper()
 	addr := "127.0.0.1:0"
 	if network == "unix" {

@@ -44,7 +44,16 @@ func (l *limitedListener) Accept() (net.Conn, error) {
 		<-l.lim.sem
 		return nil, err
 	}
-	return &limitedConn{Conn: c, release: func() { <-l.lim.sem }}, nil
+	release := func() { <-l.lim.sem }
+	// Keep the concrete connection type visible: the engine needs the
+	// socket's descriptor for sendfile(2).
+	switch cc := c.(type) {
+	case *net.TCPConn:
+		return &limitedTCPConn{TCPConn: cc, release: release}, nil
+	case *net.UnixConn:
+		return &limitedUnixConn{UnixConn: cc, release: release}, nil
+	}
+	return &limitedConn{Conn: c, release: release}, nil
 }
 
 func (l *limitedListener) Close() error {
@@ -60,6 +69,30 @@ type limitedConn struct {
 
 func (c *limitedConn) Close() error {
 	err := c.Conn.Close()
+	c.once.Do(c.release)
+	return err
+}
+
+type limitedTCPConn struct {
+	*net.TCPConn
+	once    sync.Once
+	release func()
+}
+
+func (c *limitedTCPConn) Close() error {
+	err := c.TCPConn.Close()
+	c.once.Do(c.release)
+	return err
+}
+
+type limitedUnixConn struct {
+	*net.UnixConn
+	once    sync.Once
+	release func()
+}
+
+func (c *limitedUnixConn) Close() error {
+	err := c.UnixConn.Close()
 	c.once.Do(c.release)
 	return err
 }

@@ -15,8 +15,11 @@ import (
 	"testing"
 	"time"
 
+	"golang.org/x/sys/unix"
+
 	"github.com/golighty/golighty/core/coretest"
 	_ "github.com/golighty/golighty/modules/indexfile"
+	_ "github.com/golighty/golighty/modules/setenv"
 	_ "github.com/golighty/golighty/modules/staticfile"
 )
 
@@ -95,7 +98,7 @@ func TestParamsOptions(t *testing.T) {
 	be := startRaw(t, "tcp", echoParams)
 	cases := []struct {
 		name, key, opts, path string
-		want, absent             []string
+		want, absent          []string
 	}{
 		{"index file", ".php", "", "/", []string{"SCRIPT_NAME=/index.php", "REQUEST_URI=/"}, []string{"PATH_INFO="}},
 		{"x-sendfile advertised", ".php", `"x-sendfile" => "enable"`, "/index.php", []string{"X_SEND_RESPONSE_BODY_SUPPORTED=1"}, nil},
@@ -405,6 +408,7 @@ func TestXSendfile(t *testing.T) {
 
 func TestBackendFailures(t *testing.T) {
 	leakCheck(t)
+	logs := captureLog(t)
 	closed := func() string { // a port nothing listens on
 		l, _ := net.Listen("tcp", "127.0.0.1:0")
 		a := l.Addr().(*net.TCPAddr)
@@ -430,6 +434,7 @@ func TestBackendFailures(t *testing.T) {
 		maxTime          time.Duration
 	}{
 		{"refused", closed(), "", 503, 10 * time.Second},
+		{"params too large", hostOpt(noOutput.ln), "", 400, 5 * time.Second},
 		{"closed before answering", hostOpt(dieEarly.ln), "", 500, 5 * time.Second},
 		{"died mid-body", hostOpt(dieMid.ln), "", 502, 5 * time.Second},
 		{"died mid-body without length", hostOpt(dieMidChunkless.ln), "", 502, 5 * time.Second},
@@ -439,7 +444,11 @@ func TestBackendFailures(t *testing.T) {
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
-			h := coretest.New(t, confFor(".php", tc.host, tc.opts))
+			conf := confFor(".php", tc.host, tc.opts)
+			if tc.status == 400 {
+				conf += "server.modules += (\"mod_setenv\")\nsetenv.add-environment = ( \"BIG\" => \"" + strings.Repeat("b", 70000) + "\" )\n"
+			}
+			h := coretest.New(t, conf)
 			h.WriteFile("www/index.php", "")
 			start := time.Now()
 			resp, body := roundTrip(t, h, get("/index.php"))
@@ -451,11 +460,24 @@ func TestBackendFailures(t *testing.T) {
 			}
 		})
 	}
+	for _, want := range []string{
+		"establishing connection failed: socket: tcp:127.0.0.1:",
+		"all handlers for /index.php? on .php are down.",
+		"unexpected end-of-file (perhaps the fastcgi process died):pid: 0 socket: tcp:127.0.0.1:",
+		"response not received, request sent: ",
+		"read timeout on socket: tcp:127.0.0.1:",
+	} {
+		if !strings.Contains(logs.String(), want) {
+			t.Errorf("log lacks %q:\n%s", want, logs)
+		}
+	}
 }
 
 func TestFailover(t *testing.T) {
 	leakCheck(t)
-	ok := startRaw(t, "tcp", func(req *rawReq, c net.Conn) { writeResponse(c, "Status: 200\r\n\r\nok") })
+	ok := startRaw(t, "tcp", func(req *rawReq, c net.Conn) {
+		writeResponse(c, fmt.Sprintf("Status: 200\r\n\r\nok %d", len(req.stdin)))
+	})
 	l, _ := net.Listen("tcp", "127.0.0.1:0")
 	deadPort := l.Addr().(*net.TCPAddr).Port
 	l.Close()
@@ -470,8 +492,19 @@ fastcgi.server = ( ".php" => (
 	h.WriteFile("www/index.php", "")
 	for i := 0; i < 4; i++ {
 		resp, body := roundTrip(t, h, get("/index.php"))
-		if resp.StatusCode != 200 || string(body) != "ok" {
+		if resp.StatusCode != 200 || string(body) != "ok 0" {
 			t.Fatalf("request %d: %d %q", i, resp.StatusCode, body)
+		}
+	}
+	// A body survives the move to another host: small bodies are kept in
+	// memory, larger ones are only read once connected.
+	for _, n := range []int{100, 200 << 10} {
+		h := coretest.New(t, conf)
+		h.WriteFile("www/index.php", "")
+		req := fmt.Sprintf("POST /index.php HTTP/1.0\r\nContent-Length: %d\r\n\r\n%s", n, strings.Repeat("b", n))
+		resp, body := roundTrip(t, h, req)
+		if want := fmt.Sprintf("ok %d", n); resp.StatusCode != 200 || string(body) != want {
+			t.Fatalf("POST %d: %d %q, want %q", n, resp.StatusCode, body, want)
 		}
 	}
 }
@@ -493,12 +526,14 @@ func TestAuthorizer(t *testing.T) {
 	conf := `server.document-root = "@DIR@/www"
 server.modules = ("mod_fastcgi", "mod_staticfile")
 fastcgi.server = (
+  "/alt/" => (( ` + hostOpt(be.ln) + `, "mode" => "authorizer", "check-local" => "disable", "docroot" => "@DIR@/altroot" )),
   "/" => (( ` + hostOpt(be.ln) + `, "mode" => "authorizer", "check-local" => "disable" )),
   ".php" => (( ` + hostOpt(be.ln) + ` )) )
 `
 	h := coretest.New(t, conf)
 	h.WriteFile("www/index.php", "")
 	h.WriteFile("www/a.txt", "static text")
+	h.WriteFile("altroot/alt/b.txt", "from alt docroot")
 	cases := []struct {
 		name, req string
 		status    int
@@ -507,16 +542,77 @@ fastcgi.server = (
 		{"denied", get("/index.php"), 401, "denied"},
 		{"approved responder", "GET /index.php HTTP/1.0\r\nCookie: ok\r\n\r\n", 200, "responder user=alice cl=true"},
 		{"approved static", "GET /a.txt HTTP/1.0\r\nCookie: ok\r\n\r\n", 200, "static text"},
+		{"approved with docroot", "GET /alt/b.txt HTTP/1.0\r\nCookie: ok\r\n\r\n", 200, "from alt docroot"},
+		{"docroot not for others", "GET /b.txt HTTP/1.0\r\nCookie: ok\r\n\r\n", 404, ""},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
 			resp, body := roundTrip(t, h, tc.req)
-			if resp.StatusCode != tc.status || string(body) != tc.body {
+			if resp.StatusCode != tc.status || (tc.status == 200 && string(body) != tc.body) {
 				t.Fatalf("got %d %q, want %d %q", resp.StatusCode, body, tc.status, tc.body)
 			}
 			if tc.status == 401 && resp.Header.Get("WWW-Authenticate") == "" {
 				t.Errorf("WWW-Authenticate missing")
 			}
 		})
+	}
+}
+
+func TestDebugLog(t *testing.T) {
+	logs := captureLog(t)
+	be := startRaw(t, "tcp", func(req *rawReq, c net.Conn) { writeResponse(c, "\r\nok") })
+	h := coretest.New(t, confFor(".php", hostOpt(be.ln), "")+"fastcgi.debug = 1\n")
+	h.WriteFile("www/index.php", "")
+	if resp, body := roundTrip(t, h, get("/index.php")); resp.StatusCode != 200 {
+		t.Fatalf("status %d: %s", resp.StatusCode, body)
+	}
+	addr := be.ln.Addr().String()
+	for _, want := range []string{
+		"gw - found a host 127.0.0.1 " + addr[strings.LastIndexByte(addr, ':')+1:],
+		"got proc: pid: 0 socket: tcp:" + addr + " load: 1",
+		"released proc: pid: 0 socket: tcp:" + addr + " load: 0",
+	} {
+		if !strings.Contains(logs.String(), want) {
+			t.Errorf("log lacks %q:\n%s", want, logs)
+		}
+	}
+}
+
+// TestConnectTimeout: a backend whose accept queue is full never completes
+// the handshake; after connect-timeout the proc is disabled and, with no
+// other host, the request gets 503.
+func TestConnectTimeout(t *testing.T) {
+	logs := captureLog(t)
+	fd, err := unix.Socket(unix.AF_INET, unix.SOCK_STREAM, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer unix.Close(fd)
+	if err := unix.Bind(fd, &unix.SockaddrInet4{Addr: [4]byte{127, 0, 0, 1}}); err != nil {
+		t.Fatal(err)
+	}
+	if err := unix.Listen(fd, 0); err != nil {
+		t.Fatal(err)
+	}
+	sa, _ := unix.Getsockname(fd)
+	port := sa.(*unix.SockaddrInet4).Port
+	// Fill the accept queue so further SYNs are dropped.
+	for i := 0; i < 4; i++ {
+		if c, err := net.DialTimeout("tcp", fmt.Sprintf("127.0.0.1:%d", port), 200*time.Millisecond); err == nil {
+			defer c.Close()
+		}
+	}
+	h := coretest.New(t, confFor(".php", fmt.Sprintf(`"host" => "127.0.0.1", "port" => %d`, port), `"connect-timeout" => 1`))
+	h.WriteFile("www/index.php", "")
+	start := time.Now()
+	resp, body := roundTrip(t, h, get("/index.php"))
+	if resp.StatusCode != 503 {
+		t.Fatalf("status %d: %s", resp.StatusCode, body)
+	}
+	if d := time.Since(start); d < 900*time.Millisecond || d > 5*time.Second {
+		t.Errorf("took %v, want about connect-timeout", d)
+	}
+	if !strings.Contains(logs.String(), "establishing connection failed") {
+		t.Errorf("log: %s", logs)
 	}
 }

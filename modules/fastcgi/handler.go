@@ -10,6 +10,7 @@ import (
 	"net"
 	"net/http/httputil"
 	"os"
+	"strings"
 	"sync"
 
 	"github.com/golighty/golighty/core"
@@ -206,6 +207,13 @@ func (h *handler) response(rc *core.Request, proc *gw.Proc, resp *fcgi.Response,
 	if bh.Handoff {
 		return core.Finished
 	}
+	dropInvalidNames(&rc.Resp.Header)
+	if bh.ContentLength < 0 {
+		// An unparsable Content-Length would frame the client's response
+		// wrongly (lighttpd forwards it and "hopes for the best"): the
+		// core computes the real one, or the body is streamed.
+		rc.Resp.Header.Del("Content-Length")
+	}
 	var src io.Reader = br
 	switch {
 	case bh.Chunked:
@@ -215,6 +223,33 @@ func (h *handler) response(rc *core.Request, proc *gw.Proc, resp *fcgi.Response,
 		src = io.LimitReader(br, bh.ContentLength)
 	}
 	return h.body(rc, proc, src, er, bh.ContentLength)
+}
+
+// dropInvalidNames removes backend header fields whose names are not
+// HTTP tokens (" x: y" would become a folded line of the previous field).
+// Work-around: core.BackendHeaders should refuse them.
+func dropInvalidNames(h *core.Headers) {
+	for i := 0; i < h.Len(); i++ {
+		if name := h.At(i).Name; !isToken(name) {
+			h.Del(name)
+		}
+	}
+}
+
+func isToken(s string) bool {
+	if s == "" {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		switch {
+		case 'a' <= c && c <= 'z', 'A' <= c && c <= 'Z', '0' <= c && c <= '9':
+		case strings.IndexByte("!#$%&'*+-.^_`|~", c) >= 0:
+		default:
+			return false
+		}
+	}
+	return true
 }
 
 // noResponse handles a backend that ended or failed before the first byte
@@ -237,27 +272,39 @@ func (h *handler) noResponse(rc *core.Request, proc *gw.Proc, err error, sent in
 // becomes rc.Resp's complete body (Content-Length, HEAD, 304 handling by
 // the core); a larger one is streamed.
 func (h *handler) body(rc *core.Request, proc *gw.Proc, src io.Reader, er *errReader, cl int64) core.Result {
-	size := 4096
-	if cl >= 0 {
-		size = int(min(cl, maxBuffered)) + 1
-	}
-	buf := make([]byte, 0, size)
-	for len(buf) <= maxBuffered {
-		if len(buf) == cap(buf) {
-			buf = append(buf, 0)[:len(buf)]
-		}
-		n, err := src.Read(buf[len(buf):min(cap(buf), maxBuffered+1)])
-		buf = buf[:len(buf)+n]
-		if err == io.EOF {
-			if cl >= 0 && int64(len(buf)) < cl {
-				return h.bodyError(rc, proc, fmt.Errorf("backend sent %d of %d bytes (Content-Length)", len(buf), cl), er)
+	// Most bodies end within the pooled scratch buffer and are copied out
+	// at their exact size; only larger ones grow a buffer of their own.
+	sp := scratchPool.Get().(*[]byte)
+	defer scratchPool.Put(sp)
+	scratch := *sp
+	n, err := readUntil(src, scratch)
+	buf := scratch[:n]
+	inScratch := err != nil
+	if !inScratch {
+		buf = make([]byte, n, 2*n)
+		copy(buf, scratch)
+		for err == nil && len(buf) <= maxBuffered {
+			if len(buf) == cap(buf) {
+				buf = append(buf, 0)[:len(buf)]
 			}
-			rc.Resp.SetBody(buf)
-			return core.Finished
+			var m int
+			m, err = src.Read(buf[len(buf):min(cap(buf), maxBuffered+1)])
+			buf = buf[:len(buf)+m]
 		}
-		if err != nil {
-			return h.bodyError(rc, proc, err, er)
+	}
+	switch {
+	case err == io.EOF:
+		// A HEAD response may announce a length it does not send.
+		if cl >= 0 && int64(len(buf)) < cl && rc.Method != "HEAD" {
+			return h.bodyError(rc, proc, fmt.Errorf("backend sent %d of %d bytes (Content-Length)", len(buf), cl), er)
 		}
+		if inScratch {
+			buf = append([]byte(nil), buf...)
+		}
+		rc.Resp.SetBody(buf)
+		return core.Finished
+	case err != nil:
+		return h.bodyError(rc, proc, err, er)
 	}
 	w, err := rc.StartStream(cl)
 	if err != nil {
@@ -266,11 +313,10 @@ func (h *handler) body(rc *core.Request, proc *gw.Proc, src io.Reader, er *errRe
 	if _, err := w.Write(buf); err != nil {
 		return core.Finished
 	}
-	cbuf := make([]byte, 32<<10)
 	for {
-		n, rerr := src.Read(cbuf)
+		n, rerr := src.Read(scratch)
 		if n > 0 {
-			if _, err := w.Write(cbuf[:n]); err != nil {
+			if _, err := w.Write(scratch[:n]); err != nil {
 				return core.Finished
 			}
 		}
@@ -283,6 +329,22 @@ func (h *handler) body(rc *core.Request, proc *gw.Proc, src io.Reader, er *errRe
 			return core.Finished
 		}
 	}
+}
+
+var scratchPool = sync.Pool{New: func() any { b := make([]byte, 32<<10); return &b }}
+
+// readUntil reads into p until it is full (nil error) or src fails (io.EOF
+// included).
+func readUntil(src io.Reader, p []byte) (int, error) {
+	n := 0
+	for n < len(p) {
+		m, err := src.Read(p[n:])
+		n += m
+		if err != nil {
+			return n, err
+		}
+	}
+	return n, nil
 }
 
 // bodyError turns a failure while buffering the body into an error

@@ -129,7 +129,7 @@ type rawBackend struct {
 	reqs []*rawReq
 }
 
-func startRaw(t *testing.T, network string, serve func(req *rawReq, c net.Conn)) *rawBackend {
+func startRaw(t testing.TB, network string, serve func(req *rawReq, c net.Conn)) *rawBackend {
 	t.Helper()
 	addr := "127.0.0.1:0"
 	if network == "unix" {

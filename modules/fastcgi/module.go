@@ -171,18 +171,17 @@ func (m *Module) check(rc *core.Request, uriPath bool) core.Result {
 	if ext == nil {
 		return core.GoOn
 	}
-	h := &handler{m: m, conf: c, ext: ext}
-	h.si = gw.SelectInfo{
+	si := gw.SelectInfo{
 		Authority: rc.URI.Authority, Path: rc.URI.Path, Query: rc.URI.Query,
 		RemoteIP: rc.Conn.RemoteIP, Debug: c.debug, Logf: rc.Logf,
 	}
-	host := ext.Select(c.balance, &h.si)
+	host := ext.Select(c.balance, &si)
 	if host == nil {
 		return rc.Status(503)
 	}
 	if uriPath {
 		if host.Conf.CheckLocal {
-			return core.GoOn
+			return core.GoOn // matched again on the physical path
 		}
 		if ext.IsPrefix() && ext.Mode != gw.Authorizer {
 			script, info := gw.SplitPathInfo(ext.Key, rc.URI.Path, host.Conf.FixRootScriptname)
@@ -191,8 +190,7 @@ func (m *Module) check(rc *core.Request, uriPath bool) core.Result {
 			}
 		}
 	}
-	h.host = host
-	rc.SetHandler("mod_fastcgi", h)
+	rc.SetHandler("mod_fastcgi", &handler{m: m, conf: c, ext: ext, host: host, si: si})
 	return core.GoOn
 }
 

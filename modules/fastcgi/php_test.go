@@ -16,7 +16,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/golighty/golighty/core"
 	"github.com/golighty/golighty/core/coretest"
+	"github.com/golighty/golighty/lighttpdconf"
 )
 
 // requirePHP returns php-cgi's path, skipping without it unless
@@ -247,4 +249,66 @@ type zeroReader struct{}
 func (zeroReader) Read(p []byte) (int, error) {
 	clear(p)
 	return len(p), nil
+}
+
+// TestPHPSharedAcrossReload: a reload with the same backend settings keeps
+// the running php-cgi; the processes stop when the last snapshot closes.
+func TestPHPSharedAcrossReload(t *testing.T) {
+	php := requirePHP(t)
+	dir := t.TempDir()
+	os.MkdirAll(filepath.Join(dir, "www"), 0o755)
+	os.WriteFile(filepath.Join(dir, "www", "pid.php"), []byte(`<?php echo getmypid();`), 0o644)
+	confText := `server.document-root = "` + dir + `/www"
+server.modules = ("mod_fastcgi")
+fastcgi.server = ( ".php" => (( "bin-path" => "` + php + `", "socket" => "` + dir + `/php.sock", "max-procs" => 1,
+  "bin-environment" => ( "PHP_FCGI_CHILDREN" => "0" ) )) )
+`
+	shared := core.NewSharedPool()
+	load := func() (*coretest.Harness, *Module) {
+		path := filepath.Join(dir, "lighttpd.conf")
+		os.WriteFile(path, []byte(confText), 0o644)
+		parsed, err := lighttpdconf.ParseFile(path, &lighttpdconf.Options{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		snap, err := core.Compile(parsed, core.CompileOptions{}, shared)
+		if err != nil {
+			t.Fatal(err)
+		}
+		mi, _ := snap.Module("mod_fastcgi")
+		return &coretest.Harness{T: t, Snap: snap, Server: core.NewServer(snap, nil), Dir: dir}, mi.(*Module)
+	}
+	pidOf := func(h *coretest.Harness) string {
+		resp, body := roundTrip(t, h, get("/pid.php"))
+		if resp.StatusCode != 200 {
+			t.Fatalf("status %d: %s", resp.StatusCode, body)
+		}
+		return string(body)
+	}
+	alive := func(pid string) bool {
+		st, err := os.ReadFile("/proc/" + pid + "/stat")
+		return err == nil && !strings.Contains(string(st), ") Z ")
+	}
+
+	h1, m1 := load()
+	first := pidOf(h1)
+	h2, m2 := load()
+	m1.Close() // the old snapshot retires
+	if !alive(first) {
+		t.Fatalf("php-cgi %s stopped although the new snapshot uses it", first)
+	}
+	if second := pidOf(h2); second != first {
+		t.Errorf("reload respawned php-cgi: pid %s -> %s", first, second)
+	}
+	m2.Close()
+	deadline := time.Now().Add(10 * time.Second)
+	for alive(first) {
+		if time.Now().After(deadline) {
+			t.Fatalf("php-cgi %s still running after the last snapshot closed", first)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	if _, err := os.Stat(filepath.Join(dir, "php.sock-0")); !os.IsNotExist(err) {
+		t.Errorf("socket file left behind: %v", err)
+	}
 }

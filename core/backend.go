@@ -118,6 +118,11 @@ func (rc *Request) BackendHeaders(br *bufio.Reader, o *BackendOpts) (BackendHead
 		if c := name[len(name)-1]; c == ' ' || c == '\t' {
 			continue // whitespace before ':' is dropped, as lighttpd
 		}
+		if !isToken(name) {
+			// Stricter than lighttpd: " x: y" would reach the client as a
+			// folded continuation of the previous field.
+			continue
+		}
 		n := string(name)
 		if o.Authorizer && (resp.Status == 0 || resp.Status == 200) {
 			switch {
@@ -254,4 +259,17 @@ func headerHasToken(v, tok string) bool {
 		}
 	}
 	return false
+}
+
+// isToken reports whether name is an HTTP field name (RFC 9110 token).
+func isToken(name []byte) bool {
+	for _, c := range name {
+		switch {
+		case 'a' <= c && c <= 'z', 'A' <= c && c <= 'Z', '0' <= c && c <= '9':
+		case strings.IndexByte("!#$%&'*+-.^_`|~", c) >= 0:
+		default:
+			return false
+		}
+	}
+	return len(name) > 0
 }

@@ -43,8 +43,8 @@ type Key[T any] struct {
 type Table[T any] struct {
 	def     T
 	patches []blockPatch[T]
-	cache   sync.Map // uint64 bitmask of true patch blocks -> *T
-	cached  atomic.Int32
+	mu      sync.Mutex                     // serializes cache growth
+	cache   atomic.Pointer[map[string]*T] // bitset of true patch blocks -> result
 }
 
 type blockPatch[T any] struct {
@@ -52,9 +52,13 @@ type blockPatch[T any] struct {
 	apply []func(*T)
 }
 
-// maxResolveCache bounds the distinct block combinations a Table remembers;
-// past it, further combinations are computed per request.
-const maxResolveCache = 256
+// Cache bounds: how many distinct block combinations a Table remembers, and
+// how many conditional blocks its bitset key can describe. Past either,
+// results are computed per request (correct, just not free).
+const (
+	maxResolveCache = 256
+	maxKeyBlocks    = 256
+)
 
 // Defaults returns the settings of a request that matches no conditional.
 func (t *Table[T]) Defaults() T { return t.def }
@@ -65,35 +69,59 @@ func (t *Table[T]) Resolve(rc *Request) T {
 	if len(t.patches) == 0 {
 		return t.def
 	}
-	if len(t.patches) > 64 {
+	if len(t.patches) > maxKeyBlocks {
 		return t.compute(rc, nil)
 	}
-	var mask uint64
+	var bits [maxKeyBlocks / 8]byte
+	n := (len(t.patches) + 7) / 8
 	for i := range t.patches {
 		if rc.blockTrue(t.patches[i].block) {
-			mask |= 1 << uint(i)
+			bits[i/8] |= 1 << uint(i%8)
 		}
 	}
-	if v, ok := t.cache.Load(mask); ok {
-		return *v.(*T)
-	}
-	v := t.compute(rc, &mask)
-	if t.cached.Load() < maxResolveCache {
-		if _, loaded := t.cache.LoadOrStore(mask, &v); !loaded {
-			t.cached.Add(1)
+	if m := t.cache.Load(); m != nil {
+		if v, ok := (*m)[string(bits[:n])]; ok { // no allocation: map lookup by []byte
+			return *v
 		}
 	}
+	v := t.compute(rc, bits[:n])
+	t.remember(string(bits[:n]), v)
 	return v
 }
 
-// compute applies the patches of true blocks; with mask set it reads the
-// truth values from it instead of evaluating again.
-func (t *Table[T]) compute(rc *Request, mask *uint64) T {
+// remember adds a result to the copy-on-write cache.
+func (t *Table[T]) remember(key string, v T) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	old := t.cache.Load()
+	if old != nil && (len(*old) >= maxResolveCache || (*old)[key] != nil) {
+		return
+	}
+	m := make(map[string]*T, 1+lenOf(old))
+	if old != nil {
+		for k, p := range *old {
+			m[k] = p
+		}
+	}
+	m[key] = &v
+	t.cache.Store(&m)
+}
+
+func lenOf[T any](m *map[string]*T) int {
+	if m == nil {
+		return 0
+	}
+	return len(*m)
+}
+
+// compute applies the patches of true blocks; with bits set it reads the
+// truth values from them instead of evaluating again.
+func (t *Table[T]) compute(rc *Request, bits []byte) T {
 	v := t.def
 	for i := range t.patches {
 		p := &t.patches[i]
-		if mask != nil {
-			if *mask&(1<<uint(i)) == 0 {
+		if bits != nil {
+			if bits[i/8]&(1<<uint(i%8)) == 0 {
 				continue
 			}
 		} else if !rc.blockTrue(p.block) {

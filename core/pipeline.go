@@ -82,7 +82,7 @@ func (rc *Request) phases() Result {
 	if rc.Conf.ForceLowercase {
 		rc.Phys.RelPath = strings.ToLower(rc.Phys.RelPath)
 	}
-	rc.Phys.Path = joinPath(rc.Phys.DocRoot, rc.Phys.RelPath)
+	rc.Phys.Path = rc.joinPhys(rc.Phys.DocRoot, rc.Phys.RelPath)
 	for _, m := range h.physical {
 		if r := m.Physical(rc); r != GoOn {
 			return r
@@ -142,11 +142,18 @@ func (rc *Request) Rewrite(target string) (Result, error) {
 	return Comeback, nil
 }
 
-func joinPath(root, rel string) string {
+// joinPhys builds the physical path in the request's own buffer: the most
+// common string of a request costs no allocation. The result is valid until
+// the request ends (the stat cache copies what it keeps).
+func (rc *Request) joinPhys(root, rel string) string {
 	if strings.HasSuffix(root, "/") && strings.HasPrefix(rel, "/") {
-		return root + rel[1:]
+		rel = rel[1:]
 	}
-	return root + rel
+	b := append(append(rc.pathBuf[:0], root...), rel...)
+	if cap(b) > cap(rc.pathBuf) {
+		rc.pathBuf = b[:0]
+	}
+	return bytesView(b)
 }
 
 // checkPath is lighttpd's physical-path check (behaviors.md §4.1): stat, the

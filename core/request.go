@@ -77,6 +77,8 @@ type Request struct {
 	loops     int
 	log       *slog.Logger // error log of this request (per-condition server.errorlog)
 	srvLog    *slog.Logger // the process's error log
+	pathBuf   []byte       // backing store of Phys.Path
+	netConn   io.Closer    // the client connection, closed by AbortStream
 	w         ResponseWriter
 }
 
@@ -124,6 +126,7 @@ func (rc *Request) reset() {
 	rc.Resp.reset()
 	rc.ErrorStatus = 0
 	rc.HeadLen, rc.BodyRead, rc.Aborted = 0, 0, false
+	rc.netConn = nil
 	rc.caps = rc.caps[:0]
 	rc.capIdx = rc.capIdx[:0]
 	rc.loops = 0

@@ -279,6 +279,17 @@ func (rc *Request) StartStream(contentLength int64) (io.Writer, error) {
 	return streamWriter{rc}, nil
 }
 
+// AbortStream ends a streamed response that cannot be completed (the
+// backend died mid-body): the connection is closed without the final
+// chunk, so the client sees a truncated response, never a complete one.
+func (rc *Request) AbortStream() {
+	rc.Aborted = true
+	rc.KeepAlive = false
+	if rc.netConn != nil {
+		rc.netConn.Close()
+	}
+}
+
 // FlushStream pushes streamed bytes to the client now.
 func (rc *Request) FlushStream() error { return rc.w.Flush() }
 

@@ -164,6 +164,22 @@ func (rt *Runtime) Swap(next *Snapshot) {
 	}
 }
 
+// retire drops the current snapshot at shutdown so that its modules close
+// (backend processes stop, logs flush). With now set it closes at once even
+// if requests still hold it (an immediate stop).
+func (rt *Runtime) retire(now bool) {
+	old := rt.cur.Swap(nil)
+	if old == nil {
+		return
+	}
+	old.retired.Store(true)
+	if now {
+		old.close()
+		return
+	}
+	old.release()
+}
+
 // SharedPool keeps long-lived resources (log files, backend process groups)
 // across reloads: a new snapshot asks for a resource by key and gets the
 // running one when its settings did not change.

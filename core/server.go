@@ -7,6 +7,7 @@ import (
 	"net"
 	"os"
 	"sync"
+	"sync/atomic"
 	"time"
 	"unsafe"
 
@@ -26,6 +27,7 @@ type Server struct {
 	wg      sync.WaitGroup
 	reqs    sync.Pool
 	limit   *connLimiter // server.max-connections, fixed at start
+	stopped atomic.Bool
 }
 
 // NewServer returns a server that will run snap once Start is called.
@@ -52,6 +54,9 @@ func (s *Server) Start() error {
 // change if one cannot be opened), swaps the snapshot, then closes removed
 // sockets after their connections finish.
 func (s *Server) Reload(next *Snapshot) error {
+	if s.stopped.Load() {
+		return errors.New("server is stopping")
+	}
 	if err := s.reconcile(next); err != nil {
 		return err
 	}
@@ -131,6 +136,7 @@ func (s *Server) Addrs() []net.Addr {
 // Shutdown stops accepting, lets in-flight requests finish until ctx ends,
 // then closes what is left (SIGINT).
 func (s *Server) Shutdown(ctx context.Context) error {
+	s.stopped.Store(true)
 	s.closeListeners()
 	s.mu.Lock()
 	engines := make([]*h1.Server, 0, len(s.engines))
@@ -145,11 +151,13 @@ func (s *Server) Shutdown(ctx context.Context) error {
 		}
 	}
 	s.wg.Wait()
+	s.rt.retire(first != nil)
 	return first
 }
 
 // Close stops at once (SIGTERM).
 func (s *Server) Close() {
+	s.stopped.Store(true)
 	s.closeListeners()
 	s.mu.Lock()
 	for _, e := range s.engines {
@@ -157,6 +165,7 @@ func (s *Server) Close() {
 	}
 	s.mu.Unlock()
 	s.wg.Wait()
+	s.rt.retire(true)
 }
 
 // closeListeners stops every accept loop (also one waiting for a free
@@ -222,6 +231,11 @@ func (x h1Writer) Flush() error                            { return x.w.Flush() 
 // ServeH1 runs one request from the HTTP/1.x engine through the pipeline.
 func (s *Server) ServeH1(w *h1.ResponseWriter, r *h1.Request) {
 	snap := s.rt.Acquire()
+	if snap == nil { // stopped: the configuration is gone
+		w.SetStatus(503)
+		r.KeepAlive = false
+		return
+	}
 	defer snap.release()
 	rc := s.reqs.Get().(*Request)
 	defer func() {
@@ -246,7 +260,7 @@ func (s *Server) ServeH1(w *h1.ResponseWriter, r *h1.Request) {
 		if rc.Target != "" {
 			_ = rc.setTarget(rc.Target) // only for the access log's %U
 		}
-	} else if err := rc.setTarget(string(r.Target)); err != nil {
+	} else if err := rc.setTarget(rc.Target); err != nil {
 		rc.Resp.Status = 400
 		rc.KeepAlive = false
 	} else {
@@ -261,7 +275,7 @@ func (s *Server) ServeH1(w *h1.ResponseWriter, r *h1.Request) {
 	}
 	r.KeepAlive = r.KeepAlive && rc.KeepAlive
 	w.SetKeepAliveIdle(time.Duration(rc.Conf.MaxKeepAliveIdle) * time.Second)
-	if err := rc.writeResponse(); err != nil {
+	if err := rc.writeResponse(); err != nil || rc.Aborted {
 		rc.KeepAlive = false
 		rc.Aborted = true
 	} else {
@@ -298,6 +312,7 @@ func (rc *Request) fillFromH1(r *h1.Request) {
 	rc.URI.Scheme = "http"
 	rc.URI.Authority = bytesView(r.Host)
 	if ci := r.Conn; ci != nil {
+		rc.netConn = ci.Conn
 		rc.Conn.TLS = ci.TLS
 		if ci.TLS {
 			rc.URI.Scheme = "https"

@@ -102,7 +102,9 @@ func (w *Watcher) Run(ctx context.Context, conf *lighttpdconf.Config) error {
 		case <-w.trigger:
 			w.reload("SIGUSR1", true)
 		case <-pollC:
-			w.reload("periodic check", len(w.currentConf().Commands) > 0)
+			if c := w.currentConf(); c != nil {
+				w.reload("periodic check", len(c.Commands) > 0)
+			}
 		case <-timerC:
 			timerC = nil
 			w.reload(reason, false)
@@ -111,12 +113,17 @@ func (w *Watcher) Run(ctx context.Context, conf *lighttpdconf.Config) error {
 }
 
 func (w *Watcher) currentConf() *lighttpdconf.Config {
-	return w.Reloader.Server.Runtime().Current().Conf
+	if s := w.Reloader.Server.Runtime().Current(); s != nil {
+		return s.Conf
+	}
+	return nil
 }
 
 func (w *Watcher) reload(reason string, force bool) {
 	if ok, _ := w.Reloader.Reload(reason, force); ok {
-		w.track(w.currentConf())
+		if c := w.currentConf(); c != nil {
+			w.track(c)
+		}
 	}
 }
 

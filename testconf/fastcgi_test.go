@@ -57,9 +57,7 @@ func TestSideBySideFastCGI(t *testing.T) {
 		return strings.NewReplacer("@ROOT@", root, "@PHP@", php, "@NAME@", name).Replace(fastcgiConf)
 	}
 	g := startServer(t, "golighty", golightyBin, root, conf("golighty"))
-	// golighty does not yet close its snapshot on shutdown, so its
-	// php-cgi children would outlive it holding the log pipe the harness
-	// waits on: stop golighty here and reap them by their marker.
+	// A graceful stop must take golighty's php-cgi children with it.
 	t.Cleanup(func() { stopWithChildren(t, g, root+"/golighty") })
 	l := startServer(t, "lighttpd", lighttpd, root, conf("lighttpd"))
 	xs := func(h, f string) string {
@@ -109,8 +107,9 @@ func TestSideBySideFastCGI(t *testing.T) {
 	})
 }
 
-// stopWithChildren interrupts s, waits until it exited, then kills the
-// process groups of backends whose environment carries mark.
+// stopWithChildren interrupts s, waits until it exited, and fails if a
+// backend whose environment carries mark is still alive (it is then killed
+// so the harness does not hang on its inherited pipes).
 func stopWithChildren(t *testing.T, s *server, mark string) {
 	t.Helper()
 	pid := s.cmd.Process.Pid
@@ -130,7 +129,9 @@ func stopWithChildren(t *testing.T, s *server, mark string) {
 			continue
 		}
 		env, err := os.ReadFile("/proc/" + e.Name() + "/environ")
-		if err == nil && bytes.Contains(env, want) {
+		st, _ := os.ReadFile("/proc/" + e.Name() + "/stat")
+		if err == nil && bytes.Contains(env, want) && !bytes.Contains(st, []byte(") Z ")) {
+			t.Errorf("backend pid %d outlived golighty's graceful stop", p)
 			syscall.Kill(-p, syscall.SIGKILL)
 		}
 	}

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"sync"
 	"sync/atomic"
 	"syscall"
 
@@ -137,7 +138,19 @@ func (h *Handle) SendFile(dst syscall.Conn, off, n int64) (int64, error) {
 	return written, serr
 }
 
-// Release gives the descriptor back. Further Releases are no-ops.
+// handles are pooled: a request opens one per file it sends, and the hot
+// path (a cached small file) should not allocate.
+var handlePool = sync.Pool{New: func() any { return new(Handle) }}
+
+func newHandle(e *Entry, f *sharedFile) *Handle {
+	h := handlePool.Get().(*Handle)
+	h.Entry, h.file = e, f
+	h.done.Store(false)
+	return h
+}
+
+// Release gives the descriptor back. The Handle must not be used after it
+// (it is recycled); a second Release right away is a no-op.
 func (h *Handle) Release() {
 	if h.done.Swap(true) {
 		return
@@ -145,6 +158,8 @@ func (h *Handle) Release() {
 	if h.file != nil {
 		h.file.release()
 	}
+	h.Entry, h.file = nil, nil
+	handlePool.Put(h)
 }
 
 // Open returns a Handle for path: the cached entry with its descriptor and,
@@ -160,10 +175,10 @@ func (c *Cache) Open(path string) (*Handle, error) {
 		return nil, err
 	}
 	if !e.IsRegular() || e.Size == 0 {
-		return &Handle{Entry: e}, nil
+		return newHandle(e, nil), nil
 	}
 	if e.file != nil && e.file.acquire() {
-		return &Handle{Entry: e, file: e.file}, nil
+		return newHandle(e, e.file), nil
 	}
 	return c.open(e)
 }
@@ -183,13 +198,13 @@ func (c *Cache) open(stale *Entry) (*Handle, error) {
 	e := newEntry(stale.Path, &st, stale.stamp.Load())
 	if !e.IsRegular() {
 		f.Close()
-		return &Handle{Entry: e}, nil
+		return newHandle(e, nil), nil
 	}
 	sf := &sharedFile{f: f}
 	e.file = sf
 	if c.engine != EngineSimple {
 		sf.refs.Store(1)
-		return &Handle{Entry: e, file: sf}, nil
+		return newHandle(e, sf), nil
 	}
 	if e.Size > 0 && e.Size <= c.smallMax {
 		e.content = readSmall(f, &st)
@@ -199,11 +214,11 @@ func (c *Cache) open(stale *Entry) (*Handle, error) {
 		if cur := v.(*Entry); cur != stale && cur.file != nil && cur.sameAs(&st) && cur.file.acquire() {
 			// A concurrent Open published the same file first: use it.
 			f.Close()
-			return &Handle{Entry: cur, file: cur.file}, nil
+			return newHandle(cur, cur.file), nil
 		}
 	}
 	c.store(e.Path, e, e.stamp.Load())
-	return &Handle{Entry: e, file: sf}, nil
+	return newHandle(e, sf), nil
 }
 
 // readSmall reads the whole file and keeps the bytes only if the file did

@@ -295,7 +295,7 @@ func (c *Cache) refresh(k string, st *syscall.Stat_t, now int64) *Entry {
 		}
 	}
 	e := newEntry(k, st, now)
-	c.store(k, e, now)
+	c.store(e.Path, e, now)
 	return e
 }
 
@@ -388,7 +388,7 @@ func (c *Cache) Close() {
 
 func newEntry(k string, st *syscall.Stat_t, now int64) *Entry {
 	e := &Entry{
-		Path:      k,
+		Path:      strings.Clone(k), // callers may pass a view of a reused buffer
 		Size:      st.Size,
 		MtimeSec:  st.Mtim.Sec,
 		MtimeNsec: st.Mtim.Nsec,

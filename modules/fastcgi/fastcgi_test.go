@@ -17,7 +17,9 @@ import (
 
 	"golang.org/x/sys/unix"
 
+	"github.com/golighty/golighty/core"
 	"github.com/golighty/golighty/core/coretest"
+	"github.com/golighty/golighty/lighttpdconf"
 	_ "github.com/golighty/golighty/modules/indexfile"
 	_ "github.com/golighty/golighty/modules/setenv"
 	_ "github.com/golighty/golighty/modules/staticfile"
@@ -614,5 +616,43 @@ func TestConnectTimeout(t *testing.T) {
 	}
 	if !strings.Contains(logs.String(), "establishing connection failed") {
 		t.Errorf("log: %s", logs)
+	}
+}
+
+// TestBrokenBinPath: a bin-path that cannot start fails the load, as it
+// fails lighttpd's start-up (a reload then keeps the running config), but
+// -tt (preflight) starts nothing and only warns about a missing binary.
+func TestBrokenBinPath(t *testing.T) {
+	sock := filepath.Join(t.TempDir(), "x.sock")
+	cases := []struct{ name, bin, warn string }{
+		{"missing", "/nonexistent/php-cgi -b", `invalid "bin-path" => "/nonexistent/php-cgi -b" (check that file exists, is regular file, and is executable by lighttpd)`},
+		{"exits at once", "/bin/false", ""},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			dir := t.TempDir()
+			src := strings.ReplaceAll(confFor(".php", `"bin-path" => "`+tc.bin+`", "socket" => "`+sock+`", "max-procs" => 1`, ""), "@DIR@", dir)
+			compile := func(preflight bool) (*core.Snapshot, error) {
+				conf, err := lighttpdconf.ParseBytes(filepath.Join(dir, "t.conf"), []byte(src), &lighttpdconf.Options{})
+				if err != nil {
+					t.Fatal(err)
+				}
+				return core.Compile(conf, core.CompileOptions{Preflight: preflight}, nil)
+			}
+			snap, err := compile(true)
+			if err != nil {
+				t.Fatalf("-tt must not start backends: %v", err)
+			}
+			warned := false
+			for _, w := range snap.Warnings {
+				warned = warned || strings.Contains(w.Msg, tc.warn)
+			}
+			if tc.warn != "" && !warned {
+				t.Errorf("warnings %v lack %q", snap.Warnings, tc.warn)
+			}
+			if _, err := compile(false); err == nil || !strings.Contains(err.Error(), "gw-backend failed to start: "+tc.bin) {
+				t.Fatalf("load: %v, want gw-backend failed to start", err)
+			}
+		})
 	}
 }

@@ -107,3 +107,20 @@ func rawTrip(t testing.TB, h *coretest.Harness, req string) []byte {
 	<-done
 	return raw
 }
+
+// isToken reports whether s is an HTTP field name.
+func isToken(s string) bool {
+	if s == "" {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		switch {
+		case 'a' <= c && c <= 'z', 'A' <= c && c <= 'Z', '0' <= c && c <= '9':
+		case strings.IndexByte("!#$%&'*+-.^_`|~", c) >= 0:
+		default:
+			return false
+		}
+	}
+	return true
+}

@@ -10,7 +10,6 @@ import (
 	"net"
 	"net/http/httputil"
 	"os"
-	"strings"
 	"sync"
 
 	"github.com/golighty/golighty/core"
@@ -123,6 +122,9 @@ func (h *handler) send(rc *core.Request, host *gw.Host, params *fcgi.Params, bod
 		if err := sp.Ensure(); err != nil {
 			rc.Logf("[ERROR]: spawning gw failed: %v", err)
 			host.Release(proc, &h.si)
+			for _, p := range host.Procs {
+				p.Disable()
+			}
 			return nil, nil, errNoProc
 		}
 	}
@@ -207,7 +209,6 @@ func (h *handler) response(rc *core.Request, proc *gw.Proc, resp *fcgi.Response,
 	if bh.Handoff {
 		return core.Finished
 	}
-	dropInvalidNames(&rc.Resp.Header)
 	if bh.ContentLength < 0 {
 		// An unparsable Content-Length would frame the client's response
 		// wrongly (lighttpd forwards it and "hopes for the best"): the
@@ -223,33 +224,6 @@ func (h *handler) response(rc *core.Request, proc *gw.Proc, resp *fcgi.Response,
 		src = io.LimitReader(br, bh.ContentLength)
 	}
 	return h.body(rc, proc, src, er, bh.ContentLength)
-}
-
-// dropInvalidNames removes backend header fields whose names are not
-// HTTP tokens (" x: y" would become a folded line of the previous field).
-// Work-around: core.BackendHeaders should refuse them.
-func dropInvalidNames(h *core.Headers) {
-	for i := 0; i < h.Len(); i++ {
-		if name := h.At(i).Name; !isToken(name) {
-			h.Del(name)
-		}
-	}
-}
-
-func isToken(s string) bool {
-	if s == "" {
-		return false
-	}
-	for i := 0; i < len(s); i++ {
-		c := s[i]
-		switch {
-		case 'a' <= c && c <= 'z', 'A' <= c && c <= 'Z', '0' <= c && c <= '9':
-		case strings.IndexByte("!#$%&'*+-.^_`|~", c) >= 0:
-		default:
-			return false
-		}
-	}
-	return true
 }
 
 // noResponse handles a backend that ended or failed before the first byte
@@ -325,7 +299,7 @@ func (h *handler) body(rc *core.Request, proc *gw.Proc, src io.Reader, er *errRe
 		}
 		if rerr != nil {
 			rc.Logf("response already sent out, but backend returned error on socket: %s for %s?%s, terminating connection: %v", proc.Addr, rc.URI.Path, rc.URI.Query, rerr)
-			rc.KeepAlive = false
+			rc.AbortStream() // the client must see the truncation
 			return core.Finished
 		}
 	}

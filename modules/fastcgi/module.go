@@ -5,6 +5,7 @@ package fastcgi
 
 import (
 	"errors"
+	"fmt"
 	"sync"
 	"time"
 
@@ -50,7 +51,7 @@ var (
 
 // Setup binds the fastcgi.* keys. Backends are parsed with lighttpd's
 // checks and messages; bin-path processes are registered in the shared
-// pool but started on the first request (see gw.Spawner).
+// pool and started at load (not for -tt).
 func (m *Module) Setup(sc *core.SetupContext) error {
 	m.pool = sc.Shared()
 	m.parser = gw.Parser{Key: "fastcgi.server", Warn: sc.Warn, NewHost: m.newHost(sc)}
@@ -79,10 +80,29 @@ func (m *Module) Setup(sc *core.SetupContext) error {
 			return func(c *conf) { c.mapExt = kv }, nil
 		}},
 	})
+	if err == nil && !sc.Preflight() {
+		err = m.startProcesses()
+	}
 	if err != nil {
 		m.Close()
 	}
 	return err
+}
+
+// startProcesses spawns the bin-path backends at load, as lighttpd does at
+// start-up: a backend that cannot start fails the start (or the reload,
+// which then keeps the running config). -tt starts nothing. Processes
+// already running for an unchanged backend are reused.
+func (m *Module) startProcesses() error {
+	for _, h := range m.parser.Hosts() {
+		if h.Spawner == nil {
+			continue
+		}
+		if err := h.Spawner.Ensure(); err != nil {
+			return fmt.Errorf("gw-backend failed to start: %s: %w", h.Conf.BinPath, err)
+		}
+	}
+	return nil
 }
 
 // newHost wires a parsed backend: a FastCGI dialer per proc address and,

@@ -49,6 +49,9 @@ func BenchmarkKeepAlive1KiB(b *testing.B) {
 	// Each response is a fixed-size head plus 1 KiB; learn the size once.
 	c.Write(req)
 	first := readResponse(b, br)
+	// The client must not allocate, so allocs/op measures the server: every
+	// later response has the same size (Date has a fixed width).
+	buf := make([]byte, first)
 	b.SetBytes(1024)
 	b.ReportAllocs()
 	b.ResetTimer()
@@ -64,8 +67,11 @@ func BenchmarkKeepAlive1KiB(b *testing.B) {
 		if _, err := c.Write(req); err != nil {
 			b.Fatal(err)
 		}
-		if n := readResponse(b, br); n != first {
-			b.Fatalf("response size %d, want %d", n, first)
+		if _, err := io.ReadFull(br, buf); err != nil {
+			b.Fatal(err)
+		}
+		if buf[9] != '2' {
+			b.Fatalf("response %q", buf[:20])
 		}
 	}
 }

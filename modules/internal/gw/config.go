@@ -6,7 +6,6 @@
 package gw
 
 import (
-	"errors"
 	"fmt"
 	"path"
 	"strconv"
@@ -24,13 +23,6 @@ const (
 	Responder Mode = iota
 	Authorizer
 )
-
-func (m Mode) String() string {
-	if m == Authorizer {
-		return "authorizer"
-	}
-	return "responder"
-}
 
 // Balance is xxx.balance.
 type Balance uint8
@@ -468,6 +460,3 @@ func (p *Parser) parseHost(ext, label string, labeled bool, v lighttpdconf.Value
 	}
 	return hc, nil
 }
-
-// ErrNoHost is returned by Select when every host of an extension is down.
-var ErrNoHost = errors.New("gw: all hosts are down")

@@ -284,9 +284,6 @@ type Proc struct {
 	disabledUntil atomic.Int64 // unix nanoseconds; 0 = enabled
 }
 
-// Load is the number of requests running on the proc.
-func (p *Proc) Load() int { return int(p.load.Load()) }
-
 // PID is the spawned process id (0 for external backends, as lighttpd logs).
 func (p *Proc) PID() int {
 	if p.host.Spawner == nil {
@@ -314,13 +311,19 @@ func (p *Proc) usable(now int64, logf func(string, ...any)) bool {
 	return true
 }
 
+// Disable takes the proc out of balancing for the host's disable-time
+// (a bin-path group that could not be started).
+func (p *Proc) Disable() {
+	d := time.Duration(p.host.Conf.DisableTime) * time.Second
+	p.disabledUntil.Store(time.Now().Add(d).UnixNano())
+}
+
 // ConnectFailed disables the proc for disable-time after a connect error
 // (lighttpd treats refused and timed-out connects as overload) and logs as
 // gw_proc_connect_error does.
 func (p *Proc) ConnectFailed(err error, logf func(string, ...any)) {
 	hc := &p.host.Conf
-	d := time.Duration(hc.DisableTime) * time.Second
-	p.disabledUntil.Store(time.Now().Add(d).UnixNano())
+	p.Disable()
 	if logf != nil {
 		logf("establishing connection failed: socket: %s: %v", p.Addr, err)
 		if p.host.Spawner != nil {

@@ -174,8 +174,9 @@ func (s *Spawner) stop() {
 	}
 }
 
-// CheckBinPath logs lighttpd's warning when argv[0] of a bin-path is not an
-// executable regular file (lighttpd warns and goes on; the start then fails).
+// CheckBinPath returns lighttpd's warning when argv[0] of a bin-path is not
+// an executable regular file, else "" (lighttpd warns and goes on; the
+// start then fails).
 func CheckBinPath(binPath string) string {
 	argv0 := binPath
 	if i := strings.IndexAny(binPath, " \t"); i >= 0 {

@@ -43,7 +43,7 @@ type Key[T any] struct {
 type Table[T any] struct {
 	def     T
 	patches []blockPatch[T]
-	mu      sync.Mutex                     // serializes cache growth
+	mu      sync.Mutex                    // serializes cache growth
 	cache   atomic.Pointer[map[string]*T] // bitset of true patch blocks -> result
 }
 

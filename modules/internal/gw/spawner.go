@@ -80,14 +80,66 @@ func spawnKey(s *spawn.Spec) string {
 // AcquireSpawner returns the shared Spawner for hc (creating it without
 // starting processes) and the pool key the caller must Release when its
 // snapshot closes.
+//
+// A reload that changes a backend's settings starts new processes while
+// the old ones still serve the old snapshot's requests. Both cannot listen
+// on one unix socket path, so the new generation gets its own
+// ("php.sock.2-0" instead of "php.sock-0") and hc.Socket is updated to it.
 func AcquireSpawner(pool *core.SharedPool, hc *HostConfig, shellExec bool) (*Spawner, string, error) {
 	spec := spawnSpec(hc, shellExec)
 	key := spawnKey(&spec)
 	sp, err := core.Acquire(pool, key, func() (*Spawner, func(), error) {
+		base := spec.Socket
+		if base != "" {
+			spec.Socket = socketOwners.claim(base)
+		}
 		s := newSpawner(spec)
-		return s, s.stop, nil
+		return s, func() {
+			s.stop()
+			if base != "" {
+				socketOwners.free(base, s.spec.Socket)
+			}
+		}, nil
 	})
+	if err == nil && hc.Socket != "" {
+		hc.Socket = sp.spec.Socket
+	}
 	return sp, key, err
+}
+
+// socketOwners tracks which generations of spawned backends hold which
+// socket paths, per configured base path.
+var socketOwners = owners{m: map[string]map[string]bool{}}
+
+type owners struct {
+	mu sync.Mutex
+	m  map[string]map[string]bool // base path -> paths in use
+}
+
+// claim returns base itself when free, else base+".N" for the first free N.
+func (o *owners) claim(base string) string {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	used := o.m[base]
+	if used == nil {
+		used = map[string]bool{}
+		o.m[base] = used
+	}
+	p := base
+	for n := 2; used[p]; n++ {
+		p = base + "." + strconv.Itoa(n)
+	}
+	used[p] = true
+	return p
+}
+
+func (o *owners) free(base, p string) {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	delete(o.m[base], p)
+	if len(o.m[base]) == 0 {
+		delete(o.m, base)
+	}
 }
 
 func newSpawner(spec spawn.Spec) *Spawner {

@@ -6,7 +6,8 @@
 # golighty/lighttpd measured in the same run. Machines here are noisy: read
 # the ratio, not the absolute numbers.
 #
-#   bench/compare.sh [case ...]     cases: 1k 100k noka 304 big (default: all)
+#   bench/compare.sh [case ...]     cases: 1k 100k noka 304 big php xsendfile readfile
+#                                   (default: all; php cases need php-cgi)
 #   RUNS=5 DURATION=10 CONNS=64 bench/compare.sh
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -19,7 +20,7 @@ CLIENT_CPU=${CLIENT_CPU:-1}
 PORT_G=${PORT_G:-18080}
 PORT_L=${PORT_L:-18081}
 cases=("$@")
-[ ${#cases[@]} -eq 0 ] && cases=(1k 100k noka 304 big)
+[ ${#cases[@]} -eq 0 ] && cases=(1k 100k noka 304 big php xsendfile readfile)
 
 for tool in wrk lighttpd taskset go; do
   command -v "$tool" >/dev/null || { echo "missing $tool (apt-get install wrk lighttpd util-linux)"; exit 1; }
@@ -33,6 +34,15 @@ head -c 102400 /dev/urandom > "$work/www/100k.bin"
 if [[ " ${cases[*]} " == *" big "* ]]; then
   head -c $((100 * 1024 * 1024)) /dev/urandom > "$work/www/big.bin"
 fi
+PHP_CGI=""
+if [[ " ${cases[*]} " == *" php "* || " ${cases[*]} " == *"xsendfile"* || " ${cases[*]} " == *"readfile"* ]]; then
+  PHP_CGI=$(command -v php-cgi) || { echo "missing php-cgi (apt-get install php-cgi)"; exit 1; }
+  mkdir -p "$work/files"
+  head -c $((10 * 1024 * 1024)) /dev/urandom > "$work/files/10m.bin"
+  echo '<?php echo "Hello, world!\n";' > "$work/www/hello.php"
+  printf '<?php header("Content-Type: application/octet-stream");\nheader("X-Sendfile: %s/files/10m.bin");\n' "$work" > "$work/www/xs.php"
+  printf '<?php header("Content-Type: application/octet-stream");\nreadfile("%s/files/10m.bin");\n' "$work" > "$work/www/rf.php"
+fi
 
 go build -o "$work/golighty" ./cmd/golighty
 
@@ -45,6 +55,19 @@ server.max-keep-alive-requests = 100000
 server.errorlog = "$work/error-$1.log"
 mimetype.assign = (".txt" => "text/plain", ".bin" => "application/x-test")
 EOF
+  if [ -n "$PHP_CGI" ]; then
+    cat <<EOF
+server.modules = ("mod_fastcgi")
+fastcgi.server = (".php" => ((
+    "bin-path" => "$PHP_CGI",
+    "socket" => "$work/php-$1.sock",
+    "max-procs" => 1,
+    "bin-environment" => ("PHP_FCGI_CHILDREN" => "4", "PHP_FCGI_MAX_REQUESTS" => "0"),
+    "x-sendfile" => "enable",
+    "x-sendfile-docroot" => ("$work/files"),
+)))
+EOF
+  fi
 }
 conf "$PORT_G" > "$work/golighty.conf"
 conf "$PORT_L" > "$work/lighttpd.conf"
@@ -96,6 +119,9 @@ run_case() { # case server -> "reqs mbps cpu_us_per_req rss_kb"
     noka) url+=/1k.txt; script=(-s "$work/noka.lua") ;;
     304) url+=/1k.txt; script=(-s "$work/ims.lua") ;;
     big) url+=/big.bin; args=(-t 1 -c 8 -d "${DURATION}s") ;;
+    php) url+=/hello.php ;;
+    xsendfile) url+=/xs.php; args=(-t 1 -c 8 -d "${DURATION}s") ;;
+    readfile) url+=/rf.php; args=(-t 1 -c 8 -d "${DURATION}s") ;;
   esac
   local t0; t0=$(cpu_ticks "$pid")
   local out; out=$(taskset -c "$CLIENT_CPU" wrk "${args[@]}" "${script[@]}" "$url" 2>&1)

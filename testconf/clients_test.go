@@ -1,0 +1,95 @@
+package testconf
+
+import (
+	"fmt"
+	"io"
+	"net"
+	"os"
+	"os/user"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+)
+
+func clientSite(t *testing.T, extra string) (*server, string) {
+	dir := t.TempDir()
+	os.WriteFile(filepath.Join(dir, "a.txt"), []byte("abc\n"), 0o644)
+	// t.TempDir's parent is 0700: open both so a dropped user can read.
+	os.Chmod(dir, 0o755)
+	os.Chmod(filepath.Dir(dir), 0o755)
+	conf := fmt.Sprintf("server.document-root = %q\nserver.bind = \"127.0.0.1\"\nserver.port = @PORT@\n%s", dir, extra)
+	return startServer(t, "golighty", golightyBin, dir, conf), dir
+}
+
+// A client that sends its request one byte at a time is served normally
+// (within the head deadline).
+func TestTrickledRequest(t *testing.T) {
+	s, _ := clientSite(t, "")
+	c, err := net.Dial("tcp", s.addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	for _, b := range []byte("GET /a.txt HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n") {
+		if _, err := c.Write([]byte{b}); err != nil {
+			t.Fatal(err)
+		}
+		time.Sleep(2 * time.Millisecond)
+	}
+	c.SetReadDeadline(time.Now().Add(5 * time.Second))
+	out, _ := io.ReadAll(c)
+	if !strings.HasPrefix(string(out), "HTTP/1.1 200 OK\r\n") || !strings.HasSuffix(string(out), "\r\n\r\nabc\n") {
+		t.Fatalf("trickled request: %q", out)
+	}
+}
+
+// Clients that vanish mid-head or mid-body leave the server serving.
+func TestClientClosesMidRequest(t *testing.T) {
+	s, _ := clientSite(t, "")
+	for _, partial := range []string{
+		"GET /a.txt HTTP/1.1\r\nHost: x\r\nUser-Ag",
+		"POST /a.txt HTTP/1.1\r\nHost: x\r\nContent-Length: 1000\r\n\r\nonly part of the body",
+		"GET /a.txt HTTP/1.1\r\nHost: x\r\n\r\nGET /a.txt HTT",
+	} {
+		c, err := net.Dial("tcp", s.addr)
+		if err != nil {
+			t.Fatal(err)
+		}
+		io.WriteString(c, partial)
+		time.Sleep(20 * time.Millisecond)
+		c.Close()
+	}
+	if _, body, _, err := get(s.addr, "/a.txt"); err != nil || body != "abc\n" {
+		t.Fatalf("after abandoned requests: %q %v", body, err)
+	}
+}
+
+// As root, golighty binds first and then runs as server.username.
+func TestDropsPrivileges(t *testing.T) {
+	if os.Geteuid() != 0 {
+		t.Skip("needs root")
+	}
+	u, err := user.Lookup("nobody")
+	if err != nil {
+		t.Skip("no user nobody")
+	}
+	s, _ := clientSite(t, "server.username = \"nobody\"\n")
+	if _, body, _, err := get(s.addr, "/a.txt"); err != nil || body != "abc\n" {
+		t.Fatalf("served as nobody: %q %v", body, err)
+	}
+	st, err := os.ReadFile("/proc/" + strconv.Itoa(s.cmd.Process.Pid) + "/status")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, line := range strings.Split(string(st), "\n") {
+		if strings.HasPrefix(line, "Uid:") {
+			if f := strings.Fields(line); len(f) < 2 || f[1] != u.Uid {
+				t.Fatalf("running as %q, want uid %s", line, u.Uid)
+			}
+			return
+		}
+	}
+	t.Fatal("no Uid line")
+}

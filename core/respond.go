@@ -4,37 +4,15 @@ import (
 	"io"
 	"os"
 
+	"github.com/golighty/golighty/core/h1"
 	"github.com/golighty/golighty/core/httpfile"
 	"strconv"
 	"strings"
 )
 
-// statusTexts holds the reason phrases lighttpd writes (src/http_kv.c).
-var statusTexts = map[int]string{
-	100: "Continue", 101: "Switching Protocols", 102: "Processing", 103: "Early Hints",
-	200: "OK", 201: "Created", 202: "Accepted", 203: "Non-Authoritative Information",
-	204: "No Content", 205: "Reset Content", 206: "Partial Content", 207: "Multi-status",
-	208: "Already Reported", 226: "IM Used",
-	300: "Multiple Choices", 301: "Moved Permanently", 302: "Found", 303: "See Other",
-	304: "Not Modified", 305: "Use Proxy", 306: "(Unused)", 307: "Temporary Redirect",
-	308: "Permanent Redirect",
-	400: "Bad Request", 401: "Unauthorized", 402: "Payment Required", 403: "Forbidden",
-	404: "Not Found", 405: "Method Not Allowed", 406: "Not Acceptable",
-	407: "Proxy Authentication Required", 408: "Request Timeout", 409: "Conflict",
-	410: "Gone", 411: "Length Required", 412: "Precondition Failed",
-	413: "Payload Too Large", 414: "URI Too Long", 415: "Unsupported Media Type",
-	416: "Range Not Satisfiable", 417: "Expectation Failed", 421: "Misdirected Request",
-	422: "Unprocessable Entity", 423: "Locked", 424: "Failed Dependency",
-	426: "Upgrade Required", 428: "Precondition Required", 429: "Too Many Requests",
-	431: "Request Header Fields Too Large", 451: "Unavailable For Legal Reasons",
-	500: "Internal Server Error", 501: "Not Implemented", 502: "Bad Gateway",
-	503: "Service Unavailable", 504: "Gateway Timeout", 505: "HTTP Version Not Supported",
-	506: "Variant Also Negotiates", 507: "Insufficient Storage", 508: "Loop Detected",
-	510: "Not Extended", 511: "Network Authentication Required",
-}
-
-// StatusText returns lighttpd's reason phrase ("" for unknown codes).
-func StatusText(code int) string { return statusTexts[code] }
+// StatusText returns lighttpd's reason phrase ("" for unknown codes); the
+// table lives with the wire engine that writes status lines.
+func StatusText(code int) string { return h1.StatusText(code) }
 
 // errorPage renders lighttpd's built-in error document (behaviors.md §4.9).
 func errorPage(status int) []byte {

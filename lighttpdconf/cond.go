@@ -1,6 +1,7 @@
 package lighttpdconf
 
 import (
+	"github.com/golighty/golighty/lighttpdconf/subst"
 	"net/netip"
 	"os"
 	"path/filepath"
@@ -368,19 +369,8 @@ func usesCondCapture(v Value) bool {
 		return false
 	}
 	for _, el := range v.Arr {
-		if el.Value.Kind != KindString {
-			continue
-		}
-		s := el.Value.Str
-		for i := 0; i+1 < len(s); i++ {
-			if s[i] != '%' {
-				continue
-			}
-			if s[i+1] == '%' {
-				i++
-			} else if isDigit(s[i+1]) || s[i+1] == '{' {
-				return true
-			}
+		if el.Value.Kind == KindString && subst.UsesCondCaptures(el.Value.Str) {
+			return true
 		}
 	}
 	return false

@@ -108,7 +108,7 @@ func NormalizeTarget(dst, target []byte, o *Options) (out []byte, qs int, err er
 			if !o.Path2FDecode {
 				return dst[:base], -1, ErrInvalidTarget
 			}
-			n := decode2F(t[i:pathEnd])
+			n := replaceEscape(t[i:pathEnd], '2', 'F', '/')
 			removed := pathEnd - i - n
 			copy(t[i+n:], t[pathEnd:])
 			t = t[:len(t)-removed]
@@ -140,7 +140,7 @@ func NormalizeTarget(dst, target []byte, o *Options) (out []byte, qs int, err er
 	}
 	if o.Query20Plus && qs >= 0 {
 		q := t[qs+1:]
-		n := query20Plus(q)
+		n := replaceEscape(q, '2', '0', '+')
 		dst = dst[:base+qs+1+n]
 	}
 	if qs >= 0 {
@@ -250,30 +250,17 @@ func hasEncodedCtrl(t []byte) bool {
 	return false
 }
 
-// decode2F rewrites "%2F" to "/" in place and returns the new length.
-func decode2F(p []byte) int {
+// replaceEscape rewrites every "%HL" (hex digits as written, upper-case
+// after normalization) to the byte c in place and returns the new length:
+// "%2F" -> '/' in paths, "%20" -> '+' in queries.
+func replaceEscape(p []byte, h, l, c byte) int {
 	j := 0
 	for i := 0; i < len(p); i++ {
-		if p[i] == '%' && i+2 < len(p) && p[i+1] == '2' && p[i+2] == 'F' {
-			p[j] = '/'
+		if p[i] == '%' && i+2 < len(p) && p[i+1] == h && p[i+2] == l {
+			p[j] = c
 			i += 2
 		} else {
 			p[j] = p[i]
-		}
-		j++
-	}
-	return j
-}
-
-// query20Plus rewrites "%20" to "+" in place and returns the new length.
-func query20Plus(q []byte) int {
-	j := 0
-	for i := 0; i < len(q); i++ {
-		if q[i] == '%' && i+2 < len(q) && q[i+1] == '2' && q[i+2] == '0' {
-			q[j] = '+'
-			i += 2
-		} else {
-			q[j] = q[i]
 		}
 		j++
 	}

@@ -285,8 +285,11 @@ func (t *Template) Truncated() bool { return t.truncated }
 
 // UsesCondCaptures reports a '%' followed by a digit or '{' ("%%" skipped),
 // lighttpd's test for keeping the enclosing condition's captures.
-func (t *Template) UsesCondCaptures() bool {
-	s := t.src
+func (t *Template) UsesCondCaptures() bool { return UsesCondCaptures(t.src) }
+
+// UsesCondCaptures is Template.UsesCondCaptures for a replacement string
+// (the config parser checks values before any template is compiled).
+func UsesCondCaptures(s string) bool {
 	for i := 0; i+1 < len(s); i++ {
 		if s[i] != '%' {
 			continue

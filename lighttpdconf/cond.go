@@ -1,7 +1,6 @@
 package lighttpdconf
 
 import (
-	"github.com/golighty/golighty/lighttpdconf/subst"
 	"net/netip"
 	"os"
 	"path/filepath"
@@ -9,6 +8,7 @@ import (
 	"strings"
 
 	"github.com/golighty/golighty/lighttpdconf/regex"
+	"github.com/golighty/golighty/lighttpdconf/subst"
 )
 
 // field kinds of 1.4.69 (configparser_comp_key_id)

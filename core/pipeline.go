@@ -219,12 +219,8 @@ func (rc *Request) splitPathInfo() Result {
 		info := rc.Phys.Path[len(p):]
 		rc.PathInfo = info
 		rc.Phys.Path = p
-		if strings.HasSuffix(rc.URI.Path, info) {
-			rc.URI.Path = rc.URI.Path[:len(rc.URI.Path)-len(info)]
-		}
-		if strings.HasSuffix(rc.Phys.RelPath, info) {
-			rc.Phys.RelPath = rc.Phys.RelPath[:len(rc.Phys.RelPath)-len(info)]
-		}
+		rc.URI.Path = strings.TrimSuffix(rc.URI.Path, info)
+		rc.Phys.RelPath = strings.TrimSuffix(rc.Phys.RelPath, info)
 		return GoOn
 	}
 }

@@ -533,7 +533,7 @@ func (c *conn) headBuffered() bool {
 	if c.r >= c.w {
 		return false
 	}
-	return bytes.Index(c.buf[c.r:c.w], []byte("\r\n\r\n")) >= 0
+	return bytes.Contains(c.buf[c.r:c.w], []byte("\r\n\r\n"))
 }
 
 // closeLingering half-closes and discards what the client still sends for

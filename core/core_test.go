@@ -396,3 +396,24 @@ func TestHeadersSlots(t *testing.T) {
 		t.Fatalf("Add joins: %q", h.Get("B"))
 	}
 }
+
+func TestSlots(t *testing.T) {
+	s := mustCompile(t, `server.document-root = "/srv"`)
+	a, b := Slot[string]{idx: 0}, Slot[int]{idx: 1}
+	rc := newRequest(s, "GET", "x", "/")
+	if a.Get(rc) != nil || b.Get(rc) != nil {
+		t.Fatal("fresh request has state")
+	}
+	v := 7
+	b.Set(rc, &v)
+	if a.Get(rc) != nil || *b.Get(rc) != 7 {
+		t.Fatal("slots mixed up")
+	}
+	if _, err := rc.Rewrite("/other"); err != nil || *b.Get(rc) != 7 {
+		t.Fatalf("state must survive an internal restart: %v", err)
+	}
+	rc.reset()
+	if b.Get(rc) != nil {
+		t.Fatal("state outlived its request")
+	}
+}

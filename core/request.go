@@ -79,6 +79,7 @@ type Request struct {
 	srvLog    *slog.Logger // the process's error log
 	pathBuf   []byte       // backing store of Phys.Path
 	netConn   io.Closer    // the client connection, closed by AbortStream
+	slots     []any        // per-module state (Slot)
 	w         ResponseWriter
 }
 
@@ -127,6 +128,8 @@ func (rc *Request) reset() {
 	rc.ErrorStatus = 0
 	rc.HeadLen, rc.BodyRead, rc.Aborted = 0, 0, false
 	rc.netConn = nil
+	clear(rc.slots)
+	rc.slots = rc.slots[:0]
 	rc.caps = rc.caps[:0]
 	rc.capIdx = rc.capIdx[:0]
 	rc.loops = 0

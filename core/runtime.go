@@ -26,6 +26,7 @@ type Snapshot struct {
 	stat    *statcache.Cache
 	statKey string
 
+	slots      int                     // per-request module slots reserved (Slot)
 	errorLogs  map[string]*slog.Logger // server.errorlog set in conditionals
 	errorSinks []*logsink.Sink
 

@@ -200,7 +200,7 @@ func (h *handler) response(rc *core.Request, proc *gw.Proc, resp *fcgi.Response,
 	if auth && bh.Approved {
 		// The authorizer's body is not for the client; the request
 		// restarts and goes to the next handler.
-		h.m.authorized.Store(rc, &authState{docroot: hc.DocRoot})
+		h.m.authorized.Set(rc, &authState{docroot: hc.DocRoot})
 		rc.Resp.Status = 0
 		rc.Resp.Header.Reset()
 		rc.Resp.Dynamic = false

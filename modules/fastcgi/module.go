@@ -6,7 +6,6 @@ package fastcgi
 import (
 	"errors"
 	"fmt"
-	"sync"
 	"time"
 
 	"github.com/golighty/golighty/core"
@@ -33,10 +32,10 @@ type Module struct {
 	pool   *core.SharedPool
 	keys   []string // SharedPool keys of the spawners this snapshot holds
 
-	// authorized remembers requests whose authorizer approved them, so the
+	// authorized marks a request whose authorizer approved it, so the
 	// restarted request skips the authorizers and, with the authorizer's
-	// docroot, maps its path below it. Entries die in RequestDone.
-	authorized sync.Map // *core.Request -> *authState
+	// docroot, maps its path below it.
+	authorized core.Slot[authState]
 }
 
 type authState struct{ docroot string }
@@ -45,7 +44,6 @@ var (
 	_ core.URICleanHook        = (*Module)(nil)
 	_ core.DocrootHook         = (*Module)(nil)
 	_ core.SubrequestStartHook = (*Module)(nil)
-	_ core.RequestDoneHook     = (*Module)(nil)
 	_ core.Closer              = (*Module)(nil)
 )
 
@@ -53,6 +51,7 @@ var (
 // checks and messages; bin-path processes are registered in the shared
 // pool and started at load (not for -tt).
 func (m *Module) Setup(sc *core.SetupContext) error {
+	m.authorized = core.NewSlot[authState](sc)
 	m.pool = sc.Shared()
 	m.parser = gw.Parser{Key: "fastcgi.server", Warn: sc.Warn, NewHost: m.newHost(sc)}
 	var err error
@@ -162,16 +161,11 @@ func (m *Module) SubrequestStart(rc *core.Request) core.Result {
 
 // Docroot applies an approving authorizer's docroot to the restarted request.
 func (m *Module) Docroot(rc *core.Request) core.Result {
-	if v, ok := m.authorized.Load(rc); ok {
-		if d := v.(*authState).docroot; d != "" {
-			rc.Phys.DocRoot = d
-		}
+	if st := m.authorized.Get(rc); st != nil && st.docroot != "" {
+		rc.Phys.DocRoot = st.docroot
 	}
 	return core.GoOn
 }
-
-// RequestDone forgets the request's authorizer state.
-func (m *Module) RequestDone(rc *core.Request) { m.authorized.Delete(rc) }
 
 // check is gw_check_extension.
 func (m *Module) check(rc *core.Request, uriPath bool) core.Result {
@@ -186,7 +180,7 @@ func (m *Module) check(rc *core.Request, uriPath bool) core.Result {
 	if uriPath {
 		fn = rc.URI.Path
 	}
-	_, skipAuth := m.authorized.Load(rc)
+	skipAuth := m.authorized.Get(rc) != nil
 	ext := c.srv.Match(c.mapExt, fn, rc.URI.Path, skipAuth)
 	if ext == nil {
 		return core.GoOn

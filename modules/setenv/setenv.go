@@ -11,8 +11,6 @@ package setenv
 
 import (
 	"strings"
-	"sync"
-	"time"
 
 	"github.com/golighty/golighty/core"
 )
@@ -30,28 +28,20 @@ type conf struct {
 // Module is one loaded mod_setenv.
 type Module struct {
 	table *core.Table[conf]
-	// captured maps a request in flight to the settings captured at its
-	// first uri_clean. The core has no per-module request slots, so the
-	// state lives here and RequestDone removes it.
-	captured sync.Map // *core.Request -> *state
-}
-
-// state is what lighttpd keeps in its handler_ctx. start identifies the
-// request: pooled Request values are reused, and a stale entry (should
-// RequestDone ever be skipped) must not leak into the next request.
-type state struct {
-	start time.Time
-	conf  conf
+	// captured holds the settings captured at a request's first uri_clean
+	// (lighttpd's handler_ctx), so restarts neither apply them twice nor
+	// switch to the new URL's settings.
+	captured core.Slot[conf]
 }
 
 var (
 	_ core.URICleanHook      = (*Module)(nil)
 	_ core.ResponseStartHook = (*Module)(nil)
-	_ core.RequestDoneHook   = (*Module)(nil)
 )
 
 // Setup binds the six setenv.* keys.
 func (m *Module) Setup(sc *core.SetupContext) error {
+	m.captured = core.NewSlot[conf](sc)
 	header := func(set func(*conf, []core.KV)) func(core.Value) (func(*conf), error) {
 		return func(v core.Value) (func(*conf), error) {
 			kv := make([]core.KV, len(v.KVs()))
@@ -110,11 +100,11 @@ func PrepareHeaderValue(v string) string {
 // URIClean captures the settings once per request and applies the request
 // headers (so later modules and backends see them) and the environment.
 func (m *Module) URIClean(rc *core.Request) core.Result {
-	if st, ok := m.captured.Load(rc); ok && st.(*state).start.Equal(rc.Start) {
+	if m.captured.Get(rc) != nil {
 		return core.GoOn
 	}
 	c := m.table.Resolve(rc)
-	m.captured.Store(rc, &state{start: rc.Start, conf: c})
+	m.captured.Set(rc, &c)
 	for _, kv := range c.addReq {
 		appendRequestHeader(&rc.Header, kv.Key, kv.Value)
 	}
@@ -135,12 +125,8 @@ func (m *Module) URIClean(rc *core.Request) core.Result {
 // ResponseStart adds the response headers captured at uri_clean; it runs
 // after the error document was generated, so errors get them too.
 func (m *Module) ResponseStart(rc *core.Request) core.Result {
-	v, ok := m.captured.Load(rc)
-	if !ok {
-		return core.GoOn
-	}
-	st := v.(*state)
-	if !st.start.Equal(rc.Start) {
+	st := m.captured.Get(rc)
+	if st == nil {
 		return core.GoOn
 	}
 	if rc.Resp.Status == 416 && !rc.Resp.Dynamic {
@@ -150,17 +136,14 @@ func (m *Module) ResponseStart(rc *core.Request) core.Result {
 		// earlier, so leave the error document as lighttpd sends it.
 		return core.GoOn
 	}
-	for _, kv := range st.conf.addResp {
+	for _, kv := range st.addResp {
 		InsertResponseHeader(&rc.Resp.Header, kv.Key, kv.Value)
 	}
-	for _, kv := range st.conf.setResp {
+	for _, kv := range st.setResp {
 		setField(&rc.Resp.Header, kv.Key, kv.Value)
 	}
 	return core.GoOn
 }
-
-// RequestDone forgets the request's captured settings.
-func (m *Module) RequestDone(rc *core.Request) { m.captured.Delete(rc) }
 
 // setField replaces every line of a field with one value in the field's
 // first slot (lighttpd keeps repeated lines in one slot); an empty value

@@ -243,6 +243,7 @@ type conn struct {
 	werr        error
 	seq         int
 	readLimit   time.Time // total head deadline (zero: none)
+	rdl, wdl    time.Time // read and write deadlines last set on rwc
 	idle        atomic.Bool
 	noKeepAlive bool
 	kaIdle      time.Duration // keep-alive idle limit chosen for the last response
@@ -324,6 +325,7 @@ func (c *conn) releaseW() {
 func getConn(s *Server, nc net.Conn) *conn {
 	c := connPool.Get().(*conn)
 	c.srv, c.rwc = s, nc
+	c.rdl, c.wdl = time.Time{}, time.Time{} // a new socket has none set
 	c.info = ConnInfo{Conn: nc, RemoteAddr: nc.RemoteAddr(), LocalAddr: nc.LocalAddr(), Token: s.Token}
 	if ta, ok := c.info.RemoteAddr.(*net.TCPAddr); ok {
 		c.info.Remote = ta.AddrPort()
@@ -396,7 +398,7 @@ func (c *conn) readRequest() bool {
 	c.bodyBase = 0
 	c.seq++
 	req := &c.req
-	discarded, waited := false, false
+	discarded := false
 	c.readLimit = time.Time{}
 	for {
 		if c.w > 0 {
@@ -407,7 +409,8 @@ func (c *conn) readRequest() bool {
 			}
 			if hl > 0 {
 				if lines > 0 {
-					c.finishRead(waited)
+					// The head deadline stays armed: every later read
+					// (body, next head) sets its own first.
 					ParseRequest(c.buf[:hl], req, &c.opts)
 					c.r = hl
 					c.bodyBase = hl
@@ -447,7 +450,6 @@ func (c *conn) readRequest() bool {
 			c.readLimit = time.Now().Add(c.cfg.HeadTimeout)
 		}
 		c.setHeadDeadline()
-		waited = true
 		n, err := c.rwc.Read(c.buf[c.w:])
 		c.idle.Store(false)
 		c.w += n
@@ -479,12 +481,28 @@ func (c *conn) setHeadDeadline() {
 	if !c.readLimit.IsZero() && (d.IsZero() || c.readLimit.Before(d)) {
 		d = c.readLimit
 	}
-	c.rwc.SetReadDeadline(d)
+	c.setReadDeadline(d)
 }
 
-func (c *conn) finishRead(waited bool) {
-	if waited {
-		c.rwc.SetReadDeadline(time.Time{})
+// deadlineSlack is how far a deadline already set may lag the wanted one
+// before it is reset: lighttpd checks its timeouts once a second, and
+// resetting the runtime's timers twice per request costs measurable time
+// on the keep-alive path.
+const deadlineSlack = time.Second
+
+// closeEnough reports whether the deadline set (cur) can stand for want: both
+// unset, or cur at most deadlineSlack earlier than want (never later).
+func closeEnough(cur, want time.Time) bool {
+	if cur.IsZero() || want.IsZero() {
+		return cur.IsZero() && want.IsZero()
+	}
+	return !cur.After(want) && want.Sub(cur) < deadlineSlack
+}
+
+func (c *conn) setReadDeadline(d time.Time) {
+	if !closeEnough(c.rdl, d) {
+		c.rwc.SetReadDeadline(d)
+		c.rdl = d
 	}
 }
 
@@ -492,7 +510,7 @@ func (c *conn) headError(status int, why string) {
 	c.req.reset()
 	c.req.Status, c.req.Reason = status, why
 	c.r, c.w = 0, 0 // the rest of the stream is not trusted
-	c.rwc.SetReadDeadline(time.Time{})
+	c.setReadDeadline(time.Time{})
 }
 
 // handle runs the handler for c.req and reports whether to keep the
@@ -649,12 +667,16 @@ func (c *conn) setReadIdle() {
 	if c.cfg.MaxReadIdle > 0 {
 		d = time.Now().Add(c.cfg.MaxReadIdle)
 	}
-	c.rwc.SetReadDeadline(d)
+	c.setReadDeadline(d)
 }
 
 func (c *conn) setWriteDeadline() {
-	if c.cfg.MaxWriteIdle > 0 {
-		c.rwc.SetWriteDeadline(time.Now().Add(c.cfg.MaxWriteIdle))
+	if c.cfg.MaxWriteIdle <= 0 {
+		return
+	}
+	if d := time.Now().Add(c.cfg.MaxWriteIdle); !closeEnough(c.wdl, d) {
+		c.rwc.SetWriteDeadline(d)
+		c.wdl = d
 	}
 }
 

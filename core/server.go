@@ -202,7 +202,11 @@ func h1ConfigFor(snap *Snapshot) h1.Config {
 	// A malformed target must win over later whole-request errors (a
 	// missing Host, a missing Content-Length), as in lighttpd's order.
 	opts := *p
+	rejects := opts.Path2FReject || opts.PathDotsegReject
 	c.Parse.CheckTarget = func(target []byte) bool {
+		if !rejects && plainTarget(target) {
+			return true // nothing in it can be refused; setTarget normalizes later
+		}
 		var buf [512]byte
 		_, _, err := urinorm.NormalizeTarget(buf[:0], target, &opts)
 		return err == nil
@@ -332,4 +336,15 @@ func bytesView(b []byte) string {
 		return ""
 	}
 	return unsafe.String(&b[0], len(b))
+}
+
+// plainTarget reports a target of printable ASCII without escapes: the
+// normalizer cannot refuse it under the reject-free options.
+func plainTarget(t []byte) bool {
+	for _, c := range t {
+		if c <= ' ' || c >= 0x7f || c == '%' {
+			return false
+		}
+	}
+	return true
 }

@@ -83,9 +83,9 @@ func NormalizeTarget(dst, target []byte, o *Options) (out []byte, qs int, err er
 	}
 	var invalid bool
 	if o.NormalizeRequired {
-		dst, qs, invalid = encodeRequired(dst, target, o)
+		dst, qs, invalid = encodeTarget(dst, target, o, true)
 	} else {
-		dst, qs, invalid = encodeUnreserved(dst, target, o)
+		dst, qs, invalid = encodeTarget(dst, target, o, false)
 	}
 	t := dst[base:]
 	if invalid {
@@ -151,11 +151,16 @@ func NormalizeTarget(dst, target []byte, o *Options) (out []byte, qs int, err er
 
 func index(b []byte, c byte) int { return bytes.IndexByte(b, c) }
 
-// encodeUnreserved: decode %XX of unreserved characters, upper-case the hex
-// of the others, encode every byte that must not appear raw, re-encode a
-// '%' that does not start a valid escape as %25, stop at '#'. qs is the
-// first '?'.
-func encodeUnreserved(dst, s []byte, o *Options) ([]byte, int, bool) {
+// encodeTarget encodes every byte that must not appear raw, re-encodes a
+// '%' that does not start a valid escape as %25, upper-cases the hex of the
+// escapes it keeps, and stops at '#'. Which escapes it decodes depends on
+// the mode:
+//   - url-normalize-unreserved: only unreserved characters; qs is the first
+//     '?'.
+//   - url-normalize-required: every byte that may appear raw, except '/'
+//     and '?' in the path and '&' '=' ';' '+' in the query; as in lighttpd,
+//     every raw '?' moves the start of the query, so qs is the last one.
+func encodeTarget(dst, s []byte, o *Options, required bool) ([]byte, int, bool) {
 	base := len(dst)
 	qs := -1
 	invalid := false
@@ -166,14 +171,14 @@ func encodeUnreserved(dst, s []byte, o *Options) ([]byte, int, bool) {
 		}
 		switch {
 		case !mustEncode[c]:
-			if c == '?' && qs < 0 {
+			if c == '?' && (required || qs < 0) {
 				qs = len(dst) - base
 			}
 			dst = append(dst, c)
 		case c == '%':
 			if x, ok := pctByte(s, i); ok {
 				i += 2
-				if isUnreserved(x) {
+				if decodeEscape(x, required, qs >= 0) {
 					dst = append(dst, x)
 				} else {
 					dst = append(dst, '%', hexUpper[x>>4], hexUpper[x&15])
@@ -192,51 +197,18 @@ func encodeUnreserved(dst, s []byte, o *Options) ([]byte, int, bool) {
 	return dst, qs, invalid
 }
 
-// encodeRequired: like encodeUnreserved but decodes every %XX whose byte may
-// appear raw, except '/' and '?' in the path and '&' '=' ';' '+' in the
-// query. As in lighttpd, every raw '?' moves the start of the query, so qs
-// is the last one.
-func encodeRequired(dst, s []byte, o *Options) ([]byte, int, bool) {
-	base := len(dst)
-	qs := -1
-	invalid := false
-	for i := 0; i < len(s); i++ {
-		c := s[i]
-		if c == '\\' && o.PathBackslashTrans && runtime.GOOS == "windows" && qs < 0 {
-			c = '/'
-		}
-		switch {
-		case !mustEncode[c]:
-			if c == '?' {
-				qs = len(dst) - base
-			}
-			dst = append(dst, c)
-		case c == '%':
-			if x, ok := pctByte(s, i); ok {
-				i += 2
-				var keep bool
-				if qs < 0 {
-					keep = x == '/' || x == '?'
-				} else {
-					keep = x == '&' || x == '=' || x == ';' || x == '+'
-				}
-				if !mustEncode[x] && !keep {
-					dst = append(dst, x)
-				} else {
-					dst = append(dst, '%', hexUpper[x>>4], hexUpper[x&15])
-					invalid = invalid || invalidUTF8Lead(x)
-				}
-				continue
-			}
-			dst = append(dst, "%25"...)
-		case c == '#':
-			return dst, qs, invalid
-		default:
-			dst = append(dst, '%', hexUpper[c>>4], hexUpper[c&15])
-			invalid = invalid || invalidUTF8Lead(c)
-		}
+// decodeEscape reports whether the escaped byte x is written raw.
+func decodeEscape(x byte, required, inQuery bool) bool {
+	if !required {
+		return isUnreserved(x)
 	}
-	return dst, qs, invalid
+	if mustEncode[x] {
+		return false
+	}
+	if inQuery {
+		return x != '&' && x != '=' && x != ';' && x != '+'
+	}
+	return x != '/' && x != '?'
 }
 
 // hasEncodedCtrl: after normalization every '%' is followed by two upper-case

@@ -360,6 +360,8 @@ func TestResponseHead(t *testing.T) {
 			w.AddHeader("Content-Type", "text/html")
 			w.AddHeader("X-Test", "yes")
 			w.AddHeader("X-Sendfile", "/etc/passwd")
+			w.AddHeader("x-sendfile2", "/etc/passwd 0-1")
+			w.AddHeader("X-send-response-body", "/etc/passwd")
 			w.AddHeader("X-LIGHTTPD-KBytes-per-second", "1")
 			w.AddHeader("X-Empty", "")
 			w.AddHeader("X-Split", "a\r\nSet-Cookie: evil=1")

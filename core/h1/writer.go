@@ -124,8 +124,16 @@ func (w *ResponseWriter) omit(name string) bool {
 		}
 	case 14:
 		w.hasCL = w.hasCL || eqFoldS(name, "Content-Length")
+	case 11:
+		if eqFoldS(name, "X-Sendfile2") {
+			return true
+		}
 	case 17:
 		w.hasTE = w.hasTE || eqFoldS(name, "Transfer-Encoding")
+	case 20:
+		if eqFoldS(name, "X-send-response-body") {
+			return true
+		}
 	}
 	return len(name) >= 11 && eqFoldS(name[:11], "X-LIGHTTPD-")
 }

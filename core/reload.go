@@ -5,8 +5,6 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"os"
-	"sort"
 	"strings"
 	"sync"
 	"time"
@@ -42,23 +40,14 @@ type Reloader struct {
 	lastSum [32]byte
 }
 
-// Fingerprint hashes the content of every file a config read, so that a
-// watcher event that changed nothing (touch, an editor's backup file) does
-// not reload.
+// Fingerprint hashes the effective configuration (lighttpd's -p rendering
+// of it, which includes include_shell output and env.* values), so an event
+// that changed nothing that matters (a touch, an editor's backup file, a
+// comment, include_shell printing the same) does not reload.
 func Fingerprint(conf *lighttpdconf.Config) [32]byte {
 	h := sha256.New()
-	files := append([]string(nil), conf.Files...)
-	sort.Strings(files)
-	for _, f := range files {
-		io.WriteString(h, f)
-		h.Write([]byte{0})
-		if b, err := os.ReadFile(f); err == nil {
-			h.Write(b)
-		}
-		h.Write([]byte{0})
-	}
-	for _, c := range conf.Commands {
-		io.WriteString(h, "shell:"+c)
+	if err := conf.Print(h); err != nil {
+		io.WriteString(h, err.Error())
 	}
 	var sum [32]byte
 	copy(sum[:], h.Sum(nil))
@@ -72,10 +61,9 @@ func (r *Reloader) Prime(conf *lighttpdconf.Config) {
 	r.mu.Unlock()
 }
 
-// Reload loads the config again. With force unset, a config whose files are
-// byte-identical to the running one is not reloaded (include_shell output
-// is compared through the compiled result instead: force is used for
-// SIGUSR1 and the slow poll). It returns whether a new snapshot went live.
+// Reload loads the config again. With force unset, a config whose effective
+// content equals the running one is not swapped in (SIGUSR1 forces). It
+// returns whether a new snapshot went live.
 func (r *Reloader) Reload(reason string, force bool) (bool, error) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
@@ -87,7 +75,7 @@ func (r *Reloader) Reload(reason string, force bool) (bool, error) {
 		return false, err
 	}
 	sum := Fingerprint(next.Conf)
-	if !force && sum == r.lastSum && len(next.Conf.Commands) == 0 {
+	if !force && sum == r.lastSum {
 		next.close()
 		return false, nil
 	}

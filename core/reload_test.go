@@ -90,3 +90,43 @@ func TestReloadNoLeak(t *testing.T) {
 		t.Fatalf("descriptors grew from %d to %d", f0, f1)
 	}
 }
+
+// TestReloadComparesEffectiveConfig: a comment-only edit is not swapped in,
+// and include_shell output that changed is (the periodic check relies on
+// this, since no file event announces it).
+func TestReloadComparesEffectiveConfig(t *testing.T) {
+	dir := t.TempDir()
+	l, _ := net.Listen("tcp", "127.0.0.1:0")
+	port := l.Addr().(*net.TCPAddr).Port
+	l.Close()
+	shellOut := filepath.Join(dir, "shell-output")
+	os.WriteFile(shellOut, []byte(`server.tag = "one"`+"\n"), 0o644)
+	conf := filepath.Join(dir, "lighttpd.conf")
+	base := fmt.Sprintf("server.document-root = %q\nserver.bind = \"127.0.0.1\"\nserver.port = %d\ninclude_shell \"cat %s\"\n", dir, port, shellOut)
+	os.WriteFile(conf, []byte(base), 0o644)
+	log := slog.New(slog.NewTextHandler(io.Discard, nil))
+	loader := &Loader{Path: conf, Shared: NewSharedPool()}
+	snap, err := loader.Load()
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := NewServer(snap, log)
+	if err := srv.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer srv.Close()
+	r := &Reloader{Loader: loader, Server: srv, Log: log}
+	r.Prime(snap.Conf)
+
+	os.WriteFile(conf, []byte("# only a comment changed\n"+base), 0o644)
+	if ok, err := r.Reload("test", false); ok || err != nil {
+		t.Fatalf("comment-only edit reloaded: %v %v", ok, err)
+	}
+	os.WriteFile(shellOut, []byte(`server.tag = "two"`+"\n"), 0o644)
+	if ok, err := r.Reload("periodic check", false); !ok || err != nil {
+		t.Fatalf("changed include_shell output not reloaded: %v %v", ok, err)
+	}
+	if got := srv.Runtime().Current().Core.Table.Defaults().ServerTag; got != "two" {
+		t.Fatalf("server.tag %q after reload", got)
+	}
+}

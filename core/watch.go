@@ -102,9 +102,9 @@ func (w *Watcher) Run(ctx context.Context, conf *lighttpdconf.Config) error {
 		case <-w.trigger:
 			w.reload("SIGUSR1", true)
 		case <-pollC:
-			if c := w.currentConf(); c != nil {
-				w.reload("periodic check", len(c.Commands) > 0)
-			}
+			// Catches filesystems without inotify and include_shell
+			// output that changed; an unchanged result is not swapped in.
+			w.reload("periodic check", false)
 		case <-timerC:
 			timerC = nil
 			w.reload(reason, false)

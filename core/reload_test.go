@@ -26,28 +26,14 @@ func openFDs(t *testing.T) int {
 // server keeps answering from the newest config.
 func TestReloadNoLeak(t *testing.T) {
 	dir := t.TempDir()
-	l, _ := net.Listen("tcp", "127.0.0.1:0")
-	port := l.Addr().(*net.TCPAddr).Port
-	l.Close()
+	port := freeTestPort(t)
 	os.WriteFile(filepath.Join(dir, "v.txt"), []byte("x"), 0o644)
 	conf := filepath.Join(dir, "lighttpd.conf")
 	write := func(i int) {
 		os.WriteFile(conf, []byte(fmt.Sprintf("server.document-root = %q\nserver.bind = \"127.0.0.1\"\nserver.port = %d\nserver.tag = \"v%d\"\n", dir, port, i)), 0o644)
 	}
 	write(0)
-	log := slog.New(slog.NewTextHandler(io.Discard, nil))
-	loader := &Loader{Path: conf, Shared: NewSharedPool()}
-	snap, err := loader.Load()
-	if err != nil {
-		t.Fatal(err)
-	}
-	srv := NewServer(snap, log)
-	if err := srv.Start(); err != nil {
-		t.Fatal(err)
-	}
-	defer srv.Close()
-	r := &Reloader{Loader: loader, Server: srv, Log: log}
-	r.Prime(snap.Conf)
+	_, r := startReloadable(t, conf)
 	client := &http.Client{Transport: &http.Transport{DisableKeepAlives: true}}
 	check := func(want string) {
 		resp, err := client.Get(fmt.Sprintf("http://127.0.0.1:%d/v.txt", port))
@@ -96,27 +82,13 @@ func TestReloadNoLeak(t *testing.T) {
 // this, since no file event announces it).
 func TestReloadComparesEffectiveConfig(t *testing.T) {
 	dir := t.TempDir()
-	l, _ := net.Listen("tcp", "127.0.0.1:0")
-	port := l.Addr().(*net.TCPAddr).Port
-	l.Close()
+	port := freeTestPort(t)
 	shellOut := filepath.Join(dir, "shell-output")
 	os.WriteFile(shellOut, []byte(`server.tag = "one"`+"\n"), 0o644)
 	conf := filepath.Join(dir, "lighttpd.conf")
 	base := fmt.Sprintf("server.document-root = %q\nserver.bind = \"127.0.0.1\"\nserver.port = %d\ninclude_shell \"cat %s\"\n", dir, port, shellOut)
 	os.WriteFile(conf, []byte(base), 0o644)
-	log := slog.New(slog.NewTextHandler(io.Discard, nil))
-	loader := &Loader{Path: conf, Shared: NewSharedPool()}
-	snap, err := loader.Load()
-	if err != nil {
-		t.Fatal(err)
-	}
-	srv := NewServer(snap, log)
-	if err := srv.Start(); err != nil {
-		t.Fatal(err)
-	}
-	defer srv.Close()
-	r := &Reloader{Loader: loader, Server: srv, Log: log}
-	r.Prime(snap.Conf)
+	srv, r := startReloadable(t, conf)
 
 	os.WriteFile(conf, []byte("# only a comment changed\n"+base), 0o644)
 	if ok, err := r.Reload("test", false); ok || err != nil {
@@ -129,4 +101,34 @@ func TestReloadComparesEffectiveConfig(t *testing.T) {
 	if got := srv.Runtime().Current().Core.Table.Defaults().ServerTag; got != "two" {
 		t.Fatalf("server.tag %q after reload", got)
 	}
+}
+
+// freeTestPort returns a loopback port that is free now.
+func freeTestPort(t *testing.T) int {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	return l.Addr().(*net.TCPAddr).Port
+}
+
+// startReloadable loads conf, starts a server on it and returns it with a
+// primed Reloader; the server stops when the test ends.
+func startReloadable(t *testing.T, conf string) (*Server, *Reloader) {
+	t.Helper()
+	log := slog.New(slog.NewTextHandler(io.Discard, nil))
+	loader := &Loader{Path: conf, Shared: NewSharedPool()}
+	snap, err := loader.Load()
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := NewServer(snap, log)
+	if err := srv.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(srv.Close)
+	r := &Reloader{Loader: loader, Server: srv, Log: log}
+	r.Prime(snap.Conf)
+	return srv, r
 }

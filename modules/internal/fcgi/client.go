@@ -27,9 +27,9 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"net"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"time"
 
@@ -84,8 +84,9 @@ type Dialer struct {
 	// MaxIdle caps the idle pool (default 4 when KeepConn is set).
 	MaxIdle int
 
-	mu   sync.Mutex
-	idle []*conn
+	mu     sync.Mutex
+	idle   []*conn
+	target atomic.Pointer[target] // resolved address
 }
 
 // Request is one FastCGI request.
@@ -113,7 +114,7 @@ type Request struct {
 
 // conn is one backend connection with its buffered reader.
 type conn struct {
-	nc   net.Conn
+	nc   backendConn
 	dr   deadlineReader
 	br   *bufio.Reader
 	used bool // came from the idle pool
@@ -122,7 +123,7 @@ type conn struct {
 // deadlineReader renews the read deadline before every read from the
 // socket, so ReadTimeout measures inactivity, like lighttpd's read-timeout.
 type deadlineReader struct {
-	nc net.Conn
+	nc backendConn
 	d  time.Duration
 }
 
@@ -278,8 +279,7 @@ func (d *Dialer) network() string {
 }
 
 func (d *Dialer) dial(ctx context.Context) (*conn, error) {
-	nd := net.Dialer{Timeout: d.ConnectTimeout}
-	nc, err := nd.DialContext(ctx, d.network(), d.Address)
+	nc, err := d.connect(ctx)
 	if err != nil {
 		return nil, fmt.Errorf("fcgi: connect: %w", err)
 	}
@@ -290,7 +290,7 @@ func (d *Dialer) dial(ctx context.Context) (*conn, error) {
 	return c, nil
 }
 
-func writeAll(nc net.Conn, timeout time.Duration, b []byte) error {
+func writeAll(nc backendConn, timeout time.Duration, b []byte) error {
 	if timeout > 0 {
 		if err := nc.SetWriteDeadline(time.Now().Add(timeout)); err != nil {
 			return err
@@ -354,12 +354,8 @@ func (d *Dialer) CloseIdle() {
 // peerAlive reports whether an idle connection can carry a new request: a
 // non-blocking peek must find nothing to read. EOF means the backend closed
 // it; stray bytes mean the stream is out of sync. Either way it is dropped.
-func peerAlive(nc net.Conn) bool {
-	sc, ok := nc.(syscall.Conn)
-	if !ok {
-		return false
-	}
-	rc, err := sc.SyscallConn()
+func peerAlive(nc backendConn) bool {
+	rc, err := nc.SyscallConn()
 	if err != nil {
 		return false
 	}
@@ -381,7 +377,7 @@ type stdinStream struct {
 	err  error // valid after done is closed
 }
 
-func (s *stdinStream) run(nc net.Conn, timeout time.Duration, src io.Reader, n int64) {
+func (s *stdinStream) run(nc backendConn, timeout time.Duration, src io.Reader, n int64) {
 	bp := stdinBufPool.Get().(*[]byte)
 	err := copyStdin(nc, timeout, src, n, *bp)
 	stdinBufPool.Put(bp)
@@ -394,7 +390,7 @@ func (s *stdinStream) run(nc net.Conn, timeout time.Duration, src io.Reader, n i
 	}
 }
 
-func copyStdin(nc net.Conn, timeout time.Duration, src io.Reader, n int64, buf []byte) error {
+func copyStdin(nc backendConn, timeout time.Duration, src io.Reader, n int64, buf []byte) error {
 	var sent int64
 	for n < 0 || sent < n {
 		want := int64(MaxRecordContent)

@@ -80,6 +80,23 @@ func (d *Dialer) resolve(ctx context.Context) (*target, error) {
 	return t, nil
 }
 
+// connect is connect(2) to t. x/sys/unix encodes a Sockaddr into a buffer
+// inside it, so the shared one is copied for each call.
+func (t *target) connect(fd int) error {
+	switch sa := t.sa.(type) {
+	case *unix.SockaddrUnix:
+		c := *sa
+		return unix.Connect(fd, &c)
+	case *unix.SockaddrInet4:
+		c := *sa
+		return unix.Connect(fd, &c)
+	case *unix.SockaddrInet6:
+		c := *sa
+		return unix.Connect(fd, &c)
+	}
+	return unix.EAFNOSUPPORT
+}
+
 // dialError has net.Dial's shape, so callers (and log lines) see the same
 // "dial unix /path: connect: connection refused".
 func dialError(network, addr string, err error) error {
@@ -114,7 +131,7 @@ func (d *Dialer) connect(ctx context.Context) (backendConn, error) {
 	}
 	var cerr error
 	for {
-		if cerr = unix.Connect(fd, t.sa); cerr != unix.EINTR {
+		if cerr = t.connect(fd); cerr != unix.EINTR {
 			break
 		}
 	}

@@ -196,3 +196,37 @@ func TestConnectTimeout(t *testing.T) {
 		t.Errorf("cancelled dial took %v", el)
 	}
 }
+
+// TestDialConcurrent: one Dialer used from many goroutines (what every
+// proc's Dialer sees); run under -race it checks that the shared resolved
+// address is only read.
+func TestDialConcurrent(t *testing.T) {
+	for _, network := range []string{"tcp", "unix"} {
+		t.Run(network, func(t *testing.T) {
+			d, _ := goBackend(t, network)
+			errs := make(chan error, 8)
+			for range 8 {
+				go func() {
+					var err error
+					for range 20 {
+						var resp *Response
+						if resp, err = d.Do(context.Background(), &Request{Params: cgiParams("GET", "/env", 0)}); err != nil {
+							break
+						}
+						_, err = io.Copy(io.Discard, resp)
+						resp.Close()
+						if err != nil {
+							break
+						}
+					}
+					errs <- err
+				}()
+			}
+			for range 8 {
+				if err := <-errs; err != nil {
+					t.Error(err)
+				}
+			}
+		})
+	}
+}

@@ -11,6 +11,8 @@ import (
 	"net/http/httputil"
 	"os"
 	"sync"
+	"sync/atomic"
+	"time"
 
 	"github.com/golighty/golighty/core"
 	"github.com/golighty/golighty/modules/internal/fcgi"
@@ -180,7 +182,15 @@ func (h *handler) response(rc *core.Request, proc *gw.Proc, resp *fcgi.Response,
 		readerPool.Put(br)
 	}()
 	hc := &h.host.Conf
-	if _, err := br.Peek(1); err != nil {
+	w := watchClient(rc, resp)
+	_, err := br.Peek(1)
+	if w.stop() {
+		// The client reset the connection while the backend worked: drop
+		// the request as lighttpd does in its error state.
+		rc.AbortStream()
+		return core.Finished
+	}
+	if err != nil {
 		return h.noResponse(rc, proc, err, sent)
 	}
 	auth := h.ext.Mode == gw.Authorizer
@@ -224,6 +234,91 @@ func (h *handler) response(rc *core.Request, proc *gw.Proc, resp *fcgi.Response,
 		src = io.LimitReader(br, bh.ContentLength)
 	}
 	return h.body(rc, proc, src, er, bh.ContentLength)
+}
+
+// clientCheckInterval is how often requests waiting for their backend's
+// first byte check that their client is still there (nanoseconds; tests
+// shorten it).
+var clientCheckInterval atomic.Int64
+
+func init() { clientCheckInterval.Store(int64(time.Second)) }
+
+// clientWatch aborts the backend request when the client resets its
+// connection before the backend has answered (a slow script for a client
+// that gave up); lighttpd learns the same from its event loop. One
+// goroutine checks every waiting request once per interval, and only
+// while some request waits, so a fast request costs a map insert and
+// delete, not a timer.
+type clientWatch struct {
+	mu      sync.Mutex
+	done    bool // the waiting ended: rc may be recycled, touch nothing
+	aborted bool
+	rc      *core.Request
+	resp    *fcgi.Response
+}
+
+var waiting struct {
+	mu      sync.Mutex
+	set     map[*clientWatch]struct{}
+	checker bool // the checking goroutine runs
+}
+
+func watchClient(rc *core.Request, resp *fcgi.Response) *clientWatch {
+	w := &clientWatch{rc: rc, resp: resp}
+	waiting.mu.Lock()
+	if waiting.set == nil {
+		waiting.set = make(map[*clientWatch]struct{})
+	}
+	waiting.set[w] = struct{}{}
+	if !waiting.checker {
+		waiting.checker = true
+		go checkClients()
+	}
+	waiting.mu.Unlock()
+	return w
+}
+
+// checkClients runs while requests wait, checking each once per interval.
+func checkClients() {
+	var batch []*clientWatch
+	for {
+		time.Sleep(time.Duration(clientCheckInterval.Load()))
+		waiting.mu.Lock()
+		if len(waiting.set) == 0 {
+			waiting.checker = false
+			waiting.mu.Unlock()
+			return
+		}
+		batch = batch[:0]
+		for w := range waiting.set {
+			batch = append(batch, w)
+		}
+		waiting.mu.Unlock()
+		for _, w := range batch {
+			w.check()
+		}
+		clear(batch)
+	}
+}
+
+func (w *clientWatch) check() {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if !w.done && !w.aborted && w.rc.ClientReset() {
+		w.aborted = true
+		w.resp.Abort()
+	}
+}
+
+// stop ends the watch and reports whether it aborted the request.
+func (w *clientWatch) stop() bool {
+	waiting.mu.Lock()
+	delete(waiting.set, w)
+	waiting.mu.Unlock()
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	w.done = true
+	return w.aborted
 }
 
 // noResponse handles a backend that ended or failed before the first byte

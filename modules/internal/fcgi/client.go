@@ -552,6 +552,12 @@ func (r *Response) wrap(err error) error {
 	return fmt.Errorf("%w (backend %s)", err, r.addr)
 }
 
+// Abort closes the backend connection, so a read blocked on it returns an
+// error; the backend sees the close (php-cgi then ends the script at its
+// next output). It may be called from another goroutine while the owner
+// reads, but not after Close.
+func (r *Response) Abort() { r.c.nc.Close() }
+
 // AppStatus is END_REQUEST's appStatus (the script's exit status for
 // php-cgi), valid after Read returned io.EOF. lighttpd ignores it.
 func (r *Response) AppStatus() uint32 { return r.rr.appStatus }

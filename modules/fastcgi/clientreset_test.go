@@ -84,6 +84,7 @@ func TestClientResetAbortsBackend(t *testing.T) {
 	c.Close()
 	select {
 	case d := <-gone:
+		t.Logf("backend connection closed %v after the request reached it", d)
 		if d > 2*time.Second {
 			t.Errorf("backend connection closed %v after the request, want within a few check intervals", d)
 		}

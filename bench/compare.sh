@@ -6,8 +6,11 @@
 # golighty/lighttpd measured in the same run. Machines here are noisy: read
 # the ratio, not the absolute numbers.
 #
-#   bench/compare.sh [case ...]     cases: 1k 100k noka 304 big php xsendfile readfile
+#   bench/compare.sh [case ...]     cases: 1k 100k noka 304 big php phpkeep xsendfile readfile
 #                                   (default: all; php cases need php-cgi)
+# phpkeep is PHP hello through a backend with golighty's "keep-conn" =>
+# "enable" (connection reuse); lighttpd ignores that key, so both servers
+# still read the same file.
 #   RUNS=5 DURATION=10 CONNS=64 bench/compare.sh
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -20,7 +23,7 @@ CLIENT_CPU=${CLIENT_CPU:-1}
 PORT_G=${PORT_G:-18080}
 PORT_L=${PORT_L:-18081}
 cases=("$@")
-[ ${#cases[@]} -eq 0 ] && cases=(1k 100k noka 304 big php xsendfile readfile)
+[ ${#cases[@]} -eq 0 ] && cases=(1k 100k noka 304 big php phpkeep xsendfile readfile)
 
 for tool in wrk lighttpd taskset go; do
   command -v "$tool" >/dev/null || { echo "missing $tool (apt-get install wrk lighttpd util-linux)"; exit 1; }
@@ -35,11 +38,12 @@ if [[ " ${cases[*]} " == *" big "* ]]; then
   head -c $((100 * 1024 * 1024)) /dev/urandom > "$work/www/big.bin"
 fi
 PHP_CGI=""
-if [[ " ${cases[*]} " == *" php "* || " ${cases[*]} " == *"xsendfile"* || " ${cases[*]} " == *"readfile"* ]]; then
+if [[ " ${cases[*]} " == *" php"* || " ${cases[*]} " == *"xsendfile"* || " ${cases[*]} " == *"readfile"* ]]; then
   PHP_CGI=$(command -v php-cgi) || { echo "missing php-cgi (apt-get install php-cgi)"; exit 1; }
   mkdir -p "$work/files"
   head -c $((10 * 1024 * 1024)) /dev/urandom > "$work/files/10m.bin"
   echo '<?php echo "Hello, world!\n";' > "$work/www/hello.php"
+  cp "$work/www/hello.php" "$work/www/hello.kphp"
   printf '<?php header("Content-Type: application/octet-stream");\nheader("X-Sendfile: %s/files/10m.bin");\n' "$work" > "$work/www/xs.php"
   printf '<?php header("Content-Type: application/octet-stream");\nreadfile("%s/files/10m.bin");\n' "$work" > "$work/www/rf.php"
 fi
@@ -65,6 +69,12 @@ fastcgi.server = (".php" => ((
     "bin-environment" => ("PHP_FCGI_CHILDREN" => "4", "PHP_FCGI_MAX_REQUESTS" => "0"),
     "x-sendfile" => "enable",
     "x-sendfile-docroot" => ("$work/files"),
+)), ".kphp" => ((
+    "bin-path" => "$PHP_CGI",
+    "socket" => "$work/phpk-$1.sock",
+    "max-procs" => 1,
+    "bin-environment" => ("PHP_FCGI_CHILDREN" => "4", "PHP_FCGI_MAX_REQUESTS" => "0"),
+    "keep-conn" => "enable",
 )))
 EOF
   fi
@@ -120,6 +130,7 @@ run_case() { # case server -> "reqs mbps cpu_us_per_req rss_kb"
     304) url+=/1k.txt; script=(-s "$work/ims.lua") ;;
     big) url+=/big.bin; args=(-t 1 -c 8 -d "${DURATION}s") ;;
     php) url+=/hello.php ;;
+    phpkeep) url+=/hello.kphp ;;
     xsendfile) url+=/xs.php; args=(-t 1 -c 8 -d "${DURATION}s") ;;
     readfile) url+=/rf.php; args=(-t 1 -c 8 -d "${DURATION}s") ;;
   esac

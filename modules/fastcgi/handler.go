@@ -48,6 +48,8 @@ type handler struct {
 	ext  *gw.Ext
 	host *gw.Host
 	si   gw.SelectInfo
+
+	fresh bool // send on a connection that carried no earlier request
 }
 
 var readerPool = sync.Pool{New: func() any { return bufio.NewReaderSize(nil, 32<<10) }}
@@ -85,8 +87,15 @@ func (h *handler) Serve(rc *core.Request) core.Result {
 		}
 		proc, resp, err := h.send(rc, host, params, body)
 		if err == nil {
-			res := h.response(rc, proc, resp, body.sent(params))
+			res, dropped := h.response(rc, proc, resp, body.sent(params))
 			host.Release(proc, &h.si)
+			if dropped && !h.fresh {
+				// A kept connection the backend closed unanswered (a
+				// php-cgi child retiring): send again on a new one.
+				h.fresh = true
+				attempt--
+				continue
+			}
 			return res
 		}
 		var retry bool
@@ -131,6 +140,7 @@ func (h *handler) send(rc *core.Request, host *gw.Host, params *fcgi.Params, bod
 		}
 	}
 	req := &fcgi.Request{
+		Fresh:  h.fresh || !replayable(rc, body),
 		Params: params,
 		Stderr: func(line []byte) { rc.Logf("FastCGI-stderr:%s", line) },
 	}
@@ -142,6 +152,13 @@ func (h *handler) send(rc *core.Request, host *gw.Host, params *fcgi.Params, bod
 	d := proc.Client.(*fcgi.Dialer)
 	resp, err := d.Do(context.Background(), req)
 	return proc, resp, err
+}
+
+// replayable: the request may go on a reused connection, because sending it
+// again after the backend dropped that connection is harmless — a GET or
+// HEAD whose body, if any, is held in memory.
+func replayable(rc *core.Request, body *reqBody) bool {
+	return (rc.Method == "GET" || rc.Method == "HEAD") && (body.n == 0 || body.r == nil)
 }
 
 func isDialError(err error) bool {
@@ -172,7 +189,9 @@ func (e *errReader) Read(p []byte) (int, error) {
 // response reads the backend's answer into rc.Resp: headers through the
 // core's CGI rules (X-Sendfile included), then the body, buffered when it
 // fits maxBuffered and streamed otherwise.
-func (h *handler) response(rc *core.Request, proc *gw.Proc, resp *fcgi.Response, sent int64) core.Result {
+// dropped reports a reused connection closed before any answer; rc is
+// untouched then and the caller may send the request again.
+func (h *handler) response(rc *core.Request, proc *gw.Proc, resp *fcgi.Response, sent int64) (res core.Result, dropped bool) {
 	defer resp.Close()
 	er := &errReader{r: resp}
 	br := readerPool.Get().(*bufio.Reader)
@@ -188,10 +207,13 @@ func (h *handler) response(rc *core.Request, proc *gw.Proc, resp *fcgi.Response,
 		// The client reset the connection while the backend worked: drop
 		// the request as lighttpd does in its error state.
 		rc.AbortStream()
-		return core.Finished
+		return core.Finished, false
 	}
 	if err != nil {
-		return h.noResponse(rc, proc, err, sent)
+		if resp.Dropped(err) {
+			return core.Finished, true
+		}
+		return h.noResponse(rc, proc, err, sent), false
 	}
 	auth := h.ext.Mode == gw.Authorizer
 	bh, err := rc.BackendHeaders(br, &core.BackendOpts{
@@ -205,7 +227,7 @@ func (h *handler) response(rc *core.Request, proc *gw.Proc, resp *fcgi.Response,
 			rc.Logf("read timeout on socket: %s", proc.Addr)
 			rc.Resp.Status = 504
 		}
-		return core.Finished
+		return core.Finished, false
 	}
 	if auth && bh.Approved {
 		// The authorizer's body is not for the client; the request
@@ -214,10 +236,10 @@ func (h *handler) response(rc *core.Request, proc *gw.Proc, resp *fcgi.Response,
 		rc.Resp.Status = 0
 		rc.Resp.Header.Reset()
 		rc.Resp.Dynamic = false
-		return core.Comeback
+		return core.Comeback, false
 	}
 	if bh.Handoff {
-		return core.Finished
+		return core.Finished, false
 	}
 	if bh.ContentLength < 0 {
 		// An unparsable Content-Length would frame the client's response
@@ -233,7 +255,7 @@ func (h *handler) response(rc *core.Request, proc *gw.Proc, resp *fcgi.Response,
 		// Bytes beyond the backend's Content-Length are dropped.
 		src = io.LimitReader(br, bh.ContentLength)
 	}
-	return h.body(rc, proc, src, er, bh.ContentLength)
+	return h.body(rc, proc, src, er, bh.ContentLength), false
 }
 
 // clientCheckInterval is how often requests waiting for their backend's

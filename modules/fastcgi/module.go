@@ -123,13 +123,30 @@ func (m *Module) newHost(sc *core.SetupContext) func(gw.HostConfig) (*gw.Host, e
 		}
 		h := gw.NewHost(hc, sp)
 		for _, p := range h.Procs {
-			p.Client = &fcgi.Dialer{
+			d := &fcgi.Dialer{
 				Network:        p.Addr.Network,
 				Address:        p.Addr.Address,
 				ConnectTimeout: time.Duration(hc.ConnectTimeout) * time.Second,
 				ReadTimeout:    time.Duration(hc.ReadTimeout) * time.Second,
 				WriteTimeout:   time.Duration(hc.WriteTimeout) * time.Second,
+				KeepConn:       hc.KeepConn > 0,
+				MaxConns:       hc.KeepConn,
 			}
+			if d.KeepConn {
+				// The kept connections bind backend workers: a reload
+				// must go on with the same pool, not open a second one
+				// beside connections the old config still holds.
+				key := fmt.Sprintf("fcgi-pool|%s|%s|%d|%v|%v|%v", d.Network, d.Address, d.MaxConns, d.ConnectTimeout, d.ReadTimeout, d.WriteTimeout)
+				shared, err := core.Acquire(sc.Shared(), key, func() (*fcgi.Dialer, func(), error) {
+					return d, d.CloseIdle, nil
+				})
+				if err != nil {
+					return nil, err
+				}
+				m.keys = append(m.keys, key)
+				d = shared
+			}
+			p.Client = d
 		}
 		return h, nil
 	}

@@ -50,9 +50,6 @@ const MaxHeaderBlock = 64 << 10
 // streaming goroutine for the common small POST.
 const smallBody = 16 << 10
 
-// defaultMaxIdle is the idle pool size when KeepConn is set and MaxIdle is 0.
-const defaultMaxIdle = 4
-
 // Dialer connects to one FastCGI backend and runs requests on it. Configure
 // the exported fields before first use and do not copy a Dialer after that
 // (it owns the idle pool). It is safe for concurrent use.
@@ -74,19 +71,23 @@ type Dialer struct {
 	// WriteTimeout is the longest a single write may block (write-timeout).
 	WriteTimeout time.Duration
 
-	// KeepConn sets FCGI_KEEP_CONN and keeps finished connections in an
-	// idle pool. Off by default: php-cgi closes after each request anyway,
-	// and lighttpd never reuses backend connections. php-fpm supports it.
-	// A pooled connection is checked for a closed peer before reuse and a
+	// KeepConn sets FCGI_KEEP_CONN and keeps finished connections for the
+	// next requests. Off by default, as in lighttpd, which never reuses
+	// backend connections. php-cgi and php-fpm honour it, but a kept
+	// connection binds a worker: MaxConns must not exceed the number of
+	// workers, or a new connection waits in the backlog behind idle ones.
+	// A pooled connection is checked for a closed peer before reuse, and a
 	// failed first write is retried on a new connection; a backend that
-	// closes it after accepting the request still fails that request.
+	// closes it without answering shows as Response.Dropped.
 	KeepConn bool
-	// MaxIdle caps the idle pool (default 4 when KeepConn is set).
-	MaxIdle int
+	// MaxConns bounds the connections open at once with KeepConn, busy or
+	// idle (0 means 1); requests beyond it wait for one.
+	MaxConns int
 
-	mu     sync.Mutex
-	idle   []*conn
-	target atomic.Pointer[target] // resolved address
+	poolOnce sync.Once
+	slots    chan struct{}          // one token per open connection
+	idle     chan *conn             // finished connections, oldest first
+	target   atomic.Pointer[target] // resolved address
 }
 
 // Request is one FastCGI request.
@@ -105,6 +106,11 @@ type Request struct {
 	// truncated body as complete). -1 sends Stdin until EOF (de-chunked
 	// uploads). 0 with a non-nil Stdin sends no body.
 	ContentLength int64
+	// Fresh asks for a connection that carried no earlier request (with
+	// KeepConn): for requests that must not be replayed, since a reused
+	// connection the backend drops unanswered cannot tell "not run" from
+	// "died while running". Large streamed bodies always go fresh.
+	Fresh bool
 	// Stderr receives each STDERR line without its newline (lighttpd logs
 	// them as "FastCGI-stderr:LINE"). It is called from ReadHeader and Read
 	// on the caller's goroutine; the slice is only valid during the call;
@@ -123,8 +129,9 @@ type conn struct {
 // deadlineReader renews the read deadline before every read from the
 // socket, so ReadTimeout measures inactivity, like lighttpd's read-timeout.
 type deadlineReader struct {
-	nc backendConn
-	d  time.Duration
+	nc  backendConn
+	d   time.Duration
+	got int64 // bytes read for the current request
 }
 
 func (r *deadlineReader) Read(p []byte) (int, error) {
@@ -133,7 +140,9 @@ func (r *deadlineReader) Read(p []byte) (int, error) {
 			return 0, err
 		}
 	}
-	return r.nc.Read(p)
+	n, err := r.nc.Read(p)
+	r.got += int64(n)
+	return n, err
 }
 
 var (
@@ -197,7 +206,7 @@ func (d *Dialer) Do(ctx context.Context, req *Request) (*Response, error) {
 	}
 	*wbp = w
 
-	c, err := d.send(ctx, w)
+	c, err := d.send(ctx, w, req.Fresh || stream)
 	if err != nil {
 		return nil, err
 	}
@@ -248,23 +257,108 @@ func appendEmpty(w []byte, typ uint8) []byte {
 // fails on a pooled connection (the backend closed it after our liveness
 // check) is replayed once on a fresh connection; nothing has been consumed
 // from the caller's body at that point.
-func (d *Dialer) send(ctx context.Context, w []byte) (*conn, error) {
+func (d *Dialer) send(ctx context.Context, w []byte, fresh bool) (*conn, error) {
 	for {
-		c := d.getIdle()
-		if c == nil {
-			var err error
-			if c, err = d.dial(ctx); err != nil {
-				return nil, err
-			}
+		c, err := d.acquire(ctx, fresh)
+		if err != nil {
+			return nil, err
 		}
-		err := writeAll(c.nc, d.WriteTimeout, w)
+		err = writeAll(c.nc, d.WriteTimeout, w)
 		if err == nil {
 			return c, nil
 		}
-		c.close()
-		if !c.used || ctx.Err() != nil {
+		used := c.used
+		d.discard(c)
+		if !used || ctx.Err() != nil {
 			return nil, fmt.Errorf("fcgi: sending request to %s: %w", d.Address, err)
 		}
+		fresh = true
+	}
+}
+
+func (d *Dialer) pool() {
+	d.poolOnce.Do(func() {
+		n := max(d.MaxConns, 1)
+		d.slots = make(chan struct{}, n)
+		d.idle = make(chan *conn, n)
+	})
+}
+
+// acquire returns a connection: without KeepConn a new one; with it a live
+// idle one (unless fresh), else a new one while fewer than MaxConns are
+// open, else the first to become idle. A fresh request takes over an idle
+// connection's place by closing it, so idle connections never block it.
+func (d *Dialer) acquire(ctx context.Context, fresh bool) (*conn, error) {
+	if !d.KeepConn {
+		return d.dial(ctx)
+	}
+	d.pool()
+	for {
+		if !fresh {
+			select {
+			case c := <-d.idle:
+				if c = d.revive(c); c != nil {
+					return c, nil
+				}
+				continue
+			default:
+			}
+		}
+		select {
+		case d.slots <- struct{}{}:
+			return d.dialSlot(ctx)
+		case c := <-d.idle:
+			if fresh {
+				c.close() // its slot is ours now
+				return d.dialSlot(ctx)
+			}
+			if c = d.revive(c); c != nil {
+				return c, nil
+			}
+		case <-ctx.Done():
+			return nil, fmt.Errorf("fcgi: waiting for a connection to %s: %w", d.Address, context.Cause(ctx))
+		}
+	}
+}
+
+// dialSlot dials for a slot already taken, giving it back on failure.
+func (d *Dialer) dialSlot(ctx context.Context) (*conn, error) {
+	c, err := d.dial(ctx)
+	if err != nil {
+		<-d.slots
+	}
+	return c, err
+}
+
+// revive checks an idle connection before reuse; a dead one is closed and
+// its slot freed (nil).
+func (d *Dialer) revive(c *conn) *conn {
+	if peerAlive(c.nc) {
+		c.used = true
+		c.dr.d, c.dr.got = d.ReadTimeout, 0
+		return c
+	}
+	d.discard(c)
+	return nil
+}
+
+// release returns a finished connection: to the idle pool when it may carry
+// another request, else closed.
+func (d *Dialer) release(c *conn, reusable bool) {
+	if reusable && d.KeepConn {
+		c.dr.d = 0
+		c.nc.SetDeadline(time.Time{})
+		d.idle <- c // never blocks: idle ≤ open ≤ cap
+		return
+	}
+	d.discard(c)
+}
+
+// discard closes c and frees its slot.
+func (d *Dialer) discard(c *conn) {
+	c.close()
+	if d.KeepConn {
+		<-d.slots
 	}
 }
 
@@ -300,54 +394,19 @@ func writeAll(nc backendConn, timeout time.Duration, b []byte) error {
 	return err
 }
 
-// getIdle pops the most recently used idle connection that is still alive.
-func (d *Dialer) getIdle() *conn {
+// CloseIdle closes the pooled connections (when the Dialer is retired).
+func (d *Dialer) CloseIdle() {
 	if !d.KeepConn {
-		return nil
-	}
-	for {
-		d.mu.Lock()
-		n := len(d.idle)
-		if n == 0 {
-			d.mu.Unlock()
-			return nil
-		}
-		c := d.idle[n-1]
-		d.idle[n-1] = nil
-		d.idle = d.idle[:n-1]
-		d.mu.Unlock()
-		if peerAlive(c.nc) {
-			c.used = true
-			c.dr.d = d.ReadTimeout
-			return c
-		}
-		c.close()
-	}
-}
-
-func (d *Dialer) putIdle(c *conn) {
-	max := d.MaxIdle
-	if max <= 0 {
-		max = defaultMaxIdle
-	}
-	d.mu.Lock()
-	if len(d.idle) < max {
-		d.idle = append(d.idle, c)
-		d.mu.Unlock()
 		return
 	}
-	d.mu.Unlock()
-	c.close()
-}
-
-// CloseIdle closes all pooled connections (on reload or shutdown).
-func (d *Dialer) CloseIdle() {
-	d.mu.Lock()
-	idle := d.idle
-	d.idle = nil
-	d.mu.Unlock()
-	for _, c := range idle {
-		c.close()
+	d.pool()
+	for {
+		select {
+		case c := <-d.idle:
+			d.discard(c)
+		default:
+			return
+		}
 	}
 }
 
@@ -558,6 +617,16 @@ func (r *Response) wrap(err error) error {
 // reads, but not after Close.
 func (r *Response) Abort() { r.c.nc.Close() }
 
+// Dropped reports whether err, from reading this response, means the
+// backend closed a reused connection without reading the request: nothing
+// came back on it. php-cgi does that when a child exits after
+// PHP_FCGI_MAX_REQUESTS just as the connection is reused. Such a request
+// did not run and may be sent again on a fresh connection.
+func (r *Response) Dropped(err error) bool {
+	return r.c.used && r.c.dr.got == 0 &&
+		(errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, syscall.ECONNRESET))
+}
+
 // AppStatus is END_REQUEST's appStatus (the script's exit status for
 // php-cgi), valid after Read returned io.EOF. lighttpd ignores it.
 func (r *Response) AppStatus() uint32 { return r.rr.appStatus }
@@ -583,13 +652,7 @@ func (r *Response) Close() error {
 			reuse = false
 		}
 	}
-	if reuse {
-		r.c.dr.d = 0
-		r.c.nc.SetDeadline(time.Time{})
-		r.d.putIdle(r.c)
-	} else {
-		r.c.close()
-	}
+	r.d.release(r.c, reuse)
 	r.rr.br = nil
 	if r.hdrBuf != nil {
 		if cap(*r.hdrBuf) <= 4096 {

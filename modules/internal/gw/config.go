@@ -14,6 +14,7 @@ import (
 
 	"github.com/golighty/golighty/core"
 	"github.com/golighty/golighty/lighttpdconf"
+	"github.com/golighty/golighty/modules/internal/gw/spawn"
 )
 
 // Mode is a backend's role ("mode" option).
@@ -86,6 +87,11 @@ type HostConfig struct {
 	WriteTimeout    int
 	ReadTimeout     int
 	TCPFinPropagate bool
+
+	// KeepConn is golighty's "keep-conn" option: reuse backend connections
+	// (FCGI_KEEP_CONN), at most this many open per proc; 0 = off, one
+	// connection per request as lighttpd does. lighttpd ignores the key.
+	KeepConn int
 }
 
 // defaultHost is gw_set_defaults_backend's initial host.
@@ -241,6 +247,7 @@ const (
 	optBool
 	optKVString
 	optVList
+	optKeepConn // "enable"/"disable" or a count
 )
 
 var hostOptions = map[string]optionKind{
@@ -253,6 +260,7 @@ var hostOptions = map[string]optionKind{
 	"fix-root-scriptname": optBool, "allow-x-send-file": optBool, "x-sendfile": optBool,
 	"x-sendfile-docroot": optVList, "tcp-fin-propagate": optBool,
 	"connect-timeout": optInt, "write-timeout": optInt, "read-timeout": optInt,
+	"keep-conn": optKeepConn,
 }
 
 // optValue is a type-checked option value.
@@ -303,6 +311,21 @@ func checkOption(key string, k optionKind, v lighttpdconf.Value) (optValue, erro
 			return o, fmt.Errorf("ERROR: unexpected type for key: %s (string) \"(enable|disable)\"", key)
 		}
 		o.b = b
+	case optKeepConn:
+		switch {
+		case v.Kind == lighttpdconf.KindInteger && v.Int >= 0:
+			o.n = int64(v.Int)
+		case v.Kind == lighttpdconf.KindString:
+			if n, err := strconv.ParseUint(v.Str, 10, 31); err == nil {
+				o.n = int64(n)
+			} else if b, ok := core.ParseBool(v); ok {
+				o.b, o.n = b, -1
+			} else {
+				return o, fmt.Errorf("%s should be \"enable\", \"disable\" or the number of connections to keep per proc", key)
+			}
+		default:
+			return o, fmt.Errorf("%s should be \"enable\", \"disable\" or the number of connections to keep per proc", key)
+		}
 	case optKVString, optVList:
 		if v.Kind != lighttpdconf.KindArray {
 			return o, fmt.Errorf("%s should have been a list like %s = ( \"...\" )", key, key)
@@ -426,6 +449,11 @@ func (p *Parser) parseHost(ext, label string, labeled bool, v lighttpdconf.Value
 			hc.WriteTimeout = int(o.n)
 		case "read-timeout":
 			hc.ReadTimeout = int(o.n)
+		case "keep-conn":
+			hc.KeepConn = int(o.n)
+			if o.n < 0 && !o.b {
+				hc.KeepConn = 0
+			}
 		}
 	}
 	if (hostSet || portSet) && hc.Socket != "" {
@@ -449,6 +477,13 @@ func (p *Parser) parseHost(ext, label string, labeled bool, v lighttpdconf.Value
 		if !hostSet {
 			hc.Host = "127.0.0.1"
 		}
+	}
+	if hc.KeepConn < 0 {
+		// "enable": as many connections as php-cgi has children.
+		if hc.BinPath == "" {
+			return hc, fmt.Errorf("keep-conn = \"enable\" takes its limit from the PHP_FCGI_CHILDREN of a bin-path backend; for this backend give the number of its workers instead (keep-conn => 8) in: %s = (%s => (%s ( ...", p.Key, ext, shown)
+		}
+		hc.KeepConn = spawn.Children(hc.BinCopyEnvironment, hc.BinEnvironment)
 	}
 	if hc.BinPath != "" {
 		hc.MinProcs = min(hc.MinProcs, hc.MaxProcs)

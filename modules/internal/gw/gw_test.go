@@ -283,3 +283,45 @@ func TestParseBalance(t *testing.T) {
 		t.Errorf("unknown: %v %v", b, err)
 	}
 }
+
+// TestParseKeepConn: golighty's "keep-conn" option (lighttpd ignores the
+// key): a count, or "enable" taking the count from the PHP_FCGI_CHILDREN
+// the spawned php-cgi gets (1 when unset, as the spawner sets it).
+func TestParseKeepConn(t *testing.T) {
+	t.Setenv("PHP_FCGI_CHILDREN", "7") // copied when bin-copy-environment is empty
+	cases := []struct {
+		name, opts string
+		want       int
+		err        string
+	}{
+		{"absent", `"host" => "h"`, 0, ""},
+		{"count", `"host" => "h", "keep-conn" => 8`, 8, ""},
+		{"count as string", `"host" => "h", "keep-conn" => "3"`, 3, ""},
+		{"disable", `"host" => "h", "keep-conn" => "disable"`, 0, ""},
+		{"zero", `"host" => "h", "keep-conn" => 0`, 0, ""},
+		{"enable from bin-environment", `"bin-path" => "/x", "socket" => "/tmp/k1", "keep-conn" => "enable", "bin-environment" => ( "PHP_FCGI_CHILDREN" => "4" )`, 4, ""},
+		{"enable from the copied environment", `"bin-path" => "/x", "socket" => "/tmp/k2", "keep-conn" => "enable"`, 7, ""},
+		{"enable, variable not copied", `"bin-path" => "/x", "socket" => "/tmp/k3", "keep-conn" => "enable", "bin-copy-environment" => ( "PATH" )`, 1, ""},
+		{"enable, zero children", `"bin-path" => "/x", "socket" => "/tmp/k4", "keep-conn" => "enable", "bin-environment" => ( "PHP_FCGI_CHILDREN" => "0" )`, 1, ""},
+		{"enable without bin-path", `"host" => "h", "keep-conn" => "enable"`, 0, `keep-conn = "enable" takes its limit from the PHP_FCGI_CHILDREN of a bin-path backend`},
+		{"bad value", `"host" => "h", "keep-conn" => "lots"`, 0, `keep-conn should be "enable", "disable" or the number of connections to keep per proc`},
+		{"array", `"host" => "h", "keep-conn" => ( 1 )`, 0, `keep-conn should be "enable", "disable" or the number`},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			srv, _, _, err := parseServer(t, `( ".php" => (( `+tc.opts+` )) )`)
+			if tc.err != "" {
+				if err == nil || !strings.Contains(err.Error(), tc.err) {
+					t.Fatalf("error %v, want %q", err, tc.err)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got := srv.Resp[0].Hosts[0].Conf.KeepConn; got != tc.want {
+				t.Errorf("KeepConn = %d, want %d", got, tc.want)
+			}
+		})
+	}
+}

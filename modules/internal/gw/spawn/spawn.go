@@ -337,6 +337,21 @@ func buildEnv(copyNames, binEnv []string) []string {
 	return append(env, "PHP_FCGI_CHILDREN=1")
 }
 
+// Children is the number of requests a spawned php-cgi proc serves at once:
+// PHP_FCGI_CHILDREN of the environment it gets (1 as the default sets it;
+// 0 or less means php-cgi serves alone, one at a time).
+func Children(copyNames, binEnv []string) int {
+	for _, e := range buildEnv(copyNames, binEnv) {
+		if v, ok := strings.CutPrefix(e, "PHP_FCGI_CHILDREN="); ok {
+			if n, err := strconv.Atoi(strings.TrimSpace(v)); err == nil && n > 0 {
+				return n
+			}
+			return 1
+		}
+	}
+	return 1
+}
+
 // initAddrs computes every proc's address and socket address.
 func (g *Group) initAddrs() error {
 	s := &g.spec

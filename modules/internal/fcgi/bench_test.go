@@ -88,18 +88,30 @@ func BenchmarkRoundTripGo(b *testing.B) {
 	}
 }
 
+// BenchmarkRoundTripPHP: one request to php-cgi, on a new connection (as
+// lighttpd) and on a kept one (the keep-conn option).
 func BenchmarkRoundTripPHP(b *testing.B) {
-	d, dir := startPHP(b)
-	fill := func(p *Params) {
-		for _, kv := range benchHeaders {
-			p.Add(kv[0], kv[1])
+	for _, keep := range []bool{false, true} {
+		name := "new-conn"
+		if keep {
+			name = "keep-conn"
 		}
-		p.Add("SCRIPT_FILENAME", dir+"/hello.php")
-	}
-	buf := make([]byte, 32<<10)
-	b.ReportAllocs()
-	for b.Loop() {
-		roundTrip(b, d, fill, buf)
+		b.Run(name, func(b *testing.B) {
+			d, dir := startPHP(b)
+			d.KeepConn, d.MaxConns = keep, 1
+			defer d.CloseIdle()
+			fill := func(p *Params) {
+				for _, kv := range benchHeaders {
+					p.Add(kv[0], kv[1])
+				}
+				p.Add("SCRIPT_FILENAME", dir+"/hello.php")
+			}
+			buf := make([]byte, 32<<10)
+			b.ReportAllocs()
+			for b.Loop() {
+				roundTrip(b, d, fill, buf)
+			}
+		})
 	}
 }
 

@@ -2,10 +2,16 @@ package fastcgi
 
 import (
 	"fmt"
+	"os"
 	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
+	"time"
+
+	"github.com/golighty/golighty/core"
+	"github.com/golighty/golighty/core/coretest"
+	"github.com/golighty/golighty/lighttpdconf"
 )
 
 // TestPHPKeepConn runs the real php-cgi with "keep-conn" => "enable" in
@@ -62,5 +68,58 @@ fastcgi.server = ( ".php" => (( "bin-path" => "` + php + `", "socket" => "` + so
 				t.Errorf("%d of 200 requests failed:\n%s", len(failures), strings.Join(failures[:min(len(failures), 10)], "\n"))
 			}
 		})
+	}
+}
+
+// TestPHPKeepConnAcrossReload: a reload with the same backend goes on with
+// the kept connections of the running config. With one php-cgi process
+// (PHP_FCGI_CHILDREN=0) the old config's idle connection holds it: a second
+// pool would dial behind it and wait until the old config retired.
+func TestPHPKeepConnAcrossReload(t *testing.T) {
+	php := requirePHP(t)
+	dir := t.TempDir()
+	os.MkdirAll(filepath.Join(dir, "www"), 0o755)
+	os.WriteFile(filepath.Join(dir, "www", "pid.php"), []byte(`<?php echo getmypid();`), 0o644)
+	confText := `server.document-root = "` + dir + `/www"
+server.modules = ("mod_fastcgi")
+fastcgi.server = ( ".php" => (( "bin-path" => "` + php + `", "socket" => "` + dir + `/php.sock", "max-procs" => 1,
+  "keep-conn" => "enable", "bin-environment" => ( "PHP_FCGI_CHILDREN" => "0" ) )) )
+`
+	shared := core.NewSharedPool()
+	load := func() (*coretest.Harness, *Module) {
+		path := filepath.Join(dir, "lighttpd.conf")
+		os.WriteFile(path, []byte(confText), 0o644)
+		parsed, err := lighttpdconf.ParseFile(path, &lighttpdconf.Options{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		snap, err := core.Compile(parsed, core.CompileOptions{}, shared)
+		if err != nil {
+			t.Fatal(err)
+		}
+		mi, _ := snap.Module("mod_fastcgi")
+		return &coretest.Harness{T: t, Snap: snap, Server: core.NewServer(snap, nil), Dir: dir}, mi.(*Module)
+	}
+	h1, m1 := load()
+	defer m1.Close()
+	if resp, body := roundTrip(t, h1, get("/pid.php")); resp.StatusCode != 200 {
+		t.Fatalf("status %d: %s", resp.StatusCode, body)
+	}
+	h2, m2 := load()
+	defer m2.Close()
+	done := make(chan int, 1)
+	start := time.Now()
+	go func() {
+		resp, _ := roundTrip(t, h2, get("/pid.php"))
+		done <- resp.StatusCode
+	}()
+	select {
+	case st := <-done:
+		t.Logf("answered after the reload in %v", time.Since(start))
+		if st != 200 {
+			t.Fatalf("status %d after the reload", st)
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("after a reload the request waited behind the old config's kept connection")
 	}
 }

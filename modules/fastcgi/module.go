@@ -30,7 +30,7 @@ type Module struct {
 	table  *core.Table[conf]
 	parser gw.Parser
 	pool   *core.SharedPool
-	keys   []string // SharedPool keys of the spawners this snapshot holds
+	keys   []string // SharedPool keys of the spawners and pools this snapshot holds
 
 	// authorized marks a request whose authorizer approved it, so the
 	// restarted request skips the authorizers and, with the authorizer's
@@ -152,11 +152,13 @@ func (m *Module) newHost(sc *core.SetupContext) func(gw.HostConfig) (*gw.Host, e
 	}
 }
 
-// Close releases the spawners: their processes stop when no other
-// snapshot uses them.
+// Close releases the spawners and connection pools: processes stop and
+// kept connections close when no other snapshot uses them. Release runs in
+// reverse order, so a host's kept connections close before its processes
+// are asked to stop (php-cgi finishes reading a kept connection first).
 func (m *Module) Close() error {
-	for _, k := range m.keys {
-		m.pool.Release(k)
+	for i := len(m.keys) - 1; i >= 0; i-- {
+		m.pool.Release(m.keys[i])
 	}
 	m.keys = nil
 	return nil

@@ -22,7 +22,7 @@ mimetype.assign = (".txt" => "text/plain", ".html" => "text/html")
 fastcgi.server = ( ".php" => ( "php" => (
 	"bin-path" => "@PHP@",
 	"socket" => "@ROOT@/@NAME@.sock",
-	"max-procs" => 1,
+	"max-procs" => 1,@KEEP@
 	"bin-environment" => ( "PHP_FCGI_CHILDREN" => "2", "GOLIGHTY_TEST_MARK" => "@ROOT@/@NAME@" ),
 	"x-sendfile" => "enable",
 	"x-sendfile-docroot" => ( "@ROOT@/files" )
@@ -47,14 +47,26 @@ header(($_GET["h"] ?? "X-Sendfile") . ": " . $_GET["f"]); echo "discarded\n";`,
 	"www/static.txt": "static\n",
 }
 
+// TestSideBySideFastCGI runs the same PHP requests through golighty and
+// lighttpd, also with golighty's "keep-conn" option, which lighttpd
+// ignores: connection reuse must not change a single response.
 func TestSideBySideFastCGI(t *testing.T) {
 	lighttpd := requirePeer(t, "lighttpd")
 	php := requirePeer(t, "php-cgi")
+	for _, tc := range []struct{ name, keep string }{
+		{"new connection per request", ""},
+		{"keep-conn", "\n\t\"keep-conn\" => \"enable\","},
+	} {
+		t.Run(tc.name, func(t *testing.T) { sideBySideFastCGI(t, lighttpd, php, tc.keep) })
+	}
+}
+
+func sideBySideFastCGI(t *testing.T, lighttpd, php, keep string) {
 	root := t.TempDir()
 	writeTree(t, root, fastcgiScripts)
 	files := filepath.Join(root, "files")
 	conf := func(name string) string {
-		return strings.NewReplacer("@ROOT@", root, "@PHP@", php, "@NAME@", name).Replace(fastcgiConf)
+		return strings.NewReplacer("@ROOT@", root, "@PHP@", php, "@NAME@", name, "@KEEP@", keep).Replace(fastcgiConf)
 	}
 	g := startServer(t, "golighty", golightyBin, root, conf("golighty"))
 	// A graceful stop must take golighty's php-cgi children with it.

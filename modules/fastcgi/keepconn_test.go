@@ -11,7 +11,6 @@ import (
 
 	"github.com/golighty/golighty/core"
 	"github.com/golighty/golighty/core/coretest"
-	"github.com/golighty/golighty/lighttpdconf"
 )
 
 // TestPHPKeepConn runs the real php-cgi with "keep-conn" => "enable" in
@@ -86,20 +85,7 @@ fastcgi.server = ( ".php" => (( "bin-path" => "` + php + `", "socket" => "` + di
   "keep-conn" => "enable", "bin-environment" => ( "PHP_FCGI_CHILDREN" => "0" ) )) )
 `
 	shared := core.NewSharedPool()
-	load := func() (*coretest.Harness, *Module) {
-		path := filepath.Join(dir, "lighttpd.conf")
-		os.WriteFile(path, []byte(confText), 0o644)
-		parsed, err := lighttpdconf.ParseFile(path, &lighttpdconf.Options{})
-		if err != nil {
-			t.Fatal(err)
-		}
-		snap, err := core.Compile(parsed, core.CompileOptions{}, shared)
-		if err != nil {
-			t.Fatal(err)
-		}
-		mi, _ := snap.Module("mod_fastcgi")
-		return &coretest.Harness{T: t, Snap: snap, Server: core.NewServer(snap, nil), Dir: dir}, mi.(*Module)
-	}
+	load := func() (*coretest.Harness, *Module) { return loadShared(t, dir, confText, shared) }
 	h1, m1 := load()
 	defer m1.Close()
 	if resp, body := roundTrip(t, h1, get("/pid.php")); resp.StatusCode != 200 {

@@ -253,6 +253,24 @@ func (zeroReader) Read(p []byte) (int, error) {
 
 // TestPHPSharedAcrossReload: a reload with the same backend settings keeps
 // the running php-cgi; the processes stop when the last snapshot closes.
+// loadShared compiles confText (written to dir/lighttpd.conf) as a reload
+// would: a new snapshot over the shared pool of the running one.
+func loadShared(t *testing.T, dir, confText string, shared *core.SharedPool) (*coretest.Harness, *Module) {
+	t.Helper()
+	path := filepath.Join(dir, "lighttpd.conf")
+	os.WriteFile(path, []byte(confText), 0o644)
+	parsed, err := lighttpdconf.ParseFile(path, &lighttpdconf.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	snap, err := core.Compile(parsed, core.CompileOptions{}, shared)
+	if err != nil {
+		t.Fatal(err)
+	}
+	mi, _ := snap.Module("mod_fastcgi")
+	return &coretest.Harness{T: t, Snap: snap, Server: core.NewServer(snap, nil), Dir: dir}, mi.(*Module)
+}
+
 func TestPHPSharedAcrossReload(t *testing.T) {
 	php := requirePHP(t)
 	dir := t.TempDir()
@@ -264,20 +282,7 @@ fastcgi.server = ( ".php" => (( "bin-path" => "` + php + `", "socket" => "` + di
   "bin-environment" => ( "PHP_FCGI_CHILDREN" => "0" ) )) )
 `
 	shared := core.NewSharedPool()
-	load := func() (*coretest.Harness, *Module) {
-		path := filepath.Join(dir, "lighttpd.conf")
-		os.WriteFile(path, []byte(confText), 0o644)
-		parsed, err := lighttpdconf.ParseFile(path, &lighttpdconf.Options{})
-		if err != nil {
-			t.Fatal(err)
-		}
-		snap, err := core.Compile(parsed, core.CompileOptions{}, shared)
-		if err != nil {
-			t.Fatal(err)
-		}
-		mi, _ := snap.Module("mod_fastcgi")
-		return &coretest.Harness{T: t, Snap: snap, Server: core.NewServer(snap, nil), Dir: dir}, mi.(*Module)
-	}
+	load := func() (*coretest.Harness, *Module) { return loadShared(t, dir, confText, shared) }
 	pidOf := func(h *coretest.Harness) string {
 		resp, body := roundTrip(t, h, get("/pid.php"))
 		if resp.StatusCode != 200 {

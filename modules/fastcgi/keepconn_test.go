@@ -1,11 +1,14 @@
 package fastcgi
 
 import (
+	"bytes"
 	"fmt"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 
@@ -36,7 +39,11 @@ fastcgi.server = ( ".php" => (( "bin-path" => "` + php + `", "socket" => "` + so
   "keep-conn" => "enable",
   "bin-environment" => ( "PHP_FCGI_CHILDREN" => "2", "PHP_FCGI_MAX_REQUESTS" => "` + tc.maxRequests + `" ) )) )
 `
-			h, _ := phpHarness(t, conf)
+			h, m := phpHarness(t, conf)
+			host := m.table.Defaults().srv.Resp[0].Hosts[0]
+			if host.Conf.KeepConn != 2 {
+				t.Fatalf("keep-conn enable with PHP_FCGI_CHILDREN=2 gave a limit of %d", host.Conf.KeepConn)
+			}
 			h.WriteFile("www/n.php", `<?php echo "n=", $_GET["n"] ?? "", " m=", $_SERVER["REQUEST_METHOD"], " len=", strlen(file_get_contents("php://input"));`)
 			var wg sync.WaitGroup
 			var mu sync.Mutex
@@ -66,8 +73,55 @@ fastcgi.server = ( ".php" => (( "bin-path" => "` + php + `", "socket" => "` + so
 			if len(failures) > 0 {
 				t.Errorf("%d of 200 requests failed:\n%s", len(failures), strings.Join(failures[:min(len(failures), 10)], "\n"))
 			}
+
+			// Children killed while their kept connections are idle: the
+			// master forks new ones, and the dead connections are noticed
+			// before reuse, so no request fails.
+			master := host.Spawner.Procs()[0].PID
+			killed := 0
+			for _, pid := range childrenOf(t, master) {
+				if syscall.Kill(pid, syscall.SIGKILL) == nil {
+					killed++
+				}
+			}
+			if killed == 0 {
+				t.Fatalf("no php-cgi child of %d to kill", master)
+			}
+			time.Sleep(200 * time.Millisecond)
+			for i := range 20 {
+				resp, body := roundTrip(t, h, get(fmt.Sprintf("/n.php?n=%d", i)))
+				if want := fmt.Sprintf("n=%d m=GET len=0", i); resp.StatusCode != 200 || string(body) != want {
+					t.Fatalf("after killing %d children: %d %q", killed, resp.StatusCode, body)
+				}
+			}
 		})
 	}
+}
+
+// childrenOf lists the processes whose parent is pid.
+func childrenOf(t *testing.T, pid int) []int {
+	t.Helper()
+	ents, err := os.ReadDir("/proc")
+	if err != nil {
+		t.Skip("no /proc")
+	}
+	var out []int
+	for _, e := range ents {
+		p, err := strconv.Atoi(e.Name())
+		if err != nil {
+			continue
+		}
+		st, err := os.ReadFile("/proc/" + e.Name() + "/stat")
+		if err != nil {
+			continue
+		}
+		// pid (comm) state ppid ...: comm may hold spaces, so cut at ')'.
+		f := strings.Fields(string(st[bytes.LastIndexByte(st, ')')+1:]))
+		if len(f) > 1 && f[1] == strconv.Itoa(pid) {
+			out = append(out, p)
+		}
+	}
+	return out
 }
 
 // TestPHPKeepConnAcrossReload: a reload with the same backend goes on with

@@ -307,6 +307,11 @@ func (d *Dialer) acquire(ctx context.Context, fresh bool) (*conn, error) {
 		select {
 		case d.slots <- struct{}{}:
 			return d.dialSlot(ctx)
+		default:
+		}
+		select {
+		case d.slots <- struct{}{}:
+			return d.dialSlot(ctx)
 		case c := <-d.idle:
 			if fresh {
 				c.close() // its slot is ours now
@@ -618,10 +623,12 @@ func (r *Response) wrap(err error) error {
 func (r *Response) Abort() { r.c.nc.Close() }
 
 // Dropped reports whether err, from reading this response, means the
-// backend closed a reused connection without reading the request: nothing
-// came back on it. php-cgi does that when a child exits after
-// PHP_FCGI_MAX_REQUESTS just as the connection is reused. Such a request
-// did not run and may be sent again on a fresh connection.
+// backend closed a reused connection with nothing sent back. php-cgi does
+// that when a child exits after PHP_FCGI_MAX_REQUESTS just as the
+// connection is reused, without reading the request; a backend that died
+// while running it looks the same. So only a request that may run twice
+// should be sent again (on a fresh connection); Request.Fresh keeps the
+// others off reused connections.
 func (r *Response) Dropped(err error) bool {
 	return r.c.used && r.c.dr.got == 0 &&
 		(errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, syscall.ECONNRESET))

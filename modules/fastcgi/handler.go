@@ -188,9 +188,9 @@ func (e *errReader) Read(p []byte) (int, error) {
 
 // response reads the backend's answer into rc.Resp: headers through the
 // core's CGI rules (X-Sendfile included), then the body, buffered when it
-// fits maxBuffered and streamed otherwise.
-// dropped reports a reused connection closed before any answer; rc is
-// untouched then and the caller may send the request again.
+// fits maxBuffered and streamed otherwise. It reports dropped when a reused
+// connection closed before any answer: rc is untouched then, and the
+// caller may send the request again.
 func (h *handler) response(rc *core.Request, proc *gw.Proc, resp *fcgi.Response, sent int64) (res core.Result, dropped bool) {
 	defer resp.Close()
 	er := &errReader{r: resp}

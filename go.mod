@@ -8,3 +8,12 @@ require (
 	github.com/fsnotify/fsnotify v1.10.1
 	golang.org/x/sys v0.50.0
 )
+
+require (
+	github.com/Azure/go-ntlmssp v0.1.1 // indirect
+	github.com/GehirnInc/crypt v0.0.0-20230320061759-8cc1b52080c5 // indirect
+	github.com/go-asn1-ber/asn1-ber v1.5.8 // indirect
+	github.com/go-ldap/ldap/v3 v3.4.15 // indirect
+	github.com/google/uuid v1.6.0 // indirect
+	golang.org/x/crypto v0.59.0 // indirect
+)

@@ -75,7 +75,7 @@ type Request struct {
 	caps      []capRef
 	capIdx    []int
 	loops     int
-	failedLog bool // a failed login: delay the response, then close
+	failedLog bool         // a failed login: delay the response, then close
 	log       *slog.Logger // error log of this request (per-condition server.errorlog)
 	srvLog    *slog.Logger // the process's error log
 	pathBuf   []byte       // backing store of Phys.Path

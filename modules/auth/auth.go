@@ -33,6 +33,7 @@ type conf struct {
 // authn module is set up.
 type backendRef struct {
 	name string
+	pos  lighttpdconf.Pos
 	b    Backend
 }
 
@@ -59,11 +60,11 @@ func (m *Module) Setup(sc *core.SetupContext) error {
 	var err error
 	m.table, err = core.Bind(sc, conf{}, []core.Key[conf]{
 		{Name: "auth.backend", Type: core.TypeString, Bind: func(v core.Value) (func(*conf), error) {
-			var ref *backendRef
-			if v.String() != "" {
-				ref = &backendRef{name: v.String()}
-				m.refs = append(m.refs, ref)
+			if v.String() == "" {
+				return nil, nil // lighttpd: a blank value sets nothing, not even in a condition
 			}
+			ref := &backendRef{name: v.String(), pos: v.Pos}
+			m.refs = append(m.refs, ref)
 			return func(c *conf) { c.backend = ref }, nil
 		}},
 		{Name: "auth.require", Type: core.TypeKVList, Bind: func(v core.Value) (func(*conf), error) {
@@ -126,7 +127,7 @@ func (m *Module) PostSetup(sc *core.SetupContext) error {
 			if hint, ok := refusedBackends[ref.name]; ok {
 				msg += " (" + hint + ")"
 			}
-			return &core.ConfigError{Err: fmt.Errorf("%s", msg)}
+			return &core.ConfigError{Pos: ref.pos, Err: fmt.Errorf("%s", msg)}
 		}
 		ref.b = b
 	}

@@ -504,3 +504,52 @@ func TestSideBySideAuthFileChange(t *testing.T) {
 		}
 	}
 }
+
+const authPHPConf = `
+server.document-root = "@ROOT@/www"
+server.bind = "127.0.0.1"
+server.port = @PORT@
+server.tag = "side-by-side"
+server.modules = ("mod_auth", "mod_authn_file", "mod_fastcgi")
+mimetype.assign = (".txt" => "text/plain")
+auth.backend = "htdigest"
+auth.backend.htdigest.userfile = "@ROOT@/htdigest"
+auth.require = (
+	"/b/" => ("method" => "basic", "realm" => "Basic Realm", "require" => "valid-user"),
+	"/d/" => ("method" => "digest", "realm" => "Digest Realm", "require" => "user=dig"),
+)
+fastcgi.server = ( ".php" => ( "php" => (
+	"bin-path" => "@PHP@",
+	"socket" => "@ROOT@/@NAME@.sock",
+	"max-procs" => 1,
+	"bin-environment" => ( "PHP_FCGI_CHILDREN" => "1" ),
+)))
+`
+
+// TestSideBySideAuthPHP checks what a PHP script learns about the login:
+// REMOTE_USER and AUTH_TYPE for Basic and Digest, as lighttpd passes them.
+func TestSideBySideAuthPHP(t *testing.T) {
+	lighttpd := requirePeer(t, "lighttpd")
+	php := requirePeer(t, "php-cgi")
+	root := t.TempDir()
+	script := `<?php header("Content-Type: text/plain"); foreach (["REMOTE_USER", "AUTH_TYPE", "PHP_AUTH_USER", "PHP_AUTH_PW"] as $k) echo $k, "=", $_SERVER[$k] ?? "-", "\n";`
+	writeTree(t, root, map[string]string{"www/b/env.php": script, "www/d/env.php": script, "www/env.php": script})
+	authWriteFiles(t, root)
+	conf := func(name string) string {
+		return strings.NewReplacer("@ROOT@", root, "@PHP@", php, "@NAME@", name).Replace(authPHPConf)
+	}
+	g := startServer(t, "golighty", golightyBin, root, conf("golighty"))
+	l := startServer(t, "lighttpd", lighttpd, root, conf("lighttpd"))
+	basic := authBasicReq("/b/env.php", "dig", "digb-pw")
+	authCompareOne(t, g, l, basic, basic)
+	if ex := g.raw(t, basic, false); !strings.Contains(string(ex.body), "REMOTE_USER=dig\nAUTH_TYPE=Basic\n") {
+		t.Errorf("golighty: %q", ex.body)
+	}
+	plain := "GET /env.php HTTP/1.0\r\n\r\n"
+	authCompareOne(t, g, l, plain, plain)
+	d := authDigest{path: "/d/env.php", user: "dig", pw: "dig-pw", algo: "MD5"}
+	authCompareOne(t, g, l, authRawReq(d.path, authDigestHeader(t, g, d)), authRawReq(d.path, authDigestHeader(t, l, d)))
+	if ex := g.raw(t, authRawReq(d.path, authDigestHeader(t, g, d)), false); !strings.Contains(string(ex.body), "REMOTE_USER=dig\nAUTH_TYPE=Digest\n") {
+		t.Errorf("golighty: %q", ex.body)
+	}
+}

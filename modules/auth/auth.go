@@ -163,7 +163,7 @@ func match(reqs []*Require, path string, fold bool) *Require {
 		if len(r.Prefix) > len(path) {
 			continue
 		}
-		if path[:len(r.Prefix)] == r.Prefix || (fold && strings.EqualFold(path[:len(r.Prefix)], r.Prefix)) {
+		if path[:len(r.Prefix)] == r.Prefix || (fold && asciiFoldEq(path[:len(r.Prefix)], r.Prefix)) {
 			return r
 		}
 	}
@@ -200,4 +200,22 @@ func misconfigured(rc *core.Request, ref *backendRef, method string) core.Result
 		rc.Logf("auth.require \"method\" => \"%s\" invalid (try \"%s\"?) for %s", method, other, rc.URI.Path)
 	}
 	return rc.Status(500)
+}
+
+// asciiFoldEq compares two strings of equal length ignoring ASCII case only,
+// as lighttpd's buffer_eq_icase_ssn does.
+func asciiFoldEq(a, b string) bool {
+	for i := 0; i < len(a); i++ {
+		x, y := a[i], b[i]
+		if 'A' <= x && x <= 'Z' {
+			x += 'a' - 'A'
+		}
+		if 'A' <= y && y <= 'Z' {
+			y += 'a' - 'A'
+		}
+		if x != y {
+			return false
+		}
+	}
+	return true
 }

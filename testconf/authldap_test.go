@@ -210,8 +210,8 @@ func TestSideBySideAuthLDAP(t *testing.T) {
 		authBasicReq("/dn/a.txt", "alice,ou=x", "alice-pw"), // escaped into the RDN
 		authBasicReq("/bind/a.txt", "bob", "bob-pw"),
 		authBasicReq("/bind/a.txt", "bob", "x"),
-		authBasicReq("/badbind/a.txt", "bob", "bob-pw"), // the service bind fails
-		authBasicReq("/empty/a.txt", "alice", ""),       // allowed, but slapd refuses unauthenticated binds
+		authBasicReq("/badbind/a.txt", "bob", "bob-pw"),   // the service bind fails
+		authBasicReq("/empty/a.txt", "alice", ""),         // allowed, but slapd refuses unauthenticated binds
 		authRawReq("/d/a.txt", `Digest username="alice"`), // ldap has no Digest: 500
 		"GET /v/a.txt HTTP/1.0\r\n\r\n",
 	}
@@ -226,7 +226,7 @@ func TestSideBySideAuthLDAP(t *testing.T) {
 	// search base instead, so its group rules never match here.
 	for _, c := range []struct {
 		path, user, pw string
-		want, want169 int
+		want, want169  int
 	}{
 		{"/g/a.txt", "alice", "alice-pw", 200, 401}, // memberUid
 		{"/g/a.txt", "bob", "bob-pw", 401, 401},

@@ -14,19 +14,19 @@ func TestDecodeBase64(t *testing.T) {
 		ok       bool
 	}{
 		{"YWxpY2U6cHc=", "alice:pw", true},
-		{"YWxpY2U6cHc", "alice:pw", true},         // no padding
-		{"YWxp Y2U6\tcHc=", "alice:pw", true},     // blanks and tabs skipped
-		{"YWxpY2U6cHc=!junk", "alice:pw", true},   // stops at '='
-		{"YWxpY2U6cHc!junk", "alice:pw", true},    // stops at a bad byte, keeps what came before
-		{"YWxpY2U6cHc\x00junk", "", false},        // ...unless the bad byte is NUL
-		{"YWxpY", "", false},                      // one dangling character
-		{"", "", false},                           // nothing decoded
-		{"!!!!", "", false},                       // nothing decoded
-		{"YQ", "a", true},                         // two characters: one byte
-		{"Y\x7fQ", "", false},                     // DEL is not skipped
-		{"Y\x80Q", "", false},                     // high bytes end the input after one char
-		{"YWJj\xffZGVm", "abc", true},             // ...after a full group
-		{"-_", "", false},                         // URL alphabet is not standard
+		{"YWxpY2U6cHc", "alice:pw", true},       // no padding
+		{"YWxp Y2U6\tcHc=", "alice:pw", true},   // blanks and tabs skipped
+		{"YWxpY2U6cHc=!junk", "alice:pw", true}, // stops at '='
+		{"YWxpY2U6cHc!junk", "alice:pw", true},  // stops at a bad byte, keeps what came before
+		{"YWxpY2U6cHc\x00junk", "", false},      // ...unless the bad byte is NUL
+		{"YWxpY", "", false},                    // one dangling character
+		{"", "", false},                         // nothing decoded
+		{"!!!!", "", false},                     // nothing decoded
+		{"YQ", "a", true},                       // two characters: one byte
+		{"Y\x7fQ", "", false},                   // DEL is not skipped
+		{"Y\x80Q", "", false},                   // high bytes end the input after one char
+		{"YWJj\xffZGVm", "abc", true},           // ...after a full group
+		{"-_", "", false},                       // URL alphabet is not standard
 		{strings.Repeat("QUFB", 3), "AAAAAAAAA", true},
 	} {
 		got, ok := DecodeBase64(nil, c.in)

@@ -170,4 +170,3 @@ func lookup(lines []line, user string) (string, bool) {
 	}
 	return "", false
 }
-

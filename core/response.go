@@ -3,6 +3,7 @@ package core
 import (
 	"os"
 	"strconv"
+	"strings"
 	"unsafe"
 
 	"github.com/golighty/golighty/core/httpfile"
@@ -101,13 +102,20 @@ func (r *Response) dropFile() {
 // clearForError drops headers and body before an error document, keeping
 // WWW-Authenticate on 401 as lighttpd does.
 func (r *Response) clearForError() {
-	auth := ""
+	// A 401 keeps its challenges (mod_auth sends one line per algorithm).
+	var auth [4]string
+	n := 0
 	if r.Status == 401 {
-		auth = r.Header.Get("WWW-Authenticate")
+		for i := 0; i < r.Header.Len() && n < len(auth); i++ {
+			if h := r.Header.At(i); h.Value != "" && strings.EqualFold(h.Name, "WWW-Authenticate") {
+				auth[n] = h.Value
+				n++
+			}
+		}
 	}
 	r.Header.Reset()
-	if auth != "" {
-		r.Header.Set("WWW-Authenticate", auth)
+	for _, v := range auth[:n] {
+		r.Header.Append("WWW-Authenticate", v)
 	}
 	r.dropFile()
 	r.kind = bodyNone

@@ -287,6 +287,11 @@ func (s *Server) ServeH1(w *h1.ResponseWriter, r *h1.Request) {
 		rc.KeepAlive = false
 	}
 	r.KeepAlive = r.KeepAlive && rc.KeepAlive
+	if rc.failedLog && snap.Core.Server.AuthDelayInvalidCreds {
+		// lighttpd sends it when its once-a-second timer next runs.
+		now := time.Now()
+		time.Sleep(now.Truncate(time.Second).Add(time.Second).Sub(now))
+	}
 	w.SetKeepAliveIdle(time.Duration(rc.Conf.MaxKeepAliveIdle) * time.Second)
 	if err := rc.writeResponse(); err != nil || rc.Aborted {
 		rc.KeepAlive = false

@@ -168,8 +168,36 @@ func Compile(conf *lighttpdconf.Config, opts CompileOptions, shared *SharedPool)
 		}
 	}
 	s.collectHooks()
+	if err := refuseUnguarded(sc); err != nil {
+		s.close()
+		return nil, err
+	}
 	reportUnknownKeys(sc)
 	return s, nil
+}
+
+// guardKeys protect content: lighttpd ignores them with "unknown
+// config-key" when their module is not loaded and serves what they were to
+// protect. golighty refuses such a config instead of serving it less safely.
+var guardKeys = map[string]string{
+	"auth.require":       "mod_auth",
+	"url.access-deny":    "mod_access",
+	"url.access-allow":   "mod_access",
+	"secdownload.secret": "mod_secdownload",
+}
+
+// refuseUnguarded fails the load when a guard key is set but no loaded
+// module took it.
+func refuseUnguarded(sc *SetupContext) error {
+	for _, b := range sc.conf.Blocks {
+		for _, e := range b.Entries {
+			lk := strings.ToLower(e.Key)
+			if mod, ok := guardKeys[lk]; ok && !sc.consumed[lk] {
+				return &ConfigError{Pos: e.Pos, Err: fmt.Errorf("%s is set but %s is not in server.modules: lighttpd would ignore the key and serve unprotected what it guards; golighty refuses the config (add %s)", e.Key, mod, mod)}
+			}
+		}
+	}
+	return nil
 }
 
 // reportUnknownKeys warns about keys no loaded module consumed, as lighttpd's

@@ -159,6 +159,10 @@ func TestKeyErrorsAndWarnings(t *testing.T) {
 		{name: "bad parseopt", conf: `server.http-parseopts = ("nope" => "enable")`, err: "unrecognized key for server.http-parseopts: nope"},
 		{name: "conflicting parseopts", conf: `server.http-parseopts = ("url-path-2f-reject" => "enable")`, err: "conflicting options in server.http-parseopts"},
 		{name: "unknown module", conf: `server.modules = ("mod_nope")`, err: "module mod_nope is not available"},
+		{name: "auth.require without mod_auth", conf: `server.modules = ()
+$HTTP["url"] =^ "/p" { auth.require = ("/p" => ("method" => "basic", "realm" => "r", "require" => "valid-user")) }`, err: "auth.require is set but mod_auth is not in server.modules"},
+		{name: "access-deny without mod_access", conf: `url.access-deny = ("~")`, err: "url.access-deny is set but mod_access is not in server.modules"},
+		{name: "secdownload without its module", conf: `secdownload.secret = "s"`, err: "secdownload.secret is set but mod_secdownload"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

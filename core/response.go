@@ -1,6 +1,7 @@
 package core
 
 import (
+	"io"
 	"os"
 	"strconv"
 	"strings"
@@ -41,6 +42,15 @@ type Response struct {
 	contentRange string
 	plan         httpfile.Plan
 	clBuf        [20]byte
+	// rangePending holds the file sender's Range outcome (206 or 416) for
+	// a whole-file body: lighttpd applies Range after the response_start
+	// hooks, so a filter there still sees (and may replace) the whole file.
+	rangePending int
+	// filter, set by a response_start hook, transforms the body (filter.go).
+	filter     func(dst io.Writer) BodyFilter
+	streamOut  BodyFilter // the filter of a streamed body, closed at its end
+	streamLen  int64      // a stream's announced length while the hooks run (-1 unknown)
+	streamHook bool       // the hooks run for StartStream
 }
 
 // fileBody is a file response: one or more byte ranges of files, each sent
@@ -49,6 +59,7 @@ type fileBody struct {
 	parts     []filePart
 	multipart bool
 	handles   []*statcache.Handle // released when the response is done
+	owned     *os.File            // a spooled body's temporary file, closed when done
 }
 
 type filePart struct {
@@ -69,6 +80,7 @@ func (r *Response) reset() {
 	r.written = 0
 	r.acceptRanges = false
 	r.contentRange = ""
+	r.filter, r.streamOut, r.streamHook = nil, nil, false
 }
 
 // SetBody makes b the complete response body (nil: an empty body).
@@ -96,7 +108,11 @@ func (r *Response) dropFile() {
 	}
 	clear(r.file.handles)
 	clear(r.file.parts)
+	if r.file.owned != nil {
+		r.file.owned.Close()
+	}
 	r.file = fileBody{parts: r.file.parts[:0], handles: r.file.handles[:0]}
+	r.rangePending = 0
 }
 
 // clearForError drops headers and body before an error document, keeping

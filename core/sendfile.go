@@ -87,54 +87,87 @@ func (rc *Request) sendFile(path string, keep bool) int {
 	httpfile.Decide(p, &req, &file, time.Now().Unix())
 
 	switch p.Status {
-	case 412, 416:
+	case 412:
 		h.Release()
 		resp.Status = p.Status
 		resp.Dynamic = false // lighttpd's error document replaces the body
 		return p.Status
 	}
-	resp.Status = p.Status
-	resp.Header.Set("Content-Type", p.ContentType)
+	// Range (206, 416) is applied after the response_start hooks, as in
+	// lighttpd (applyFileRange): until then the response is the whole file.
+	status, ctype := p.Status, p.ContentType
+	if status == 206 || status == 416 {
+		status = 200
+		if p.Multipart() {
+			ctype = p.PartType
+		}
+	}
+	resp.Status = status
+	resp.Header.Set("Content-Type", ctype)
 	if p.ETag != "" {
 		resp.Header.Set("ETag", p.ETag)
 	}
 	if p.LastModified != "" {
 		resp.Header.Set("Last-Modified", p.LastModified)
 	}
-	if p.Status == 304 {
+	if status == 304 {
 		h.Release()
 		resp.SetBody(nil)
 		return 304
 	}
-	resp.setContentLength(p.ContentLength)
+	resp.setContentLength(e.Size)
 	resp.acceptRanges = p.AcceptRanges
 	resp.dropFile()
 	resp.kind = bodyFile
 	resp.file.handles = append(resp.file.handles, h)
-	part := filePart{f: h.File()}
+	part := filePart{f: h.File(), off: 0, n: e.Size}
 	if data, ok := h.Content(); ok {
 		part.data = data
 		if data == nil {
 			part.data = []byte{}
 		}
 	}
-	switch {
-	case p.Status == 206 && p.Multipart():
-		for i, r := range p.Ranges {
-			part.off, part.n, part.head = r.Start, r.Len(), p.AppendPartHeader(nil, i)
-			resp.file.parts = append(resp.file.parts, part)
-		}
-		resp.file.multipart = true
-	case p.Status == 206:
-		r := p.Ranges[0]
-		part.off, part.n = r.Start, r.Len()
-		resp.file.parts = append(resp.file.parts, part)
-		resp.contentRange = string(p.AppendContentRange(nil))
-	default:
-		part.off, part.n = 0, e.Size
-		resp.file.parts = append(resp.file.parts, part)
+	resp.file.parts = append(resp.file.parts, part)
+	if p.Status == 206 || p.Status == 416 {
+		resp.rangePending = p.Status
 	}
-	return p.Status
+	return status
+}
+
+// applyFileRange applies the Range outcome the file sender decided to a
+// response that is still the whole file after the response_start hooks
+// (lighttpd's http_range_rfc7233 at response start): 206 with one part or
+// multipart/byteranges, or 416 with its error document.
+func (rc *Request) applyFileRange() {
+	r := &rc.Resp
+	p := &r.plan
+	switch {
+	case r.rangePending == 416:
+		r.Status = 416
+		r.Dynamic = false
+		r.clearForError()
+		rc.errorDocument(416)
+		r.acceptRanges = false
+	case p.Multipart():
+		whole := r.file.parts[0]
+		r.file.parts = r.file.parts[:0]
+		for i, rg := range p.Ranges {
+			part := whole
+			part.off, part.n, part.head = rg.Start, rg.Len(), p.AppendPartHeader(nil, i)
+			r.file.parts = append(r.file.parts, part)
+		}
+		r.file.multipart = true
+		r.Status = 206
+		r.Header.Set("Content-Type", p.ContentType)
+		r.setContentLength(p.ContentLength)
+	default:
+		rg := p.Ranges[0]
+		r.file.parts[0].off, r.file.parts[0].n = rg.Start, rg.Len()
+		r.Status = 206
+		r.setContentLength(p.ContentLength)
+		r.contentRange = string(p.AppendContentRange(nil))
+	}
+	r.rangePending = 0
 }
 
 // contentType is mimetype.assign (or the file's xattr with

@@ -82,9 +82,10 @@ type Request struct {
 	ErrorStatus int
 
 	// Accounting for mod_accesslog, final when RequestDone hooks run.
-	HeadLen  int   // bytes of the request head (request line to empty line)
-	BodyRead int64 // request body bytes read
-	Aborted  bool  // the response could not be written completely
+	HeadLen     int   // bytes of the request head (request line to empty line)
+	BodyRead    int64 // request body bytes read
+	RespHeadLen int   // bytes of the response head written
+	Aborted     bool  // the response could not be written completely
 
 	condCache []uint8
 	caps      []capRef
@@ -97,6 +98,7 @@ type Request struct {
 	netConn   io.Closer    // the client connection, closed by AbortStream
 	slots     []any        // per-module state (Slot)
 	w         ResponseWriter
+	stats     *Stats // the serving Server's counters
 }
 
 // ResponseWriter is what a transport (the HTTP/1.x engine, HTTP/2) gives
@@ -164,7 +166,7 @@ func (rc *Request) reset() {
 	rc.Handler, rc.HandlerName = nil, ""
 	rc.Resp.reset()
 	rc.ErrorStatus = 0
-	rc.HeadLen, rc.BodyRead, rc.Aborted = 0, 0, false
+	rc.HeadLen, rc.BodyRead, rc.RespHeadLen, rc.Aborted = 0, 0, 0, false
 	rc.netConn = nil
 	clear(rc.slots)
 	rc.slots = rc.slots[:0]

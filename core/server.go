@@ -29,6 +29,8 @@ type Server struct {
 	limit   *connLimiter // server.max-connections, fixed at start
 	stopped atomic.Bool
 	stats   Stats
+	sampler sync.Once
+	done    chan struct{} // closed when the server stops
 }
 
 // NewServer returns a server that will run snap once Start is called.
@@ -36,9 +38,12 @@ func NewServer(snap *Snapshot, log *slog.Logger) *Server {
 	if log == nil {
 		log = slog.Default()
 	}
-	s := &Server{pool: NewListenerPool(), log: log, engines: map[string]*h1.Server{}, wrapped: map[string]net.Listener{}}
+	s := &Server{pool: NewListenerPool(), log: log, engines: map[string]*h1.Server{}, wrapped: map[string]net.Listener{}, done: make(chan struct{})}
 	s.reqs.New = func() any { return &Request{} }
 	s.limit = newConnLimiter(snap.Core.Server.MaxConnections)
+	s.stats.started = time.Now()
+	s.stats.conns = s.OpenConns
+	s.stats.listeners = s.eachListener
 	s.rt.Swap(snap)
 	return s
 }
@@ -51,7 +56,31 @@ func (s *Server) Runtime() *Runtime { return &s.rt }
 
 // Start opens the listeners of the current snapshot and serves them.
 func (s *Server) Start() error {
+	s.sampler.Do(func() { go s.sampleStats() })
 	return s.reconcile(s.rt.Current())
+}
+
+// sampleStats notes the traffic totals once a second until the server
+// stops (Stats.Recent).
+func (s *Server) sampleStats() {
+	t := time.NewTicker(time.Second)
+	defer t.Stop()
+	s.stats.sample()
+	for {
+		select {
+		case <-t.C:
+			s.stats.sample()
+		case <-s.done:
+			return
+		}
+	}
+}
+
+// stop marks the server stopping and ends its background work.
+func (s *Server) stop() {
+	if !s.stopped.Swap(true) {
+		close(s.done)
+	}
 }
 
 // Reload installs next: it opens the sockets next adds (failing without any
@@ -119,6 +148,16 @@ func (s *Server) OpenConns() int64 {
 	return n
 }
 
+// eachListener reports every listening socket's connections and requests.
+func (s *Server) eachListener(visit func(ListenerStat)) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for _, e := range s.engines {
+		tok, _ := e.Token.(string)
+		visit(ListenerStat{Socket: tok, Conns: e.OpenConns(), Requests: e.Requests()})
+	}
+}
+
 // ServeConn serves one already-accepted connection as if it came from the
 // listener with the given $SERVER["socket"] token (tests, socket activation
 // of single connections).
@@ -140,7 +179,7 @@ func (s *Server) Addrs() []net.Addr {
 // Shutdown stops accepting, lets in-flight requests finish until ctx ends,
 // then closes what is left (SIGINT).
 func (s *Server) Shutdown(ctx context.Context) error {
-	s.stopped.Store(true)
+	s.stop()
 	s.closeListeners()
 	s.mu.Lock()
 	engines := make([]*h1.Server, 0, len(s.engines))
@@ -161,7 +200,7 @@ func (s *Server) Shutdown(ctx context.Context) error {
 
 // Close stops at once (SIGTERM).
 func (s *Server) Close() {
-	s.stopped.Store(true)
+	s.stop()
 	s.closeListeners()
 	s.mu.Lock()
 	for _, e := range s.engines {
@@ -246,16 +285,21 @@ func (s *Server) ServeH1(w *h1.ResponseWriter, r *h1.Request) {
 	}
 	defer snap.release()
 	rc := s.reqs.Get().(*Request)
+	s.stats.inFlight.Add(1)
 	defer func() {
+		s.stats.inFlight.Add(-1)
 		if v := recover(); v != nil {
 			s.stats.recordPanic(s.log, v)
 			answerPanic(rc, w, r)
+			s.stats.record(rc.Method, w.Status(), int64(rc.HeadLen), int64(w.HeadLen())+w.Written(), time.Since(rc.Start))
 			return // rc's state is unknown: it is not pooled again
 		}
+		s.stats.record(rc.Method, rc.Resp.Status, int64(rc.HeadLen)+rc.BodyRead, int64(rc.RespHeadLen)+rc.Resp.written, time.Since(rc.Start))
 		rc.reset()
 		s.reqs.Put(rc)
 	}()
 	rc.Snap = snap
+	rc.stats = &s.stats
 	rc.srvLog = s.log
 	rc.w = h1Writer{w}
 	rc.Start = time.Now()
@@ -300,6 +344,7 @@ func (s *Server) ServeH1(w *h1.ResponseWriter, r *h1.Request) {
 		rc.KeepAlive = w.KeepAlive()
 	}
 	rc.Resp.written = w.Written()
+	rc.RespHeadLen = w.HeadLen()
 	if r.Body != nil {
 		rc.BodyRead = r.Body.Len()
 	}

@@ -43,6 +43,12 @@ type (
 	ResponseStartHook interface{ ResponseStart(*Request) Result }
 	// RequestDoneHook runs after the response was written (mod_accesslog).
 	RequestDoneHook interface{ RequestDone(*Request) }
+	// RequestEnvHook adds to rc.Env when a gateway builds a backend's
+	// CGI variables (lighttpd's handle_request_env: mod_maxminddb's
+	// GEOIP_* variables), so requests that reach no backend pay nothing.
+	// It may run more than once for a request (a retry on another
+	// backend): set variables, do not append them.
+	RequestEnvHook interface{ RequestEnv(*Request) }
 	// Closer releases what a module holds when its snapshot retires.
 	Closer interface{ Close() error }
 	// PostSetupHook runs after every module's Setup, in module order, for a

@@ -106,7 +106,8 @@ type Request struct {
 // headers; the transport adds Connection/Date/Server and frames the body.
 type ResponseWriter interface {
 	// WriteHead writes the status line and headers. bodyLen is the body
-	// size when known (-1: unknown, stream with chunked or close framing).
+	// size when known (-1: unknown, stream with chunked or close framing;
+	// a HEAD response passes 0, its Content-Length header tells the size).
 	// body, if not nil, is written in the same system call.
 	WriteHead(status int, h *Headers, bodyLen int64, body []byte) error
 	// Write streams body bytes after WriteHead.

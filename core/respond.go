@@ -177,7 +177,7 @@ func (rc *Request) writeResponse() error {
 	case bodyFile:
 		n := r.bodyLength()
 		if head {
-			return rc.w.WriteHead(r.Status, &r.Header, n, nil)
+			return rc.w.WriteHead(r.Status, &r.Header, 0, nil)
 		}
 		if len(r.file.parts) == 1 && r.file.parts[0].data != nil {
 			p := r.file.parts[0]
@@ -196,9 +196,7 @@ func (rc *Request) writeResponse() error {
 		r.written = int64(len(body))
 		n := int64(len(r.bytes))
 		if head {
-			if cl := r.Header.Get("Content-Length"); cl != "" {
-				n, _ = strconv.ParseInt(cl, 10, 64)
-			}
+			n = 0
 		}
 		return rc.w.WriteHead(r.Status, &r.Header, n, body)
 	}

@@ -150,9 +150,9 @@ func (h *handler) send(rc *core.Request, host *gw.Host, params *fcgi.Params, bod
 		req.Stdin, req.ContentLength = body.reader()
 	}
 	d := proc.Client.(*fcgi.Dialer)
-	requests.Add(1)
 	resp, err := d.Do(context.Background(), req)
 	if err == nil {
+		requests.Add(1)
 		proc.Connected()
 	}
 	return proc, resp, err

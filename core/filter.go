@@ -114,7 +114,11 @@ func (rc *Request) filterBody() {
 	wrap := r.filter
 	r.filter = nil
 	r.Header.Del("Content-Length")
-	if rc.Method == "HEAD" || r.kind == bodyStream {
+	if r.kind == bodyStream {
+		return
+	}
+	if rc.Method == "HEAD" {
+		r.SetBody(nil) // the filtered length is unknown: no Content-Length
 		return
 	}
 	sp := &spool{dirs: rc.Snap.Core.Server.UploadDirs}

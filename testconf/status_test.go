@@ -334,7 +334,6 @@ func TestStatusPrometheus(t *testing.T) {
 		{"golighty_http_request_bytes_total", nil, float64(tr.sent)},
 		{"golighty_http_request_duration_seconds", nil, float64(tr.requests)},
 		{"golighty_http_requests_in_flight", nil, 1},
-		{"golighty_connections_open", nil, 1},
 		{"golighty_backend_connections_total", map[string]string{"module": "mod_fastcgi", "ext": ".php", "host": "php", "proc": "0"}, 3},
 		{"golighty_backend_load", map[string]string{"ext": ".php"}, 0},
 		{"golighty_backend_connect_errors_total", map[string]string{"ext": "/unlabeled/", "kind": "died"}, 1},
@@ -346,6 +345,10 @@ func TestStatusPrometheus(t *testing.T) {
 		if v, ok := statusValue(mfs, c.name, c.labels); !ok || v != c.want {
 			t.Errorf("%s%v = %v (found %v), want %v", c.name, c.labels, v, ok, c.want)
 		}
+	}
+	// The scrape's own connection, and maybe one still closing.
+	if v, _ := statusValue(mfs, "golighty_connections_open", nil); v < 1 || v > 3 {
+		t.Errorf("golighty_connections_open = %v", v)
 	}
 	if _, ok := statusValue(mfs, "go_goroutines", nil); !ok {
 		t.Error("no Go runtime metrics")

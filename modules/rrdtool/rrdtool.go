@@ -18,7 +18,9 @@ func init() {
 // defaultBinary is where lighttpd looks for rrdtool without rrdtool.binary.
 const defaultBinary = "/usr/bin/rrdtool"
 
-type conf struct{ db *counters }
+// conf names the database a request counts in: an index into
+// Module.dbs plus one (0: none).
+type conf struct{ db int }
 
 // counters are one database's figures since its last update (atomic:
 // every request adds to them).
@@ -57,8 +59,8 @@ func (m *Module) Setup(sc *core.SetupContext) error {
 				return nil, nil // lighttpd ignores a blank name, also in a condition
 			}
 			names = append(names, name)
-			i := len(names) - 1
-			return func(c *conf) { c.db = m.dbs[i] }, nil
+			i := len(names)
+			return func(c *conf) { c.db = i }, nil
 		}},
 		{Name: "rrdtool.binary", Type: core.TypeString, Scope: core.ScopeGlobal, Bind: func(v core.Value) (func(*conf), error) {
 			if b := v.String(); strings.TrimSpace(b) != "" {
@@ -98,12 +100,13 @@ func (m *Module) Setup(sc *core.SetupContext) error {
 // RequestDone counts the request in the database its conditions select.
 func (m *Module) RequestDone(rc *core.Request) {
 	c := m.table.Resolve(rc)
-	if c.db == nil {
+	if c.db == 0 {
 		return
 	}
-	c.db.requests.Add(1)
-	c.db.out.Add(int64(rc.RespHeadLen) + rc.Resp.Written())
-	c.db.in.Add(int64(rc.HeadLen) + rc.BodyRead)
+	db := m.dbs[c.db-1]
+	db.requests.Add(1)
+	db.out.Add(int64(rc.RespHeadLen) + rc.Resp.Written())
+	db.in.Add(int64(rc.HeadLen) + rc.BodyRead)
 }
 
 // Close lets go of the databases and of the rrdtool process (which stops

@@ -71,7 +71,8 @@ if [[ " ${cases[*]} " == *" gz"* || " ${cases[*]} " == *" br"* ]]; then
   DEFLATE=1
   mkdir -p "$work/www/cache"
   # An HTML page of table rows, as a directory listing or a report would be.
-  awk 'BEGIN { srand(7); for (i = 0; n < 102400; i++) { l = sprintf("<tr><td class=\"n\"><a href=\"file-%d-%d.html\">file %d</a></td><td class=\"m\">2024-%02d-%02d %02d:%02d</td><td class=\"s\">%d.%dK</td></tr>\n", i, int(rand()*1e6), i, int(rand()*12)+1, int(rand()*28)+1, int(rand()*24), int(rand()*60), int(rand()*900), int(rand()*10)); printf "%s", l; n += length(l) } }' | head -c 102400 > "$work/www/100k.html"
+  awk 'BEGIN { srand(7); for (i = 0; n < 102400; i++) { l = sprintf("<tr><td class=\"n\"><a href=\"file-%d-%d.html\">file %d</a></td><td class=\"m\">2024-%02d-%02d %02d:%02d</td><td class=\"s\">%d.%dK</td></tr>\n", i, int(rand()*1e6), i, int(rand()*12)+1, int(rand()*28)+1, int(rand()*24), int(rand()*60), int(rand()*900), int(rand()*10)); printf "%s", l; n += length(l) } }' > "$work/www/100k.html"
+  truncate -s 102400 "$work/www/100k.html"
   cp "$work/www/100k.html" "$work/www/cache/100k.html"
 fi
 

@@ -247,6 +247,7 @@ func (m *Module) ResponseStart(rc *core.Request) core.Result {
 	h.Set("Content-Encoding", label)
 
 	s := c.settings(cd)
+	s.stream = r.Streaming()
 	done := func(in, out int64) { noteRatio(rc, in, out) }
 	if c.cacheDir != "" && !hadVary && len(etag) > 2 && !r.Streaming() && cacheable(h.Get("Cache-Control")) {
 		if _, size, src, ok := r.WholeFile(); ok && size == n {
@@ -322,9 +323,8 @@ func cacheName(dir, phys, etag string) string {
 func (m *Module) fromCache(rc *core.Request, dir, etag string, s settings, src io.ReaderAt, size int64) bool {
 	fn := cacheName(dir, rc.Phys.Path, etag)
 	if err := rc.SetBodyFile(fn); err == nil {
-		if st, err := os.Stat(fn); err == nil {
-			noteRatio(rc, size, st.Size())
-		}
+		n, _ := rc.Resp.BodyLen()
+		noteRatio(rc, size, n)
 		return true
 	}
 	if err := os.MkdirAll(filepath.Dir(fn), 0o700); err != nil {

@@ -5,6 +5,7 @@ import (
 	"sync"
 
 	"github.com/andybalholm/brotli"
+	"github.com/andybalholm/brotli/matchfinder"
 	"github.com/klauspost/compress/flate"
 	"github.com/klauspost/compress/gzip"
 	"github.com/klauspost/compress/zlib"
@@ -25,6 +26,11 @@ type settings struct {
 	codec codec
 	level int // gzip/zlib level (-2 Huffman only .. 9), brotli quality, zstd EncoderLevel
 	win   int // brotli LGWin or zstd window log; 0 = the library's default
+	// stream selects, for brotli, the encoder that can flush mid-stream
+	// (a streamed reply whose handler flushes). A complete body uses the
+	// newer matchfinder encoder: at quality 5 it needs about 60% of the
+	// older one's CPU for output some 10% smaller.
+	stream bool
 }
 
 // Encoders are expensive to build (window and hash tables) and cheap to
@@ -66,7 +72,10 @@ func newEncoder(s settings, dst io.Writer) encoder {
 		}
 		return w
 	case codecBr:
-		return brotli.NewWriterOptions(dst, brotli.WriterOptions{Quality: s.level, LGWin: s.win})
+		if s.stream || s.level > 9 || s.win != 0 {
+			return brotli.NewWriterOptions(dst, brotli.WriterOptions{Quality: s.level, LGWin: s.win})
+		}
+		return flushless{brotli.NewWriterV2(dst, s.level)}
 	default:
 		opts := []zstd.EOption{zstd.WithEncoderLevel(zstd.EncoderLevel(s.level)), zstd.WithEncoderConcurrency(1)}
 		if s.win != 0 {
@@ -79,6 +88,12 @@ func newEncoder(s settings, dst io.Writer) encoder {
 		return w
 	}
 }
+
+// flushless adapts brotli's matchfinder writer, which has no flush: it is
+// used only for complete bodies, which are never flushed.
+type flushless struct{ *matchfinder.Writer }
+
+func (flushless) Flush() error { return nil }
 
 // filter is the core.BodyFilter that compresses a response: bytes in go
 // to the pooled encoder, compressed bytes to the response (or a cache file).

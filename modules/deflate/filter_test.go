@@ -79,7 +79,7 @@ func TestFilterRoundTrip(t *testing.T) {
 	for _, s := range []settings{
 		{codec: codecGzip, level: 1}, {codec: codecGzip, level: 6}, {codec: codecGzip, level: 9}, {codec: codecGzip, level: -2},
 		{codec: codecZlib, level: 6}, {codec: codecBr, level: 0}, {codec: codecBr, level: 1}, {codec: codecBr, level: 5},
-		{codec: codecBr, level: 11, win: 10}, {codec: codecZstd, level: 1}, {codec: codecZstd, level: 4}, {codec: codecZstd, level: 2, win: 10},
+		{codec: codecBr, level: 11, win: 10}, {codec: codecBr, level: 5, stream: true}, {codec: codecZstd, level: 1}, {codec: codecZstd, level: 4}, {codec: codecZstd, level: 2, win: 10},
 	} {
 		var out bytes.Buffer
 		var gotIn, gotOut int64

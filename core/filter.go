@@ -13,7 +13,9 @@ import (
 // order; Flush makes it push out what it holds so far (a streamed response
 // whose handler flushes); Close ends the body, writing whatever the filter
 // still holds. A filter writes its output only to the destination it was
-// built around.
+// built around. The core closes every filter of a complete body, also when
+// feeding it failed; a streamed body's filter is not closed when the stream
+// is aborted.
 type BodyFilter interface {
 	io.Writer
 	Flush() error
@@ -124,8 +126,8 @@ func (rc *Request) filterBody() {
 	sp := &spool{dirs: rc.Snap.Core.Server.UploadDirs}
 	f := wrap(sp)
 	err := rc.feedFilter(f)
-	if err == nil {
-		err = f.Close()
+	if cerr := f.Close(); err == nil { // closed also after a failure: it may hold resources
+		err = cerr
 	}
 	if err == nil {
 		err = sp.err

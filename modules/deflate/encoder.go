@@ -2,6 +2,7 @@ package deflate
 
 import (
 	"io"
+	"runtime"
 	"sync"
 
 	"github.com/andybalholm/brotli"
@@ -73,7 +74,11 @@ func newEncoder(s settings, dst io.Writer) encoder {
 		return w
 	case codecBr:
 		if s.stream || s.level > 9 || s.win != 0 {
-			return brotli.NewWriterOptions(dst, brotli.WriterOptions{Quality: s.level, LGWin: s.win})
+			win := s.win
+			if win == 0 && s.stream {
+				win = streamWindow
+			}
+			return brotli.NewWriterOptions(dst, brotli.WriterOptions{Quality: s.level, LGWin: win})
 		}
 		return flushless{brotli.NewWriterV2(dst, s.level)}
 	default:
@@ -88,6 +93,11 @@ func newEncoder(s settings, dst io.Writer) encoder {
 		return w
 	}
 }
+
+// streamWindow is brotli's window (log2) for streams unless deflate.params
+// sets one: a stream holds its encoder as long as its client takes, and a
+// 256 KiB window needs a quarter of the default's memory (about 2.6 MiB).
+const streamWindow = 18
 
 // flushless adapts brotli's matchfinder writer, which has no flush: it is
 // used only for complete bodies, which are never flushed.
@@ -117,7 +127,16 @@ func (c *countWriter) Write(p []byte) (int, error) {
 	return n, err
 }
 
+// busy bounds the complete bodies being compressed at once to the number
+// of CPUs: compression is CPU-bound, so more at a time only adds encoders
+// (a few MiB each) without adding throughput. Streams, which wait on their
+// backend and client, are not counted.
+var busy = make(chan struct{}, runtime.GOMAXPROCS(0))
+
 func newFilter(s settings, dst io.Writer, done func(in, out int64)) *filter {
+	if !s.stream {
+		busy <- struct{}{}
+	}
 	f := &filter{s: s, out: countWriter{w: dst}, done: done}
 	f.enc = getEncoder(s, &f.out)
 	return f
@@ -137,6 +156,9 @@ func (f *filter) Close() error {
 	err := f.enc.Close()
 	putEncoder(f.s, f.enc)
 	f.enc = nil
+	if !f.s.stream {
+		<-busy
+	}
 	if err == nil && f.done != nil {
 		f.done(f.in, f.out.n)
 	}

@@ -8,3 +8,5 @@ require (
 	github.com/fsnotify/fsnotify v1.10.1
 	golang.org/x/sys v0.50.0
 )
+
+require github.com/pires/go-proxyproto v0.15.0 // indirect

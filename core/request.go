@@ -4,8 +4,11 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net"
 	"os"
 	"time"
+
+	"github.com/golighty/golighty/core/proxyhdr"
 )
 
 // ConnInfo describes the connection a request arrived on.
@@ -17,6 +20,9 @@ type ConnInfo struct {
 	Socket     string // $SERVER["socket"] token of the listener, e.g. ":8080"
 	TLS        bool
 	Requests   int // requests served on this connection before this one
+	// Proxy is the PROXY protocol header the connection started with (nil
+	// when none was read); it lasts for the connection.
+	Proxy *proxyhdr.Header
 }
 
 // URI is the request's URL in the forms lighttpd keeps (behaviors.md §2.4).
@@ -81,6 +87,9 @@ type Request struct {
 	netConn   io.Closer    // the client connection, closed by AbortStream
 	slots     []any        // per-module state (Slot)
 	w         ResponseWriter
+	// Set only while ConnStart hooks run (see connstart.go).
+	startConn     net.Conn
+	startDeadline time.Time
 }
 
 // ResponseWriter is what a transport (the HTTP/1.x engine, HTTP/2) gives
@@ -134,4 +143,5 @@ func (rc *Request) reset() {
 	rc.capIdx = rc.capIdx[:0]
 	rc.loops = 0
 	rc.w = nil
+	rc.startConn, rc.startDeadline = nil, time.Time{}
 }

@@ -12,6 +12,7 @@ import (
 	"unsafe"
 
 	"github.com/golighty/golighty/core/h1"
+	"github.com/golighty/golighty/core/proxyhdr"
 	"github.com/golighty/golighty/core/urinorm"
 )
 
@@ -80,7 +81,7 @@ func (s *Server) reconcile(snap *Snapshot) error {
 		e.SetConfig(cfg)
 	}
 	for _, l := range added {
-		e := &h1.Server{Handler: s, Token: l.Spec.Token}
+		e := &h1.Server{Handler: s, Token: l.Spec.Token, OnConnect: s.connStart}
 		e.OnPanic = func(v any) { s.log.Error("panic serving request", "panic", v) }
 		e.SetConfig(cfg)
 		s.engines[l.Spec.Key()] = e
@@ -119,7 +120,7 @@ func (s *Server) OpenConns() int64 {
 // listener with the given $SERVER["socket"] token (tests, socket activation
 // of single connections).
 func (s *Server) ServeConn(c net.Conn, token string) {
-	e := &h1.Server{Handler: s, Token: token}
+	e := &h1.Server{Handler: s, Token: token, OnConnect: s.connStart}
 	e.SetConfig(h1ConfigFor(s.rt.Current()))
 	e.ServeConn(c)
 }
@@ -316,18 +317,25 @@ func (rc *Request) fillFromH1(r *h1.Request) {
 	rc.URI.Scheme = "http"
 	rc.URI.Authority = bytesView(r.Host)
 	if ci := r.Conn; ci != nil {
-		rc.netConn = ci.Conn
-		rc.Conn.TLS = ci.TLS
-		if ci.TLS {
-			rc.URI.Scheme = "https"
-		}
-		if tok, ok := ci.Token.(string); ok {
-			rc.Conn.Socket = tok
-		}
-		rc.Conn.RemoteIP, rc.Conn.RemotePort = ci.RemoteIP, ci.RemotePort
-		rc.Conn.LocalIP, rc.Conn.LocalPort = ci.LocalIP, ci.LocalPort
+		rc.fillConn(ci)
 	}
 	rc.Conn.Requests = r.Seq - 1
+}
+
+// fillConn takes the connection's side of a request from the engine.
+func (rc *Request) fillConn(ci *h1.ConnInfo) {
+	rc.netConn = ci.Conn
+	rc.Conn.TLS = ci.TLS
+	rc.URI.Scheme = "http"
+	if ci.TLS || ci.ProxyTLS {
+		rc.URI.Scheme = "https"
+	}
+	if tok, ok := ci.Token.(string); ok {
+		rc.Conn.Socket = tok
+	}
+	rc.Conn.RemoteIP, rc.Conn.RemotePort = ci.RemoteIP, ci.RemotePort
+	rc.Conn.LocalIP, rc.Conn.LocalPort = ci.LocalIP, ci.LocalPort
+	rc.Conn.Proxy, _ = ci.Data.(*proxyhdr.Header)
 }
 
 // bytesView is b as a string without copying; b must outlive the string.

@@ -56,7 +56,8 @@ type Header struct {
 	// client reached the proxy over TLS, the scheme is https.
 	TLS bool
 	// CertVerified: the client presented a certificate (on the connection
-	// or in the session) and the proxy verified it.
+	// or in the session) and the proxy verified it, as lighttpd 1.4.69
+	// reads the verify field (see readSSL).
 	CertVerified bool
 	// Env holds the variables lighttpd exports from v2 TLVs, in first-seen
 	// order (a repeated TLV replaces the value): SSL_PROTOCOL,
@@ -271,8 +272,14 @@ func (h *Header) readSSL(v []byte) {
 	if client&tlvparse.PP2_BITFIELD_CLIENT_SSL != 0 {
 		h.TLS = true
 	}
+	// lighttpd 1.4.69 reads the 32-bit verify field through a C struct
+	// that is not packed: at offset 4 instead of 1 (lighttpd bug #3298), so
+	// it sees the last verify byte and the first three bytes after it. Kept:
+	// it fails closed (HAProxy's first sub-TLV, the TLS version, makes those
+	// bytes non-zero), and a certificate lighttpd does not vouch for must
+	// not be vouched for here.
 	certs := tlvparse.PP2_BITFIELD_CLIENT_CERT_CONN | tlvparse.PP2_BITFIELD_CLIENT_CERT_SESS
-	if client&certs != 0 && binary.BigEndian.Uint32(v[1:5]) == 0 {
+	if client&certs != 0 && len(v) >= 8 && binary.BigEndian.Uint32(v[4:8]) == 0 {
 		h.CertVerified = true
 	}
 	for p := v[5:]; len(p) >= 3; {

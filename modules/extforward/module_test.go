@@ -145,7 +145,9 @@ func TestRequests(t *testing.T) {
 		{"proxy address is a trusted proxy: header applies, then back to it", "127.0.0.1:4000", ":81",
 			"PROXY TCP4 10.2.2.2 192.0.2.1 5555 81\r\n" + get("X-Forwarded-For: 203.0.113.7\r\n") + get(),
 			[]string{"203.0.113.7 0 http tag=client-net SSL_CLIENT_VERIFY=NONE", "10.2.2.2 5555 http tag=- SSL_CLIENT_VERIFY=NONE"}},
-		{"proxy v2 with ssl and verified client", "127.0.0.1:4000", ":81", string(v2SSL()) + get(),
+		{"proxy v2 with ssl, verify as lighttpd reads it", "127.0.0.1:4000", ":81", string(v2SSL(false)) + get(),
+			[]string{"198.51.100.9 4096 https tag=tls SSL_PROTOCOL=TLSv1.3 SSL_CLIENT_S_DN_CN=alice PP2_UNIQUE_ID=u-1 SSL_CLIENT_VERIFY=NONE"}},
+		{"proxy v2 with ssl and a client lighttpd sees verified", "127.0.0.1:4000", ":81", string(v2SSL(true)) + get(),
 			[]string{"198.51.100.9 4096 https tag=tls user=alice/SSL_CLIENT_VERIFY SSL_PROTOCOL=TLSv1.3 SSL_CLIENT_S_DN_CN=alice PP2_UNIQUE_ID=u-1 SSL_CLIENT_VERIFY=SUCCESS"}},
 		{"proxy header missing", "127.0.0.1:4000", ":81", get(), []string{"closed"}},
 		{"proxy garbage", "127.0.0.1:4000", ":81", "PROXY TCP4 a b c d\r\n" + get(), []string{"closed"}},
@@ -163,12 +165,18 @@ func TestRequests(t *testing.T) {
 }
 
 // v2SSL is a PROXY v2 header from 198.51.100.9:4096 whose client used TLS
-// and presented a verified certificate for "alice".
-func v2SSL() []byte {
+// and presented a verified certificate for "alice". lighttpd 1.4.69 reads
+// the verify field four bytes in, so it sees the certificate as verified
+// only when the sub-TLV after it starts with three zero bytes (zeroPad).
+func v2SSL(zeroPad bool) []byte {
 	sub := func(typ byte, v string) []byte {
 		return append(binary.BigEndian.AppendUint16([]byte{typ}, uint16(len(v))), v...)
 	}
-	ssl := append([]byte{0x07, 0, 0, 0, 0}, bytes.Join([][]byte{sub(0x21, "TLSv1.3"), sub(0x22, "alice")}, nil)...)
+	subs := [][]byte{sub(0x21, "TLSv1.3"), sub(0x22, "alice")}
+	if zeroPad {
+		subs = append([][]byte{sub(0x00, "")}, subs...)
+	}
+	ssl := append([]byte{0x07, 0, 0, 0, 0}, bytes.Join(subs, nil)...)
 	payload := []byte{198, 51, 100, 9, 192, 0, 2, 1, 0x10, 0, 0, 81}
 	payload = append(payload, sub(0x20, string(ssl))...)
 	payload = append(payload, sub(0x05, "u-1")...)

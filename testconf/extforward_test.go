@@ -71,7 +71,9 @@ type extforwardCase struct {
 
 const efGet = "GET /env.php HTTP/1.1\r\nHost: ef\r\n"
 
-func efReq(hdrs ...string) string { return efGet + strings.Join(hdrs, "") + "Connection: close\r\n\r\n" }
+func efReq(hdrs ...string) string {
+	return efGet + strings.Join(hdrs, "") + "Connection: close\r\n\r\n"
+}
 
 // efKeep is a request that keeps the connection open for the next.
 func efKeep(hdrs ...string) string { return efGet + strings.Join(hdrs, "") + "\r\n" }

@@ -205,7 +205,7 @@ func cgiVarName(name string, header bool) string {
 	}
 	v := b.String()
 	if cache.n.Load() < maxCachedVarNames {
-		if _, loaded := cache.LoadOrStore(name, v); !loaded {
+		if _, loaded := cache.LoadOrStore(strings.Clone(name), v); !loaded {
 			cache.n.Add(1)
 		}
 	}

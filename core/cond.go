@@ -160,7 +160,7 @@ func (rc *Request) blockState(i int) uint8 {
 		st = condSkip
 	case b.cond == nil: // global block, or a plain else reached after a false branch
 		st = condTrue
-	case rc.startConn != nil && b.cond.field != fieldSocket && b.cond.field != fieldRemoteIP:
+	case rc.condValid != 0 && rc.condValid&(1<<b.cond.field) == 0:
 		st = condSkip // not known before the first request (lighttpd: undecided)
 	case rc.evalCond(i, b.cond):
 		st = condTrue

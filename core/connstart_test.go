@@ -6,6 +6,7 @@ import (
 	"net"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 )
@@ -170,5 +171,70 @@ $HTTP["scheme"] == "https" { server.error-handler = "/tls" }
 	}
 	if caps := rc.CondCaptures(2, nil); len(caps) != 0 {
 		t.Fatalf("stale remoteip captures: %q", caps)
+	}
+}
+
+// TestStartConnSocket: on a real socket the connection keeps its
+// descriptor and half-close visible, runs the hooks on first use, honours a
+// read deadline the engine set before (a TLS handshake's) and puts it back
+// after the header.
+func TestStartConnSocket(t *testing.T) {
+	s := mustCompile(t, "server.document-root = \"@DIR@\"\nserver.modules = (\"mod_test_connstart\")\n")
+	srv := NewServer(s, nil)
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	wl := srv.startWrap(ln, "127.0.0.1:80")
+	tests := []struct {
+		name     string
+		send     string
+		deadline time.Duration // set by "the engine" before its first read
+		want     string        // RemoteAddr after the start
+		readErr  bool          // the read after the header fails (deadline, refusal)
+	}{
+		{"header then data", "PROXY TCP4 192.0.2.5 192.0.2.1 1234 80\r\nGET", 0, "192.0.2.5:1234", false},
+		{"engine deadline ends a slow header", "PROXY TCP4 192.0", 150 * time.Millisecond, "127.0.0.1", true},
+		{"engine deadline is put back", "PROXY UNKNOWN\r\n", 150 * time.Millisecond, "127.0.0.1", true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			client, err := net.Dial("tcp", ln.Addr().String())
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer client.Close()
+			// A deadline lost would block the read for good: end it.
+			stop := time.AfterFunc(3*time.Second, func() { client.Close() })
+			defer stop.Stop()
+			io.WriteString(client, tt.send)
+			c, err := wl.Accept()
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer c.Close()
+			if _, ok := c.(interface{ SyscallConn() (syscall.RawConn, error) }); !ok {
+				t.Fatal("the socket's descriptor is hidden (no sendfile)")
+			}
+			if _, ok := c.(interface{ CloseWrite() error }); !ok {
+				t.Fatal("the socket's half-close is hidden")
+			}
+			if tt.deadline > 0 {
+				c.SetReadDeadline(time.Now().Add(tt.deadline))
+			}
+			start := time.Now()
+			buf := make([]byte, 3)
+			_, rerr := io.ReadFull(c, buf)
+			if (rerr != nil) != tt.readErr {
+				t.Fatalf("read: %v (%q)", rerr, buf)
+			}
+			if el := time.Since(start); tt.deadline > 0 && el > tt.deadline+time.Second {
+				t.Fatalf("the engine's deadline of %v held for %v", tt.deadline, el)
+			}
+			if got := c.RemoteAddr().String(); !strings.HasPrefix(got, tt.want) {
+				t.Fatalf("RemoteAddr = %s, want %s", got, tt.want)
+			}
+		})
 	}
 }

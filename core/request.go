@@ -4,7 +4,6 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"net"
 	"os"
 	"time"
 
@@ -87,9 +86,8 @@ type Request struct {
 	netConn   io.Closer    // the client connection, closed by AbortStream
 	slots     []any        // per-module state (Slot)
 	w         ResponseWriter
-	// Set only while ConnStart hooks run (see connstart.go).
-	startConn     net.Conn
-	startDeadline time.Time
+	condValid uint16     // bit per condField known (0: all, a request); see connstart.go
+	starting  *startConn // the connection whose ConnStart hooks run
 }
 
 // ResponseWriter is what a transport (the HTTP/1.x engine, HTTP/2) gives
@@ -143,5 +141,5 @@ func (rc *Request) reset() {
 	rc.capIdx = rc.capIdx[:0]
 	rc.loops = 0
 	rc.w = nil
-	rc.startConn, rc.startDeadline = nil, time.Time{}
+	rc.condValid, rc.starting = 0, nil
 }

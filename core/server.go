@@ -12,7 +12,6 @@ import (
 	"unsafe"
 
 	"github.com/golighty/golighty/core/h1"
-	"github.com/golighty/golighty/core/proxyhdr"
 	"github.com/golighty/golighty/core/urinorm"
 )
 
@@ -81,11 +80,11 @@ func (s *Server) reconcile(snap *Snapshot) error {
 		e.SetConfig(cfg)
 	}
 	for _, l := range added {
-		e := &h1.Server{Handler: s, Token: l.Spec.Token, OnConnect: s.connStart}
+		e := &h1.Server{Handler: s, Token: l.Spec.Token}
 		e.OnPanic = func(v any) { s.log.Error("panic serving request", "panic", v) }
 		e.SetConfig(cfg)
 		s.engines[l.Spec.Key()] = e
-		wl := s.limit.wrap(l)
+		wl := s.startWrap(s.limit.wrap(l), l.Spec.Token)
 		s.wrapped[l.Spec.Key()] = wl
 		s.wg.Add(1)
 		go func(l *Listener) {
@@ -120,9 +119,9 @@ func (s *Server) OpenConns() int64 {
 // listener with the given $SERVER["socket"] token (tests, socket activation
 // of single connections).
 func (s *Server) ServeConn(c net.Conn, token string) {
-	e := &h1.Server{Handler: s, Token: token, OnConnect: s.connStart}
+	e := &h1.Server{Handler: s, Token: token}
 	e.SetConfig(h1ConfigFor(s.rt.Current()))
-	e.ServeConn(c)
+	e.ServeConn(s.startConnFor(c, token))
 }
 
 // Addrs lists the bound addresses (useful with port 0 in tests).
@@ -335,7 +334,7 @@ func (rc *Request) fillConn(ci *h1.ConnInfo) {
 	}
 	rc.Conn.RemoteIP, rc.Conn.RemotePort = ci.RemoteIP, ci.RemotePort
 	rc.Conn.LocalIP, rc.Conn.LocalPort = ci.LocalIP, ci.LocalPort
-	rc.Conn.Proxy, _ = ci.Data.(*proxyhdr.Header)
+	rc.applyConnStart(ci.Conn)
 }
 
 // bytesView is b as a string without copying; b must outlive the string.

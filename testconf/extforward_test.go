@@ -168,6 +168,7 @@ func extforwardCases() []extforwardCase {
 		{name: "proxy v2 largest", proxy: true, src: "127.0.0.1", raw: efV2(0x21, 0x11, append(append([]byte{}, efV4...), efTLV(0x04, make([]byte, 256-16-12-3))...)) + efReq()},
 		{name: "proxy v2 bad version", proxy: true, src: "127.0.0.1", raw: efV2(0x31, 0x11, efV4) + efReq()},
 		{name: "proxy v2 bad command", proxy: true, src: "127.0.0.1", raw: efV2(0x22, 0x11, efV4) + efReq()},
+		{name: "proxy v1 static file (sendfile)", proxy: true, src: "127.0.0.1", raw: "PROXY TCP4 203.0.113.21 192.0.2.1 4444 80\r\nGET /s.txt HTTP/1.0\r\n\r\n"},
 		{name: "proxy then trusted-proxy address with xff", proxy: true, src: "127.0.0.1", raw: "PROXY TCP4 10.4.4.4 192.0.2.1 4444 80\r\n" + efKeep("X-Forwarded-For: 203.0.113.30\r\n") + efReq()},
 		{name: "proxy then untrusted xff", proxy: true, src: "127.0.0.1", raw: "PROXY TCP4 203.0.113.20 192.0.2.1 4444 80\r\n" + efReq("X-Forwarded-For: 198.51.100.1\r\n")},
 		{name: "proxy denied net", proxy: true, src: "127.0.0.1", raw: "PROXY TCP4 198.51.100.20 192.0.2.1 4444 80\r\n" + efReq()},
@@ -355,4 +356,49 @@ func efFirstLines(body []byte, n int) string {
 	}
 	lines := strings.SplitN(string(body), "\n", 5)
 	return strings.Join(lines[:min(4, len(lines))], " ")
+}
+
+// TestExtForwardProxyDeadline: on a hap-PROXY socket a peer that sends no
+// header, or only part of one, is cut off after server.max-read-idle without
+// a response, and while such peers wait, others are served.
+func TestExtForwardProxyDeadline(t *testing.T) {
+	root := t.TempDir()
+	writeTree(t, root, map[string]string{"www/s.txt": "static\n"})
+	conf := strings.NewReplacer("@ROOT@", root).Replace(`
+server.document-root = "@ROOT@/www"
+server.bind = "127.0.0.1"
+server.port = @PORT@
+server.max-read-idle = 1
+server.modules = ("mod_extforward")
+extforward.forwarder = ("127.0.0.1" => "trust")
+extforward.hap-PROXY = "enable"
+`)
+	g := startServer(t, "golighty", golightyBin, root, conf)
+	var slow []net.Conn
+	for i := 0; i < 40; i++ {
+		c, err := net.Dial("tcp", g.addr)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer c.Close()
+		if i%2 == 1 {
+			io.WriteString(c, "PROXY TCP4 203.0.")
+		}
+		slow = append(slow, c)
+	}
+	start := time.Now()
+	ex := g.raw(t, "PROXY TCP4 203.0.113.5 192.0.2.1 1 80\r\nGET /s.txt HTTP/1.0\r\n\r\n", false)
+	if ex.resp == nil || ex.resp.StatusCode != 200 || time.Since(start) > 900*time.Millisecond {
+		t.Fatalf("a prompt client waited behind slow ones: %v, %q", time.Since(start), ex.raw)
+	}
+	for i, c := range slow {
+		c.SetReadDeadline(time.Now().Add(5 * time.Second))
+		n, err := c.Read(make([]byte, 1))
+		if n != 0 || err == nil || errors.Is(err, os.ErrDeadlineExceeded) {
+			t.Fatalf("slow connection %d: %d bytes, %v (want a close without response)", i, n, err)
+		}
+	}
+	if el := time.Since(start); el < 900*time.Millisecond || el > 4*time.Second {
+		t.Fatalf("slow headers cut after %v, want about server.max-read-idle (1 s)", el)
+	}
 }

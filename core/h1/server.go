@@ -68,13 +68,14 @@ type ConnInfo struct {
 	LocalPort  int
 	TLS        bool
 	Token      any // Server.Token: identifies the listener ($SERVER["socket"])
-	// ProxyTLS is set by OnConnect when a trusted PROXY protocol header says
-	// the client reached the proxy over TLS: scheme https, default port 443.
+	// ProxyTLS: a PROXY protocol header the listener read says the client
+	// reached the proxy over TLS (scheme https, default port 443).
 	ProxyTLS bool
-	// Data is the Handler side's connection-level state, set by OnConnect
-	// and kept for every request of the connection.
-	Data any
 }
+
+// proxyTLSConn is a connection whose PROXY protocol header may say the
+// client used TLS (core/connstart.go).
+type proxyTLSConn interface{ ProxyTLS() bool }
 
 // Handler serves one request. When r.Status != 0 the request was invalid:
 // the handler renders the error response for that status (h1 then closes
@@ -96,12 +97,6 @@ type Server struct {
 	// OnPanic, if set, receives a value recovered from a panicking handler
 	// (the connection is then closed).
 	OnPanic func(v any)
-	// OnConnect, if set, runs once per connection in its own goroutine
-	// before the first request is read (lighttpd's handle_connection_accept).
-	// It may read from info.Conn (a PROXY protocol header) and change
-	// RemoteIP/RemotePort/Remote, ProxyTLS and Data; false closes the
-	// connection without a response.
-	OnConnect func(info *ConnInfo) bool
 
 	cfg      atomic.Pointer[Config]
 	open     atomic.Int64
@@ -347,6 +342,9 @@ func getConn(s *Server, nc net.Conn) *conn {
 		c.info.LocalIP, c.info.LocalPort = la.AddrPort().Addr().Unmap().String(), la.Port
 	}
 	_, c.info.TLS = nc.(*tls.Conn)
+	if p, ok := nc.(proxyTLSConn); ok {
+		c.info.ProxyTLS = p.ProxyTLS()
+	}
 	c.req.Conn = &c.info
 	c.req.Body = &c.body
 	c.rw.c = c
@@ -377,10 +375,6 @@ func (c *conn) serve() {
 			c.rwc.Close()
 		}
 	}()
-	if !c.start() {
-		c.rwc.Close()
-		return
-	}
 	for {
 		c.cfg = c.srv.config()
 		// Room for a whole head plus a chunk-size line behind it.
@@ -403,17 +397,6 @@ func (c *conn) serve() {
 			return
 		}
 	}
-}
-
-// start runs OnConnect. The connection counts as idle meanwhile: it has sent
-// no request, so Shutdown may cut it.
-func (c *conn) start() bool {
-	if c.srv.OnConnect == nil {
-		return true
-	}
-	c.idle.Store(true)
-	defer c.idle.Store(false)
-	return !c.srv.closing.Load() && c.srv.OnConnect(&c.info)
 }
 
 // readRequest reads and parses the next head. false: close silently.

@@ -214,7 +214,9 @@ func TestStartConnSocket(t *testing.T) {
 				t.Fatal(err)
 			}
 			defer c.Close()
-			if _, ok := c.(interface{ SyscallConn() (syscall.RawConn, error) }); !ok {
+			if _, ok := c.(interface {
+				SyscallConn() (syscall.RawConn, error)
+			}); !ok {
 				t.Fatal("the socket's descriptor is hidden (no sendfile)")
 			}
 			if _, ok := c.(interface{ CloseWrite() error }); !ok {

@@ -25,7 +25,7 @@ import (
 // $SERVER["socket"] and $HTTP["remoteip"] conditions can be true, as in
 // lighttpd; Table.Resolve works as usual. What they set with SetRemoteAddr
 // and SetScheme, and the header read with ReadProxyHeader, last for the
-// connection; fillConn gives them to each request.
+// connection; applyConnStart gives them to each request.
 
 // errNotConnStart is a ReadProxyHeader outside a ConnStart hook, or a second one.
 var errNotConnStart = errors.New("core: PROXY header read outside a connection start")

@@ -316,25 +316,19 @@ func (rc *Request) fillFromH1(r *h1.Request) {
 	rc.URI.Scheme = "http"
 	rc.URI.Authority = bytesView(r.Host)
 	if ci := r.Conn; ci != nil {
-		rc.fillConn(ci)
+		rc.netConn = ci.Conn
+		rc.Conn.TLS = ci.TLS
+		if ci.TLS {
+			rc.URI.Scheme = "https"
+		}
+		if tok, ok := ci.Token.(string); ok {
+			rc.Conn.Socket = tok
+		}
+		rc.Conn.RemoteIP, rc.Conn.RemotePort = ci.RemoteIP, ci.RemotePort
+		rc.Conn.LocalIP, rc.Conn.LocalPort = ci.LocalIP, ci.LocalPort
+		rc.applyConnStart(ci.Conn)
 	}
 	rc.Conn.Requests = r.Seq - 1
-}
-
-// fillConn takes the connection's side of a request from the engine.
-func (rc *Request) fillConn(ci *h1.ConnInfo) {
-	rc.netConn = ci.Conn
-	rc.Conn.TLS = ci.TLS
-	rc.URI.Scheme = "http"
-	if ci.TLS || ci.ProxyTLS {
-		rc.URI.Scheme = "https"
-	}
-	if tok, ok := ci.Token.(string); ok {
-		rc.Conn.Socket = tok
-	}
-	rc.Conn.RemoteIP, rc.Conn.RemotePort = ci.RemoteIP, ci.RemotePort
-	rc.Conn.LocalIP, rc.Conn.LocalPort = ci.LocalIP, ci.LocalPort
-	rc.applyConnStart(ci.Conn)
 }
 
 // bytesView is b as a string without copying; b must outlive the string.

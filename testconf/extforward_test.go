@@ -162,6 +162,10 @@ func extforwardCases() []extforwardCase {
 		{name: "proxy v2 ssl and verified cert", proxy: true, src: "127.0.0.1", raw: efV2(0x21, 0x11, append(append([]byte{}, efV4...), append(fullSSL, efTLV(0x05, []byte("uid-1"))...)...)) + efReq()},
 		{name: "proxy v2 ssl, cert verified as lighttpd reads it", proxy: true, src: "127.0.0.1", raw: efV2(0x21, 0x11, append(append([]byte{}, efV4...),
 			efSSL(0x05, 0, efTLV(0x00, nil), efTLV(0x21, []byte("TLSv1.2")), efTLV(0x22, []byte("bob")))...)) + efReq()},
+		{name: "proxy v2 ssl, host with port 443", proxy: true, src: "127.0.0.1", raw: efV2(0x21, 0x11, append(append([]byte{}, efV4...), efSSL(0x01, 0, efTLV(0x21, []byte("TLSv1.3")))...)) +
+			"GET /env.php HTTP/1.1\r\nHost: EF:443\r\nConnection: close\r\n\r\n"},
+		{name: "proxy v2 plain, host with port 443", proxy: true, src: "127.0.0.1", raw: efV2(0x21, 0x11, efV4) +
+			"GET /env.php HTTP/1.1\r\nHost: EF:443\r\nConnection: close\r\n\r\n"},
 		{name: "proxy v2 ssl unverified", proxy: true, src: "127.0.0.1", raw: efV2(0x21, 0x11, append(append([]byte{}, efV4...), efSSL(0x03, 1, efTLV(0x22, []byte("mallory")))...)) + efReq()},
 		{name: "proxy v2 truncated tlv", proxy: true, src: "127.0.0.1", raw: efV2(0x21, 0x11, append(append(append([]byte{}, efV4...), efTLV(0x05, []byte("u2"))...), 0x20, 0, 40, 1)) + efReq()},
 		{name: "proxy v2 too large", proxy: true, src: "127.0.0.1", raw: efV2(0x21, 0x11, append(append([]byte{}, efV4...), efTLV(0x04, make([]byte, 300))...)) + efReq()},

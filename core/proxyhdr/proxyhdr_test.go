@@ -205,3 +205,25 @@ func TestFrame(t *testing.T) {
 		})
 	}
 }
+
+// BenchmarkParse is the decoding a PROXY connection pays once (framing
+// included), for haproxy's usual headers.
+func BenchmarkParse(b *testing.B) {
+	for _, tc := range []struct {
+		name string
+		hdr  []byte
+	}{
+		{"v1 tcp4", []byte("PROXY TCP4 203.0.113.7 192.0.2.1 44444 80\r\n")},
+		{"v2 tcp4", v2(0x21, 0x11, v4a)},
+		{"v2 tcp4 ssl", v2(0x21, 0x11, cat(v4a, sslTLV(0x01, 0, tlv(0x21, []byte("TLSv1.3")), tlv(0x23, []byte("TLS_AES_256_GCM_SHA384")))))},
+	} {
+		b.Run(tc.name, func(b *testing.B) {
+			b.ReportAllocs()
+			for b.Loop() {
+				if _, err := Parse(tc.hdr); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+	}
+}

@@ -7,7 +7,11 @@
 # the ratio, not the absolute numbers.
 #
 #   bench/compare.sh [case ...]     cases: 1k 100k noka 304 big php phpkeep xsendfile readfile
+#                                          xff xffnone
 #                                   (default: all; php cases need php-cgi)
+# xff is 1k through mod_extforward from a trusted peer with X-Forwarded-For
+# (the client taken from the header); xffnone the same without the header.
+# Naming either loads mod_extforward for every case of that run.
 # phpkeep is PHP hello through a backend with golighty's "keep-conn" =>
 # "enable" (connection reuse); lighttpd ignores that key, so both servers
 # still read the same file.
@@ -23,7 +27,7 @@ CLIENT_CPU=${CLIENT_CPU:-1}
 PORT_G=${PORT_G:-18080}
 PORT_L=${PORT_L:-18081}
 cases=("$@")
-[ ${#cases[@]} -eq 0 ] && cases=(1k 100k noka 304 big php phpkeep xsendfile readfile)
+[ ${#cases[@]} -eq 0 ] && cases=(1k 100k noka 304 big php phpkeep xsendfile readfile xff xffnone)
 
 for tool in wrk lighttpd taskset go; do
   command -v "$tool" >/dev/null || { echo "missing $tool (apt-get install wrk lighttpd util-linux)"; exit 1; }
@@ -78,6 +82,13 @@ fastcgi.server = (".php" => ((
 )))
 EOF
   fi
+  if [[ " ${cases[*]} " == *" xff"* ]]; then
+    cat <<EOF
+server.modules += ("mod_extforward")
+extforward.forwarder = ("127.0.0.1" => "trust", "10.0.0.0/8" => "trust")
+\$HTTP["remoteip"] == "203.0.113.0/24" { server.name = "clients" }
+EOF
+  fi
 }
 conf "$PORT_G" > "$work/golighty.conf"
 conf "$PORT_L" > "$work/lighttpd.conf"
@@ -97,6 +108,10 @@ end
 EOF
 cat > "$work/noka.lua" <<'EOF'
 wrk.headers["Connection"] = "close"
+EOF
+cat > "$work/xff.lua" <<'EOF'
+wrk.headers["X-Forwarded-For"] = "203.0.113.7, 10.1.1.1"
+wrk.headers["X-Forwarded-Proto"] = "https"
 EOF
 
 start_server() { # name -> pid
@@ -127,6 +142,8 @@ run_case() { # case server -> "reqs mbps cpu_us_per_req rss_kb"
     1k) url+=/1k.txt ;;
     100k) url+=/100k.bin ;;
     noka) url+=/1k.txt; script=(-s "$work/noka.lua") ;;
+    xff) url+=/1k.txt; script=(-s "$work/xff.lua") ;;
+    xffnone) url+=/1k.txt ;;
     304) url+=/1k.txt; script=(-s "$work/ims.lua") ;;
     big) url+=/big.bin; args=(-t 1 -c 8 -d "${DURATION}s") ;;
     php) url+=/hello.php ;;

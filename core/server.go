@@ -192,6 +192,12 @@ func h1ConfigFor(snap *Snapshot) h1.Config {
 	c.MaxKeepAliveRequests = def.MaxKeepAliveRequests
 	c.MaxKeepAliveIdle = time.Duration(def.MaxKeepAliveIdle) * time.Second
 	c.MaxReadIdle = time.Duration(def.MaxReadIdle) * time.Second
+	// The whole head must arrive within the read idle time as well, and
+	// never more than 30 s (golighty's bound against clients dripping a
+	// byte at a time, which an idle timer alone would never cut off).
+	if c.MaxReadIdle > 0 && c.MaxReadIdle < c.HeadTimeout {
+		c.HeadTimeout = c.MaxReadIdle
+	}
 	c.MaxWriteIdle = time.Duration(def.MaxWriteIdle) * time.Second
 	c.MaxRequestFieldSize = srv.MaxRequestFieldSize
 	c.MaxRequestSize = def.MaxRequestSize

@@ -50,9 +50,11 @@ func (rc *Request) ReadProxyHeader() (*proxyhdr.Header, error) {
 		deadline = engine
 	}
 	h, err := proxyhdr.Read(sc.Conn, deadline)
-	// Read cleared the read deadline: put back the engine's (a TLS
-	// handshake's, say).
-	sc.Conn.SetReadDeadline(engine)
+	if !engine.IsZero() {
+		// Read cleared the read deadline: put back the engine's (a TLS
+		// handshake's, say).
+		sc.Conn.SetReadDeadline(engine)
+	}
 	if err != nil {
 		return nil, err
 	}

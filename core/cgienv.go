@@ -205,7 +205,9 @@ func cgiVarName(name string, header bool) string {
 	}
 	v := b.String()
 	if cache.n.Load() < maxCachedVarNames {
-		if _, loaded := cache.LoadOrStore(name, v); !loaded {
+		// name is a view of the request's read buffer: the key must be a
+		// copy, or the next request rewrites it inside the map.
+		if _, loaded := cache.LoadOrStore(strings.Clone(name), v); !loaded {
 			cache.n.Add(1)
 		}
 	}

@@ -75,6 +75,7 @@ type Request struct {
 	caps      []capRef
 	capIdx    []int
 	loops     int
+	dropped   bool
 	log       *slog.Logger // error log of this request (per-condition server.errorlog)
 	srvLog    *slog.Logger // the process's error log
 	pathBuf   []byte       // backing store of Phys.Path
@@ -133,5 +134,6 @@ func (rc *Request) reset() {
 	rc.caps = rc.caps[:0]
 	rc.capIdx = rc.capIdx[:0]
 	rc.loops = 0
+	rc.dropped = false
 	rc.w = nil
 }

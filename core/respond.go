@@ -69,7 +69,7 @@ func (rc *Request) runErrorHandler(target string) {
 	rc.runPhases()
 	rc.Method = method
 	sub := rc.Resp.Status
-	if rc.Resp.kind == bodyStream {
+	if rc.Resp.kind == bodyStream || rc.dropped {
 		return
 	}
 	switch {
@@ -101,6 +101,9 @@ func (rc *Request) prepareResponse() {
 	}
 	if t := rc.errorHandlerTarget(); t != "" {
 		rc.runErrorHandler(t)
+		if rc.dropped {
+			return
+		}
 	}
 	st := rc.Resp.Status
 	if st >= 400 && (!rc.Resp.HasBody() || (rc.Resp.Dynamic && rc.Conf.ErrorIntercept)) {

@@ -33,6 +33,10 @@ type Value struct {
 	Key  string // the key as written
 	Raw  lighttpdconf.Value
 	Pos  lighttpdconf.Pos
+	// Block is the index of the config block that sets the value (0 =
+	// global), for keys whose values refer to their block's condition
+	// (%N captures of url.rewrite and url.redirect).
+	Block int
 	str  string
 	num  int64
 	list []string

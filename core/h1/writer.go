@@ -25,6 +25,7 @@ type ResponseWriter struct {
 	hasDate, hasServer, hasCL, hasTE bool
 
 	wroteHead bool
+	dropped   bool // Drop: no response at all, the connection closes
 	keepAlive bool
 	chunked   bool // body is sent with chunked framing
 	noBody    bool // HEAD, 1xx, 204, 304: no body bytes on the wire
@@ -319,8 +320,23 @@ func (w *ResponseWriter) SendFile(f *os.File, off, n int64) error {
 	return nil
 }
 
+// Drop abandons the response before its head: nothing is written for this
+// request and the connection closes after the responses before it went out
+// (lighttpd's connection error state, e.g. mod_rewrite's loop limit).
+func (w *ResponseWriter) Drop() {
+	if w.wroteHead {
+		return
+	}
+	w.dropped = true
+	w.keepAlive = false
+	w.req.KeepAlive = false
+}
+
 // finish completes the response after the handler returned.
 func (w *ResponseWriter) finish() {
+	if w.dropped {
+		return
+	}
 	if !w.wroteHead {
 		w.writeHead(0)
 		return

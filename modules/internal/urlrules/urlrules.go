@@ -8,6 +8,8 @@ package urlrules
 
 import (
 	"fmt"
+	"strings"
+	"unicode/utf8"
 
 	"github.com/golighty/golighty/core"
 	"github.com/golighty/golighty/lighttpdconf/regex"
@@ -20,7 +22,11 @@ const maxRuleCaptures = 19
 
 // Rule is one compiled "regex" => "target" pair.
 type Rule struct {
-	re   *regex.Regexp
+	// prefix is a literal every match starts with (requiredPrefix): a
+	// target without it skips the regex, which keeps requests that no rule
+	// concerns nearly free.
+	prefix string
+	re     *regex.Regexp
 	tmpl *subst.Template
 	// blank: an empty target stops the list without a result (lighttpd's
 	// way to exempt paths from the rules after it).
@@ -50,7 +56,8 @@ func NewList(block int, cond string) *List {
 	return &List{Block: block, Cond: cond}
 }
 
-// Add compiles kvs and appends them. With normalize (server.http-parseopts
+// Add compiles kvs and appends them; sc (nil in tests) learns which
+// condition must keep its captures for %N. With normalize (server.http-parseopts
 // url-normalize, the default) regexes and targets get the load-time
 // normalization lighttpd applies (upper-case %XX, bytes >= 0x80 encoded),
 // so they compare with normalized request targets.
@@ -70,9 +77,11 @@ func (l *List) Add(sc *core.SetupContext, kvs []core.KV, normalize bool) error {
 		tmpl, _ := subst.Compile(val) // lighttpd accepts every target
 		if tmpl.UsesCondCaptures() && !l.condCaptures {
 			l.condCaptures = true
-			sc.CaptureCondition(l.Block)
+			if sc != nil {
+				sc.CaptureCondition(l.Block)
+			}
 		}
-		l.Rules = append(l.Rules, Rule{re: re, tmpl: tmpl, blank: val == ""})
+		l.Rules = append(l.Rules, Rule{prefix: requiredPrefix(key), re: re, tmpl: tmpl, blank: val == ""})
 	}
 	return nil
 }
@@ -99,9 +108,18 @@ const (
 // that no rule matches costs no allocation.
 func (l *List) Apply(rc *core.Request, dst []byte) (int, Outcome, []byte, error) {
 	subject := rc.URI.Target
+	if len(l.Rules) > 0 && !utf8.ValidString(subject) {
+		// PCRE2 in UTF mode refuses such a subject before looking at the
+		// pattern: the first rule fails (possible only with url-normalize
+		// disabled, which leaves bytes >= 0x80 unencoded).
+		return 0, Failed, dst, regex.ErrInvalidUTF8
+	}
 	var idxBuf [2 * (maxRuleCaptures + 1)]int
 	for i := range l.Rules {
 		r := &l.Rules[i]
+		if !strings.HasPrefix(subject, r.prefix) {
+			continue
+		}
 		m, err := r.re.FindStringSubmatchIndexErr(idxBuf[:0], subject)
 		if err != nil {
 			return i, Failed, dst, err
@@ -143,4 +161,47 @@ func (l *List) expand(rc *core.Request, r *Rule, m []int, subject string, dst []
 		HasQuery:  len(rc.URI.Target) > len(rc.URI.PathRaw),
 	}
 	return r.tmpl.Expand(dst, rule, cond, &u)
+}
+
+// requiredPrefix returns the literal text that starts every match of a
+// PCRE pattern anchored with '^' ("^/app/(.*)" -> "/app/"), or "" when it
+// cannot tell: no '^' first, any '|' in the pattern (a top-level
+// alternative would make the prefix optional), or no literal after '^'. The
+// literal ends at the first metacharacter; a character a quantifier applies
+// to is left out. An escaped punctuation character is itself.
+func requiredPrefix(p string) string {
+	if !strings.HasPrefix(p, "^") || strings.IndexByte(p, '|') >= 0 {
+		return ""
+	}
+	var b []byte
+	before := 0 // len(b) before the last literal character
+	i := 1
+scan:
+	for i < len(p) {
+		c := p[i]
+		switch {
+		case c == '\\':
+			if i+1 >= len(p) || !isPunct(p[i+1]) {
+				break scan
+			}
+			before = len(b)
+			b = append(b, p[i+1])
+			i += 2
+		case strings.IndexByte(`^$.[]()?*+{}#`, c) >= 0 || c < 0x20 || c == ' ':
+			break scan
+		default:
+			before = len(b)
+			b = append(b, c)
+			i++
+		}
+	}
+	if i < len(p) && strings.IndexByte("?*+{", p[i]) >= 0 {
+		b = b[:before]
+	}
+	return string(b)
+}
+
+// isPunct: ASCII punctuation, which a backslash makes literal in PCRE.
+func isPunct(c byte) bool {
+	return c > ' ' && c < 0x7f && !('a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9')
 }

@@ -27,7 +27,7 @@ type Rule struct {
 	// concerns nearly free.
 	prefix string
 	re     *regex.Regexp
-	tmpl *subst.Template
+	tmpl   *subst.Template
 	// blank: an empty target stops the list without a result (lighttpd's
 	// way to exempt paths from the rules after it).
 	blank bool

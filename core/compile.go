@@ -133,8 +133,7 @@ func Compile(conf *lighttpdconf.Config, opts CompileOptions, shared *SharedPool)
 		mi, ok := lookupModule(name)
 		if !ok {
 			s.close()
-			return nil, fmt.Errorf("module %s is not available in golighty (loading plugins finally failed); the modules it has are: %s",
-				name, strings.Join(Registered(), ", "))
+			return nil, &UnavailableModuleError{Name: name}
 		}
 		m := mi.New()
 		sc.module = name
@@ -147,6 +146,15 @@ func Compile(conf *lighttpdconf.Config, opts CompileOptions, shared *SharedPool)
 	s.collectHooks()
 	reportUnknownKeys(sc)
 	return s, nil
+}
+
+// UnavailableModuleError is the failure of a config that loads a module this
+// binary does not have (lighttpd's "loading plugins finally failed").
+type UnavailableModuleError struct{ Name string }
+
+func (e *UnavailableModuleError) Error() string {
+	return fmt.Sprintf("module %s is not available in golighty (loading plugins finally failed); the modules it has are: %s",
+		e.Name, strings.Join(Registered(), ", "))
 }
 
 // reportUnknownKeys warns about keys no loaded module consumed, as lighttpd's

@@ -379,3 +379,35 @@ url.redirect = ("^/p" => "http://${url.authority}:${url.port}/q")
 		t.Fatalf("got %q", ex.raw)
 	}
 }
+
+// TestSideBySideRewriteErrorHandler: an error handler restarts the request
+// through the rules, with the rewrite state of the request (a once-rule
+// that matched before the error keeps the handler's URL from rewriting).
+func TestSideBySideRewriteErrorHandler(t *testing.T) {
+	lighttpd := requirePeer(t, "lighttpd")
+	root := t.TempDir()
+	writeTree(t, root, map[string]string{"www/h.html": "handler\n", "www/f.txt": "file\n"})
+	conf := `
+server.document-root = "` + root + `/www"
+server.bind = "127.0.0.1"
+server.port = @PORT@
+server.tag = "side-by-side"
+server.modules = ("mod_rewrite", "mod_redirect")
+server.error-handler-404 = "/handler"
+url.rewrite-once = ("^/handler$" => "/h.html", "^/gone/(.*)" => "/missing/$1", "^/x/(.*)" => "/f.txt")
+url.redirect = ("^/h\.html\?from=redir" => "/redirected")
+$HTTP["url"] =^ "/r2/" { url.rewrite-once = ("^/r2/(.*)" => "/nothere") }
+$HTTP["url"] =^ "/r3/" { server.error-handler-404 = "/handler?from=redir" }
+`
+	g := startServer(t, "golighty", golightyBin, root, conf)
+	l := startServer(t, "lighttpd", lighttpd, root, conf)
+	compareSideBySide(t, g, l, []string{
+		rewriteGet("/missing"),
+		rewriteGet("/gone/a"),
+		rewriteGet("/x/y"),
+		rewriteGet("/r2/q"),
+		rewriteGet("/r3/q"),
+		rewriteGet("/handler"),
+		"HEAD /missing HTTP/1.0\r\n\r\n",
+	}, nil, nil)
+}

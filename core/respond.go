@@ -1,6 +1,7 @@
 package core
 
 import (
+	"errors"
 	"io"
 	"os"
 
@@ -156,9 +157,16 @@ func (rc *Request) errorDocument(st int) {
 	rc.Resp.SetBody(errorPage(st))
 }
 
+// ErrDropped is what writing the response of a dropped request (see
+// Request.Drop) returns: nothing was written, the connection must close.
+var ErrDropped = errors.New("request dropped without a response")
+
 // writeResponse puts the prepared response on the wire.
 func (rc *Request) writeResponse() error {
 	r := &rc.Resp
+	if rc.dropped {
+		return ErrDropped
+	}
 	if r.started {
 		return nil
 	}

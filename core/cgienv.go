@@ -205,8 +205,8 @@ func cgiVarName(name string, header bool) string {
 	}
 	v := b.String()
 	if cache.n.Load() < maxCachedVarNames {
-		// name is a view of the request's read buffer: the key must be a
-		// copy, or the next request rewrites it inside the map.
+		// name views the request's read buffer: the key must be a copy, or
+		// its bytes change under the map when the buffer is reused.
 		if _, loaded := cache.LoadOrStore(strings.Clone(name), v); !loaded {
 			cache.n.Add(1)
 		}

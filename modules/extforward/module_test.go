@@ -185,3 +185,35 @@ func v2SSL(zeroPad bool) []byte {
 }
 
 func netipMust(s string) netip.AddrPort { return netip.MustParseAddrPort(s) }
+
+// TestDefaultHeaders: without extforward.headers the defaults are
+// X-Forwarded-For and Forwarded-For, also for an empty global list, but
+// not when hap-PROXY is enabled globally; an empty list in a condition
+// reads no header.
+func TestDefaultHeaders(t *testing.T) {
+	base := "server.document-root = \"@DIR@\"\nserver.modules = (\"mod_extforward\", \"mod_test_echo\")\nextforward.forwarder = (\"127.0.0.1\" => \"trust\")\n"
+	xff := get("X-Forwarded-For: 203.0.113.7\r\n")
+	ff := get("Forwarded-For: 203.0.113.8\r\n")
+	proxied := "PROXY TCP4 198.51.100.1 192.0.2.1 1 80\r\n"
+	tests := []struct {
+		name, conf, token, raw, want string
+	}{
+		{"no headers key", "", ":80", xff, "203.0.113.7 0 http tag=-"},
+		{"Forwarded-For is a default", "", ":80", ff, "203.0.113.8 0 http tag=-"},
+		{"empty global list keeps the defaults", "extforward.headers = ()\n", ":80", xff, "203.0.113.7 0 http tag=-"},
+		{"other list replaces them", "extforward.headers = (\"X-Real-IP\")\n", ":80", xff, "127.0.0.1 4000 http tag=-"},
+		{"empty list in a condition reads none", "$SERVER[\"socket\"] == \":80\" { extforward.headers = () }\n", ":80", xff, "127.0.0.1 4000 http tag=-"},
+		{"global hap-PROXY drops the defaults", "extforward.hap-PROXY = \"enable\"\n", ":80", "PROXY TCP4 127.0.0.1 192.0.2.1 1 80\r\n" + xff, "127.0.0.1 1 http tag=-"},
+		{"global hap-PROXY with headers listed", "extforward.hap-PROXY = \"enable\"\nextforward.headers = (\"X-Forwarded-For\")\n", ":80", proxied + xff, "198.51.100.1 1 http tag=-"},
+		{"global hap-PROXY, headers listed, proxy address trusted", "extforward.hap-PROXY = \"enable\"\nextforward.headers = (\"X-Forwarded-For\")\n", ":80", "PROXY TCP4 127.0.0.1 192.0.2.1 1 80\r\n" + xff, "203.0.113.7 0 http tag=-"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			h := coretest.New(t, base+tt.conf)
+			got := exchange(t, h, "127.0.0.1:4000", tt.token, tt.raw, 1)
+			if len(got) != 1 || got[0] != tt.want {
+				t.Fatalf("got %q, want %q", got, tt.want)
+			}
+		})
+	}
+}

@@ -8,3 +8,8 @@ require (
 	github.com/fsnotify/fsnotify v1.10.1
 	golang.org/x/sys v0.50.0
 )
+
+require (
+	golang.org/x/net v0.62.0 // indirect
+	golang.org/x/text v0.43.0 // indirect
+)

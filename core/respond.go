@@ -276,7 +276,7 @@ func (rc *Request) FlushStream() error { return rc.w.Flush() }
 // every finished response after the response_start hooks.
 func (rc *Request) rangeOnBytes() {
 	r := &rc.Resp
-	if !rc.Conf.RangeRequests || (rc.Proto != 11 && !rc.Snap.Core.Server.HTTP10Range) {
+	if !rc.Conf.RangeRequests || (rc.Proto < 11 && !rc.Snap.Core.Server.HTTP10Range) {
 		return
 	}
 	if r.Header.Has("Content-Encoding") || r.Header.Has("Transfer-Encoding") || r.Header.Get("Accept-Ranges") == "none" {

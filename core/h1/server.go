@@ -35,6 +35,10 @@ type Config struct {
 	// sends after the server decided to close, so the response is not lost
 	// to a TCP reset.
 	LingerTimeout time.Duration
+	// H2Prior hands a clear connection that opens with the HTTP/2 preface
+	// to Server.Handoff (lighttpd's server.h2proto); H2Upgrade does the same
+	// for an HTTP/1.1 request asking for "Upgrade: h2c" (server.h2c).
+	H2Prior, H2Upgrade bool
 }
 
 // DefaultConfig returns lighttpd 1.4.69's defaults.
@@ -90,6 +94,14 @@ type Server struct {
 	// OnPanic, if set, receives a value recovered from a panicking handler
 	// (the connection is then closed).
 	OnPanic func(v any)
+	// Handoff, if set, takes over a connection that switches to HTTP/2 (see
+	// Config.H2Prior and H2Upgrade) and serves it to its end, closing nc.
+	// buffered holds the bytes read but not consumed: the whole preface for
+	// prior knowledge, else what followed the upgrade request. upgrade is
+	// the request that asked for "Upgrade: h2c" (nil for prior knowledge)
+	// and settings its decoded HTTP2-Settings; both are valid until Handoff
+	// returns.
+	Handoff func(nc net.Conn, info *ConnInfo, buffered []byte, upgrade *Request, settings []byte)
 
 	cfg      atomic.Pointer[Config]
 	open     atomic.Int64
@@ -246,6 +258,7 @@ type conn struct {
 	rdl, wdl    time.Time // read and write deadlines last set on rwc
 	idle        atomic.Bool
 	noKeepAlive bool
+	h2prior     bool // the connection opened with the HTTP/2 preface
 	kaIdle      time.Duration // keep-alive idle limit chosen for the last response
 
 	req  Request
@@ -349,6 +362,7 @@ func putConn(c *conn) {
 	c.releaseW()
 	c.werr = nil
 	c.noKeepAlive = false
+	c.h2prior = false
 	c.idle.Store(false)
 	c.req.reset()
 	c.body = Body{}
@@ -382,6 +396,9 @@ func (c *conn) serve() {
 			c.rwc.Close()
 			return
 		}
+		if c.handoffH2() {
+			return
+		}
 		if !c.handle() {
 			c.closeLingering()
 			return
@@ -408,6 +425,10 @@ func (c *conn) readRequest() bool {
 				return true
 			}
 			if hl > 0 {
+				if c.seq == 1 && hl == len(h2Preface) && c.wantsPrior() && string(c.buf[:hl]) == h2Preface {
+					c.h2prior = true
+					return true
+				}
 				if lines > 0 {
 					// The head deadline stays armed: every later read
 					// (body, next head) sets its own first.

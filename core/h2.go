@@ -101,7 +101,7 @@ func (x h2Writer) Flush() error                            { return x.w.Flush() 
 // stream, not the connection.
 type h2Stream struct{ w *h2.ResponseWriter }
 
-func (x h2Stream) Close() error       { x.w.Abort(); return nil }
+func (x h2Stream) Close() error      { x.w.Abort(); return nil }
 func (x h2Stream) ClientReset() bool { return x.w.ClientReset() }
 
 // ServeH2 runs one HTTP/2 stream through the same pipeline as ServeH1.

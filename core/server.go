@@ -27,11 +27,11 @@ type Server struct {
 	// HTTP/2 engines by listener key (and "conn:"+token for connections
 	// served through ServeConn/ServeH2Conn without a listener of ours)
 	h2engines map[string]*h2.Server
-	wrapped map[string]net.Listener
-	wg      sync.WaitGroup
-	reqs    sync.Pool
-	limit   *connLimiter // server.max-connections, fixed at start
-	stopped atomic.Bool
+	wrapped   map[string]net.Listener
+	wg        sync.WaitGroup
+	reqs      sync.Pool
+	limit     *connLimiter // server.max-connections, fixed at start
+	stopped   atomic.Bool
 }
 
 // NewServer returns a server that will run snap once Start is called.

@@ -258,7 +258,7 @@ type conn struct {
 	rdl, wdl    time.Time // read and write deadlines last set on rwc
 	idle        atomic.Bool
 	noKeepAlive bool
-	h2prior     bool // the connection opened with the HTTP/2 preface
+	h2prior     bool          // the connection opened with the HTTP/2 preface
 	kaIdle      time.Duration // keep-alive idle limit chosen for the last response
 
 	req  Request

@@ -24,14 +24,15 @@ type Server struct {
 	log     *slog.Logger
 	mu      sync.Mutex
 	engines map[string]*h1.Server // by listener key
+	wrapped map[string]net.Listener
+	wg      sync.WaitGroup
+	reqs    sync.Pool
+	limit   *connLimiter // server.max-connections, fixed at start
+	stopped atomic.Bool
+
 	// HTTP/2 engines by listener key (and "conn:"+token for connections
 	// served through ServeConn/ServeH2Conn without a listener of ours)
 	h2engines map[string]*h2.Server
-	wrapped   map[string]net.Listener
-	wg        sync.WaitGroup
-	reqs      sync.Pool
-	limit     *connLimiter // server.max-connections, fixed at start
-	stopped   atomic.Bool
 }
 
 // NewServer returns a server that will run snap once Start is called.

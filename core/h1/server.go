@@ -258,8 +258,8 @@ type conn struct {
 	rdl, wdl    time.Time // read and write deadlines last set on rwc
 	idle        atomic.Bool
 	noKeepAlive bool
-	h2prior     bool          // the connection opened with the HTTP/2 preface
 	kaIdle      time.Duration // keep-alive idle limit chosen for the last response
+	h2prior     bool          // the connection opened with the HTTP/2 preface
 
 	req  Request
 	body Body

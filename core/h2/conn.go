@@ -9,6 +9,7 @@ import (
 	"net"
 	"sort"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/golighty/golighty/core/h1"
@@ -76,6 +77,7 @@ type conn struct {
 	blkPrio   bool
 
 	flood     floodMeter
+	ended     atomic.Bool // the writer is done: reading ends
 	seq       int
 	handlers  sync.WaitGroup
 	writerEnd chan struct{}
@@ -272,8 +274,14 @@ func isTimeout(err error) bool {
 // and body-read limits are checked then); a frame, once begun, must arrive
 // within server.max-read-idle.
 func (c *conn) readFrame() error {
+	if c.ended.Load() {
+		return io.EOF
+	}
 	if c.br.Buffered() == 0 {
 		c.setReadDeadline(c.idleDeadline())
+		if c.ended.Load() { // the writer may have just set a deadline of now
+			return io.EOF
+		}
 		if _, err := c.br.Peek(1); err != nil {
 			if isTimeout(err) {
 				return c.onIdleTimeout()
@@ -325,6 +333,9 @@ func (c *conn) idleDeadline() time.Time {
 // onIdleTimeout handles a read deadline passing between frames.
 func (c *conn) onIdleTimeout() error {
 	c.rdl = time.Time{}
+	if c.ended.Load() {
+		return io.EOF
+	}
 	now := time.Now()
 	if c.blkStream != 0 {
 		return connErr{http2.ErrCodeProtocol, "header block timeout"}

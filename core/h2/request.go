@@ -58,6 +58,7 @@ type fieldParser struct {
 	max     int // server.max-request-field-size
 	size    int
 	trailer bool
+	over    bool // past max-request-field-size
 
 	pseudoDone                    bool
 	hasMethod, hasScheme, hasPath bool
@@ -95,10 +96,12 @@ func view(s string) []byte {
 // HPACK state stays in step with the client's encoder.
 func (p *fieldParser) field(f hpack.HeaderField) {
 	p.size += len(f.Name) + len(f.Value) + 4
-	if p.malformed != "" || p.r.Status != 0 {
+	if p.malformed != "" || p.over {
 		return
 	}
 	if p.size > p.max && !p.trailer {
+		// Decoding goes on (HPACK state), keeping nothing more.
+		p.over = true
 		p.refuse(431, "oversized request header -> 431")
 		return
 	}
@@ -121,7 +124,7 @@ func (p *fieldParser) field(f hpack.HeaderField) {
 	if !p.pseudoDone {
 		p.pseudoDone = true
 		p.checkPseudo()
-		if p.malformed != "" || p.r.Status != 0 {
+		if p.malformed != "" {
 			return
 		}
 	}

@@ -112,7 +112,8 @@ func (c *conn) endWrite() {
 	if cw, ok := c.nc.(interface{ CloseWrite() error }); ok {
 		cw.CloseWrite()
 	}
-	c.nc.SetReadDeadline(time.Now().Add(lingerAfterEnd))
+	c.ended.Store(true)
+	c.nc.SetReadDeadline(time.Now()) // wake the reader: it ends too
 }
 
 type fileRead struct {

@@ -31,9 +31,10 @@ func (c *conn) handoffH2() bool {
 // just parsed: "Upgrade: h2c" with an HTTP2-Settings header (named in
 // Connection) on an HTTP/1.1 request without a body switches a clear
 // connection to HTTP/2 when H2Upgrade is on. Whenever Upgrade names h2c,
-// Upgrade and HTTP2-Settings are removed from the request and from
-// Connection, as lighttpd does, so a request served over HTTP/1.1 does not
-// pass them on.
+// the tokens Upgrade and HTTP2-Settings leave Connection; a request that
+// stays on HTTP/1.1 also loses the Upgrade and HTTP2-Settings fields,
+// while the upgraded one keeps them (lighttpd moves the headers to stream
+// 1 before it removes them, so backends see both there).
 func (c *conn) h2cUpgrade() ([]byte, bool) {
 	r := &c.req
 	if r.Status != 0 || !r.hasUpgrade {
@@ -51,11 +52,15 @@ func (c *conn) h2cUpgrade() ([]byte, bool) {
 			c.srv.Handoff != nil && hasToken(connection, "HTTP2-Settings") {
 			settings, ok = decodeSettings(hs)
 		}
-		r.removeHeader("HTTP2-Settings")
 		r.removeToken("Connection", "HTTP2-Settings")
+		if !ok {
+			r.removeHeader("HTTP2-Settings")
+		}
 	}
-	r.removeHeader("Upgrade")
 	r.removeToken("Connection", "Upgrade")
+	if !ok {
+		r.removeHeader("Upgrade")
+	}
 	return settings, ok
 }
 

@@ -108,6 +108,11 @@ type conn struct {
 	dead          bool
 	wake          chan struct{}
 	idleSince     time.Time
+	// upgraded: after a 101, until the client acknowledges our SETTINGS
+	// (it then parses HTTP/2), the writer sends at most one frame of data:
+	// curl 7.88 fails when more than its 32 KiB buffer follows the 101.
+	upgraded  bool
+	earlyData int
 }
 
 func newConn(s *Server, nc net.Conn, opts *ConnOptions) *conn {
@@ -177,6 +182,7 @@ func (c *conn) serve(opts *ConnOptions) {
 	defer c.finish()
 	c.mu.Lock()
 	if opts.Upgrade != nil {
+		c.upgraded = true
 		c.ctrl = append(c.ctrl, "HTTP/1.1 101 Switching Protocols\r\nConnection: Upgrade\r\nUpgrade: h2c\r\n\r\n"...)
 	}
 	c.wfr.WriteSettings(
@@ -372,7 +378,7 @@ func (c *conn) frameError(err error) error {
 			// The block's HPACK state is lost with it.
 			return connErr{http2.ErrCodeProtocol, "bad header frame"}
 		}
-		if s := c.streams[se.StreamID]; s != nil {
+		if s := c.streams[se.StreamID]; s != nil && s.st != stateClosed {
 			c.resetStream(s, se.Code)
 		} else {
 			c.writeRST(se.StreamID, se.Code)
@@ -506,7 +512,9 @@ func (c *conn) settings(f *http2.SettingsFrame) error {
 	if f.IsAck() {
 		c.mu.Lock()
 		c.settingsAcked = true
+		c.upgraded = false
 		c.mu.Unlock()
+		c.signal()
 		return nil
 	}
 	if err := c.cheap(); err != nil {
@@ -1124,8 +1132,7 @@ func (c *conn) startUpgraded(up *h1.Request) {
 	c.active++
 	c.seq = up.Seq
 	r.Seq = up.Seq
-	s.prio = requestPriority(s)
-	c.dispatch(s)
+	c.dispatch(s) // default priority: lighttpd's heuristics skip this stream
 }
 
 // sortSendq keeps the send queue in lighttpd's order: urgency, then

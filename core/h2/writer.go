@@ -127,7 +127,7 @@ func (c *conn) hasWork() bool {
 	if len(c.ctrl) > 0 {
 		return true
 	}
-	if c.dead {
+	if c.dead || c.upgraded && c.earlyData >= maxFrameSize {
 		return false
 	}
 	for _, s := range c.sendq {
@@ -171,6 +171,10 @@ func (c *conn) checkStalls() bool {
 // fillData appends DATA frames to buf and notes the file reads to do.
 func (c *conn) fillData(buf []byte, reads []fileRead) ([]byte, []fileRead) {
 	budget := writeBudget
+	if c.upgraded {
+		budget = maxFrameSize - c.earlyData
+	}
+	defer func(start int) { c.earlyData += start - budget }(budget)
 	for i := 0; i < len(c.sendq) && budget > 0; i++ {
 		s := c.sendq[i]
 		quantum := quantumPlain

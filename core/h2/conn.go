@@ -30,6 +30,7 @@ const (
 	headerTableMax = 4096   // HPACK dynamic table for responses, at most (lighttpd)
 	windowUpdateAt = 16384  // return consumed window in units of at least this
 	maxRecent      = 16     // early-answered streams remembered after they end
+	earlyDiscard   = 65536  // body bytes still read after the response ended
 
 	// Defences.
 	maxBlockFrames  = 128              // HEADERS + CONTINUATION frames in one block
@@ -591,7 +592,15 @@ func (c *conn) windowUpdate(f *http2.WindowUpdateFrame) error {
 		return connErr{http2.ErrCodeProtocol, "WINDOW_UPDATE on an idle stream"}
 	}
 	s := c.streams[f.StreamID]
-	if s == nil || s.reset || s.endSent {
+	if s != nil && s.early && !s.peerRst {
+		// Answered early: the window is still the client's to get right.
+		if s.sendWin += inc; s.sendWin > 1<<31-1 {
+			s.early = false
+			c.writeRST(s.id, http2.ErrCodeFlowControl)
+		}
+		return c.cheap()
+	}
+	if s == nil || s.reset {
 		return c.cheap()
 	}
 	s.sendWin += inc
@@ -696,7 +705,15 @@ func (c *conn) data(f *http2.DataFrame) error {
 		c.returnWindow(s, pad)
 	}
 	switch {
-	case s.rerr != nil || !s.started && s.req.Status != 0:
+	case s.endSent && s.st == stateHalfClosedLocal:
+		// Answered already: the rest of a small body is read and dropped
+		// (see localEnd); past earlyDiscard the client is told to stop.
+		c.returnWindow(s, int64(len(data)))
+		if s.received > earlyDiscard && !f.StreamEnded() {
+			c.endEarly(s)
+			return c.overQueued()
+		}
+	case s.rerr != nil || s.req.Status != 0:
 		// Nobody reads this body any more: drop it, keep the window open.
 		c.returnWindow(s, int64(len(data)))
 	case c.cfg.MaxRequestSize > 0 && s.received > c.cfg.MaxRequestSize:
@@ -781,17 +798,24 @@ func (c *conn) endBlock() error {
 		c.maxID = id
 	case s != nil && (s.st == stateOpen || s.st == stateHalfClosedLocal) && !s.reset:
 		trailers = true
-	case s != nil && !s.reset:
+	case s != nil && s.st == stateHalfClosedRemote && !s.reset,
+		s != nil && s.st == stateClosed && (s.early || s.reset) && !s.peerRst:
 		c.mu.Unlock()
-		// Half-closed (remote): decode to keep HPACK in step, then refuse.
+		// Decoded to keep HPACK in step, then refused (half-closed) or
+		// ignored (a stream we reset may still receive what was in flight).
 		if err := c.decode(&Request{}, nil, true); err != nil {
 			return err
 		}
 		c.mu.Lock()
-		c.resetStream(s, http2.ErrCodeStreamClosed)
-		err := c.overQueued()
-		c.mu.Unlock()
-		return err
+		defer c.mu.Unlock()
+		if s.st == stateHalfClosedRemote {
+			c.resetStream(s, http2.ErrCodeStreamClosed)
+		} else if s.early && (!end || c.fp.malformed != "") {
+			// Trailers must end the stream, even one answered early.
+			s.early = false
+			c.writeRST(id, http2.ErrCodeProtocol)
+		}
+		return c.overQueued()
 	default:
 		c.mu.Unlock()
 		return connErr{http2.ErrCodeStreamClosed, "HEADERS on a closed stream"}

@@ -352,28 +352,44 @@ func TestRequestBody(t *testing.T) {
 	}
 }
 
-// TestEarlyResponse: a response sent before the body arrived ends the
-// stream with RST_STREAM NO_ERROR; a body longer than its content-length
-// is still a PROTOCOL_ERROR.
+// TestEarlyResponse: a response sent before a large body arrived ends the
+// stream with RST_STREAM NO_ERROR (lighttpd's way); the rest of a small
+// body is read. Either way a body longer than its content-length is a
+// PROTOCOL_ERROR.
 func TestEarlyResponse(t *testing.T) {
 	e := startEngine(t, text("early"), nil)
-	cl := dial(t, e.addr)
-	cl.headers(1, false, ":method", "PUT", ":scheme", "http", ":authority", "a", ":path", "/", "content-length", "1")
-	r := cl.collect(1, false, nil)
-	if string(r.body) != "early" || !r.ended {
-		t.Fatalf("response %q", r.body)
-	}
-	if rst, ok := cl.read().(*http2.RSTStreamFrame); !ok || rst.ErrCode != http2.ErrCodeNo {
-		t.Fatalf("want RST_STREAM NO_ERROR, got %v", rst)
-	}
-	cl.fr.WriteData(1, true, []byte("toolong"))
-	for {
-		if rst, ok := cl.read().(*http2.RSTStreamFrame); ok {
-			if rst.ErrCode != http2.ErrCodeProtocol {
-				t.Fatalf("got %v, want PROTOCOL_ERROR", rst.ErrCode)
+	for _, tc := range []struct {
+		name    string
+		cl      string
+		stopped bool
+	}{
+		{"small body", "1", false},
+		{"large body", "100000", true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			cl := dial(t, e.addr)
+			cl.headers(1, false, ":method", "PUT", ":scheme", "http", ":authority", "a", ":path", "/", "content-length", tc.cl)
+			r := cl.collect(1, false, nil)
+			if string(r.body) != "early" || !r.ended {
+				t.Fatalf("response %q", r.body)
 			}
-			return
-		}
+			if tc.stopped {
+				if rst, ok := cl.read().(*http2.RSTStreamFrame); !ok || rst.ErrCode != http2.ErrCodeNo {
+					t.Fatalf("want RST_STREAM NO_ERROR, got %v", rst)
+				}
+			}
+			for range 7 { // 7 × 16 KiB: more than either content-length
+				cl.fr.WriteData(1, false, make([]byte, 16384))
+			}
+			for {
+				if rst, ok := cl.read().(*http2.RSTStreamFrame); ok {
+					if rst.ErrCode != http2.ErrCodeProtocol {
+						t.Fatalf("got %v, want PROTOCOL_ERROR", rst.ErrCode)
+					}
+					return
+				}
+			}
+		})
 	}
 }
 

@@ -241,21 +241,31 @@ func setFrameLength(buf []byte, at, n int) {
 }
 
 // localEnd records that END_STREAM went out for s. A client still sending
-// its body is told to stop with RST_STREAM NO_ERROR (RFC 9113 §8.1, as
-// lighttpd does).
+// a large body is told to stop with RST_STREAM NO_ERROR (RFC 9113 §8.1, as
+// lighttpd does); the rest of a small one is read and dropped, so that the
+// stream ends as the client ends it.
 func (c *conn) localEnd(s *stream) {
 	s.endSent = true
 	s.cond.Broadcast()
 	switch s.st {
 	case stateOpen:
 		s.st = stateHalfClosedLocal
-		s.early = true
-		c.writeRST(s.id, http2.ErrCodeNo)
-		s.rerr = ErrStreamClosed
-		c.closeStream(s)
+		if cl := s.req.ContentLength; cl >= 0 && cl-s.received > earlyDiscard {
+			c.endEarly(s)
+		}
 	case stateHalfClosedRemote:
 		c.closeStream(s)
 	}
+}
+
+// endEarly resets an answered stream whose body is still coming.
+func (c *conn) endEarly(s *stream) {
+	s.early = true
+	c.writeRST(s.id, http2.ErrCodeNo)
+	if s.rerr == nil {
+		s.rerr = ErrStreamClosed
+	}
+	c.closeStream(s)
 }
 
 // ResponseWriter writes one response on a stream. The handler sets the

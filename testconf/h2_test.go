@@ -11,7 +11,9 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"syscall"
 	"testing"
+	"time"
 )
 
 const h2Conf = `
@@ -341,5 +343,37 @@ func TestH2specConformance(t *testing.T) {
 		if !strings.HasPrefix(f, "http2/3.5 ") || !strings.Contains(f, "invalid connection preface") {
 			t.Errorf("failed: %s", f)
 		}
+	}
+}
+
+// TestH2DownloadSurvivesReloadAndStop: a download in flight over HTTP/2
+// completes across a reload (SIGUSR1) and a graceful stop (SIGINT: GOAWAY,
+// then the connection closes once its stream is done).
+func TestH2DownloadSurvivesReloadAndStop(t *testing.T) {
+	requirePeer(t, "curl")
+	root := t.TempDir()
+	data := make([]byte, 8<<20)
+	rand.Read(data)
+	writeTree(t, root, map[string]string{"www/dl.bin": string(data)})
+	conf := strings.NewReplacer("@ROOT@", root, "@FLAGS@", "", `server.modules = ("mod_fastcgi")`, "").Replace(h2Conf)
+	conf = conf[:strings.Index(conf, "fastcgi.server")]
+	g := startServer(t, "golighty", golightyBin, root, conf)
+	out := filepath.Join(root, "got")
+	curl := exec.Command("curl", "-s", "--http2-prior-knowledge", "--limit-rate", "8M", "-o", out, "-w", "%{http_code} %{size_download}", "http://"+g.addr+"/dl.bin")
+	var res bytes.Buffer
+	curl.Stdout = &res
+	if err := curl.Start(); err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(300 * time.Millisecond)
+	g.cmd.Process.Signal(syscall.SIGUSR1)
+	time.Sleep(200 * time.Millisecond)
+	g.cmd.Process.Signal(os.Interrupt)
+	if err := curl.Wait(); err != nil {
+		t.Fatalf("curl: %v (%s)", err, res.String())
+	}
+	got, _ := os.ReadFile(out)
+	if res.String() != fmt.Sprintf("200 %d", len(data)) || !bytes.Equal(got, data) {
+		t.Fatalf("download: %s, %d bytes intact: %v", res.String(), len(got), bytes.Equal(got, data))
 	}
 }

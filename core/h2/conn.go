@@ -99,6 +99,7 @@ type conn struct {
 	ctrlFrames    int
 	enc           *hpack.Encoder
 	encBuf        bytes.Buffer
+	lit           []byte // literal fields of the head being encoded
 	intern        map[string]string
 	recent        []*stream // early-closed streams still recognised
 	sendq         []*stream
@@ -859,14 +860,8 @@ func (c *conn) decode(r *Request, scratch *[]byte, trailer bool) error {
 }
 
 func (c *conn) newStream(id uint32, end bool) error {
-	c.cfg = c.srv.config()
-	s := &stream{c: c, id: id, prio: defaultPriority, declared: -1}
-	s.cond.L = &c.mu
-	s.body.s = s
-	s.rw.s = s
+	s := c.newStreamObj(id)
 	r := &s.req
-	r.StreamID = id
-	r.Conn = &c.info
 	if err := c.decode(r, &s.scratch, false); err != nil {
 		return err
 	}
@@ -874,6 +869,7 @@ func (c *conn) newStream(id uint32, end bool) error {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if c.goaway == 2 && id > c.goawayID {
+		freeStream(s)
 		return nil // after the final GOAWAY: decoded for HPACK, then ignored
 	}
 	s.st = stateOpen
@@ -916,6 +912,7 @@ func (c *conn) dispatch(s *stream) error {
 		c.launch(s)
 		return nil
 	}
+	s.inPending = true
 	c.pending = append(c.pending, s)
 	if len(c.pending) > pendingPerSlot*c.slots() {
 		return connErr{http2.ErrCodeEnhanceYourCalm, "too many streams waiting"}
@@ -930,7 +927,7 @@ func (c *conn) launch(s *stream) {
 	c.running++
 	c.handlers.Add(1)
 	c.srv.requests.Add(1)
-	go c.runHandler(s)
+	c.srv.run(s)
 }
 
 func (c *conn) runHandler(s *stream) {
@@ -964,8 +961,11 @@ func (c *conn) handlerDone(s *stream) {
 	for len(c.pending) > 0 && c.running < c.slots() && !c.dead {
 		p := c.pending[0]
 		c.pending = c.pending[1:]
+		p.inPending = false
 		if p.rerr == nil && !p.reset {
 			c.launch(p)
+		} else {
+			c.release(p)
 		}
 	}
 	c.release(s)
@@ -976,12 +976,17 @@ func (c *conn) handlerDone(s *stream) {
 // streams answered before their body arrived are remembered a while longer
 // (see data).
 func (c *conn) release(s *stream) {
-	if s.st != stateClosed || (s.started && !s.handlerDone) || s.queued || s.file.inflight > 0 || c.streams[s.id] != s {
+	if s.st != stateClosed || (s.started && !s.handlerDone) || s.queued || s.file.inflight > 0 || s.inPending {
+		return
+	}
+	if c.streams[s.id] != s {
+		if !s.remembered && !c.dead {
+			freeStream(s) // never entered the map (refused after GOAWAY)
+		}
 		return
 	}
 	if s.early && !s.remembered {
 		s.remembered = true
-		s.rbuf, s.out, s.scratch = nil, nil, nil
 		c.recent = append(c.recent, s)
 		if len(c.recent) <= maxRecent {
 			return
@@ -990,6 +995,38 @@ func (c *conn) release(s *stream) {
 		c.recent = c.recent[1:]
 	}
 	delete(c.streams, s.id)
+	if !c.dead {
+		freeStream(s)
+	}
+}
+
+var streamPool = sync.Pool{New: func() any { return new(stream) }}
+
+// newStreamObj takes a stream from the pool, keeping the buffers of its
+// last use.
+func (c *conn) newStreamObj(id uint32) *stream {
+	s := streamPool.Get().(*stream)
+	scratch, hdrs, fields, out := s.scratch[:0], s.req.Headers[:0], s.rw.fields[:0], s.out[:0]
+	*s = stream{c: c, id: id, prio: defaultPriority, declared: -1, scratch: scratch, out: out}
+	s.req.Headers, s.rw.fields = hdrs, fields
+	s.cond.L = &c.mu
+	s.body.s = s
+	s.rw.s = s
+	s.req.StreamID = id
+	s.req.Conn = &c.info
+	return s
+}
+
+// freeStream returns a stream nothing refers to any more to the pool.
+func freeStream(s *stream) {
+	if cap(s.out) > streamOutMax || cap(s.scratch) > 64<<10 {
+		return
+	}
+	clear(s.req.Headers[:cap(s.req.Headers)])
+	clear(s.rw.fields[:cap(s.rw.fields)])
+	s.req = Request{Headers: s.req.Headers[:0]}
+	s.rbuf, s.file, s.c = nil, fileSeg{}, nil
+	streamPool.Put(s)
 }
 
 // remoteEnd records END_STREAM from the client.
@@ -1120,13 +1157,8 @@ func (c *conn) maybeClose() {
 // startUpgraded serves the request that asked for "Upgrade: h2c" as stream
 // 1, half-closed (remote).
 func (c *conn) startUpgraded(up *h1.Request) {
-	s := &stream{c: c, id: 1, prio: defaultPriority, declared: -1}
-	s.cond.L = &c.mu
-	s.body.s = s
-	s.rw.s = s
+	s := c.newStreamObj(1)
 	r := &s.req
-	r.StreamID = 1
-	r.Conn = &c.info
 	r.Method = up.Method
 	sc := s.scratch
 	clone := func(b []byte) []byte {
@@ -1162,13 +1194,7 @@ func (c *conn) startUpgraded(up *h1.Request) {
 // sortSendq keeps the send queue in lighttpd's order: urgency, then
 // incremental before not, then stream id.
 func (c *conn) sortSendq() {
-	sort.Slice(c.sendq, func(i, j int) bool {
-		a, b := c.sendq[i], c.sendq[j]
-		if a.prio != b.prio {
-			return a.prio < b.prio
-		}
-		return a.id < b.id
-	})
+	sort.Slice(c.sendq, func(i, j int) bool { return before(c.sendq[i], c.sendq[j]) })
 }
 
 func (c *conn) enqueue(s *stream) {
@@ -1176,11 +1202,17 @@ func (c *conn) enqueue(s *stream) {
 		return
 	}
 	s.queued = true
+	i := len(c.sendq)
 	c.sendq = append(c.sendq, s)
-	if len(c.sendq) > 1 {
-		c.sortSendq()
+	for ; i > 0 && before(s, c.sendq[i-1]); i-- {
+		c.sendq[i] = c.sendq[i-1]
 	}
+	c.sendq[i] = s
 	c.signal()
+}
+
+func before(a, b *stream) bool {
+	return a.prio < b.prio || a.prio == b.prio && a.id < b.id
 }
 
 func (c *conn) unqueue(s *stream) {

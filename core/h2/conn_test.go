@@ -421,25 +421,31 @@ func TestExpectContinue(t *testing.T) {
 func TestPriority(t *testing.T) {
 	path, data := writeTemp(t, 100_000)
 	e := startEngine(t, fileHandler(path), nil)
-	// No window: both streams queue their data before any is sent.
-	cl := dial(t, e.addr, http2.Setting{ID: http2.SettingInitialWindowSize, Val: 0})
-	cl.headers(1, true, get("/low")...)
-	cl.headers(3, true, get("/high", "priority", "u=0")...)
+	// A first download takes the whole connection window; the two streams
+	// then queue their data, and one WINDOW_UPDATE frees both at once.
+	cl := dial(t, e.addr, http2.Setting{ID: http2.SettingInitialWindowSize, Val: 1 << 20})
+	cl.headers(1, true, get("/drain")...)
+	drained := 0
+	for drained < 65535 {
+		if d, ok := cl.read().(*http2.DataFrame); ok {
+			drained += len(d.Data())
+		}
+	}
+	cl.headers(3, true, get("/low")...)
+	cl.headers(5, true, get("/high", "priority", "u=0")...)
 	heads := 0
 	for heads < 2 {
-		if _, ok := cl.read().(*http2.HeadersFrame); ok {
+		if h, ok := cl.read().(*http2.HeadersFrame); ok && h.StreamID != 1 {
 			heads++
 		}
 	}
 	time.Sleep(100 * time.Millisecond)
-	for _, id := range []uint32{1, 3} {
-		cl.fr.WriteWindowUpdate(id, 200_000)
-	}
+	cl.fr.WriteWindowUpdate(0, 1<<20)
 	var order []uint32
 	got := map[uint32]int{}
-	for got[1] < len(data) || got[3] < len(data) {
+	for got[3] < len(data) || got[5] < len(data) {
 		f := cl.read()
-		if d, ok := f.(*http2.DataFrame); ok {
+		if d, ok := f.(*http2.DataFrame); ok && d.StreamID != 1 {
 			got[d.StreamID] += len(d.Data())
 			if len(order) == 0 || order[len(order)-1] != d.StreamID {
 				order = append(order, d.StreamID)
@@ -447,7 +453,7 @@ func TestPriority(t *testing.T) {
 			cl.fr.WriteWindowUpdate(0, uint32(len(d.Data())))
 		}
 	}
-	if order[0] != 3 {
+	if order[0] != 5 {
 		t.Errorf("stream order %v: urgency 0 should go first", order)
 	}
 }

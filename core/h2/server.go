@@ -81,6 +81,38 @@ type Server struct {
 
 	mu    sync.Mutex
 	conns map[*conn]struct{}
+
+	workOnce sync.Once
+	work     chan *stream // idle handler goroutines wait here
+}
+
+// workerIdle is how long an idle handler goroutine waits for a stream.
+const workerIdle = 10 * time.Second
+
+// run serves s on an idle worker goroutine, or on a new one. Reusing
+// goroutines keeps their grown stacks: a new goroutine per stream spends
+// measurable time growing its stack through the pipeline.
+func (srv *Server) run(s *stream) {
+	srv.workOnce.Do(func() { srv.work = make(chan *stream) })
+	select {
+	case srv.work <- s:
+	default:
+		go srv.worker(s)
+	}
+}
+
+func (srv *Server) worker(s *stream) {
+	t := time.NewTimer(workerIdle)
+	defer t.Stop()
+	for {
+		s.c.runHandler(s)
+		t.Reset(workerIdle)
+		select {
+		case s = <-srv.work:
+		case <-t.C:
+			return
+		}
+	}
 }
 
 // SetConfig installs c for streams that start from now on.

@@ -66,6 +66,7 @@ type stream struct {
 	peerRst    bool // the client reset the stream
 	early      bool // answered and closed before the client finished its body
 	remembered bool
+	inPending  bool // waiting for a handler slot
 }
 
 // fileSeg is a part of a file the writer reads straight into DATA frames.

@@ -3,6 +3,7 @@ package h2
 import (
 	"encoding/binary"
 	"io"
+	"runtime"
 	"strconv"
 	"time"
 
@@ -47,6 +48,9 @@ func (c *conn) writeLoop() {
 			} else {
 				<-c.wake
 			}
+			// Let the handlers that are ready finish first, so that one
+			// write carries their responses together.
+			runtime.Gosched()
 			c.mu.Lock()
 		}
 		buf = append(buf[:0], c.ctrl...)
@@ -484,6 +488,8 @@ func (c *conn) writeHead(s *stream, bodyLen int64, body []byte) error {
 	if st >= 100 && st < 600 {
 		status = statusStrings[st]
 	}
+	// The encoder goes first: a pending dynamic table size update must
+	// open the block.
 	c.enc.WriteField(hpack.HeaderField{Name: ":status", Value: status})
 	hasDate, hasServer, hasPrio := false, false, false
 	for _, f := range w.fields {
@@ -496,17 +502,23 @@ func (c *conn) writeHead(s *stream, bodyLen int64, body []byte) error {
 		case "priority":
 			hasPrio = true
 		}
-		c.enc.WriteField(hpack.HeaderField{Name: name, Value: c.internValue(f.Value)})
+		if indexed[name] {
+			c.enc.WriteField(hpack.HeaderField{Name: name, Value: c.internValue(f.Value)})
+		} else {
+			c.lit = appendLiteral(c.lit, name, f.Value)
+		}
 	}
 	if s.prioHeader && !hasPrio {
 		c.enc.WriteField(hpack.HeaderField{Name: "priority", Value: "u=2"})
 	}
 	if !hasDate {
-		c.enc.WriteField(hpack.HeaderField{Name: "date", Value: c.internValue(httpDate())})
+		c.lit = appendLiteral(c.lit, "date", httpDate())
 	}
 	if tag := c.cfg.ServerTag; tag != "" && !hasServer {
 		c.enc.WriteField(hpack.HeaderField{Name: "server", Value: tag})
 	}
+	c.encBuf.Write(c.lit)
+	c.lit = c.lit[:0]
 	c.writeBlock(s.id, c.encBuf.Bytes(), bodyLen == 0)
 	w.fields = w.fields[:0]
 	if bodyLen == 0 {

@@ -297,16 +297,29 @@ func (c *conn) readFrame() error {
 			return err
 		}
 	}
-	d := time.Now().Add(c.cfg.MaxReadIdle)
-	if c.blkStream != 0 && c.blkStart.Add(c.cfg.HeadTimeout).Before(d) {
-		d = c.blkStart.Add(c.cfg.HeadTimeout)
+	if !c.frameBuffered() {
+		d := time.Now().Add(c.cfg.MaxReadIdle)
+		if c.blkStream != 0 && c.blkStart.Add(c.cfg.HeadTimeout).Before(d) {
+			d = c.blkStart.Add(c.cfg.HeadTimeout)
+		}
+		c.setReadDeadline(d)
 	}
-	c.setReadDeadline(d)
 	f, err := c.fr.ReadFrame()
 	if err != nil {
 		return c.frameError(err)
 	}
 	return c.handleFrame(f)
+}
+
+// frameBuffered reports whether the next frame is wholly in the buffer (no
+// read, so no deadline, is needed for it).
+func (c *conn) frameBuffered() bool {
+	n := c.br.Buffered()
+	if n < 9 {
+		return false
+	}
+	h, _ := c.br.Peek(3)
+	return n >= 9+(int(h[0])<<16|int(h[1])<<8|int(h[2]))
 }
 
 func (c *conn) setReadDeadline(d time.Time) {

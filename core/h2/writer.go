@@ -512,7 +512,8 @@ func (c *conn) writeHead(s *stream, bodyLen int64, body []byte) error {
 		c.enc.WriteField(hpack.HeaderField{Name: "priority", Value: "u=2"})
 	}
 	if !hasDate {
-		c.lit = appendLiteral(c.lit, "date", httpDate())
+		// The same for a second: worth a dynamic table entry.
+		c.enc.WriteField(hpack.HeaderField{Name: "date", Value: c.internValue(httpDate())})
 	}
 	if tag := c.cfg.ServerTag; tag != "" && !hasServer {
 		c.enc.WriteField(hpack.HeaderField{Name: "server", Value: tag})

@@ -56,7 +56,7 @@ func (s *Server) h2Engine(token string) *h2.Server {
 
 func (s *Server) newH2Engine(token string) *h2.Server {
 	e := &h2.Server{Handler: s, Token: token}
-	e.OnPanic = func(v any) { s.log.Error("panic serving request", "panic", v) }
+	e.OnPanic = func(v any) { s.stats.recordPanic(s.log, v) }
 	return e
 }
 
@@ -114,6 +114,19 @@ func (s *Server) ServeH2(w *h2.ResponseWriter, r *h2.Request) {
 	defer snap.release()
 	rc := s.reqs.Get().(*Request)
 	defer func() {
+		if v := recover(); v != nil {
+			s.stats.recordPanic(s.log, v)
+			// A 500 while nothing went out, else the stream is reset.
+			if w.Discard() {
+				w.SetStatus(500)
+				w.AddHeader("Content-Type", "text/html")
+				page := errorPage(500)
+				w.WriteHead(int64(len(page)), page)
+			} else {
+				w.Abort()
+			}
+			return // rc's state is unknown: it is not pooled again
+		}
 		rc.reset()
 		s.reqs.Put(rc)
 	}()

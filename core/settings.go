@@ -49,6 +49,9 @@ type ServerSettings struct {
 	// knowledge) and "server.h2c" (Upgrade: h2c, needs h2proto); both on by
 	// default in lighttpd 1.4.69 (configfile.c).
 	H2Proto, H2C bool
+	// AuthDelayInvalidCreds holds a failed login's response until the next
+	// full second (feature flag auth.delay-invalid-creds, default on).
+	AuthDelayInvalidCreds bool
 }
 
 // ParseOpts is server.http-parseopts after lighttpd's rules (config-keys
@@ -132,9 +135,8 @@ func bindCore(sc *SetupContext) (*CoreSettings, error) {
 		Port: 80, CompatModuleLoad: true, SetV6Only: true, ListenBacklog: 1024,
 		MaxRequestFieldSize: 8192, StatCacheEngine: "simple", SyslogFacility: "daemon",
 		MaxFDs: 4096, ParseOpts: urinorm.DefaultOptions(), MimeXattrName: "Content-Type",
-		GracefulShutdownSecs: 8,
-		H2Proto:              true,
-		H2C:                  true,
+		GracefulShutdownSecs: 8, AuthDelayInvalidCreds: true,
+		H2Proto: true, H2C: true,
 	}
 	type S = ServerSettings
 	gs := func(name string, t Type, set func(*S, Value)) Key[S] {
@@ -291,6 +293,8 @@ func applyFeatureFlags(srv *ServerSettings) {
 			srv.H2Proto = flag(kv.Value, true)
 		case "server.h2c":
 			srv.H2C = flag(kv.Value, true)
+		case "auth.delay-invalid-creds":
+			srv.AuthDelayInvalidCreds = on()
 		}
 	}
 	srv.H2C = srv.H2C && srv.H2Proto

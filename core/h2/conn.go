@@ -12,6 +12,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/golighty/golighty/core/bufpoison"
 	"github.com/golighty/golighty/core/h1"
 	"golang.org/x/net/http2"
 	"golang.org/x/net/http2/hpack"
@@ -968,9 +969,7 @@ func (c *conn) handlerDone(s *stream) {
 	defer c.mu.Unlock()
 	s.handlerDone = true
 	c.running--
-	if poison {
-		clear(s.scratch[:cap(s.scratch)])
-	}
+	bufpoison.Fill(s.scratch[:cap(s.scratch)])
 	for len(c.pending) > 0 && c.running < c.slots() && !c.dead {
 		p := c.pending[0]
 		c.pending = c.pending[1:]

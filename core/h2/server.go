@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"net"
-	"os"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -224,10 +223,6 @@ func (s *Server) Close() error {
 	s.mu.Unlock()
 	return nil
 }
-
-// poison overwrites request buffers when a stream ends (the view rule's
-// test mode, see core/h1).
-var poison = os.Getenv("GOLIGHTY_POISON_BUFFERS") == "1"
 
 // ErrStreamClosed is returned by writes and body reads on a stream that was
 // reset (by the client, a limit or a protocol error) or whose connection is

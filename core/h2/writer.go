@@ -284,6 +284,16 @@ type ResponseWriter struct {
 	written   int64
 }
 
+// Discard drops the fields added so far and reports whether the head is
+// still unsent (a handler that failed can then answer afresh).
+func (w *ResponseWriter) Discard() bool {
+	if w.wroteHead {
+		return false
+	}
+	w.fields = w.fields[:0]
+	return true
+}
+
 // SetStatus sets the response status (default 200).
 func (w *ResponseWriter) SetStatus(code int) { w.status = code }
 

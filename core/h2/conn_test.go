@@ -597,3 +597,29 @@ func TestUpgradeRequest(t *testing.T) {
 		t.Errorf("body %q", r.body)
 	}
 }
+
+// TestClientReset: a handler learns that the client reset its stream (a
+// FastCGI request is then abandoned, as over HTTP/1.x when the connection
+// is reset), and its writes fail.
+func TestClientReset(t *testing.T) {
+	seen := make(chan error, 1)
+	e := startEngine(t, HandlerFunc(func(w *ResponseWriter, r *Request) {
+		deadline := time.Now().Add(3 * time.Second)
+		for !w.ClientReset() && time.Now().Before(deadline) {
+			time.Sleep(5 * time.Millisecond)
+		}
+		_, err := w.Write([]byte("late"))
+		seen <- err
+	}), nil)
+	cl := dial(t, e.addr)
+	cl.headers(1, true, get("/slow")...)
+	time.Sleep(20 * time.Millisecond)
+	cl.fr.WriteRSTStream(1, http2.ErrCodeCancel)
+	if err := <-seen; err != ErrStreamClosed {
+		t.Fatalf("write after reset: %v, want ErrStreamClosed", err)
+	}
+	// The connection serves on.
+	cl.headers(3, true, get("/slow")...)
+	cl.fr.WriteRSTStream(3, http2.ErrCodeCancel)
+	<-seen
+}

@@ -64,7 +64,7 @@ func (s *Server) newH2Engine(token string) *h2.Server {
 // HTTP/2 (prior knowledge or Upgrade: h2c).
 func h2Handoff(e *h2.Server) func(net.Conn, *h1.ConnInfo, []byte, *h1.Request, []byte) {
 	return func(nc net.Conn, ci *h1.ConnInfo, buffered []byte, up *h1.Request, settings []byte) {
-		e.ServeConn(nc, h2.ConnOptions{Info: ci, Buffered: buffered, Upgrade: up, Settings: settings})
+		e.ServeConn(nc, h2.ConnOptions{Info: ci, Buffered: buffered, Upgrade: up, Settings: settings, HandedOver: true})
 	}
 }
 

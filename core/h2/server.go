@@ -134,7 +134,8 @@ func (s *Server) config() *Config {
 	return s.cfg.Load()
 }
 
-// OpenConns is the number of HTTP/2 connections being served.
+// OpenConns is the number of HTTP/2 connections being served, less those
+// handed over by the HTTP/1.x engine (which counts them).
 func (s *Server) OpenConns() int64 { return s.open.Load() }
 
 // Requests is the number of streams handed to the handler.
@@ -154,6 +155,9 @@ type ConnOptions struct {
 	// HTTP2-Settings payload.
 	Upgrade  *h1.Request
 	Settings []byte
+	// HandedOver: the HTTP/1.x engine passed the connection on and still
+	// counts it, so OpenConns leaves it out.
+	HandedOver bool
 }
 
 // ServeConn serves nc as an HTTP/2 connection until it ends, then closes
@@ -165,11 +169,11 @@ func (s *Server) ServeConn(nc net.Conn, opts ConnOptions) {
 	}
 	c := newConn(s, nc, &opts)
 	s.track(c, true)
-	s.open.Add(1)
-	defer func() {
-		s.open.Add(-1)
-		s.track(c, false)
-	}()
+	if !opts.HandedOver {
+		s.open.Add(1)
+		defer s.open.Add(-1)
+	}
+	defer s.track(c, false)
 	c.serve(&opts)
 }
 

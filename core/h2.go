@@ -153,6 +153,19 @@ func (s *Server) ServeH2(w *h2.ResponseWriter, r *h2.Request) {
 		rc.runPhases()
 	}
 	rc.prepareResponse()
+	if rc.dropped {
+		w.Abort() // lighttpd resets the stream of a request it drops
+		return
+	}
+	if rc.failedLog {
+		if snap.Core.Server.AuthDelayInvalidCreds {
+			now := time.Now()
+			time.Sleep(now.Truncate(time.Second).Add(time.Second).Sub(now))
+		}
+		// lighttpd ends the connection after a failed login: GOAWAY, and
+		// at a second failed login on it, at once (ENHANCE_YOUR_CALM).
+		w.EndConn()
+	}
 	if err := rc.writeResponse(); err != nil || rc.Aborted {
 		rc.Aborted = true
 	}

@@ -107,6 +107,7 @@ type conn struct {
 	goaway        int    // 0 none, 1 first GOAWAY sent, 2 final GOAWAY sent
 	goawayID      uint32 // last stream id of the final GOAWAY
 	closing       bool   // close once no stream is left
+	ending        bool   // a handler asked the connection to end (EndConn)
 	closeNow      bool   // flush, then close
 	dead          bool
 	wake          chan struct{}

@@ -623,3 +623,36 @@ func TestClientReset(t *testing.T) {
 	cl.fr.WriteRSTStream(3, http2.ErrCodeCancel)
 	<-seen
 }
+
+// TestEndConn: the first failed login on a connection ends it gracefully
+// (GOAWAY NO_ERROR after its response), a second one at once.
+func TestEndConn(t *testing.T) {
+	start := make(chan struct{})
+	e := startEngine(t, HandlerFunc(func(w *ResponseWriter, r *Request) {
+		<-start
+		w.SetStatus(401)
+		w.EndConn()
+		w.WriteHead(0, nil)
+	}), nil)
+	cl := dial(t, e.addr)
+	cl.headers(1, true, get("/a")...)
+	cl.headers(3, true, get("/b")...)
+	time.Sleep(50 * time.Millisecond)
+	start <- struct{}{}
+	var codes []http2.ErrCode
+	for {
+		f, err := cl.readErr(3 * time.Second)
+		if err != nil {
+			break
+		}
+		if g, ok := f.(*http2.GoAwayFrame); ok {
+			codes = append(codes, g.ErrCode)
+			if len(codes) == 1 {
+				close(start) // the second login fails after the GOAWAY
+			}
+		}
+	}
+	if len(codes) != 2 || codes[0] != http2.ErrCodeNo || codes[1] != http2.ErrCodeEnhanceYourCalm {
+		t.Errorf("GOAWAY codes %v, want NO_ERROR then ENHANCE_YOUR_CALM", codes)
+	}
+}

@@ -430,6 +430,26 @@ func (w *ResponseWriter) Abort() {
 	}
 }
 
+// EndConn asks for the connection to end: GOAWAY (NO_ERROR) once, so the
+// open streams finish and no new one starts; asked again, the connection
+// is closed at once with ENHANCE_YOUR_CALM (lighttpd's answer to repeated
+// failed logins).
+func (w *ResponseWriter) EndConn() {
+	c := w.s.c
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.ending {
+		c.wfr.WriteGoAway(c.maxID, http2.ErrCodeEnhanceYourCalm, nil)
+		c.queued()
+		c.closeNow = true
+		return
+	}
+	c.ending = true
+	c.closing = true
+	c.goAway(http2.ErrCodeNo)
+	c.maybeClose()
+}
+
 // ClientReset reports whether the client reset the stream or the
 // connection is gone.
 func (w *ResponseWriter) ClientReset() bool {

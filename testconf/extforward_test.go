@@ -2,12 +2,15 @@ package testconf
 
 import (
 	"bytes"
+	"context"
+	"crypto/tls"
 	"encoding/binary"
 	"errors"
 	"fmt"
 	"io"
 	"math/rand/v2"
 	"net"
+	"net/http"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -15,6 +18,8 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"golang.org/x/net/http2"
 )
 
 // The same mod_extforward config runs in golighty and lighttpd; clients
@@ -361,4 +366,52 @@ func efLastBody(raw []byte) string {
 	body := raw[bytes.LastIndex(raw, []byte("\r\n\r\n"))+4:]
 	lines := strings.SplitN(string(body), "\n", 5)
 	return strings.Join(lines[:min(4, len(lines))], " ")
+}
+
+// TestSideBySideExtForwardH2: a PROXY v2 header in front of HTTP/2 (prior
+// knowledge) gives every stream of the connection the client, scheme and
+// TLS variables it names, in both servers.
+func TestSideBySideExtForwardH2(t *testing.T) {
+	lighttpd := requirePeer(t, "lighttpd")
+	php := requirePeer(t, "php-cgi")
+	_, _, gp, lp, _ := extforwardPair(t, lighttpd, php)
+	ssl := efSSL(0x01, 0, efTLV(0x21, []byte("TLSv1.3")))
+	header := []byte(efV2(0x21, 0x11, append(append([]byte{}, efV4...), ssl...)))
+	var bodies [2][]string
+	for i, addr := range []string{gp, lp} {
+		tr := &http2.Transport{AllowHTTP: true, DialTLSContext: func(ctx context.Context, network, _ string, _ *tls.Config) (net.Conn, error) {
+			c, err := (&net.Dialer{}).DialContext(ctx, network, addr)
+			if err == nil {
+				_, err = c.Write(header)
+			}
+			return c, err
+		}}
+		client := &http.Client{Transport: tr, Timeout: 10 * time.Second}
+		for n := 0; n < 3; n++ {
+			req, _ := http.NewRequest("GET", "http://ef/env.php", nil)
+			if n == 2 {
+				req.Header.Set("X-Forwarded-For", "198.51.100.77") // 203.0.113.50 is no trusted proxy
+			}
+			resp, err := client.Do(req)
+			if err != nil {
+				t.Fatalf("%s: %v", addr, err)
+			}
+			b, _ := io.ReadAll(resp.Body)
+			resp.Body.Close()
+			if resp.ProtoMajor != 2 {
+				t.Fatalf("%s answered over %s", addr, resp.Proto)
+			}
+			bodies[i] = append(bodies[i], string(b))
+		}
+		tr.CloseIdleConnections()
+	}
+	for n := range bodies[0] {
+		if bodies[0][n] != bodies[1][n] {
+			t.Errorf("stream %d differs\ngolighty:\n%s\nlighttpd:\n%s", n, bodies[0][n], bodies[1][n])
+		}
+		if !strings.Contains(bodies[0][n], "REMOTE_ADDR=203.0.113.50\nREMOTE_PORT=5555\nHTTPS=on\n") ||
+			!strings.Contains(bodies[0][n], "SSL_PROTOCOL=TLSv1.3\n") {
+			t.Errorf("stream %d of golighty:\n%s", n, bodies[0][n])
+		}
+	}
 }

@@ -69,6 +69,16 @@ func (sc *SetupContext) Consume(names ...string) {
 // values and the per-request table).
 func (sc *SetupContext) Core() *CoreSettings { return sc.snap.Core }
 
+// Loaded returns the modules set up so far in this load, in module order
+// (in a PostSetup hook: all of them).
+func (sc *SetupContext) Loaded() []Module {
+	out := make([]Module, len(sc.snap.modules))
+	for i, lm := range sc.snap.modules {
+		out[i] = lm.m
+	}
+	return out
+}
+
 // Shared returns the pool of long-lived resources that survive reloads.
 func (sc *SetupContext) Shared() *SharedPool { return sc.snap.shared }
 
@@ -133,8 +143,15 @@ func Compile(conf *lighttpdconf.Config, opts CompileOptions, shared *SharedPool)
 		mi, ok := lookupModule(name)
 		if !ok {
 			s.close()
+			if err := removedModuleError(name); err != nil {
+				return nil, err
+			}
 			return nil, fmt.Errorf("module %s is not available in golighty (loading plugins finally failed); the modules it has are: %s",
 				name, strings.Join(Registered(), ", "))
+		}
+		if mi.Refused != "" {
+			s.close()
+			return nil, fmt.Errorf("%s is not available in golighty: %s", name, mi.Refused)
 		}
 		m := mi.New()
 		sc.module = name
@@ -143,6 +160,15 @@ func Compile(conf *lighttpdconf.Config, opts CompileOptions, shared *SharedPool)
 			return nil, fmt.Errorf("%s: %w", name, err)
 		}
 		s.modules = append(s.modules, loadedModule{name: name, m: m})
+	}
+	for _, lm := range s.modules {
+		if p, ok := lm.m.(PostSetupHook); ok {
+			sc.module = lm.name
+			if err := p.PostSetup(sc); err != nil {
+				s.close()
+				return nil, fmt.Errorf("%s: %w", lm.name, err)
+			}
+		}
 	}
 	s.collectHooks()
 	reportUnknownKeys(sc)
@@ -199,6 +225,7 @@ func moduleOrder(sc *SetupContext) ([]string, error) {
 	}
 	var dynName string
 	containsAuth, prependAuth := false, false
+	containsVhostdb, prependVhostdb := false, false
 	for _, m := range mods {
 		switch {
 		case strings.HasPrefix(m, "mod_auth"):
@@ -211,6 +238,14 @@ func moduleOrder(sc *SetupContext) ([]string, error) {
 				}
 			} else if !containsAuth {
 				prependAuth = true
+			}
+		case strings.HasPrefix(m, "mod_vhostdb"):
+			// A vhostdb backend listed before (or without) mod_vhostdb
+			// gets mod_vhostdb put in front of every module.
+			if m == "mod_vhostdb" {
+				containsVhostdb = true
+			} else if !containsVhostdb {
+				prependVhostdb = true
 			}
 		case hasAnyPrefix(m, "mod_ajp13", "mod_cgi", "mod_fastcgi", "mod_proxy", "mod_scgi", "mod_sockproxy", "mod_wstunnel"):
 			if dynName == "" {
@@ -235,6 +270,11 @@ func moduleOrder(sc *SetupContext) ([]string, error) {
 	}
 	if prependAuth {
 		mods = append([]string{"mod_auth"}, mods...)
+	}
+	if prependVhostdb {
+		remove("mod_vhostdb")
+		mods = append([]string{"mod_vhostdb"}, mods...)
+		seen["mod_vhostdb"] = true
 	}
 	if has("mod_compress") {
 		// mod_compress is gone from 1.4.69; its keys are served by mod_deflate.

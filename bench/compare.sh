@@ -7,7 +7,11 @@
 # the ratio, not the absolute numbers.
 #
 #   bench/compare.sh [case ...]     cases: 1k 100k noka 304 big php phpkeep xsendfile readfile
-#                                   (default: all; php cases need php-cgi)
+#                                   svhost evhost vhostdb
+#                                   (default: all; php cases need php-cgi, vhostdb needs sqlite3
+#                                   and Debian's lighttpd-modules-dbi libdbd-sqlite3)
+# svhost, evhost and vhostdb are the 1k case through mod_simple_vhost, mod_evhost and
+# mod_vhostdb (SQLite, vhostdb.cache) with "Host: www.example.com".
 # phpkeep is PHP hello through a backend with golighty's "keep-conn" =>
 # "enable" (connection reuse); lighttpd ignores that key, so both servers
 # still read the same file.
@@ -23,7 +27,7 @@ CLIENT_CPU=${CLIENT_CPU:-1}
 PORT_G=${PORT_G:-18080}
 PORT_L=${PORT_L:-18081}
 cases=("$@")
-[ ${#cases[@]} -eq 0 ] && cases=(1k 100k noka 304 big php phpkeep xsendfile readfile)
+[ ${#cases[@]} -eq 0 ] && cases=(1k 100k noka 304 big php phpkeep xsendfile readfile svhost evhost vhostdb)
 
 for tool in wrk lighttpd taskset go; do
   command -v "$tool" >/dev/null || { echo "missing $tool (apt-get install wrk lighttpd util-linux)"; exit 1; }
@@ -46,6 +50,14 @@ if [[ " ${cases[*]} " == *" php"* || " ${cases[*]} " == *"xsendfile"* || " ${cas
   cp "$work/www/hello.php" "$work/www/hello.kphp"
   printf '<?php header("Content-Type: application/octet-stream");\nheader("X-Sendfile: %s/files/10m.bin");\n' "$work" > "$work/www/xs.php"
   printf '<?php header("Content-Type: application/octet-stream");\nreadfile("%s/files/10m.bin");\n' "$work" > "$work/www/rf.php"
+fi
+
+mkdir -p "$work/vhosts/www.example.com/htdocs"
+cp "$work/www/1k.txt" "$work/vhosts/www.example.com/htdocs/1k.txt"
+if [[ " ${cases[*]} " == *" vhostdb "* ]]; then
+  command -v sqlite3 >/dev/null || { echo "missing sqlite3 (apt-get install sqlite3)"; exit 1; }
+  sqlite3 "$work/vhosts.sqlite" "CREATE TABLE vhosts (hostname varchar(255) NOT NULL PRIMARY KEY, docroot varchar(255) NOT NULL);
+    INSERT INTO vhosts VALUES ('www.example.com', '$work/vhosts/www.example.com/htdocs');"
 fi
 
 go build -o "$work/golighty" ./cmd/golighty
@@ -82,6 +94,38 @@ EOF
 conf "$PORT_G" > "$work/golighty.conf"
 conf "$PORT_L" > "$work/lighttpd.conf"
 
+vhost_conf() { # case port: the base config plus one document-root module
+  conf "$2"
+  case $1 in
+    svhost) cat <<EOF
+server.modules += ("mod_simple_vhost")
+simple-vhost.server-root = "$work/vhosts"
+simple-vhost.document-root = "htdocs"
+simple-vhost.default-host = "www.example.com"
+EOF
+    ;;
+    evhost) cat <<EOF
+server.modules += ("mod_evhost")
+evhost.path-pattern = "$work/vhosts/%_/htdocs/"
+EOF
+    ;;
+    vhostdb) cat <<EOF
+server.modules += ("mod_vhostdb_dbi")
+vhostdb.backend = "dbi"
+vhostdb.cache = ()
+vhostdb.dbi = ( "sql" => "SELECT docroot FROM vhosts WHERE hostname='?'", "dbtype" => "sqlite3",
+                "dbname" => "vhosts.sqlite", "sqlite3_dbdir" => "$work" )
+EOF
+    ;;
+  esac
+}
+for c in svhost evhost vhostdb; do
+  if [[ " ${cases[*]} " == *" $c "* ]]; then
+    vhost_conf "$c" "$PORT_G" > "$work/golighty-$c.conf"
+    vhost_conf "$c" "$PORT_L" > "$work/lighttpd-$c.conf"
+  fi
+done
+
 cat > "$work/ims.lua" <<'EOF'
 -- wrk script: conditional GET with the ETag the server sent first
 local etag = nil
@@ -99,12 +143,12 @@ cat > "$work/noka.lua" <<'EOF'
 wrk.headers["Connection"] = "close"
 EOF
 
-start_server() { # name -> pid
-  local name=$1
+start_server() { # name [conf suffix] -> pid
+  local name=$1 suffix=${2:-}
   if [ "$name" = golighty ]; then
-    taskset -c "$SERVER_CPU" "$work/golighty" -D -f "$work/golighty.conf" --no-watch >/dev/null 2>&1 &
+    taskset -c "$SERVER_CPU" "$work/golighty" -D -f "$work/golighty$suffix.conf" --no-watch >/dev/null 2>&1 &
   else
-    taskset -c "$SERVER_CPU" lighttpd -D -f "$work/lighttpd.conf" >/dev/null 2>&1 &
+    taskset -c "$SERVER_CPU" lighttpd -D -f "$work/lighttpd$suffix.conf" >/dev/null 2>&1 &
   fi
   local pid=$!
   local port=$PORT_G; [ "$name" = lighttpd ] && port=$PORT_L
@@ -119,9 +163,10 @@ cpu_ticks() { awk '{print $14+$15}' "/proc/$1/stat"; }
 peak_rss_kb() { awk '/VmHWM/{print $2}' "/proc/$1/status"; }
 
 run_case() { # case server -> "reqs mbps cpu_us_per_req rss_kb"
-  local c=$1 name=$2 port=$PORT_G
+  local c=$1 name=$2 port=$PORT_G suffix=""
   [ "$name" = lighttpd ] && port=$PORT_L
-  local pid; pid=$(start_server "$name")
+  case $c in svhost|evhost|vhostdb) suffix="-$c" ;; esac
+  local pid; pid=$(start_server "$name" "$suffix")
   local url="http://127.0.0.1:$port" args=(-t 1 -c "$CONNS" -d "${DURATION}s") script=()
   case $c in
     1k) url+=/1k.txt ;;
@@ -133,6 +178,7 @@ run_case() { # case server -> "reqs mbps cpu_us_per_req rss_kb"
     phpkeep) url+=/hello.kphp ;;
     xsendfile) url+=/xs.php; args=(-t 1 -c 8 -d "${DURATION}s") ;;
     readfile) url+=/rf.php; args=(-t 1 -c 8 -d "${DURATION}s") ;;
+    svhost|evhost|vhostdb) url+=/1k.txt; args+=(-H "Host: www.example.com") ;;
   esac
   local t0; t0=$(cpu_ticks "$pid")
   local out; out=$(taskset -c "$CLIENT_CPU" wrk "${args[@]}" "${script[@]}" "$url" 2>&1)

@@ -168,7 +168,7 @@ func TestSideBySideSimpleVhostLaxHost(t *testing.T) {
 	conf := simpleVhostConf + `server.http-parseopts = ("host-strict" => "disable", "host-normalize" => "disable")` + "\n"
 	g, l := vhostServers(t, root, conf)
 	compareSideBySide(t, g, l, vhostHostRequests("/who.txt", []string{"a.example", "A.EXAMPLE", "a_b.example", "a.example:x",
-		"b\xc3\xbccher.example", "a b"}), nil, nil)
+		"b\xc3\xbccher.example", "a b", ".", "a/b", "../x", "a\\b", "a..b"}), nil, nil)
 
 	req := "GET /secret.txt HTTP/1.0\r\nHost: ..\r\n\r\n"
 	if le := l.raw(t, req, false); le.resp == nil || string(le.body) != "above the server root\n" {

@@ -28,6 +28,7 @@ type Server struct {
 	reqs    sync.Pool
 	limit   *connLimiter // server.max-connections, fixed at start
 	stopped atomic.Bool
+	stats   Stats
 }
 
 // NewServer returns a server that will run snap once Start is called.
@@ -41,6 +42,9 @@ func NewServer(snap *Snapshot, log *slog.Logger) *Server {
 	s.rt.Swap(snap)
 	return s
 }
+
+// Stats returns the server's counters.
+func (s *Server) Stats() *Stats { return &s.stats }
 
 // Runtime gives access to the current snapshot.
 func (s *Server) Runtime() *Runtime { return &s.rt }
@@ -81,7 +85,7 @@ func (s *Server) reconcile(snap *Snapshot) error {
 	}
 	for _, l := range added {
 		e := &h1.Server{Handler: s, Token: l.Spec.Token}
-		e.OnPanic = func(v any) { s.log.Error("panic serving request", "panic", v) }
+		e.OnPanic = func(v any) { s.stats.recordPanic(s.log, v) }
 		e.SetConfig(cfg)
 		s.engines[l.Spec.Key()] = e
 		wl := s.limit.wrap(l)
@@ -188,6 +192,12 @@ func h1ConfigFor(snap *Snapshot) h1.Config {
 	c.MaxKeepAliveRequests = def.MaxKeepAliveRequests
 	c.MaxKeepAliveIdle = time.Duration(def.MaxKeepAliveIdle) * time.Second
 	c.MaxReadIdle = time.Duration(def.MaxReadIdle) * time.Second
+	// The whole head must arrive within the read idle time as well, and
+	// never more than 30 s (golighty's bound against clients dripping a
+	// byte at a time, which an idle timer alone would never cut off).
+	if c.MaxReadIdle > 0 && c.MaxReadIdle < c.HeadTimeout {
+		c.HeadTimeout = c.MaxReadIdle
+	}
 	c.MaxWriteIdle = time.Duration(def.MaxWriteIdle) * time.Second
 	c.MaxRequestFieldSize = srv.MaxRequestFieldSize
 	c.MaxRequestSize = def.MaxRequestSize
@@ -243,6 +253,11 @@ func (s *Server) ServeH1(w *h1.ResponseWriter, r *h1.Request) {
 	defer snap.release()
 	rc := s.reqs.Get().(*Request)
 	defer func() {
+		if v := recover(); v != nil {
+			s.stats.recordPanic(s.log, v)
+			answerPanic(rc, w, r)
+			return // rc's state is unknown: it is not pooled again
+		}
 		rc.reset()
 		s.reqs.Put(rc)
 	}()
@@ -278,6 +293,11 @@ func (s *Server) ServeH1(w *h1.ResponseWriter, r *h1.Request) {
 		rc.KeepAlive = false
 	}
 	r.KeepAlive = r.KeepAlive && rc.KeepAlive
+	if rc.failedLog && snap.Core.Server.AuthDelayInvalidCreds {
+		// lighttpd sends it when its once-a-second timer next runs.
+		now := time.Now()
+		time.Sleep(now.Truncate(time.Second).Add(time.Second).Sub(now))
+	}
 	w.SetKeepAliveIdle(time.Duration(rc.Conf.MaxKeepAliveIdle) * time.Second)
 	if err := rc.writeResponse(); err != nil || rc.Aborted {
 		rc.KeepAlive = false
@@ -292,6 +312,23 @@ func (s *Server) ServeH1(w *h1.ResponseWriter, r *h1.Request) {
 	for _, m := range snap.hooks.requestDone {
 		m.RequestDone(rc)
 	}
+}
+
+// answerPanic ends a request whose serving panicked: a 500 with lighttpd's
+// error page when none of the response went out yet, else the connection is
+// cut, so the client cannot take a truncated body for a whole one. Either
+// way the connection is not kept: the request's state is unknown.
+func answerPanic(rc *Request, w *h1.ResponseWriter, r *h1.Request) {
+	r.KeepAlive = false
+	if !w.Discard() {
+		if r.Conn != nil {
+			r.Conn.Conn.Close()
+		}
+		return
+	}
+	w.SetStatus(500)
+	w.AddHeader("Content-Type", "text/html")
+	w.Respond(errorPage(500))
 }
 
 func (rc *Request) fillFromH1(r *h1.Request) {

@@ -2,6 +2,7 @@ package testconf
 
 import (
 	"bufio"
+	"context"
 	"database/sql"
 	"os"
 	"os/exec"
@@ -60,6 +61,7 @@ var vhostHostileHosts = []string{
 	"..", ".", "a/b", "a\\b", "../etc", "a..b", ".hidden", "a.example.", "a.example:", "a.example:0x50",
 	"a.example:99999", "b\xc3\xbccher.example", "a b", "a%2fb", "[::1", "[::1]x", "[fe80::1%25lo]",
 	strings.Repeat("l", 63) + ".example", strings.Repeat("x", 300) + ".example", strings.Repeat("y.", 900) + "example",
+	"a\x00b.example", "a.example\x00", "a\rb",
 }
 
 // vhostLogPaths are the error-log messages of both servers that name a path
@@ -336,6 +338,37 @@ func TestSideBySideVhostdb(t *testing.T) {
 	compareSideBySide(t, g, l, reqs, nil, nil)
 	vhostCompareLogs(t, root, root+"/")
 
+	t.Run("corrupt database", func(t *testing.T) {
+		root := vhostdbSite(t)
+		g, l := vhostServers(t, root, vhostdbConf)
+		garbage := strings.Repeat("this is no SQLite database\n", 300)
+		if err := os.WriteFile(filepath.Join(root, "db", "vhosts.sqlite"), []byte(garbage), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		compareSideBySide(t, g, l, vhostHostRequests("/who.txt", []string{"a.example", "unknown.example", ""}), nil, nil)
+	})
+	t.Run("locked database", func(t *testing.T) {
+		root := vhostdbSite(t)
+		g, l := vhostServers(t, root, vhostdbConf)
+		db, err := sql.Open("sqlite", filepath.Join(root, "db", "vhosts.sqlite"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer db.Close()
+		conn, err := db.Conn(context.Background())
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer conn.Close()
+		if _, err := conn.ExecContext(context.Background(), "BEGIN EXCLUSIVE"); err != nil {
+			t.Fatal(err)
+		}
+		compareSideBySide(t, g, l, vhostHostRequests("/who.txt", []string{"a.example", "unknown.example", ""}), nil, nil)
+		if _, err := conn.ExecContext(context.Background(), "COMMIT"); err != nil {
+			t.Fatal(err)
+		}
+		compareSideBySide(t, g, l, vhostHostRequests("/who.txt", []string{"a.example"}), nil, nil)
+	})
 	t.Run("lax host reaches the query escaped", func(t *testing.T) {
 		root := vhostdbSite(t)
 		conf := vhostdbConf + `server.http-parseopts = ("host-strict" => "disable", "host-normalize" => "disable")` + "\n"

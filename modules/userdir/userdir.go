@@ -148,14 +148,34 @@ func (m *Module) Physical(rc *core.Request) core.Result {
 	return core.GoOn
 }
 
-// listed reports whether user is in the list.
+// listed reports whether user is in the list, ignoring ASCII case when
+// fold is set (lighttpd's buffer_eq_icase_slen; no Unicode folding).
 func listed(l []string, user string, fold bool) bool {
 	for _, s := range l {
-		if s == user || (fold && strings.EqualFold(s, user)) {
+		if s == user || (fold && asciiEqualFold(s, user)) {
 			return true
 		}
 	}
 	return false
+}
+
+func asciiEqualFold(a, b string) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	for i := 0; i < len(a); i++ {
+		x, y := a[i], b[i]
+		if 'A' <= x && x <= 'Z' {
+			x += 'a' - 'A'
+		}
+		if 'A' <= y && y <= 'Z' {
+			y += 'a' - 'A'
+		}
+		if x != y {
+			return false
+		}
+	}
+	return true
 }
 
 // validUser is lighttpd's guard against "/~../" with userdir.basepath:

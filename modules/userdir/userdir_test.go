@@ -207,6 +207,21 @@ func TestHomeCacheBounded(t *testing.T) {
 	}
 }
 
+func TestListed(t *testing.T) {
+	l := []string{"root", "Admin", "k"}
+	for _, tc := range []struct {
+		user       string
+		fold, want bool
+	}{
+		{"root", false, true}, {"Root", false, false}, {"Root", true, true}, {"ADMIN", true, true},
+		{"admin", false, false}, {"\u212a", true, false}, {"K", true, true}, {"roo", true, false},
+	} {
+		if got := listed(l, tc.user, tc.fold); got != tc.want {
+			t.Errorf("listed(%q, fold %v) = %v, want %v", tc.user, tc.fold, got, tc.want)
+		}
+	}
+}
+
 func TestValidUser(t *testing.T) {
 	for _, tc := range []struct {
 		u  string

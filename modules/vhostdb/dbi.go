@@ -62,12 +62,15 @@ func (d *DBI) Setup(sc *core.SetupContext) error {
 			if err != nil {
 				return nil, err
 			}
-			if err := d.connect(c, v.Raw.Pos, sc.Preflight()); err != nil {
+			if err := d.connect(c, sc.Preflight()); err != nil {
 				return nil, err
 			}
 			return func(p **dbiConf) { *p = c }, nil
 		}},
 	})
+	if err != nil {
+		d.Close() // what earlier blocks opened: the load fails, no Close follows
+	}
 	return err
 }
 
@@ -110,7 +113,7 @@ func parseDBI(elems []lighttpdconf.Element) (*dbiConf, error) {
 // connect opens c's database read-write as libdbi does, but never creates
 // it: where lighttpd would make an empty file and answer 500 to every
 // request, golighty does not start. Under -tt only the file is checked.
-func (d *DBI) connect(c *dbiConf, pos lighttpdconf.Pos, preflight bool) error {
+func (d *DBI) connect(c *dbiConf, preflight bool) error {
 	fi, err := os.Stat(c.path)
 	if err == nil && !fi.Mode().IsRegular() {
 		err = errors.New("not a regular file")
@@ -121,11 +124,10 @@ func (d *DBI) connect(c *dbiConf, pos lighttpdconf.Pos, preflight bool) error {
 	if preflight {
 		return nil
 	}
-	dsn := url.URL{Scheme: "file", Path: c.path, RawQuery: url.Values{
+	db, err := sql.Open("sqlite", sqliteURI(c.path, url.Values{
 		"mode":    {"rw"},
 		"_pragma": {"busy_timeout(" + strconv.FormatInt(c.timeout, 10) + ")"},
-	}.Encode()}
-	db, err := sql.Open("sqlite", dsn.String())
+	}))
 	if err == nil {
 		err = db.Ping()
 	}
@@ -140,6 +142,14 @@ func (d *DBI) connect(c *dbiConf, pos lighttpdconf.Pos, preflight bool) error {
 	c.db = db
 	d.open = append(d.open, db)
 	return nil
+}
+
+// sqliteURI names a database file as an SQLite URI, so that '?', '#' and
+// '%' in its path stay part of the name (the driver reads a plain name up
+// to '?' only).
+func sqliteURI(path string, params url.Values) string {
+	u := url.URL{Scheme: "file", Path: path, RawQuery: params.Encode()}
+	return u.String()
 }
 
 // Close closes the databases of this load.

@@ -9,8 +9,9 @@
 // error-log line; a found host becomes the server name (SERVER_NAME, %v).
 // Without vhostdb.cache every request asks the database, so a change is seen
 // at once; with it, a found host is kept until lighttpd's cleanup would drop
-// it: at the first 8-second tick of the monotonic clock after max-age
-// (default 600) seconds. Hosts the database does not know are never cached.
+// it, which runs every 8 seconds of the monotonic clock and drops entries
+// older than max-age (default 600) seconds. Hosts the database does not know
+// are never cached.
 package vhostdb
 
 import (
@@ -65,7 +66,7 @@ type found struct {
 type Module struct {
 	table  *core.Table[conf]
 	refs   []*backendRef
-	caches []*cache
+	caches []*cache // every vhostdb.cache of the config (for tests)
 	// perRequest keeps a lookup for the rest of its request when there is
 	// no vhostdb.cache (internal restarts ask no second time).
 	perRequest core.Slot[found]
@@ -158,7 +159,7 @@ func (m *Module) Docroot(rc *core.Request) core.Result {
 		return use(rc, f)
 	}
 	c := m.table.Resolve(rc)
-	if c.backend == nil || c.backend.b == nil {
+	if c.backend == nil {
 		return core.GoOn
 	}
 	if c.cache != nil {

@@ -21,7 +21,7 @@ const schema = `CREATE TABLE vhosts (hostname varchar(255) NOT NULL, docroot var
 // makeDB creates an SQLite database with rows host => docroot.
 func makeDB(t *testing.T, path string, rows map[string]any) {
 	t.Helper()
-	db, err := sql.Open("sqlite", path)
+	db, err := sql.Open("sqlite", sqliteURI(path, nil))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -377,5 +377,36 @@ func TestModuleOrder(t *testing.T) {
 		if got := strings.Join(snap.Modules(), " "); got != tc.want {
 			t.Errorf("server.modules = (%s): loaded %q, want %q", tc.modules, got, tc.want)
 		}
+	}
+}
+
+// The database path goes into an SQLite URI: characters that mean something
+// there must reach the file system unchanged.
+func TestDatabasePathQuoting(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "a b#c?d%20e")
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	makeDB(t, filepath.Join(dir, "v&x=1.sqlite"), map[string]any{"a.example": "/srv/a"})
+	c, err := parseDBI([]lighttpdconf.Element{
+		{Key: "sql", HasKey: true, Value: lighttpdconf.Value{Kind: lighttpdconf.KindString, Str: "SELECT docroot FROM vhosts WHERE hostname='?'"}},
+		{Key: "dbtype", HasKey: true, Value: lighttpdconf.Value{Kind: lighttpdconf.KindString, Str: "sqlite3"}},
+		{Key: "dbname", HasKey: true, Value: lighttpdconf.Value{Kind: lighttpdconf.KindString, Str: "v&x=1.sqlite"}},
+		{Key: "sqlite3_dbdir", HasKey: true, Value: lighttpdconf.Value{Kind: lighttpdconf.KindString, Str: dir}},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var d DBI
+	if err := d.connect(c, false); err != nil {
+		t.Fatal(err)
+	}
+	defer d.Close()
+	v, err := firstValue(c.db, substitute(c.query, "a.example"))
+	if err != nil || v != "/srv/a" {
+		t.Fatalf("got %v, %v", v, err)
+	}
+	if _, err := os.Stat(filepath.Join(filepath.Dir(dir), "a b")); err == nil {
+		t.Fatal("a file was created at the unquoted path")
 	}
 }

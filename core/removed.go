@@ -36,17 +36,17 @@ var removedModules = map[string]removedModule{
 	"mod_mysql_vhost":    {"1.4.64", "mod_vhostdb_dbi", `"dbtype" => "sqlite3" and the vhosts table exported to SQLite (lighttpd's own successor, mod_vhostdb_mysql, needs a C client library golighty does not link), or mod_simple_vhost / mod_evhost when the document root follows from the host name`},
 }
 
-// removedModuleError is the start-up error for a removed module, or nil
+// removedModuleText is the start-up error for a removed module, or ""
 // when name is not one.
-func removedModuleError(name string) error {
+func removedModuleText(name string) string {
 	r, ok := removedModules[name]
 	if !ok {
-		return nil
+		return ""
 	}
 	have := ""
 	if _, ok := lookupModule(r.replacement); !ok {
 		have = ", which golighty does not have yet"
 	}
-	return fmt.Errorf("module %s was removed from lighttpd in %s, and lighttpd 1.4.69 does not start with it either (loading plugins finally failed): remove it from server.modules; its replacement is %s%s, with %s",
+	return fmt.Sprintf("module %s was removed from lighttpd in %s, and lighttpd 1.4.69 does not start with it either (loading plugins finally failed): remove it from server.modules; its replacement is %s%s, with %s",
 		name, r.since, r.replacement, have, r.how)
 }

@@ -90,6 +90,7 @@ type Request struct {
 	caps      []capRef
 	capIdx    []int
 	loops     int
+	dropped   bool
 	failedLog bool         // a failed login: delay the response, then close
 	log       *slog.Logger // error log of this request (per-condition server.errorlog)
 	srvLog    *slog.Logger // the process's error log
@@ -171,6 +172,7 @@ func (rc *Request) reset() {
 	rc.caps = rc.caps[:0]
 	rc.capIdx = rc.capIdx[:0]
 	rc.loops = 0
+	rc.dropped = false
 	rc.failedLog = false
 	rc.w = nil
 }

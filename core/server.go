@@ -286,6 +286,10 @@ func (s *Server) ServeH1(w *h1.ResponseWriter, r *h1.Request) {
 		rc.runPhases()
 	}
 	rc.prepareResponse()
+	if rc.dropped {
+		w.Drop()
+		return
+	}
 	// The core's decisions (a backend's Connection: close, per-condition
 	// keep-alive limits, protocol-http11) reach the wire engine before the
 	// head is written.

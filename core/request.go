@@ -59,7 +59,7 @@ type Request struct {
 	Conn ConnInfo
 
 	Method      string
-	Proto       int    // 10 or 11
+	Proto       int    // 10, 11 or 20 (HTTP/2)
 	Target      string // original request-target as received (REQUEST_URI)
 	Header      Headers
 	Body        io.Reader // request body (nil when none)

@@ -95,16 +95,13 @@ func at(s string, i int) byte {
 
 func isDigit(c byte) bool { return '0' <= c && c <= '9' }
 
-// labels are the parts of a host that %0..%9 name; a label not set is
-// different from an empty one only in that lighttpd never sets empty ones.
-type labels struct {
-	v   [10]string
-	set [10]bool
-}
+// labels are the parts of a host that %0..%9 name; one the host does not
+// have is empty (and expands to nothing, as in lighttpd).
+type labels struct{ v [10]string }
 
 func (l *labels) put(i int, s string) {
 	if i < len(l.v) {
-		l.v[i], l.set[i] = s, true
+		l.v[i] = s
 	}
 }
 

@@ -143,12 +143,11 @@ func Compile(conf *lighttpdconf.Config, opts CompileOptions, shared *SharedPool)
 		mi, ok := lookupModule(name)
 		if !ok {
 			s.close()
-			return nil, fmt.Errorf("module %s is not available in golighty (loading plugins finally failed); the modules it has are: %s",
-				name, strings.Join(Registered(), ", "))
+			return nil, &UnavailableModuleError{Name: name}
 		}
 		if mi.Refused != "" {
 			s.close()
-			return nil, fmt.Errorf("%s is not available in golighty: %s", name, mi.Refused)
+			return nil, &UnavailableModuleError{Name: name, Refused: mi.Refused}
 		}
 		m := mi.New()
 		sc.module = name
@@ -174,6 +173,22 @@ func Compile(conf *lighttpdconf.Config, opts CompileOptions, shared *SharedPool)
 	}
 	reportUnknownKeys(sc)
 	return s, nil
+}
+
+// UnavailableModuleError is the failure of a config that loads a module this
+// binary does not have (lighttpd's "loading plugins finally failed"), or one
+// it refuses on purpose (Refused says why and what to use instead).
+type UnavailableModuleError struct{ Name, Refused string }
+
+func (e *UnavailableModuleError) Error() string {
+	if e.Refused != "" {
+		return fmt.Sprintf("%s is not available in golighty: %s", e.Name, e.Refused)
+	}
+	if msg := removedModuleText(e.Name); msg != "" {
+		return msg
+	}
+	return fmt.Sprintf("module %s is not available in golighty (loading plugins finally failed); the modules it has are: %s",
+		e.Name, strings.Join(Registered(), ", "))
 }
 
 // guardKeys protect content: lighttpd ignores them with "unknown
@@ -251,6 +266,7 @@ func moduleOrder(sc *SetupContext) ([]string, error) {
 	}
 	var dynName string
 	containsAuth, prependAuth := false, false
+	containsVhostdb, prependVhostdb := false, false
 	for _, m := range mods {
 		switch {
 		case strings.HasPrefix(m, "mod_auth"):
@@ -263,6 +279,14 @@ func moduleOrder(sc *SetupContext) ([]string, error) {
 				}
 			} else if !containsAuth {
 				prependAuth = true
+			}
+		case strings.HasPrefix(m, "mod_vhostdb"):
+			// A vhostdb backend listed before (or without) mod_vhostdb
+			// gets mod_vhostdb put in front of every module.
+			if m == "mod_vhostdb" {
+				containsVhostdb = true
+			} else if !containsVhostdb {
+				prependVhostdb = true
 			}
 		case hasAnyPrefix(m, "mod_ajp13", "mod_cgi", "mod_fastcgi", "mod_proxy", "mod_scgi", "mod_sockproxy", "mod_wstunnel"):
 			if dynName == "" {
@@ -306,6 +330,11 @@ func moduleOrder(sc *SetupContext) ([]string, error) {
 	}
 	if prependAuth {
 		mods = append([]string{"mod_auth"}, mods...)
+	}
+	if prependVhostdb {
+		remove("mod_vhostdb")
+		mods = append([]string{"mod_vhostdb"}, mods...)
+		seen["mod_vhostdb"] = true
 	}
 	deprecateCompress(sc, mods, has, remove)
 	return mods, nil

@@ -39,13 +39,14 @@ type Response struct {
 	// Range results, written after the response_start hooks' headers as
 	// lighttpd orders them.
 	acceptRanges bool
+	// rangePending marks a file body whose Range is applied after the
+	// response_start hooks (rangeOnParts), as lighttpd applies it: a
+	// static file or X-Sendfile (the file sender sends the whole file
+	// until then), X-Sendfile2's concatenated ranges.
+	rangePending bool
 	contentRange string
 	plan         httpfile.Plan
 	clBuf        [20]byte
-	// rangePending holds the file sender's Range outcome (206 or 416) for
-	// a whole-file body: lighttpd applies Range after the response_start
-	// hooks, so a filter there still sees (and may replace) the whole file.
-	rangePending int
 	// filter, set by a response_start hook, transforms the body (filter.go).
 	filter     func(dst io.Writer) BodyFilter
 	streamOut  BodyFilter // the filter of a streamed body, closed at its end
@@ -79,6 +80,7 @@ func (r *Response) reset() {
 	r.started = false
 	r.written = 0
 	r.acceptRanges = false
+	r.rangePending = false
 	r.contentRange = ""
 	r.filter, r.streamOut, r.streamHook = nil, nil, false
 }
@@ -112,7 +114,7 @@ func (r *Response) dropFile() {
 		r.file.owned.Close()
 	}
 	r.file = fileBody{parts: r.file.parts[:0], handles: r.file.handles[:0]}
-	r.rangePending = 0
+	r.rangePending = false
 }
 
 // clearForError drops headers and body before an error document, keeping

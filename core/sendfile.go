@@ -77,7 +77,7 @@ func (rc *Request) sendFile(path string, keep bool) int {
 	}
 	req := httpfile.Request{
 		Method:          rc.Method,
-		RangeAllowed:    conf.RangeRequests && (rc.Proto == 11 || rc.Snap.Core.Server.HTTP10Range),
+		RangeAllowed:    conf.RangeRequests && (rc.Proto >= 11 || rc.Snap.Core.Server.HTTP10Range),
 		IfNoneMatch:     rc.Header.Get("If-None-Match"),
 		IfModifiedSince: rc.Header.Get("If-Modified-Since"),
 		Range:           rc.Header.Get("Range"),
@@ -94,7 +94,7 @@ func (rc *Request) sendFile(path string, keep bool) int {
 		return p.Status
 	}
 	// Range (206, 416) is applied after the response_start hooks, as in
-	// lighttpd (applyFileRange): until then the response is the whole file.
+	// lighttpd (rangeOnParts): until then the response is the whole file.
 	status, ctype := p.Status, p.ContentType
 	if status == 206 || status == 416 {
 		status = 200
@@ -128,46 +128,8 @@ func (rc *Request) sendFile(path string, keep bool) int {
 		}
 	}
 	resp.file.parts = append(resp.file.parts, part)
-	if p.Status == 206 || p.Status == 416 {
-		resp.rangePending = p.Status
-	}
+	resp.rangePending = p.Status == 206 || p.Status == 416
 	return status
-}
-
-// applyFileRange applies the Range outcome the file sender decided to a
-// response that is still the whole file after the response_start hooks
-// (lighttpd's http_range_rfc7233 at response start): 206 with one part or
-// multipart/byteranges, or 416 with its error document.
-func (rc *Request) applyFileRange() {
-	r := &rc.Resp
-	p := &r.plan
-	switch {
-	case r.rangePending == 416:
-		r.Status = 416
-		r.Dynamic = false
-		r.clearForError()
-		rc.errorDocument(416)
-		r.acceptRanges = false
-	case p.Multipart():
-		whole := r.file.parts[0]
-		r.file.parts = r.file.parts[:0]
-		for i, rg := range p.Ranges {
-			part := whole
-			part.off, part.n, part.head = rg.Start, rg.Len(), p.AppendPartHeader(nil, i)
-			r.file.parts = append(r.file.parts, part)
-		}
-		r.file.multipart = true
-		r.Status = 206
-		r.Header.Set("Content-Type", p.ContentType)
-		r.setContentLength(p.ContentLength)
-	default:
-		rg := p.Ranges[0]
-		r.file.parts[0].off, r.file.parts[0].n = rg.Start, rg.Len()
-		r.Status = 206
-		r.setContentLength(p.ContentLength)
-		r.contentRange = string(p.AppendContentRange(nil))
-	}
-	r.rangePending = 0
 }
 
 // contentType is mimetype.assign (or the file's xattr with

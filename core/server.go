@@ -12,6 +12,7 @@ import (
 	"unsafe"
 
 	"github.com/golighty/golighty/core/h1"
+	"github.com/golighty/golighty/core/h2"
 	"github.com/golighty/golighty/core/urinorm"
 )
 
@@ -31,6 +32,10 @@ type Server struct {
 	stats   Stats
 	sampler sync.Once
 	done    chan struct{} // closed when the server stops
+
+	// HTTP/2 engines by listener key (and "conn:"+token for connections
+	// served through ServeConn/ServeH2Conn without a listener of ours)
+	h2engines map[string]*h2.Server
 }
 
 // NewServer returns a server that will run snap once Start is called.
@@ -38,7 +43,8 @@ func NewServer(snap *Snapshot, log *slog.Logger) *Server {
 	if log == nil {
 		log = slog.Default()
 	}
-	s := &Server{pool: NewListenerPool(), log: log, engines: map[string]*h1.Server{}, wrapped: map[string]net.Listener{}, done: make(chan struct{})}
+	s := &Server{pool: NewListenerPool(), log: log, engines: map[string]*h1.Server{}, h2engines: map[string]*h2.Server{},
+		wrapped: map[string]net.Listener{}, done: make(chan struct{})}
 	s.reqs.New = func() any { return &Request{} }
 	s.limit = newConnLimiter(snap.Core.Server.MaxConnections)
 	s.stats.started = time.Now()
@@ -109,15 +115,22 @@ func (s *Server) reconcile(snap *Snapshot) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	cfg := h1ConfigFor(snap)
+	cfg2 := h2ConfigFor(snap)
 	for _, e := range s.engines {
 		e.SetConfig(cfg)
 	}
+	for _, e := range s.h2engines {
+		e.SetConfig(cfg2)
+	}
 	for _, l := range added {
-		e := &h1.Server{Handler: s, Token: l.Spec.Token}
+		e2 := s.newH2Engine(l.Spec.Token)
+		e2.SetConfig(cfg2)
+		s.h2engines[l.Spec.Key()] = e2
+		e := &h1.Server{Handler: s, Token: l.Spec.Token, Handoff: h2Handoff(e2)}
 		e.OnPanic = func(v any) { s.stats.recordPanic(s.log, v) }
 		e.SetConfig(cfg)
 		s.engines[l.Spec.Key()] = e
-		wl := s.limit.wrap(l)
+		wl := s.startWrap(s.limit.wrap(l), l.Spec.Token)
 		s.wrapped[l.Spec.Key()] = wl
 		s.wg.Add(1)
 		go func(l *Listener) {
@@ -132,6 +145,9 @@ func (s *Server) reconcile(snap *Snapshot) error {
 		delete(s.wrapped, l.Spec.Key())
 		e := s.engines[l.Spec.Key()]
 		delete(s.engines, l.Spec.Key())
+		e2 := s.h2engines[l.Spec.Key()]
+		delete(s.h2engines, l.Spec.Key())
+		go e2.Shutdown(context.Background())
 		go e.Shutdown(context.Background())
 	}
 	return nil
@@ -145,16 +161,25 @@ func (s *Server) OpenConns() int64 {
 	for _, e := range s.engines {
 		n += e.OpenConns()
 	}
+	for _, e := range s.h2engines {
+		n += e.OpenConns()
+	}
 	return n
 }
 
-// eachListener reports every listening socket's connections and requests.
+// eachListener reports every listening socket's connections and requests
+// (HTTP/1.x and HTTP/2 on it together).
 func (s *Server) eachListener(visit func(ListenerStat)) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	for _, e := range s.engines {
+	for key, e := range s.engines {
 		tok, _ := e.Token.(string)
-		visit(ListenerStat{Socket: tok, Conns: e.OpenConns(), Requests: e.Requests()})
+		st := ListenerStat{Socket: tok, Conns: e.OpenConns(), Requests: e.Requests()}
+		if e2 := s.h2engines[key]; e2 != nil {
+			st.Conns += e2.OpenConns()
+			st.Requests += e2.Requests()
+		}
+		visit(st)
 	}
 }
 
@@ -162,9 +187,9 @@ func (s *Server) eachListener(visit func(ListenerStat)) {
 // listener with the given $SERVER["socket"] token (tests, socket activation
 // of single connections).
 func (s *Server) ServeConn(c net.Conn, token string) {
-	e := &h1.Server{Handler: s, Token: token}
+	e := &h1.Server{Handler: s, Token: token, Handoff: h2Handoff(s.h2Engine(token))}
 	e.SetConfig(h1ConfigFor(s.rt.Current()))
-	e.ServeConn(c)
+	e.ServeConn(s.startConnFor(c, token))
 }
 
 // Addrs lists the bound addresses (useful with port 0 in tests).
@@ -182,14 +207,23 @@ func (s *Server) Shutdown(ctx context.Context) error {
 	s.stop()
 	s.closeListeners()
 	s.mu.Lock()
-	engines := make([]*h1.Server, 0, len(s.engines))
+	engines := make([]interface{ Shutdown(context.Context) error }, 0, len(s.engines)+len(s.h2engines))
 	for _, e := range s.engines {
 		engines = append(engines, e)
 	}
+	for _, e := range s.h2engines {
+		engines = append(engines, e)
+	}
 	s.mu.Unlock()
-	var first error
+	// Concurrently: an HTTP/1.x engine waits for the connections it handed
+	// to HTTP/2, which its HTTP/2 engine winds down.
+	errs := make(chan error, len(engines))
 	for _, e := range engines {
-		if err := e.Shutdown(ctx); err != nil && first == nil {
+		go func() { errs <- e.Shutdown(ctx) }()
+	}
+	var first error
+	for range engines {
+		if err := <-errs; err != nil && first == nil {
 			first = err
 		}
 	}
@@ -204,6 +238,9 @@ func (s *Server) Close() {
 	s.closeListeners()
 	s.mu.Lock()
 	for _, e := range s.engines {
+		e.Close()
+	}
+	for _, e := range s.h2engines {
 		e.Close()
 	}
 	s.mu.Unlock()
@@ -231,10 +268,17 @@ func h1ConfigFor(snap *Snapshot) h1.Config {
 	c.MaxKeepAliveRequests = def.MaxKeepAliveRequests
 	c.MaxKeepAliveIdle = time.Duration(def.MaxKeepAliveIdle) * time.Second
 	c.MaxReadIdle = time.Duration(def.MaxReadIdle) * time.Second
+	// The whole head must arrive within the read idle time as well, and
+	// never more than 30 s (golighty's bound against clients dripping a
+	// byte at a time, which an idle timer alone would never cut off).
+	if c.MaxReadIdle > 0 && c.MaxReadIdle < c.HeadTimeout {
+		c.HeadTimeout = c.MaxReadIdle
+	}
 	c.MaxWriteIdle = time.Duration(def.MaxWriteIdle) * time.Second
 	c.MaxRequestFieldSize = srv.MaxRequestFieldSize
 	c.MaxRequestSize = def.MaxRequestSize
 	c.ServerTag = def.ServerTag
+	c.H2Prior, c.H2Upgrade = srv.H2Proto, srv.H2C
 	p := &srv.ParseOpts
 	c.Parse.HeaderStrict = p.HeaderStrict
 	c.Parse.HostStrict = p.HostStrict
@@ -324,6 +368,10 @@ func (s *Server) ServeH1(w *h1.ResponseWriter, r *h1.Request) {
 		rc.runPhases()
 	}
 	rc.prepareResponse()
+	if rc.dropped {
+		w.Drop()
+		return
+	}
 	// The core's decisions (a backend's Connection: close, per-condition
 	// keep-alive limits, protocol-http11) reach the wire engine before the
 	// head is written.
@@ -402,6 +450,7 @@ func (rc *Request) fillFromH1(r *h1.Request) {
 		}
 		rc.Conn.RemoteIP, rc.Conn.RemotePort = ci.RemoteIP, ci.RemotePort
 		rc.Conn.LocalIP, rc.Conn.LocalPort = ci.LocalIP, ci.LocalPort
+		rc.applyConnStart(ci.Conn)
 	}
 	rc.Conn.Requests = r.Seq - 1
 }

@@ -8,3 +8,5 @@ require (
 	github.com/fsnotify/fsnotify v1.10.1
 	golang.org/x/sys v0.50.0
 )
+
+require golang.org/x/crypto v0.59.0 // indirect

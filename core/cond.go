@@ -160,6 +160,11 @@ func (rc *Request) blockState(i int) uint8 {
 		st = condSkip
 	case b.cond == nil: // global block, or a plain else reached after a false branch
 		st = condTrue
+	case rc.condValid != 0 && rc.condValid&(1<<b.cond.field) == 0:
+		// Not known yet (a TLS handshake, before any request): neither
+		// true nor false, so an else branch after it is not taken either,
+		// as lighttpd's COND_RESULT_UNSET.
+		st = condSkip
 	case rc.evalCond(i, b.cond):
 		st = condTrue
 	default:

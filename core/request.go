@@ -71,16 +71,18 @@ type Request struct {
 	BodyRead int64 // request body bytes read
 	Aborted  bool  // the response could not be written completely
 
-	condCache []uint8
-	caps      []capRef
-	capIdx    []int
-	loops     int
-	log       *slog.Logger // error log of this request (per-condition server.errorlog)
-	srvLog    *slog.Logger // the process's error log
-	pathBuf   []byte       // backing store of Phys.Path
-	netConn   io.Closer    // the client connection, closed by AbortStream
-	slots     []any        // per-module state (Slot)
-	w         ResponseWriter
+	condCache   []uint8
+	condValid   uint16 // bit per condField known (0: all, a request); see ResolveConn
+	envHooksRun bool   // RequestEnv hooks ran
+	caps        []capRef
+	capIdx      []int
+	loops       int
+	log         *slog.Logger // error log of this request (per-condition server.errorlog)
+	srvLog      *slog.Logger // the process's error log
+	pathBuf     []byte       // backing store of Phys.Path
+	netConn     io.Closer    // the client connection, closed by AbortStream
+	slots       []any        // per-module state (Slot)
+	w           ResponseWriter
 }
 
 // ResponseWriter is what a transport (the HTTP/1.x engine, HTTP/2) gives
@@ -134,4 +136,5 @@ func (rc *Request) reset() {
 	rc.capIdx = rc.capIdx[:0]
 	rc.loops = 0
 	rc.w = nil
+	rc.condValid, rc.envHooksRun = 0, false
 }

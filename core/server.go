@@ -23,6 +23,7 @@ type Server struct {
 	log     *slog.Logger
 	mu      sync.Mutex
 	engines map[string]*h1.Server // by listener key
+	tls     map[string]*atomic.Pointer[listenerTLS]
 	wrapped map[string]net.Listener
 	wg      sync.WaitGroup
 	reqs    sync.Pool
@@ -35,7 +36,7 @@ func NewServer(snap *Snapshot, log *slog.Logger) *Server {
 	if log == nil {
 		log = slog.Default()
 	}
-	s := &Server{pool: NewListenerPool(), log: log, engines: map[string]*h1.Server{}, wrapped: map[string]net.Listener{}}
+	s := &Server{pool: NewListenerPool(), log: log, engines: map[string]*h1.Server{}, tls: map[string]*atomic.Pointer[listenerTLS]{}, wrapped: map[string]net.Listener{}}
 	s.reqs.New = func() any { return &Request{} }
 	s.limit = newConnLimiter(snap.Core.Server.MaxConnections)
 	s.rt.Swap(snap)
@@ -69,6 +70,10 @@ func (s *Server) reconcile(snap *Snapshot) error {
 	if err != nil {
 		return err
 	}
+	tlsConfs, err := tlsConfigs(snap, specs)
+	if err != nil {
+		return err
+	}
 	added, removed, err := s.pool.Reconcile(specs)
 	if err != nil {
 		return err
@@ -76,14 +81,25 @@ func (s *Server) reconcile(snap *Snapshot) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	cfg := h1ConfigFor(snap)
-	for _, e := range s.engines {
+	for k, e := range s.engines {
 		e.SetConfig(cfg)
+		s.tls[k].Store(tlsConfs[k]) // ssl.engine may change on reload
 	}
 	for _, l := range added {
 		e := &h1.Server{Handler: s, Token: l.Spec.Token}
 		e.OnPanic = func(v any) { s.log.Error("panic serving request", "panic", v) }
 		e.SetConfig(cfg)
+		t := new(atomic.Pointer[listenerTLS])
+		t.Store(tlsConfs[l.Spec.Key()])
+		e.Accepted = func(c net.Conn) {
+			if lt := t.Load(); lt != nil {
+				s.serveTLS(e, c, lt)
+				return
+			}
+			e.ServeConn(c)
+		}
 		s.engines[l.Spec.Key()] = e
+		s.tls[l.Spec.Key()] = t
 		wl := s.limit.wrap(l)
 		s.wrapped[l.Spec.Key()] = wl
 		s.wg.Add(1)
@@ -99,6 +115,7 @@ func (s *Server) reconcile(snap *Snapshot) error {
 		delete(s.wrapped, l.Spec.Key())
 		e := s.engines[l.Spec.Key()]
 		delete(s.engines, l.Spec.Key())
+		delete(s.tls, l.Spec.Key())
 		go e.Shutdown(context.Background())
 	}
 	return nil

@@ -52,6 +52,11 @@ func DefaultConfig() Config {
 	}
 }
 
+// tlsConn is a TLS connection: *tls.Conn, or a type embedding it.
+type tlsConn interface {
+	ConnectionState() tls.ConnectionState
+}
+
 // ConnInfo describes the connection a request arrived on.
 type ConnInfo struct {
 	Conn       net.Conn
@@ -90,6 +95,10 @@ type Server struct {
 	// OnPanic, if set, receives a value recovered from a panicking handler
 	// (the connection is then closed).
 	OnPanic func(v any)
+	// Accepted, if set, takes each connection Serve accepts (in its own
+	// goroutine) instead of ServeConn: the core completes a TLS handshake
+	// first and picks the engine the client negotiated.
+	Accepted func(net.Conn)
 
 	cfg      atomic.Pointer[Config]
 	open     atomic.Int64
@@ -147,7 +156,11 @@ func (s *Server) Serve(ln net.Listener) error {
 			return err
 		}
 		delay = 0
-		go s.ServeConn(c)
+		if s.Accepted != nil {
+			go s.Accepted(c)
+		} else {
+			go s.ServeConn(c)
+		}
 	}
 }
 
@@ -334,7 +347,7 @@ func getConn(s *Server, nc net.Conn) *conn {
 	if la, ok := c.info.LocalAddr.(*net.TCPAddr); ok {
 		c.info.LocalIP, c.info.LocalPort = la.AddrPort().Addr().Unmap().String(), la.Port
 	}
-	_, c.info.TLS = nc.(*tls.Conn)
+	_, c.info.TLS = nc.(tlsConn)
 	c.req.Conn = &c.info
 	c.req.Body = &c.body
 	c.rw.c = c

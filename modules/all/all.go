@@ -12,5 +12,6 @@ import (
 	_ "github.com/golighty/golighty/modules/indexfile"
 	_ "github.com/golighty/golighty/modules/secdownload"
 	_ "github.com/golighty/golighty/modules/setenv"
+	_ "github.com/golighty/golighty/modules/ssl"
 	_ "github.com/golighty/golighty/modules/staticfile"
 )

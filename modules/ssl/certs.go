@@ -69,7 +69,9 @@ type certFiles struct {
 	pem, key, staple string
 }
 
-func (f certFiles) poolKey() string { return "ssl.cert\x00" + f.pem + "\x00" + f.key + "\x00" + f.staple }
+func (f certFiles) poolKey() string {
+	return "ssl.cert\x00" + f.pem + "\x00" + f.key + "\x00" + f.staple
+}
 
 func (f certFiles) paths() []string {
 	out := []string{f.pem}

@@ -182,7 +182,7 @@ func evalCipherString(s string) (cipherSet, error) {
 	i := 0
 	for i < len(s) {
 		ch := s[i]
-		if ch == ':' || ch == ' ' || ch == ';' || ch == ',' {
+		if itemSep(ch) {
 			i++
 			continue
 		}
@@ -230,7 +230,12 @@ func evalCipherString(s string) (cipherSet, error) {
 			} else if c := cipherNamed(word); c != nil {
 				preds = append(preds, func(x *cipher) bool { return x == c })
 			} else {
+				// OpenSSL ignores the rest of the rule.
 				known = false
+				for i < len(s) && !itemSep(s[i]) {
+					i++
+				}
+				break
 			}
 			if i < len(s) && s[i] == '+' {
 				i++
@@ -271,6 +276,8 @@ func evalCipherString(s string) (cipherSet, error) {
 	}
 	return cs, nil
 }
+
+func itemSep(c byte) bool { return c == ':' || c == ' ' || c == ';' || c == ',' }
 
 // ruleChar is a character OpenSSL reads as part of a rule word.
 func ruleChar(c byte) bool {

@@ -103,9 +103,16 @@ func (m *stekManager) check(t time.Time) {
 	m.publish(now)
 }
 
-// publish hands crypto/tls the key to encrypt new tickets with (the newest
-// active one) followed by every other unexpired key, to decrypt.
+// publish hands crypto/tls the keys of now.
 func (m *stekManager) publish(now int64) {
+	c := &tls.Config{}
+	c.SetSessionTicketKeys(m.ticketKeys(now))
+	m.codec.Store(c)
+}
+
+// ticketKeys lists the key to encrypt new tickets with (the newest active
+// one) followed by every other unexpired key, to decrypt.
+func (m *stekManager) ticketKeys(now int64) [][32]byte {
 	var list [][32]byte
 	enc := -1
 	for i, k := range m.keys {
@@ -124,14 +131,10 @@ func (m *stekManager) publish(now int64) {
 		// No key may issue tickets now; crypto/tls cannot skip issuing
 		// one, so an ephemeral key is used (nothing else can read it).
 		var eph [32]byte
-		if _, err := rand.Read(eph[:]); err != nil {
-			return
-		}
+		rand.Read(eph[:])
 		list = append([][32]byte{eph}, list...)
 	}
-	c := &tls.Config{}
-	c.SetSessionTicketKeys(list)
-	m.codec.Store(c)
+	return list
 }
 
 func (m *stekManager) wrap(cs tls.ConnectionState, ss *tls.SessionState) ([]byte, error) {

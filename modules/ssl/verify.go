@@ -310,15 +310,15 @@ func oneline(der []byte) string {
 			if j > 0 {
 				b.WriteString(" + ")
 			}
-			name, known := shortNames[a.oid.String()]
-			if !known {
+			name, ok := shortNames[a.oid.String()]
+			if !ok {
 				name = a.oid.String()
 			}
 			b.WriteString(name)
 			b.WriteString(" = ")
 			s, isString := stringOf(a.value)
-			if !known || !isString {
-				b.WriteByte('#') // unknown fields are dumped as DER hex
+			if !isString {
+				b.WriteByte('#') // values of other types are dumped as DER hex
 				b.WriteString(strings.ToUpper(hex.EncodeToString(a.value.FullBytes)))
 				continue
 			}

@@ -89,11 +89,12 @@ func (s *Server) reconcile(snap *Snapshot) error {
 		e := &h1.Server{Handler: s, Token: l.Spec.Token}
 		e.OnPanic = func(v any) { s.log.Error("panic serving request", "panic", v) }
 		e.SetConfig(cfg)
+		key := l.Spec.Key()
 		t := new(atomic.Pointer[listenerTLS])
-		t.Store(tlsConfs[l.Spec.Key()])
+		t.Store(tlsConfs[key])
 		e.Accepted = func(c net.Conn) {
 			if lt := t.Load(); lt != nil {
-				s.serveTLS(e, c, lt)
+				s.serveTLS(key, e, c, lt)
 				return
 			}
 			e.ServeConn(c)

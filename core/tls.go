@@ -106,7 +106,7 @@ func tlsConfigs(snap *Snapshot, specs []ListenSpec) (map[string]*listenerTLS, er
 // serveTLS completes the handshake of an accepted connection and serves it
 // with the engine the client negotiated. A failed handshake closes the
 // socket without a byte of HTTP (plain HTTP sent to a TLS port included).
-func (s *Server) serveTLS(e *h1.Server, c net.Conn, t *listenerTLS) {
+func (s *Server) serveTLS(key string, e *h1.Server, c net.Conn, t *listenerTLS) {
 	tc := &TLSConn{}
 	tc.Conn = tls.Server(&tlsSocket{Conn: c, owner: tc}, t.cfg)
 	defer func() {
@@ -127,11 +127,14 @@ func (s *Server) serveTLS(e *h1.Server, c net.Conn, t *listenerTLS) {
 	}
 	c.SetDeadline(time.Time{})
 	tc.state = tc.Conn.ConnectionState()
-	s.dispatchTLS(e, tc)
+	s.dispatchTLS(key, e, tc)
 }
 
-// dispatchTLS is the one place a negotiated protocol picks its engine.
-func (s *Server) dispatchTLS(e *h1.Server, tc *TLSConn) {
+// dispatchTLS is the one place a negotiated protocol picks its engine; key
+// is the listener's (engines are per listener). HTTP/2 is one more case
+// here, "h2" handed to the listener's HTTP/2 engine, with "h2" in
+// Snapshot.ALPNProtocols.
+func (s *Server) dispatchTLS(key string, e *h1.Server, tc *TLSConn) {
 	switch tc.state.NegotiatedProtocol {
 	case ALPNAcme:
 		tc.Close() // the certificate was the answer

@@ -310,6 +310,35 @@ func TestTLSSideBySide(t *testing.T) {
 	})
 }
 
+// TestTLSOldVersionsSideBySide: with MinProtocol TLSv1, lighttpd on
+// OpenSSL 3 serves TLS 1.0 and 1.1 only at security level 0; golighty
+// follows.
+func TestTLSOldVersionsSideBySide(t *testing.T) {
+	lighttpd := requirePeer(t, "lighttpd")
+	tlsRequireModule(t)
+	p := tlsSetup(t)
+	for _, tc := range []struct{ name, cmd string }{
+		{"default level", `"MinProtocol" => "TLSv1", "CipherString" => "DEFAULT"`},
+		{"level 0", `"MinProtocol" => "TLSv1", "CipherString" => "DEFAULT:@SECLEVEL=0"`},
+		{"level 0, TLS 1.1 minimum", `"MinProtocol" => "TLSv1.1", "SecurityLevel" => "0"`},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			conf := "server.document-root = \"" + p.root + "/www\"\nserver.bind = \"127.0.0.1\"\nserver.port = @PORT@\n" +
+				"server.modules = (\"mod_openssl\")\nssl.engine = \"enable\"\nssl.pemfile = \"" + p.root + "/default.pem\"\n" +
+				"ssl.openssl.ssl-conf-cmd = (" + tc.cmd + ")\n"
+			dir := t.TempDir()
+			g := startServer(t, "golighty", golightyBin, dir, conf)
+			l := startServer(t, "lighttpd", lighttpd, dir, conf)
+			for _, v := range []uint16{tls.VersionTLS10, tls.VersionTLS11, tls.VersionTLS12} {
+				cfg := &tls.Config{RootCAs: p.ca.Pool(), ServerName: "default.test", MinVersion: v, MaxVersion: v}
+				if gh, lh := tlsHandshake(g.addr, cfg), tlsHandshake(l.addr, cfg); gh != lh {
+					t.Errorf("%s: golighty %s, lighttpd %s", tls.VersionName(v), gh, lh)
+				}
+			}
+		})
+	}
+}
+
 // tlsSend makes a client send c whatever CAs the server asks for (Go's
 // client would otherwise send nothing for an unknown issuer).
 func tlsSend(c *ssltest.Cert) func(*tls.CertificateRequestInfo) (*tls.Certificate, error) {

@@ -167,18 +167,20 @@ var errNoCipherMatch = errors.New("no cipher match")
 // cipherSet is the result of a cipher string: the OpenSSL ciphers it
 // enables, and the crypto/tls suites among them.
 type cipherSet struct {
-	enabled int      // OpenSSL ciphers enabled
-	suites  []uint16 // the ones crypto/tls has, in table order
+	enabled  int      // OpenSSL ciphers enabled
+	suites   []uint16 // the ones crypto/tls has, in table order
+	seclevel int      // @SECLEVEL=n, -1 when the string does not set it
 }
 
 // evalCipherString applies an OpenSSL cipher string ("EECDH+AESGCM:!SHA1")
 // the way SSL_CTX_set_cipher_list does to its set of ciphers: words joined
 // by '+' must all match; a rule adds, '-' removes, '!' removes for good,
 // '+' only reorders. crypto/tls ignores the order of configured suites, so
-// only the set is kept. @STRENGTH and @SECLEVEL=n change no set here.
+// only the set is kept. @STRENGTH changes no set; @SECLEVEL=n is returned.
 func evalCipherString(s string) (cipherSet, error) {
 	active := make([]bool, len(cipherTable))
 	killed := make([]bool, len(cipherTable))
+	seclevel := -1
 	i := 0
 	for i < len(s) {
 		ch := s[i]
@@ -200,9 +202,11 @@ func evalCipherString(s string) (cipherSet, error) {
 			switch {
 			case word == "STRENGTH":
 			case strings.HasPrefix(word, "SECLEVEL="):
-				if _, err := strconv.Atoi(word[len("SECLEVEL="):]); err != nil {
+				n, err := strconv.Atoi(word[len("SECLEVEL="):])
+				if err != nil || n < 0 {
 					return cipherSet{}, fmt.Errorf("invalid command @%s", word)
 				}
+				seclevel = n
 			default:
 				return cipherSet{}, fmt.Errorf("invalid command @%s", word)
 			}
@@ -262,7 +266,7 @@ func evalCipherString(s string) (cipherSet, error) {
 			}
 		}
 	}
-	var cs cipherSet
+	cs := cipherSet{seclevel: seclevel}
 	for k, c := range cipherTable {
 		if active[k] {
 			cs.enabled++

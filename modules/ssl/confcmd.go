@@ -19,7 +19,12 @@ type params struct {
 	suites         []uint16        // TLS 1.2 suites (crypto/tls picks their order itself)
 	curves         []tls.CurveID   // nil: crypto/tls's defaults
 	noTickets      bool
-	warnings       []string
+	lowAsked       bool // MinProtocol named a version below TLS 1.2
+	// seclevel is OpenSSL's security level: Debian's openssl.cnf sets 2,
+	// and from 1 on OpenSSL 3 cannot sign a TLS 1.0/1.1 handshake, so
+	// lighttpd serves those versions only at level 0.
+	seclevel int
+	warnings []string
 }
 
 // Versions crypto/tls serves, lowest first.
@@ -50,7 +55,7 @@ func defaultParams() params {
 	if err != nil {
 		panic(err)
 	}
-	return params{minVer: tls.VersionTLS12, maxVer: tls.VersionTLS13, suites: cs.suites}
+	return params{minVer: tls.VersionTLS12, maxVer: tls.VersionTLS13, suites: cs.suites, seclevel: 2}
 }
 
 // cipherList applies ssl.cipher-list (SSL_CTX_set_cipher_list: nothing is
@@ -67,6 +72,9 @@ func (p *params) cipherList(s string) error {
 
 func (p *params) setSuites(cs cipherSet, what string) {
 	p.suites = cs.suites
+	if cs.seclevel >= 0 {
+		p.seclevel = cs.seclevel
+	}
 	if len(cs.suites) == 0 {
 		p.warn("%s enables no cipher crypto/tls implements; TLS 1.2 handshakes will fail (TLS 1.3 is not affected)", what)
 	}
@@ -87,13 +95,19 @@ func (p *params) confCmd(cmds []core.KV) error {
 	for _, kv := range cmds {
 		switch strings.ToLower(kv.Key) {
 		case "securitylevel": // a lighttpd extension of SSL_CONF_cmd
-			p.warn("ssl.openssl.ssl-conf-cmd SecurityLevel %s: crypto/tls has no security levels; ignored", kv.Value)
+			if n, err := strconv.Atoi(strings.TrimSpace(kv.Value)); err == nil && n >= 0 {
+				p.seclevel = n
+				if n > 2 {
+					p.warn("ssl.openssl.ssl-conf-cmd SecurityLevel %d: crypto/tls applies no key-size limits; only TLS 1.0/1.1 follow the level", n)
+				}
+			}
 		case "minprotocol", "maxprotocol":
 			v, ok := protoValue(kv.Value)
 			if !ok {
 				return fail(kv, "bad value")
 			}
 			if strings.EqualFold(kv.Key, "minprotocol") {
+				p.lowAsked = v != 0 && v < tls.VersionTLS12
 				if v == 0 || v == 1 { // None, SSLv3
 					if v == 1 {
 						p.warn("ssl.openssl.ssl-conf-cmd MinProtocol SSLv3: crypto/tls has no SSLv3; TLSv1 is the minimum")
@@ -168,6 +182,12 @@ func (p *params) confCmd(cmds []core.KV) error {
 
 // finish settles the version range. crypto/tls serves one contiguous range.
 func (p *params) finish() error {
+	if p.seclevel > 0 && p.minVer < tls.VersionTLS12 {
+		if p.lowAsked {
+			p.warn("TLS 1.0 and 1.1 need security level 0 (\"CipherString\" => \"...:@SECLEVEL=0\"), as lighttpd on OpenSSL 3 does; TLS 1.2 is the minimum")
+		}
+		p.minVer = tls.VersionTLS12
+	}
 	var on []uint16
 	for _, v := range tlsVersions {
 		if v >= p.minVer && v <= p.maxVer && !p.disabled[v] {

@@ -104,11 +104,16 @@ func TestConfCmd(t *testing.T) {
 		{name: "MinProtocol", cmds: []core.KV{{Key: "MinProtocol", Value: "TLSv1.3"}}, min: tls.VersionTLS13, max: tls.VersionTLS13},
 		{name: "keys are case-insensitive", cmds: []core.KV{{Key: "maxprotocol", Value: "TLSv1.2"}}, min: tls.VersionTLS12, max: tls.VersionTLS12},
 		{name: "values are not", cmds: []core.KV{{Key: "MinProtocol", Value: "tlsv1.3"}}, err: "SSL_CONF_cmd MinProtocol tlsv1.3: bad value"},
-		{name: "MinProtocol None", cmds: []core.KV{{Key: "MinProtocol", Value: "None"}}, min: tls.VersionTLS10, max: tls.VersionTLS13},
-		{name: "MinProtocol SSLv3", cmds: []core.KV{{Key: "MinProtocol", Value: "SSLv3"}}, warn: "no SSLv3", min: tls.VersionTLS10, max: tls.VersionTLS13},
+		// OpenSSL 3 at security level 1 and above signs no TLS 1.0/1.1
+		// handshake: lighttpd serves them only at level 0.
+		{name: "MinProtocol None", cmds: []core.KV{{Key: "MinProtocol", Value: "None"}}, min: tls.VersionTLS12, max: tls.VersionTLS13},
+		{name: "MinProtocol None at level 0", cmds: []core.KV{{Key: "MinProtocol", Value: "None"}, {Key: "CipherString", Value: "DEFAULT:@SECLEVEL=0"}}, min: tls.VersionTLS10, max: tls.VersionTLS13},
+		{name: "MinProtocol TLSv1 at level 2", cmds: []core.KV{{Key: "MinProtocol", Value: "TLSv1"}}, warn: "need security level 0", min: tls.VersionTLS12, max: tls.VersionTLS13},
+		{name: "MinProtocol TLSv1 with SecurityLevel 0", cmds: []core.KV{{Key: "MinProtocol", Value: "TLSv1"}, {Key: "SecurityLevel", Value: "0"}}, min: tls.VersionTLS10, max: tls.VersionTLS13},
+		{name: "MinProtocol SSLv3", cmds: []core.KV{{Key: "MinProtocol", Value: "SSLv3"}, {Key: "SecurityLevel", Value: "0"}}, warn: "no SSLv3", min: tls.VersionTLS10, max: tls.VersionTLS13},
 		{name: "TLSv1.4", cmds: []core.KV{{Key: "MinProtocol", Value: "TLSv1.4"}}, err: "bad value"},
 		{name: "min above max", cmds: []core.KV{{Key: "MinProtocol", Value: "TLSv1.3"}, {Key: "MaxProtocol", Value: "TLSv1.2"}}, err: "no TLS version"},
-		{name: "Protocol gap", cmds: []core.KV{{Key: "MinProtocol", Value: "TLSv1"}, {Key: "Protocol", Value: "ALL,-TLSv1.1"}}, warn: "contiguous", min: tls.VersionTLS10, max: tls.VersionTLS13},
+		{name: "Protocol gap", cmds: []core.KV{{Key: "MinProtocol", Value: "TLSv1"}, {Key: "Protocol", Value: "ALL,-TLSv1.1"}, {Key: "SecurityLevel", Value: "0"}}, warn: "contiguous", min: tls.VersionTLS10, max: tls.VersionTLS13},
 		{name: "Protocol bad", cmds: []core.KV{{Key: "Protocol", Value: "-TLSv1.4"}}, err: "bad value"},
 		{name: "unknown command", cmds: []core.KV{{Key: "Foo", Value: "bar"}}, err: "SSL_CONF_cmd Foo bar: unknown cmd name"},
 		{name: "no ticket", cmds: []core.KV{{Key: "Options", Value: "-SessionTicket"}}, min: tls.VersionTLS12, max: tls.VersionTLS13,
@@ -146,7 +151,8 @@ func TestConfCmd(t *testing.T) {
 		{name: "DHParameters", cmds: []core.KV{{Key: "DHParameters", Value: dh}}, warn: "no finite-field DHE", min: tls.VersionTLS12, max: tls.VersionTLS13},
 		{name: "DHParameters missing", cmds: []core.KV{{Key: "DHParameters", Value: dir + "/none"}}, err: "No such file or directory"},
 		{name: "SignatureAlgorithms", cmds: []core.KV{{Key: "SignatureAlgorithms", Value: "ECDSA+SHA256"}}, warn: "SignatureAlgorithms: no crypto/tls equivalent", min: tls.VersionTLS12, max: tls.VersionTLS13},
-		{name: "SecurityLevel", cmds: []core.KV{{Key: "SecurityLevel", Value: "2"}}, warn: "SecurityLevel", min: tls.VersionTLS12, max: tls.VersionTLS13},
+		{name: "SecurityLevel 2", cmds: []core.KV{{Key: "SecurityLevel", Value: "2"}}, min: tls.VersionTLS12, max: tls.VersionTLS13},
+		{name: "SecurityLevel 3", cmds: []core.KV{{Key: "SecurityLevel", Value: "3"}}, warn: "SecurityLevel 3", min: tls.VersionTLS12, max: tls.VersionTLS13},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			p := defaultParams()

@@ -170,8 +170,9 @@ func TestHandshakeVersions(t *testing.T) {
 		{"MinProtocol TLSv1.3 refuses 1.2", `"MinProtocol" => "TLSv1.3"`, tls.VersionTLS12, tls.VersionTLS12, 0, "protocol version"},
 		{"MinProtocol TLSv1.3 takes 1.3", `"MinProtocol" => "TLSv1.3"`, tls.VersionTLS12, tls.VersionTLS13, tls.VersionTLS13, ""},
 		{"MaxProtocol TLSv1.2 caps 1.3 clients", `"MaxProtocol" => "TLSv1.2"`, tls.VersionTLS12, tls.VersionTLS13, tls.VersionTLS12, ""},
-		{"MinProtocol TLSv1 opens 1.0", `"MinProtocol" => "TLSv1", "CipherString" => "DEFAULT"`, tls.VersionTLS10, tls.VersionTLS10, tls.VersionTLS10, ""},
-		{"MinProtocol TLSv1.1 refuses 1.0", `"MinProtocol" => "TLSv1.1", "CipherString" => "DEFAULT"`, tls.VersionTLS10, tls.VersionTLS10, 0, "protocol version"},
+		{"MinProtocol TLSv1 at level 0 opens 1.0", `"MinProtocol" => "TLSv1", "CipherString" => "DEFAULT:@SECLEVEL=0"`, tls.VersionTLS10, tls.VersionTLS10, tls.VersionTLS10, ""},
+		{"MinProtocol TLSv1 at Debian's level 2 does not", `"MinProtocol" => "TLSv1", "CipherString" => "DEFAULT"`, tls.VersionTLS10, tls.VersionTLS11, 0, "protocol version"},
+		{"MinProtocol TLSv1.1 refuses 1.0", `"MinProtocol" => "TLSv1.1", "CipherString" => "DEFAULT:@SECLEVEL=0"`, tls.VersionTLS10, tls.VersionTLS10, 0, "protocol version"},
 		{"Protocol -TLSv1.3 caps at 1.2", `"Protocol" => "ALL,-TLSv1.3"`, tls.VersionTLS12, tls.VersionTLS13, tls.VersionTLS12, ""},
 	} {
 		t.Run(tc.name, func(t *testing.T) {

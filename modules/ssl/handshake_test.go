@@ -211,7 +211,7 @@ func TestDefaultCiphersAreLighttpds(t *testing.T) {
 		{tls.TLS_ECDHE_ECDSA_WITH_AES_128_GCM_SHA256, true},
 		{tls.TLS_ECDHE_ECDSA_WITH_AES_256_GCM_SHA384, true},
 		{tls.TLS_ECDHE_ECDSA_WITH_CHACHA20_POLY1305_SHA256, true},
-		{tls.TLS_ECDHE_ECDSA_WITH_AES_128_CBC_SHA, false},   // !SHA1
+		{tls.TLS_ECDHE_ECDSA_WITH_AES_128_CBC_SHA, false},    // !SHA1
 		{tls.TLS_ECDHE_ECDSA_WITH_AES_128_CBC_SHA256, false}, // !SHA256
 	} {
 		t.Run(tls.CipherSuiteName(tc.suite), func(t *testing.T) {

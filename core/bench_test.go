@@ -4,6 +4,8 @@ import (
 	"fmt"
 	"strings"
 	"testing"
+
+	"github.com/golighty/golighty/core/h1"
 )
 
 // BenchmarkResolveConditions measures what every request pays to learn its
@@ -28,4 +30,38 @@ func BenchmarkResolveConditions(b *testing.B) {
 			b.Fatal(c.DocumentRoot)
 		}
 	}
+}
+
+// BenchmarkRequestViews measures what the view rule saves: filling a
+// request from a parsed head of typical browser headers as views of the
+// read buffer (what the server does) against copying every string (what it
+// would cost to let modules keep them without care).
+func BenchmarkRequestViews(b *testing.B) {
+	head := "GET /index.html?x=1 HTTP/1.1\r\nHost: www.example.org\r\nUser-Agent: Mozilla/5.0 (X11; Linux x86_64; rv:128.0) Gecko/20100101 Firefox/128.0\r\n" +
+		"Accept: text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8\r\nAccept-Language: en-US,en;q=0.5\r\nAccept-Encoding: gzip, deflate, br\r\n" +
+		"Connection: keep-alive\r\nCookie: session=0123456789abcdef; theme=dark\r\nUpgrade-Insecure-Requests: 1\r\nSec-Fetch-Dest: document\r\nSec-Fetch-Mode: navigate\r\n\r\n"
+	var r h1.Request
+	opts := h1.DefaultParseOptions()
+	h1.ParseRequest([]byte(head), &r, &opts)
+	b.Run("views", func(b *testing.B) {
+		var rc Request
+		b.ReportAllocs()
+		for range b.N {
+			rc.Header.Reset()
+			rc.fillFromH1(&r)
+		}
+	})
+	b.Run("copies", func(b *testing.B) {
+		var rc Request
+		b.ReportAllocs()
+		for range b.N {
+			rc.Header.Reset()
+			rc.fillFromH1(&r)
+			rc.Target, rc.URI.Authority = strings.Clone(rc.Target), strings.Clone(rc.URI.Authority)
+			for i := range rc.Header.list {
+				h := &rc.Header.list[i]
+				h.Name, h.Value = strings.Clone(h.Name), strings.Clone(h.Value)
+			}
+		}
+	})
 }

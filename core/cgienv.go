@@ -211,7 +211,9 @@ func cgiVarName(name string, header bool) string {
 	}
 	v := b.String()
 	if cache.n.Load() < maxCachedVarNames {
-		if _, loaded := cache.LoadOrStore(name, v); !loaded {
+		// name views the request's read buffer: the key must be a copy, or
+		// its bytes change under the map when the buffer is reused.
+		if _, loaded := cache.LoadOrStore(strings.Clone(name), v); !loaded {
 			cache.n.Add(1)
 		}
 	}

@@ -5,7 +5,10 @@ import (
 	"io"
 	"log/slog"
 	"os"
+	"strings"
 	"time"
+
+	"github.com/golighty/golighty/core/bufpoison"
 )
 
 // ConnInfo describes the connection a request arrived on.
@@ -39,6 +42,18 @@ type Physical struct {
 
 // Request is one HTTP request on its way through lighttpd's phases. Requests
 // are pooled and reset; modules must not keep references after RequestDone.
+//
+// Who may keep what (the view rule): Target, Method, Header names and
+// values, the URI fields and Phys.Path are views of buffers the server
+// reuses once the request ends (the connection's read buffer, the request's
+// own path buffer), which is why reading them costs no allocation. Use them
+// freely while the request runs. Anything that outlives the request (a map
+// key or cache entry, module state kept across requests, a log line written
+// later, a goroutine, an error kept, anything a snapshot or reload keeps)
+// must hold a copy (strings.Clone). Handlers must not return while a
+// goroutine of theirs still reads Body: stop it with InterruptBody and wait.
+// Tests run with core/bufpoison, which overwrites those buffers as soon as
+// the request ends, so a kept view fails at once.
 type Request struct {
 	Snap *Snapshot
 	Conn ConnInfo
@@ -110,8 +125,21 @@ func (rc *Request) Logf(format string, args ...any) {
 	l.Error(fmt.Sprintf(format, args...))
 }
 
+// InterruptBody makes a read of the request body blocked on another
+// goroutine return now, and later ones fail, so a handler that gave the
+// body to a copier goroutine can stop it and wait before it returns. The
+// response is still written; an unread body closes the connection after it.
+func (rc *Request) InterruptBody() {
+	if ib, ok := rc.Body.(interface{ Interrupt() }); ok {
+		ib.Interrupt()
+	}
+}
+
 // reset prepares a pooled request for reuse.
 func (rc *Request) reset() {
+	if bufpoison.Enabled() {
+		rc.poison()
+	}
 	rc.Snap = nil
 	rc.Conn = ConnInfo{}
 	rc.Method, rc.Target = "", ""
@@ -137,4 +165,20 @@ func (rc *Request) reset() {
 	rc.loops = 0
 	rc.w = nil
 	rc.condValid, rc.envHooksRun = 0, false
+}
+
+// poisonString is what poisoned header slots read (bufpoison).
+var poisonString = strings.Repeat(string([]byte{bufpoison.Byte}), 8)
+
+// poison overwrites the request's reusable buffers and header slots before
+// they are reused (bufpoison), so a view kept past the request is garbage.
+func (rc *Request) poison() {
+	bufpoison.Fill(rc.pathBuf[:cap(rc.pathBuf)])
+	bufpoison.Fill(rc.Resp.clBuf[:])
+	for _, h := range []*Headers{&rc.Header, &rc.Env, &rc.Resp.Header} {
+		l := h.list[:cap(h.list)]
+		for i := range l {
+			l[i] = Header{poisonString, poisonString}
+		}
+	}
 }

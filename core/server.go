@@ -29,6 +29,7 @@ type Server struct {
 	reqs    sync.Pool
 	limit   *connLimiter // server.max-connections, fixed at start
 	stopped atomic.Bool
+	stats   Stats
 }
 
 // NewServer returns a server that will run snap once Start is called.
@@ -42,6 +43,9 @@ func NewServer(snap *Snapshot, log *slog.Logger) *Server {
 	s.rt.Swap(snap)
 	return s
 }
+
+// Stats returns the server's counters.
+func (s *Server) Stats() *Stats { return &s.stats }
 
 // Runtime gives access to the current snapshot.
 func (s *Server) Runtime() *Runtime { return &s.rt }
@@ -87,7 +91,7 @@ func (s *Server) reconcile(snap *Snapshot) error {
 	}
 	for _, l := range added {
 		e := &h1.Server{Handler: s, Token: l.Spec.Token}
-		e.OnPanic = func(v any) { s.log.Error("panic serving request", "panic", v) }
+		e.OnPanic = func(v any) { s.stats.recordPanic(s.log, v) }
 		e.SetConfig(cfg)
 		key := l.Spec.Key()
 		t := new(atomic.Pointer[listenerTLS])
@@ -261,6 +265,11 @@ func (s *Server) ServeH1(w *h1.ResponseWriter, r *h1.Request) {
 	defer snap.release()
 	rc := s.reqs.Get().(*Request)
 	defer func() {
+		if v := recover(); v != nil {
+			s.stats.recordPanic(s.log, v)
+			answerPanic(rc, w, r)
+			return // rc's state is unknown: it is not pooled again
+		}
 		rc.reset()
 		s.reqs.Put(rc)
 	}()
@@ -310,6 +319,23 @@ func (s *Server) ServeH1(w *h1.ResponseWriter, r *h1.Request) {
 	for _, m := range snap.hooks.requestDone {
 		m.RequestDone(rc)
 	}
+}
+
+// answerPanic ends a request whose serving panicked: a 500 with lighttpd's
+// error page when none of the response went out yet, else the connection is
+// cut, so the client cannot take a truncated body for a whole one. Either
+// way the connection is not kept: the request's state is unknown.
+func answerPanic(rc *Request, w *h1.ResponseWriter, r *h1.Request) {
+	r.KeepAlive = false
+	if !w.Discard() {
+		if r.Conn != nil {
+			r.Conn.Conn.Close()
+		}
+		return
+	}
+	w.SetStatus(500)
+	w.AddHeader("Content-Type", "text/html")
+	w.Respond(errorPage(500))
 }
 
 func (rc *Request) fillFromH1(r *h1.Request) {

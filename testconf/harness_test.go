@@ -15,6 +15,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 )
@@ -69,7 +70,25 @@ type server struct {
 	name string
 	addr string
 	cmd  *exec.Cmd
-	log  *bytes.Buffer
+	log  *syncLog
+}
+
+// syncLog collects a server's output; tests may read it while it runs.
+type syncLog struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (l *syncLog) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.Write(p)
+}
+
+func (l *syncLog) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.String()
 }
 
 // startServer writes conf (with @PORT@ replaced) and runs bin -D -f on it,
@@ -87,12 +106,15 @@ func startServer(t *testing.T, name, bin, dir, conf string) *server {
 		args = append(args, "--no-watch")
 	}
 	cmd := exec.Command(bin, args...)
-	var log bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &log, &log
+	log := &syncLog{}
+	cmd.Stdout, cmd.Stderr = log, log
+	// A backend the server leaves behind keeps its output pipe open: never
+	// let that hang the test once the server itself has exited.
+	cmd.WaitDelay = 3 * time.Second
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
-	s := &server{name: name, addr: fmt.Sprintf("127.0.0.1:%d", port), cmd: cmd, log: &log}
+	s := &server{name: name, addr: fmt.Sprintf("127.0.0.1:%d", port), cmd: cmd, log: log}
 	t.Cleanup(func() {
 		cmd.Process.Signal(os.Interrupt)
 		done := make(chan struct{})

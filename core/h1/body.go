@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"time"
 )
 
 // BodyError is returned by Body.Read when the request body is malformed
@@ -48,6 +49,24 @@ func (b *Body) reset(c *conn, r *Request, max int64) {
 	}
 }
 
+// ErrBodyInterrupted is returned by body reads after Interrupt.
+var ErrBodyInterrupted = errors.New("h1: request body read interrupted")
+
+// Interrupt makes a body read blocked on another goroutine return now and
+// every later one fail with ErrBodyInterrupted, so a handler can end while a
+// copier (a backend's stdin stream) still waits for client bytes, and wait
+// for it: nothing may read the connection once its handler returned. The
+// response can still be written; an unfinished body means the connection
+// is closed afterwards.
+func (b *Body) Interrupt() {
+	c := b.c
+	if c == nil {
+		return
+	}
+	c.bodyStop.Store(true)
+	c.rwc.SetReadDeadline(time.Unix(1, 0))
+}
+
 // Done reports whether the whole body has been consumed.
 func (b *Body) Done() bool { return b.done }
 
@@ -60,6 +79,10 @@ func (b *Body) Read(p []byte) (int, error) {
 	}
 	if b.done {
 		return 0, io.EOF
+	}
+	if b.c.bodyStop.Load() {
+		b.err = ErrBodyInterrupted
+		return 0, b.err
 	}
 	if len(p) == 0 {
 		return 0, nil
@@ -79,6 +102,10 @@ func (b *Body) Read(p []byte) (int, error) {
 		n, err = b.readCL(p)
 	}
 	b.read += int64(n)
+	if err != nil && err != io.EOF && b.c.bodyStop.Load() {
+		// Not the client's doing: the connection may still answer.
+		err = ErrBodyInterrupted
+	}
 	if err != nil && err != io.EOF {
 		b.err = err
 		if err == ErrBodyTruncated && b.c.werr == nil {

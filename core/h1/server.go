@@ -11,6 +11,8 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"github.com/golighty/golighty/core/bufpoison"
 )
 
 // Config holds the per-listener limits (lighttpd's server.* keys). The core
@@ -92,8 +94,10 @@ func (f HandlerFunc) ServeH1(w *ResponseWriter, r *Request) { f(w, r) }
 type Server struct {
 	Handler Handler
 	Token   any
-	// OnPanic, if set, receives a value recovered from a panicking handler
-	// (the connection is then closed).
+	// OnPanic, if set, receives a value recovered from a panic in the
+	// engine or a handler, called from the deferred recovery so the
+	// panicking frames are still on the stack. The client gets a 500 if
+	// nothing of its response was written yet; the connection is closed.
 	OnPanic func(v any)
 	// Accepted, if set, takes each connection Serve accepts (in its own
 	// goroutine) instead of ServeConn: the core completes a TLS handshake
@@ -258,6 +262,9 @@ type conn struct {
 	readLimit   time.Time // total head deadline (zero: none)
 	rdl, wdl    time.Time // read and write deadlines last set on rwc
 	idle        atomic.Bool
+	handling    bool        // c.req is being parsed or served (a panic gets a 500)
+	bodyStop    atomic.Bool // Body.Interrupt was called for the current request
+	sends       uint64      // writes to rwc so far (ResponseWriter.Discard)
 	noKeepAlive bool
 	kaIdle      time.Duration // keep-alive idle limit chosen for the last response
 
@@ -302,6 +309,7 @@ func (c *conn) bigBuf() {
 	}
 	n := copy(nb, c.buf[c.r:c.w])
 	if old != nil && c.bigArr == nil {
+		bufpoison.Fill(old[:])
 		rbufPool.Put(old)
 	}
 	c.buf, c.r, c.w, c.onSmall = nb, 0, n, false
@@ -310,6 +318,7 @@ func (c *conn) bigBuf() {
 // smallBuf returns a pooled read buffer while nothing is buffered.
 func (c *conn) smallBuf() {
 	if c.bigArr != nil {
+		bufpoison.Fill(c.bigArr[:])
 		rbufPool.Put(c.bigArr)
 		c.bigArr = nil
 	}
@@ -361,11 +370,14 @@ func putConn(c *conn) {
 	c.wbuf = c.wbuf[:0]
 	c.releaseW()
 	c.werr = nil
+	c.handling = false
+	c.bodyStop.Store(false)
 	c.noKeepAlive = false
 	c.idle.Store(false)
 	c.req.reset()
 	c.body = Body{}
 	c.smallBuf()
+	bufpoison.Fill(c.small[:])
 	connPool.Put(c)
 }
 
@@ -375,6 +387,7 @@ func (c *conn) serve() {
 			if c.srv.OnPanic != nil {
 				c.srv.OnPanic(v)
 			}
+			c.answerPanic()
 			c.rwc.Close()
 		}
 	}()
@@ -424,6 +437,7 @@ func (c *conn) readRequest() bool {
 				if lines > 0 {
 					// The head deadline stays armed: every later read
 					// (body, next head) sets its own first.
+					c.handling, c.rw.wroteHead = true, false
 					ParseRequest(c.buf[:hl], req, &c.opts)
 					c.r = hl
 					c.bodyBase = hl
@@ -542,8 +556,16 @@ func (c *conn) handle() bool {
 	}
 	c.rw.reset(req)
 	c.kaIdle = c.cfg.MaxKeepAliveIdle
+	c.handling = true
 	c.srv.Handler.ServeH1(&c.rw, req)
+	c.handling = false
+	if c.bodyStop.Swap(false) {
+		c.rdl = time.Unix(1, 0) // what Interrupt set on the socket
+	}
 	c.rw.finish()
+	if bufpoison.Enabled() {
+		c.poisonConsumed()
+	}
 	if c.werr != nil {
 		return false
 	}
@@ -558,6 +580,31 @@ func (c *conn) handle() bool {
 		c.releaseW()
 	}
 	return c.werr == nil
+}
+
+// poisonConsumed overwrites the bytes of the request that just ended (its
+// head and the body bytes read from the buffer), keeping pipelined ones:
+// every string the request handed out now reads as garbage (bufpoison).
+func (c *conn) poisonConsumed() {
+	c.w = copy(c.buf, c.buf[c.r:c.w])
+	c.r, c.bodyBase = 0, 0
+	bufpoison.Fill(c.buf[c.w:])
+}
+
+// panicResponse is what a client gets when serving its request panicked
+// before any of the response was sent (lighttpd answers an internal error
+// with 500, never with silence).
+const panicResponse = "HTTP/1.1 500 Internal Server Error\r\nContent-Type: text/html\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"
+
+// answerPanic sends panicResponse for the current request unless part of
+// its response already went out (then the close truncates it).
+func (c *conn) answerPanic() {
+	if !c.handling || c.werr != nil || !c.rw.Discard() {
+		return
+	}
+	c.acquireW()
+	c.wbuf = append(c.wbuf, panicResponse...)
+	c.flush()
 }
 
 func (c *conn) headBuffered() bool {
@@ -603,6 +650,9 @@ func (c *conn) readBody(p []byte) (int, error) {
 		return 0, c.werr
 	}
 	c.setReadIdle()
+	if c.bodyStop.Load() { // checked after the deadline: Interrupt's wins
+		return 0, ErrBodyInterrupted
+	}
 	n, err := c.rwc.Read(p)
 	if n > 0 {
 		err = nil
@@ -618,6 +668,9 @@ func (c *conn) fill(n int) error {
 			c.r = c.bodyBase
 		}
 		c.setReadIdle()
+		if c.bodyStop.Load() {
+			return ErrBodyInterrupted
+		}
 		m, err := c.rwc.Read(c.buf[c.w:])
 		c.w += m
 		if err != nil && c.w-c.r < n {
@@ -667,6 +720,7 @@ func (c *conn) flush() error {
 		return c.werr
 	}
 	c.setWriteDeadline()
+	c.sends++
 	_, err := c.rwc.Write(c.wbuf)
 	c.wbuf = c.wbuf[:0]
 	if err != nil {
@@ -704,6 +758,7 @@ func (c *conn) writeBufs(p []byte) error {
 	}
 	c.setWriteDeadline()
 	bufs := net.Buffers{c.wbuf, p}
+	c.sends++
 	_, err := bufs.WriteTo(c.rwc)
 	c.wbuf = c.wbuf[:0]
 	if err != nil {

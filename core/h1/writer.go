@@ -26,6 +26,8 @@ type ResponseWriter struct {
 	hasDate, hasServer, hasCL, hasTE bool
 
 	wroteHead bool
+	headAt    int    // offset of the head in c.wbuf
+	sendsAt   uint64 // c.sends when the head was buffered
 	keepAlive bool
 	chunked   bool // body is sent with chunked framing
 	noBody    bool // HEAD, 1xx, 204, 304: no body bytes on the wire
@@ -37,6 +39,23 @@ func (w *ResponseWriter) reset(r *Request) {
 	if r.Status != 0 {
 		w.status = r.Status
 	}
+}
+
+// Discard drops a response head (and body bytes) still buffered, so the
+// handler can answer differently (a 500 after a panic). It reports false
+// when part of the response already went out; the response cannot be
+// taken back then.
+func (w *ResponseWriter) Discard() bool {
+	if !w.wroteHead {
+		return true
+	}
+	c := w.c
+	if c.sends != w.sendsAt || c.werr != nil {
+		return false
+	}
+	c.wbuf = c.wbuf[:w.headAt]
+	*w = ResponseWriter{c: c, req: w.req, status: w.status, hdr: w.hdr[:0], connPos: -1}
+	return true
 }
 
 // SetStatus sets the response status (default 200, or the parse error).
@@ -180,6 +199,7 @@ func (w *ResponseWriter) writeHead(bodyLen int64) {
 	}
 	w.keepAlive = ka
 	c.acquireW()
+	w.headAt, w.sendsAt = len(c.wbuf), c.sends
 	b := c.wbuf
 	if r.Proto == HTTP11 {
 		b = append(b, "HTTP/1.1 "...)
@@ -342,6 +362,7 @@ var copyBufPool = sync.Pool{New: func() any { return new([copyBufSize]byte) }}
 // waiting on the netpoller when the socket buffer is full; other
 // connections (TLS, pipes) get read and write.
 func (c *conn) sendFile(f *os.File, off, n int64) error {
+	c.sends++
 	sc, ok := c.rwc.(syscall.Conn)
 	if !ok {
 		return c.copyFile(f, off, n)

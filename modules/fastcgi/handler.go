@@ -192,7 +192,14 @@ func (e *errReader) Read(p []byte) (int, error) {
 // connection closed before any answer: rc is untouched then, and the
 // caller may send the request again.
 func (h *handler) response(rc *core.Request, proc *gw.Proc, resp *fcgi.Response, sent int64) (res core.Result, dropped bool) {
-	defer resp.Close()
+	defer func() {
+		// The backend answered before reading the whole body: the copy
+		// may wait on the client, and must end before the request does.
+		if resp.StdinPending() {
+			rc.InterruptBody()
+		}
+		resp.Close()
+	}()
 	er := &errReader{r: resp}
 	br := readerPool.Get().(*bufio.Reader)
 	br.Reset(er)

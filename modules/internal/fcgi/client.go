@@ -638,10 +638,25 @@ func (r *Response) Dropped(err error) bool {
 // php-cgi), valid after Read returned io.EOF. lighttpd ignores it.
 func (r *Response) AppStatus() uint32 { return r.rr.appStatus }
 
+// StdinPending reports whether Do's goroutine is still copying Stdin to the
+// backend (the backend answered before it read the whole body).
+func (r *Response) StdinPending() bool {
+	if r.in == nil {
+		return false
+	}
+	select {
+	case <-r.in.done:
+		return false
+	default:
+		return true
+	}
+}
+
 // Close releases the response. A connection whose request completed cleanly
 // returns to the idle pool when KeepConn is set; any other is closed. Close
-// does not wait for a body read in progress on the caller's Stdin: the
-// copier goroutine exits as soon as that read returns.
+// waits for the goroutine copying Stdin, so nothing reads the caller's
+// Stdin once Close returned: a caller whose Stdin can block (a client
+// connection) must unblock it first when StdinPending says the copy runs.
 func (r *Response) Close() error {
 	if r.closed {
 		return nil
@@ -660,6 +675,9 @@ func (r *Response) Close() error {
 		}
 	}
 	r.d.release(r.c, reuse)
+	if r.in != nil {
+		<-r.in.done // the released connection is closed unless the copy ended
+	}
 	r.rr.br = nil
 	if r.hdrBuf != nil {
 		if cap(*r.hdrBuf) <= 4096 {

@@ -12,6 +12,7 @@ import (
 	"net"
 	"os"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"testing/iotest"
 	"time"
@@ -603,5 +604,62 @@ func TestContentLengthWithoutStdin(t *testing.T) {
 	d := &Dialer{Address: "127.0.0.1:1"}
 	if _, err := d.Do(context.Background(), &Request{ContentLength: 3}); err == nil || !strings.Contains(err.Error(), "without Stdin") {
 		t.Fatalf("err = %v", err)
+	}
+}
+
+// gateReader blocks every Read until release is closed, and records reads
+// made after closed was set.
+type gateReader struct {
+	release chan struct{}
+	closed  atomic.Bool
+	late    atomic.Bool
+}
+
+func (g *gateReader) Read(p []byte) (int, error) {
+	<-g.release
+	if g.closed.Load() {
+		g.late.Store(true)
+	}
+	return 0, io.ErrUnexpectedEOF
+}
+
+// TestCloseWaitsForStdin checks that Close does not return while the
+// goroutine copying Stdin still reads it (a backend that answered before
+// reading the body): the caller's body reader belongs to a request that
+// ends when Close returns, and nothing may read it after that.
+func TestCloseWaitsForStdin(t *testing.T) {
+	checkNoLeak(t)
+	d := scriptBackend(t, false, func(c net.Conn, in received) {
+		c.Write(stdout("Status: 200\r\n\r\nearly"))
+		c.Write(stdout(""))
+		c.Write(endRequest(0, 0))
+		time.Sleep(200 * time.Millisecond) // STDIN never read
+	})
+	g := &gateReader{release: make(chan struct{})}
+	resp, err := d.Do(context.Background(), &Request{Params: cgiParams("POST", "/", 1<<20), Stdin: g, ContentLength: 1 << 20})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, body, err := readAll(t, resp); err != nil || body != "early" {
+		t.Fatalf("body %q, %v", body, err)
+	}
+	if !resp.StdinPending() {
+		t.Fatal("StdinPending = false while the copy waits on Stdin")
+	}
+	closed := make(chan struct{})
+	go func() {
+		resp.Close()
+		g.closed.Store(true)
+		close(closed)
+	}()
+	select {
+	case <-closed:
+		t.Fatal("Close returned while Stdin was still being read")
+	case <-time.After(100 * time.Millisecond):
+	}
+	close(g.release) // what the caller's interrupt does
+	<-closed
+	if g.late.Load() {
+		t.Fatal("Stdin was read after Close returned")
 	}
 }

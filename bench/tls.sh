@@ -6,7 +6,8 @@
 #
 #   bench/tls.sh [case ...]   cases:
 #     small      1 KiB file, keep-alive, HTTP/1.1 over TLS (wrk, 64 connections)
-#     handshake  a new TLS connection per request (wrk, Connection: close), ECDSA P-256 certificate
+#     handshake  a new TLS connection (full handshake) per request (wrk, Connection: close),
+#                ECDSA P-256 certificate
 #     rsa        the same with an RSA-2048 certificate
 #     big        100 MiB downloads over TLS (curl, one connection at a time):
 #                MiB/s and server CPU seconds per GiB
@@ -44,7 +45,7 @@ openssl req -x509 -newkey rsa:2048 -nodes -days 2 -subj /CN=localhost \
 
 go build -o "$work/golighty" ./cmd/golighty
 
-conf() { # port cert
+conf() { # port cert [no-tickets]
   cat <<EOF
 server.document-root = "$work/www"
 server.bind = "127.0.0.1"
@@ -57,12 +58,17 @@ ssl.engine = "enable"
 ssl.pemfile = "$work/$2.crt"
 ssl.privkey = "$work/$2.key"
 EOF
+  # wrk keeps a connection's TLS session when it reconnects: without
+  # tickets (and with lighttpd's session cache off by default) every
+  # connection is a full handshake.
+  [ -n "${3:-}" ] && echo 'ssl.openssl.ssl-conf-cmd = ("Options" => "-SessionTicket")'
+  true
 }
 
-start_server() { # name cert -> pid
+start_server() { # name cert [no-tickets] -> pid
   local name=$1 port=$PORT_G
   [ "$name" = lighttpd ] && port=$PORT_L
-  conf "$port" "$2" > "$work/$name.conf"
+  conf "$port" "$2" "${3:-}" > "$work/$name.conf"
   if [ "$name" = golighty ]; then
     taskset -c "$SERVER_CPU" "$work/golighty" -D -f "$work/golighty.conf" --no-watch >/dev/null 2>&1 &
   else
@@ -83,10 +89,11 @@ wrk.headers["Connection"] = "close"
 EOF
 
 run_case() { # case server -> "rate cpu"
-  local c=$1 name=$2 port=$PORT_G cert=ec
+  local c=$1 name=$2 port=$PORT_G cert=ec full=
   [ "$name" = lighttpd ] && port=$PORT_L
   [ "$c" = rsa ] && cert=rsa
-  local pid; pid=$(start_server "$name" "$cert")
+  { [ "$c" = handshake ] || [ "$c" = rsa ]; } && full=1
+  local pid; pid=$(start_server "$name" "$cert" "$full")
   local hz; hz=$(getconf CLK_TCK)
   local t0; t0=$(cpu_ticks "$pid")
   local rate cpu

@@ -46,6 +46,9 @@ $HTTP["host"] == "sni.test" {
 $HTTP["host"] == "strict.test" {
 	ssl.verifyclient.enforce = "enable"
 }
+$HTTP["scheme"] == "https" {
+	mimetype.assign = (".txt" => "text/x-over-https", ".html" => "text/html")
+}
 fastcgi.server = (".php" => (("bin-path" => "@PHP@", "socket" => "@ROOT@/@NAME@.sock", "max-procs" => 1,
 	"bin-environment" => ("PHP_FCGI_CHILDREN" => "1"))))
 `
@@ -284,6 +287,9 @@ func TestTLSSideBySide(t *testing.T) {
 				ls, lh, lbody := splitResponse(lb)
 				if !strings.HasPrefix(gs, "HTTP/1.") {
 					t.Fatalf("no response: %q", gb)
+				}
+				if strings.Contains(string(gb), "Content-Type: text/plain") {
+					t.Errorf(`$HTTP["scheme"] == "https" did not apply: %q`, gb)
 				}
 				if gs != ls || strings.Join(gh, "\n") != strings.Join(lh, "\n") || !bytes.Equal(gbody, lbody) {
 					t.Fatalf("golighty:\n%s\n%s\n(%d body bytes)\nlighttpd:\n%s\n%s\n(%d body bytes)", gs, strings.Join(gh, "\n"), len(gbody), ls, strings.Join(lh, "\n"), len(lbody))

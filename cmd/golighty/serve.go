@@ -62,6 +62,11 @@ func serve(o *options, snap *core.Snapshot, stderr io.Writer) int {
 	for _, w := range snap.Warnings {
 		logger.Warn(w.String())
 	}
+	// Signals are caught before anyone learns the server is up: a SIGTERM
+	// right after start must stop it cleanly (pid file removed), not kill it.
+	sigs := make(chan os.Signal, 4)
+	signal.Notify(sigs, syscall.SIGINT, syscall.SIGTERM, syscall.SIGUSR1, syscall.SIGHUP)
+	signal.Ignore(syscall.SIGPIPE)
 	notifyReady()
 
 	abs, _ := filepath.Abs(o.confFile)
@@ -80,9 +85,6 @@ func serve(o *options, snap *core.Snapshot, stderr io.Writer) int {
 		}
 	}()
 
-	sigs := make(chan os.Signal, 4)
-	signal.Notify(sigs, syscall.SIGINT, syscall.SIGTERM, syscall.SIGUSR1, syscall.SIGHUP)
-	signal.Ignore(syscall.SIGPIPE)
 	var idle <-chan time.Time
 	if o.idleSecs > 0 {
 		t := time.NewTicker(time.Second)

@@ -7,7 +7,12 @@
 # the ratio, not the absolute numbers.
 #
 #   bench/compare.sh [case ...]     cases: 1k 100k noka 304 big php phpkeep xsendfile readfile
-#                                   (default: all; php cases need php-cgi)
+#                                   authbcrypt authapr1 authplain
+#                                   (default: all; php cases need php-cgi, auth cases htpasswd)
+# The auth cases fetch the 1 KiB file with keep-alive and Basic credentials:
+# authbcrypt and authapr1 from htpasswd files (bcrypt as `htpasswd -B`
+# writes it, apr1 as `htpasswd -m`) with auth.cache, authplain from the
+# plain backend without a cache (each login reads the user file).
 # phpkeep is PHP hello through a backend with golighty's "keep-conn" =>
 # "enable" (connection reuse); lighttpd ignores that key, so both servers
 # still read the same file.
@@ -23,7 +28,7 @@ CLIENT_CPU=${CLIENT_CPU:-1}
 PORT_G=${PORT_G:-18080}
 PORT_L=${PORT_L:-18081}
 cases=("$@")
-[ ${#cases[@]} -eq 0 ] && cases=(1k 100k noka 304 big php phpkeep xsendfile readfile)
+[ ${#cases[@]} -eq 0 ] && cases=(1k 100k noka 304 big php phpkeep xsendfile readfile authbcrypt authapr1 authplain)
 
 for tool in wrk lighttpd taskset go; do
   command -v "$tool" >/dev/null || { echo "missing $tool (apt-get install wrk lighttpd util-linux)"; exit 1; }
@@ -48,6 +53,16 @@ if [[ " ${cases[*]} " == *" php"* || " ${cases[*]} " == *"xsendfile"* || " ${cas
   printf '<?php header("Content-Type: application/octet-stream");\nreadfile("%s/files/10m.bin");\n' "$work" > "$work/www/rf.php"
 fi
 
+AUTH=""
+if [[ " ${cases[*]} " == *" auth"* ]]; then
+  command -v htpasswd >/dev/null || { echo "missing htpasswd (apt-get install apache2-utils)"; exit 1; }
+  AUTH=1
+  for d in bcrypt apr1 plain; do mkdir -p "$work/www/$d"; cp "$work/www/1k.txt" "$work/www/$d/1k.txt"; done
+  htpasswd -nbB bench secret > "$work/bcrypt.users"
+  htpasswd -nbm bench secret > "$work/apr1.users"
+  echo "bench:secret" > "$work/plain.users"
+fi
+
 go build -o "$work/golighty" ./cmd/golighty
 
 conf() { # port
@@ -59,9 +74,33 @@ server.max-keep-alive-requests = 100000
 server.errorlog = "$work/error-$1.log"
 mimetype.assign = (".txt" => "text/plain", ".bin" => "application/x-test")
 EOF
+  local mods=()
+  [ -n "$AUTH" ] && mods+=('"mod_auth"' '"mod_authn_file"')
+  [ -n "$PHP_CGI" ] && mods+=('"mod_fastcgi"')
+  [ ${#mods[@]} -gt 0 ] && echo "server.modules = ($(IFS=,; echo "${mods[*]}"))"
+  if [ -n "$AUTH" ]; then
+    cat <<EOF
+\$HTTP["url"] =^ "/bcrypt/" {
+  auth.backend = "htpasswd"
+  auth.backend.htpasswd.userfile = "$work/bcrypt.users"
+  auth.cache = ()
+}
+\$HTTP["url"] =^ "/apr1/" {
+  auth.backend = "htpasswd"
+  auth.backend.htpasswd.userfile = "$work/apr1.users"
+  auth.cache = ()
+}
+\$HTTP["url"] =^ "/plain/" {
+  auth.backend = "plain"
+  auth.backend.plain.userfile = "$work/plain.users"
+}
+auth.require = ( "/bcrypt/" => ( "method" => "basic", "realm" => "bench", "require" => "valid-user" ),
+                 "/apr1/" => ( "method" => "basic", "realm" => "bench", "require" => "valid-user" ),
+                 "/plain/" => ( "method" => "basic", "realm" => "bench", "require" => "valid-user" ) )
+EOF
+  fi
   if [ -n "$PHP_CGI" ]; then
     cat <<EOF
-server.modules = ("mod_fastcgi")
 fastcgi.server = (".php" => ((
     "bin-path" => "$PHP_CGI",
     "socket" => "$work/php-$1.sock",
@@ -133,6 +172,9 @@ run_case() { # case server -> "reqs mbps cpu_us_per_req rss_kb"
     phpkeep) url+=/hello.kphp ;;
     xsendfile) url+=/xs.php; args=(-t 1 -c 8 -d "${DURATION}s") ;;
     readfile) url+=/rf.php; args=(-t 1 -c 8 -d "${DURATION}s") ;;
+    authbcrypt) url+=/bcrypt/1k.txt; args+=(-H "Authorization: Basic YmVuY2g6c2VjcmV0") ;;
+    authapr1) url+=/apr1/1k.txt; args+=(-H "Authorization: Basic YmVuY2g6c2VjcmV0") ;;
+    authplain) url+=/plain/1k.txt; args+=(-H "Authorization: Basic YmVuY2g6c2VjcmV0") ;;
   esac
   local t0; t0=$(cpu_ticks "$pid")
   local out; out=$(taskset -c "$CLIENT_CPU" wrk "${args[@]}" "${script[@]}" "$url" 2>&1)

@@ -69,6 +69,16 @@ func (sc *SetupContext) Consume(names ...string) {
 // values and the per-request table).
 func (sc *SetupContext) Core() *CoreSettings { return sc.snap.Core }
 
+// Loaded returns the modules set up so far in this load, in module order
+// (in a PostSetup hook: all of them).
+func (sc *SetupContext) Loaded() []Module {
+	out := make([]Module, len(sc.snap.modules))
+	for i, lm := range sc.snap.modules {
+		out[i] = lm.m
+	}
+	return out
+}
+
 // Shared returns the pool of long-lived resources that survive reloads.
 func (sc *SetupContext) Shared() *SharedPool { return sc.snap.shared }
 
@@ -150,6 +160,10 @@ func Compile(conf *lighttpdconf.Config, opts CompileOptions, shared *SharedPool)
 			return nil, fmt.Errorf("module %s is not available in golighty (loading plugins finally failed); the modules it has are: %s",
 				name, strings.Join(Registered(), ", "))
 		}
+		if mi.Refused != "" {
+			s.close()
+			return nil, fmt.Errorf("%s is not available in golighty: %s", name, mi.Refused)
+		}
 		m := mi.New()
 		sc.module = name
 		if err := m.Setup(sc); err != nil {
@@ -158,9 +172,46 @@ func Compile(conf *lighttpdconf.Config, opts CompileOptions, shared *SharedPool)
 		}
 		s.modules = append(s.modules, loadedModule{name: name, m: m})
 	}
+	for _, lm := range s.modules {
+		if p, ok := lm.m.(PostSetupHook); ok {
+			sc.module = lm.name
+			if err := p.PostSetup(sc); err != nil {
+				s.close()
+				return nil, fmt.Errorf("%s: %w", lm.name, err)
+			}
+		}
+	}
 	s.collectHooks()
+	if err := refuseUnguarded(sc); err != nil {
+		s.close()
+		return nil, err
+	}
 	reportUnknownKeys(sc)
 	return s, nil
+}
+
+// guardKeys protect content: lighttpd ignores them with "unknown
+// config-key" when their module is not loaded and serves what they were to
+// protect. golighty refuses such a config instead of serving it less safely.
+var guardKeys = map[string]string{
+	"auth.require":       "mod_auth",
+	"url.access-deny":    "mod_access",
+	"url.access-allow":   "mod_access",
+	"secdownload.secret": "mod_secdownload",
+}
+
+// refuseUnguarded fails the load when a guard key is set but no loaded
+// module took it.
+func refuseUnguarded(sc *SetupContext) error {
+	for _, b := range sc.conf.Blocks {
+		for _, e := range b.Entries {
+			lk := strings.ToLower(e.Key)
+			if mod, ok := guardKeys[lk]; ok && !sc.consumed[lk] {
+				return &ConfigError{Pos: e.Pos, Err: fmt.Errorf("%s is set but %s is not in server.modules: lighttpd would ignore the key and serve unprotected what it guards; golighty refuses the config (add %s)", e.Key, mod, mod)}
+			}
+		}
+	}
+	return nil
 }
 
 // reportUnknownKeys warns about keys no loaded module consumed, as lighttpd's
@@ -251,6 +302,25 @@ func moduleOrder(sc *SetupContext) ([]string, error) {
 		mods = append(mods, "mod_openssl")
 		sc.Warn(lighttpdconf.Pos{}, "Warning: please add \"mod_openssl\" to server.modules list in lighttpd.conf.  A future release of lighttpd 1.4.x *will not* automatically load mod_openssl and lighttpd *will not* use SSL/TLS where your lighttpd.conf contains ssl.* directives")
 	}
+	if containsAuth {
+		// The authn backends were split out of mod_auth in 1.4.46; lighttpd
+		// still loads the one an auth.backend value names, with a warning.
+		authn := func(module string, values ...string) {
+			if has(module) {
+				return
+			}
+			for _, v := range values {
+				if optHasValue(sc.conf, "auth.backend", v) {
+					sc.Warn(lighttpdconf.Pos{}, "Warning: please add \"%s\" to server.modules list in lighttpd.conf.  A future release of lighttpd 1.4.x will not automatically load %s and lighttpd will fail to start up since your lighttpd.conf uses auth.backend = \"%s\".", module, module, v)
+					mods = append(mods, module)
+					seen[module] = true
+					return
+				}
+			}
+		}
+		authn("mod_authn_file", "htdigest", "htpasswd", "plain")
+		authn("mod_authn_ldap", "ldap")
+	}
 	if prependAuth {
 		mods = append([]string{"mod_auth"}, mods...)
 	}
@@ -296,6 +366,17 @@ func optEnabled(conf *lighttpdconf.Config, key string) bool {
 			if on, ok := boolValue(e.Value); ok && on {
 				return true
 			}
+		}
+	}
+	return false
+}
+
+// optHasValue mirrors lighttpd's config_has_opt_and_value: some block sets
+// key to the string value.
+func optHasValue(conf *lighttpdconf.Config, key, value string) bool {
+	for _, b := range conf.Blocks {
+		if e, ok := b.Get(key); ok && e.Value.Kind == lighttpdconf.KindString && e.Value.Str == value {
+			return true
 		}
 	}
 	return false

@@ -159,6 +159,10 @@ func TestKeyErrorsAndWarnings(t *testing.T) {
 		{name: "bad parseopt", conf: `server.http-parseopts = ("nope" => "enable")`, err: "unrecognized key for server.http-parseopts: nope"},
 		{name: "conflicting parseopts", conf: `server.http-parseopts = ("url-path-2f-reject" => "enable")`, err: "conflicting options in server.http-parseopts"},
 		{name: "unknown module", conf: `server.modules = ("mod_nope")`, err: "module mod_nope is not available"},
+		{name: "auth.require without mod_auth", conf: `server.modules = ()
+$HTTP["url"] =^ "/p" { auth.require = ("/p" => ("method" => "basic", "realm" => "r", "require" => "valid-user")) }`, err: "auth.require is set but mod_auth is not in server.modules"},
+		{name: "access-deny without mod_access", conf: `url.access-deny = ("~")`, err: "url.access-deny is set but mod_access is not in server.modules"},
+		{name: "secdownload without its module", conf: `secdownload.secret = "s"`, err: "secdownload.secret is set but mod_secdownload"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -291,7 +295,8 @@ mimetype.assign = (".txt" => "text/plain")`)
 		{name: "outside docroot", head: "X-Sendfile: " + dir + "/outside.txt\r\n\r\n", docroots: docroots, status: 403},
 		{name: "dot-dot escape", head: "X-Sendfile: " + files + "/../outside.txt\r\n\r\n", docroots: docroots, status: 403},
 		{name: "encoded dot-dot escape", head: "X-Sendfile: " + files + "/%2e%2e/outside.txt\r\n\r\n", docroots: docroots, status: 403},
-		{name: "relative path", head: "X-Sendfile: files/a.txt\r\n\r\n", docroots: docroots, status: 502},
+		{name: "relative path", head: "X-Sendfile: files/a.txt\r\n\r\n", docroots: docroots, status: 403},
+		{name: "relative path, no docroot", head: "X-Sendfile: files/a.txt\r\n\r\n", status: 403},
 		{name: "missing", head: "X-Sendfile: " + files + "/none.txt\r\n\r\n", docroots: docroots, status: 404},
 		{name: "directory", head: "X-Sendfile: " + files + "/sub\r\n\r\n", docroots: docroots, status: 403},
 		{name: "no docroot: anything", head: "X-Sendfile: " + dir + "/outside.txt\r\n\r\n", status: 200, length: "6"},
@@ -314,6 +319,7 @@ mimetype.assign = (".txt" => "text/plain")`)
 			if rc.Resp.Status != tt.status {
 				t.Fatalf("status %d, want %d", rc.Resp.Status, tt.status)
 			}
+			rc.prepareResponse()
 			if tt.length != "" && rc.Resp.Header.Get("Content-Length") != tt.length {
 				t.Fatalf("Content-Length %q, want %q", rc.Resp.Header.Get("Content-Length"), tt.length)
 			}

@@ -13,6 +13,10 @@ type ModuleInfo struct {
 	// New returns a fresh instance; every Snapshot gets its own, so a module
 	// may keep its compiled settings in plain fields without locks.
 	New func() Module
+	// Refused, when set, names a lighttpd module golighty deliberately does
+	// not provide: loading it fails with this text (what to use instead),
+	// and it is not listed among the available modules.
+	Refused string
 }
 
 // Module is one loaded lighttpd module. Setup binds the module's keys (see
@@ -44,6 +48,10 @@ type (
 	RequestEnvHook interface{ RequestEnv(*Request) }
 	// Closer releases what a module holds when its snapshot retires.
 	Closer interface{ Close() error }
+	// PostSetupHook runs after every module's Setup, in module order, for a
+	// module that depends on modules set up after it (mod_auth resolving its
+	// auth.backend names against the authn modules loaded).
+	PostSetupHook interface{ PostSetup(*SetupContext) error }
 )
 
 // Handler produces the response of a request; at most one per request.
@@ -81,8 +89,10 @@ func Registered() []string {
 	registry.RLock()
 	defer registry.RUnlock()
 	names := make([]string, 0, len(registry.m))
-	for n := range registry.m {
-		names = append(names, n)
+	for n, mi := range registry.m {
+		if mi.Refused == "" {
+			names = append(names, n)
+		}
 	}
 	sort.Strings(names)
 	return names

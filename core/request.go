@@ -92,6 +92,7 @@ type Request struct {
 	caps        []capRef
 	capIdx      []int
 	loops       int
+	failedLog   bool         // a failed login: delay the response, then close
 	log         *slog.Logger // error log of this request (per-condition server.errorlog)
 	srvLog      *slog.Logger // the process's error log
 	pathBuf     []byte       // backing store of Phys.Path
@@ -135,6 +136,15 @@ func (rc *Request) InterruptBody() {
 	}
 }
 
+// FailedLogin marks a response to bad credentials (lighttpd's keep_alive =
+// -1): the connection is closed after it, and unless server.feature-flags
+// turns auth.delay-invalid-creds off, the response waits for the next full
+// second, which slows password guessing down.
+func (rc *Request) FailedLogin() {
+	rc.KeepAlive = false
+	rc.failedLog = true
+}
+
 // reset prepares a pooled request for reuse.
 func (rc *Request) reset() {
 	if bufpoison.Enabled() {
@@ -163,6 +173,7 @@ func (rc *Request) reset() {
 	rc.caps = rc.caps[:0]
 	rc.capIdx = rc.capIdx[:0]
 	rc.loops = 0
+	rc.failedLog = false
 	rc.w = nil
 	rc.condValid, rc.envHooksRun = 0, false
 }

@@ -3,6 +3,7 @@ package core
 import (
 	"os"
 	"strconv"
+	"strings"
 	"unsafe"
 
 	"github.com/golighty/golighty/core/httpfile"
@@ -37,6 +38,7 @@ type Response struct {
 	// Range results, written after the response_start hooks' headers as
 	// lighttpd orders them.
 	acceptRanges bool
+	rangePending bool // a file body the file sender did not plan (X-Sendfile2)
 	contentRange string
 	plan         httpfile.Plan
 	clBuf        [20]byte
@@ -67,6 +69,7 @@ func (r *Response) reset() {
 	r.started = false
 	r.written = 0
 	r.acceptRanges = false
+	r.rangePending = false
 	r.contentRange = ""
 }
 
@@ -101,13 +104,20 @@ func (r *Response) dropFile() {
 // clearForError drops headers and body before an error document, keeping
 // WWW-Authenticate on 401 as lighttpd does.
 func (r *Response) clearForError() {
-	auth := ""
+	// A 401 keeps its challenges (mod_auth sends one line per algorithm).
+	var auth [4]string
+	n := 0
 	if r.Status == 401 {
-		auth = r.Header.Get("WWW-Authenticate")
+		for i := 0; i < r.Header.Len() && n < len(auth); i++ {
+			if h := r.Header.At(i); h.Value != "" && strings.EqualFold(h.Name, "WWW-Authenticate") {
+				auth[n] = h.Value
+				n++
+			}
+		}
 	}
 	r.Header.Reset()
-	if auth != "" {
-		r.Header.Set("WWW-Authenticate", auth)
+	for _, v := range auth[:n] {
+		r.Header.Append("WWW-Authenticate", v)
 	}
 	r.dropFile()
 	r.kind = bodyNone

@@ -210,6 +210,12 @@ func h1ConfigFor(snap *Snapshot) h1.Config {
 	c.MaxKeepAliveRequests = def.MaxKeepAliveRequests
 	c.MaxKeepAliveIdle = time.Duration(def.MaxKeepAliveIdle) * time.Second
 	c.MaxReadIdle = time.Duration(def.MaxReadIdle) * time.Second
+	// The whole head must arrive within the read idle time as well, and
+	// never more than 30 s (golighty's bound against clients dripping a
+	// byte at a time, which an idle timer alone would never cut off).
+	if c.MaxReadIdle > 0 && c.MaxReadIdle < c.HeadTimeout {
+		c.HeadTimeout = c.MaxReadIdle
+	}
 	c.MaxWriteIdle = time.Duration(def.MaxWriteIdle) * time.Second
 	c.MaxRequestFieldSize = srv.MaxRequestFieldSize
 	c.MaxRequestSize = def.MaxRequestSize
@@ -305,6 +311,11 @@ func (s *Server) ServeH1(w *h1.ResponseWriter, r *h1.Request) {
 		rc.KeepAlive = false
 	}
 	r.KeepAlive = r.KeepAlive && rc.KeepAlive
+	if rc.failedLog && snap.Core.Server.AuthDelayInvalidCreds {
+		// lighttpd sends it when its once-a-second timer next runs.
+		now := time.Now()
+		time.Sleep(now.Truncate(time.Second).Add(time.Second).Sub(now))
+	}
 	w.SetKeepAliveIdle(time.Duration(rc.Conf.MaxKeepAliveIdle) * time.Second)
 	if err := rc.writeResponse(); err != nil || rc.Aborted {
 		rc.KeepAlive = false

@@ -45,6 +45,9 @@ type ServerSettings struct {
 	AbsoluteDirRedirect   bool
 	HTTP10Range           bool
 	ErrorLogHighPrecision bool
+	// AuthDelayInvalidCreds holds a failed login's response until the next
+	// full second (feature flag auth.delay-invalid-creds, default on).
+	AuthDelayInvalidCreds bool
 }
 
 // ParseOpts is server.http-parseopts after lighttpd's rules (config-keys
@@ -128,7 +131,7 @@ func bindCore(sc *SetupContext) (*CoreSettings, error) {
 		Port: 80, CompatModuleLoad: true, SetV6Only: true, ListenBacklog: 1024,
 		MaxRequestFieldSize: 8192, StatCacheEngine: "simple", SyslogFacility: "daemon",
 		MaxFDs: 4096, ParseOpts: urinorm.DefaultOptions(), MimeXattrName: "Content-Type",
-		GracefulShutdownSecs: 8,
+		GracefulShutdownSecs: 8, AuthDelayInvalidCreds: true,
 	}
 	type S = ServerSettings
 	gs := func(name string, t Type, set func(*S, Value)) Key[S] {
@@ -281,6 +284,8 @@ func applyFeatureFlags(srv *ServerSettings) {
 			srv.HTTP10Range = on()
 		case "server.errorlog-high-precision":
 			srv.ErrorLogHighPrecision = on()
+		case "auth.delay-invalid-creds":
+			srv.AuthDelayInvalidCreds = on()
 		}
 	}
 }

@@ -39,7 +39,7 @@ func TestDaemonMode(t *testing.T) {
 		t.Fatalf("daemon serves %q, %v", body, err)
 	}
 	syscall.Kill(pid, syscall.SIGTERM)
-	for i := 0; i < 100; i++ {
+	for deadline := time.Now().Add(10 * time.Second); time.Now().Before(deadline); {
 		if _, err := os.Stat(pidFile); os.IsNotExist(err) {
 			return
 		}

@@ -29,7 +29,8 @@ server.document-root = "@ROOT@/www"
 server.bind = "127.0.0.1"
 server.port = @PORT@
 server.tag = "side-by-side"
-server.modules = ("mod_openssl", "mod_fastcgi")
+server.modules = ("mod_openssl", "mod_auth", "mod_fastcgi")
+auth.require = ("/secret/" => ("method" => "extern", "realm" => "certs", "require" => "user=alice@example.test"))
 index-file.names = ("index.html")
 mimetype.assign = (".txt" => "text/plain", ".html" => "text/html")
 ssl.engine = "enable"
@@ -95,6 +96,7 @@ func tlsSetup(t *testing.T) *tlsPKI {
 		"www/env.php":     tlsEnvScript,
 		"www/big.txt":     strings.Repeat("0123456789abcdef", 8192),
 		"www/sub/in.html": "in\n",
+		"www/secret/s.txt": "for alice\n",
 	})
 	return p
 }
@@ -293,6 +295,33 @@ func TestTLSSideBySide(t *testing.T) {
 				}
 				if gs != ls || strings.Join(gh, "\n") != strings.Join(lh, "\n") || !bytes.Equal(gbody, lbody) {
 					t.Fatalf("golighty:\n%s\n%s\n(%d body bytes)\nlighttpd:\n%s\n%s\n(%d body bytes)", gs, strings.Join(gh, "\n"), len(gbody), ls, strings.Join(lh, "\n"), len(lbody))
+				}
+			})
+		}
+	})
+
+	t.Run("client certificate as extern authentication", func(t *testing.T) {
+		// ssl.verifyclient.username sets REMOTE_USER before mod_auth looks.
+		for _, tc := range []struct {
+			name   string
+			cfg    *tls.Config
+			status string
+		}{
+			{"alice", client(func(c *tls.Config) { c.Certificates = []tls.Certificate{p.alice.TLS()} }), "HTTP/1.0 200 OK"},
+			{"no certificate", client(nil), "HTTP/1.0 401 Unauthorized"},
+			{"untrusted", client(func(c *tls.Config) { c.GetClientCertificate = tlsSend(p.mallory) }), "HTTP/1.0 401 Unauthorized"},
+		} {
+			t.Run(tc.name, func(t *testing.T) {
+				req := "GET /secret/s.txt HTTP/1.0\r\n\r\n"
+				gb, gerr := tlsExchange(t, g.addr, tc.cfg, req)
+				lb, lerr := tlsExchange(t, l.addr, tc.cfg, req)
+				if gerr != nil || lerr != nil {
+					t.Fatalf("golighty %v, lighttpd %v", gerr, lerr)
+				}
+				gs, gh, gbody := splitResponse(gb)
+				ls, lh, lbody := splitResponse(lb)
+				if gs != tc.status || gs != ls || strings.Join(gh, "\n") != strings.Join(lh, "\n") || !bytes.Equal(gbody, lbody) {
+					t.Fatalf("want %s\ngolighty:\n%s\nlighttpd:\n%s", tc.status, gb, lb)
 				}
 			})
 		}

@@ -504,3 +504,49 @@ func TestVerifyClient(t *testing.T) {
 		})
 	}
 }
+
+// TestReloadTogglesTLS: ssl.engine changed by a reload takes effect on the
+// kept listener for new connections.
+func TestReloadTogglesTLS(t *testing.T) {
+	p := newPKI(t)
+	plain := strings.Replace(baseConf, `ssl.engine = "enable"`, `ssl.engine = "disable"`, 1)
+	port := freePort(t)
+	snap, err := compile(t, p.dir, plain, port)
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := core.NewServer(snap, slog.New(slog.NewTextHandler(io.Discard, nil)))
+	if err := srv.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer srv.Close()
+	s := &site{addr: fmt.Sprintf("127.0.0.1:%d", port)}
+	plainGet := func() string {
+		c, err := net.Dial("tcp", s.addr)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer c.Close()
+		c.SetDeadline(time.Now().Add(5 * time.Second))
+		io.WriteString(c, "GET /index.html HTTP/1.0\r\n\r\n")
+		b, _ := io.ReadAll(c)
+		return string(b)
+	}
+	if out := plainGet(); !strings.HasPrefix(out, "HTTP/1.0 200") {
+		t.Fatalf("plain: %q", out)
+	}
+	for i, conf := range []string{baseConf, plain} {
+		next, err := compile(t, p.dir, conf, port)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := srv.Reload(next); err != nil {
+			t.Fatal(err)
+		}
+		_, herr := s.handshake(t, p.client("default.test"))
+		out := plainGet()
+		if tlsOn := i == 0; tlsOn != (herr == nil) || tlsOn == strings.HasPrefix(out, "HTTP/1.0 200") {
+			t.Fatalf("reload %d: handshake %v, plain %q", i, herr, out)
+		}
+	}
+}

@@ -113,8 +113,13 @@ func strOf(b *lighttpdconf.Block, key string) string {
 // does at start, also for -tt), binds the keys and prepares the TLS
 // configuration of every TLS socket, so that a config that cannot serve
 // fails here.
-func (m *Module) Setup(sc *core.SetupContext) error {
+func (m *Module) Setup(sc *core.SetupContext) (err error) {
 	m.shared = sc.Shared()
+	defer func() {
+		if err != nil {
+			m.Close() // a failed load keeps nothing (the core closes only set-up modules)
+		}
+	}()
 	keys := keysOf(m.name)
 	logger := slog.Default()
 	cfg := sc.Config()
@@ -190,14 +195,14 @@ func (m *Module) Setup(sc *core.SetupContext) error {
 	}
 
 	str := func(v core.Value) string { return strings.TrimSpace(v.String()) }
-	bindStore := func(name string, set func(*conf, string, string)) core.Key[conf] {
+	bindStore := func(name string, set func(*conf, string)) core.Key[conf] {
 		return core.Key[conf]{Name: name, Type: core.TypeString, Bind: func(v core.Value) (func(*conf), error) {
 			s := str(v)
 			if s == "" {
 				return nil, nil
 			}
 			k := blockKey(v.Raw, s)
-			return func(c *conf) { set(c, k, s) }, nil
+			return func(c *conf) { set(c, k) }, nil
 		}}
 	}
 	consumed := func(name string, t core.Type) core.Key[conf] {
@@ -205,11 +210,11 @@ func (m *Module) Setup(sc *core.SetupContext) error {
 	}
 	var depthWarn []string
 	connKeys := []core.Key[conf]{
-		bindStore("ssl.pemfile", func(c *conf, k, _ string) { c.cert = certAt[k] }),
-		bindStore("ssl.ca-file", func(c *conf, k, _ string) { c.ca = caAt[k] }),
-		bindStore("ssl.verifyclient.ca-file", func(c *conf, k, _ string) { c.ca = caAt[k] }),
-		bindStore("ssl.ca-dn-file", func(c *conf, k, _ string) { c.dn = dnAt[k] }),
-		bindStore("ssl.verifyclient.ca-dn-file", func(c *conf, k, _ string) { c.dn = dnAt[k] }),
+		bindStore("ssl.pemfile", func(c *conf, k string) { c.cert = certAt[k] }),
+		bindStore("ssl.ca-file", func(c *conf, k string) { c.ca = caAt[k] }),
+		bindStore("ssl.verifyclient.ca-file", func(c *conf, k string) { c.ca = caAt[k] }),
+		bindStore("ssl.ca-dn-file", func(c *conf, k string) { c.dn = dnAt[k] }),
+		bindStore("ssl.verifyclient.ca-dn-file", func(c *conf, k string) { c.dn = dnAt[k] }),
 		consumed("ssl.privkey", core.TypeString),
 		consumed("ssl.ca-crl-file", core.TypeString),
 		consumed("ssl.verifyclient.ca-crl-file", core.TypeString),
@@ -237,7 +242,6 @@ func (m *Module) Setup(sc *core.SetupContext) error {
 	if keys["ssl.stapling-file"] {
 		connKeys = append(connKeys, consumed("ssl.stapling-file", core.TypeString))
 	}
-	var err error
 	if m.table, err = core.Bind(sc, conf{enforce: true, depth: 9}, connKeys); err != nil {
 		return err
 	}

@@ -550,3 +550,24 @@ func TestReloadTogglesTLS(t *testing.T) {
 		}
 	}
 }
+
+// TestHandshakeDeadline: a client that connects and sends nothing is cut
+// off after server.max-read-idle, as lighttpd does.
+func TestHandshakeDeadline(t *testing.T) {
+	p := newPKI(t)
+	s := startSite(t, p.dir, baseConf+"server.max-read-idle = 1\n")
+	c, err := net.Dial("tcp", s.addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	start := time.Now()
+	c.SetReadDeadline(time.Now().Add(10 * time.Second))
+	n, err := c.Read(make([]byte, 1))
+	if n != 0 || err == nil || errors.Is(err, os.ErrDeadlineExceeded) {
+		t.Fatalf("read %d, %v: want the server to close", n, err)
+	}
+	if d := time.Since(start); d < 900*time.Millisecond || d > 5*time.Second {
+		t.Fatalf("closed after %v, want about 1 s", d)
+	}
+}

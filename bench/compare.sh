@@ -7,8 +7,11 @@
 # the ratio, not the absolute numbers.
 #
 #   bench/compare.sh [case ...]     cases: 1k 100k noka 304 big php phpkeep xsendfile readfile
-#                                   authbcrypt authapr1 authplain
+#                                   rewrite rwnomatch authbcrypt authapr1 authplain
 #                                   (default: all; php cases need php-cgi, auth cases htpasswd)
+# rewrite is a 1 KiB file reached through the last of 20 url.rewrite-once
+# rules (a second pass through the request pipeline); rwnomatch is the plain
+# 1k request on that same config, where none of the 20 rules matches.
 # The auth cases fetch the 1 KiB file with keep-alive and Basic credentials:
 # authbcrypt and authapr1 from htpasswd files (bcrypt as `htpasswd -B`
 # writes it, apr1 as `htpasswd -m`) with auth.cache, authplain from the
@@ -28,7 +31,7 @@ CLIENT_CPU=${CLIENT_CPU:-1}
 PORT_G=${PORT_G:-18080}
 PORT_L=${PORT_L:-18081}
 cases=("$@")
-[ ${#cases[@]} -eq 0 ] && cases=(1k 100k noka 304 big php phpkeep xsendfile readfile authbcrypt authapr1 authplain)
+[ ${#cases[@]} -eq 0 ] && cases=(1k 100k noka 304 big php phpkeep xsendfile readfile rewrite rwnomatch authbcrypt authapr1 authplain)
 
 for tool in wrk lighttpd taskset go; do
   command -v "$tool" >/dev/null || { echo "missing $tool (apt-get install wrk lighttpd util-linux)"; exit 1; }
@@ -118,8 +121,18 @@ fastcgi.server = (".php" => ((
 EOF
   fi
 }
+rewrite_rules() { # 20 rules of the usual shape; only /r19/ matches
+  echo 'server.modules += ("mod_rewrite")'
+  echo 'url.rewrite-once = ('
+  for i in $(seq 0 19); do
+    printf '  "^/r%d/([^?]*)(?:\\?(.*))?$" => "/$1.txt?page=$1${qsa}",\n' "$i"
+  done
+  echo ')'
+}
 conf "$PORT_G" > "$work/golighty.conf"
 conf "$PORT_L" > "$work/lighttpd.conf"
+{ conf "$PORT_G"; rewrite_rules; } > "$work/golighty-rw.conf"
+{ conf "$PORT_L"; rewrite_rules; } > "$work/lighttpd-rw.conf"
 
 cat > "$work/ims.lua" <<'EOF'
 -- wrk script: conditional GET with the ETag the server sent first
@@ -138,12 +151,12 @@ cat > "$work/noka.lua" <<'EOF'
 wrk.headers["Connection"] = "close"
 EOF
 
-start_server() { # name -> pid
-  local name=$1
+start_server() { # name [config suffix] -> pid
+  local name=$1 suffix=${2:-}
   if [ "$name" = golighty ]; then
-    taskset -c "$SERVER_CPU" "$work/golighty" -D -f "$work/golighty.conf" --no-watch >/dev/null 2>&1 &
+    taskset -c "$SERVER_CPU" "$work/golighty" -D -f "$work/golighty$suffix.conf" --no-watch >/dev/null 2>&1 &
   else
-    taskset -c "$SERVER_CPU" lighttpd -D -f "$work/lighttpd.conf" >/dev/null 2>&1 &
+    taskset -c "$SERVER_CPU" lighttpd -D -f "$work/lighttpd$suffix.conf" >/dev/null 2>&1 &
   fi
   local pid=$!
   local port=$PORT_G; [ "$name" = lighttpd ] && port=$PORT_L
@@ -160,7 +173,9 @@ peak_rss_kb() { awk '/VmHWM/{print $2}' "/proc/$1/status"; }
 run_case() { # case server -> "reqs mbps cpu_us_per_req rss_kb"
   local c=$1 name=$2 port=$PORT_G
   [ "$name" = lighttpd ] && port=$PORT_L
-  local pid; pid=$(start_server "$name")
+  local suffix=""
+  case $c in rewrite|rwnomatch) suffix=-rw ;; esac
+  local pid; pid=$(start_server "$name" "$suffix")
   local url="http://127.0.0.1:$port" args=(-t 1 -c "$CONNS" -d "${DURATION}s") script=()
   case $c in
     1k) url+=/1k.txt ;;
@@ -172,6 +187,8 @@ run_case() { # case server -> "reqs mbps cpu_us_per_req rss_kb"
     phpkeep) url+=/hello.kphp ;;
     xsendfile) url+=/xs.php; args=(-t 1 -c 8 -d "${DURATION}s") ;;
     readfile) url+=/rf.php; args=(-t 1 -c 8 -d "${DURATION}s") ;;
+    rewrite) url+="/r19/1k?x=1" ;;
+    rwnomatch) url+=/1k.txt ;;
     authbcrypt) url+=/bcrypt/1k.txt; args+=(-H "Authorization: Basic YmVuY2g6c2VjcmV0") ;;
     authapr1) url+=/apr1/1k.txt; args+=(-H "Authorization: Basic YmVuY2g6c2VjcmV0") ;;
     authplain) url+=/plain/1k.txt; args+=(-H "Authorization: Basic YmVuY2g6c2VjcmV0") ;;

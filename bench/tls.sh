@@ -6,6 +6,7 @@
 #
 #   bench/tls.sh [case ...]   cases:
 #     small      1 KiB file, keep-alive, HTTP/1.1 over TLS (wrk, 64 connections)
+#     h2small    1 KiB file over HTTP/2 by ALPN (h2load, 16 connections x 8 streams)
 #     handshake  a new TLS connection (full handshake) per request (wrk, Connection: close),
 #                ECDSA P-256 certificate
 #     rsa        the same with an RSA-2048 certificate
@@ -24,9 +25,9 @@ CLIENT_CPU=${CLIENT_CPU:-1}
 PORT_G=${PORT_G:-18443}
 PORT_L=${PORT_L:-18444}
 cases=("$@")
-[ ${#cases[@]} -eq 0 ] && cases=(small handshake rsa big)
+[ ${#cases[@]} -eq 0 ] && cases=(small h2small handshake rsa big)
 
-for tool in wrk lighttpd taskset go openssl curl; do
+for tool in wrk h2load lighttpd taskset go openssl curl; do
   command -v "$tool" >/dev/null || { echo "missing $tool"; exit 1; }
 done
 [ -e /usr/lib/lighttpd/mod_openssl.so ] || { echo "missing lighttpd-mod-openssl"; exit 1; }
@@ -106,6 +107,13 @@ run_case() { # case server -> "rate cpu"
       rate=$(awk '/Requests\/sec/{print $2}' <<<"$out")
       local total; total=$(awk '/requests in/{print $1}' <<<"$out")
       # server CPU microseconds per request
+      cpu=$(awk -v a="$t0" -v b="$t1" -v n="$total" -v hz="$hz" 'BEGIN{ if (n>0) printf "%.1f", (b-a)/hz*1e6/n; else print "nan" }')
+      ;;
+    h2small)
+      local out; out=$(taskset -c "$CLIENT_CPU" h2load -c 16 -m 8 -D "$DURATION" "https://127.0.0.1:$port/1k.txt" 2>&1)
+      local t1; t1=$(cpu_ticks "$pid")
+      rate=$(awk '/^finished in/{print $4}' <<<"$out")
+      local total; total=$(awk '/^requests:/{print $8}' <<<"$out")
       cpu=$(awk -v a="$t0" -v b="$t1" -v n="$total" -v hz="$hz" 'BEGIN{ if (n>0) printf "%.1f", (b-a)/hz*1e6/n; else print "nan" }')
       ;;
     big)

@@ -76,9 +76,12 @@ func (rc *Request) CGIEnv(env EnvSink, o *CGIOptions) {
 		env.Add("DOCUMENT_ROOT", rc.Phys.BasePath)
 	}
 	env.Add("REQUEST_METHOD", rc.Method)
-	if rc.Proto == 11 {
+	switch rc.Proto {
+	case 20:
+		env.Add("SERVER_PROTOCOL", "HTTP/2.0") // as lighttpd tells backends
+	case 11:
 		env.Add("SERVER_PROTOCOL", "HTTP/1.1")
-	} else {
+	default:
 		env.Add("SERVER_PROTOCOL", "HTTP/1.0")
 	}
 	env.Add("SERVER_SOFTWARE", rc.Conf.ServerTag)

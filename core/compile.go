@@ -157,12 +157,11 @@ func Compile(conf *lighttpdconf.Config, opts CompileOptions, shared *SharedPool)
 		mi, ok := lookupModule(name)
 		if !ok {
 			s.close()
-			return nil, fmt.Errorf("module %s is not available in golighty (loading plugins finally failed); the modules it has are: %s",
-				name, strings.Join(Registered(), ", "))
+			return nil, &UnavailableModuleError{Name: name}
 		}
 		if mi.Refused != "" {
 			s.close()
-			return nil, fmt.Errorf("%s is not available in golighty: %s", name, mi.Refused)
+			return nil, &UnavailableModuleError{Name: name, Refused: mi.Refused}
 		}
 		m := mi.New()
 		sc.module = name
@@ -188,6 +187,19 @@ func Compile(conf *lighttpdconf.Config, opts CompileOptions, shared *SharedPool)
 	}
 	reportUnknownKeys(sc)
 	return s, nil
+}
+
+// UnavailableModuleError is the failure of a config that loads a module this
+// binary does not have (lighttpd's "loading plugins finally failed"), or one
+// it refuses on purpose (Refused says why and what to use instead).
+type UnavailableModuleError struct{ Name, Refused string }
+
+func (e *UnavailableModuleError) Error() string {
+	if e.Refused != "" {
+		return fmt.Sprintf("%s is not available in golighty: %s", e.Name, e.Refused)
+	}
+	return fmt.Sprintf("module %s is not available in golighty (loading plugins finally failed); the modules it has are: %s",
+		e.Name, strings.Join(Registered(), ", "))
 }
 
 // guardKeys protect content: lighttpd ignores them with "unknown

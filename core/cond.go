@@ -42,6 +42,9 @@ type condition struct {
 	prefix netip.Prefix // remoteip ==/!= compares as a network
 	isNet  bool
 	text   string
+	// capture keeps the match of a regex without groups too (%0), for a
+	// block whose url.rewrite/url.redirect targets use %N (CaptureCondition).
+	capture bool
 }
 
 // condition states, cached per request (lighttpd's cond_cache).
@@ -232,7 +235,7 @@ func (rc *Request) matchRegex(idx int, c *condition, subj string) bool {
 	if err != nil {
 		rc.Logf("regex %s: %v", c.re, err)
 	}
-	if !ok || c.op == lighttpdconf.OpNoMatch || c.re.NumSubexp() == 0 {
+	if !ok || c.op == lighttpdconf.OpNoMatch || (c.re.NumSubexp() == 0 && !c.capture) {
 		return ok
 	}
 	start := len(rc.capIdx)
@@ -267,29 +270,42 @@ type capRef struct {
 	start, n int
 }
 
-// CondCaptures returns the %0..%9 captures of the regex condition of block
-// idx (or of its nearest ancestor with captures), for url.rewrite/redirect.
+// CondCaptures appends to dst[:0] the %0..%9 captures of the regex condition
+// of block idx, for url.rewrite/redirect. As in lighttpd, only the block's
+// own condition counts (not its ancestors'): a block whose condition is not
+// a regex, did not match (!~) or was not evaluated yields none.
 func (rc *Request) CondCaptures(idx int, dst []string) []string {
 	dst = dst[:0]
-	for idx > 0 {
-		for i := len(rc.caps) - 1; i >= 0; i-- {
-			c := rc.caps[i]
-			if c.block != idx {
-				continue
-			}
-			ix := rc.capIdx[c.start : c.start+c.n]
-			for j := 0; j+1 < len(ix); j += 2 {
-				if ix[j] < 0 {
-					dst = append(dst, "")
-				} else {
-					dst = append(dst, c.subject[ix[j]:ix[j+1]])
-				}
-			}
-			return dst
+	if idx <= 0 {
+		return dst
+	}
+	for i := len(rc.caps) - 1; i >= 0; i-- {
+		c := rc.caps[i]
+		if c.block != idx {
+			continue
 		}
-		idx = rc.Snap.blocks[idx].parent
+		ix := rc.capIdx[c.start : c.start+c.n]
+		for j := 0; j+1 < len(ix); j += 2 {
+			if ix[j] < 0 {
+				dst = append(dst, "")
+			} else {
+				dst = append(dst, c.subject[ix[j]:ix[j+1]])
+			}
+		}
+		return dst
 	}
 	return dst
+}
+
+// CaptureCondition makes block idx keep its regex match for CondCaptures
+// even when the regex has no groups (%0 is the whole match), as lighttpd's
+// config_capture does for blocks whose rules use %N.
+func (sc *SetupContext) CaptureCondition(idx int) {
+	if idx > 0 && idx < len(sc.snap.blocks) {
+		if c := sc.snap.blocks[idx].cond; c != nil {
+			c.capture = true
+		}
+	}
 }
 
 // resetConditions forgets cached results (after a rewrite or an internal

@@ -67,6 +67,10 @@ const (
 	Finished               // response decided (status and body set)
 	Comeback               // the URI changed: resolve conditions again and restart
 	Error                  // internal error: 500
+	// Drop is lighttpd's HANDLER_ERROR from a request hook: the connection
+	// is closed without a response and nothing is logged to the access log
+	// (mod_rewrite's loop limit, an invalid rewrite result, a failed match).
+	Drop
 )
 
 var registry = struct {

@@ -59,7 +59,7 @@ type Request struct {
 	Conn ConnInfo
 
 	Method      string
-	Proto       int    // 10 or 11
+	Proto       int    // 10, 11 or 20 (HTTP/2)
 	Target      string // original request-target as received (REQUEST_URI)
 	Header      Headers
 	Body        io.Reader // request body (nil when none)
@@ -92,11 +92,13 @@ type Request struct {
 	caps        []capRef
 	capIdx      []int
 	loops       int
+	dropped     bool
 	failedLog   bool         // a failed login: delay the response, then close
 	log         *slog.Logger // error log of this request (per-condition server.errorlog)
 	srvLog      *slog.Logger // the process's error log
 	pathBuf     []byte       // backing store of Phys.Path
 	netConn     io.Closer    // the client connection, closed by AbortStream
+	tlsConn     *TLSConn     // the TLS connection of the request (TLS)
 	slots       []any        // per-module state (Slot)
 	w           ResponseWriter
 }
@@ -173,9 +175,11 @@ func (rc *Request) reset() {
 	rc.caps = rc.caps[:0]
 	rc.capIdx = rc.capIdx[:0]
 	rc.loops = 0
+	rc.dropped = false
 	rc.failedLog = false
 	rc.w = nil
 	rc.condValid, rc.envHooksRun = 0, false
+	rc.tlsConn = nil
 }
 
 // poisonString is what poisoned header slots read (bufpoison).

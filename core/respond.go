@@ -1,6 +1,7 @@
 package core
 
 import (
+	"errors"
 	"io"
 	"os"
 
@@ -69,7 +70,7 @@ func (rc *Request) runErrorHandler(target string) {
 	rc.runPhases()
 	rc.Method = method
 	sub := rc.Resp.Status
-	if rc.Resp.kind == bodyStream {
+	if rc.Resp.kind == bodyStream || rc.dropped {
 		return
 	}
 	switch {
@@ -101,6 +102,9 @@ func (rc *Request) prepareResponse() {
 	}
 	if t := rc.errorHandlerTarget(); t != "" {
 		rc.runErrorHandler(t)
+		if rc.dropped {
+			return
+		}
 	}
 	st := rc.Resp.Status
 	if st >= 400 && (!rc.Resp.HasBody() || (rc.Resp.Dynamic && rc.Conf.ErrorIntercept)) {
@@ -158,9 +162,16 @@ func (rc *Request) errorDocument(st int) {
 	rc.Resp.SetBody(errorPage(st))
 }
 
+// ErrDropped is what writing the response of a dropped request (see
+// Request.Drop) returns: nothing was written, the connection must close.
+var ErrDropped = errors.New("request dropped without a response")
+
 // writeResponse puts the prepared response on the wire.
 func (rc *Request) writeResponse() error {
 	r := &rc.Resp
+	if rc.dropped {
+		return ErrDropped
+	}
 	if r.started {
 		return nil
 	}
@@ -282,7 +293,7 @@ func (rc *Request) FlushStream() error { return rc.w.Flush() }
 // does not apply); a 416 is answered here.
 func (rc *Request) decideBodyRange(n int64) bool {
 	r := &rc.Resp
-	if !rc.Conf.RangeRequests || (rc.Proto != 11 && !rc.Snap.Core.Server.HTTP10Range) {
+	if !rc.Conf.RangeRequests || (rc.Proto < 11 && !rc.Snap.Core.Server.HTTP10Range) {
 		return false
 	}
 	if r.Header.Has("Content-Encoding") || r.Header.Has("Transfer-Encoding") || r.Header.Get("Accept-Ranges") == "none" {

@@ -12,6 +12,7 @@ import (
 	"unsafe"
 
 	"github.com/golighty/golighty/core/h1"
+	"github.com/golighty/golighty/core/h2"
 	"github.com/golighty/golighty/core/urinorm"
 )
 
@@ -30,6 +31,10 @@ type Server struct {
 	limit   *connLimiter // server.max-connections, fixed at start
 	stopped atomic.Bool
 	stats   Stats
+
+	// HTTP/2 engines by listener key (and "conn:"+token for connections
+	// served through ServeConn/ServeH2Conn without a listener of ours)
+	h2engines map[string]*h2.Server
 }
 
 // NewServer returns a server that will run snap once Start is called.
@@ -37,7 +42,7 @@ func NewServer(snap *Snapshot, log *slog.Logger) *Server {
 	if log == nil {
 		log = slog.Default()
 	}
-	s := &Server{pool: NewListenerPool(), log: log, engines: map[string]*h1.Server{}, tls: map[string]*atomic.Pointer[listenerTLS]{}, wrapped: map[string]net.Listener{}}
+	s := &Server{pool: NewListenerPool(), log: log, engines: map[string]*h1.Server{}, tls: map[string]*atomic.Pointer[listenerTLS]{}, h2engines: map[string]*h2.Server{}, wrapped: map[string]net.Listener{}}
 	s.reqs.New = func() any { return &Request{} }
 	s.limit = newConnLimiter(snap.Core.Server.MaxConnections)
 	s.rt.Swap(snap)
@@ -85,20 +90,26 @@ func (s *Server) reconcile(snap *Snapshot) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	cfg := h1ConfigFor(snap)
+	cfg2 := h2ConfigFor(snap)
 	for k, e := range s.engines {
 		e.SetConfig(cfg)
 		s.tls[k].Store(tlsConfs[k]) // ssl.engine may change on reload
 	}
+	for _, e := range s.h2engines {
+		e.SetConfig(cfg2)
+	}
 	for _, l := range added {
-		e := &h1.Server{Handler: s, Token: l.Spec.Token}
+		e2 := s.newH2Engine(l.Spec.Token)
+		e2.SetConfig(cfg2)
+		s.h2engines[l.Spec.Key()] = e2
+		e := &h1.Server{Handler: s, Token: l.Spec.Token, Handoff: h2Handoff(e2)}
 		e.OnPanic = func(v any) { s.stats.recordPanic(s.log, v) }
 		e.SetConfig(cfg)
-		key := l.Spec.Key()
 		t := new(atomic.Pointer[listenerTLS])
-		t.Store(tlsConfs[key])
+		t.Store(tlsConfs[l.Spec.Key()])
 		e.Accepted = func(c net.Conn) {
 			if lt := t.Load(); lt != nil {
-				s.serveTLS(key, e, c, lt)
+				s.serveTLS(e, c, lt)
 				return
 			}
 			e.ServeConn(c)
@@ -121,6 +132,9 @@ func (s *Server) reconcile(snap *Snapshot) error {
 		e := s.engines[l.Spec.Key()]
 		delete(s.engines, l.Spec.Key())
 		delete(s.tls, l.Spec.Key())
+		e2 := s.h2engines[l.Spec.Key()]
+		delete(s.h2engines, l.Spec.Key())
+		go e2.Shutdown(context.Background())
 		go e.Shutdown(context.Background())
 	}
 	return nil
@@ -134,6 +148,9 @@ func (s *Server) OpenConns() int64 {
 	for _, e := range s.engines {
 		n += e.OpenConns()
 	}
+	for _, e := range s.h2engines {
+		n += e.OpenConns()
+	}
 	return n
 }
 
@@ -141,7 +158,7 @@ func (s *Server) OpenConns() int64 {
 // listener with the given $SERVER["socket"] token (tests, socket activation
 // of single connections).
 func (s *Server) ServeConn(c net.Conn, token string) {
-	e := &h1.Server{Handler: s, Token: token}
+	e := &h1.Server{Handler: s, Token: token, Handoff: h2Handoff(s.h2Engine(token))}
 	e.SetConfig(h1ConfigFor(s.rt.Current()))
 	e.ServeConn(c)
 }
@@ -161,14 +178,23 @@ func (s *Server) Shutdown(ctx context.Context) error {
 	s.stopped.Store(true)
 	s.closeListeners()
 	s.mu.Lock()
-	engines := make([]*h1.Server, 0, len(s.engines))
+	engines := make([]interface{ Shutdown(context.Context) error }, 0, len(s.engines)+len(s.h2engines))
 	for _, e := range s.engines {
 		engines = append(engines, e)
 	}
+	for _, e := range s.h2engines {
+		engines = append(engines, e)
+	}
 	s.mu.Unlock()
-	var first error
+	// Concurrently: an HTTP/1.x engine waits for the connections it handed
+	// to HTTP/2, which its HTTP/2 engine winds down.
+	errs := make(chan error, len(engines))
 	for _, e := range engines {
-		if err := e.Shutdown(ctx); err != nil && first == nil {
+		go func() { errs <- e.Shutdown(ctx) }()
+	}
+	var first error
+	for range engines {
+		if err := <-errs; err != nil && first == nil {
 			first = err
 		}
 	}
@@ -183,6 +209,9 @@ func (s *Server) Close() {
 	s.closeListeners()
 	s.mu.Lock()
 	for _, e := range s.engines {
+		e.Close()
+	}
+	for _, e := range s.h2engines {
 		e.Close()
 	}
 	s.mu.Unlock()
@@ -220,6 +249,7 @@ func h1ConfigFor(snap *Snapshot) h1.Config {
 	c.MaxRequestFieldSize = srv.MaxRequestFieldSize
 	c.MaxRequestSize = def.MaxRequestSize
 	c.ServerTag = def.ServerTag
+	c.H2Prior, c.H2Upgrade = srv.H2Proto, srv.H2C
 	p := &srv.ParseOpts
 	c.Parse.HeaderStrict = p.HeaderStrict
 	c.Parse.HostStrict = p.HostStrict
@@ -304,6 +334,10 @@ func (s *Server) ServeH1(w *h1.ResponseWriter, r *h1.Request) {
 		rc.runPhases()
 	}
 	rc.prepareResponse()
+	if rc.dropped {
+		w.Drop()
+		return
+	}
 	// The core's decisions (a backend's Connection: close, per-condition
 	// keep-alive limits, protocol-http11) reach the wire engine before the
 	// head is written.
@@ -372,6 +406,7 @@ func (rc *Request) fillFromH1(r *h1.Request) {
 	rc.URI.Authority = bytesView(r.Host)
 	if ci := r.Conn; ci != nil {
 		rc.netConn = ci.Conn
+		rc.tlsConn, _ = ci.Conn.(*TLSConn)
 		rc.Conn.TLS = ci.TLS
 		if ci.TLS {
 			rc.URI.Scheme = "https"

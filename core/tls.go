@@ -34,15 +34,25 @@ const (
 	ALPNAcme = "acme-tls/1"
 )
 
-// alpnHTTP1 is what TLS listeners serve while HTTP/1.x is the only engine.
-var alpnHTTP1 = []string{ALPNHTTP11, ALPNHTTP10}
+// ALPNH2 is HTTP/2 over TLS.
+const ALPNH2 = "h2"
 
-// ALPNProtocols lists the application protocols TLS listeners of s serve.
-// The TLS module picks the first one of the client's list found here (the
-// client's order wins, as in lighttpd); dispatchTLS hands the connection to
-// the engine for it. Adding HTTP/2 means adding "h2" here (when
-// server.h2proto allows it) and a case in dispatchTLS.
-func (s *Snapshot) ALPNProtocols() []string { return alpnHTTP1 }
+var (
+	alpnHTTP1 = []string{ALPNHTTP11, ALPNHTTP10}
+	alpnAll   = []string{ALPNH2, ALPNHTTP11, ALPNHTTP10}
+)
+
+// ALPNProtocols lists the application protocols TLS listeners of s serve:
+// h2 unless server.feature-flags turns server.h2proto off. The TLS module
+// picks the first one of the client's list found here (the client's order
+// wins, as in lighttpd); dispatchTLS hands the connection to the engine
+// for it.
+func (s *Snapshot) ALPNProtocols() []string {
+	if s.Core.Server.H2Proto {
+		return alpnAll
+	}
+	return alpnHTTP1
+}
 
 // TLSConn is a client connection after its TLS handshake, as the engines
 // and Request.TLS see it.
@@ -106,7 +116,7 @@ func tlsConfigs(snap *Snapshot, specs []ListenSpec) (map[string]*listenerTLS, er
 // serveTLS completes the handshake of an accepted connection and serves it
 // with the engine the client negotiated. A failed handshake closes the
 // socket without a byte of HTTP (plain HTTP sent to a TLS port included).
-func (s *Server) serveTLS(key string, e *h1.Server, c net.Conn, t *listenerTLS) {
+func (s *Server) serveTLS(e *h1.Server, c net.Conn, t *listenerTLS) {
 	tc := &TLSConn{}
 	tc.Conn = tls.Server(&tlsSocket{Conn: c, owner: tc}, t.cfg)
 	defer func() {
@@ -127,17 +137,18 @@ func (s *Server) serveTLS(key string, e *h1.Server, c net.Conn, t *listenerTLS) 
 	}
 	c.SetDeadline(time.Time{})
 	tc.state = tc.Conn.ConnectionState()
-	s.dispatchTLS(key, e, tc)
+	s.dispatchTLS(e, tc)
 }
 
-// dispatchTLS is the one place a negotiated protocol picks its engine; key
-// is the listener's (engines are per listener). HTTP/2 is one more case
-// here, "h2" handed to the listener's HTTP/2 engine, with "h2" in
-// Snapshot.ALPNProtocols.
-func (s *Server) dispatchTLS(key string, e *h1.Server, tc *TLSConn) {
+// dispatchTLS is the one place a negotiated protocol picks its engine; e
+// is the listener's HTTP/1.x engine (its Token names the listener).
+func (s *Server) dispatchTLS(e *h1.Server, tc *TLSConn) {
 	switch tc.state.NegotiatedProtocol {
 	case ALPNAcme:
 		tc.Close() // the certificate was the answer
+	case ALPNH2:
+		token, _ := e.Token.(string)
+		s.ServeH2Conn(tc, token, &tc.state)
 	default: // "http/1.1", "http/1.0", or no ALPN
 		e.ServeConn(tc)
 	}
@@ -168,11 +179,9 @@ func remoteIP(c net.Conn) string {
 	return c.RemoteAddr().String()
 }
 
-// TLS returns the request's TLS connection, nil on a plain one.
-func (rc *Request) TLS() *TLSConn {
-	tc, _ := rc.netConn.(*TLSConn)
-	return tc
-}
+// TLS returns the TLS connection the request arrived on (HTTP/1.x or
+// HTTP/2), nil on a plain one.
+func (rc *Request) TLS() *TLSConn { return rc.tlsConn }
 
 // ConnFacts are what is known of a connection before its first request, for
 // settings a TLS handshake needs.

@@ -58,7 +58,7 @@ fastcgi.server = (".php" => (("bin-path" => "@PHP@", "socket" => "@ROOT@/@NAME@.
 const tlsEnvScript = `<?php header("Content-Type: text/plain");
 $keys = array_keys($_SERVER); sort($keys);
 foreach ($keys as $k) {
-	if (preg_match('/^(SSL_(CLIENT|CIPHER|PROTOCOL)|HTTPS$|REQUEST_SCHEME$|REMOTE_USER$|AUTH_TYPE$|SERVER_NAME$)/', $k)) echo "$k=", $_SERVER[$k], "\n";
+	if (preg_match('/^(SSL_(CLIENT|CIPHER|PROTOCOL)|HTTPS$|REQUEST_SCHEME$|REMOTE_USER$|AUTH_TYPE$|SERVER_NAME$|SERVER_PROTOCOL$)/', $k)) echo "$k=", $_SERVER[$k], "\n";
 }
 `
 
@@ -88,6 +88,8 @@ func tlsSetup(t *testing.T) *tlsPKI {
 	p.def.WritePEM(t, root, "default.pem")
 	p.sni.WriteCert(t, root, "sni.crt")
 	p.sni.WriteKey(t, root, "sni.key")
+	p.alice.WriteCert(t, root, "alice.crt")
+	p.alice.WriteKey(t, root, "alice.key")
 	ca.WriteCert(t, root, "ca.pem")
 	writeTree(t, root, map[string]string{
 		"www/index.html":  "<p>index</p>\n",
@@ -214,12 +216,42 @@ func TestTLSSideBySide(t *testing.T) {
 		}
 	})
 
-	t.Run("h2 is not offered without the HTTP/2 engine", func(t *testing.T) {
-		// lighttpd (server.h2proto defaults on) picks h2 here; golighty
-		// answers http/1.1 until its HTTP/2 engine is wired in.
-		got := tlsHandshake(g.addr, client(func(c *tls.Config) { c.NextProtos = []string{"h2", "http/1.1"} }))
-		if !strings.Contains(got, `alpn="http/1.1"`) {
-			t.Fatalf("golighty %s", got)
+	t.Run("ALPN with h2", func(t *testing.T) {
+		for _, protos := range [][]string{{"h2", "http/1.1"}, {"http/1.1", "h2"}, {"h2"}} {
+			cfg := client(func(c *tls.Config) { c.NextProtos = protos })
+			if gp, lp := tlsALPN(g.addr, cfg), tlsALPN(l.addr, cfg); gp != lp {
+				t.Errorf("%q: golighty %s, lighttpd %s", protos, gp, lp)
+			}
+		}
+	})
+
+	t.Run("HTTP/2 over TLS (curl --http2)", func(t *testing.T) {
+		tlsRequireCurl(t)
+		pinned := []string{"--tls-max", "1.2", "--ciphers", "ECDHE-ECDSA-AES256-GCM-SHA384"}
+		withCert := append([]string{"--cert", p.root + "/alice.crt", "--key", p.root + "/alice.key"}, pinned...)
+		for _, tc := range []struct {
+			name string
+			path string
+			args []string
+		}{
+			{"static file", "/a.txt", nil},
+			{"128 KiB file", "/big.txt", nil},
+			{"range", "/big.txt", []string{"-r", "100-199"}},
+			{"missing", "/missing", nil},
+			{"PHP environment", "/env.php", pinned},
+			{"PHP environment with a client certificate", "/env.php", withCert},
+			{"client certificate as extern authentication", "/secret/s.txt", withCert},
+		} {
+			t.Run(tc.name, func(t *testing.T) {
+				gv, gb := tlsCurl(t, g.addr, p.root, tc.path, tc.args...)
+				lv, lb := tlsCurl(t, l.addr, p.root, tc.path, tc.args...)
+				if !strings.HasPrefix(gv, "2 ") {
+					t.Fatalf("golighty answered with HTTP version/status %q", gv)
+				}
+				if gv != lv || gb != lb {
+					t.Fatalf("golighty %s:\n%s\nlighttpd %s:\n%s", gv, gb, lv, lb)
+				}
+			})
 		}
 	})
 
@@ -383,6 +415,44 @@ func tlsSend(c *ssltest.Cert) func(*tls.CertificateRequestInfo) (*tls.Certificat
 	}
 }
 
+// tlsALPN reports the protocol a handshake negotiated ("fail" when it
+// failed).
+func tlsALPN(addr string, cfg *tls.Config) string {
+	d := net.Dialer{Timeout: 5 * time.Second}
+	c, err := tls.DialWithDialer(&d, "tcp", addr, cfg)
+	if err != nil {
+		return "fail"
+	}
+	defer c.Close()
+	return fmt.Sprintf("%q", c.ConnectionState().NegotiatedProtocol)
+}
+
+func tlsRequireCurl(t *testing.T) {
+	t.Helper()
+	out, err := exec.Command("curl", "--version").Output()
+	if err != nil || !bytes.Contains(out, []byte("HTTP2")) {
+		if os.Getenv("GOLIGHTY_REQUIRE_PEERS") == "1" {
+			t.Fatal("curl with HTTP/2 is required (GOLIGHTY_REQUIRE_PEERS=1)")
+		}
+		t.Skip("curl with HTTP/2 not installed")
+	}
+}
+
+// tlsCurl fetches path from addr with curl --http2 (trusting the test CA,
+// SNI default.test) and returns "<HTTP version> <status>" and the body.
+func tlsCurl(t *testing.T, addr, root, path string, extra ...string) (string, string) {
+	t.Helper()
+	port := addr[strings.LastIndexByte(addr, ':')+1:]
+	args := append([]string{"-s", "--http2", "--cacert", root + "/ca.pem", "--resolve", "default.test:" + port + ":127.0.0.1",
+		"-w", "\n%{http_version} %{response_code}"}, extra...)
+	out, err := exec.Command("curl", append(args, "https://default.test:"+port+path)...).Output()
+	if err != nil {
+		t.Fatalf("curl %s: %v", path, err)
+	}
+	i := bytes.LastIndexByte(out, '\n')
+	return string(out[i+1:]), string(out[:i])
+}
+
 // tlsRequireModule checks Debian's lighttpd can load mod_openssl
 // (lighttpd-mod-openssl), like requirePeer.
 func tlsRequireModule(t *testing.T) {
@@ -539,5 +609,32 @@ ssl.pemfile = "@ROOT@/default.pem"
 	}
 	if log, _ := os.ReadFile(filepath.Join(p.root, "error.log")); !bytes.Contains(log, []byte("cannot be used")) {
 		t.Errorf("the broken file was not reported:\n%s", log)
+	}
+}
+
+// TestTLSH2spec runs the HTTP/2 conformance suite (h2spec) against the
+// golighty binary over TLS (ALPN h2): every test must pass.
+func TestTLSH2spec(t *testing.T) {
+	bin := requirePeer(t, "h2spec")
+	p := tlsSetup(t)
+	writeTree(t, p.root, map[string]string{"www/index.html": strings.Repeat("conformance\n", 200)})
+	conf := strings.NewReplacer("@ROOT@", p.root).Replace(`
+server.document-root = "@ROOT@/www"
+server.bind = "127.0.0.1"
+server.port = @PORT@
+server.modules = ("mod_openssl")
+index-file.names = ("index.html")
+ssl.engine = "enable"
+ssl.pemfile = "@ROOT@/default.pem"
+`)
+	g := startServer(t, "golighty", golightyBin, p.root, conf)
+	host, port, _ := strings.Cut(g.addr, ":")
+	n, failed := runH2spec(t, bin, host, port, "-t", "-k")
+	t.Logf("h2spec over TLS: %d of %d passed", n-len(failed), n)
+	if n < 145 {
+		t.Errorf("h2spec ran %d tests, want 145", n)
+	}
+	for _, f := range failed {
+		t.Errorf("failed: %s", f)
 	}
 }

@@ -37,6 +37,10 @@ type Config struct {
 	// sends after the server decided to close, so the response is not lost
 	// to a TCP reset.
 	LingerTimeout time.Duration
+	// H2Prior hands a clear connection that opens with the HTTP/2 preface
+	// to Server.Handoff (lighttpd's server.h2proto); H2Upgrade does the same
+	// for an HTTP/1.1 request asking for "Upgrade: h2c" (server.h2c).
+	H2Prior, H2Upgrade bool
 }
 
 // DefaultConfig returns lighttpd 1.4.69's defaults.
@@ -103,6 +107,14 @@ type Server struct {
 	// goroutine) instead of ServeConn: the core completes a TLS handshake
 	// first and picks the engine the client negotiated.
 	Accepted func(net.Conn)
+	// Handoff, if set, takes over a connection that switches to HTTP/2 (see
+	// Config.H2Prior and H2Upgrade) and serves it to its end, closing nc.
+	// buffered holds the bytes read but not consumed: the whole preface for
+	// prior knowledge, else what followed the upgrade request. upgrade is
+	// the request that asked for "Upgrade: h2c" (nil for prior knowledge)
+	// and settings its decoded HTTP2-Settings; both are valid until Handoff
+	// returns.
+	Handoff func(nc net.Conn, info *ConnInfo, buffered []byte, upgrade *Request, settings []byte)
 
 	cfg      atomic.Pointer[Config]
 	open     atomic.Int64
@@ -267,6 +279,7 @@ type conn struct {
 	sends       uint64      // writes to rwc so far (ResponseWriter.Discard)
 	noKeepAlive bool
 	kaIdle      time.Duration // keep-alive idle limit chosen for the last response
+	h2prior     bool          // the connection opened with the HTTP/2 preface
 
 	req  Request
 	body Body
@@ -373,6 +386,7 @@ func putConn(c *conn) {
 	c.handling = false
 	c.bodyStop.Store(false)
 	c.noKeepAlive = false
+	c.h2prior = false
 	c.idle.Store(false)
 	c.req.reset()
 	c.body = Body{}
@@ -408,6 +422,9 @@ func (c *conn) serve() {
 			c.rwc.Close()
 			return
 		}
+		if c.handoffH2() {
+			return
+		}
 		if !c.handle() {
 			c.closeLingering()
 			return
@@ -434,6 +451,10 @@ func (c *conn) readRequest() bool {
 				return true
 			}
 			if hl > 0 {
+				if c.seq == 1 && hl == len(h2Preface) && c.wantsPrior() && string(c.buf[:hl]) == h2Preface {
+					c.h2prior = true
+					return true
+				}
 				if lines > 0 {
 					// The head deadline stays armed: every later read
 					// (body, next head) sets its own first.

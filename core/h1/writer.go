@@ -26,6 +26,7 @@ type ResponseWriter struct {
 	hasDate, hasServer, hasCL, hasTE bool
 
 	wroteHead bool
+	dropped   bool   // Drop: no response at all, the connection closes
 	headAt    int    // offset of the head in c.wbuf
 	sendsAt   uint64 // c.sends when the head was buffered
 	keepAlive bool
@@ -340,8 +341,23 @@ func (w *ResponseWriter) SendFile(f *os.File, off, n int64) error {
 	return nil
 }
 
+// Drop abandons the response before its head: nothing is written for this
+// request and the connection closes after the responses before it went out
+// (lighttpd's connection error state, e.g. mod_rewrite's loop limit).
+func (w *ResponseWriter) Drop() {
+	if w.wroteHead {
+		return
+	}
+	w.dropped = true
+	w.keepAlive = false
+	w.req.KeepAlive = false
+}
+
 // finish completes the response after the handler returned.
 func (w *ResponseWriter) finish() {
+	if w.dropped {
+		return
+	}
 	if !w.wroteHead {
 		w.writeHead(0)
 		return

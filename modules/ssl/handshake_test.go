@@ -276,21 +276,27 @@ $HTTP["url"] =^ "/never" {
 func TestALPNClientOrderWins(t *testing.T) {
 	p := newPKI(t)
 	s := startSite(t, p.dir, baseConf)
+	noH2 := startSite(t, p.dir, baseConf+`server.feature-flags = ("server.h2proto" => "disable")`+"\n")
 	for _, tc := range []struct {
 		name   string
+		site   *site
 		protos []string
 		want   string
 		fail   bool
 	}{
-		{"no ALPN", nil, "", false},
-		{"http/1.1", []string{"http/1.1"}, "http/1.1", false},
-		{"client order: http/1.0 first", []string{"http/1.0", "http/1.1"}, "http/1.0", false},
-		{"unknown then http/1.1", []string{"spdy/3", "http/1.1"}, "http/1.1", false},
-		{"h2 only (no HTTP/2 engine)", []string{"h2"}, "", true},
-		{"nothing in common", []string{"foo", "bar"}, "", true},
-		{"acme-tls/1 not configured", []string{"acme-tls/1"}, "", true},
+		{"no ALPN", s, nil, "", false},
+		{"http/1.1", s, []string{"http/1.1"}, "http/1.1", false},
+		{"client order: http/1.0 first", s, []string{"http/1.0", "http/1.1"}, "http/1.0", false},
+		{"client order: h2 first", s, []string{"h2", "http/1.1"}, "h2", false},
+		{"client order: http/1.1 before h2", s, []string{"http/1.1", "h2"}, "http/1.1", false},
+		{"unknown then http/1.1", s, []string{"spdy/3", "http/1.1"}, "http/1.1", false},
+		{"h2 with server.h2proto disabled", noH2, []string{"h2", "http/1.1"}, "http/1.1", false},
+		{"h2 only with server.h2proto disabled", noH2, []string{"h2"}, "", true},
+		{"nothing in common", s, []string{"foo", "bar"}, "", true},
+		{"acme-tls/1 not configured", s, []string{"acme-tls/1"}, "", true},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
+			s := tc.site
 			cfg := p.client("default.test")
 			cfg.NextProtos = tc.protos
 			st, err := s.handshake(t, cfg)

@@ -92,12 +92,12 @@ func tlsSetup(t *testing.T) *tlsPKI {
 	p.alice.WriteKey(t, root, "alice.key")
 	ca.WriteCert(t, root, "ca.pem")
 	writeTree(t, root, map[string]string{
-		"www/index.html":  "<p>index</p>\n",
-		"www/a.txt":       "0123456789\n",
-		"www/dir/x.txt":   "x\n",
-		"www/env.php":     tlsEnvScript,
-		"www/big.txt":     strings.Repeat("0123456789abcdef", 8192),
-		"www/sub/in.html": "in\n",
+		"www/index.html":   "<p>index</p>\n",
+		"www/a.txt":        "0123456789\n",
+		"www/dir/x.txt":    "x\n",
+		"www/env.php":      tlsEnvScript,
+		"www/big.txt":      strings.Repeat("0123456789abcdef", 8192),
+		"www/sub/in.html":  "in\n",
 		"www/secret/s.txt": "for alice\n",
 	})
 	return p

@@ -1,8 +1,14 @@
 package ssl
 
 import (
+	"bufio"
+	"bytes"
 	"crypto/tls"
+	"io"
 	"net"
+	"net/http"
+	"os"
+	"path/filepath"
 	"testing"
 )
 
@@ -77,5 +83,42 @@ func BenchmarkHandshake(b *testing.B) {
 			b.Fatal(err)
 		}
 		cli.Close()
+	}
+}
+
+// BenchmarkKeepAliveTLS is one 1 KiB keep-alive request over TLS 1.3
+// through the whole server (client in the same process; a connection is
+// replaced when server.max-keep-alive-requests ends it).
+func BenchmarkKeepAliveTLS(b *testing.B) {
+	p := newPKI(b)
+	os.WriteFile(filepath.Join(p.dir, "www", "1k.txt"), bytes.Repeat([]byte("x"), 1024), 0o644)
+	s := startSite(b, p.dir, baseConf+"server.max-keep-alive-requests = 65535\n")
+	var c *tls.Conn
+	var br *bufio.Reader
+	dial := func() {
+		var err error
+		if c, err = tls.Dial("tcp", s.addr, p.client("default.test")); err != nil {
+			b.Fatal(err)
+		}
+		br = bufio.NewReaderSize(c, 64<<10)
+	}
+	dial()
+	defer func() { c.Close() }()
+	req := []byte("GET /1k.txt HTTP/1.1\r\nHost: x\r\n\r\n")
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, err := c.Write(req); err != nil {
+			b.Fatal(err)
+		}
+		resp, err := http.ReadResponse(br, nil)
+		if err != nil {
+			b.Fatal(err)
+		}
+		io.Copy(io.Discard, resp.Body)
+		resp.Body.Close()
+		if resp.Close {
+			c.Close()
+			dial()
+		}
 	}
 }

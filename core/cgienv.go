@@ -92,16 +92,13 @@ func (rc *Request) CGIEnv(env EnvSink, o *CGIOptions) {
 	}
 	env.Add("SERVER_PORT", serverPort(rc.Conn.Socket))
 	env.Add("SERVER_ADDR", rc.Conn.LocalIP)
+	// server.name, else the host (a vhost module may have set either);
+	// lighttpd leaves it empty when neither is there.
 	name := rc.Conf.ServerName
 	if name == "" {
 		name = rc.URI.Authority
 	}
-	if name == "" {
-		name = rc.Conn.LocalIP
-	} else {
-		name = stripPort(name)
-	}
-	env.Add("SERVER_NAME", name)
+	env.Add("SERVER_NAME", stripPort(name))
 	env.Add("REMOTE_ADDR", rc.Conn.RemoteIP)
 	env.Add("REMOTE_PORT", string(strconv.AppendInt(num[:0], int64(rc.Conn.RemotePort), 10)))
 	for i := 0; i < rc.Header.Len(); i++ {

@@ -198,6 +198,9 @@ func (e *UnavailableModuleError) Error() string {
 	if e.Refused != "" {
 		return fmt.Sprintf("%s is not available in golighty: %s", e.Name, e.Refused)
 	}
+	if msg := removedModuleText(e.Name); msg != "" {
+		return msg
+	}
 	return fmt.Sprintf("module %s is not available in golighty (loading plugins finally failed); the modules it has are: %s",
 		e.Name, strings.Join(Registered(), ", "))
 }
@@ -276,6 +279,7 @@ func moduleOrder(sc *SetupContext) ([]string, error) {
 	}
 	var dynName string
 	containsAuth, prependAuth := false, false
+	containsVhostdb, prependVhostdb := false, false
 	for _, m := range mods {
 		switch {
 		case strings.HasPrefix(m, "mod_auth"):
@@ -288,6 +292,14 @@ func moduleOrder(sc *SetupContext) ([]string, error) {
 				}
 			} else if !containsAuth {
 				prependAuth = true
+			}
+		case strings.HasPrefix(m, "mod_vhostdb"):
+			// A vhostdb backend listed before (or without) mod_vhostdb
+			// gets mod_vhostdb put in front of every module.
+			if m == "mod_vhostdb" {
+				containsVhostdb = true
+			} else if !containsVhostdb {
+				prependVhostdb = true
 			}
 		case hasAnyPrefix(m, "mod_ajp13", "mod_cgi", "mod_fastcgi", "mod_proxy", "mod_scgi", "mod_sockproxy", "mod_wstunnel"):
 			if dynName == "" {
@@ -335,6 +347,11 @@ func moduleOrder(sc *SetupContext) ([]string, error) {
 	}
 	if prependAuth {
 		mods = append([]string{"mod_auth"}, mods...)
+	}
+	if prependVhostdb {
+		remove("mod_vhostdb")
+		mods = append([]string{"mod_vhostdb"}, mods...)
+		seen["mod_vhostdb"] = true
 	}
 	if has("mod_compress") {
 		// mod_compress is gone from 1.4.69; its keys are served by mod_deflate.

@@ -10,6 +10,7 @@ import (
 	_ "github.com/golighty/golighty/modules/authnfile"
 	_ "github.com/golighty/golighty/modules/authnldap"
 	_ "github.com/golighty/golighty/modules/dirlisting"
+	_ "github.com/golighty/golighty/modules/evhost"
 	_ "github.com/golighty/golighty/modules/expire"
 	_ "github.com/golighty/golighty/modules/fastcgi"
 	_ "github.com/golighty/golighty/modules/indexfile"
@@ -17,6 +18,9 @@ import (
 	_ "github.com/golighty/golighty/modules/rewrite"
 	_ "github.com/golighty/golighty/modules/secdownload"
 	_ "github.com/golighty/golighty/modules/setenv"
+	_ "github.com/golighty/golighty/modules/simplevhost"
 	_ "github.com/golighty/golighty/modules/ssl"
 	_ "github.com/golighty/golighty/modules/staticfile"
+	_ "github.com/golighty/golighty/modules/userdir"
+	_ "github.com/golighty/golighty/modules/vhostdb"
 )

@@ -8,6 +8,7 @@
 #
 #   bench/compare.sh [case ...]     cases: 1k 100k noka 304 big php phpkeep xsendfile readfile
 #                                   rewrite rwnomatch authbcrypt authapr1 authplain svhost evhost vhostdb
+#                                   xff xffnone
 #                                   (default: all; php cases need php-cgi, auth cases htpasswd,
 #                                   vhostdb sqlite3 and Debian's lighttpd-modules-dbi libdbd-sqlite3)
 # rewrite is a 1 KiB file reached through the last of 20 url.rewrite-once
@@ -19,6 +20,9 @@
 # plain backend without a cache (each login reads the user file).
 # svhost, evhost and vhostdb are the 1k case through mod_simple_vhost, mod_evhost and
 # mod_vhostdb (SQLite, vhostdb.cache) with "Host: www.example.com".
+# xff is 1k through mod_extforward from a trusted peer with X-Forwarded-For
+# (the client taken from the header); xffnone the same without the header.
+# Naming either loads mod_extforward for every case of that run.
 # phpkeep is PHP hello through a backend with golighty's "keep-conn" =>
 # "enable" (connection reuse); lighttpd ignores that key, so both servers
 # still read the same file.
@@ -34,7 +38,7 @@ CLIENT_CPU=${CLIENT_CPU:-1}
 PORT_G=${PORT_G:-18080}
 PORT_L=${PORT_L:-18081}
 cases=("$@")
-[ ${#cases[@]} -eq 0 ] && cases=(1k 100k noka 304 big php phpkeep xsendfile readfile rewrite rwnomatch authbcrypt authapr1 authplain svhost evhost vhostdb)
+[ ${#cases[@]} -eq 0 ] && cases=(1k 100k noka 304 big php phpkeep xsendfile readfile rewrite rwnomatch authbcrypt authapr1 authplain svhost evhost vhostdb xff xffnone)
 
 for tool in wrk lighttpd taskset go; do
   command -v "$tool" >/dev/null || { echo "missing $tool (apt-get install wrk lighttpd util-linux)"; exit 1; }
@@ -88,6 +92,7 @@ server.errorlog = "$work/error-$1.log"
 mimetype.assign = (".txt" => "text/plain", ".bin" => "application/x-test")
 EOF
   local mods=()
+  [[ " ${cases[*]} " == *" xff"* ]] && mods+=('"mod_extforward"')
   [ -n "$AUTH" ] && mods+=('"mod_auth"' '"mod_authn_file"')
   [ -n "$PHP_CGI" ] && mods+=('"mod_fastcgi"')
   [ ${#mods[@]} -gt 0 ] && echo "server.modules = ($(IFS=,; echo "${mods[*]}"))"
@@ -128,6 +133,12 @@ fastcgi.server = (".php" => ((
     "bin-environment" => ("PHP_FCGI_CHILDREN" => "4", "PHP_FCGI_MAX_REQUESTS" => "0"),
     "keep-conn" => "enable",
 )))
+EOF
+  fi
+  if [[ " ${cases[*]} " == *" xff"* ]]; then
+    cat <<EOF
+extforward.forwarder = ("127.0.0.1" => "trust", "10.0.0.0/8" => "trust")
+\$HTTP["remoteip"] == "203.0.113.0/24" { server.name = "clients" }
 EOF
   fi
 }
@@ -192,6 +203,10 @@ EOF
 cat > "$work/noka.lua" <<'EOF'
 wrk.headers["Connection"] = "close"
 EOF
+cat > "$work/xff.lua" <<'EOF'
+wrk.headers["X-Forwarded-For"] = "203.0.113.7, 10.1.1.1"
+wrk.headers["X-Forwarded-Proto"] = "https"
+EOF
 
 start_server() { # name [config suffix] -> pid
   local name=$1 suffix=${2:-}
@@ -222,6 +237,8 @@ run_case() { # case server -> "reqs mbps cpu_us_per_req rss_kb"
     1k) url+=/1k.txt ;;
     100k) url+=/100k.bin ;;
     noka) url+=/1k.txt; script=(-s "$work/noka.lua") ;;
+    xff) url+=/1k.txt; script=(-s "$work/xff.lua") ;;
+    xffnone) url+=/1k.txt ;;
     304) url+=/1k.txt; script=(-s "$work/ims.lua") ;;
     big) url+=/big.bin; args=(-t 1 -c 8 -d "${DURATION}s") ;;
     php) url+=/hello.php ;;

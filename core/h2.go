@@ -206,6 +206,7 @@ func (rc *Request) fillFromH2(r *h2.Request, w *h2.ResponseWriter) {
 		}
 		rc.Conn.RemoteIP, rc.Conn.RemotePort = ci.RemoteIP, ci.RemotePort
 		rc.Conn.LocalIP, rc.Conn.LocalPort = ci.LocalIP, ci.LocalPort
+		rc.applyConnStart(ci.Conn)
 	}
 	rc.Conn.Requests = r.Seq - 1
 }

@@ -28,6 +28,10 @@ type Module interface {
 // Optional hooks, discovered once at compile time. They are lighttpd's plugin
 // slots (src/plugin.h) in the order the pipeline calls them.
 type (
+	// ConnStartHook runs once per connection before its first request
+	// (lighttpd's handle_connection_accept); see Request.ReadProxyHeader.
+	// false closes the connection without a response.
+	ConnStartHook interface{ ConnStart(*Request) bool }
 	// URIRawHook runs on the normalized target before it is decoded (mod_rewrite).
 	URIRawHook interface{ URIRaw(*Request) Result }
 	// URICleanHook runs on the decoded path (mod_access, mod_redirect, ...).

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/golighty/golighty/core/bufpoison"
+	"github.com/golighty/golighty/core/proxyhdr"
 )
 
 // ConnInfo describes the connection a request arrived on.
@@ -20,6 +21,9 @@ type ConnInfo struct {
 	Socket     string // $SERVER["socket"] token of the listener, e.g. ":8080"
 	TLS        bool
 	Requests   int // requests served on this connection before this one
+	// Proxy is the PROXY protocol header the connection started with (nil
+	// when none was read); it lasts for the connection.
+	Proxy *proxyhdr.Header
 }
 
 // URI is the request's URL in the forms lighttpd keeps (behaviors.md §2.4).
@@ -87,7 +91,7 @@ type Request struct {
 	Aborted  bool  // the response could not be written completely
 
 	condCache   []uint8
-	condValid   uint16 // bit per condField known (0: all, a request); see ResolveConn
+	condValid   uint16 // bit per condField known (0: all, a request); see connstart.go, ResolveConn
 	envHooksRun bool   // RequestEnv hooks ran
 	caps        []capRef
 	capIdx      []int
@@ -101,6 +105,7 @@ type Request struct {
 	tlsConn     *TLSConn     // the TLS connection of the request (TLS)
 	slots       []any        // per-module state (Slot)
 	w           ResponseWriter
+	starting    *startConn // the connection whose ConnStart hooks run
 }
 
 // ResponseWriter is what a transport (the HTTP/1.x engine, HTTP/2) gives
@@ -178,7 +183,7 @@ func (rc *Request) reset() {
 	rc.dropped = false
 	rc.failedLog = false
 	rc.w = nil
-	rc.condValid, rc.envHooksRun = 0, false
+	rc.condValid, rc.starting, rc.envHooksRun = 0, nil, false
 	rc.tlsConn = nil
 }
 

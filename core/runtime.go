@@ -48,6 +48,7 @@ type loadedModule struct {
 }
 
 type hooks struct {
+	connStart       []ConnStartHook
 	uriRaw          []URIRawHook
 	uriClean        []URICleanHook
 	docroot         []DocrootHook
@@ -83,6 +84,9 @@ func (s *Snapshot) collectHooks() {
 	h := &s.hooks
 	for _, lm := range s.modules {
 		m := lm.m
+		if x, ok := m.(ConnStartHook); ok {
+			h.connStart = append(h.connStart, x)
+		}
 		if x, ok := m.(URIRawHook); ok {
 			h.uriRaw = append(h.uriRaw, x)
 		}

@@ -116,7 +116,7 @@ func (s *Server) reconcile(snap *Snapshot) error {
 		}
 		s.engines[l.Spec.Key()] = e
 		s.tls[l.Spec.Key()] = t
-		wl := s.limit.wrap(l)
+		wl := s.startWrap(s.limit.wrap(l), l.Spec.Token)
 		s.wrapped[l.Spec.Key()] = wl
 		s.wg.Add(1)
 		go func(l *Listener) {
@@ -160,7 +160,7 @@ func (s *Server) OpenConns() int64 {
 func (s *Server) ServeConn(c net.Conn, token string) {
 	e := &h1.Server{Handler: s, Token: token, Handoff: h2Handoff(s.h2Engine(token))}
 	e.SetConfig(h1ConfigFor(s.rt.Current()))
-	e.ServeConn(c)
+	e.ServeConn(s.startConnFor(c, token))
 }
 
 // Addrs lists the bound addresses (useful with port 0 in tests).
@@ -416,6 +416,7 @@ func (rc *Request) fillFromH1(r *h1.Request) {
 		}
 		rc.Conn.RemoteIP, rc.Conn.RemotePort = ci.RemoteIP, ci.RemotePort
 		rc.Conn.LocalIP, rc.Conn.LocalPort = ci.LocalIP, ci.LocalPort
+		rc.applyConnStart(ci.Conn)
 	}
 	rc.Conn.Requests = r.Seq - 1
 }

@@ -77,6 +77,10 @@ type tlsSocket struct {
 	owner *TLSConn
 }
 
+// NetConn is the socket under the TLS layer (a connection-start wrapper
+// holding a PROXY header's client address, or the TCP socket).
+func (s *tlsSocket) NetConn() net.Conn { return s.Conn }
+
 // SetTLSData attaches v to the connection whose handshake is running on c
 // (the ClientHelloInfo.Conn of a GetConfigForClient callback); it is a
 // no-op for any other net.Conn.

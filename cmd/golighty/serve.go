@@ -32,6 +32,13 @@ func serve(o *options, snap *core.Snapshot, stderr io.Writer) int {
 	if !o.foreground && os.Getenv(daemonEnv) == "" {
 		return daemonize(stderr)
 	}
+	// Signals are caught before anyone can learn the pid (the pid file,
+	// a waiting daemonize parent): a SIGTERM right after start must still
+	// stop the server cleanly and remove the pid file.
+	sigs := make(chan os.Signal, 4)
+	signal.Notify(sigs, syscall.SIGINT, syscall.SIGTERM, syscall.SIGUSR1, syscall.SIGHUP)
+	signal.Ignore(syscall.SIGPIPE)
+
 	srvConf := &snap.Core.Server
 	if err := writePIDFile(srvConf.PIDFile); err != nil {
 		fmt.Fprintln(stderr, err)
@@ -62,11 +69,6 @@ func serve(o *options, snap *core.Snapshot, stderr io.Writer) int {
 	for _, w := range snap.Warnings {
 		logger.Warn(w.String())
 	}
-	// Signals are caught before anyone learns the server is up: a SIGTERM
-	// right after start must stop it cleanly (pid file removed), not kill it.
-	sigs := make(chan os.Signal, 4)
-	signal.Notify(sigs, syscall.SIGINT, syscall.SIGTERM, syscall.SIGUSR1, syscall.SIGHUP)
-	signal.Ignore(syscall.SIGPIPE)
 	notifyReady()
 
 	abs, _ := filepath.Abs(o.confFile)

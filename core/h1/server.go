@@ -79,7 +79,14 @@ type ConnInfo struct {
 	LocalPort  int
 	TLS        bool
 	Token      any // Server.Token: identifies the listener ($SERVER["socket"])
+	// ProxyTLS: a PROXY protocol header the listener read says the client
+	// reached the proxy over TLS (scheme https, default port 443).
+	ProxyTLS bool
 }
+
+// proxyTLSConn is a connection whose PROXY protocol header may say the
+// client used TLS (core/connstart.go).
+type proxyTLSConn interface{ ProxyTLS() bool }
 
 // Handler serves one request. When r.Status != 0 the request was invalid:
 // the handler renders the error response for that status (h1 then closes
@@ -370,6 +377,9 @@ func getConn(s *Server, nc net.Conn) *conn {
 		c.info.LocalIP, c.info.LocalPort = la.AddrPort().Addr().Unmap().String(), la.Port
 	}
 	_, c.info.TLS = nc.(tlsConn)
+	if p, ok := nc.(proxyTLSConn); ok {
+		c.info.ProxyTLS = p.ProxyTLS()
+	}
 	c.req.Conn = &c.info
 	c.req.Body = &c.body
 	c.rw.c = c
@@ -413,7 +423,7 @@ func (c *conn) serve() {
 			c.bigBuf()
 		}
 		c.opts = c.cfg.Parse
-		if c.info.TLS {
+		if c.info.TLS || c.info.ProxyTLS {
 			c.opts.SchemePort = 443
 		}
 		c.opts.MaxRequestSize = c.cfg.MaxRequestSize

@@ -12,6 +12,7 @@ import (
 	_ "github.com/golighty/golighty/modules/dirlisting"
 	_ "github.com/golighty/golighty/modules/evhost"
 	_ "github.com/golighty/golighty/modules/expire"
+	_ "github.com/golighty/golighty/modules/extforward"
 	_ "github.com/golighty/golighty/modules/fastcgi"
 	_ "github.com/golighty/golighty/modules/indexfile"
 	_ "github.com/golighty/golighty/modules/redirect"

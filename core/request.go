@@ -90,22 +90,23 @@ type Request struct {
 	BodyRead int64 // request body bytes read
 	Aborted  bool  // the response could not be written completely
 
-	condCache   []uint8
-	condValid   uint16 // bit per condField known (0: all, a request); see connstart.go, ResolveConn
-	envHooksRun bool   // RequestEnv hooks ran
-	caps        []capRef
-	capIdx      []int
-	loops       int
-	dropped     bool
-	failedLog   bool         // a failed login: delay the response, then close
-	log         *slog.Logger // error log of this request (per-condition server.errorlog)
-	srvLog      *slog.Logger // the process's error log
-	pathBuf     []byte       // backing store of Phys.Path
-	netConn     io.Closer    // the client connection, closed by AbortStream
-	tlsConn     *TLSConn     // the TLS connection of the request (TLS)
-	slots       []any        // per-module state (Slot)
-	w           ResponseWriter
-	starting    *startConn // the connection whose ConnStart hooks run
+	condCache []uint8
+	caps      []capRef
+	capIdx    []int
+	loops     int
+	dropped   bool
+	failedLog bool         // a failed login: delay the response, then close
+	log       *slog.Logger // error log of this request (per-condition server.errorlog)
+	srvLog    *slog.Logger // the process's error log
+	pathBuf   []byte       // backing store of Phys.Path
+	netConn   io.Closer    // the client connection, closed by AbortStream
+	slots     []any        // per-module state (Slot)
+	w         ResponseWriter
+	condValid uint16     // bit per condField known (0: all, a request); see connstart.go, ResolveConn
+	starting  *startConn // the connection whose ConnStart hooks run
+
+	tlsConn     *TLSConn // the TLS connection of the request (nil on a plain one)
+	envHooksRun bool     // RequestEnv hooks ran
 }
 
 // ResponseWriter is what a transport (the HTTP/1.x engine, HTTP/2) gives

@@ -123,6 +123,12 @@ func (rc *Request) CGIEnv(env EnvSink, o *CGIOptions) {
 	if rc.ErrorStatus != 0 {
 		env.Add("REDIRECT_STATUS", string(strconv.AppendInt(num[:0], int64(rc.ErrorStatus), 10)))
 	}
+	if !rc.envHooksRun && rc.Snap != nil {
+		rc.envHooksRun = true
+		for _, h := range rc.Snap.hooks.requestEnv {
+			h.RequestEnv(rc)
+		}
+	}
 	for i := 0; i < rc.Env.Len(); i++ {
 		e := rc.Env.At(i)
 		env.Add(cgiVarName(e.Name, false), e.Value)

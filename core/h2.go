@@ -196,6 +196,7 @@ func (rc *Request) fillFromH2(r *h2.Request, w *h2.ResponseWriter) {
 	rc.URI.Authority = bytesView(r.Host)
 	rc.netConn = h2Stream{w}
 	if ci := r.Conn; ci != nil {
+		rc.tlsConn, _ = ci.Conn.(*TLSConn)
 		rc.Conn.TLS = ci.TLS
 		if ci.TLS {
 			rc.URI.Scheme = "https"

@@ -47,6 +47,9 @@ type (
 	ResponseStartHook interface{ ResponseStart(*Request) Result }
 	// RequestDoneHook runs after the response was written (mod_accesslog).
 	RequestDoneHook interface{ RequestDone(*Request) }
+	// RequestEnvHook adds variables to Request.Env before a backend's
+	// CGI/1.1 environment is built (mod_openssl's SSL_*), once per request.
+	RequestEnvHook interface{ RequestEnv(*Request) }
 	// Closer releases what a module holds when its snapshot retires.
 	Closer interface{ Close() error }
 	// PostSetupHook runs after every module's Setup, in module order, for a

@@ -24,6 +24,7 @@ type Server struct {
 	log     *slog.Logger
 	mu      sync.Mutex
 	engines map[string]*h1.Server // by listener key
+	tls     map[string]*atomic.Pointer[listenerTLS]
 	wrapped map[string]net.Listener
 	wg      sync.WaitGroup
 	reqs    sync.Pool
@@ -41,7 +42,7 @@ func NewServer(snap *Snapshot, log *slog.Logger) *Server {
 	if log == nil {
 		log = slog.Default()
 	}
-	s := &Server{pool: NewListenerPool(), log: log, engines: map[string]*h1.Server{}, h2engines: map[string]*h2.Server{}, wrapped: map[string]net.Listener{}}
+	s := &Server{pool: NewListenerPool(), log: log, engines: map[string]*h1.Server{}, tls: map[string]*atomic.Pointer[listenerTLS]{}, h2engines: map[string]*h2.Server{}, wrapped: map[string]net.Listener{}}
 	s.reqs.New = func() any { return &Request{} }
 	s.limit = newConnLimiter(snap.Core.Server.MaxConnections)
 	s.rt.Swap(snap)
@@ -78,6 +79,10 @@ func (s *Server) reconcile(snap *Snapshot) error {
 	if err != nil {
 		return err
 	}
+	tlsConfs, err := tlsConfigs(snap, specs)
+	if err != nil {
+		return err
+	}
 	added, removed, err := s.pool.Reconcile(specs)
 	if err != nil {
 		return err
@@ -86,8 +91,9 @@ func (s *Server) reconcile(snap *Snapshot) error {
 	defer s.mu.Unlock()
 	cfg := h1ConfigFor(snap)
 	cfg2 := h2ConfigFor(snap)
-	for _, e := range s.engines {
+	for k, e := range s.engines {
 		e.SetConfig(cfg)
+		s.tls[k].Store(tlsConfs[k]) // ssl.engine may change on reload
 	}
 	for _, e := range s.h2engines {
 		e.SetConfig(cfg2)
@@ -99,7 +105,17 @@ func (s *Server) reconcile(snap *Snapshot) error {
 		e := &h1.Server{Handler: s, Token: l.Spec.Token, Handoff: h2Handoff(e2)}
 		e.OnPanic = func(v any) { s.stats.recordPanic(s.log, v) }
 		e.SetConfig(cfg)
+		t := new(atomic.Pointer[listenerTLS])
+		t.Store(tlsConfs[l.Spec.Key()])
+		e.Accepted = func(c net.Conn) {
+			if lt := t.Load(); lt != nil {
+				s.serveTLS(e, c, lt)
+				return
+			}
+			e.ServeConn(c)
+		}
 		s.engines[l.Spec.Key()] = e
+		s.tls[l.Spec.Key()] = t
 		wl := s.startWrap(s.limit.wrap(l), l.Spec.Token)
 		s.wrapped[l.Spec.Key()] = wl
 		s.wg.Add(1)
@@ -115,6 +131,7 @@ func (s *Server) reconcile(snap *Snapshot) error {
 		delete(s.wrapped, l.Spec.Key())
 		e := s.engines[l.Spec.Key()]
 		delete(s.engines, l.Spec.Key())
+		delete(s.tls, l.Spec.Key())
 		e2 := s.h2engines[l.Spec.Key()]
 		delete(s.h2engines, l.Spec.Key())
 		go e2.Shutdown(context.Background())
@@ -389,6 +406,7 @@ func (rc *Request) fillFromH1(r *h1.Request) {
 	rc.URI.Authority = bytesView(r.Host)
 	if ci := r.Conn; ci != nil {
 		rc.netConn = ci.Conn
+		rc.tlsConn, _ = ci.Conn.(*TLSConn)
 		rc.Conn.TLS = ci.TLS
 		if ci.TLS {
 			rc.URI.Scheme = "https"

@@ -123,8 +123,11 @@ func (rc *Request) CGIEnv(env EnvSink, o *CGIOptions) {
 	if rc.ErrorStatus != 0 {
 		env.Add("REDIRECT_STATUS", string(strconv.AppendInt(num[:0], int64(rc.ErrorStatus), 10)))
 	}
-	for _, m := range rc.Snap.hooks.requestEnv {
-		m.RequestEnv(rc)
+	if !rc.envHooksRun && rc.Snap != nil {
+		rc.envHooksRun = true
+		for _, h := range rc.Snap.hooks.requestEnv {
+			h.RequestEnv(rc)
+		}
 	}
 	for i := 0; i < rc.Env.Len(); i++ {
 		e := rc.Env.At(i)

@@ -47,11 +47,10 @@ type (
 	ResponseStartHook interface{ ResponseStart(*Request) Result }
 	// RequestDoneHook runs after the response was written (mod_accesslog).
 	RequestDoneHook interface{ RequestDone(*Request) }
-	// RequestEnvHook adds to rc.Env when a gateway builds a backend's
-	// CGI variables (lighttpd's handle_request_env: mod_maxminddb's
-	// GEOIP_* variables), so requests that reach no backend pay nothing.
-	// It may run more than once for a request (a retry on another
-	// backend): set variables, do not append them.
+	// RequestEnvHook adds variables to Request.Env before a backend's
+	// CGI/1.1 environment is built (lighttpd's handle_request_env:
+	// mod_openssl's SSL_*, mod_maxminddb's GEOIP_*), once per request, so
+	// requests that reach no backend pay nothing.
 	RequestEnvHook interface{ RequestEnv(*Request) }
 	// Closer releases what a module holds when its snapshot retires.
 	Closer interface{ Close() error }

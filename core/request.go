@@ -103,9 +103,12 @@ type Request struct {
 	netConn   io.Closer    // the client connection, closed by AbortStream
 	slots     []any        // per-module state (Slot)
 	w         ResponseWriter
-	condValid uint16     // bit per condField known (0: all, a request); see connstart.go
+	condValid uint16     // bit per condField known (0: all, a request); see connstart.go, ResolveConn
 	starting  *startConn // the connection whose ConnStart hooks run
-	stats     *Stats     // the serving Server's counters
+
+	tlsConn     *TLSConn // the TLS connection of the request (nil on a plain one)
+	envHooksRun bool     // RequestEnv hooks ran
+	stats       *Stats   // the serving Server's counters
 }
 
 // ResponseWriter is what a transport (the HTTP/1.x engine, HTTP/2) gives
@@ -184,7 +187,8 @@ func (rc *Request) reset() {
 	rc.dropped = false
 	rc.failedLog = false
 	rc.w = nil
-	rc.condValid, rc.starting = 0, nil
+	rc.condValid, rc.starting, rc.envHooksRun = 0, nil, false
+	rc.tlsConn = nil
 }
 
 // poisonString is what poisoned header slots read (bufpoison).

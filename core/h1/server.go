@@ -58,6 +58,11 @@ func DefaultConfig() Config {
 	}
 }
 
+// tlsConn is a TLS connection: *tls.Conn, or a type embedding it.
+type tlsConn interface {
+	ConnectionState() tls.ConnectionState
+}
+
 // ConnInfo describes the connection a request arrived on.
 type ConnInfo struct {
 	Conn       net.Conn
@@ -105,6 +110,10 @@ type Server struct {
 	// panicking frames are still on the stack. The client gets a 500 if
 	// nothing of its response was written yet; the connection is closed.
 	OnPanic func(v any)
+	// Accepted, if set, takes each connection Serve accepts (in its own
+	// goroutine) instead of ServeConn: the core completes a TLS handshake
+	// first and picks the engine the client negotiated.
+	Accepted func(net.Conn)
 	// Handoff, if set, takes over a connection that switches to HTTP/2 (see
 	// Config.H2Prior and H2Upgrade) and serves it to its end, closing nc.
 	// buffered holds the bytes read but not consumed: the whole preface for
@@ -170,7 +179,11 @@ func (s *Server) Serve(ln net.Listener) error {
 			return err
 		}
 		delay = 0
-		go s.ServeConn(c)
+		if s.Accepted != nil {
+			go s.Accepted(c)
+		} else {
+			go s.ServeConn(c)
+		}
 	}
 }
 
@@ -363,7 +376,7 @@ func getConn(s *Server, nc net.Conn) *conn {
 	if la, ok := c.info.LocalAddr.(*net.TCPAddr); ok {
 		c.info.LocalIP, c.info.LocalPort = la.AddrPort().Addr().Unmap().String(), la.Port
 	}
-	_, c.info.TLS = nc.(*tls.Conn)
+	_, c.info.TLS = nc.(tlsConn)
 	if p, ok := nc.(proxyTLSConn); ok {
 		c.info.ProxyTLS = p.ProxyTLS()
 	}

@@ -23,6 +23,7 @@ import (
 	_ "github.com/golighty/golighty/modules/secdownload"
 	_ "github.com/golighty/golighty/modules/setenv"
 	_ "github.com/golighty/golighty/modules/simplevhost"
+	_ "github.com/golighty/golighty/modules/ssl"
 	_ "github.com/golighty/golighty/modules/staticfile"
 	_ "github.com/golighty/golighty/modules/status"
 	_ "github.com/golighty/golighty/modules/userdir"

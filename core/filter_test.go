@@ -234,14 +234,6 @@ server.modules = ("mod_test_body")`, t.TempDir()))
 	if ok, failed, last := st.Reloads(); ok != 1 || failed != 1 || time.Since(last) > time.Minute {
 		t.Errorf("reloads %d %d %v", ok, failed, last)
 	}
-	st.SetCertExpiry("a", time.Unix(100, 0))
-	st.SetCertExpiry("b", time.Unix(200, 0))
-	st.SetCertExpiry("b", time.Time{})
-	var certs []string
-	st.CertExpiries(func(n string, at time.Time) { certs = append(certs, fmt.Sprint(n, at.Unix())) })
-	if fmt.Sprint(certs) != "[a100]" {
-		t.Errorf("certs %v", certs)
-	}
 }
 
 // BenchmarkStatsRecord is what the counters add to a request (the

@@ -35,8 +35,6 @@ type Stats struct {
 	conns     func() int64
 	listeners func(visit func(ListenerStat))
 
-	certs sync.Map // certificate name -> time.Time it expires
-
 	recent recentSamples
 }
 
@@ -210,25 +208,6 @@ func (st *Stats) Reloads() (ok, failed uint64, last time.Time) {
 	return st.reloadsOK.Load(), st.reloadsFailed.Load(), last
 }
 
-// SetCertExpiry records when a served certificate expires (name: its
-// subject or file), for the metrics page; the TLS layer calls it whenever
-// it loads a certificate. A zero time forgets the name.
-func (st *Stats) SetCertExpiry(name string, notAfter time.Time) {
-	if notAfter.IsZero() {
-		st.certs.Delete(name)
-		return
-	}
-	st.certs.Store(name, notAfter)
-}
-
-// CertExpiries calls f for every certificate recorded by SetCertExpiry.
-func (st *Stats) CertExpiries(f func(name string, notAfter time.Time)) {
-	st.certs.Range(func(k, v any) bool {
-		f(k.(string), v.(time.Time))
-		return true
-	})
-}
-
 // PluginStatsReporter is a module that keeps lighttpd's plugin statistics,
 // the "key: value" lines of status.statistics-url (mod_fastcgi's
 // fastcgi.requests and gw.backend.* counters). Values of a key reported by
@@ -255,6 +234,12 @@ type BackendStat struct {
 // BackendReporter is a gateway module that can list its backends.
 type BackendReporter interface {
 	Backends(visit func(BackendStat))
+}
+
+// CertificateReporter is a TLS module that can list the certificates it
+// serves now (after any reload of their files), for the metrics page.
+type CertificateReporter interface {
+	Certificates(visit func(name string, notAfter time.Time))
 }
 
 // Stats returns the server's counters.

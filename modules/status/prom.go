@@ -44,7 +44,7 @@ var (
 	descLastReload = prometheus.NewDesc("golighty_config_last_reload_success_timestamp_seconds",
 		"When the configuration was last reloaded successfully (Unix time; 0: never).", nil, nil)
 	descCert = prometheus.NewDesc("golighty_tls_certificate_expiry_timestamp_seconds",
-		"When a served certificate expires (Unix time).", []string{"name"}, nil)
+		"When a served certificate expires (Unix time), by its ssl.pemfile.", []string{"file"}, nil)
 	backendLabels   = []string{"module", "ext", "host", "proc", "addr"}
 	descBackendLoad = prometheus.NewDesc("golighty_backend_load",
 		"Requests running on a backend now.", backendLabels, nil)
@@ -114,8 +114,19 @@ func (c collector) Collect(ch chan<- prometheus.Metric) {
 		lastSec = float64(last.Unix())
 	}
 	gauge(descLastReload, lastSec)
-	st.CertExpiries(func(name string, t time.Time) { gauge(descCert, float64(t.Unix()), name) })
 	snap := c.rc.Snap
+	certs := map[string]bool{}
+	for _, name := range snap.Modules() {
+		m, _ := snap.Module(name)
+		if r, ok := m.(core.CertificateReporter); ok {
+			r.Certificates(func(file string, notAfter time.Time) {
+				if !certs[file] {
+					certs[file] = true
+					gauge(descCert, float64(notAfter.Unix()), file)
+				}
+			})
+		}
+	}
 	for _, name := range snap.Modules() {
 		m, _ := snap.Module(name)
 		r, ok := m.(core.BackendReporter)

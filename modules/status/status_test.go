@@ -3,8 +3,11 @@ package status
 import (
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/golighty/golighty/core/coretest"
+	_ "github.com/golighty/golighty/modules/ssl"
+	"github.com/golighty/golighty/modules/ssl/ssltest"
 	_ "github.com/golighty/golighty/modules/staticfile"
 	"github.com/prometheus/common/expfmt"
 	"github.com/prometheus/common/model"
@@ -135,5 +138,33 @@ func TestPrometheusPage(t *testing.T) {
 		if mfs[name] == nil {
 			t.Errorf("%s missing", name)
 		}
+	}
+}
+
+// TestCertificateExpiry: the served certificates' expiry, from the TLS
+// module, one sample per ssl.pemfile.
+func TestCertificateExpiry(t *testing.T) {
+	dir := t.TempDir()
+	ca := ssltest.NewCA(t, "test CA")
+	until := time.Now().Add(40 * 24 * time.Hour).Truncate(time.Second)
+	pem := ca.Issue(t, ssltest.Options{NotAfter: until}).WritePEM(t, dir, "server.pem")
+	h := coretest.New(t, `server.document-root = "@DIR@"
+server.modules = ("mod_openssl", "mod_status")
+status.prometheus-url = "/metrics"
+$SERVER["socket"] == "127.0.0.1:18443" {
+	ssl.engine = "enable"
+	ssl.pemfile = "`+pem+`"
+}
+`)
+	_, body := h.Get("/metrics")
+	p := expfmt.NewTextParser(model.UTF8Validation)
+	mfs, err := p.TextToMetricFamilies(strings.NewReader(body))
+	if err != nil {
+		t.Fatal(err)
+	}
+	mf := mfs["golighty_tls_certificate_expiry_timestamp_seconds"]
+	if mf == nil || len(mf.Metric) != 1 || mf.Metric[0].Gauge.GetValue() != float64(until.Unix()) ||
+		mf.Metric[0].Label[0].GetValue() != pem {
+		t.Fatalf("certificate metric: %v", mf)
 	}
 }

@@ -8,12 +8,15 @@
 #
 #   bench/compare.sh [case ...]     cases: 1k 100k noka 304 big php phpkeep xsendfile readfile
 #                                   rewrite rwnomatch authbcrypt authapr1 authplain svhost evhost vhostdb
-#                                   xff xffnone
+#                                   xff xffnone gz gzcache br brcache
 #                                   (default: all; php cases need php-cgi, auth cases htpasswd,
 #                                   vhostdb sqlite3 and Debian's lighttpd-modules-dbi libdbd-sqlite3)
 # rewrite is a 1 KiB file reached through the last of 20 url.rewrite-once
 # rules (a second pass through the request pipeline); rwnomatch is the plain
 # 1k request on that same config, where none of the 20 rules matches.
+# The deflate cases fetch a 100 KiB HTML page with keep-alive and
+# Accept-Encoding gzip or br through mod_deflate: gz and br compress it for
+# every request, gzcache and brcache serve the copy kept in deflate.cache-dir.
 # The auth cases fetch the 1 KiB file with keep-alive and Basic credentials:
 # authbcrypt and authapr1 from htpasswd files (bcrypt as `htpasswd -B`
 # writes it, apr1 as `htpasswd -m`) with auth.cache, authplain from the
@@ -38,7 +41,7 @@ CLIENT_CPU=${CLIENT_CPU:-1}
 PORT_G=${PORT_G:-18080}
 PORT_L=${PORT_L:-18081}
 cases=("$@")
-[ ${#cases[@]} -eq 0 ] && cases=(1k 100k noka 304 big php phpkeep xsendfile readfile rewrite rwnomatch authbcrypt authapr1 authplain svhost evhost vhostdb xff xffnone)
+[ ${#cases[@]} -eq 0 ] && cases=(1k 100k noka 304 big php phpkeep xsendfile readfile rewrite rwnomatch authbcrypt authapr1 authplain svhost evhost vhostdb xff xffnone gz gzcache br brcache)
 
 for tool in wrk lighttpd taskset go; do
   command -v "$tool" >/dev/null || { echo "missing $tool (apt-get install wrk lighttpd util-linux)"; exit 1; }
@@ -80,6 +83,16 @@ if [[ " ${cases[*]} " == *" vhostdb "* ]]; then
     INSERT INTO vhosts VALUES ('www.example.com', '$work/vhosts/www.example.com/htdocs');"
 fi
 
+DEFLATE=""
+if [[ " ${cases[*]} " == *" gz"* || " ${cases[*]} " == *" br"* ]]; then
+  DEFLATE=1
+  mkdir -p "$work/www/cache"
+  # An HTML page of table rows, as a directory listing or a report would be.
+  awk 'BEGIN { srand(7); for (i = 0; n < 102400; i++) { l = sprintf("<tr><td class=\"n\"><a href=\"file-%d-%d.html\">file %d</a></td><td class=\"m\">2024-%02d-%02d %02d:%02d</td><td class=\"s\">%d.%dK</td></tr>\n", i, int(rand()*1e6), i, int(rand()*12)+1, int(rand()*28)+1, int(rand()*24), int(rand()*60), int(rand()*900), int(rand()*10)); printf "%s", l; n += length(l) } }' > "$work/www/100k.html"
+  truncate -s 102400 "$work/www/100k.html"
+  cp "$work/www/100k.html" "$work/www/cache/100k.html"
+fi
+
 go build -o "$work/golighty" ./cmd/golighty
 
 conf() { # port
@@ -89,9 +102,17 @@ server.bind = "127.0.0.1"
 server.port = $1
 server.max-keep-alive-requests = 100000
 server.errorlog = "$work/error-$1.log"
-mimetype.assign = (".txt" => "text/plain", ".bin" => "application/x-test")
+mimetype.assign = (".txt" => "text/plain", ".bin" => "application/x-test", ".html" => "text/html")
 EOF
   local mods=()
+  if [ -n "$DEFLATE" ]; then
+    mods+=('"mod_deflate"')
+    cat <<EOF
+deflate.mimetypes = ("text/html")
+deflate.allowed-encodings = ("br", "gzip")
+\$HTTP["url"] =^ "/cache/" { deflate.cache-dir = "$work/cache-$1" }
+EOF
+  fi
   [[ " ${cases[*]} " == *" xff"* ]] && mods+=('"mod_extforward"')
   [ -n "$AUTH" ] && mods+=('"mod_auth"' '"mod_authn_file"')
   [ -n "$PHP_CGI" ] && mods+=('"mod_fastcgi"')
@@ -251,6 +272,10 @@ run_case() { # case server -> "reqs mbps cpu_us_per_req rss_kb"
     authbcrypt) url+=/bcrypt/1k.txt; args+=(-H "Authorization: Basic YmVuY2g6c2VjcmV0") ;;
     authapr1) url+=/apr1/1k.txt; args+=(-H "Authorization: Basic YmVuY2g6c2VjcmV0") ;;
     authplain) url+=/plain/1k.txt; args+=(-H "Authorization: Basic YmVuY2g6c2VjcmV0") ;;
+    gz) url+=/100k.html; args+=(-H "Accept-Encoding: gzip") ;;
+    gzcache) url+=/cache/100k.html; args+=(-H "Accept-Encoding: gzip") ;;
+    br) url+=/100k.html; args+=(-H "Accept-Encoding: br") ;;
+    brcache) url+=/cache/100k.html; args+=(-H "Accept-Encoding: br") ;;
   esac
   local t0; t0=$(cpu_ticks "$pid")
   local out; out=$(taskset -c "$CLIENT_CPU" wrk "${args[@]}" "${script[@]}" "$url" 2>&1)

@@ -86,9 +86,10 @@ type Request struct {
 	ErrorStatus int
 
 	// Accounting for mod_accesslog, final when RequestDone hooks run.
-	HeadLen  int   // bytes of the request head (request line to empty line)
-	BodyRead int64 // request body bytes read
-	Aborted  bool  // the response could not be written completely
+	HeadLen     int   // bytes of the request head (request line to empty line)
+	BodyRead    int64 // request body bytes read
+	RespHeadLen int   // bytes of the response head written
+	Aborted     bool  // the response could not be written completely
 
 	condCache []uint8
 	caps      []capRef
@@ -107,6 +108,7 @@ type Request struct {
 
 	tlsConn     *TLSConn // the TLS connection of the request (nil on a plain one)
 	envHooksRun bool     // RequestEnv hooks ran
+	stats       *Stats   // the serving Server's counters
 }
 
 // ResponseWriter is what a transport (the HTTP/1.x engine, HTTP/2) gives
@@ -114,7 +116,8 @@ type Request struct {
 // headers; the transport adds Connection/Date/Server and frames the body.
 type ResponseWriter interface {
 	// WriteHead writes the status line and headers. bodyLen is the body
-	// size when known (-1: unknown, stream with chunked or close framing).
+	// size when known (-1: unknown, stream with chunked or close framing;
+	// a HEAD response passes 0, its Content-Length header tells the size).
 	// body, if not nil, is written in the same system call.
 	WriteHead(status int, h *Headers, bodyLen int64, body []byte) error
 	// Write streams body bytes after WriteHead.
@@ -174,7 +177,7 @@ func (rc *Request) reset() {
 	rc.Handler, rc.HandlerName = nil, ""
 	rc.Resp.reset()
 	rc.ErrorStatus = 0
-	rc.HeadLen, rc.BodyRead, rc.Aborted = 0, 0, false
+	rc.HeadLen, rc.BodyRead, rc.RespHeadLen, rc.Aborted = 0, 0, 0, false
 	rc.netConn = nil
 	clear(rc.slots)
 	rc.slots = rc.slots[:0]

@@ -36,6 +36,7 @@ type ResponseWriter struct {
 	chunked   bool // body is sent with chunked framing
 	noBody    bool // HEAD, 1xx, 204, 304: no body bytes on the wire
 	written   int64
+	headLen   int // bytes of the serialised head (status line to empty line)
 }
 
 func (w *ResponseWriter) reset(r *Request) {
@@ -82,6 +83,9 @@ func (w *ResponseWriter) HeadWritten() bool { return w.wroteHead }
 
 // Written is the number of body bytes written (before framing).
 func (w *ResponseWriter) Written() int64 { return w.written }
+
+// HeadLen is the size of the response head once written (traffic counters).
+func (w *ResponseWriter) HeadLen() int { return w.headLen }
 
 // KeepAlive reports whether the connection stays open after this response
 // (final once the head is written).
@@ -251,6 +255,7 @@ func (w *ResponseWriter) writeHead(bodyLen int64) {
 		b = append(b, "\r\n"...)
 	}
 	b = append(b, "\r\n"...)
+	w.headLen = len(b) - w.headAt
 	c.wbuf = b
 }
 

@@ -151,6 +151,10 @@ func (h *handler) send(rc *core.Request, host *gw.Host, params *fcgi.Params, bod
 	}
 	d := proc.Client.(*fcgi.Dialer)
 	resp, err := d.Do(context.Background(), req)
+	if err == nil {
+		requests.Add(1)
+		proc.Connected()
+	}
 	return proc, resp, err
 }
 

@@ -127,9 +127,10 @@ func (rc *Request) Status(code int) Result {
 	return Finished
 }
 
+// allow answers OPTIONS, after the methods modules announced (mod_webdav).
 func (rc *Request) allow() Result {
 	rc.Resp.Status = 200
-	rc.Resp.Header.Set("Allow", "OPTIONS, GET, HEAD, POST")
+	rc.Resp.Header.Add("Allow", "OPTIONS, GET, HEAD, POST")
 	return Finished
 }
 
@@ -263,20 +264,8 @@ func (rc *Request) hasSymlink(p string) bool {
 
 // redirectDir answers a directory without trailing slash with lighttpd's 301.
 func (rc *Request) redirectDir() Result {
-	loc := make([]byte, 0, len(rc.URI.Path)*3/2+len(rc.URI.Query)+8)
-	if rc.Snap.Core.Server.AbsoluteDirRedirect {
-		loc = append(loc, rc.URI.Scheme...)
-		loc = append(loc, "://"...)
-		loc = rc.appendAuthority(loc)
-	}
-	loc = appendEncodedPath(loc, rc.URI.Path)
-	loc = append(loc, '/')
-	if rc.URI.Query != "" {
-		loc = append(loc, '?')
-		loc = append(loc, rc.URI.Query...)
-	}
 	rc.Resp.Status = 301
-	rc.Resp.Header.Set("Location", string(loc))
+	rc.Resp.Header.Set("Location", rc.DirLocation())
 	rc.Resp.SetBody(nil)
 	return Finished
 }

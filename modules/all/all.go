@@ -18,4 +18,5 @@ import (
 	_ "github.com/golighty/golighty/modules/secdownload"
 	_ "github.com/golighty/golighty/modules/setenv"
 	_ "github.com/golighty/golighty/modules/staticfile"
+	_ "github.com/golighty/golighty/modules/webdav"
 )

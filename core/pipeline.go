@@ -201,6 +201,10 @@ func (rc *Request) statError(err error) Result {
 		return rc.Status(403)
 	case errors.Is(err, fs.ErrNotExist), errors.Is(err, syscall.ENAMETOOLONG):
 		if rc.Method == "OPTIONS" && rc.Resp.Header.Has("Allow") {
+			// A module announced methods (mod_webdav). lighttpd 1.4.69
+			// starts a chunked body here that it never ends, which hangs a
+			// keep-alive client; golighty sends an empty body.
+			rc.Resp.SetBody(nil)
 			return rc.Status(200)
 		}
 		if rc.Conf.LogFileNotFound {

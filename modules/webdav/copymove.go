@@ -179,7 +179,7 @@ func (r *req) copyMoveDir(src, dst target, flags int) core.Result {
 		dst.rel += "/"
 		dst.path += "/"
 	}
-	if !r.hasLock(dst.rel) {
+	if !r.hasLock(dst.rel, true) {
 		return core.Finished
 	}
 	move := flags&flagMoveRename != 0
@@ -357,7 +357,7 @@ func (r *req) copyMoveTree(src, dst target, flags int, errs *[]byte) int {
 // copyMoveFile copies or moves a file (the request's own resource).
 func (r *req) copyMoveFile(src, dst target, flags int) core.Result {
 	rc := r.rc
-	if !r.hasLock(dst.rel) {
+	if !r.hasLock(dst.rel, true) {
 		return core.Finished
 	}
 	status := 0

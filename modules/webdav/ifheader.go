@@ -3,10 +3,10 @@ package webdav
 // ifCond is one condition of an If header (RFC 4918 10.4) as lighttpd's
 // loose parser sees it.
 type ifCond struct {
-	not   bool   // a "Not" came earlier in the same list
-	etag  string // "[...]" entity tag (without the brackets), or ""
-	token string // "<...>" state token (without the brackets), or ""
-	noLock bool  // <DAV:no-lock>
+	not    bool   // a "Not" came earlier in the same list
+	etag   string // "[...]" entity tag (without the brackets), or ""
+	token  string // "<...>" state token (without the brackets), or ""
+	noLock bool   // <DAV:no-lock>
 }
 
 // maxIfTokens is lighttpd's limit on state tokens in one If header.

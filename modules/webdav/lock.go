@@ -95,8 +95,8 @@ func (r *req) preconditions(st *unix.Stat_t) bool {
 // collection above it) is named by a token of the If header held by the
 // lock's owner, and some shared lock is when there are shared locks. When
 // it may not, the answer (423, or 412/400 from the If header) is set and
-// false returned.
-func (r *req) hasLock(uri string) bool {
+// false returned; with xmlAnswer the 423 names the blocking locks.
+func (r *req) hasLock(uri string, xmlAnswer bool) bool {
 	rc := r.rc
 	h, _ := header(rc, "If")
 	conds, tooMany := parseIf(h)
@@ -178,8 +178,12 @@ func (r *req) hasLock(uri string) bool {
 	if shared > 0 && sharedMatch == 0 {
 		ok = false
 	}
-	if !ok {
+	switch {
+	case ok:
+	case xmlAnswer:
 		locked(rc, r.c, "lock-token-submitted", hrefs)
+	default:
+		fail(rc, 423)
 	}
 	return ok
 }

@@ -172,10 +172,6 @@ func (pf *propfind) parseRequest(doc *xmlDoc) int {
 			if p.kind != elementNode {
 				continue
 			}
-			if p.nsPrefixEmpty() {
-				pf.r.rc.Logf("no name space for: %s", p.name)
-				return 422
-			}
 			if pf.props == nil {
 				pf.props = make([]wantProp, 0, 8)
 			}

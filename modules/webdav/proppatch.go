@@ -76,15 +76,6 @@ func (r *req) proppatch() core.Result {
 			if p == nil || p.kind != elementNode {
 				continue
 			}
-			if p.nsPrefixEmpty() {
-				rc.Logf("no namespace for: %s", p.name)
-				refused = append(refused, "<D:propstat>\n<D:prop><"...)
-				refused = append(refused, p.name...)
-				refused = append(refused, "/></D:prop>\n"...)
-				refused = appendStatus(refused, 422)
-				refused = append(refused, "</D:propstat>\n"...)
-				continue
-			}
 			if p.hasNS && p.ns == "DAV:" && protectedProps[p.name] {
 				refused = append(refused, "<D:propstat>\n<D:prop><DAV:"...)
 				refused = append(refused, p.name...)

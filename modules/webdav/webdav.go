@@ -185,7 +185,9 @@ func (m *Module) Physical(rc *core.Request) core.Result {
 		return fail(rc, 415)
 	}
 	r := &req{rc: rc, c: &c, path: rc.Phys.Path, rel: rc.Phys.RelPath}
-	if checkLock && !r.hasLock(r.rel) {
+	// lighttpd checks the request's own resource before it takes the
+	// request, so its error document replaces the 423's XML there.
+	if checkLock && !r.hasLock(r.rel, false) {
 		return core.Finished
 	}
 	switch rc.Method {

@@ -20,7 +20,6 @@ type node struct {
 	name     string // element: local name, or "prefix:local" for an undeclared prefix
 	ns       string // element: namespace URI ("" for none)
 	hasNS    bool   // element: bound to a namespace (xmlns="" or a declared prefix)
-	prefix   string // element: the prefix as written
 	text     string // text: the characters
 	children []*node
 }
@@ -121,7 +120,9 @@ func parseXML(body []byte) (*xmlDoc, error) {
 			sc := scope{name: t.Name}
 			for _, a := range t.Attr {
 				switch {
-				case a.Name.Space == "xmlns":
+				case a.Name.Space == "xmlns" && a.Value != "":
+					// libxml2 refuses xmlns:p="" (a namespace error, not
+					// fatal) and leaves p undeclared.
 					if sc.ns == nil {
 						sc.ns = map[string]string{}
 					}
@@ -134,7 +135,7 @@ func parseXML(body []byte) (*xmlDoc, error) {
 				}
 			}
 			stack = append(stack, sc)
-			n := &node{kind: elementNode, name: t.Name.Local, prefix: t.Name.Space}
+			n := &node{kind: elementNode, name: t.Name.Local}
 			if uri, ok := lookup(t.Name.Space); ok {
 				n.ns, n.hasNS = uri, true
 			} else if t.Name.Space != "" {
@@ -206,12 +207,6 @@ func charsetReader(charset string, r io.Reader) (io.Reader, error) {
 // isBlank reports a whitespace-only text node (libxml2's xmlIsBlankNode).
 func (n *node) isBlank() bool {
 	return n.kind == textNode && strings.Trim(n.text, " \t\r\n") == ""
-}
-
-// nsPrefixEmpty reports an element whose prefix is bound to the empty
-// namespace (xmlns:p=""), which lighttpd answers with 422.
-func (n *node) nsPrefixEmpty() bool {
-	return n.kind == elementNode && n.hasNS && n.ns == "" && n.prefix != ""
 }
 
 // libxml2 names non-element nodes by kind; mod_webdav compares those names

@@ -3,11 +3,13 @@ package testconf
 import (
 	"bytes"
 	"fmt"
+	"net"
 	"os"
 	"path/filepath"
 	"regexp"
 	"strings"
 	"testing"
+	"time"
 )
 
 // webdavConf serves three shares: /dav with properties and locks in
@@ -391,4 +393,46 @@ func webdavFilesEqual(t *testing.T, a, b string) {
 	}
 }
 
-var _ = bytes.Equal
+// TestWebDAVPUTDisconnect cuts a PUT off in the middle of its body over a
+// real socket, on both servers: neither leaves the partial upload (nor a
+// temporary file) in the share, and an older file keeps its content.
+func TestWebDAVPUTDisconnect(t *testing.T) {
+	g, l, groot, lroot := webdavStart(t, webdavConf, map[string]string{"www/dav/old.txt": "old"})
+	for _, s := range []struct {
+		srv  *server
+		root string
+	}{{g, groot}, {l, lroot}} {
+		for _, path := range []string{"/dav/new.bin", "/dav/old.txt"} {
+			c, err := net.Dial("tcp", s.srv.addr)
+			if err != nil {
+				t.Fatal(err)
+			}
+			fmt.Fprintf(c, "PUT %s HTTP/1.1\r\nHost: dav.test\r\nContent-Length: %d\r\n\r\n", path, 8<<20)
+			c.Write(bytes.Repeat([]byte("p"), 1<<20))
+			time.Sleep(100 * time.Millisecond) // the server is writing the body
+			c.Close()
+		}
+		// A request on a new connection is answered once the server is
+		// past the abandoned ones.
+		deadline := time.Now().Add(5 * time.Second)
+		for {
+			ents, _ := os.ReadDir(filepath.Join(s.root, "www/dav"))
+			var names []string
+			for _, e := range ents {
+				names = append(names, e.Name())
+			}
+			got := strings.Join(names, ",")
+			old, _ := os.ReadFile(filepath.Join(s.root, "www/dav/old.txt"))
+			if got == "old.txt" && string(old) == "old" {
+				break
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("%s: share holds %q, old.txt %d bytes", s.srv.name, got, len(old))
+			}
+			time.Sleep(50 * time.Millisecond)
+		}
+		if ex := s.srv.raw(t, webdavReq("GET", "/dav/old.txt", ""), false); ex.resp == nil || string(ex.body) != "old" {
+			t.Fatalf("%s: GET old.txt after the abandoned PUT = %q", s.srv.name, ex.raw)
+		}
+	}
+}

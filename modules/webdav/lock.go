@@ -269,36 +269,7 @@ func (r *req) lock() core.Result {
 	if !doc.root.is("lockinfo") {
 		return fail(rc, 422)
 	}
-	for _, li := range doc.root.children {
-		switch {
-		case li.is("lockscope"):
-			for _, v := range li.children {
-				switch {
-				case v.is("exclusive"):
-					l.scope = "exclusive"
-				case v.is("shared"):
-					l.scope = "shared"
-				default:
-					l.scope = ""
-				}
-				if l.scope == "" {
-					break
-				}
-			}
-		case li.is("locktype"):
-			for _, v := range li.children {
-				if !v.is("write") {
-					l.typ = ""
-					break
-				}
-				l.typ = "write"
-			}
-		case li.is("owner"):
-			if v, ok := doc.textValue(li); ok {
-				l.ownerinfo = v
-			}
-		}
-	}
+	l.scope, l.typ, l.ownerinfo = lockInfo(doc)
 	if l.scope == "" || l.typ == "" {
 		return fail(rc, 422)
 	}
@@ -375,6 +346,43 @@ func (r *req) lock() core.Result {
 		r.sendETag(st)
 	}
 	return res
+}
+
+// lockInfo reads a <lockinfo> body as lighttpd: scope and type are ""
+// when absent, or when their element holds anything but one known value
+// (whitespace included).
+func lockInfo(doc *xmlDoc) (scope, typ, ownerinfo string) {
+	for _, li := range doc.root.children {
+		switch {
+		case li.is("lockscope"):
+			for _, v := range li.children {
+				switch {
+				case v.is("exclusive"):
+					scope = "exclusive"
+				case v.is("shared"):
+					scope = "shared"
+				default:
+					scope = ""
+				}
+				if scope == "" {
+					break
+				}
+			}
+		case li.is("locktype"):
+			for _, v := range li.children {
+				if !v.is("write") {
+					typ = ""
+					break
+				}
+				typ = "write"
+			}
+		case li.is("owner"):
+			if v, ok := doc.textValue(li); ok {
+				ownerinfo = v
+			}
+		}
+	}
+	return scope, typ, ownerinfo
 }
 
 // lockDiscovery answers a granted or refreshed lock.

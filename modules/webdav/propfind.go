@@ -58,7 +58,8 @@ type wantProp struct {
 // maxPropfindProps is lighttpd's limit on named properties.
 const maxPropfindProps = 32
 
-// recursionLimit bounds depth-infinity walks (symlink loops, huge trees).
+// recursionLimit bounds depth-infinity walks (symlink loops, huge trees):
+// as in lighttpd, it counts the collections entered by one request.
 const recursionLimit = 100
 
 // propfind is the PROPFIND method.

@@ -54,8 +54,27 @@ func (r *req) proppatch() core.Result {
 	if !doc.root.is("propertyupdate") {
 		return fail(rc, 422)
 	}
-	var patches []patch
-	var refused []byte
+	patches, refused := propertyUpdate(doc)
+	if refused != nil {
+		return r.multistatusResponse(refused)
+	}
+	if err := r.c.db.applyPatches(r.rel, patches); err != nil {
+		rc.Logf("webdav: PROPPATCH %s: %v", r.rel, err)
+		return fail(rc, 500)
+	}
+	if strings.HasPrefix(rc.Header.Get("User-Agent"), "Microsoft-WebDAV-MiniRedir/") {
+		// That client takes both 204 and an empty 200 for 507. lighttpd
+		// names the file's path on disk in this answer; golighty its URL.
+		return r.multistatusResponse(appendResponseStatus(nil, r.rel, 200))
+	}
+	return done(rc, 204)
+}
+
+// propertyUpdate reads a <propertyupdate> body: the updates to make, and
+// the propstat elements of refused (protected) properties. As in lighttpd,
+// only the first property of each <prop> counts, and a set without a value
+// is skipped.
+func propertyUpdate(doc *xmlDoc) (patches []patch, refused []byte) {
 	for _, cmd := range doc.root.children {
 		set := cmd.is("set")
 		if !set && !cmd.is("remove") {
@@ -65,7 +84,6 @@ func (r *req) proppatch() core.Result {
 			if !props.is("prop") {
 				continue
 			}
-			// As lighttpd, only the first property of each <prop> counts.
 			var p *node
 			for _, c := range props.children {
 				if !c.isBlank() {
@@ -84,30 +102,17 @@ func (r *req) proppatch() core.Result {
 				refused = append(refused, "</D:propstat>\n"...)
 				continue
 			}
-			if set {
-				if len(p.children) == 0 {
-					continue
-				}
+			if !set {
+				patches = append(patches, patch{name: p.name, ns: p.ns})
+				continue
+			}
+			if len(p.children) > 0 {
 				v, _ := doc.textValue(p)
 				patches = append(patches, patch{set: true, name: p.name, ns: p.ns, value: v})
-			} else {
-				patches = append(patches, patch{name: p.name, ns: p.ns})
 			}
 		}
 	}
-	if refused != nil {
-		return r.multistatusResponse(refused)
-	}
-	if err := r.c.db.applyPatches(r.rel, patches); err != nil {
-		rc.Logf("webdav: PROPPATCH %s: %v", r.rel, err)
-		return fail(rc, 500)
-	}
-	if strings.HasPrefix(rc.Header.Get("User-Agent"), "Microsoft-WebDAV-MiniRedir/") {
-		// That client takes both 204 and an empty 200 for 507. lighttpd
-		// names the file's path on disk in this answer; golighty its URL.
-		return r.multistatusResponse(appendResponseStatus(nil, r.rel, 200))
-	}
-	return done(rc, 204)
+	return patches, refused
 }
 
 // multistatusResponse is a 207 with one <D:response> for the request's

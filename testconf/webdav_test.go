@@ -287,6 +287,10 @@ func TestWebDAVSideBySide(t *testing.T) {
 		{"lock member conflict", webdavBody("LOCK", "/dav/newcol/f.txt", "", webdavExclLock)},
 		{"lock collection no slash", webdavBody("LOCK", "/dav/sub", "", webdavExclLock)},
 		{"lock nodb", webdavBody("LOCK", "/nodb/n.txt", "", webdavExclLock)},
+		{"put empty token unlocked", webdavBody("PUT", "/dav/b.html", "If: (<>)\r\n", "x")},
+		{"lock pretty body", webdavBody("LOCK", "/dav/b.html", "", "<D:lockinfo xmlns:D=\"DAV:\">\n <D:lockscope> <D:exclusive/> </D:lockscope>\n <D:locktype><D:write/></D:locktype>\n</D:lockinfo>")},
+		{"lock infinite timeout", webdavBody("LOCK", "/dav/b.html", "Timeout: Infinite\r\n", webdavExclLock)},
+		{"propfind latin1 body", "PROPFIND /dav/b.html HTTP/1.1\r\nHost: dav.test\r\nConnection: close\r\nDepth: 0\r\nContent-Type: text/xml; charset=iso-8859-1\r\nContent-Length: 113\r\n\r\n<?xml version=\"1.0\" encoding=\"ISO-8859-1\"?><D:propfind xmlns:D=\"DAV:\"><D:prop><D:getetag/></D:prop></D:propfind>"},
 		{"unknown method", webdavReq("REPORT", "/dav/a.txt", "")},
 		{"get dir", webdavReq("GET", "/dav/sub/", "")},
 	}

@@ -3,11 +3,18 @@ package webdav
 // ifCond is one condition of an If header (RFC 4918 10.4) as lighttpd's
 // loose parser sees it.
 type ifCond struct {
-	not    bool   // a "Not" came earlier in the same list
-	etag   string // "[...]" entity tag (without the brackets), or ""
-	token  string // "<...>" state token (without the brackets), or ""
-	noLock bool   // <DAV:no-lock>
+	kind  ifKind
+	not   bool   // a "Not" came earlier in the same list
+	value string // the entity tag or state token, without its brackets
 }
+
+type ifKind uint8
+
+const (
+	ifToken  ifKind = iota + 1 // <state-token>
+	ifETag                     // [entity-tag]
+	ifNoLock                   // <DAV:no-lock>
+)
 
 // maxIfTokens is lighttpd's limit on state tokens in one If header.
 const maxIfTokens = 16
@@ -69,7 +76,7 @@ func parseIf(h string) (conds []ifCond, tooMany bool) {
 					break list
 				}
 				if p > start {
-					conds = append(conds, ifCond{not: not, etag: h[start:p]})
+					conds = append(conds, ifCond{kind: ifETag, not: not, value: h[start:p]})
 				}
 				continue
 			case '<':
@@ -77,7 +84,7 @@ func parseIf(h string) (conds []ifCond, tooMany bool) {
 				break list
 			}
 			if at(p+1) == 'D' && len(h)-p >= 13 && h[p:p+13] == "<DAV:no-lock>" {
-				conds = append(conds, ifCond{not: not, noLock: true})
+				conds = append(conds, ifCond{kind: ifNoLock, not: not})
 				p += 12
 				continue
 			}
@@ -94,7 +101,7 @@ func parseIf(h string) (conds []ifCond, tooMany bool) {
 			if at(p) == 0 {
 				break
 			}
-			conds = append(conds, ifCond{not: not, token: h[start:p]})
+			conds = append(conds, ifCond{kind: ifToken, not: not, value: h[start:p]})
 			tokens++
 		}
 		c := at(p)

@@ -102,15 +102,15 @@ func (r *req) hasLock(uri string, xmlAnswer bool) bool {
 	conds, tooMany := parseIf(h)
 	var tokens []string
 	for _, c := range conds {
-		switch {
-		case c.token != "":
-			tokens = append(tokens, c.token)
-		case c.noLock:
+		switch c.kind {
+		case ifToken:
+			tokens = append(tokens, c.value)
+		case ifNoLock:
 			if !c.not {
 				fail(rc, 412)
 				return false
 			}
-		case c.etag != "":
+		case ifETag:
 			if c.not {
 				continue
 			}
@@ -128,7 +128,7 @@ func (r *req) hasLock(uri string, xmlAnswer bool) bool {
 			if isDir(st) {
 				continue
 			}
-			if !httpfile.ETagMatches(etag(st, flags), c.etag, false) {
+			if !httpfile.ETagMatches(etag(st, flags), c.value, false) {
 				fail(rc, 412)
 				return false
 			}

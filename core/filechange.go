@@ -1,5 +1,7 @@
 package core
 
+import "github.com/golighty/golighty/core/urinorm"
+
 // Modules that create, replace or remove files (mod_webdav) tell the stat
 // cache, so the next request sees the change at once rather than within the
 // cache's one-second bound, as lighttpd's mod_webdav updates its cache.
@@ -21,7 +23,7 @@ func (rc *Request) DirLocation() string {
 		loc = append(loc, "://"...)
 		loc = rc.appendAuthority(loc)
 	}
-	loc = appendEncodedPath(loc, rc.URI.Path)
+	loc = urinorm.AppendRelURI(loc, rc.URI.Path)
 	loc = append(loc, '/')
 	if rc.URI.Query != "" {
 		loc = append(loc, '?')

@@ -274,23 +274,6 @@ func (rc *Request) redirectDir() Result {
 	return Finished
 }
 
-// appendEncodedPath percent-encodes everything but A-Z a-z 0-9 ! ( ) * - . / _
-// as lighttpd's directory redirect does.
-func appendEncodedPath(dst []byte, p string) []byte {
-	const hex = "0123456789ABCDEF"
-	for i := 0; i < len(p); i++ {
-		c := p[i]
-		switch {
-		case 'a' <= c && c <= 'z', 'A' <= c && c <= 'Z', '0' <= c && c <= '9',
-			c == '!', c == '(', c == ')', c == '*', c == '-', c == '.', c == '/', c == '_':
-			dst = append(dst, c)
-		default:
-			dst = append(dst, '%', hex[c>>4], hex[c&15])
-		}
-	}
-	return dst
-}
-
 // appendAuthority is the host[:port] of absolute redirects: the request's
 // authority, else the listening address's name (lighttpd's
 // http_response_buffer_append_authority).

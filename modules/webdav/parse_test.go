@@ -282,10 +282,3 @@ func TestJoinPath(t *testing.T) {
 	}
 }
 
-func TestAppendRelURI(t *testing.T) {
-	got := string(appendRelURI(nil, "/a b/é~!()*-._/?#%&+=;"))
-	want := "/a%20b/%C3%A9~!()*-._/%3F%23%25%26%2B%3D%3B"
-	if got != want {
-		t.Fatalf("appendRelURI = %q, want %q", got, want)
-	}
-}

@@ -4,6 +4,7 @@ import (
 	"strconv"
 
 	"github.com/golighty/golighty/core"
+	"github.com/golighty/golighty/core/urinorm"
 )
 
 // The response documents below are byte for byte those of lighttpd
@@ -18,31 +19,9 @@ const (
 	multiClose  = "</D:multistatus>\n"
 )
 
-// relURIKeep marks the bytes lighttpd's ENCODING_REL_URI writes as they
-// are: A-Z a-z 0-9 ! ( ) * - . / _ ~ (everything else is %XX, upper case).
-var relURIKeep = func() (t [256]bool) {
-	for _, c := range []byte("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789!()*-./_~") {
-		t[c] = true
-	}
-	return t
-}()
-
-func appendRelURI(b []byte, s string) []byte {
-	const hex = "0123456789ABCDEF"
-	for i := 0; i < len(s); i++ {
-		c := s[i]
-		if relURIKeep[c] {
-			b = append(b, c)
-		} else {
-			b = append(b, '%', hex[c>>4], hex[c&15])
-		}
-	}
-	return b
-}
-
 func appendHref(b []byte, href string) []byte {
 	b = append(b, "<D:href>"...)
-	b = appendRelURI(b, href)
+	b = urinorm.AppendRelURI(b, href)
 	return append(b, "</D:href>\n"...)
 }
 

@@ -281,4 +281,3 @@ func TestJoinPath(t *testing.T) {
 		}
 	}
 }
-

@@ -13,6 +13,7 @@ import (
 	_ "github.com/golighty/golighty/modules/expire"
 	_ "github.com/golighty/golighty/modules/fastcgi"
 	_ "github.com/golighty/golighty/modules/indexfile"
+	_ "github.com/golighty/golighty/modules/magnet"
 	_ "github.com/golighty/golighty/modules/redirect"
 	_ "github.com/golighty/golighty/modules/rewrite"
 	_ "github.com/golighty/golighty/modules/secdownload"

@@ -126,6 +126,9 @@ func (s *script) compile() error {
 	if err != nil {
 		return err
 	}
+	// A Lua 5.1 main chunk gets an implicit "arg" table on every call
+	// (gopher-lua's CompatVarArg); Lua 5.4, which lighttpd uses, has none.
+	proto.IsVarArg &^= lua.VarArgNeedsArg
 	s.proto = proto
 	return nil
 }

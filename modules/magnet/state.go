@@ -27,6 +27,7 @@ type state struct {
 	host    string // a Host header the script set (the restarted request's authority)
 	body    []byte // request body collected by r.req_body
 	hasBody bool
+	keys    []lua.LValue // scratch for clearTable
 }
 
 func newState(proto *lua.FunctionProto, gen uint64) *state {
@@ -131,20 +132,24 @@ func (st *state) run(rc *core.Request, stage int) (lua.LValue, error) {
 // cleared and the request forgotten, so nothing of it stays in a pooled
 // state.
 func (st *state) reset() {
-	clearTable(st.env)
-	clearTable(st.result)
+	st.clearTable(st.env)
+	st.clearTable(st.result)
 	st.rc = nil
 	st.host = ""
 	st.body, st.hasBody = nil, false
 	st.L.SetTop(0)
 }
 
-func clearTable(t *lua.LTable) {
-	var keys []lua.LValue
-	t.ForEach(func(k, _ lua.LValue) { keys = append(keys, k) })
-	for _, k := range keys {
-		t.RawSet(k, lua.LNil)
+func (st *state) clearTable(t *lua.LTable) {
+	keys := st.keys[:0]
+	for k, _ := t.Next(lua.LNil); k != lua.LNil; k, _ = t.Next(k) {
+		keys = append(keys, k)
 	}
+	for i, k := range keys {
+		t.RawSet(k, lua.LNil)
+		keys[i] = nil
+	}
+	st.keys = keys[:0]
 }
 
 // lstr makes a Lua string of a request string: a copy, since request

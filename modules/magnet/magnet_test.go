@@ -59,10 +59,14 @@ func TestRunawayScripts(t *testing.T) {
 
 // slowGet is a GET that waits as long as the server takes.
 func slowGet(t *testing.T, h *coretest.Harness, path string) string {
-	t.Helper()
+	return slowRaw(h, "GET "+path+" HTTP/1.0\r\n\r\n")
+}
+
+// slowRaw sends an HTTP/1.0 request and reads until the server closes.
+func slowRaw(h *coretest.Harness, req string) string {
 	client, server := net.Pipe()
 	go h.Server.ServeConn(server, ":80")
-	go io.WriteString(client, "GET "+path+" HTTP/1.0\r\n\r\n")
+	go io.WriteString(client, req)
 	client.SetReadDeadline(time.Now().Add(30 * time.Second))
 	b, _ := io.ReadAll(client)
 	client.Close()
@@ -140,7 +144,7 @@ return 200
 			defer wg.Done()
 			for i := 0; i < 8; i++ {
 				n := string(rune('a'+g)) + strings.Repeat("z", i)
-				raw := string(h.Raw("GET /a.txt HTTP/1.0\r\nX-N: " + n + "\r\n\r\n"))
+				raw := slowRaw(h, "GET /a.txt HTTP/1.0\r\nX-N: "+n+"\r\n\r\n")
 				if !strings.HasSuffix(raw, "\r\n\r\n"+n+":2001000") {
 					errs <- raw
 					return

@@ -21,8 +21,9 @@ type ConnSummary struct {
 	Idle       bool // waiting for the next request of a keep-alive connection
 }
 
-// EachConnection calls f for every client connection of the server the
-// request arrived at, this one included, until f returns false.
+// EachConnection calls f for every HTTP/1.x client connection of the
+// server the request arrived at (this one included when it is one), until f
+// returns false. HTTP/2 connections are not listed yet.
 func (rc *Request) EachConnection(f func(ConnSummary) bool) {
 	if rc.srv == nil {
 		return

@@ -293,7 +293,7 @@ func (rc *Request) FlushStream() error { return rc.w.Flush() }
 // does not apply); a 416 is answered here.
 func (rc *Request) decideBodyRange(n int64) bool {
 	r := &rc.Resp
-	if !rc.Conf.RangeRequests || (rc.Proto != 11 && !rc.Snap.Core.Server.HTTP10Range) {
+	if !rc.Conf.RangeRequests || (rc.Proto < 11 && !rc.Snap.Core.Server.HTTP10Range) {
 		return false
 	}
 	if r.Header.Has("Content-Encoding") || r.Header.Has("Transfer-Encoding") || r.Header.Get("Accept-Ranges") == "none" {

@@ -12,6 +12,7 @@ import (
 	"unsafe"
 
 	"github.com/golighty/golighty/core/h1"
+	"github.com/golighty/golighty/core/h2"
 	"github.com/golighty/golighty/core/urinorm"
 )
 
@@ -23,12 +24,17 @@ type Server struct {
 	log     *slog.Logger
 	mu      sync.Mutex
 	engines map[string]*h1.Server // by listener key
+	tls     map[string]*atomic.Pointer[listenerTLS]
 	wrapped map[string]net.Listener
 	wg      sync.WaitGroup
 	reqs    sync.Pool
 	limit   *connLimiter // server.max-connections, fixed at start
 	stopped atomic.Bool
 	stats   Stats
+
+	// HTTP/2 engines by listener key (and "conn:"+token for connections
+	// served through ServeConn/ServeH2Conn without a listener of ours)
+	h2engines map[string]*h2.Server
 }
 
 // NewServer returns a server that will run snap once Start is called.
@@ -36,7 +42,7 @@ func NewServer(snap *Snapshot, log *slog.Logger) *Server {
 	if log == nil {
 		log = slog.Default()
 	}
-	s := &Server{pool: NewListenerPool(), log: log, engines: map[string]*h1.Server{}, wrapped: map[string]net.Listener{}}
+	s := &Server{pool: NewListenerPool(), log: log, engines: map[string]*h1.Server{}, tls: map[string]*atomic.Pointer[listenerTLS]{}, h2engines: map[string]*h2.Server{}, wrapped: map[string]net.Listener{}}
 	s.reqs.New = func() any { return &Request{} }
 	s.limit = newConnLimiter(snap.Core.Server.MaxConnections)
 	s.rt.Swap(snap)
@@ -73,6 +79,10 @@ func (s *Server) reconcile(snap *Snapshot) error {
 	if err != nil {
 		return err
 	}
+	tlsConfs, err := tlsConfigs(snap, specs)
+	if err != nil {
+		return err
+	}
 	added, removed, err := s.pool.Reconcile(specs)
 	if err != nil {
 		return err
@@ -80,15 +90,33 @@ func (s *Server) reconcile(snap *Snapshot) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	cfg := h1ConfigFor(snap)
-	for _, e := range s.engines {
+	cfg2 := h2ConfigFor(snap)
+	for k, e := range s.engines {
 		e.SetConfig(cfg)
+		s.tls[k].Store(tlsConfs[k]) // ssl.engine may change on reload
+	}
+	for _, e := range s.h2engines {
+		e.SetConfig(cfg2)
 	}
 	for _, l := range added {
-		e := &h1.Server{Handler: s, Token: l.Spec.Token}
+		e2 := s.newH2Engine(l.Spec.Token)
+		e2.SetConfig(cfg2)
+		s.h2engines[l.Spec.Key()] = e2
+		e := &h1.Server{Handler: s, Token: l.Spec.Token, Handoff: h2Handoff(e2)}
 		e.OnPanic = func(v any) { s.stats.recordPanic(s.log, v) }
 		e.SetConfig(cfg)
+		t := new(atomic.Pointer[listenerTLS])
+		t.Store(tlsConfs[l.Spec.Key()])
+		e.Accepted = func(c net.Conn) {
+			if lt := t.Load(); lt != nil {
+				s.serveTLS(e, c, lt)
+				return
+			}
+			e.ServeConn(c)
+		}
 		s.engines[l.Spec.Key()] = e
-		wl := s.limit.wrap(l)
+		s.tls[l.Spec.Key()] = t
+		wl := s.startWrap(s.limit.wrap(l), l.Spec.Token)
 		s.wrapped[l.Spec.Key()] = wl
 		s.wg.Add(1)
 		go func(l *Listener) {
@@ -103,6 +131,10 @@ func (s *Server) reconcile(snap *Snapshot) error {
 		delete(s.wrapped, l.Spec.Key())
 		e := s.engines[l.Spec.Key()]
 		delete(s.engines, l.Spec.Key())
+		delete(s.tls, l.Spec.Key())
+		e2 := s.h2engines[l.Spec.Key()]
+		delete(s.h2engines, l.Spec.Key())
+		go e2.Shutdown(context.Background())
 		go e.Shutdown(context.Background())
 	}
 	return nil
@@ -116,6 +148,9 @@ func (s *Server) OpenConns() int64 {
 	for _, e := range s.engines {
 		n += e.OpenConns()
 	}
+	for _, e := range s.h2engines {
+		n += e.OpenConns()
+	}
 	return n
 }
 
@@ -123,9 +158,9 @@ func (s *Server) OpenConns() int64 {
 // listener with the given $SERVER["socket"] token (tests, socket activation
 // of single connections).
 func (s *Server) ServeConn(c net.Conn, token string) {
-	e := &h1.Server{Handler: s, Token: token}
+	e := &h1.Server{Handler: s, Token: token, Handoff: h2Handoff(s.h2Engine(token))}
 	e.SetConfig(h1ConfigFor(s.rt.Current()))
-	e.ServeConn(c)
+	e.ServeConn(s.startConnFor(c, token))
 }
 
 // Addrs lists the bound addresses (useful with port 0 in tests).
@@ -143,14 +178,23 @@ func (s *Server) Shutdown(ctx context.Context) error {
 	s.stopped.Store(true)
 	s.closeListeners()
 	s.mu.Lock()
-	engines := make([]*h1.Server, 0, len(s.engines))
+	engines := make([]interface{ Shutdown(context.Context) error }, 0, len(s.engines)+len(s.h2engines))
 	for _, e := range s.engines {
 		engines = append(engines, e)
 	}
+	for _, e := range s.h2engines {
+		engines = append(engines, e)
+	}
 	s.mu.Unlock()
-	var first error
+	// Concurrently: an HTTP/1.x engine waits for the connections it handed
+	// to HTTP/2, which its HTTP/2 engine winds down.
+	errs := make(chan error, len(engines))
 	for _, e := range engines {
-		if err := e.Shutdown(ctx); err != nil && first == nil {
+		go func() { errs <- e.Shutdown(ctx) }()
+	}
+	var first error
+	for range engines {
+		if err := <-errs; err != nil && first == nil {
 			first = err
 		}
 	}
@@ -165,6 +209,9 @@ func (s *Server) Close() {
 	s.closeListeners()
 	s.mu.Lock()
 	for _, e := range s.engines {
+		e.Close()
+	}
+	for _, e := range s.h2engines {
 		e.Close()
 	}
 	s.mu.Unlock()
@@ -202,6 +249,7 @@ func h1ConfigFor(snap *Snapshot) h1.Config {
 	c.MaxRequestFieldSize = srv.MaxRequestFieldSize
 	c.MaxRequestSize = def.MaxRequestSize
 	c.ServerTag = def.ServerTag
+	c.H2Prior, c.H2Upgrade = srv.H2Proto, srv.H2C
 	p := &srv.ParseOpts
 	c.Parse.HeaderStrict = p.HeaderStrict
 	c.Parse.HostStrict = p.HostStrict
@@ -359,6 +407,7 @@ func (rc *Request) fillFromH1(r *h1.Request) {
 	rc.URI.Authority = bytesView(r.Host)
 	if ci := r.Conn; ci != nil {
 		rc.netConn = ci.Conn
+		rc.tlsConn, _ = ci.Conn.(*TLSConn)
 		rc.Conn.TLS = ci.TLS
 		if ci.TLS {
 			rc.URI.Scheme = "https"
@@ -368,6 +417,7 @@ func (rc *Request) fillFromH1(r *h1.Request) {
 		}
 		rc.Conn.RemoteIP, rc.Conn.RemotePort = ci.RemoteIP, ci.RemotePort
 		rc.Conn.LocalIP, rc.Conn.LocalPort = ci.LocalIP, ci.LocalPort
+		rc.applyConnStart(ci.Conn)
 	}
 	rc.Conn.Requests = r.Seq - 1
 }

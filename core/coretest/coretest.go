@@ -106,3 +106,38 @@ func (h *Harness) Get(path string) (*http.Response, string) {
 	h.T.Helper()
 	return h.Do("GET " + path + " HTTP/1.0\r\nHost: example.org\r\n\r\n")
 }
+
+// Sequence sends each request on one keep-alive connection only after the
+// previous response was read whole, so the server reuses its read buffer
+// for every request (what keeps the view rule honest: a module that kept a
+// view of an earlier request would now see later bytes). The requests must
+// keep the connection open; each response needs a known length.
+func (h *Harness) Sequence(reqs ...string) []*http.Response {
+	h.T.Helper()
+	client, server := net.Pipe()
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		h.Server.ServeConn(server, ":80")
+	}()
+	defer func() {
+		client.Close()
+		<-done
+	}()
+	br := bufio.NewReader(client)
+	var out []*http.Response
+	for _, req := range reqs {
+		client.SetDeadline(time.Now().Add(5 * time.Second))
+		if _, err := io.WriteString(client, req); err != nil {
+			h.T.Fatalf("writing %q: %v", req, err)
+		}
+		resp, err := http.ReadResponse(br, nil)
+		if err != nil {
+			h.T.Fatalf("reading response to %q: %v", req, err)
+		}
+		body, _ := io.ReadAll(resp.Body)
+		resp.Body = io.NopCloser(bytes.NewReader(body))
+		out = append(out, resp)
+	}
+	return out
+}

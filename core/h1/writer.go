@@ -4,6 +4,7 @@ import (
 	"io"
 	"os"
 	"strconv"
+	"sync"
 	"sync/atomic"
 	"syscall"
 	"time"
@@ -366,16 +367,21 @@ func (w *ResponseWriter) finish() {
 	}
 }
 
+// copyBufSize is the chunk a file is read in where sendfile(2) cannot be
+// used (TLS): large enough to keep read calls few (crypto/tls cuts it into
+// 16 KiB records), pooled so a download allocates nothing.
+const copyBufSize = 128 << 10
+
+var copyBufPool = sync.Pool{New: func() any { return new([copyBufSize]byte) }}
+
 // sendFile copies n bytes of f at off to the socket with sendfile(2),
 // waiting on the netpoller when the socket buffer is full; other
-// connections (TLS, pipes) get a plain copy.
+// connections (TLS, pipes) get read and write.
 func (c *conn) sendFile(f *os.File, off, n int64) error {
 	c.sends++
 	sc, ok := c.rwc.(syscall.Conn)
 	if !ok {
-		c.setWriteDeadline()
-		_, err := io.Copy(writerOnly{c.rwc}, io.NewSectionReader(f, off, n))
-		return err
+		return c.copyFile(f, off, n)
 	}
 	rc, err := sc.SyscallConn()
 	if err != nil {
@@ -416,8 +422,29 @@ func (c *conn) sendFile(f *os.File, off, n int64) error {
 	return nil
 }
 
-// writerOnly hides ReadFrom so io.Copy does not recurse into it.
-type writerOnly struct{ io.Writer }
+// copyFile is sendFile for connections without a descriptor: each chunk
+// renews the write deadline, as each sendfile(2) round does, so a slow
+// client of a large file is bounded by server.max-write-idle per chunk.
+func (c *conn) copyFile(f *os.File, off, n int64) error {
+	buf := copyBufPool.Get().(*[copyBufSize]byte)
+	defer copyBufPool.Put(buf)
+	for n > 0 {
+		m, err := f.ReadAt(buf[:min(n, copyBufSize)], off)
+		if m == 0 {
+			if err == nil || err == io.EOF {
+				err = io.ErrUnexpectedEOF // file shrank
+			}
+			return err
+		}
+		c.setWriteDeadline()
+		if _, err := c.rwc.Write(buf[:m]); err != nil {
+			return err
+		}
+		off += int64(m)
+		n -= int64(m)
+	}
+	return nil
+}
 
 // Date header value cached per second.
 type dateCache struct {

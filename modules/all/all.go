@@ -23,7 +23,7 @@ import (
 	_ "github.com/golighty/golighty/modules/simplevhost"
 	_ "github.com/golighty/golighty/modules/ssl"
 	_ "github.com/golighty/golighty/modules/staticfile"
-	_ "github.com/golighty/golighty/modules/webdav"
 	_ "github.com/golighty/golighty/modules/userdir"
 	_ "github.com/golighty/golighty/modules/vhostdb"
+	_ "github.com/golighty/golighty/modules/webdav"
 )

@@ -16,10 +16,12 @@ import (
 // Limits of one script run. lighttpd runs a script to its end, however long
 // it takes, in the server's only worker; golighty stops it instead (the
 // request gets lighttpd's 500 for a failed script).
+// maxInstructions bounds the VM instructions of one run (a few tenths of
+// a second); request handling scripts need a few thousand. (A variable so
+// tests can stop runaways sooner.)
+var maxInstructions int64 = 2_000_000
+
 const (
-	// maxInstructions bounds the VM instructions of one run (a few tenths
-	// of a second); request handling scripts need a few thousand.
-	maxInstructions = 2_000_000
 	// callStackSize bounds Lua call depth (runaway recursion).
 	callStackSize = 200
 	// registrySize and registryMaxSize bound the value stack (16 bytes a
@@ -164,11 +166,9 @@ func (b *budget) Done() <-chan struct{} {
 	return b.done
 }
 
-var errBudget = fmt.Errorf("script stopped after %d instructions (golighty's limit)", maxInstructions)
-
 func (b *budget) Err() error {
 	if b.left <= 0 {
-		return errBudget
+		return fmt.Errorf("script stopped after %d instructions (golighty's limit)", maxInstructions)
 	}
 	return nil
 }

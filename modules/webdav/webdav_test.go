@@ -5,6 +5,7 @@ import (
 	"bytes"
 	"fmt"
 	"io"
+	"log/slog"
 	"net"
 	"net/http"
 	"os"
@@ -313,4 +314,49 @@ func TestETagMatchesStaticFile(t *testing.T) {
 	if code, _, _ := status(t, h, "GET /dav/e.txt HTTP/1.0\r\n\r\n"); code != 404 {
 		t.Fatalf("GET after DELETE = %d, want 404", code)
 	}
+}
+
+// TestLogXML: webdav.log-xml writes request and response documents to the
+// error log.
+func TestLogXML(t *testing.T) {
+	var logBuf syncBuffer
+	saved := slog.Default()
+	slog.SetDefault(slog.New(slog.NewTextHandler(&logBuf, nil)))
+	t.Cleanup(func() { slog.SetDefault(saved) })
+	h := coretest.New(t, `
+server.document-root = "@DIR@/www"
+server.modules = ("mod_webdav")
+webdav.activate = "enable"
+webdav.log-xml = "enable"
+`)
+	h.WriteFile("www/f.txt", "f")
+	body := `<D:propfind xmlns:D="DAV:"><D:prop><D:getcontentlength/></D:prop></D:propfind>`
+	if code, _, _ := status(t, h, davReq("PROPFIND", "/f.txt", "Depth: 0\r\nContent-Type: text/xml\r\n", body)); code != 207 {
+		t.Fatalf("PROPFIND = %d", code)
+	}
+	log := logBuf.String()
+	for _, want := range []string{"XML-request-body: " + strings.ReplaceAll(body, `"`, `\"`), "XML-response-body: <?xml", "<D:getcontentlength>1</D:getcontentlength>"} {
+		if !strings.Contains(log, want) {
+			t.Fatalf("error log lacks %q:\n%s", want, log)
+		}
+	}
+}
+
+// syncBuffer is a bytes.Buffer for a log handler written from server
+// goroutines.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
 }

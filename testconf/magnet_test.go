@@ -171,6 +171,12 @@ elseif path == "/gen/env" then
 elseif path == "/gen/readonly" then
 	lighty.r.resp_body = 1
 	return 200
+elseif path == "/gen/body" then
+	if not r.req_body.collect() then
+		return 0
+	end
+	r.resp_body.set({"len=", tostring(r.req_body.len), " body=", r.req_body.get(), "\n"})
+	return 200
 elseif path == "/gen/range" then
 	r.resp_header["Content-Type"] = "text/plain"
 	r.resp_body.set("0123456789abcdef")
@@ -354,6 +360,8 @@ func TestMagnetSideBySide(t *testing.T) {
 		"GET /gen/env?x=%41 HTTP/1.1\r\nHost: magnet.test\r\nUser-Agent: ua/1\r\nCookie: a=1\r\nCookie: b=2\r\nConnection: close\r\n\r\n",
 		"GET /gen/range HTTP/1.1\r\nHost: magnet.test\r\nRange: bytes=2-5\r\nConnection: close\r\n\r\n",
 		get("/gen/readonly"),
+		"POST /gen/body HTTP/1.1\r\nHost: magnet.test\r\nContent-Length: 11\r\nConnection: close\r\n\r\nhello=world",
+		"POST /gen/body HTTP/1.1\r\nHost: magnet.test\r\nTransfer-Encoding: chunked\r\nConnection: close\r\n\r\n5\r\nhello\r\n3\r\n!!!\r\n0\r\n\r\n",
 		get("/nosetenv"),
 		get("/append"),
 		get("/restart/x"),

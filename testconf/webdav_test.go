@@ -34,6 +34,10 @@ $HTTP["url"] =~ "^/ro($|/)" {
 $HTTP["url"] =~ "^/nodb($|/)" {
 	webdav.activate = "enable"
 }
+$HTTP["url"] =~ "^/pp($|/)" {
+	webdav.activate = "enable"
+	webdav.opts = ("partial-put-copy-modify" => "enable")
+}
 $HTTP["url"] =~ "^/inf($|/)" {
 	webdav.activate = "enable"
 	webdav.sqlite-db-name = "@ROOT@/webdav.db"
@@ -168,6 +172,7 @@ func TestWebDAVSideBySide(t *testing.T) {
 		"www/dav/sub/c.txt":      "c",
 		"www/dav/sub/deep/d.txt": "d",
 		"www/ro/r.txt":           "r",
+		"www/pp/p.txt":           "0123456789",
 		"www/nodb/n.txt":         "n",
 		"www/inf/x/y/z.txt":      "z",
 	})
@@ -291,6 +296,13 @@ func TestWebDAVSideBySide(t *testing.T) {
 		{"lock pretty body", webdavBody("LOCK", "/dav/b.html", "", "<D:lockinfo xmlns:D=\"DAV:\">\n <D:lockscope> <D:exclusive/> </D:lockscope>\n <D:locktype><D:write/></D:locktype>\n</D:lockinfo>")},
 		{"lock infinite timeout", webdavBody("LOCK", "/dav/b.html", "Timeout: Infinite\r\n", webdavExclLock)},
 		{"propfind latin1 body", "PROPFIND /dav/b.html HTTP/1.1\r\nHost: dav.test\r\nConnection: close\r\nDepth: 0\r\nContent-Type: text/xml; charset=iso-8859-1\r\nContent-Length: 113\r\n\r\n<?xml version=\"1.0\" encoding=\"ISO-8859-1\"?><D:propfind xmlns:D=\"DAV:\"><D:prop><D:getetag/></D:prop></D:propfind>"},
+		{"partial put", webdavBody("PUT", "/pp/p.txt", "Content-Range: bytes 2-3/10\r\n", "AB")},
+		{"partial put result", webdavReq("GET", "/pp/p.txt", "")},
+		{"partial put past the end", webdavBody("PUT", "/pp/p.txt", "Content-Range: bytes 12-13/*\r\n", "ZZ")},
+		{"partial put past the end result", webdavReq("GET", "/pp/p.txt", "")},
+		{"partial put bad unit", webdavBody("PUT", "/pp/p.txt", "Content-Range: items 1-2/*\r\n", "x")},
+		{"partial put bad offset", webdavBody("PUT", "/pp/p.txt", "Content-Range: bytes -1-2/*\r\n", "x")},
+		{"partial put missing file", webdavBody("PUT", "/pp/none.txt", "Content-Range: bytes 0-1/*\r\n", "xy")},
 		{"unknown method", webdavReq("REPORT", "/dav/a.txt", "")},
 		{"get dir", webdavReq("GET", "/dav/sub/", "")},
 	}

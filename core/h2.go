@@ -167,6 +167,9 @@ func (s *Server) ServeH2(w *h2.ResponseWriter, r *h2.Request) {
 		// at a second failed login on it, at once (ENHANCE_YOUR_CALM).
 		w.EndConn()
 	}
+	if rc.Conf.ServerTag != snap.Core.Table.Defaults().ServerTag {
+		w.SetServerTag(rc.Conf.ServerTag) // set in a conditional
+	}
 	if err := rc.writeResponse(); err != nil || rc.Aborted {
 		rc.Aborted = true
 	}

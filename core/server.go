@@ -31,6 +31,10 @@ type Server struct {
 	limit   *connLimiter // server.max-connections, fixed at start
 	stopped atomic.Bool
 	stats   Stats
+	// accepting is closed by Start (or a stop): accept loops wait for it.
+	accepting  chan struct{}
+	acceptOnce sync.Once
+	bound      bool
 
 	// HTTP/2 engines by listener key (and "conn:"+token for connections
 	// served through ServeConn/ServeH2Conn without a listener of ours)
@@ -43,6 +47,7 @@ func NewServer(snap *Snapshot, log *slog.Logger) *Server {
 		log = slog.Default()
 	}
 	s := &Server{pool: NewListenerPool(), log: log, engines: map[string]*h1.Server{}, tls: map[string]*atomic.Pointer[listenerTLS]{}, h2engines: map[string]*h2.Server{}, wrapped: map[string]net.Listener{}}
+	s.accepting = make(chan struct{})
 	s.reqs.New = func() any { return &Request{} }
 	s.limit = newConnLimiter(snap.Core.Server.MaxConnections)
 	s.rt.Swap(snap)
@@ -57,7 +62,26 @@ func (s *Server) Runtime() *Runtime { return &s.rt }
 
 // Start opens the listeners of the current snapshot and serves them.
 func (s *Server) Start() error {
-	return s.reconcile(s.rt.Current())
+	if err := s.Bind(); err != nil {
+		return err
+	}
+	s.acceptOnce.Do(func() { close(s.accepting) })
+	return nil
+}
+
+// Bind opens the current snapshot's listeners without accepting
+// connections yet, so a process started as root can drop its privileges
+// before it serves anything (lighttpd binds, then setuid()s, then serves).
+// Start accepts; it binds first if Bind was not called.
+func (s *Server) Bind() error {
+	if s.bound {
+		return nil
+	}
+	if err := s.reconcile(s.rt.Current()); err != nil {
+		return err
+	}
+	s.bound = true
+	return nil
 }
 
 // Reload installs next: it opens the sockets next adds (failing without any
@@ -121,6 +145,7 @@ func (s *Server) reconcile(snap *Snapshot) error {
 		s.wg.Add(1)
 		go func(l *Listener) {
 			defer s.wg.Done()
+			<-s.accepting
 			if err := e.Serve(wl); err != nil && !errors.Is(err, net.ErrClosed) && !errors.Is(err, h1.ErrServerClosed) {
 				s.log.Error("accept loop ended", "socket", l.Spec.Token, "err", err)
 			}
@@ -222,6 +247,7 @@ func (s *Server) Close() {
 // closeListeners stops every accept loop (also one waiting for a free
 // connection slot) and closes the sockets.
 func (s *Server) closeListeners() {
+	s.acceptOnce.Do(func() { close(s.accepting) }) // loops not started end at once
 	s.mu.Lock()
 	for k, wl := range s.wrapped {
 		wl.Close()
@@ -352,6 +378,9 @@ func (s *Server) ServeH1(w *h1.ResponseWriter, r *h1.Request) {
 		time.Sleep(now.Truncate(time.Second).Add(time.Second).Sub(now))
 	}
 	w.SetKeepAliveIdle(time.Duration(rc.Conf.MaxKeepAliveIdle) * time.Second)
+	if rc.Conf.ServerTag != snap.Core.Table.Defaults().ServerTag {
+		w.SetServerTag(rc.Conf.ServerTag) // set in a conditional
+	}
 	if err := rc.writeResponse(); err != nil || rc.Aborted {
 		rc.KeepAlive = false
 		rc.Aborted = true

@@ -56,11 +56,16 @@ func serve(o *options, snap *core.Snapshot, stderr io.Writer) int {
 	slog.SetDefault(logger)
 
 	srv := core.NewServer(snap, logger)
-	if err := srv.Start(); err != nil {
+	if err := srv.Bind(); err != nil {
 		logger.Error(err.Error())
 		return exitErr
 	}
 	if err := dropPrivileges(srvConf); err != nil {
+		logger.Error(err.Error())
+		srv.Close()
+		return exitErr
+	}
+	if err := srv.Start(); err != nil { // accepts only now: nothing is served as root
 		logger.Error(err.Error())
 		srv.Close()
 		return exitErr

@@ -62,7 +62,8 @@ func (h *Harness) WriteFile(rel, content string) string {
 }
 
 // Raw sends raw request bytes on a fresh connection and returns everything
-// the server wrote until it closed the connection or went quiet.
+// the server wrote until it closed the connection or went quiet (300 ms
+// without a byte after the first; up to 10 s for the first).
 func (h *Harness) Raw(req string) []byte {
 	h.T.Helper()
 	client, server := net.Pipe()
@@ -77,7 +78,13 @@ func (h *Harness) Raw(req string) []byte {
 	var out bytes.Buffer
 	buf := make([]byte, 32<<10)
 	for {
-		client.SetReadDeadline(time.Now().Add(300 * time.Millisecond))
+		// Quiet means 300 ms without a byte once the answer began; the
+		// first byte may take long on a loaded machine (-race).
+		wait := 300 * time.Millisecond
+		if out.Len() == 0 {
+			wait = 10 * time.Second
+		}
+		client.SetReadDeadline(time.Now().Add(wait))
 		n, err := client.Read(buf)
 		out.Write(buf[:n])
 		if err != nil {

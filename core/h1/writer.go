@@ -4,6 +4,7 @@ import (
 	"io"
 	"os"
 	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"syscall"
@@ -25,6 +26,8 @@ type ResponseWriter struct {
 	connPos                          int    // offset in hdr of a handler Connection header, -1 if none
 	hasDate, hasServer, hasCL, hasTE bool
 
+	tag       string // server.tag of this response, when tagSet
+	tagSet    bool
 	wroteHead bool
 	dropped   bool   // Drop: no response at all, the connection closes
 	headAt    int    // offset of the head in c.wbuf
@@ -57,6 +60,15 @@ func (w *ResponseWriter) Discard() bool {
 	c.wbuf = c.wbuf[:w.headAt]
 	*w = ResponseWriter{c: c, req: w.req, status: w.status, hdr: w.hdr[:0], connPos: -1}
 	return true
+}
+
+// SetServerTag sets the Server header of this response (server.tag can
+// differ per condition); a blank tag sends none.
+func (w *ResponseWriter) SetServerTag(tag string) {
+	if strings.TrimSpace(tag) == "" {
+		tag = ""
+	}
+	w.tag, w.tagSet = tag, true
 }
 
 // SetStatus sets the response status (default 200, or the parse error).
@@ -229,7 +241,11 @@ func (w *ResponseWriter) writeHead(bodyLen int64) {
 		b = append(b, httpDate()...)
 		b = append(b, "\r\n"...)
 	}
-	if tag := c.cfg.ServerTag; !w.hasServer && tag != "" {
+	tag := c.cfg.ServerTag
+	if w.tagSet {
+		tag = w.tag
+	}
+	if !w.hasServer && tag != "" {
 		b = append(b, "Server: "...)
 		b = append(b, tag...)
 		b = append(b, "\r\n"...)

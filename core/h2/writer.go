@@ -5,6 +5,7 @@ import (
 	"io"
 	"runtime"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/golighty/golighty/core/h1"
@@ -278,6 +279,8 @@ func (c *conn) endEarly(s *stream) {
 type ResponseWriter struct {
 	s         *stream
 	status    int
+	tag       string // server.tag for this response; "" = the engine's
+	noTag     bool   // a blank per-request server.tag: no server field
 	fields    []hpack.HeaderField
 	wroteHead bool
 	noBody    bool
@@ -296,6 +299,16 @@ func (w *ResponseWriter) Discard() bool {
 
 // SetStatus sets the response status (default 200).
 func (w *ResponseWriter) SetStatus(code int) { w.status = code }
+
+// SetServerTag sets the server field of this response (server.tag can
+// differ per condition); a blank tag sends none.
+func (w *ResponseWriter) SetServerTag(tag string) {
+	w.tag = strings.TrimSpace(tag)
+	if w.tag != "" {
+		w.tag = tag
+	}
+	w.noTag = w.tag == ""
+}
 
 // Status is the status that was (or will be) sent.
 func (w *ResponseWriter) Status() int { return w.status }
@@ -545,7 +558,11 @@ func (c *conn) writeHead(s *stream, bodyLen int64, body []byte) error {
 		// The same for a second: worth a dynamic table entry.
 		c.enc.WriteField(hpack.HeaderField{Name: "date", Value: c.internValue(httpDate())})
 	}
-	if tag := c.cfg.ServerTag; tag != "" && !hasServer {
+	tag := c.cfg.ServerTag
+	if w.tag != "" || w.noTag {
+		tag = w.tag
+	}
+	if tag != "" && !hasServer {
 		c.enc.WriteField(hpack.HeaderField{Name: "server", Value: tag})
 	}
 	c.encBuf.Write(c.lit)

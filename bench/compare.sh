@@ -8,9 +8,10 @@
 #
 #   bench/compare.sh [case ...]     cases: 1k 100k noka 304 big php phpkeep xsendfile readfile
 #                                   rewrite rwnomatch authbcrypt authapr1 authplain svhost evhost vhostdb
-#                                   xff xffnone gz gzcache br brcache
+#                                   xff xffnone gz gzcache br brcache propfind magnet
 #                                   (default: all; php cases need php-cgi, auth cases htpasswd,
-#                                   vhostdb sqlite3 and Debian's lighttpd-modules-dbi libdbd-sqlite3)
+#                                   vhostdb sqlite3 and Debian's lighttpd-modules-dbi libdbd-sqlite3,
+#                                   propfind lighttpd-mod-webdav, magnet lighttpd-modules-lua)
 # rewrite is a 1 KiB file reached through the last of 20 url.rewrite-once
 # rules (a second pass through the request pipeline); rwnomatch is the plain
 # 1k request on that same config, where none of the 20 rules matches.
@@ -26,6 +27,11 @@
 # xff is 1k through mod_extforward from a trusted peer with X-Forwarded-For
 # (the client taken from the header); xffnone the same without the header.
 # Naming either loads mod_extforward for every case of that run.
+# propfind is PROPFIND Depth: 1 on a collection of 1,000 files (mod_webdav
+# with its SQLite database, 8 connections); magnet is the 1 KiB file
+# fetched as /mg/1k.txt through a magnet.attract-raw-url-to script that
+# rewrites it to /1k.txt and restarts the request (the script runs again
+# for the restarted request and lets it pass).
 # phpkeep is PHP hello through a backend with golighty's "keep-conn" =>
 # "enable" (connection reuse); lighttpd ignores that key, so both servers
 # still read the same file.
@@ -41,7 +47,7 @@ CLIENT_CPU=${CLIENT_CPU:-1}
 PORT_G=${PORT_G:-18080}
 PORT_L=${PORT_L:-18081}
 cases=("$@")
-[ ${#cases[@]} -eq 0 ] && cases=(1k 100k noka 304 big php phpkeep xsendfile readfile rewrite rwnomatch authbcrypt authapr1 authplain svhost evhost vhostdb xff xffnone gz gzcache br brcache)
+[ ${#cases[@]} -eq 0 ] && cases=(1k 100k noka 304 big php phpkeep xsendfile readfile rewrite rwnomatch authbcrypt authapr1 authplain svhost evhost vhostdb xff xffnone gz gzcache br brcache propfind magnet)
 
 for tool in wrk lighttpd taskset go; do
   command -v "$tool" >/dev/null || { echo "missing $tool (apt-get install wrk lighttpd util-linux)"; exit 1; }
@@ -93,6 +99,32 @@ if [[ " ${cases[*]} " == *" gz"* || " ${cases[*]} " == *" br"* ]]; then
   cp "$work/www/100k.html" "$work/www/cache/100k.html"
 fi
 
+DAV=""
+if [[ " ${cases[*]} " == *" propfind "* ]]; then
+  [ -e /usr/lib/lighttpd/mod_webdav.so ] || { echo "missing lighttpd-mod-webdav"; exit 1; }
+  DAV=1
+  mkdir -p "$work/www/dav/big"
+  for i in $(seq 1000); do echo "file $i" > "$work/www/dav/big/f$i.txt"; done
+  cat > "$work/propfind.lua" <<'EOF'
+wrk.method = "PROPFIND"
+wrk.headers["Depth"] = "1"
+EOF
+fi
+MAGNET=""
+if [[ " ${cases[*]} " == *" magnet "* ]]; then
+  [ -e /usr/lib/lighttpd/mod_magnet.so ] || { echo "missing lighttpd-modules-lua"; exit 1; }
+  MAGNET=1
+  cat > "$work/rewrite.lua" <<'EOF'
+local r = lighty.r
+local path = r.req_attr["uri.path"]
+if path:sub(1, 4) == "/mg/" then
+  r.req_attr["request.uri"] = path:sub(4)
+  return lighty.RESTART_REQUEST
+end
+return 0
+EOF
+fi
+
 go build -o "$work/golighty" ./cmd/golighty
 
 conf() { # port
@@ -116,6 +148,8 @@ EOF
   [[ " ${cases[*]} " == *" xff"* ]] && mods+=('"mod_extforward"')
   [ -n "$AUTH" ] && mods+=('"mod_auth"' '"mod_authn_file"')
   [ -n "$PHP_CGI" ] && mods+=('"mod_fastcgi"')
+  [ -n "$DAV" ] && mods+=('"mod_webdav"')
+  [ -n "$MAGNET" ] && mods+=('"mod_magnet"')
   [ ${#mods[@]} -gt 0 ] && echo "server.modules = ($(IFS=,; echo "${mods[*]}"))"
   if [ -n "$AUTH" ]; then
     cat <<EOF
@@ -138,6 +172,15 @@ auth.require = ( "/bcrypt/" => ( "method" => "basic", "realm" => "bench", "requi
                  "/plain/" => ( "method" => "basic", "realm" => "bench", "require" => "valid-user" ) )
 EOF
   fi
+  if [ -n "$DAV" ]; then
+    cat <<EOF
+\$HTTP["url"] =~ "^/dav($|/)" {
+  webdav.activate = "enable"
+  webdav.sqlite-db-name = "$work/webdav-$1.db"
+}
+EOF
+  fi
+  if [ -n "$MAGNET" ]; then echo "magnet.attract-raw-url-to = (\"$work/rewrite.lua\")"; fi
   if [ -n "$PHP_CGI" ]; then
     cat <<EOF
 fastcgi.server = (".php" => ((
@@ -272,6 +315,8 @@ run_case() { # case server -> "reqs mbps cpu_us_per_req rss_kb"
     authbcrypt) url+=/bcrypt/1k.txt; args+=(-H "Authorization: Basic YmVuY2g6c2VjcmV0") ;;
     authapr1) url+=/apr1/1k.txt; args+=(-H "Authorization: Basic YmVuY2g6c2VjcmV0") ;;
     authplain) url+=/plain/1k.txt; args+=(-H "Authorization: Basic YmVuY2g6c2VjcmV0") ;;
+    propfind) url+=/dav/big/; args=(-t 1 -c 8 -d "${DURATION}s"); script=(-s "$work/propfind.lua") ;;
+    magnet) url+=/mg/1k.txt ;;
     gz) url+=/100k.html; args+=(-H "Accept-Encoding: gzip") ;;
     gzcache) url+=/cache/100k.html; args+=(-H "Accept-Encoding: gzip") ;;
     br) url+=/100k.html; args+=(-H "Accept-Encoding: br") ;;

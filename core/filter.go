@@ -39,12 +39,16 @@ type BodyFilter interface {
 // filtered; a filter installed for one only loses the Content-Length.
 func (r *Response) Filter(wrap func(dst io.Writer) BodyFilter) { r.filter = wrap }
 
-// BodyLen returns the length of the body as it stands at response start:
-// the complete body's size, or a stream's announced Content-Length; known
-// is false for a stream of unknown length.
+// BodyLen returns the length of the body: a complete body's size, or, while
+// the response_start hooks run for a stream, its announced Content-Length.
+// known is false when no body was decided yet and for a stream of unknown
+// length.
 func (r *Response) BodyLen() (n int64, known bool) {
 	if r.streamHook {
 		return r.streamLen, r.streamLen >= 0
+	}
+	if r.kind != bodyBytes && r.kind != bodyFile {
+		return 0, false
 	}
 	return r.bodyLength(), true
 }

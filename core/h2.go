@@ -137,6 +137,7 @@ func (s *Server) ServeH2(w *h2.ResponseWriter, r *h2.Request) {
 	rc.Snap = snap
 	rc.stats = &s.stats
 	rc.srvLog = s.log
+	rc.srv = s
 	rc.w = h2Writer{w}
 	rc.Start = time.Now()
 	rc.fillFromH2(r, w)

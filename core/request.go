@@ -99,6 +99,7 @@ type Request struct {
 	failedLog bool         // a failed login: delay the response, then close
 	log       *slog.Logger // error log of this request (per-condition server.errorlog)
 	srvLog    *slog.Logger // the process's error log
+	srv       *Server      // the server the request arrived at
 	pathBuf   []byte       // backing store of Phys.Path
 	netConn   io.Closer    // the client connection, closed by AbortStream
 	slots     []any        // per-module state (Slot)
@@ -179,6 +180,7 @@ func (rc *Request) reset() {
 	rc.ErrorStatus = 0
 	rc.HeadLen, rc.BodyRead, rc.RespHeadLen, rc.Aborted = 0, 0, 0, false
 	rc.netConn = nil
+	rc.srv = nil
 	clear(rc.slots)
 	rc.slots = rc.slots[:0]
 	rc.caps = rc.caps[:0]

@@ -388,6 +388,7 @@ func (s *Server) ServeH1(w *h1.ResponseWriter, r *h1.Request) {
 	rc.Snap = snap
 	rc.stats = &s.stats
 	rc.srvLog = s.log
+	rc.srv = s
 	rc.w = h1Writer{w}
 	rc.Start = time.Now()
 	rc.fillFromH1(r)

@@ -797,3 +797,15 @@ func (c *conn) writeBufs(p []byte) error {
 	}
 	return err
 }
+
+// EachConn calls f with every open connection of s and whether it waits
+// for a keep-alive request, until f returns false. f must not keep ci.
+func (s *Server) EachConn(f func(ci *ConnInfo, idle bool) bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for c := range s.conns {
+		if !f(&c.info, c.idle.Load()) {
+			return
+		}
+	}
+}

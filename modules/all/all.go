@@ -16,6 +16,7 @@ import (
 	_ "github.com/golighty/golighty/modules/extforward"
 	_ "github.com/golighty/golighty/modules/fastcgi"
 	_ "github.com/golighty/golighty/modules/indexfile"
+	_ "github.com/golighty/golighty/modules/magnet"
 	_ "github.com/golighty/golighty/modules/maxminddb"
 	_ "github.com/golighty/golighty/modules/redirect"
 	_ "github.com/golighty/golighty/modules/rewrite"
@@ -28,4 +29,5 @@ import (
 	_ "github.com/golighty/golighty/modules/status"
 	_ "github.com/golighty/golighty/modules/userdir"
 	_ "github.com/golighty/golighty/modules/vhostdb"
+	_ "github.com/golighty/golighty/modules/webdav"
 )

@@ -185,6 +185,9 @@ func (m *Module) ResponseStart(rc *core.Request) core.Result {
 		return core.GoOn
 	}
 	n, known := r.BodyLen()
+	if !known && !r.Streaming() {
+		return core.GoOn // no body
+	}
 	if known && (n <= c.minSize || (c.maxSize != 0 && n > c.maxSize<<10)) {
 		return core.GoOn
 	}

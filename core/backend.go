@@ -88,17 +88,30 @@ func (rc *Request) BackendHeaders(br *bufio.Reader, o *BackendOpts) (BackendHead
 		}
 		line = bytes.TrimSuffix(bytes.TrimSuffix(line, []byte{'\n'}), []byte{'\r'})
 		if len(line) == 0 {
+			if st := resp.Status; st >= 100 && st < 200 && st != 101 && !first {
+				// An interim response (100 Continue, 103 Early Hints):
+				// lighttpd discards it and reads the final one.
+				resp.Status = 0
+				resp.Header.Reset()
+				first, xsf, xsf2 = true, "", ""
+				bh = BackendHead{ContentLength: -1}
+				continue
+			}
 			break
 		}
 		if first {
 			first = false
 			if len(line) >= 12 && bytes.HasPrefix(line, []byte("HTTP/")) {
-				st, ok := nphStatus(line)
+				st, ok := nphStatus(line, o.Kind == BackendProxy)
 				if !ok {
-					return fail("invalid HTTP status line: %q", line)
+					return fail("invalid HTTP status line: %q", truncate(line))
 				}
 				resp.Status = st
 				continue
+			}
+			if o.Kind == BackendProxy {
+				// An HTTP backend must start with a status line.
+				return fail("invalid HTTP status line: %q", truncate(line))
 			}
 			if bytes.IndexByte(line, ':') < 0 {
 				return fail("first line is not a header: %q", truncate(line))
@@ -228,9 +241,10 @@ func truncate(b []byte) string {
 	return string(b)
 }
 
-// nphStatus reads "HTTP/1.x NNN ..." (non-parsed-header backends).
-func nphStatus(line []byte) (int, bool) {
-	if len(line) < 12 || line[6] != '.' || (line[7] != '0' && line[7] != '1') || line[8] != ' ' {
+// nphStatus reads "HTTP/1.x NNN ..." (non-parsed-header backends; other
+// major versions are accepted too, except from an HTTP proxy backend).
+func nphStatus(line []byte, proxy bool) (int, bool) {
+	if len(line) < 12 || (proxy && line[5] != '1') || line[6] != '.' || (line[7] != '0' && line[7] != '1') || line[8] != ' ' {
 		return 0, false
 	}
 	return statusValue(line[9:])

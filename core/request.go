@@ -91,6 +91,7 @@ type Request struct {
 	capIdx    []int
 	loops     int
 	failedLog bool         // a failed login: delay the response, then close
+	rawConn   bool         // a connection taken over at accept (ConnAcceptHook)
 	log       *slog.Logger // error log of this request (per-condition server.errorlog)
 	srvLog    *slog.Logger // the process's error log
 	pathBuf   []byte       // backing store of Phys.Path
@@ -172,6 +173,7 @@ func (rc *Request) reset() {
 	rc.capIdx = rc.capIdx[:0]
 	rc.loops = 0
 	rc.failedLog = false
+	rc.rawConn = false
 	rc.w = nil
 }
 

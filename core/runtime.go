@@ -48,6 +48,7 @@ type hooks struct {
 	subrequestStart []SubrequestStartHook
 	responseStart   []ResponseStartHook
 	requestDone     []RequestDoneHook
+	connAccept      []ConnAcceptHook
 }
 
 // Modules lists the loaded modules in hook order.
@@ -94,6 +95,9 @@ func (s *Snapshot) collectHooks() {
 		}
 		if x, ok := m.(RequestDoneHook); ok {
 			h.requestDone = append(h.requestDone, x)
+		}
+		if x, ok := m.(ConnAcceptHook); ok {
+			h.connAccept = append(h.connAccept, x)
 		}
 	}
 }

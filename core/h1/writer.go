@@ -31,6 +31,8 @@ type ResponseWriter struct {
 	chunked   bool // body is sent with chunked framing
 	noBody    bool // HEAD, 1xx, 204, 304: no body bytes on the wire
 	written   int64
+	tunnel    bool // Hijack: no body framing
+	upgrade   bool // Hijack of a 101: "Connection: upgrade"
 }
 
 func (w *ResponseWriter) reset(r *Request) {
@@ -66,8 +68,14 @@ func (w *ResponseWriter) Status() int { return w.status }
 // HeadWritten reports whether the response head has been sent or buffered.
 func (w *ResponseWriter) HeadWritten() bool { return w.wroteHead }
 
-// Written is the number of body bytes written (before framing).
-func (w *ResponseWriter) Written() int64 { return w.written }
+// Written is the number of body bytes written (before framing), including
+// what went through a hijacked connection.
+func (w *ResponseWriter) Written() int64 {
+	if t := w.c.hijacked; t != nil {
+		return w.written + t.sent.Load()
+	}
+	return w.written
+}
 
 // KeepAlive reports whether the connection stays open after this response
 // (final once the head is written).
@@ -188,6 +196,8 @@ func (w *ResponseWriter) writeHead(bodyLen int64) {
 			w.hdr = append(w.hdr, "\r\n"...)
 			w.hasCL = true
 		}
+	case w.tunnel:
+		ka = false
 	case bodyLen < 0 && !w.hasCL && !w.hasTE && !w.noBody:
 		if r.Proto == HTTP11 && !(r.Method == "CONNECT" && w.status == 200) {
 			w.hdr = append(w.hdr, "Transfer-Encoding: chunked\r\n"...)
@@ -209,6 +219,8 @@ func (w *ResponseWriter) writeHead(bodyLen int64) {
 	b = append(b, "\r\n"...)
 	var conn string
 	switch {
+	case w.upgrade && r.Proto == HTTP11:
+		conn = "Connection: upgrade\r\n"
 	case !ka:
 		conn = "Connection: close\r\n"
 	case r.Proto != HTTP11:

@@ -46,6 +46,10 @@ type BackendHead struct {
 	Chunked bool
 	// Approved is set for an authorizer that allowed the request.
 	Approved bool
+	// StatusSet is set when the backend chose the status itself (a Status
+	// header or a status line) rather than the default 200 or a Location's
+	// 302: CGI local redirects apply only to the latter.
+	StatusSet bool
 }
 
 // ErrBadBackendHead is wrapped by every malformed-response error (502).
@@ -107,6 +111,7 @@ func (rc *Request) BackendHeaders(br *bufio.Reader, o *BackendOpts) (BackendHead
 					return fail("invalid HTTP status line: %q", truncate(line))
 				}
 				resp.Status = st
+				bh.StatusSet = true
 				continue
 			}
 			if o.Kind == BackendProxy {
@@ -157,6 +162,7 @@ func (rc *Request) BackendHeaders(br *bufio.Reader, o *BackendOpts) (BackendHead
 				return fail("invalid Status: %q", truncate(value))
 			}
 			resp.Status = st
+			bh.StatusSet = true
 			continue
 		case strings.EqualFold(n, "Upgrade") && o.Kind != BackendProxy && o.Kind != BackendCGI:
 			continue

@@ -93,11 +93,8 @@ func (rc *Request) CGIEnv(env EnvSink, o *CGIOptions) {
 	if name == "" {
 		name = rc.URI.Authority
 	}
-	if name == "" {
-		name = rc.Conn.LocalIP
-	} else {
-		name = stripPort(name)
-	}
+	// Without server.name and Host (HTTP/1.0) lighttpd sends it empty.
+	name = stripPort(name)
 	env.Add("SERVER_NAME", name)
 	env.Add("REMOTE_ADDR", rc.Conn.RemoteIP)
 	env.Add("REMOTE_PORT", string(strconv.AppendInt(num[:0], int64(rc.Conn.RemotePort), 10)))

@@ -125,6 +125,15 @@ func (rc *Request) Logf(format string, args ...any) {
 	l.Error(fmt.Sprintf(format, args...))
 }
 
+// Logger is the request's error log, for a line written after the request
+// ended (a CGI child reaped later); unlike the request, it may be kept.
+func (rc *Request) Logger() *slog.Logger {
+	if rc.log == nil {
+		return slog.Default()
+	}
+	return rc.log
+}
+
 // InterruptBody makes a read of the request body blocked on another
 // goroutine return now, and later ones fail, so a handler that gave the
 // body to a copier goroutine can stop it and wait before it returns. The

@@ -276,6 +276,10 @@ func (w *ResponseWriter) Write(p []byte) (int, error) {
 	}
 	c := w.c
 	if w.chunked {
+		if w.written == 0 && oddHexDigits(len(p)) {
+			// lighttpd sizes the first chunk in whole bytes ("0a").
+			c.wbuf = append(c.wbuf, '0')
+		}
 		c.wbuf = strconv.AppendInt(c.wbuf, int64(len(p)), 16)
 		c.wbuf = append(c.wbuf, "\r\n"...)
 		if err := c.writeBufs(p); err != nil {
@@ -287,6 +291,15 @@ func (w *ResponseWriter) Write(p []byte) (int, error) {
 	}
 	w.written += int64(len(p))
 	return len(p), nil
+}
+
+// oddHexDigits reports whether n has an odd number of hex digits.
+func oddHexDigits(n int) bool {
+	d := 1
+	for n >>= 4; n > 0; n >>= 4 {
+		d++
+	}
+	return d%2 == 1
 }
 
 // WriteString is Write for a string.

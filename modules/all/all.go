@@ -9,6 +9,7 @@ import (
 	_ "github.com/golighty/golighty/modules/auth"
 	_ "github.com/golighty/golighty/modules/authnfile"
 	_ "github.com/golighty/golighty/modules/authnldap"
+	_ "github.com/golighty/golighty/modules/cgi"
 	_ "github.com/golighty/golighty/modules/dirlisting"
 	_ "github.com/golighty/golighty/modules/expire"
 	_ "github.com/golighty/golighty/modules/fastcgi"

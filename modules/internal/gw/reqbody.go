@@ -2,11 +2,13 @@ package gw
 
 import (
 	"bytes"
+	"errors"
 	"io"
 	"math"
 	"os"
 
 	"github.com/golighty/golighty/core"
+	"github.com/golighty/golighty/core/h1"
 )
 
 // SpoolMem is how much of a request body stays in memory before it spills
@@ -130,4 +132,17 @@ func (b *Body) Close() {
 		b.file.Close()
 		b.file = nil
 	}
+}
+
+// BodyFailed answers a request whose body could not be read: the status
+// the engine gave the malformed or oversized body (400, 413), else 400; a
+// client that went away gets nothing (the engine writes no more).
+func BodyFailed(rc *core.Request, err error) core.Result {
+	rc.Logf("reading request body for %s: %v", rc.URI.Path, err)
+	rc.KeepAlive = false
+	var be *h1.BodyError
+	if errors.As(err, &be) {
+		return rc.Status(be.Status)
+	}
+	return rc.Status(400)
 }

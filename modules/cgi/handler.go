@@ -88,10 +88,10 @@ type child struct {
 	// writeTimedOut: the script did not read its stdin within cgi.limits
 	// write-timeout; it was killed and the response is a 504.
 	writeTimedOut atomic.Bool
-	exited   chan struct{}
-	sigSent  atomic.Int32
-	stopping atomic.Bool // stopCopy interrupts the copier on purpose
-	body     *core.Request // set while the copier may read the client's body
+	exited        chan struct{}
+	sigSent       atomic.Int32
+	stopping      atomic.Bool   // stopCopy interrupts the copier on purpose
+	body          *core.Request // set while the copier may read the client's body
 }
 
 // start spawns the script with env, its directory as working directory,

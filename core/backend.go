@@ -50,6 +50,10 @@ type BackendHead struct {
 	// header or a status line) rather than the default 200 or a Location's
 	// 302: CGI local redirects apply only to the latter.
 	StatusSet bool
+	// Close is set when an HTTP backend ends the connection after this
+	// response (Connection: close, or an HTTP/1.0 status line): it cannot
+	// carry another request.
+	Close bool
 }
 
 // ErrBadBackendHead is wrapped by every malformed-response error (502).
@@ -74,6 +78,7 @@ func (rc *Request) BackendHeaders(br *bufio.Reader, o *BackendOpts) (BackendHead
 	}
 	total := 0
 	first := true
+	clSeen := false
 	var xsf, xsf2 string
 	for {
 		line, err := br.ReadSlice('\n')
@@ -83,7 +88,7 @@ func (rc *Request) BackendHeaders(br *bufio.Reader, o *BackendOpts) (BackendHead
 		}
 		if err != nil {
 			if errors.Is(err, bufio.ErrBufferFull) {
-				return fail("response header line too long")
+				return fail("response headers too large for %s", rc.URI.Path)
 			}
 			if errors.Is(err, io.EOF) && len(line) == 0 && first {
 				return fail("no response received")
@@ -97,7 +102,7 @@ func (rc *Request) BackendHeaders(br *bufio.Reader, o *BackendOpts) (BackendHead
 				// lighttpd discards it and reads the final one.
 				resp.Status = 0
 				resp.Header.Reset()
-				first, xsf, xsf2 = true, "", ""
+				first, xsf, xsf2, clSeen = true, "", "", false
 				bh = BackendHead{ContentLength: -1}
 				continue
 			}
@@ -112,6 +117,7 @@ func (rc *Request) BackendHeaders(br *bufio.Reader, o *BackendOpts) (BackendHead
 				}
 				resp.Status = st
 				bh.StatusSet = true
+				bh.Close = line[7] == '0'
 				continue
 			}
 			if o.Kind == BackendProxy {
@@ -168,6 +174,9 @@ func (rc *Request) BackendHeaders(br *bufio.Reader, o *BackendOpts) (BackendHead
 			continue
 		case strings.EqualFold(n, "Connection"):
 			if o.Kind == BackendProxy {
+				if headerHasToken(string(value), "close") {
+					bh.Close = true
+				}
 				continue
 			}
 			if headerHasToken(string(value), "close") {
@@ -178,13 +187,19 @@ func (rc *Request) BackendHeaders(br *bufio.Reader, o *BackendOpts) (BackendHead
 				value = append([]byte("text/"), value[len("application/"):]...)
 			}
 		case strings.EqualFold(n, "Content-Length"):
-			if bh.Chunked || bh.ContentLength >= 0 {
+			// The first one counts, as in lighttpd; an unparsable one
+			// leaves the body to end with the connection and is not
+			// forwarded (lighttpd forwards it and "hopes for the best").
+			if bh.Chunked || clSeen {
 				continue
 			}
+			clSeen = true
 			v := bytes.TrimRight(bytes.TrimPrefix(value, []byte{'+'}), " \t")
-			if cl, err := strconv.ParseInt(string(v), 10, 64); err == nil && cl >= 0 {
-				bh.ContentLength = cl
+			cl, err := strconv.ParseInt(string(v), 10, 64)
+			if err != nil || cl < 0 {
+				continue
 			}
+			bh.ContentLength = cl
 		case strings.EqualFold(n, "Transfer-Encoding"):
 			bh.Chunked = true
 			bh.ContentLength = -1

@@ -2,6 +2,7 @@ package gw
 
 import (
 	"strings"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -282,6 +283,8 @@ type Proc struct {
 	host          *Host
 	load          atomic.Int32
 	disabledUntil atomic.Int64 // unix nanoseconds; 0 = enabled
+	pool          *ConnPool    // kept connections (keep-conn), see Pool
+	poolOnce      sync.Once
 }
 
 // PID is the spawned process id (0 for external backends, as lighttpd logs).

@@ -115,6 +115,9 @@ func (b *Body) Reader() io.Reader {
 	return b.stream
 }
 
+// Bytes returns a body held in memory (nil otherwise).
+func (b *Body) Bytes() []byte { return b.mem }
+
 // File returns the temporary file holding a spooled body (nil otherwise):
 // a CGI child can read it as its stdin directly.
 func (b *Body) File() *os.File { return b.file }

@@ -5,7 +5,11 @@ import (
 	"errors"
 	"net"
 	"os"
+	"sync"
+	"syscall"
 	"time"
+
+	"golang.org/x/sys/unix"
 )
 
 // This file is the connect step lighttpd's gw_backend.c shares between the
@@ -41,12 +45,23 @@ type Backend struct {
 	net.Conn
 	Host *Host
 	Proc *Proc
-	si   *SelectInfo
+	// Reused is set for a kept connection that carried earlier requests:
+	// if it fails before any answer the request may be sent again on a
+	// new one.
+	Reused bool
+	si     *SelectInfo
 }
 
-// Release closes the connection and ends the request's load on the proc.
-func (b *Backend) Release() {
-	b.Conn.Close()
+// Release ends the request's load on the proc. keep returns the
+// connection to the proc's pool (when the host keeps connections and the
+// exchange ended cleanly); otherwise it is closed.
+func (b *Backend) Release(keep bool) {
+	if p := b.Proc.Pool(); keep && p != nil {
+		b.Conn.SetDeadline(time.Time{})
+		p.Put(b.Conn)
+	} else {
+		b.Conn.Close()
+	}
 	b.Host.Release(b.Proc, b.si)
 }
 
@@ -56,8 +71,9 @@ func (b *Backend) Release() {
 // disable-time (with lighttpd's log lines) and the request goes to the host
 // Select picks next, at most MaxReconnects times, and only once more after
 // a connect that timed out. ErrAllDown, or the last connect error, means
-// the request is answered 503.
-func Connect(ctx context.Context, ext *Ext, host *Host, bal Balance, si *SelectInfo) (*Backend, error) {
+// the request is answered 503. With keep-conn a kept connection is used
+// first, unless fresh asks for a new one.
+func Connect(ctx context.Context, ext *Ext, host *Host, bal Balance, si *SelectInfo, fresh bool) (*Backend, error) {
 	var last error = ErrAllDown
 	for attempt := 0; attempt < MaxReconnects; attempt++ {
 		if attempt > 0 {
@@ -81,6 +97,11 @@ func Connect(ctx context.Context, ext *Ext, host *Host, bal Balance, si *SelectI
 				continue
 			}
 		}
+		if p := proc.Pool(); p != nil && !fresh {
+			if c := p.get(); c != nil {
+				return &Backend{Conn: c, Host: host, Proc: proc, Reused: true, si: si}, nil
+			}
+		}
 		c, err := proc.Dial(ctx)
 		if err == nil {
 			return &Backend{Conn: c, Host: host, Proc: proc, si: si}, nil
@@ -99,4 +120,96 @@ func Connect(ctx context.Context, ext *Ext, host *Host, bal Balance, si *SelectI
 func IsTimeout(err error) bool {
 	var ne net.Error
 	return errors.Is(err, os.ErrDeadlineExceeded) || (errors.As(err, &ne) && ne.Timeout())
+}
+
+// ConnPool keeps idle connections to one proc for reuse: golighty's
+// "keep-conn" backend option (lighttpd opens a connection per request).
+type ConnPool struct {
+	mu   sync.Mutex
+	idle []net.Conn
+	max  int
+}
+
+// Pool returns the proc's pool of kept connections, nil when the host does
+// not keep connections.
+func (p *Proc) Pool() *ConnPool {
+	if p.host.Conf.KeepConn <= 0 {
+		return nil
+	}
+	p.poolOnce.Do(func() { p.pool = &ConnPool{max: p.host.Conf.KeepConn} })
+	return p.pool
+}
+
+// get returns an idle connection that is still open (the most recently
+// used first), or nil.
+func (cp *ConnPool) get() net.Conn {
+	for {
+		cp.mu.Lock()
+		n := len(cp.idle)
+		if n == 0 {
+			cp.mu.Unlock()
+			return nil
+		}
+		c := cp.idle[n-1]
+		cp.idle[n-1] = nil
+		cp.idle = cp.idle[:n-1]
+		cp.mu.Unlock()
+		if alive(c) {
+			return c
+		}
+		c.Close()
+	}
+}
+
+// Put keeps c for the next request, or closes it when the pool is full.
+func (cp *ConnPool) Put(c net.Conn) {
+	cp.mu.Lock()
+	if len(cp.idle) < cp.max {
+		cp.idle = append(cp.idle, c)
+		cp.mu.Unlock()
+		return
+	}
+	cp.mu.Unlock()
+	c.Close()
+}
+
+// CloseIdle closes every kept connection.
+func (cp *ConnPool) CloseIdle() {
+	cp.mu.Lock()
+	idle := cp.idle
+	cp.idle = nil
+	cp.mu.Unlock()
+	for _, c := range idle {
+		c.Close()
+	}
+}
+
+// alive reports whether an idle connection is still open: the backend has
+// neither closed it nor sent anything unasked.
+func alive(c net.Conn) bool {
+	sc, ok := c.(syscall.Conn)
+	if !ok {
+		return true
+	}
+	raw, err := sc.SyscallConn()
+	if err != nil {
+		return false
+	}
+	ok = false
+	raw.Read(func(fd uintptr) bool {
+		var b [1]byte
+		_, _, err := unix.Recvfrom(int(fd), b[:], unix.MSG_PEEK|unix.MSG_DONTWAIT)
+		ok = err == unix.EAGAIN
+		return true
+	})
+	return ok
+}
+
+// CloseIdle closes the kept connections of every proc of h.
+func (h *Host) CloseIdle() {
+	for _, p := range h.Procs {
+		if p.pool != nil {
+			p.pool.CloseIdle()
+		}
+	}
 }

@@ -15,6 +15,7 @@ import (
 	_ "github.com/golighty/golighty/modules/fastcgi"
 	_ "github.com/golighty/golighty/modules/indexfile"
 	_ "github.com/golighty/golighty/modules/proxy"
+	_ "github.com/golighty/golighty/modules/scgi"
 	_ "github.com/golighty/golighty/modules/secdownload"
 	_ "github.com/golighty/golighty/modules/setenv"
 	_ "github.com/golighty/golighty/modules/staticfile"

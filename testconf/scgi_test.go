@@ -186,4 +186,3 @@ func TestSCGIDownAndHostile(t *testing.T) {
 	l2 := startServer(t, "lighttpd", lighttpd, root, conf)
 	compareSideBySide(t, g2, l2, []string{"GET /app HTTP/1.0\r\n\r\n"}, nil, nil)
 }
-

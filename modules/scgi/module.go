@@ -238,4 +238,3 @@ func (r *deadlineReader) Read(p []byte) (int, error) {
 	}
 	return r.c.Read(p)
 }
-

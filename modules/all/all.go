@@ -18,5 +18,6 @@ import (
 	_ "github.com/golighty/golighty/modules/scgi"
 	_ "github.com/golighty/golighty/modules/secdownload"
 	_ "github.com/golighty/golighty/modules/setenv"
+	_ "github.com/golighty/golighty/modules/ssi"
 	_ "github.com/golighty/golighty/modules/staticfile"
 )

@@ -183,7 +183,7 @@ func (t *tokenizer) next(v *value) token {
 		return tkValue
 	}
 	i := 0
-	for isgraph(t.at(t.off + i)) && !strings.ContainsRune(" \t)('=!<>&|", rune(t.at(t.off+i))) {
+	for isgraph(t.at(t.off+i)) && !strings.ContainsRune(" \t)('=!<>&|", rune(t.at(t.off+i))) {
 		i++
 	}
 	if i == 0 {

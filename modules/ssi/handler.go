@@ -43,7 +43,7 @@ type state struct {
 
 	// The document being processed (changes inside a recursive include).
 	uriPath, relPath, physPath string
-	st                          *syscall.Stat_t
+	st                         *syscall.Stat_t
 }
 
 // mapEnv collects CGI variables, the later of two with one name winning.
@@ -593,7 +593,7 @@ func (s *state) printenv() {
 	}
 }
 
-// appendMinimalXML escapes control bytes, '"', '&', '\'', '<', '>', '`'
+// appendMinimalXML escapes control bytes, '"', '&', '\”, '<', '>', '`'
 // and DEL as &#xNN; (lighttpd's ENCODING_MINIMAL_XML).
 func appendMinimalXML(dst []byte, v string) []byte {
 	const hex = "0123456789ABCDEF"

@@ -20,4 +20,5 @@ import (
 	_ "github.com/golighty/golighty/modules/setenv"
 	_ "github.com/golighty/golighty/modules/ssi"
 	_ "github.com/golighty/golighty/modules/staticfile"
+	_ "github.com/golighty/golighty/modules/wstunnel"
 )

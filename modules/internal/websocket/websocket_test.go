@@ -33,7 +33,12 @@ func decodeAll(in []byte, step int) (data, pongs []byte, err error) {
 	for i := 0; i < len(in) && err == nil; i += step {
 		end := min(i+step, len(in))
 		err = d.Decode(in[i:end], func(p []byte) error { data = append(data, p...); return nil },
-			func(p []byte) error { pongs = append(pongs, '['); pongs = append(pongs, p...); pongs = append(pongs, ']'); return nil })
+			func(p []byte) error {
+				pongs = append(pongs, '[')
+				pongs = append(pongs, p...)
+				pongs = append(pongs, ']')
+				return nil
+			})
 	}
 	return data, pongs, err
 }

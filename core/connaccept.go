@@ -57,7 +57,11 @@ func (s *Server) AcceptConn(info *h1.ConnInfo) bool {
 	rc.Conf = snap.Core.Table.Resolve(rc)
 	rc.log = snap.loggerFor(rc.Conf.ErrorLog, s.log)
 	for _, m := range snap.hooks.connAccept {
-		if r := m.ConnAccept(rc); r != GoOn || rc.Handler != nil {
+		r := m.ConnAccept(rc)
+		if r != GoOn && rc.Handler == nil {
+			return true // refused (every backend down): closed unanswered
+		}
+		if rc.Handler != nil {
 			break
 		}
 	}

@@ -18,6 +18,7 @@ import (
 	_ "github.com/golighty/golighty/modules/scgi"
 	_ "github.com/golighty/golighty/modules/secdownload"
 	_ "github.com/golighty/golighty/modules/setenv"
+	_ "github.com/golighty/golighty/modules/sockproxy"
 	_ "github.com/golighty/golighty/modules/ssi"
 	_ "github.com/golighty/golighty/modules/staticfile"
 	_ "github.com/golighty/golighty/modules/wstunnel"

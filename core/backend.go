@@ -23,6 +23,7 @@ const (
 	BackendCGI
 	BackendSCGI
 	BackendProxy
+	BackendAJP13
 )
 
 // BackendOpts are the per-backend choices that shape response processing.

@@ -5,6 +5,7 @@ package all
 import (
 	_ "github.com/golighty/golighty/modules/access"
 	_ "github.com/golighty/golighty/modules/accesslog"
+	_ "github.com/golighty/golighty/modules/ajp13"
 	_ "github.com/golighty/golighty/modules/alias"
 	_ "github.com/golighty/golighty/modules/auth"
 	_ "github.com/golighty/golighty/modules/authnfile"

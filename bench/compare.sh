@@ -7,8 +7,14 @@
 # the ratio, not the absolute numbers.
 #
 #   bench/compare.sh [case ...]     cases: 1k 100k noka 304 big php phpkeep xsendfile readfile
-#                                   authbcrypt authapr1 authplain
-#                                   (default: all; php cases need php-cgi, auth cases htpasswd)
+#                                   authbcrypt authapr1 authplain cgi proxy1k proxy1m wsecho
+#                                   (default: all; php cases need php-cgi, auth cases htpasswd,
+#                                   cgi perl)
+# The gateway cases: cgi runs a perl hello script per request (cgi.assign);
+# proxy1k and proxy1m fetch 1 KiB and 1 MiB through mod_proxy from a Go HTTP
+# backend (bench/gwbench, pinned with wrk); wsecho measures WebSocket echo
+# round trips through mod_wstunnel to gwbench's TCP echo (gwbench is also the
+# client there, 64-byte text messages on 16 connections).
 # The auth cases fetch the 1 KiB file with keep-alive and Basic credentials:
 # authbcrypt and authapr1 from htpasswd files (bcrypt as `htpasswd -B`
 # writes it, apr1 as `htpasswd -m`) with auth.cache, authplain from the
@@ -28,7 +34,9 @@ CLIENT_CPU=${CLIENT_CPU:-1}
 PORT_G=${PORT_G:-18080}
 PORT_L=${PORT_L:-18081}
 cases=("$@")
-[ ${#cases[@]} -eq 0 ] && cases=(1k 100k noka 304 big php phpkeep xsendfile readfile authbcrypt authapr1 authplain)
+[ ${#cases[@]} -eq 0 ] && cases=(1k 100k noka 304 big php phpkeep xsendfile readfile authbcrypt authapr1 authplain cgi proxy1k proxy1m wsecho)
+PORT_B=${PORT_B:-18090}
+PORT_E=${PORT_E:-18091}
 
 for tool in wrk lighttpd taskset go; do
   command -v "$tool" >/dev/null || { echo "missing $tool (apt-get install wrk lighttpd util-linux)"; exit 1; }
@@ -65,6 +73,15 @@ fi
 
 go build -o "$work/golighty" ./cmd/golighty
 
+GW=""
+if [[ " ${cases[*]} " == *" cgi "* || " ${cases[*]} " == *" proxy"* || " ${cases[*]} " == *" wsecho "* ]]; then
+  GW=1
+  command -v perl >/dev/null || { echo "missing perl"; exit 1; }
+  printf 'print "Content-Type: text/plain\\n\\nHello, world!\\n";\n' > "$work/www/hello.pl"
+  go build -o "$work/gwbench" ./bench/gwbench
+  taskset -c "$CLIENT_CPU" "$work/gwbench" backend -http "127.0.0.1:$PORT_B" -echo "127.0.0.1:$PORT_E" &
+fi
+
 conf() { # port
   cat <<EOF
 server.document-root = "$work/www"
@@ -77,6 +94,7 @@ EOF
   local mods=()
   [ -n "$AUTH" ] && mods+=('"mod_auth"' '"mod_authn_file"')
   [ -n "$PHP_CGI" ] && mods+=('"mod_fastcgi"')
+  [ -n "$GW" ] && mods+=('"mod_cgi"' '"mod_proxy"' '"mod_wstunnel"')
   [ ${#mods[@]} -gt 0 ] && echo "server.modules = ($(IFS=,; echo "${mods[*]}"))"
   if [ -n "$AUTH" ]; then
     cat <<EOF
@@ -97,6 +115,13 @@ EOF
 auth.require = ( "/bcrypt/" => ( "method" => "basic", "realm" => "bench", "require" => "valid-user" ),
                  "/apr1/" => ( "method" => "basic", "realm" => "bench", "require" => "valid-user" ),
                  "/plain/" => ( "method" => "basic", "realm" => "bench", "require" => "valid-user" ) )
+EOF
+  fi
+  if [ -n "$GW" ]; then
+    cat <<EOF
+cgi.assign = (".pl" => "$(command -v perl)")
+proxy.server = ("/px/" => (("host" => "127.0.0.1", "port" => $PORT_B)))
+wstunnel.server = ("/ws/" => (("host" => "127.0.0.1", "port" => $PORT_E)))
 EOF
   fi
   if [ -n "$PHP_CGI" ]; then
@@ -175,9 +200,19 @@ run_case() { # case server -> "reqs mbps cpu_us_per_req rss_kb"
     authbcrypt) url+=/bcrypt/1k.txt; args+=(-H "Authorization: Basic YmVuY2g6c2VjcmV0") ;;
     authapr1) url+=/apr1/1k.txt; args+=(-H "Authorization: Basic YmVuY2g6c2VjcmV0") ;;
     authplain) url+=/plain/1k.txt; args+=(-H "Authorization: Basic YmVuY2g6c2VjcmV0") ;;
+    cgi) url+=/hello.pl; args=(-t 1 -c 8 -d "${DURATION}s") ;;
+    proxy1k) url+=/px/1k ;;
+    proxy1m) url+=/px/1m; args=(-t 1 -c 8 -d "${DURATION}s") ;;
   esac
   local t0; t0=$(cpu_ticks "$pid")
-  local out; out=$(taskset -c "$CLIENT_CPU" wrk "${args[@]}" "${script[@]}" "$url" 2>&1)
+  local out
+  if [ "$c" = wsecho ]; then
+    # gwbench prints "round-trips/s total"; shaped like wrk's lines below.
+    out=$(taskset -c "$CLIENT_CPU" "$work/gwbench" ws -url "ws://127.0.0.1:$port/ws/" -c 16 -d "${DURATION}s" 2>&1 |
+      awk '{print "Requests/sec: " $1; print $2 " requests in"; print "Transfer/sec: 0"}')
+  else
+    out=$(taskset -c "$CLIENT_CPU" wrk "${args[@]}" "${script[@]}" "$url" 2>&1)
+  fi
   local t1; t1=$(cpu_ticks "$pid")
   local rss; rss=$(peak_rss_kb "$pid")
   kill "$pid"; wait "$pid" 2>/dev/null || true

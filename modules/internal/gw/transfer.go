@@ -40,7 +40,21 @@ func TransferBody(rc *core.Request, src io.Reader, cl int64, peer *Peer, timedOu
 	var buf []byte
 	var err error
 	inScratch := false
-	if !stream {
+	if !stream && cl >= 0 && cl <= MaxBuffered {
+		// The length is known: one buffer of that size, one copy.
+		buf = make([]byte, cl)
+		n, rerr := io.ReadFull(src, buf)
+		if rerr != nil && !(rc.Method == "HEAD" && (rerr == io.EOF || rerr == io.ErrUnexpectedEOF)) {
+			if rerr == io.EOF || rerr == io.ErrUnexpectedEOF {
+				rerr = fmt.Errorf("backend sent %d of %d bytes (Content-Length)", n, cl)
+			}
+			return bodyError(rc, rerr, peer, timedOut)
+		}
+		rc.Resp.SetBody(buf[:n])
+		return core.Finished
+	}
+	// A body known to be too large to hold is streamed from the start.
+	if !stream && cl <= MaxBuffered {
 		// Most bodies end within the pooled scratch buffer and are copied
 		// out at their exact size; only larger ones grow a buffer.
 		var n int

@@ -391,3 +391,47 @@ func TestSideBySideWSTunnel(t *testing.T) {
 		})
 	})
 }
+
+// TestWSTunnelLeaks: tunnels that end every way (client close frame,
+// oversized ping, unmasked frame, client gone without a close, backend
+// closing) leave no descriptor behind, and the server keeps serving.
+func TestWSTunnelLeaks(t *testing.T) {
+	g, _ := wsPeers(t)
+	pid := g.cmd.Process.Pid
+	// Warm up: the first tunnel opens what the server keeps (pools, logs).
+	c, br, _ := wsHandshake(t, g, "/ws/text", wsKey)
+	c.Write(wsFrame(wsOpText, []byte("warm")))
+	wsReadFrame(br)
+	c.Close()
+	time.Sleep(200 * time.Millisecond)
+	before := cgiOpenFDs(t, pid)
+	for i := 0; i < 10; i++ {
+		for _, end := range []func(c net.Conn){
+			func(c net.Conn) { c.Write(wsFrame(wsOpClose, nil)) },
+			func(c net.Conn) {
+				h := []byte{0x89, 0x80 | 127}
+				c.Write(binary.BigEndian.AppendUint64(h, 1<<40))
+			},
+			func(c net.Conn) { c.Write([]byte{0x81, 0x01, 'x'}) },
+			func(c net.Conn) { c.(*net.TCPConn).SetLinger(0) },
+		} {
+			c, br, _ := wsHandshake(t, g, "/ws/text", wsKey)
+			c.Write(wsFrame(wsOpText, []byte("x")))
+			wsReadFrame(br)
+			end(c)
+			c.Close()
+		}
+	}
+	deadline := time.Now().Add(5 * time.Second)
+	for time.Now().Before(deadline) && cgiOpenFDs(t, pid) > before {
+		time.Sleep(100 * time.Millisecond)
+	}
+	if n := cgiOpenFDs(t, pid); n > before {
+		t.Errorf("descriptors: %d before, %d after", before, n)
+	}
+	c, br, _ = wsHandshake(t, g, "/ws/text", wsKey)
+	c.Write(wsFrame(wsOpText, []byte("still here")))
+	if _, p, err := wsReadFrame(br); err != nil || string(p) != "still here" {
+		t.Fatalf("after the hostile tunnels: %q %v", p, err)
+	}
+}

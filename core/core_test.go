@@ -295,7 +295,8 @@ mimetype.assign = (".txt" => "text/plain")`)
 		{name: "outside docroot", head: "X-Sendfile: " + dir + "/outside.txt\r\n\r\n", docroots: docroots, status: 403},
 		{name: "dot-dot escape", head: "X-Sendfile: " + files + "/../outside.txt\r\n\r\n", docroots: docroots, status: 403},
 		{name: "encoded dot-dot escape", head: "X-Sendfile: " + files + "/%2e%2e/outside.txt\r\n\r\n", docroots: docroots, status: 403},
-		{name: "relative path", head: "X-Sendfile: files/a.txt\r\n\r\n", docroots: docroots, status: 502},
+		{name: "relative path", head: "X-Sendfile: files/a.txt\r\n\r\n", docroots: docroots, status: 403},
+		{name: "relative path, no docroot", head: "X-Sendfile: files/a.txt\r\n\r\n", status: 403},
 		{name: "missing", head: "X-Sendfile: " + files + "/none.txt\r\n\r\n", docroots: docroots, status: 404},
 		{name: "directory", head: "X-Sendfile: " + files + "/sub\r\n\r\n", docroots: docroots, status: 403},
 		{name: "no docroot: anything", head: "X-Sendfile: " + dir + "/outside.txt\r\n\r\n", status: 200, length: "6"},
@@ -318,6 +319,7 @@ mimetype.assign = (".txt" => "text/plain")`)
 			if rc.Resp.Status != tt.status {
 				t.Fatalf("status %d, want %d", rc.Resp.Status, tt.status)
 			}
+			rc.prepareResponse()
 			if tt.length != "" && rc.Resp.Header.Get("Content-Length") != tt.length {
 				t.Fatalf("Content-Length %q, want %q", rc.Resp.Header.Get("Content-Length"), tt.length)
 			}

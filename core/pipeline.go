@@ -11,15 +11,22 @@ import (
 	"syscall"
 )
 
-// maxComebacks bounds internal restarts (rewrites, error handlers) so that a
-// rewrite loop in a config ends in a 500 instead of spinning.
-const maxComebacks = 16
+// maxComebacks bounds internal restarts so that a loop no module detects
+// ends in a 500 instead of spinning. It stays above mod_rewrite's own limit
+// (lighttpd's: a request rewritten 101 times is dropped on its next pass),
+// which must decide first: a long url.rewrite-repeat chain that lighttpd
+// serves is served here too.
+const maxComebacks = 128
 
 // runPhases takes a parsed request through lighttpd's phases (behaviors.md §3)
 // up to and including the handler, leaving the response in rc.Resp.
 func (rc *Request) runPhases() {
 	for {
 		res := rc.phases()
+		if res == Drop {
+			rc.Drop()
+			return
+		}
 		if res != Comeback {
 			if res == Error && rc.Resp.Status == 0 {
 				rc.Resp.Status = 500
@@ -125,6 +132,18 @@ func (rc *Request) allow() Result {
 	rc.Resp.Header.Set("Allow", "OPTIONS, GET, HEAD, POST")
 	return Finished
 }
+
+// Drop abandons the request as lighttpd does on a hook's HANDLER_ERROR: no
+// response is written, the connection is closed, and no request-done hook
+// runs (lighttpd logs only requests that got a status).
+func (rc *Request) Drop() {
+	rc.dropped = true
+	rc.KeepAlive = false
+	rc.Resp.reset()
+}
+
+// Dropped reports whether the request was abandoned (see Drop).
+func (rc *Request) Dropped() bool { return rc.dropped }
 
 // SetHandler claims the request for h (at most one handler per request).
 func (rc *Request) SetHandler(name string, h Handler) {
@@ -262,7 +281,7 @@ func (rc *Request) redirectDir() Result {
 	return Finished
 }
 
-// appendEncodedPath percent-encodes everything but A-Z a-z 0-9 ! ( ) * - . / _
+// appendEncodedPath percent-encodes everything but A-Z a-z 0-9 ! ( ) * - . / _ ~
 // as lighttpd's directory redirect does.
 func appendEncodedPath(dst []byte, p string) []byte {
 	const hex = "0123456789ABCDEF"
@@ -270,7 +289,7 @@ func appendEncodedPath(dst []byte, p string) []byte {
 		c := p[i]
 		switch {
 		case 'a' <= c && c <= 'z', 'A' <= c && c <= 'Z', '0' <= c && c <= '9',
-			c == '!', c == '(', c == ')', c == '*', c == '-', c == '.', c == '/', c == '_':
+			c == '!', c == '(', c == ')', c == '*', c == '-', c == '.', c == '/', c == '_', c == '~':
 			dst = append(dst, c)
 		default:
 			dst = append(dst, '%', hex[c>>4], hex[c&15])

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/golighty/golighty/core/bufpoison"
+	"github.com/golighty/golighty/core/proxyhdr"
 )
 
 // ConnInfo describes the connection a request arrived on.
@@ -20,6 +21,9 @@ type ConnInfo struct {
 	Socket     string // $SERVER["socket"] token of the listener, e.g. ":8080"
 	TLS        bool
 	Requests   int // requests served on this connection before this one
+	// Proxy is the PROXY protocol header the connection started with (nil
+	// when none was read); it lasts for the connection.
+	Proxy *proxyhdr.Header
 }
 
 // URI is the request's URL in the forms lighttpd keeps (behaviors.md §2.4).
@@ -59,7 +63,7 @@ type Request struct {
 	Conn ConnInfo
 
 	Method      string
-	Proto       int    // 10 or 11
+	Proto       int    // 10, 11 or 20 (HTTP/2)
 	Target      string // original request-target as received (REQUEST_URI)
 	Header      Headers
 	Body        io.Reader // request body (nil when none)
@@ -90,6 +94,7 @@ type Request struct {
 	caps      []capRef
 	capIdx    []int
 	loops     int
+	dropped   bool
 	failedLog bool         // a failed login: delay the response, then close
 	rawConn   bool         // a connection taken over at accept (ConnAcceptHook)
 	log       *slog.Logger // error log of this request (per-condition server.errorlog)
@@ -98,6 +103,11 @@ type Request struct {
 	netConn   io.Closer    // the client connection, closed by AbortStream
 	slots     []any        // per-module state (Slot)
 	w         ResponseWriter
+	condValid uint16     // bit per condField known (0: all, a request); see connstart.go, ResolveConn
+	starting  *startConn // the connection whose ConnStart hooks run
+
+	tlsConn     *TLSConn // the TLS connection of the request (nil on a plain one)
+	envHooksRun bool     // RequestEnv hooks ran
 }
 
 // ResponseWriter is what a transport (the HTTP/1.x engine, HTTP/2) gives
@@ -181,9 +191,12 @@ func (rc *Request) reset() {
 	rc.caps = rc.caps[:0]
 	rc.capIdx = rc.capIdx[:0]
 	rc.loops = 0
+	rc.dropped = false
 	rc.failedLog = false
 	rc.rawConn = false
 	rc.w = nil
+	rc.condValid, rc.starting, rc.envHooksRun = 0, nil, false
+	rc.tlsConn = nil
 }
 
 // poisonString is what poisoned header slots read (bufpoison).

@@ -1,6 +1,7 @@
 package core
 
 import (
+	"errors"
 	"io"
 	"os"
 
@@ -69,7 +70,7 @@ func (rc *Request) runErrorHandler(target string) {
 	rc.runPhases()
 	rc.Method = method
 	sub := rc.Resp.Status
-	if rc.Resp.kind == bodyStream {
+	if rc.Resp.kind == bodyStream || rc.dropped {
 		return
 	}
 	switch {
@@ -101,6 +102,9 @@ func (rc *Request) prepareResponse() {
 	}
 	if t := rc.errorHandlerTarget(); t != "" {
 		rc.runErrorHandler(t)
+		if rc.dropped {
+			return
+		}
 	}
 	st := rc.Resp.Status
 	if st >= 400 && (!rc.Resp.HasBody() || (rc.Resp.Dynamic && rc.Conf.ErrorIntercept)) {
@@ -110,8 +114,13 @@ func (rc *Request) prepareResponse() {
 	for _, m := range rc.Snap.hooks.responseStart {
 		m.ResponseStart(rc)
 	}
-	if rc.Resp.kind == bodyBytes && st == 200 {
-		rc.rangeOnBytes()
+	if st == 200 {
+		switch {
+		case rc.Resp.kind == bodyBytes:
+			rc.rangeOnBytes()
+		case rc.Resp.kind == bodyFile && rc.Resp.rangePending:
+			rc.rangeOnParts()
+		}
 	}
 	if rc.Resp.acceptRanges && !rc.Resp.Header.Has("Accept-Ranges") && !rc.Resp.Header.Has("Content-Encoding") {
 		rc.Resp.Header.Set("Accept-Ranges", "bytes")
@@ -153,9 +162,16 @@ func (rc *Request) errorDocument(st int) {
 	rc.Resp.SetBody(errorPage(st))
 }
 
+// ErrDropped is what writing the response of a dropped request (see
+// Request.Drop) returns: nothing was written, the connection must close.
+var ErrDropped = errors.New("request dropped without a response")
+
 // writeResponse puts the prepared response on the wire.
 func (rc *Request) writeResponse() error {
 	r := &rc.Resp
+	if rc.dropped {
+		return ErrDropped
+	}
 	if r.started {
 		return nil
 	}
@@ -271,16 +287,17 @@ func (rc *Request) AbortStream() {
 // FlushStream pushes streamed bytes to the client now.
 func (rc *Request) FlushStream() error { return rc.w.Flush() }
 
-// rangeOnBytes applies lighttpd's Range processing to a complete in-memory
-// 200 response (a buffered backend reply, a generated page), as it does for
-// every finished response after the response_start hooks.
-func (rc *Request) rangeOnBytes() {
+// decideBodyRange is lighttpd's Range processing of a complete 200 response
+// of n bytes, as it runs for every finished response after the
+// response_start hooks. It reports whether a plan was made (false: Range
+// does not apply); a 416 is answered here.
+func (rc *Request) decideBodyRange(n int64) bool {
 	r := &rc.Resp
-	if !rc.Conf.RangeRequests || (rc.Proto != 11 && !rc.Snap.Core.Server.HTTP10Range) {
-		return
+	if !rc.Conf.RangeRequests || (rc.Proto < 11 && !rc.Snap.Core.Server.HTTP10Range) {
+		return false
 	}
 	if r.Header.Has("Content-Encoding") || r.Header.Has("Transfer-Encoding") || r.Header.Get("Accept-Ranges") == "none" {
-		return
+		return false
 	}
 	req := httpfile.Request{
 		Method:       rc.Method,
@@ -289,15 +306,79 @@ func (rc *Request) rangeOnBytes() {
 		IfRange:      rc.Header.Get("If-Range"),
 	}
 	p := &r.plan
-	httpfile.DecideRange(p, &req, int64(len(r.bytes)), r.Header.Get("Content-Type"), r.Header.Get("ETag"), r.Header.Get("Last-Modified"))
+	httpfile.DecideRange(p, &req, n, r.Header.Get("Content-Type"), r.Header.Get("ETag"), r.Header.Get("Last-Modified"))
 	r.acceptRanges = p.AcceptRanges
-	switch {
-	case p.Status == 416:
+	if p.Status == 416 {
 		r.Status = 416
 		r.Dynamic = false
 		r.clearForError()
 		rc.errorDocument(416)
 		r.acceptRanges = false
+		return false
+	}
+	return true
+}
+
+// rangeOnParts applies Range to a body of file parts that the file sender
+// did not plan (X-Sendfile2's concatenated ranges): the requested byte
+// ranges of the concatenation become the new parts.
+func (rc *Request) rangeOnParts() {
+	r := &rc.Resp
+	r.rangePending = false
+	total := r.bodyLength()
+	if !rc.decideBodyRange(total) || r.plan.Status != 206 {
+		return
+	}
+	p := &r.plan
+	src := append([]filePart(nil), r.file.parts...)
+	parts := r.file.parts[:0]
+	for i, rg := range p.Ranges {
+		var head []byte
+		if p.Multipart() {
+			head = p.AppendPartHeader(nil, i)
+		}
+		parts = appendPartsRange(parts, src, rg.Start, rg.End+1, head)
+	}
+	r.file.parts = parts
+	r.Status = 206
+	r.Header.Del("Content-Length")
+	if p.Multipart() {
+		r.file.multipart = true
+		r.Header.Set("Content-Type", p.ContentType)
+	} else {
+		r.contentRange = string(p.AppendContentRange(nil))
+	}
+}
+
+// appendPartsRange appends to dst the pieces of src (one byte stream made
+// of consecutive parts) from offset start up to end; head goes before the
+// first piece.
+func appendPartsRange(dst, src []filePart, start, end int64, head []byte) []filePart {
+	var pos int64
+	for _, sp := range src {
+		lo, hi := max(start, pos), min(end, pos+sp.n)
+		if lo < hi {
+			piece := sp
+			piece.off += lo - pos
+			piece.n = hi - lo
+			piece.head = head
+			head = nil
+			dst = append(dst, piece)
+		}
+		pos += sp.n
+	}
+	return dst
+}
+
+// rangeOnBytes applies lighttpd's Range processing to a complete in-memory
+// 200 response (a buffered backend reply, a generated page).
+func (rc *Request) rangeOnBytes() {
+	r := &rc.Resp
+	if !rc.decideBodyRange(int64(len(r.bytes))) {
+		return
+	}
+	p := &r.plan
+	switch {
 	case p.Status == 206 && p.Multipart():
 		body := make([]byte, 0, p.ContentLength)
 		for i, rg := range p.Ranges {

@@ -38,6 +38,7 @@ type Response struct {
 	// Range results, written after the response_start hooks' headers as
 	// lighttpd orders them.
 	acceptRanges bool
+	rangePending bool // a file body the file sender did not plan (X-Sendfile2)
 	contentRange string
 	plan         httpfile.Plan
 	clBuf        [20]byte
@@ -68,6 +69,7 @@ func (r *Response) reset() {
 	r.started = false
 	r.written = 0
 	r.acceptRanges = false
+	r.rangePending = false
 	r.contentRange = ""
 }
 

@@ -77,7 +77,7 @@ func (rc *Request) sendFile(path string, keep bool) int {
 	}
 	req := httpfile.Request{
 		Method:          rc.Method,
-		RangeAllowed:    conf.RangeRequests && (rc.Proto == 11 || rc.Snap.Core.Server.HTTP10Range),
+		RangeAllowed:    conf.RangeRequests && (rc.Proto >= 11 || rc.Snap.Core.Server.HTTP10Range),
 		IfNoneMatch:     rc.Header.Get("If-None-Match"),
 		IfModifiedSince: rc.Header.Get("If-Modified-Since"),
 		Range:           rc.Header.Get("Range"),

@@ -12,6 +12,7 @@ import (
 	"unsafe"
 
 	"github.com/golighty/golighty/core/h1"
+	"github.com/golighty/golighty/core/h2"
 	"github.com/golighty/golighty/core/urinorm"
 )
 
@@ -23,12 +24,21 @@ type Server struct {
 	log     *slog.Logger
 	mu      sync.Mutex
 	engines map[string]*h1.Server // by listener key
+	tls     map[string]*atomic.Pointer[listenerTLS]
 	wrapped map[string]net.Listener
 	wg      sync.WaitGroup
 	reqs    sync.Pool
 	limit   *connLimiter // server.max-connections, fixed at start
 	stopped atomic.Bool
 	stats   Stats
+	// accepting is closed by Start (or a stop): accept loops wait for it.
+	accepting  chan struct{}
+	acceptOnce sync.Once
+	bound      bool
+
+	// HTTP/2 engines by listener key (and "conn:"+token for connections
+	// served through ServeConn/ServeH2Conn without a listener of ours)
+	h2engines map[string]*h2.Server
 }
 
 // NewServer returns a server that will run snap once Start is called.
@@ -36,7 +46,8 @@ func NewServer(snap *Snapshot, log *slog.Logger) *Server {
 	if log == nil {
 		log = slog.Default()
 	}
-	s := &Server{pool: NewListenerPool(), log: log, engines: map[string]*h1.Server{}, wrapped: map[string]net.Listener{}}
+	s := &Server{pool: NewListenerPool(), log: log, engines: map[string]*h1.Server{}, tls: map[string]*atomic.Pointer[listenerTLS]{}, h2engines: map[string]*h2.Server{}, wrapped: map[string]net.Listener{}}
+	s.accepting = make(chan struct{})
 	s.reqs.New = func() any { return &Request{} }
 	s.limit = newConnLimiter(snap.Core.Server.MaxConnections)
 	s.rt.Swap(snap)
@@ -51,7 +62,26 @@ func (s *Server) Runtime() *Runtime { return &s.rt }
 
 // Start opens the listeners of the current snapshot and serves them.
 func (s *Server) Start() error {
-	return s.reconcile(s.rt.Current())
+	if err := s.Bind(); err != nil {
+		return err
+	}
+	s.acceptOnce.Do(func() { close(s.accepting) })
+	return nil
+}
+
+// Bind opens the current snapshot's listeners without accepting
+// connections yet, so a process started as root can drop its privileges
+// before it serves anything (lighttpd binds, then setuid()s, then serves).
+// Start accepts; it binds first if Bind was not called.
+func (s *Server) Bind() error {
+	if s.bound {
+		return nil
+	}
+	if err := s.reconcile(s.rt.Current()); err != nil {
+		return err
+	}
+	s.bound = true
+	return nil
 }
 
 // Reload installs next: it opens the sockets next adds (failing without any
@@ -73,6 +103,10 @@ func (s *Server) reconcile(snap *Snapshot) error {
 	if err != nil {
 		return err
 	}
+	tlsConfs, err := tlsConfigs(snap, specs)
+	if err != nil {
+		return err
+	}
 	added, removed, err := s.pool.Reconcile(specs)
 	if err != nil {
 		return err
@@ -80,19 +114,38 @@ func (s *Server) reconcile(snap *Snapshot) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	cfg := h1ConfigFor(snap)
-	for _, e := range s.engines {
+	cfg2 := h2ConfigFor(snap)
+	for k, e := range s.engines {
 		e.SetConfig(cfg)
+		s.tls[k].Store(tlsConfs[k]) // ssl.engine may change on reload
+	}
+	for _, e := range s.h2engines {
+		e.SetConfig(cfg2)
 	}
 	for _, l := range added {
-		e := &h1.Server{Handler: s, Token: l.Spec.Token}
+		e2 := s.newH2Engine(l.Spec.Token)
+		e2.SetConfig(cfg2)
+		s.h2engines[l.Spec.Key()] = e2
+		e := &h1.Server{Handler: s, Token: l.Spec.Token, Handoff: h2Handoff(e2)}
 		e.OnPanic = func(v any) { s.stats.recordPanic(s.log, v) }
 		e.SetConfig(cfg)
+		t := new(atomic.Pointer[listenerTLS])
+		t.Store(tlsConfs[l.Spec.Key()])
+		e.Accepted = func(c net.Conn) {
+			if lt := t.Load(); lt != nil {
+				s.serveTLS(e, c, lt)
+				return
+			}
+			e.ServeConn(c)
+		}
 		s.engines[l.Spec.Key()] = e
-		wl := s.limit.wrap(l)
+		s.tls[l.Spec.Key()] = t
+		wl := s.startWrap(s.limit.wrap(l), l.Spec.Token)
 		s.wrapped[l.Spec.Key()] = wl
 		s.wg.Add(1)
 		go func(l *Listener) {
 			defer s.wg.Done()
+			<-s.accepting
 			if err := e.Serve(wl); err != nil && !errors.Is(err, net.ErrClosed) && !errors.Is(err, h1.ErrServerClosed) {
 				s.log.Error("accept loop ended", "socket", l.Spec.Token, "err", err)
 			}
@@ -103,6 +156,10 @@ func (s *Server) reconcile(snap *Snapshot) error {
 		delete(s.wrapped, l.Spec.Key())
 		e := s.engines[l.Spec.Key()]
 		delete(s.engines, l.Spec.Key())
+		delete(s.tls, l.Spec.Key())
+		e2 := s.h2engines[l.Spec.Key()]
+		delete(s.h2engines, l.Spec.Key())
+		go e2.Shutdown(context.Background())
 		go e.Shutdown(context.Background())
 	}
 	return nil
@@ -116,6 +173,9 @@ func (s *Server) OpenConns() int64 {
 	for _, e := range s.engines {
 		n += e.OpenConns()
 	}
+	for _, e := range s.h2engines {
+		n += e.OpenConns()
+	}
 	return n
 }
 
@@ -123,9 +183,9 @@ func (s *Server) OpenConns() int64 {
 // listener with the given $SERVER["socket"] token (tests, socket activation
 // of single connections).
 func (s *Server) ServeConn(c net.Conn, token string) {
-	e := &h1.Server{Handler: s, Token: token}
+	e := &h1.Server{Handler: s, Token: token, Handoff: h2Handoff(s.h2Engine(token))}
 	e.SetConfig(h1ConfigFor(s.rt.Current()))
-	e.ServeConn(c)
+	e.ServeConn(s.startConnFor(c, token))
 }
 
 // Addrs lists the bound addresses (useful with port 0 in tests).
@@ -143,14 +203,23 @@ func (s *Server) Shutdown(ctx context.Context) error {
 	s.stopped.Store(true)
 	s.closeListeners()
 	s.mu.Lock()
-	engines := make([]*h1.Server, 0, len(s.engines))
+	engines := make([]interface{ Shutdown(context.Context) error }, 0, len(s.engines)+len(s.h2engines))
 	for _, e := range s.engines {
 		engines = append(engines, e)
 	}
+	for _, e := range s.h2engines {
+		engines = append(engines, e)
+	}
 	s.mu.Unlock()
-	var first error
+	// Concurrently: an HTTP/1.x engine waits for the connections it handed
+	// to HTTP/2, which its HTTP/2 engine winds down.
+	errs := make(chan error, len(engines))
 	for _, e := range engines {
-		if err := e.Shutdown(ctx); err != nil && first == nil {
+		go func() { errs <- e.Shutdown(ctx) }()
+	}
+	var first error
+	for range engines {
+		if err := <-errs; err != nil && first == nil {
 			first = err
 		}
 	}
@@ -167,6 +236,9 @@ func (s *Server) Close() {
 	for _, e := range s.engines {
 		e.Close()
 	}
+	for _, e := range s.h2engines {
+		e.Close()
+	}
 	s.mu.Unlock()
 	s.wg.Wait()
 	s.rt.retire(true)
@@ -175,6 +247,7 @@ func (s *Server) Close() {
 // closeListeners stops every accept loop (also one waiting for a free
 // connection slot) and closes the sockets.
 func (s *Server) closeListeners() {
+	s.acceptOnce.Do(func() { close(s.accepting) }) // loops not started end at once
 	s.mu.Lock()
 	for k, wl := range s.wrapped {
 		wl.Close()
@@ -192,10 +265,17 @@ func h1ConfigFor(snap *Snapshot) h1.Config {
 	c.MaxKeepAliveRequests = def.MaxKeepAliveRequests
 	c.MaxKeepAliveIdle = time.Duration(def.MaxKeepAliveIdle) * time.Second
 	c.MaxReadIdle = time.Duration(def.MaxReadIdle) * time.Second
+	// The whole head must arrive within the read idle time as well, and
+	// never more than 30 s (golighty's bound against clients dripping a
+	// byte at a time, which an idle timer alone would never cut off).
+	if c.MaxReadIdle > 0 && c.MaxReadIdle < c.HeadTimeout {
+		c.HeadTimeout = c.MaxReadIdle
+	}
 	c.MaxWriteIdle = time.Duration(def.MaxWriteIdle) * time.Second
 	c.MaxRequestFieldSize = srv.MaxRequestFieldSize
 	c.MaxRequestSize = def.MaxRequestSize
 	c.ServerTag = def.ServerTag
+	c.H2Prior, c.H2Upgrade = srv.H2Proto, srv.H2C
 	p := &srv.ParseOpts
 	c.Parse.HeaderStrict = p.HeaderStrict
 	c.Parse.HostStrict = p.HostStrict
@@ -280,6 +360,10 @@ func (s *Server) ServeH1(w *h1.ResponseWriter, r *h1.Request) {
 		rc.runPhases()
 	}
 	rc.prepareResponse()
+	if rc.dropped {
+		w.Drop()
+		return
+	}
 	// The core's decisions (a backend's Connection: close, per-condition
 	// keep-alive limits, protocol-http11) reach the wire engine before the
 	// head is written.
@@ -293,6 +377,9 @@ func (s *Server) ServeH1(w *h1.ResponseWriter, r *h1.Request) {
 		time.Sleep(now.Truncate(time.Second).Add(time.Second).Sub(now))
 	}
 	w.SetKeepAliveIdle(time.Duration(rc.Conf.MaxKeepAliveIdle) * time.Second)
+	if rc.Conf.ServerTag != snap.Core.Table.Defaults().ServerTag {
+		w.SetServerTag(rc.Conf.ServerTag) // set in a conditional
+	}
 	if err := rc.writeResponse(); err != nil || rc.Aborted {
 		rc.KeepAlive = false
 		rc.Aborted = true
@@ -348,6 +435,7 @@ func (rc *Request) fillFromH1(r *h1.Request) {
 	rc.URI.Authority = bytesView(r.Host)
 	if ci := r.Conn; ci != nil {
 		rc.netConn = ci.Conn
+		rc.tlsConn, _ = ci.Conn.(*TLSConn)
 		rc.Conn.TLS = ci.TLS
 		if ci.TLS {
 			rc.URI.Scheme = "https"
@@ -357,6 +445,7 @@ func (rc *Request) fillFromH1(r *h1.Request) {
 		}
 		rc.Conn.RemoteIP, rc.Conn.RemotePort = ci.RemoteIP, ci.RemotePort
 		rc.Conn.LocalIP, rc.Conn.LocalPort = ci.LocalIP, ci.LocalPort
+		rc.applyConnStart(ci.Conn)
 	}
 	rc.Conn.Requests = r.Seq - 1
 }

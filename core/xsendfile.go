@@ -18,9 +18,10 @@ func (rc *Request) handoffPath(raw, header string, o *BackendOpts) (string, int)
 	}
 	if len(decoded) == 0 || decoded[0] != '/' {
 		// Stricter than lighttpd, which would resolve a relative path
-		// against its working directory.
+		// against its working directory: refused with the status of a
+		// refused handoff (lighttpd's, when x-sendfile-docroot is set).
 		rc.Logf("%s (%s) is not an absolute path", header, decoded)
-		return "", 502
+		return "", 403
 	}
 	p := simplifyPath(decoded)
 	if rc.Conf.ForceLowercase {
@@ -128,7 +129,7 @@ func (rc *Request) sendfile2(spec string, o *BackendOpts) {
 		total += n
 	}
 	resp.kind = bodyFile
-	resp.setContentLength(total)
+	resp.rangePending = true // the concatenation is the body Range applies to
 	if status == 0 {
 		status = 200
 	}

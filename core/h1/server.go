@@ -37,6 +37,10 @@ type Config struct {
 	// sends after the server decided to close, so the response is not lost
 	// to a TCP reset.
 	LingerTimeout time.Duration
+	// H2Prior hands a clear connection that opens with the HTTP/2 preface
+	// to Server.Handoff (lighttpd's server.h2proto); H2Upgrade does the same
+	// for an HTTP/1.1 request asking for "Upgrade: h2c" (server.h2c).
+	H2Prior, H2Upgrade bool
 }
 
 // DefaultConfig returns lighttpd 1.4.69's defaults.
@@ -52,6 +56,11 @@ func DefaultConfig() Config {
 		ServerTag:            "lighttpd/1.4.69",
 		LingerTimeout:        5 * time.Second,
 	}
+}
+
+// tlsConn is a TLS connection: *tls.Conn, or a type embedding it.
+type tlsConn interface {
+	ConnectionState() tls.ConnectionState
 }
 
 // ConnInfo describes the connection a request arrived on.
@@ -70,7 +79,14 @@ type ConnInfo struct {
 	LocalPort  int
 	TLS        bool
 	Token      any // Server.Token: identifies the listener ($SERVER["socket"])
+	// ProxyTLS: a PROXY protocol header the listener read says the client
+	// reached the proxy over TLS (scheme https, default port 443).
+	ProxyTLS bool
 }
+
+// proxyTLSConn is a connection whose PROXY protocol header may say the
+// client used TLS (core/connstart.go).
+type proxyTLSConn interface{ ProxyTLS() bool }
 
 // Handler serves one request. When r.Status != 0 the request was invalid:
 // the handler renders the error response for that status (h1 then closes
@@ -94,6 +110,18 @@ type Server struct {
 	// panicking frames are still on the stack. The client gets a 500 if
 	// nothing of its response was written yet; the connection is closed.
 	OnPanic func(v any)
+	// Accepted, if set, takes each connection Serve accepts (in its own
+	// goroutine) instead of ServeConn: the core completes a TLS handshake
+	// first and picks the engine the client negotiated.
+	Accepted func(net.Conn)
+	// Handoff, if set, takes over a connection that switches to HTTP/2 (see
+	// Config.H2Prior and H2Upgrade) and serves it to its end, closing nc.
+	// buffered holds the bytes read but not consumed: the whole preface for
+	// prior knowledge, else what followed the upgrade request. upgrade is
+	// the request that asked for "Upgrade: h2c" (nil for prior knowledge)
+	// and settings its decoded HTTP2-Settings; both are valid until Handoff
+	// returns.
+	Handoff func(nc net.Conn, info *ConnInfo, buffered []byte, upgrade *Request, settings []byte)
 
 	cfg      atomic.Pointer[Config]
 	open     atomic.Int64
@@ -151,7 +179,11 @@ func (s *Server) Serve(ln net.Listener) error {
 			return err
 		}
 		delay = 0
-		go s.ServeConn(c)
+		if s.Accepted != nil {
+			go s.Accepted(c)
+		} else {
+			go s.ServeConn(c)
+		}
 	}
 }
 
@@ -255,6 +287,7 @@ type conn struct {
 	noKeepAlive bool
 	kaIdle      time.Duration // keep-alive idle limit chosen for the last response
 	hijacked    *tunnelConn   // the handler took the connection over (Hijack)
+	h2prior     bool          // the connection opened with the HTTP/2 preface
 
 	req  Request
 	body Body
@@ -344,7 +377,10 @@ func getConn(s *Server, nc net.Conn) *conn {
 	if la, ok := c.info.LocalAddr.(*net.TCPAddr); ok {
 		c.info.LocalIP, c.info.LocalPort = la.AddrPort().Addr().Unmap().String(), la.Port
 	}
-	_, c.info.TLS = nc.(*tls.Conn)
+	_, c.info.TLS = nc.(tlsConn)
+	if p, ok := nc.(proxyTLSConn); ok {
+		c.info.ProxyTLS = p.ProxyTLS()
+	}
 	c.req.Conn = &c.info
 	c.req.Body = &c.body
 	c.rw.c = c
@@ -362,6 +398,7 @@ func putConn(c *conn) {
 	c.hijacked = nil
 	c.bodyStop.Store(false)
 	c.noKeepAlive = false
+	c.h2prior = false
 	c.idle.Store(false)
 	c.req.reset()
 	c.body = Body{}
@@ -392,13 +429,16 @@ func (c *conn) serve() {
 			c.bigBuf()
 		}
 		c.opts = c.cfg.Parse
-		if c.info.TLS {
+		if c.info.TLS || c.info.ProxyTLS {
 			c.opts.SchemePort = 443
 		}
 		c.opts.MaxRequestSize = c.cfg.MaxRequestSize
 		ok := c.readRequest()
 		if !ok {
 			c.rwc.Close()
+			return
+		}
+		if c.handoffH2() {
 			return
 		}
 		if !c.handle() {
@@ -427,6 +467,10 @@ func (c *conn) readRequest() bool {
 				return true
 			}
 			if hl > 0 {
+				if c.seq == 1 && hl == len(h2Preface) && c.wantsPrior() && string(c.buf[:hl]) == h2Preface {
+					c.h2prior = true
+					return true
+				}
 				if lines > 0 {
 					// The head deadline stays armed: every later read
 					// (body, next head) sets its own first.

@@ -182,10 +182,23 @@ func (h *handler) request(rc *core.Request, bodyLen int64) *ajp.Request {
 	if rc.URI.Query != "" {
 		r.Attrs = append(r.Attrs, ajp.Attr{Code: ajp.AttrQueryString, Value: rc.URI.Query})
 	}
-	// lighttpd fills the request environment (mod_setenv) for AJP13 only
-	// over https, so only then does AJP13_SECRET reach the container.
-	if s := rc.Env.Get("AJP13_SECRET"); s != "" && r.SSL {
-		r.Attrs = append(r.Attrs, ajp.Attr{Code: ajp.AttrSecret, Value: s})
+	if r.SSL {
+		// lighttpd fills the request environment only over https, so
+		// only then do the TLS attributes and AJP13_SECRET (mod_setenv)
+		// reach the container. It asks for SSL_CIPHER_USE_KEYSIZE, which
+		// mod_openssl names SSL_CIPHER_USEKEYSIZE: never sent, as here.
+		rc.RequestEnv()
+		for _, a := range [...]struct {
+			code byte
+			name string
+		}{{0x07, "SSL_CLIENT_CERT"}, {0x08, "SSL_CIPHER"}, {0x0B, "SSL_CIPHER_USE_KEYSIZE"}} {
+			if v := rc.Env.Get(a.name); v != "" {
+				r.Attrs = append(r.Attrs, ajp.Attr{Code: a.code, Value: v})
+			}
+		}
+		if s := rc.Env.Get("AJP13_SECRET"); s != "" {
+			r.Attrs = append(r.Attrs, ajp.Attr{Code: ajp.AttrSecret, Value: s})
+		}
 	}
 	return r
 }

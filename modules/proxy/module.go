@@ -206,7 +206,9 @@ func (m *Module) URIClean(rc *core.Request) core.Result {
 	if ch == nil {
 		return res
 	}
-	if rc.Method == "CONNECT" && !c.header.connect {
+	// CONNECT needs proxy.header "connect" and a connection that can be
+	// handed over (HTTP/1.x; extended CONNECT over HTTP/2 is not served).
+	if rc.Method == "CONNECT" && (!c.header.connect || rc.Proto > 11) {
 		rc.KeepAlive = false
 		return rc.Status(405)
 	}

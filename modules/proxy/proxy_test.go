@@ -279,3 +279,50 @@ func FuzzProxyResponse(f *testing.F) {
 		}
 	})
 }
+
+// TestBalance: proxy.balance spreads requests over the hosts of an
+// extension as gw_backend.c does: round-robin alternates, hash keeps a
+// path on one host, sticky keeps a client on one host.
+func TestBalance(t *testing.T) {
+	var hits [2]atomic.Int32
+	var socks [2]string
+	for i := range socks {
+		i := i
+		b := startRaw(t, func(br *bufio.Reader, c net.Conn) {
+			if _, err := readHead(br); err != nil {
+				return
+			}
+			hits[i].Add(1)
+			fmt.Fprintf(c, "HTTP/1.1 200 OK\r\nContent-Length: 1\r\n\r\n%d", i)
+		})
+		socks[i] = b.ln.Addr().String()
+	}
+	for _, tc := range []struct {
+		balance string
+		paths   []string
+		check   func(a, b int32) bool
+	}{
+		{"round-robin", []string{"/a", "/a", "/a", "/a"}, func(a, b int32) bool { return a == 2 && b == 2 }},
+		{"hash", []string{"/same", "/same", "/same", "/same"}, func(a, b int32) bool { return a == 4 || b == 4 }},
+		{"sticky", []string{"/a", "/b", "/c", "/d"}, func(a, b int32) bool { return a == 4 || b == 4 }},
+	} {
+		t.Run(tc.balance, func(t *testing.T) {
+			hits[0].Store(0)
+			hits[1].Store(0)
+			h := coretest.New(t, fmt.Sprintf(`
+server.document-root = "@DIR@"
+server.modules = ("mod_proxy")
+proxy.balance = %q
+proxy.server = ( "/" => ( "one" => ( "socket" => %q ), "two" => ( "socket" => %q )))
+`, tc.balance, socks[0], socks[1]))
+			for _, p := range tc.paths {
+				if resp, _ := h.Get(p); resp.StatusCode != 200 {
+					t.Fatalf("%s: %d", p, resp.StatusCode)
+				}
+			}
+			if a, b := hits[0].Load(), hits[1].Load(); !tc.check(a, b) {
+				t.Fatalf("hits %d / %d", a, b)
+			}
+		})
+	}
+}

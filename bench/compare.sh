@@ -9,15 +9,22 @@
 #   bench/compare.sh [case ...]     cases: 1k 100k noka 304 big php phpkeep xsendfile readfile
 #                                   rewrite rwnomatch authbcrypt authapr1 authplain svhost evhost vhostdb
 #                                   xff xffnone gz gzcache br brcache propfind magnet
+#                                   cgi proxy1k proxy1m wsecho
 #                                   (default: all; php cases need php-cgi, auth cases htpasswd,
 #                                   vhostdb sqlite3 and Debian's lighttpd-modules-dbi libdbd-sqlite3,
-#                                   propfind lighttpd-mod-webdav, magnet lighttpd-modules-lua)
+#                                   propfind lighttpd-mod-webdav, magnet lighttpd-modules-lua,
+#                                   cgi perl)
 # rewrite is a 1 KiB file reached through the last of 20 url.rewrite-once
 # rules (a second pass through the request pipeline); rwnomatch is the plain
 # 1k request on that same config, where none of the 20 rules matches.
 # The deflate cases fetch a 100 KiB HTML page with keep-alive and
 # Accept-Encoding gzip or br through mod_deflate: gz and br compress it for
 # every request, gzcache and brcache serve the copy kept in deflate.cache-dir.
+# The gateway cases: cgi runs a perl hello script per request (cgi.assign);
+# proxy1k and proxy1m fetch 1 KiB and 1 MiB through mod_proxy from a Go HTTP
+# backend (bench/gwbench, pinned with wrk); wsecho measures WebSocket echo
+# round trips through mod_wstunnel to gwbench's TCP echo (gwbench is also the
+# client there, 64-byte text messages on 16 connections).
 # The auth cases fetch the 1 KiB file with keep-alive and Basic credentials:
 # authbcrypt and authapr1 from htpasswd files (bcrypt as `htpasswd -B`
 # writes it, apr1 as `htpasswd -m`) with auth.cache, authplain from the
@@ -47,7 +54,7 @@ CLIENT_CPU=${CLIENT_CPU:-1}
 PORT_G=${PORT_G:-18080}
 PORT_L=${PORT_L:-18081}
 cases=("$@")
-[ ${#cases[@]} -eq 0 ] && cases=(1k 100k noka 304 big php phpkeep xsendfile readfile rewrite rwnomatch authbcrypt authapr1 authplain svhost evhost vhostdb xff xffnone gz gzcache br brcache propfind magnet)
+[ ${#cases[@]} -eq 0 ] && cases=(1k 100k noka 304 big php phpkeep xsendfile readfile rewrite rwnomatch authbcrypt authapr1 authplain svhost evhost vhostdb xff xffnone gz gzcache br brcache propfind magnet cgi proxy1k proxy1m wsecho)
 
 for tool in wrk lighttpd taskset go; do
   command -v "$tool" >/dev/null || { echo "missing $tool (apt-get install wrk lighttpd util-linux)"; exit 1; }
@@ -127,6 +134,15 @@ fi
 
 go build -o "$work/golighty" ./cmd/golighty
 
+GW=""
+if [[ " ${cases[*]} " == *" cgi "* || " ${cases[*]} " == *" proxy"* || " ${cases[*]} " == *" wsecho "* ]]; then
+  GW=1
+  command -v perl >/dev/null || { echo "missing perl"; exit 1; }
+  printf 'print "Content-Type: text/plain\\n\\nHello, world!\\n";\n' > "$work/www/hello.pl"
+  go build -o "$work/gwbench" ./bench/gwbench
+  taskset -c "$CLIENT_CPU" "$work/gwbench" backend -http "127.0.0.1:$PORT_B" -echo "127.0.0.1:$PORT_E" &
+fi
+
 conf() { # port
   cat <<EOF
 server.document-root = "$work/www"
@@ -148,6 +164,7 @@ EOF
   [[ " ${cases[*]} " == *" xff"* ]] && mods+=('"mod_extforward"')
   [ -n "$AUTH" ] && mods+=('"mod_auth"' '"mod_authn_file"')
   [ -n "$PHP_CGI" ] && mods+=('"mod_fastcgi"')
+  [ -n "$GW" ] && mods+=('"mod_cgi"' '"mod_proxy"' '"mod_wstunnel"')
   [ -n "$DAV" ] && mods+=('"mod_webdav"')
   [ -n "$MAGNET" ] && mods+=('"mod_magnet"')
   [ ${#mods[@]} -gt 0 ] && echo "server.modules = ($(IFS=,; echo "${mods[*]}"))"
@@ -170,6 +187,13 @@ EOF
 auth.require = ( "/bcrypt/" => ( "method" => "basic", "realm" => "bench", "require" => "valid-user" ),
                  "/apr1/" => ( "method" => "basic", "realm" => "bench", "require" => "valid-user" ),
                  "/plain/" => ( "method" => "basic", "realm" => "bench", "require" => "valid-user" ) )
+EOF
+  fi
+  if [ -n "$GW" ]; then
+    cat <<EOF
+cgi.assign = (".pl" => "$(command -v perl)")
+proxy.server = ("/px/" => (("host" => "127.0.0.1", "port" => $PORT_B)))
+wstunnel.server = ("/ws/" => (("host" => "127.0.0.1", "port" => $PORT_E)))
 EOF
   fi
   if [ -n "$DAV" ]; then
@@ -315,6 +339,9 @@ run_case() { # case server -> "reqs mbps cpu_us_per_req rss_kb"
     authbcrypt) url+=/bcrypt/1k.txt; args+=(-H "Authorization: Basic YmVuY2g6c2VjcmV0") ;;
     authapr1) url+=/apr1/1k.txt; args+=(-H "Authorization: Basic YmVuY2g6c2VjcmV0") ;;
     authplain) url+=/plain/1k.txt; args+=(-H "Authorization: Basic YmVuY2g6c2VjcmV0") ;;
+    cgi) url+=/hello.pl; args=(-t 1 -c 8 -d "${DURATION}s") ;;
+    proxy1k) url+=/px/1k ;;
+    proxy1m) url+=/px/1m; args=(-t 1 -c 8 -d "${DURATION}s") ;;
     propfind) url+=/dav/big/; args=(-t 1 -c 8 -d "${DURATION}s"); script=(-s "$work/propfind.lua") ;;
     magnet) url+=/mg/1k.txt ;;
     gz) url+=/100k.html; args+=(-H "Accept-Encoding: gzip") ;;
@@ -323,7 +350,14 @@ run_case() { # case server -> "reqs mbps cpu_us_per_req rss_kb"
     brcache) url+=/cache/100k.html; args+=(-H "Accept-Encoding: br") ;;
   esac
   local t0; t0=$(cpu_ticks "$pid")
-  local out; out=$(taskset -c "$CLIENT_CPU" wrk "${args[@]}" "${script[@]}" "$url" 2>&1)
+  local out
+  if [ "$c" = wsecho ]; then
+    # gwbench prints "round-trips/s total"; shaped like wrk's lines below.
+    out=$(taskset -c "$CLIENT_CPU" "$work/gwbench" ws -url "ws://127.0.0.1:$port/ws/" -c 16 -d "${DURATION}s" 2>&1 |
+      awk '{print "Requests/sec: " $1; print $2 " requests in"; print "Transfer/sec: 0"}')
+  else
+    out=$(taskset -c "$CLIENT_CPU" wrk "${args[@]}" "${script[@]}" "$url" 2>&1)
+  fi
   local t1; t1=$(cpu_ticks "$pid")
   local rss; rss=$(peak_rss_kb "$pid")
   kill "$pid"; wait "$pid" 2>/dev/null || true

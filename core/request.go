@@ -97,6 +97,7 @@ type Request struct {
 	loops     int
 	dropped   bool
 	failedLog bool         // a failed login: delay the response, then close
+	rawConn   bool         // a connection taken over at accept (ConnAcceptHook)
 	log       *slog.Logger // error log of this request (per-condition server.errorlog)
 	srvLog    *slog.Logger // the process's error log
 	srv       *Server      // the server the request arrived at
@@ -136,6 +137,15 @@ func (rc *Request) Logf(format string, args ...any) {
 		l = slog.Default()
 	}
 	l.Error(fmt.Sprintf(format, args...))
+}
+
+// Logger is the request's error log, for a line written after the request
+// ended (a CGI child reaped later); unlike the request, it may be kept.
+func (rc *Request) Logger() *slog.Logger {
+	if rc.log == nil {
+		return slog.Default()
+	}
+	return rc.log
 }
 
 // InterruptBody makes a read of the request body blocked on another
@@ -188,6 +198,7 @@ func (rc *Request) reset() {
 	rc.loops = 0
 	rc.dropped = false
 	rc.failedLog = false
+	rc.rawConn = false
 	rc.w = nil
 	rc.condValid, rc.starting, rc.envHooksRun = 0, nil, false
 	rc.tlsConn = nil

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"strconv"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"syscall"
 	"time"
@@ -291,6 +292,8 @@ type Proc struct {
 	connected  atomic.Uint64 // connections made
 	died       atomic.Uint64 // connects refused, timed out, socket missing
 	overloaded atomic.Uint64 // connects refused with EAGAIN
+	pool       *ConnPool     // kept connections (keep-conn), see Pool
+	poolOnce   sync.Once
 }
 
 // Connected counts a connection made to the proc (".connected").

@@ -189,33 +189,16 @@ func (s *Server) ServeH2(w *h2.ResponseWriter, r *h2.Request) {
 }
 
 func (rc *Request) fillFromH2(r *h2.Request, w *h2.ResponseWriter) {
-	rc.Method = r.Method
 	rc.Proto = 20
-	rc.Target = bytesView(r.Target)
-	rc.HeadLen = r.HeadLen
-	for _, h := range r.Headers {
-		rc.Header.Append(bytesView(h.Name), bytesView(h.Value))
-	}
+	rc.fillHead(r.Method, r.Target, r.HeadLen, r.Headers, r.Host)
 	rc.KeepAlive = true
 	rc.BodyLength = r.ContentLength
 	if r.Body != nil {
 		rc.Body = r.Body
 	}
-	rc.URI.Scheme = "http"
-	rc.URI.Authority = bytesView(r.Host)
 	rc.netConn = h2Stream{w}
 	if ci := r.Conn; ci != nil {
-		rc.tlsConn, _ = ci.Conn.(*TLSConn)
-		rc.Conn.TLS = ci.TLS
-		if ci.TLS {
-			rc.URI.Scheme = "https"
-		}
-		if tok, ok := ci.Token.(string); ok {
-			rc.Conn.Socket = tok
-		}
-		rc.Conn.RemoteIP, rc.Conn.RemotePort = ci.RemoteIP, ci.RemotePort
-		rc.Conn.LocalIP, rc.Conn.LocalPort = ci.LocalIP, ci.LocalPort
-		rc.applyConnStart(ci.Conn)
+		rc.fillConn(ci)
 	}
 	rc.Conn.Requests = r.Seq - 1
 }

@@ -466,41 +466,53 @@ func answerPanic(rc *Request, w *h1.ResponseWriter, r *h1.Request) {
 }
 
 func (rc *Request) fillFromH1(r *h1.Request) {
-	rc.Method = r.Method
 	rc.Proto = 10
 	if r.Proto == h1.HTTP11 {
 		rc.Proto = 11
 	}
-	// Strings of the request line and headers are views of the engine's
-	// read buffer: valid until the request ends (modules copy what they
-	// keep), and free of allocation on the keep-alive path.
-	rc.Target = bytesView(r.Target)
-	rc.HeadLen = r.HeadLen
-	for _, h := range r.Headers {
-		rc.Header.Append(bytesView(h.Name), bytesView(h.Value))
-	}
+	rc.fillHead(r.Method, r.Target, r.HeadLen, r.Headers, r.Host)
 	rc.KeepAlive = r.KeepAlive
 	rc.BodyLength = r.ContentLength
 	if r.Body != nil && (r.ContentLength != 0 || r.Chunked) {
 		rc.Body = r.Body
 	}
-	rc.URI.Scheme = "http"
-	rc.URI.Authority = bytesView(r.Host)
 	if ci := r.Conn; ci != nil {
 		rc.netConn = ci.Conn
-		rc.tlsConn, _ = ci.Conn.(*TLSConn)
-		rc.Conn.TLS = ci.TLS
-		if ci.TLS {
-			rc.URI.Scheme = "https"
-		}
-		if tok, ok := ci.Token.(string); ok {
-			rc.Conn.Socket = tok
-		}
-		rc.Conn.RemoteIP, rc.Conn.RemotePort = ci.RemoteIP, ci.RemotePort
-		rc.Conn.LocalIP, rc.Conn.LocalPort = ci.LocalIP, ci.LocalPort
-		rc.applyConnStart(ci.Conn)
+		rc.fillConn(ci)
 	}
 	rc.Conn.Requests = r.Seq - 1
+}
+
+// fillHead takes the request line and headers from an engine's parsed
+// head. The strings are views of the engine's buffers: valid until the
+// request ends (modules copy what they keep), and free of allocation on
+// the keep-alive path.
+func (rc *Request) fillHead(method string, target []byte, headLen int, headers []h1.Header, host []byte) {
+	rc.Method = method
+	rc.Target = bytesView(target)
+	rc.HeadLen = headLen
+	for _, h := range headers {
+		rc.Header.Append(bytesView(h.Name), bytesView(h.Value))
+	}
+	rc.URI.Scheme = "http"
+	rc.URI.Authority = bytesView(host)
+}
+
+// fillConn takes what the connection tells each of its requests: the
+// addresses, the listener, TLS, and what the connection's start decided
+// (a PROXY header).
+func (rc *Request) fillConn(ci *h1.ConnInfo) {
+	rc.tlsConn, _ = ci.Conn.(*TLSConn)
+	rc.Conn.TLS = ci.TLS
+	if ci.TLS {
+		rc.URI.Scheme = "https"
+	}
+	if tok, ok := ci.Token.(string); ok {
+		rc.Conn.Socket = tok
+	}
+	rc.Conn.RemoteIP, rc.Conn.RemotePort = ci.RemoteIP, ci.RemotePort
+	rc.Conn.LocalIP, rc.Conn.LocalPort = ci.LocalIP, ci.LocalPort
+	rc.applyConnStart(ci.Conn)
 }
 
 // bytesView is b as a string without copying; b must outlive the string.

@@ -185,3 +185,35 @@ func boolValue(raw lighttpdconf.Value) (bool, bool) {
 // ParseBool reads a boolean written inside an array (fastcgi.server options,
 // server.http-parseopts) with lighttpd's spelling rules.
 func ParseBool(raw lighttpdconf.Value) (bool, bool) { return boolValue(raw) }
+
+// Int32Value reads a number from an array element as lighttpd's
+// config_plugin_value_to_int32 does: an integer as is, a string that
+// strtol reads whole (leading blanks and a sign allowed, nothing after the
+// digits) within int32, else def.
+func Int32Value(v lighttpdconf.Value, def int32) int32 {
+	switch v.Kind {
+	case lighttpdconf.KindInteger:
+		return v.Int
+	case lighttpdconf.KindString:
+		s := strings.TrimLeft(v.Str, " \t\n\v\f\r")
+		n, err := strconv.ParseInt(s, 10, 32)
+		if err != nil {
+			return def
+		}
+		return int32(n)
+	}
+	return def
+}
+
+// ElementInt32 is Int32Value of the last element named key, def when
+// there is none (lighttpd's option loops: each such element replaces the
+// value, and one that is not a number sets def again).
+func ElementInt32(elems []lighttpdconf.Element, key string, def int32) int32 {
+	n := def
+	for _, e := range elems {
+		if e.HasKey && e.Key == key {
+			n = Int32Value(e.Value, def)
+		}
+	}
+	return n
+}

@@ -12,7 +12,6 @@ package auth
 
 import (
 	"fmt"
-	"strings"
 
 	"github.com/golighty/golighty/core"
 	"github.com/golighty/golighty/lighttpdconf"
@@ -79,34 +78,11 @@ func (m *Module) Setup(sc *core.SetupContext) error {
 			return func(c *conf) { c.extern = on }, nil
 		}},
 		{Name: "auth.cache", Type: core.TypeArray, Bind: func(v core.Value) (func(*conf), error) {
-			ca := newCache(cacheMaxAge(v.Elements()))
+			ca := newCache(int64(core.ElementInt32(v.Elements(), "max-age", 600)))
 			return func(c *conf) { c.cache = ca }, nil
 		}},
 	})
 	return err
-}
-
-// cacheMaxAge reads "max-age" from auth.cache; a missing or unreadable
-// value is lighttpd's 600 seconds.
-func cacheMaxAge(opts []lighttpdconf.Element) int64 {
-	age := int64(600)
-	for _, e := range opts {
-		if !e.HasKey || e.Key != "max-age" {
-			continue
-		}
-		switch e.Value.Kind {
-		case lighttpdconf.KindInteger:
-			age = int64(e.Value.Int)
-		case lighttpdconf.KindString:
-			var n int64
-			if _, err := fmt.Sscan(strings.TrimSpace(e.Value.Str), &n); err == nil {
-				age = n
-			} else {
-				age = 600
-			}
-		}
-	}
-	return age
 }
 
 // PostSetup resolves every auth.backend value against the backends the

@@ -1,11 +1,9 @@
 package deflate
 
 import (
-	"strconv"
 	"strings"
 
 	"github.com/golighty/golighty/core"
-	"github.com/golighty/golighty/lighttpdconf"
 	"github.com/klauspost/compress/flate"
 	"github.com/klauspost/compress/zstd"
 )
@@ -28,7 +26,7 @@ type params struct {
 func parseParams(v core.Value, warn func(format string, args ...any)) *params {
 	p := &params{brQuality: 5, zstdLevel: 3}
 	for _, e := range v.Elements() {
-		n := toInt32(e.Value)
+		n := int(core.Int32Value(e.Value, -1))
 		in := func(lo, hi int) bool { return lo <= n && n <= hi }
 		switch strings.ToLower(e.Key) {
 		case "brotli_param_quality":
@@ -84,19 +82,6 @@ func parseParams(v core.Value, warn func(format string, args ...any)) *params {
 		}
 	}
 	return p
-}
-
-// toInt32 is config_plugin_value_to_int32 with -1 as the fallback.
-func toInt32(v lighttpdconf.Value) int {
-	switch v.Kind {
-	case lighttpdconf.KindInteger:
-		return int(v.Int)
-	case lighttpdconf.KindString:
-		if n, err := strconv.ParseInt(strings.TrimSpace(v.Str), 10, 32); err == nil {
-			return int(n)
-		}
-	}
-	return -1
 }
 
 // settings resolves the encoder configuration of a codec as mod_deflate's

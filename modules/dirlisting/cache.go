@@ -30,7 +30,7 @@ type cacheConf struct {
 func parseCache(sc *core.SetupContext, v core.Value) (*cacheConf, error) {
 	maxAge := int32(15)
 	if mv, ok := element(v, "max-age"); ok {
-		maxAge = toInt32(mv, 15)
+		maxAge = core.Int32Value(mv, 15)
 	}
 	pv, ok := element(v, "path")
 	if !ok {
@@ -53,23 +53,6 @@ func parseCache(sc *core.SetupContext, v core.Value) (*cacheConf, error) {
 		return nil, nil
 	}
 	return &cacheConf{path: pv.Str, maxAge: int64(maxAge)}, nil
-}
-
-// toInt32 is lighttpd's config_plugin_value_to_int32: an integer, or a
-// string that is entirely a number in int32 range, else def.
-func toInt32(v lighttpdconf.Value, def int32) int32 {
-	switch v.Kind {
-	case lighttpdconf.KindInteger:
-		return v.Int
-	case lighttpdconf.KindString:
-		s := strings.TrimLeft(v.Str, " \t\n\v\f\r")
-		n, err := strconv.ParseInt(s, 10, 32)
-		if err != nil {
-			return def
-		}
-		return int32(n)
-	}
-	return def
 }
 
 // cacheDir is the directory that holds the cached page of the request's

@@ -5,6 +5,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/golighty/golighty/core"
 	"github.com/golighty/golighty/lighttpdconf"
 )
 
@@ -93,7 +94,7 @@ func TestMaxAge(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			if got := maxAge(tc.elems); got != tc.want {
+			if got := int64(core.ElementInt32(tc.elems, "max-age", 600)); got != tc.want {
 				t.Fatalf("maxAge = %d, want %d", got, tc.want)
 			}
 		})

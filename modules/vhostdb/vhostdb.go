@@ -91,35 +91,12 @@ func (m *Module) Setup(sc *core.SetupContext) error {
 			return func(c *conf) { c.backend = ref }, nil
 		}},
 		{Name: "vhostdb.cache", Type: core.TypeArray, Bind: func(v core.Value) (func(*conf), error) {
-			vc := newCache(maxAge(v.Elements()))
+			vc := newCache(int64(core.ElementInt32(v.Elements(), "max-age", 600)))
 			m.caches = append(m.caches, vc)
 			return func(c *conf) { c.cache = vc }, nil
 		}},
 	})
 	return err
-}
-
-// maxAge reads "max-age" from vhostdb.cache as lighttpd does: an integer,
-// or a string strtol reads whole; anything else means 600.
-func maxAge(elems []lighttpdconf.Element) int64 {
-	age := int64(600)
-	for _, e := range elems {
-		if !e.HasKey || e.Key != "max-age" {
-			continue
-		}
-		switch e.Value.Kind {
-		case lighttpdconf.KindInteger:
-			age = int64(e.Value.Int)
-		case lighttpdconf.KindString:
-			age = 600
-			if n, ok := cStrtol32(e.Value.Str); ok {
-				age = n
-			}
-		default:
-			age = 600
-		}
-	}
-	return age
 }
 
 // PostSetup finds the module behind every vhostdb.backend value.
@@ -193,36 +170,4 @@ func use(rc *core.Request, f *found) core.Result {
 	rc.Conf.ServerName = f.host
 	rc.Phys.DocRoot = f.docroot
 	return core.GoOn
-}
-
-// cStrtol32 is C's strtol(s, &end, 10) accepted only when it reads the whole
-// non-empty string and fits in 32 bits.
-func cStrtol32(s string) (int64, bool) {
-	t := strings.TrimLeft(s, " \t\n\v\f\r")
-	neg := false
-	if t != "" && (t[0] == '+' || t[0] == '-') {
-		neg = t[0] == '-'
-		t = t[1:]
-	}
-	if t == "" {
-		return 0, false
-	}
-	var n int64
-	for i := 0; i < len(t); i++ {
-		c := t[i]
-		if c < '0' || c > '9' {
-			return 0, false
-		}
-		n = n*10 + int64(c-'0')
-		if n > 1<<31 {
-			return 0, false
-		}
-	}
-	if neg {
-		n = -n
-	}
-	if n < -1<<31 || n > 1<<31-1 {
-		return 0, false
-	}
-	return n, true
 }

@@ -17,9 +17,13 @@ server.modules = ("mod_sockproxy")
 sockproxy.server = ( "" => (( "host" => "127.0.0.1", "port" => @BPORT@, "tcp-fin-propagate" => "enable" )))
 `
 
-// sockproxyExchange sends raw bytes, half-closes, and reads what comes
-// back until the server closes.
-func sockproxyExchange(t *testing.T, s *server, send string) string {
+// sockproxyExchange sends raw bytes and reads the echo; then it
+// half-closes and reports whether the server closed in turn
+// (tcp-fin-propagate carries the FIN to the backend, which closes). The
+// FIN goes out only after the echo: sent together with the bytes it can
+// reach lighttpd before its backend connect completes, and lighttpd then
+// drops the connection unanswered.
+func sockproxyExchange(t *testing.T, s *server, send string) (string, bool) {
 	t.Helper()
 	c, err := net.Dial("tcp", s.addr)
 	if err != nil {
@@ -27,11 +31,15 @@ func sockproxyExchange(t *testing.T, s *server, send string) string {
 	}
 	defer c.Close()
 	io.WriteString(c, send)
-	c.(*net.TCPConn).CloseWrite() // tcp-fin-propagate passes it on
 	c.SetReadDeadline(time.Now().Add(3 * time.Second))
 	buf := make([]byte, len(send))
-	n, _ := io.ReadFull(c, buf)
-	return string(buf[:n])
+	n, err := io.ReadFull(c, buf)
+	if err != nil {
+		return string(buf[:n]), true
+	}
+	c.(*net.TCPConn).CloseWrite()
+	_, err = c.Read(make([]byte, 1))
+	return string(buf[:n]), err == io.EOF
 }
 
 // TestSideBySideSockproxy: whole connections, HTTP or not, pass through
@@ -55,9 +63,9 @@ func TestSideBySideSockproxy(t *testing.T) {
 			g := startServer(t, "golighty", golightyBin, root, conf)
 			l := startServer(t, "lighttpd", lighttpd, root, conf)
 			start := time.Now()
-			gr := sockproxyExchange(t, g, tc.send)
+			gr, gclosed := sockproxyExchange(t, g, tc.send)
 			gd := time.Since(start)
-			lr := sockproxyExchange(t, l, tc.send)
+			lr, lclosed := sockproxyExchange(t, l, tc.send)
 			// With the backend down lighttpd leaves the connection open
 			// until it times out; golighty closes it at once.
 			if gd > time.Second {
@@ -65,6 +73,9 @@ func TestSideBySideSockproxy(t *testing.T) {
 			}
 			if gr != tc.want || lr != tc.want {
 				t.Fatalf("golighty %q, lighttpd %q, want %q", gr, lr, tc.want)
+			}
+			if tc.want != "" && (!gclosed || !lclosed) {
+				t.Errorf("half-close not propagated: golighty closed %v, lighttpd closed %v", gclosed, lclosed)
 			}
 		})
 	}

@@ -50,6 +50,7 @@ type fileBody struct {
 	parts     []filePart
 	multipart bool
 	handles   []*statcache.Handle // released when the response is done
+	temps     []*os.File          // spooled backend body, closed when done
 }
 
 type filePart struct {
@@ -96,9 +97,13 @@ func (r *Response) dropFile() {
 	for _, h := range r.file.handles {
 		h.Release()
 	}
+	for _, f := range r.file.temps {
+		f.Close()
+	}
 	clear(r.file.handles)
 	clear(r.file.parts)
-	r.file = fileBody{parts: r.file.parts[:0], handles: r.file.handles[:0]}
+	clear(r.file.temps)
+	r.file = fileBody{parts: r.file.parts[:0], handles: r.file.handles[:0], temps: r.file.temps[:0]}
 }
 
 // clearForError drops headers and body before an error document, keeping

@@ -5,7 +5,6 @@ import (
 	"bytes"
 	"context"
 	"errors"
-	"fmt"
 	"io"
 	"net"
 	"net/http/httputil"
@@ -26,11 +25,6 @@ const (
 	// maxReconnects is how often lighttpd retries a request whose connect
 	// failed on another proc or host.
 	maxReconnects = 5
-	// maxBuffered bounds a response body kept in memory: below it the
-	// response gets Content-Length (and keep-alive for HTTP/1.0 clients)
-	// like lighttpd's buffered default; above it the body is streamed so
-	// that a large download costs 1 MiB per request, not its size.
-	maxBuffered = 1 << 20
 	// smallBody is the largest request body read into memory up front, so
 	// it can be replayed on another proc after a connect failure (the
 	// FastCGI client reads such bodies before dialing).
@@ -262,7 +256,20 @@ func (h *handler) response(rc *core.Request, proc *gw.Proc, resp *fcgi.Response,
 		// Bytes beyond the backend's Content-Length are dropped.
 		src = io.LimitReader(br, bh.ContentLength)
 	}
-	return h.body(rc, proc, src, er, bh.ContentLength), false
+	err = rc.SendBackendBody(core.BackendBody{
+		R:             src,
+		ContentLength: bh.ContentLength,
+		Ready:         func() bool { return br.Buffered() > 0 || resp.Ready() },
+		Abort:         resp.Abort,
+	})
+	switch {
+	case err == nil:
+	case rc.Resp.Started():
+		rc.Logf("response already sent out, but backend returned error on socket: %s for %s?%s, terminating connection: %v", proc.Addr, rc.URI.Path, rc.URI.Query, err)
+	default:
+		return h.bodyError(rc, proc, err, er), false
+	}
+	return core.Finished, false
 }
 
 // clientCheckInterval is how often requests waiting for their backend's
@@ -364,85 +371,6 @@ func (h *handler) noResponse(rc *core.Request, proc *gw.Proc, err error, sent in
 	rc.Logf("unexpected end-of-file (perhaps the fastcgi process died):pid: %d socket: %s", proc.PID(), proc.Addr)
 	rc.Logf("response not received, request sent: %d on socket: %s for %s?%s, closing connection", sent, proc.Addr, rc.URI.Path, rc.URI.Query)
 	return rc.Status(500)
-}
-
-// body transfers the response body. A body that ends within maxBuffered
-// becomes rc.Resp's complete body (Content-Length, HEAD, 304 handling by
-// the core); a larger one is streamed.
-func (h *handler) body(rc *core.Request, proc *gw.Proc, src io.Reader, er *errReader, cl int64) core.Result {
-	// Most bodies end within the pooled scratch buffer and are copied out
-	// at their exact size; only larger ones grow a buffer of their own.
-	sp := scratchPool.Get().(*[]byte)
-	defer scratchPool.Put(sp)
-	scratch := *sp
-	n, err := readUntil(src, scratch)
-	buf := scratch[:n]
-	inScratch := err != nil
-	if !inScratch {
-		buf = make([]byte, n, 2*n)
-		copy(buf, scratch)
-		for err == nil && len(buf) <= maxBuffered {
-			if len(buf) == cap(buf) {
-				buf = append(buf, 0)[:len(buf)]
-			}
-			var m int
-			m, err = src.Read(buf[len(buf):min(cap(buf), maxBuffered+1)])
-			buf = buf[:len(buf)+m]
-		}
-	}
-	switch {
-	case err == io.EOF:
-		// A HEAD response may announce a length it does not send.
-		if cl >= 0 && int64(len(buf)) < cl && rc.Method != "HEAD" {
-			return h.bodyError(rc, proc, fmt.Errorf("backend sent %d of %d bytes (Content-Length)", len(buf), cl), er)
-		}
-		if inScratch {
-			buf = append([]byte(nil), buf...)
-		}
-		rc.Resp.SetBody(buf)
-		return core.Finished
-	case err != nil:
-		return h.bodyError(rc, proc, err, er)
-	}
-	w, err := rc.StartStream(cl)
-	if err != nil {
-		return core.Finished // client gone
-	}
-	if _, err := w.Write(buf); err != nil {
-		return core.Finished
-	}
-	for {
-		n, rerr := src.Read(scratch)
-		if n > 0 {
-			if _, err := w.Write(scratch[:n]); err != nil {
-				return core.Finished
-			}
-		}
-		if rerr == io.EOF {
-			return core.Finished
-		}
-		if rerr != nil {
-			rc.Logf("response already sent out, but backend returned error on socket: %s for %s?%s, terminating connection: %v", proc.Addr, rc.URI.Path, rc.URI.Query, rerr)
-			rc.AbortStream() // the client must see the truncation
-			return core.Finished
-		}
-	}
-}
-
-var scratchPool = sync.Pool{New: func() any { b := make([]byte, 32<<10); return &b }}
-
-// readUntil reads into p until it is full (nil error) or src fails (io.EOF
-// included).
-func readUntil(src io.Reader, p []byte) (int, error) {
-	n := 0
-	for n < len(p) {
-		m, err := src.Read(p[n:])
-		n += m
-		if err != nil {
-			return n, err
-		}
-	}
-	return n, nil
 }
 
 // bodyError turns a failure while buffering the body into an error

@@ -1,0 +1,398 @@
+package core
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"sync"
+)
+
+// BackendBody is a backend's response body, handed to SendBackendBody after
+// BackendHeaders has read the head.
+type BackendBody struct {
+	// R yields the body with the backend's framing removed (de-chunked, cut
+	// at its Content-Length) and returns io.EOF only after a complete body.
+	R io.Reader
+	// ContentLength is the backend's Content-Length, -1 when it sent none.
+	ContentLength int64
+	// Ready reports whether R has more bytes (or its end) at hand without
+	// waiting for the backend, as lighttpd's FIONREAD check does. With the
+	// streaming modes it decides whether the body came complete with the
+	// head (then it gets a Content-Length) and when to flush to the client.
+	// Nil: never (the streamed head leaves at once, every write is flushed).
+	Ready func() bool
+	// Abort makes a Read of R blocked on another goroutine return (close
+	// the backend connection). Optional; used when the client goes away
+	// while server.stream-response-body = 1 reads the backend ahead.
+	Abort func()
+}
+
+// ErrShortBody is wrapped by SendBackendBody's error for a backend whose
+// body ended before its Content-Length.
+var ErrShortBody = errors.New("backend body shorter than its Content-Length")
+
+var bodyScratch = sync.Pool{New: func() any { b := make([]byte, 32<<10); return &b }}
+
+// SendBackendBody transfers a backend's response body to the client the way
+// server.stream-response-body asks (lighttpd's http_response_read and
+// chunkqueue), for every gateway:
+//
+//   - 0 (the default): the whole body is collected, the first 64 KiB in
+//     memory and beyond that in temporary files in server.upload-dirs, and
+//     becomes the complete response: Content-Length, Range (206, 416,
+//     multipart), HEAD and error documents apply as to a static file, and
+//     a spooled body leaves with sendfile. Memory stays bounded whatever
+//     the size.
+//   - 1: the response starts once the head is in; the backend is read as
+//     fast as it sends whatever the client's pace, so what the client has
+//     not taken yet waits in memory (64 KiB) and temporary files, and the
+//     backend is free early.
+//   - 2: streamed with backpressure: the backend is read only as the client
+//     takes the data (a few dozen KiB in flight), as for a live feed.
+//
+// In modes 1 and 2 a body that is already complete when the head has been
+// read (nothing waited for) is sent as in mode 0, as lighttpd does.
+//
+// It returns an error only when the backend failed (a read error, a body
+// shorter than its Content-Length). If the response has not started
+// (rc.Resp.Started() is false) nothing was sent and the caller answers with
+// its error status (502, 504); if it had, the connection has been cut so
+// the client cannot take the truncated body for a whole one, and the caller
+// only logs. A client that goes away and a temporary file that cannot be
+// written (500 when nothing was sent, as lighttpd) are handled here.
+func (rc *Request) SendBackendBody(b BackendBody) error {
+	sp := bodyScratch.Get().(*[]byte)
+	defer bodyScratch.Put(sp)
+	scratch := *sp
+	mode := rc.Conf.StreamResponseBody
+	var n int
+	var err error
+	if mode&3 == 0 {
+		n, err = readUntil(b.R, scratch)
+	} else {
+		n, err = readReady(&b, scratch)
+	}
+	switch {
+	case err == io.EOF:
+		// Complete within the scratch buffer: keep it at its exact size.
+		if err := rc.checkLength(&b, int64(n)); err != nil {
+			return err
+		}
+		rc.Resp.SetBody(append([]byte(nil), scratch[:n]...))
+		return nil
+	case err != nil:
+		return err
+	case mode&3 == 0:
+		return rc.spoolBody(&b, scratch, n)
+	case mode&2 != 0:
+		return rc.streamBody(&b, scratch, n)
+	}
+	return rc.streamAhead(&b, scratch, n)
+}
+
+// readUntil reads into p until it is full (nil error) or r fails (io.EOF
+// included).
+func readUntil(r io.Reader, p []byte) (int, error) {
+	n := 0
+	for n < len(p) {
+		m, err := r.Read(p[n:])
+		n += m
+		if err != nil {
+			return n, err
+		}
+	}
+	return n, nil
+}
+
+// readReady reads into p what the backend has already sent, stopping
+// before a read that would wait.
+func readReady(b *BackendBody, p []byte) (int, error) {
+	n := 0
+	for n < len(p) && b.Ready != nil && b.Ready() {
+		m, err := b.R.Read(p[n:])
+		n += m
+		if err != nil {
+			return n, err
+		}
+	}
+	return n, nil
+}
+
+// checkLength fails a body that ended before the backend's Content-Length
+// (a HEAD response may announce a length it does not send).
+func (rc *Request) checkLength(b *BackendBody, got int64) error {
+	if b.ContentLength >= 0 && got < b.ContentLength && rc.Method != "HEAD" {
+		return fmt.Errorf("%w: %d of %d bytes", ErrShortBody, got, b.ContentLength)
+	}
+	return nil
+}
+
+// spoolFailed answers 500 for a body that could not be kept, as lighttpd
+// does when writing its temporary file fails before the response started.
+func (rc *Request) spoolFailed(err error) {
+	rc.Logf("%v", err)
+	rc.Resp.Header.Reset()
+	rc.Resp.Dynamic = false
+	rc.Resp.Status = 500
+}
+
+// spoolBody collects the rest of the body (mode 0): the first n bytes are
+// in scratch, in memory up to spoolMem, then everything in temporary files.
+func (rc *Request) spoolBody(b *BackendBody, scratch []byte, n int) error {
+	mem := make([]byte, n, 2*n)
+	copy(mem, scratch[:n])
+	var t tempFiles
+	t.init(&rc.Snap.Core.Server)
+	total := int64(n)
+	for {
+		m, err := b.R.Read(scratch)
+		if m > 0 {
+			total += int64(m)
+			var werr error
+			switch {
+			case len(t.segs) == 0 && len(mem)+m <= spoolMem:
+				mem = append(mem, scratch[:m]...)
+			case len(t.segs) == 0:
+				// Past the memory share: what is kept moves to a file too.
+				if werr = t.write(mem); werr == nil {
+					werr = t.write(scratch[:m])
+				}
+				mem = nil
+			default:
+				werr = t.write(scratch[:m])
+			}
+			if werr != nil {
+				t.closeAll()
+				rc.spoolFailed(werr)
+				return nil
+			}
+		}
+		if err == io.EOF {
+			break
+		}
+		if err != nil {
+			t.closeAll()
+			return err
+		}
+	}
+	if err := rc.checkLength(b, total); err != nil {
+		t.closeAll()
+		return err
+	}
+	if len(t.segs) == 0 {
+		rc.Resp.SetBody(mem)
+		return nil
+	}
+	rc.Resp.setTempBody(&t)
+	return nil
+}
+
+// setTempBody makes the spooled files the complete body. Range applies to
+// their concatenation; the files close when the response is done.
+func (r *Response) setTempBody(t *tempFiles) {
+	r.dropFile()
+	r.kind = bodyFile
+	for _, s := range t.segs {
+		r.file.parts = append(r.file.parts, filePart{f: s.f, n: s.n})
+		r.file.temps = append(r.file.temps, s.f)
+	}
+	r.rangePending = true
+}
+
+// streamBody streams with backpressure (mode 2): the backend is read only
+// when the client has taken the previous piece.
+func (rc *Request) streamBody(b *BackendBody, scratch []byte, n int) error {
+	w, err := rc.StartStream(b.ContentLength)
+	if err != nil {
+		return nil // the client is gone
+	}
+	total := int64(n)
+	p := scratch[:n]
+	for {
+		if len(p) > 0 {
+			if _, err := w.Write(p); err != nil {
+				return nil
+			}
+			if b.Ready == nil || !b.Ready() {
+				if err := rc.FlushStream(); err != nil {
+					return nil
+				}
+			}
+		}
+		m, rerr := b.R.Read(scratch)
+		total += int64(m)
+		p = scratch[:m]
+		if rerr == io.EOF {
+			if len(p) > 0 {
+				if _, err := w.Write(p); err != nil {
+					return nil
+				}
+			}
+			if err := rc.checkLength(b, total); err != nil {
+				rc.AbortStream()
+				return err
+			}
+			return nil
+		}
+		if rerr != nil {
+			rc.AbortStream()
+			return rerr
+		}
+	}
+}
+
+// aheadQueue holds what the backend sent and the client has not taken yet
+// (mode 1): bytes in memory first, then in temporary files once more than
+// spoolMem wait. The reader goroutine appends, the handler's goroutine
+// sends; both under mu (file writes too: they are short, page-cache
+// writes), except the sending itself.
+type aheadQueue struct {
+	mu    sync.Mutex
+	more  sync.Cond
+	mem   []byte
+	files tempFiles
+	total int64 // bytes read from the backend
+	end   error // io.EOF or the failure that ended reading; valid once ended
+	ended bool
+	gone  bool // the client went away: stop reading
+	spool error
+}
+
+// streamAhead streams while a goroutine reads the backend ahead of the
+// client (mode 1).
+func (rc *Request) streamAhead(b *BackendBody, scratch []byte, n int) error {
+	// The reader starts first: even the head may wait for the client.
+	q := &aheadQueue{total: int64(n), mem: append(make([]byte, 0, spoolMem), scratch[:n]...)}
+	q.more.L = &q.mu
+	q.files.init(&rc.Snap.Core.Server)
+	done := make(chan struct{})
+	go q.readAhead(b.R, done)
+	defer func() {
+		<-done
+		q.files.closeAll()
+	}()
+	stop := func() {
+		q.mu.Lock()
+		q.gone = true
+		q.mu.Unlock()
+		if b.Abort != nil {
+			b.Abort()
+		}
+	}
+	w, err := rc.StartStream(b.ContentLength)
+	if err != nil {
+		stop()
+		return nil
+	}
+	flushed := true
+	for {
+		q.mu.Lock()
+		if len(q.mem) == 0 && q.files.size() == 0 && !q.ended {
+			// Nothing queued: push out what was sent, then wait.
+			if !flushed {
+				q.mu.Unlock()
+				if err := rc.FlushStream(); err != nil {
+					stop()
+					return nil
+				}
+				flushed = true
+				continue
+			}
+			q.more.Wait()
+			q.mu.Unlock()
+			continue
+		}
+		flushed = false
+		switch {
+		case len(q.mem) > 0:
+			k := copy(scratch, q.mem)
+			q.mem = q.mem[:copy(q.mem, q.mem[k:])]
+			q.mu.Unlock()
+			if _, err := w.Write(scratch[:k]); err != nil {
+				stop()
+				return nil
+			}
+		case q.files.size() > 0:
+			// consumed keeps the first file unfinished: send what it holds.
+			s := q.files.segs[0]
+			q.mu.Unlock()
+			k := s.n - s.done
+			if err := rc.w.SendFile(s.f, s.done, k); err != nil {
+				stop()
+				return nil
+			}
+			rc.Resp.written += k
+			q.mu.Lock()
+			q.files.segs[0].done += k
+			q.consumed()
+			q.mu.Unlock()
+		default:
+			end, spool := q.end, q.spool
+			q.mu.Unlock()
+			if spool != nil {
+				rc.Logf("%v", spool)
+				rc.AbortStream()
+				return nil
+			}
+			if end == io.EOF {
+				if err := rc.checkLength(b, q.total); err != nil {
+					end = err
+				} else {
+					return nil
+				}
+			}
+			rc.AbortStream()
+			return end
+		}
+	}
+}
+
+// consumed closes the files the client has taken completely; once nothing
+// waits, new data goes to memory again.
+func (q *aheadQueue) consumed() {
+	t := &q.files
+	for len(t.segs) > 1 && t.segs[0].done == t.segs[0].n {
+		t.segs[0].f.Close()
+		t.segs[0] = tempSeg{}
+		t.segs = t.segs[1:]
+	}
+	if len(t.segs) == 1 && t.segs[0].done == t.segs[0].n {
+		t.closeAll()
+	}
+}
+
+// readAhead reads the backend into the queue until it ends, fails, or the
+// client is gone.
+func (q *aheadQueue) readAhead(r io.Reader, done chan<- struct{}) {
+	defer close(done)
+	bp := bodyScratch.Get().(*[]byte)
+	defer bodyScratch.Put(bp)
+	buf := *bp
+	for {
+		m, err := r.Read(buf)
+		q.mu.Lock()
+		if q.gone {
+			q.mu.Unlock()
+			return
+		}
+		if m > 0 {
+			q.total += int64(m)
+			if q.files.size() == 0 && len(q.files.segs) == 0 && len(q.mem)+m <= spoolMem {
+				q.mem = append(q.mem, buf[:m]...)
+			} else if werr := q.files.write(buf[:m]); werr != nil {
+				q.spool, q.ended = werr, true
+				q.mu.Unlock()
+				q.more.Signal()
+				return
+			}
+		}
+		if err != nil {
+			q.end, q.ended = err, true
+		}
+		q.mu.Unlock()
+		q.more.Signal()
+		if err != nil {
+			return
+		}
+	}
+}

@@ -47,6 +47,7 @@ func serve(o *options, snap *core.Snapshot, stderr io.Writer) int {
 		return exitErr
 	}
 	slog.SetDefault(logger)
+	startDebug(logger)
 
 	srv := core.NewServer(snap, logger)
 	if err := srv.Start(); err != nil {

@@ -176,6 +176,7 @@ func (rc *Request) writeResponse() error {
 		return nil
 	}
 	r.started = true
+	rc.conditionalServerTag()
 	head := rc.Method == "HEAD"
 	switch r.kind {
 	case bodyFile:
@@ -264,6 +265,7 @@ func (rc *Request) StartStream(contentLength int64) (io.Writer, error) {
 	}
 	r.kind = bodyStream
 	r.started = true
+	rc.conditionalServerTag()
 	if contentLength >= 0 {
 		r.setContentLength(contentLength)
 	}

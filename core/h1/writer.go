@@ -23,6 +23,7 @@ type ResponseWriter struct {
 	hdr                              []byte // "Name: value\r\n" lines from the handler
 	connPos                          int    // offset in hdr of a handler Connection header, -1 if none
 	hasDate, hasServer, hasCL, hasTE bool
+	serverTag                        string // SetServerTag; "" = the configured one
 
 	wroteHead bool
 	dropped   bool   // Drop: no response at all, the connection closes
@@ -40,6 +41,11 @@ func (w *ResponseWriter) reset(r *Request) {
 		w.status = r.Status
 	}
 }
+
+// SetServerTag replaces the configured server tag in this response's
+// Server header (lighttpd reads server.tag per request, a condition may set
+// it); "" keeps the configured one.
+func (w *ResponseWriter) SetServerTag(tag string) { w.serverTag = tag }
 
 // Discard drops a response head (and body bytes) still buffered, so the
 // handler can answer differently (a 500 after a panic). It reports false
@@ -228,7 +234,11 @@ func (w *ResponseWriter) writeHead(bodyLen int64) {
 		b = append(b, httpDate()...)
 		b = append(b, "\r\n"...)
 	}
-	if tag := c.cfg.ServerTag; !w.hasServer && tag != "" {
+	tag := c.cfg.ServerTag
+	if w.serverTag != "" {
+		tag = w.serverTag
+	}
+	if !w.hasServer && tag != "" {
 		b = append(b, "Server: "...)
 		b = append(b, tag...)
 		b = append(b, "\r\n"...)

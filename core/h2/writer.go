@@ -282,7 +282,12 @@ type ResponseWriter struct {
 	wroteHead bool
 	noBody    bool
 	written   int64
+	serverTag string // SetServerTag; "" = the configured one
 }
+
+// SetServerTag replaces the configured server tag in this response's
+// server field (lighttpd reads server.tag per request); "" keeps it.
+func (w *ResponseWriter) SetServerTag(tag string) { w.serverTag = tag }
 
 // Discard drops the fields added so far and reports whether the head is
 // still unsent (a handler that failed can then answer afresh).
@@ -545,7 +550,11 @@ func (c *conn) writeHead(s *stream, bodyLen int64, body []byte) error {
 		// The same for a second: worth a dynamic table entry.
 		c.enc.WriteField(hpack.HeaderField{Name: "date", Value: c.internValue(httpDate())})
 	}
-	if tag := c.cfg.ServerTag; tag != "" && !hasServer {
+	tag := c.cfg.ServerTag
+	if w.serverTag != "" {
+		tag = w.serverTag
+	}
+	if tag != "" && !hasServer {
 		c.enc.WriteField(hpack.HeaderField{Name: "server", Value: tag})
 	}
 	c.encBuf.Write(c.lit)

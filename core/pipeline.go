@@ -281,7 +281,7 @@ func (rc *Request) redirectDir() Result {
 	return Finished
 }
 
-// appendEncodedPath percent-encodes everything but A-Z a-z 0-9 ! ( ) * - . / _
+// appendEncodedPath percent-encodes everything but A-Z a-z 0-9 ! ( ) * - . / _ ~
 // as lighttpd's directory redirect does.
 func appendEncodedPath(dst []byte, p string) []byte {
 	const hex = "0123456789ABCDEF"
@@ -289,7 +289,7 @@ func appendEncodedPath(dst []byte, p string) []byte {
 		c := p[i]
 		switch {
 		case 'a' <= c && c <= 'z', 'A' <= c && c <= 'Z', '0' <= c && c <= '9',
-			c == '!', c == '(', c == ')', c == '*', c == '-', c == '.', c == '/', c == '_':
+			c == '!', c == '(', c == ')', c == '*', c == '-', c == '.', c == '/', c == '_', c == '~':
 			dst = append(dst, c)
 		default:
 			dst = append(dst, '%', hex[c>>4], hex[c&15])

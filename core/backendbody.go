@@ -313,7 +313,7 @@ func (rc *Request) streamAhead(b *BackendBody, scratch []byte, n int) error {
 				return nil
 			}
 		case q.files.size() > 0:
-			// consumed keeps the first file unfinished: send what it holds.
+			// sent drops finished files: the first one holds what is next.
 			s := q.files.segs[0]
 			q.mu.Unlock()
 			k := s.n - s.done
@@ -323,8 +323,7 @@ func (rc *Request) streamAhead(b *BackendBody, scratch []byte, n int) error {
 			}
 			rc.Resp.written += k
 			q.mu.Lock()
-			q.files.segs[0].done += k
-			q.consumed()
+			q.files.sent(k)
 			q.mu.Unlock()
 		default:
 			end, spool := q.end, q.spool
@@ -347,20 +346,6 @@ func (rc *Request) streamAhead(b *BackendBody, scratch []byte, n int) error {
 	}
 }
 
-// consumed closes the files the client has taken completely; once nothing
-// waits, new data goes to memory again.
-func (q *aheadQueue) consumed() {
-	t := &q.files
-	for len(t.segs) > 1 && t.segs[0].done == t.segs[0].n {
-		t.segs[0].f.Close()
-		t.segs[0] = tempSeg{}
-		t.segs = t.segs[1:]
-	}
-	if len(t.segs) == 1 && t.segs[0].done == t.segs[0].n {
-		t.closeAll()
-	}
-}
-
 // readAhead reads the backend into the queue until it ends, fails, or the
 // client is gone.
 func (q *aheadQueue) readAhead(r io.Reader, done chan<- struct{}) {
@@ -377,7 +362,7 @@ func (q *aheadQueue) readAhead(r io.Reader, done chan<- struct{}) {
 		}
 		if m > 0 {
 			q.total += int64(m)
-			if q.files.size() == 0 && len(q.files.segs) == 0 && len(q.mem)+m <= spoolMem {
+			if q.files.size() == 0 && len(q.mem)+m <= spoolMem {
 				q.mem = append(q.mem, buf[:m]...)
 			} else if werr := q.files.write(buf[:m]); werr != nil {
 				q.spool, q.ended = werr, true

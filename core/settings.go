@@ -37,7 +37,6 @@ type ServerSettings struct {
 	SystemdSocketActivate bool
 	StatCacheEngine       string
 	UploadDirs            []string
-	UploadTempFileSize    int64 // server.upload-temp-file-size (0: 1 MiB)
 	FeatureFlags          []KV
 	ParseOpts             ParseOpts
 	MimeXattrName         string
@@ -170,7 +169,7 @@ func bindCore(sc *SetupContext) (*CoreSettings, error) {
 		gs("server.network-backend", TypeString, func(*S, Value) {}),
 		gs("server.max-worker", TypeShort, func(*S, Value) {}),
 		gs("server.core-files", TypeBool, func(*S, Value) {}),
-		gs("server.upload-temp-file-size", TypeInt, func(s *S, v Value) { s.UploadTempFileSize = v.Int() }),
+		gs("server.upload-temp-file-size", TypeInt, func(*S, Value) {}),
 		gs("server.chunkqueue-chunk-sz", TypeInt, func(*S, Value) {}),
 		gs("server.reject-expect-100-with-417", TypeBool, func(*S, Value) {}),
 		gs("server.http-parseopts", TypeKV, func(*S, Value) {}), // checked in parseOpts

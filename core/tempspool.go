@@ -14,10 +14,6 @@ import (
 // more than 64 KiB are queued (http_chunk_uses_tempfile).
 const spoolMem = 64 << 10
 
-// defaultTempFileSize is lighttpd's server.upload-temp-file-size default: a
-// temporary file is closed and the next one started once it holds this much.
-const defaultTempFileSize = 1 << 20
-
 // tempDirs returns server.upload-dirs, or lighttpd's default when unset:
 // $TMPDIR, else /var/tmp.
 func (s *ServerSettings) tempDirs() []string {
@@ -30,37 +26,30 @@ func (s *ServerSettings) tempDirs() []string {
 	return []string{"/var/tmp"}
 }
 
-// tempFileSize is server.upload-temp-file-size (0: lighttpd's default).
-func (s *ServerSettings) tempFileSize() int64 {
-	if s.UploadTempFileSize > 0 {
-		return s.UploadTempFileSize
-	}
-	return defaultTempFileSize
-}
-
 // tempSeg is one temporary file of a spool: bytes [done, n) are still to
-// be sent (done stays 0 for a spool that is sent whole).
+// be sent (done stays 0 for a spool that is sent whole), the bytes before
+// punched are given back to the file system.
 type tempSeg struct {
-	f       *os.File
-	n, done int64
+	f                *os.File
+	n, done, punched int64
 }
 
-// tempFiles writes bytes into a sequence of unnamed temporary files in the
-// upload directories, as lighttpd's chunkqueue does with its
-// lighttpd-upload-XXXXXX files: a file is closed for writing once it holds
-// the configured size, a directory that fails (cannot create, disk full)
-// hands over to the next one. The files have no name (O_TMPFILE, or
-// unlinked at once), so nothing is left behind whatever happens to the
-// process.
+// tempFiles writes bytes into unnamed temporary files in the upload
+// directories, as lighttpd's chunkqueue does with its lighttpd-upload-XXXXXX
+// files: one file, and a directory that fails (cannot create, disk full)
+// hands over to the next one, which starts another file. The files have no
+// name (O_TMPFILE, or unlinked at once), so nothing is left behind whatever
+// happens to the process, and a response holds one descriptor whatever its
+// size (lighttpd's files of server.upload-temp-file-size are about
+// reopening by name, which unnamed files need not do).
 type tempFiles struct {
 	dirs []string
-	max  int64
 	idx  int // directory in use
 	segs []tempSeg
 }
 
 func (t *tempFiles) init(s *ServerSettings) {
-	t.dirs, t.max, t.idx = s.tempDirs(), s.tempFileSize(), 0
+	t.dirs, t.idx = s.tempDirs(), 0
 }
 
 // size is the number of bytes written and not yet consumed.
@@ -76,7 +65,7 @@ func (t *tempFiles) size() int64 {
 // its directory fails.
 func (t *tempFiles) write(p []byte) error {
 	for len(p) > 0 {
-		if len(t.segs) == 0 || t.segs[len(t.segs)-1].n >= t.max {
+		if len(t.segs) == 0 {
 			if err := t.open(); err != nil {
 				return err
 			}
@@ -125,6 +114,33 @@ func openTemp(dir string) (*os.File, error) {
 	}
 	os.Remove(f.Name())
 	return f, nil
+}
+
+// punchStep is how much of a file must have been sent before that part is
+// given back to the file system (mode 1, a long stream to a slow client).
+const punchStep = 1 << 20
+
+// sent records that k more bytes of the first file went to the client.
+// Once nothing waits in it, a lone file starts over empty; a finished file
+// before others is closed; sent regions of a long file are freed.
+func (t *tempFiles) sent(k int64) {
+	s := &t.segs[0]
+	s.done += k
+	switch {
+	case s.done == s.n && len(t.segs) > 1:
+		s.f.Close()
+		t.segs[0] = tempSeg{}
+		t.segs = t.segs[1:]
+	case s.done == s.n:
+		if s.f.Truncate(0) == nil {
+			s.n, s.done, s.punched = 0, 0, 0
+		}
+	case s.done-s.punched >= punchStep:
+		// Best effort: without hole punching the space comes back at the end.
+		end := s.done &^ (punchStep - 1)
+		unix.Fallocate(int(s.f.Fd()), unix.FALLOC_FL_PUNCH_HOLE|unix.FALLOC_FL_KEEP_SIZE, s.punched, end-s.punched)
+		s.punched = end
+	}
 }
 
 // closeAll closes every file.

@@ -7,8 +7,10 @@
 # the ratio, not the absolute numbers.
 #
 #   bench/compare.sh [case ...]     cases: 1k 100k noka 304 big php phpkeep xsendfile readfile
-#                                   rewrite rwnomatch authbcrypt authapr1 authplain
-#                                   (default: all; php cases need php-cgi, auth cases htpasswd)
+#                                   rewrite rwnomatch authbcrypt authapr1 authplain svhost evhost vhostdb
+#                                   xff xffnone
+#                                   (default: all; php cases need php-cgi, auth cases htpasswd,
+#                                   vhostdb sqlite3 and Debian's lighttpd-modules-dbi libdbd-sqlite3)
 # rewrite is a 1 KiB file reached through the last of 20 url.rewrite-once
 # rules (a second pass through the request pipeline); rwnomatch is the plain
 # 1k request on that same config, where none of the 20 rules matches.
@@ -16,6 +18,11 @@
 # authbcrypt and authapr1 from htpasswd files (bcrypt as `htpasswd -B`
 # writes it, apr1 as `htpasswd -m`) with auth.cache, authplain from the
 # plain backend without a cache (each login reads the user file).
+# svhost, evhost and vhostdb are the 1k case through mod_simple_vhost, mod_evhost and
+# mod_vhostdb (SQLite, vhostdb.cache) with "Host: www.example.com".
+# xff is 1k through mod_extforward from a trusted peer with X-Forwarded-For
+# (the client taken from the header); xffnone the same without the header.
+# Naming either loads mod_extforward for every case of that run.
 # phpkeep is PHP hello through a backend with golighty's "keep-conn" =>
 # "enable" (connection reuse); lighttpd ignores that key, so both servers
 # still read the same file.
@@ -31,7 +38,7 @@ CLIENT_CPU=${CLIENT_CPU:-1}
 PORT_G=${PORT_G:-18080}
 PORT_L=${PORT_L:-18081}
 cases=("$@")
-[ ${#cases[@]} -eq 0 ] && cases=(1k 100k noka 304 big php phpkeep xsendfile readfile rewrite rwnomatch authbcrypt authapr1 authplain)
+[ ${#cases[@]} -eq 0 ] && cases=(1k 100k noka 304 big php phpkeep xsendfile readfile rewrite rwnomatch authbcrypt authapr1 authplain svhost evhost vhostdb xff xffnone)
 
 for tool in wrk lighttpd taskset go; do
   command -v "$tool" >/dev/null || { echo "missing $tool (apt-get install wrk lighttpd util-linux)"; exit 1; }
@@ -65,6 +72,13 @@ if [[ " ${cases[*]} " == *" auth"* ]]; then
   htpasswd -nbm bench secret > "$work/apr1.users"
   echo "bench:secret" > "$work/plain.users"
 fi
+mkdir -p "$work/vhosts/www.example.com/htdocs"
+cp "$work/www/1k.txt" "$work/vhosts/www.example.com/htdocs/1k.txt"
+if [[ " ${cases[*]} " == *" vhostdb "* ]]; then
+  command -v sqlite3 >/dev/null || { echo "missing sqlite3 (apt-get install sqlite3)"; exit 1; }
+  sqlite3 "$work/vhosts.sqlite" "CREATE TABLE vhosts (hostname varchar(255) NOT NULL PRIMARY KEY, docroot varchar(255) NOT NULL);
+    INSERT INTO vhosts VALUES ('www.example.com', '$work/vhosts/www.example.com/htdocs');"
+fi
 
 go build -o "$work/golighty" ./cmd/golighty
 
@@ -78,6 +92,7 @@ server.errorlog = "$work/error-$1.log"
 mimetype.assign = (".txt" => "text/plain", ".bin" => "application/x-test")
 EOF
   local mods=()
+  [[ " ${cases[*]} " == *" xff"* ]] && mods+=('"mod_extforward"')
   [ -n "$AUTH" ] && mods+=('"mod_auth"' '"mod_authn_file"')
   [ -n "$PHP_CGI" ] && mods+=('"mod_fastcgi"')
   [ ${#mods[@]} -gt 0 ] && echo "server.modules = ($(IFS=,; echo "${mods[*]}"))"
@@ -120,6 +135,12 @@ fastcgi.server = (".php" => ((
 )))
 EOF
   fi
+  if [[ " ${cases[*]} " == *" xff"* ]]; then
+    cat <<EOF
+extforward.forwarder = ("127.0.0.1" => "trust", "10.0.0.0/8" => "trust")
+\$HTTP["remoteip"] == "203.0.113.0/24" { server.name = "clients" }
+EOF
+  fi
 }
 rewrite_rules() { # 20 rules of the usual shape; only /r19/ matches
   echo 'server.modules += ("mod_rewrite")'
@@ -133,6 +154,38 @@ conf "$PORT_G" > "$work/golighty.conf"
 conf "$PORT_L" > "$work/lighttpd.conf"
 { conf "$PORT_G"; rewrite_rules; } > "$work/golighty-rw.conf"
 { conf "$PORT_L"; rewrite_rules; } > "$work/lighttpd-rw.conf"
+
+vhost_conf() { # case port: the base config plus one document-root module
+  conf "$2"
+  case $1 in
+    svhost) cat <<EOF
+server.modules += ("mod_simple_vhost")
+simple-vhost.server-root = "$work/vhosts"
+simple-vhost.document-root = "htdocs"
+simple-vhost.default-host = "www.example.com"
+EOF
+    ;;
+    evhost) cat <<EOF
+server.modules += ("mod_evhost")
+evhost.path-pattern = "$work/vhosts/%_/htdocs/"
+EOF
+    ;;
+    vhostdb) cat <<EOF
+server.modules += ("mod_vhostdb_dbi")
+vhostdb.backend = "dbi"
+vhostdb.cache = ()
+vhostdb.dbi = ( "sql" => "SELECT docroot FROM vhosts WHERE hostname='?'", "dbtype" => "sqlite3",
+                "dbname" => "vhosts.sqlite", "sqlite3_dbdir" => "$work" )
+EOF
+    ;;
+  esac
+}
+for c in svhost evhost vhostdb; do
+  if [[ " ${cases[*]} " == *" $c "* ]]; then
+    vhost_conf "$c" "$PORT_G" > "$work/golighty-$c.conf"
+    vhost_conf "$c" "$PORT_L" > "$work/lighttpd-$c.conf"
+  fi
+done
 
 cat > "$work/ims.lua" <<'EOF'
 -- wrk script: conditional GET with the ETag the server sent first
@@ -149,6 +202,10 @@ end
 EOF
 cat > "$work/noka.lua" <<'EOF'
 wrk.headers["Connection"] = "close"
+EOF
+cat > "$work/xff.lua" <<'EOF'
+wrk.headers["X-Forwarded-For"] = "203.0.113.7, 10.1.1.1"
+wrk.headers["X-Forwarded-Proto"] = "https"
 EOF
 
 start_server() { # name [config suffix] -> pid
@@ -171,16 +228,17 @@ cpu_ticks() { awk '{print $14+$15}' "/proc/$1/stat"; }
 peak_rss_kb() { awk '/VmHWM/{print $2}' "/proc/$1/status"; }
 
 run_case() { # case server -> "reqs mbps cpu_us_per_req rss_kb"
-  local c=$1 name=$2 port=$PORT_G
+  local c=$1 name=$2 port=$PORT_G suffix=""
   [ "$name" = lighttpd ] && port=$PORT_L
-  local suffix=""
-  case $c in rewrite|rwnomatch) suffix=-rw ;; esac
+  case $c in rewrite|rwnomatch) suffix=-rw ;; svhost|evhost|vhostdb) suffix="-$c" ;; esac
   local pid; pid=$(start_server "$name" "$suffix")
   local url="http://127.0.0.1:$port" args=(-t 1 -c "$CONNS" -d "${DURATION}s") script=()
   case $c in
     1k) url+=/1k.txt ;;
     100k) url+=/100k.bin ;;
     noka) url+=/1k.txt; script=(-s "$work/noka.lua") ;;
+    xff) url+=/1k.txt; script=(-s "$work/xff.lua") ;;
+    xffnone) url+=/1k.txt ;;
     304) url+=/1k.txt; script=(-s "$work/ims.lua") ;;
     big) url+=/big.bin; args=(-t 1 -c 8 -d "${DURATION}s") ;;
     php) url+=/hello.php ;;
@@ -189,6 +247,7 @@ run_case() { # case server -> "reqs mbps cpu_us_per_req rss_kb"
     readfile) url+=/rf.php; args=(-t 1 -c 8 -d "${DURATION}s") ;;
     rewrite) url+="/r19/1k?x=1" ;;
     rwnomatch) url+=/1k.txt ;;
+    svhost|evhost|vhostdb) url+=/1k.txt; args+=(-H "Host: www.example.com") ;;
     authbcrypt) url+=/bcrypt/1k.txt; args+=(-H "Authorization: Basic YmVuY2g6c2VjcmV0") ;;
     authapr1) url+=/apr1/1k.txt; args+=(-H "Authorization: Basic YmVuY2g6c2VjcmV0") ;;
     authplain) url+=/plain/1k.txt; args+=(-H "Authorization: Basic YmVuY2g6c2VjcmV0") ;;

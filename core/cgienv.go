@@ -92,16 +92,13 @@ func (rc *Request) CGIEnv(env EnvSink, o *CGIOptions) {
 	}
 	env.Add("SERVER_PORT", serverPort(rc.Conn.Socket))
 	env.Add("SERVER_ADDR", rc.Conn.LocalIP)
+	// server.name, else the host (a vhost module may have set either);
+	// lighttpd leaves it empty when neither is there.
 	name := rc.Conf.ServerName
 	if name == "" {
 		name = rc.URI.Authority
 	}
-	if name == "" {
-		name = rc.Conn.LocalIP
-	} else {
-		name = stripPort(name)
-	}
-	env.Add("SERVER_NAME", name)
+	env.Add("SERVER_NAME", stripPort(name))
 	env.Add("REMOTE_ADDR", rc.Conn.RemoteIP)
 	env.Add("REMOTE_PORT", string(strconv.AppendInt(num[:0], int64(rc.Conn.RemotePort), 10)))
 	for i := 0; i < rc.Header.Len(); i++ {
@@ -125,6 +122,12 @@ func (rc *Request) CGIEnv(env EnvSink, o *CGIOptions) {
 	}
 	if rc.ErrorStatus != 0 {
 		env.Add("REDIRECT_STATUS", string(strconv.AppendInt(num[:0], int64(rc.ErrorStatus), 10)))
+	}
+	if !rc.envHooksRun && rc.Snap != nil {
+		rc.envHooksRun = true
+		for _, h := range rc.Snap.hooks.requestEnv {
+			h.RequestEnv(rc)
+		}
 	}
 	for i := 0; i < rc.Env.Len(); i++ {
 		e := rc.Env.At(i)

@@ -82,6 +82,20 @@ func (sc *SetupContext) Loaded() []Module {
 // Shared returns the pool of long-lived resources that survive reloads.
 func (sc *SetupContext) Shared() *SharedPool { return sc.snap.shared }
 
+// Snapshot returns the snapshot being set up: its conditions are compiled
+// and its core settings bound (ResolveConn, ListenSpecs), its modules not.
+func (sc *SetupContext) Snapshot() *Snapshot { return sc.snap }
+
+// WatchFiles asks the config watcher to watch files the module read besides
+// the config (certificates, keys): their directories are watched as the
+// config's are, and a change calls refresh instead of reloading the config
+// (also on the watcher's periodic check). refresh runs on the watcher's
+// goroutine while requests are served, and should re-read only what
+// changed.
+func (sc *SetupContext) WatchFiles(refresh func(), paths ...string) {
+	sc.snap.fileWatches = append(sc.snap.fileWatches, fileWatch{paths: paths, refresh: refresh})
+}
+
 func (sc *SetupContext) consume(name string) { sc.consumed[strings.ToLower(name)] = true }
 
 // scopeAllows reports whether key may be set in block b, warning as lighttpd
@@ -184,6 +198,9 @@ func (e *UnavailableModuleError) Error() string {
 	if e.Refused != "" {
 		return fmt.Sprintf("%s is not available in golighty: %s", e.Name, e.Refused)
 	}
+	if msg := removedModuleText(e.Name); msg != "" {
+		return msg
+	}
 	return fmt.Sprintf("module %s is not available in golighty (loading plugins finally failed); the modules it has are: %s",
 		e.Name, strings.Join(Registered(), ", "))
 }
@@ -262,6 +279,7 @@ func moduleOrder(sc *SetupContext) ([]string, error) {
 	}
 	var dynName string
 	containsAuth, prependAuth := false, false
+	containsVhostdb, prependVhostdb := false, false
 	for _, m := range mods {
 		switch {
 		case strings.HasPrefix(m, "mod_auth"):
@@ -274,6 +292,14 @@ func moduleOrder(sc *SetupContext) ([]string, error) {
 				}
 			} else if !containsAuth {
 				prependAuth = true
+			}
+		case strings.HasPrefix(m, "mod_vhostdb"):
+			// A vhostdb backend listed before (or without) mod_vhostdb
+			// gets mod_vhostdb put in front of every module.
+			if m == "mod_vhostdb" {
+				containsVhostdb = true
+			} else if !containsVhostdb {
+				prependVhostdb = true
 			}
 		case hasAnyPrefix(m, "mod_ajp13", "mod_cgi", "mod_fastcgi", "mod_proxy", "mod_scgi", "mod_sockproxy", "mod_wstunnel"):
 			if dynName == "" {
@@ -296,6 +322,10 @@ func moduleOrder(sc *SetupContext) ([]string, error) {
 	if !has("mod_staticfile") {
 		mods = append(mods, "mod_staticfile")
 	}
+	if !has("mod_openssl") && !has("mod_gnutls") && !has("mod_mbedtls") && !has("mod_nss") && !has("mod_wolfssl") && anyKeyPrefix(sc.conf, "ssl.") {
+		mods = append(mods, "mod_openssl")
+		sc.Warn(lighttpdconf.Pos{}, "Warning: please add \"mod_openssl\" to server.modules list in lighttpd.conf.  A future release of lighttpd 1.4.x *will not* automatically load mod_openssl and lighttpd *will not* use SSL/TLS where your lighttpd.conf contains ssl.* directives")
+	}
 	if containsAuth {
 		// The authn backends were split out of mod_auth in 1.4.46; lighttpd
 		// still loads the one an auth.backend value names, with a warning.
@@ -317,6 +347,11 @@ func moduleOrder(sc *SetupContext) ([]string, error) {
 	}
 	if prependAuth {
 		mods = append([]string{"mod_auth"}, mods...)
+	}
+	if prependVhostdb {
+		remove("mod_vhostdb")
+		mods = append([]string{"mod_vhostdb"}, mods...)
+		seen["mod_vhostdb"] = true
 	}
 	if has("mod_compress") {
 		// mod_compress is gone from 1.4.69; its keys are served by mod_deflate.

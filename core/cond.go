@@ -163,6 +163,8 @@ func (rc *Request) blockState(i int) uint8 {
 		st = condSkip
 	case b.cond == nil: // global block, or a plain else reached after a false branch
 		st = condTrue
+	case rc.condValid != 0 && rc.condValid&(1<<b.cond.field) == 0:
+		st = condSkip // not known before the first request (lighttpd: undecided)
 	case rc.evalCond(i, b.cond):
 		st = condTrue
 	default:
@@ -290,6 +292,39 @@ func (rc *Request) CondCaptures(idx int, dst []string) []string {
 		return dst
 	}
 	return dst
+}
+
+// resetConditionsOn forgets the cached results of conditions on field, of
+// the blocks nested in them and of the else-branches after them (lighttpd's
+// config_cond_cache_reset_item), and their captures. A block's parent and
+// else-predecessor come before it, so one pass in block order finds them.
+func (rc *Request) resetConditionsOn(field condField) {
+	const dirty = 0xff
+	found := false
+	for i := range rc.condCache {
+		b := &rc.Snap.blocks[i]
+		if (b.cond != nil && b.cond.field == field) ||
+			(b.parent >= 0 && rc.condCache[b.parent] == dirty) ||
+			(b.prev >= 0 && rc.condCache[b.prev] == dirty) {
+			rc.condCache[i] = dirty
+			found = true
+		}
+	}
+	if !found {
+		return
+	}
+	caps := rc.caps[:0]
+	for _, c := range rc.caps {
+		if rc.condCache[c.block] != dirty {
+			caps = append(caps, c)
+		}
+	}
+	rc.caps = caps
+	for i, st := range rc.condCache {
+		if st == dirty {
+			rc.condCache[i] = condUnset
+		}
+	}
 }
 
 // CaptureCondition makes block idx keep its regex match for CondCaptures

@@ -167,6 +167,9 @@ func (s *Server) ServeH2(w *h2.ResponseWriter, r *h2.Request) {
 		// at a second failed login on it, at once (ENHANCE_YOUR_CALM).
 		w.EndConn()
 	}
+	if rc.Conf.ServerTag != snap.Core.Table.Defaults().ServerTag {
+		w.SetServerTag(rc.Conf.ServerTag) // set in a conditional
+	}
 	if err := rc.writeResponse(); err != nil || rc.Aborted {
 		rc.Aborted = true
 	}
@@ -197,6 +200,7 @@ func (rc *Request) fillFromH2(r *h2.Request, w *h2.ResponseWriter) {
 	rc.URI.Authority = bytesView(r.Host)
 	rc.netConn = h2Stream{w}
 	if ci := r.Conn; ci != nil {
+		rc.tlsConn, _ = ci.Conn.(*TLSConn)
 		rc.Conn.TLS = ci.TLS
 		if ci.TLS {
 			rc.URI.Scheme = "https"
@@ -206,6 +210,7 @@ func (rc *Request) fillFromH2(r *h2.Request, w *h2.ResponseWriter) {
 		}
 		rc.Conn.RemoteIP, rc.Conn.RemotePort = ci.RemoteIP, ci.RemotePort
 		rc.Conn.LocalIP, rc.Conn.LocalPort = ci.LocalIP, ci.LocalPort
+		rc.applyConnStart(ci.Conn)
 	}
 	rc.Conn.Requests = r.Seq - 1
 }

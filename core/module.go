@@ -28,6 +28,10 @@ type Module interface {
 // Optional hooks, discovered once at compile time. They are lighttpd's plugin
 // slots (src/plugin.h) in the order the pipeline calls them.
 type (
+	// ConnStartHook runs once per connection before its first request
+	// (lighttpd's handle_connection_accept); see Request.ReadProxyHeader.
+	// false closes the connection without a response.
+	ConnStartHook interface{ ConnStart(*Request) bool }
 	// URIRawHook runs on the normalized target before it is decoded (mod_rewrite).
 	URIRawHook interface{ URIRaw(*Request) Result }
 	// URICleanHook runs on the decoded path (mod_access, mod_redirect, ...).
@@ -43,6 +47,9 @@ type (
 	ResponseStartHook interface{ ResponseStart(*Request) Result }
 	// RequestDoneHook runs after the response was written (mod_accesslog).
 	RequestDoneHook interface{ RequestDone(*Request) }
+	// RequestEnvHook adds variables to Request.Env before a backend's
+	// CGI/1.1 environment is built (mod_openssl's SSL_*), once per request.
+	RequestEnvHook interface{ RequestEnv(*Request) }
 	// Closer releases what a module holds when its snapshot retires.
 	Closer interface{ Close() error }
 	// PostSetupHook runs after every module's Setup, in module order, for a

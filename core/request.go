@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/golighty/golighty/core/bufpoison"
+	"github.com/golighty/golighty/core/proxyhdr"
 )
 
 // ConnInfo describes the connection a request arrived on.
@@ -20,6 +21,9 @@ type ConnInfo struct {
 	Socket     string // $SERVER["socket"] token of the listener, e.g. ":8080"
 	TLS        bool
 	Requests   int // requests served on this connection before this one
+	// Proxy is the PROXY protocol header the connection started with (nil
+	// when none was read); it lasts for the connection.
+	Proxy *proxyhdr.Header
 }
 
 // URI is the request's URL in the forms lighttpd keeps (behaviors.md §2.4).
@@ -98,6 +102,11 @@ type Request struct {
 	netConn   io.Closer    // the client connection, closed by AbortStream
 	slots     []any        // per-module state (Slot)
 	w         ResponseWriter
+	condValid uint16     // bit per condField known (0: all, a request); see connstart.go, ResolveConn
+	starting  *startConn // the connection whose ConnStart hooks run
+
+	tlsConn     *TLSConn // the TLS connection of the request (nil on a plain one)
+	envHooksRun bool     // RequestEnv hooks ran
 }
 
 // ResponseWriter is what a transport (the HTTP/1.x engine, HTTP/2) gives
@@ -175,6 +184,8 @@ func (rc *Request) reset() {
 	rc.dropped = false
 	rc.failedLog = false
 	rc.w = nil
+	rc.condValid, rc.starting, rc.envHooksRun = 0, nil, false
+	rc.tlsConn = nil
 }
 
 // poisonString is what poisoned header slots read (bufpoison).

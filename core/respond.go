@@ -176,7 +176,6 @@ func (rc *Request) writeResponse() error {
 		return nil
 	}
 	r.started = true
-	rc.conditionalServerTag()
 	head := rc.Method == "HEAD"
 	switch r.kind {
 	case bodyFile:

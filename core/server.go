@@ -24,12 +24,17 @@ type Server struct {
 	log     *slog.Logger
 	mu      sync.Mutex
 	engines map[string]*h1.Server // by listener key
+	tls     map[string]*atomic.Pointer[listenerTLS]
 	wrapped map[string]net.Listener
 	wg      sync.WaitGroup
 	reqs    sync.Pool
 	limit   *connLimiter // server.max-connections, fixed at start
 	stopped atomic.Bool
 	stats   Stats
+	// accepting is closed by Start (or a stop): accept loops wait for it.
+	accepting  chan struct{}
+	acceptOnce sync.Once
+	bound      bool
 
 	// HTTP/2 engines by listener key (and "conn:"+token for connections
 	// served through ServeConn/ServeH2Conn without a listener of ours)
@@ -41,7 +46,8 @@ func NewServer(snap *Snapshot, log *slog.Logger) *Server {
 	if log == nil {
 		log = slog.Default()
 	}
-	s := &Server{pool: NewListenerPool(), log: log, engines: map[string]*h1.Server{}, h2engines: map[string]*h2.Server{}, wrapped: map[string]net.Listener{}}
+	s := &Server{pool: NewListenerPool(), log: log, engines: map[string]*h1.Server{}, tls: map[string]*atomic.Pointer[listenerTLS]{}, h2engines: map[string]*h2.Server{}, wrapped: map[string]net.Listener{}}
+	s.accepting = make(chan struct{})
 	s.reqs.New = func() any { return &Request{} }
 	s.limit = newConnLimiter(snap.Core.Server.MaxConnections)
 	s.rt.Swap(snap)
@@ -56,7 +62,26 @@ func (s *Server) Runtime() *Runtime { return &s.rt }
 
 // Start opens the listeners of the current snapshot and serves them.
 func (s *Server) Start() error {
-	return s.reconcile(s.rt.Current())
+	if err := s.Bind(); err != nil {
+		return err
+	}
+	s.acceptOnce.Do(func() { close(s.accepting) })
+	return nil
+}
+
+// Bind opens the current snapshot's listeners without accepting
+// connections yet, so a process started as root can drop its privileges
+// before it serves anything (lighttpd binds, then setuid()s, then serves).
+// Start accepts; it binds first if Bind was not called.
+func (s *Server) Bind() error {
+	if s.bound {
+		return nil
+	}
+	if err := s.reconcile(s.rt.Current()); err != nil {
+		return err
+	}
+	s.bound = true
+	return nil
 }
 
 // Reload installs next: it opens the sockets next adds (failing without any
@@ -78,6 +103,10 @@ func (s *Server) reconcile(snap *Snapshot) error {
 	if err != nil {
 		return err
 	}
+	tlsConfs, err := tlsConfigs(snap, specs)
+	if err != nil {
+		return err
+	}
 	added, removed, err := s.pool.Reconcile(specs)
 	if err != nil {
 		return err
@@ -86,8 +115,9 @@ func (s *Server) reconcile(snap *Snapshot) error {
 	defer s.mu.Unlock()
 	cfg := h1ConfigFor(snap)
 	cfg2 := h2ConfigFor(snap)
-	for _, e := range s.engines {
+	for k, e := range s.engines {
 		e.SetConfig(cfg)
+		s.tls[k].Store(tlsConfs[k]) // ssl.engine may change on reload
 	}
 	for _, e := range s.h2engines {
 		e.SetConfig(cfg2)
@@ -99,12 +129,23 @@ func (s *Server) reconcile(snap *Snapshot) error {
 		e := &h1.Server{Handler: s, Token: l.Spec.Token, Handoff: h2Handoff(e2)}
 		e.OnPanic = func(v any) { s.stats.recordPanic(s.log, v) }
 		e.SetConfig(cfg)
+		t := new(atomic.Pointer[listenerTLS])
+		t.Store(tlsConfs[l.Spec.Key()])
+		e.Accepted = func(c net.Conn) {
+			if lt := t.Load(); lt != nil {
+				s.serveTLS(e, c, lt)
+				return
+			}
+			e.ServeConn(c)
+		}
 		s.engines[l.Spec.Key()] = e
-		wl := s.limit.wrap(l)
+		s.tls[l.Spec.Key()] = t
+		wl := s.startWrap(s.limit.wrap(l), l.Spec.Token)
 		s.wrapped[l.Spec.Key()] = wl
 		s.wg.Add(1)
 		go func(l *Listener) {
 			defer s.wg.Done()
+			<-s.accepting
 			if err := e.Serve(wl); err != nil && !errors.Is(err, net.ErrClosed) && !errors.Is(err, h1.ErrServerClosed) {
 				s.log.Error("accept loop ended", "socket", l.Spec.Token, "err", err)
 			}
@@ -115,6 +156,7 @@ func (s *Server) reconcile(snap *Snapshot) error {
 		delete(s.wrapped, l.Spec.Key())
 		e := s.engines[l.Spec.Key()]
 		delete(s.engines, l.Spec.Key())
+		delete(s.tls, l.Spec.Key())
 		e2 := s.h2engines[l.Spec.Key()]
 		delete(s.h2engines, l.Spec.Key())
 		go e2.Shutdown(context.Background())
@@ -143,7 +185,7 @@ func (s *Server) OpenConns() int64 {
 func (s *Server) ServeConn(c net.Conn, token string) {
 	e := &h1.Server{Handler: s, Token: token, Handoff: h2Handoff(s.h2Engine(token))}
 	e.SetConfig(h1ConfigFor(s.rt.Current()))
-	e.ServeConn(c)
+	e.ServeConn(s.startConnFor(c, token))
 }
 
 // Addrs lists the bound addresses (useful with port 0 in tests).
@@ -205,6 +247,7 @@ func (s *Server) Close() {
 // closeListeners stops every accept loop (also one waiting for a free
 // connection slot) and closes the sockets.
 func (s *Server) closeListeners() {
+	s.acceptOnce.Do(func() { close(s.accepting) }) // loops not started end at once
 	s.mu.Lock()
 	for k, wl := range s.wrapped {
 		wl.Close()
@@ -335,6 +378,9 @@ func (s *Server) ServeH1(w *h1.ResponseWriter, r *h1.Request) {
 		time.Sleep(now.Truncate(time.Second).Add(time.Second).Sub(now))
 	}
 	w.SetKeepAliveIdle(time.Duration(rc.Conf.MaxKeepAliveIdle) * time.Second)
+	if rc.Conf.ServerTag != snap.Core.Table.Defaults().ServerTag {
+		w.SetServerTag(rc.Conf.ServerTag) // set in a conditional
+	}
 	if err := rc.writeResponse(); err != nil || rc.Aborted {
 		rc.KeepAlive = false
 		rc.Aborted = true
@@ -390,6 +436,7 @@ func (rc *Request) fillFromH1(r *h1.Request) {
 	rc.URI.Authority = bytesView(r.Host)
 	if ci := r.Conn; ci != nil {
 		rc.netConn = ci.Conn
+		rc.tlsConn, _ = ci.Conn.(*TLSConn)
 		rc.Conn.TLS = ci.TLS
 		if ci.TLS {
 			rc.URI.Scheme = "https"
@@ -399,6 +446,7 @@ func (rc *Request) fillFromH1(r *h1.Request) {
 		}
 		rc.Conn.RemoteIP, rc.Conn.RemotePort = ci.RemoteIP, ci.RemotePort
 		rc.Conn.LocalIP, rc.Conn.LocalPort = ci.LocalIP, ci.LocalPort
+		rc.applyConnStart(ci.Conn)
 	}
 	rc.Conn.Requests = r.Seq - 1
 }

@@ -58,6 +58,11 @@ func DefaultConfig() Config {
 	}
 }
 
+// tlsConn is a TLS connection: *tls.Conn, or a type embedding it.
+type tlsConn interface {
+	ConnectionState() tls.ConnectionState
+}
+
 // ConnInfo describes the connection a request arrived on.
 type ConnInfo struct {
 	Conn       net.Conn
@@ -74,7 +79,14 @@ type ConnInfo struct {
 	LocalPort  int
 	TLS        bool
 	Token      any // Server.Token: identifies the listener ($SERVER["socket"])
+	// ProxyTLS: a PROXY protocol header the listener read says the client
+	// reached the proxy over TLS (scheme https, default port 443).
+	ProxyTLS bool
 }
+
+// proxyTLSConn is a connection whose PROXY protocol header may say the
+// client used TLS (core/connstart.go).
+type proxyTLSConn interface{ ProxyTLS() bool }
 
 // Handler serves one request. When r.Status != 0 the request was invalid:
 // the handler renders the error response for that status (h1 then closes
@@ -98,6 +110,10 @@ type Server struct {
 	// panicking frames are still on the stack. The client gets a 500 if
 	// nothing of its response was written yet; the connection is closed.
 	OnPanic func(v any)
+	// Accepted, if set, takes each connection Serve accepts (in its own
+	// goroutine) instead of ServeConn: the core completes a TLS handshake
+	// first and picks the engine the client negotiated.
+	Accepted func(net.Conn)
 	// Handoff, if set, takes over a connection that switches to HTTP/2 (see
 	// Config.H2Prior and H2Upgrade) and serves it to its end, closing nc.
 	// buffered holds the bytes read but not consumed: the whole preface for
@@ -163,7 +179,11 @@ func (s *Server) Serve(ln net.Listener) error {
 			return err
 		}
 		delay = 0
-		go s.ServeConn(c)
+		if s.Accepted != nil {
+			go s.Accepted(c)
+		} else {
+			go s.ServeConn(c)
+		}
 	}
 }
 
@@ -356,7 +376,10 @@ func getConn(s *Server, nc net.Conn) *conn {
 	if la, ok := c.info.LocalAddr.(*net.TCPAddr); ok {
 		c.info.LocalIP, c.info.LocalPort = la.AddrPort().Addr().Unmap().String(), la.Port
 	}
-	_, c.info.TLS = nc.(*tls.Conn)
+	_, c.info.TLS = nc.(tlsConn)
+	if p, ok := nc.(proxyTLSConn); ok {
+		c.info.ProxyTLS = p.ProxyTLS()
+	}
 	c.req.Conn = &c.info
 	c.req.Body = &c.body
 	c.rw.c = c
@@ -400,7 +423,7 @@ func (c *conn) serve() {
 			c.bigBuf()
 		}
 		c.opts = c.cfg.Parse
-		if c.info.TLS {
+		if c.info.TLS || c.info.ProxyTLS {
 			c.opts.SchemePort = 443
 		}
 		c.opts.MaxRequestSize = c.cfg.MaxRequestSize

@@ -4,6 +4,8 @@ import (
 	"io"
 	"os"
 	"strconv"
+	"strings"
+	"sync"
 	"sync/atomic"
 	"syscall"
 	"time"
@@ -23,8 +25,9 @@ type ResponseWriter struct {
 	hdr                              []byte // "Name: value\r\n" lines from the handler
 	connPos                          int    // offset in hdr of a handler Connection header, -1 if none
 	hasDate, hasServer, hasCL, hasTE bool
-	serverTag                        string // SetServerTag; "" = the configured one
 
+	tag       string // server.tag of this response, when tagSet
+	tagSet    bool
 	wroteHead bool
 	dropped   bool   // Drop: no response at all, the connection closes
 	headAt    int    // offset of the head in c.wbuf
@@ -42,11 +45,6 @@ func (w *ResponseWriter) reset(r *Request) {
 	}
 }
 
-// SetServerTag replaces the configured server tag in this response's
-// Server header (lighttpd reads server.tag per request, a condition may set
-// it); "" keeps the configured one.
-func (w *ResponseWriter) SetServerTag(tag string) { w.serverTag = tag }
-
 // Discard drops a response head (and body bytes) still buffered, so the
 // handler can answer differently (a 500 after a panic). It reports false
 // when part of the response already went out; the response cannot be
@@ -62,6 +60,15 @@ func (w *ResponseWriter) Discard() bool {
 	c.wbuf = c.wbuf[:w.headAt]
 	*w = ResponseWriter{c: c, req: w.req, status: w.status, hdr: w.hdr[:0], connPos: -1}
 	return true
+}
+
+// SetServerTag sets the Server header of this response (server.tag can
+// differ per condition); a blank tag sends none.
+func (w *ResponseWriter) SetServerTag(tag string) {
+	if strings.TrimSpace(tag) == "" {
+		tag = ""
+	}
+	w.tag, w.tagSet = tag, true
 }
 
 // SetStatus sets the response status (default 200, or the parse error).
@@ -235,8 +242,8 @@ func (w *ResponseWriter) writeHead(bodyLen int64) {
 		b = append(b, "\r\n"...)
 	}
 	tag := c.cfg.ServerTag
-	if w.serverTag != "" {
-		tag = w.serverTag
+	if w.tagSet {
+		tag = w.tag
 	}
 	if !w.hasServer && tag != "" {
 		b = append(b, "Server: "...)
@@ -376,16 +383,21 @@ func (w *ResponseWriter) finish() {
 	}
 }
 
+// copyBufSize is the chunk a file is read in where sendfile(2) cannot be
+// used (TLS): large enough to keep read calls few (crypto/tls cuts it into
+// 16 KiB records), pooled so a download allocates nothing.
+const copyBufSize = 128 << 10
+
+var copyBufPool = sync.Pool{New: func() any { return new([copyBufSize]byte) }}
+
 // sendFile copies n bytes of f at off to the socket with sendfile(2),
 // waiting on the netpoller when the socket buffer is full; other
-// connections (TLS, pipes) get a plain copy.
+// connections (TLS, pipes) get read and write.
 func (c *conn) sendFile(f *os.File, off, n int64) error {
 	c.sends++
 	sc, ok := c.rwc.(syscall.Conn)
 	if !ok {
-		c.setWriteDeadline()
-		_, err := io.Copy(writerOnly{c.rwc}, io.NewSectionReader(f, off, n))
-		return err
+		return c.copyFile(f, off, n)
 	}
 	rc, err := sc.SyscallConn()
 	if err != nil {
@@ -426,8 +438,29 @@ func (c *conn) sendFile(f *os.File, off, n int64) error {
 	return nil
 }
 
-// writerOnly hides ReadFrom so io.Copy does not recurse into it.
-type writerOnly struct{ io.Writer }
+// copyFile is sendFile for connections without a descriptor: each chunk
+// renews the write deadline, as each sendfile(2) round does, so a slow
+// client of a large file is bounded by server.max-write-idle per chunk.
+func (c *conn) copyFile(f *os.File, off, n int64) error {
+	buf := copyBufPool.Get().(*[copyBufSize]byte)
+	defer copyBufPool.Put(buf)
+	for n > 0 {
+		m, err := f.ReadAt(buf[:min(n, copyBufSize)], off)
+		if m == 0 {
+			if err == nil || err == io.EOF {
+				err = io.ErrUnexpectedEOF // file shrank
+			}
+			return err
+		}
+		c.setWriteDeadline()
+		if _, err := c.rwc.Write(buf[:m]); err != nil {
+			return err
+		}
+		off += int64(m)
+		n -= int64(m)
+	}
+	return nil
+}
 
 // Date header value cached per second.
 type dateCache struct {

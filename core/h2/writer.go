@@ -5,6 +5,7 @@ import (
 	"io"
 	"runtime"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/golighty/golighty/core/h1"
@@ -278,16 +279,13 @@ func (c *conn) endEarly(s *stream) {
 type ResponseWriter struct {
 	s         *stream
 	status    int
+	tag       string // server.tag for this response; "" = the engine's
+	noTag     bool   // a blank per-request server.tag: no server field
 	fields    []hpack.HeaderField
 	wroteHead bool
 	noBody    bool
 	written   int64
-	serverTag string // SetServerTag; "" = the configured one
 }
-
-// SetServerTag replaces the configured server tag in this response's
-// server field (lighttpd reads server.tag per request); "" keeps it.
-func (w *ResponseWriter) SetServerTag(tag string) { w.serverTag = tag }
 
 // Discard drops the fields added so far and reports whether the head is
 // still unsent (a handler that failed can then answer afresh).
@@ -301,6 +299,16 @@ func (w *ResponseWriter) Discard() bool {
 
 // SetStatus sets the response status (default 200).
 func (w *ResponseWriter) SetStatus(code int) { w.status = code }
+
+// SetServerTag sets the server field of this response (server.tag can
+// differ per condition); a blank tag sends none.
+func (w *ResponseWriter) SetServerTag(tag string) {
+	w.tag = strings.TrimSpace(tag)
+	if w.tag != "" {
+		w.tag = tag
+	}
+	w.noTag = w.tag == ""
+}
 
 // Status is the status that was (or will be) sent.
 func (w *ResponseWriter) Status() int { return w.status }
@@ -551,8 +559,8 @@ func (c *conn) writeHead(s *stream, bodyLen int64, body []byte) error {
 		c.enc.WriteField(hpack.HeaderField{Name: "date", Value: c.internValue(httpDate())})
 	}
 	tag := c.cfg.ServerTag
-	if w.serverTag != "" {
-		tag = w.serverTag
+	if w.tag != "" || w.noTag {
+		tag = w.tag
 	}
 	if tag != "" && !hasServer {
 		c.enc.WriteField(hpack.HeaderField{Name: "server", Value: tag})

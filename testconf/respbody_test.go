@@ -46,6 +46,14 @@ while ($n > 0) { $k = min($n, 65536); echo $k == 65536 ? $block : substr($block,
 if (isset($_GET["mark"])) { file_put_contents(__DIR__ . "/../" . basename($_GET["mark"]), "done"); }
 `
 
+// slow.php prints 64 MiB a MiB at a time, pausing between pieces, and
+// creates the mark file if it got to the end.
+const respbodySlowScript = `<?php
+$piece = str_repeat("x", 1 << 20);
+for ($i = 0; $i < 64; $i++) { echo $piece; flush(); usleep(20000); }
+file_put_contents(__DIR__ . "/../" . basename($_GET["mark"]), "done");
+`
+
 // respbodyPattern is the sha256 of the first n bytes of big.php's output.
 func respbodyPattern(n, from int) [32]byte {
 	b := make([]byte, n)
@@ -123,7 +131,7 @@ func TestSideBySideStreamResponseBody(t *testing.T) {
 	for _, mode := range []int{0, 1, 2} {
 		t.Run(fmt.Sprintf("mode %d", mode), func(t *testing.T) {
 			root := t.TempDir()
-			writeTree(t, root, map[string]string{"www/big.php": respbodyScript})
+			writeTree(t, root, map[string]string{"www/big.php": respbodyScript, "www/slow.php": respbodySlowScript})
 			conf := func(name string) string {
 				os.MkdirAll(filepath.Join(root, "spool-"+name), 0o755)
 				return strings.NewReplacer("@ROOT@", root, "@PHP@", php, "@NAME@", name, "@MODE@", strconv.Itoa(mode)).Replace(respbodyConf)
@@ -225,6 +233,29 @@ func TestSideBySideStreamResponseBody(t *testing.T) {
 				// Nothing is left in the spool directory.
 				if ents, _ := os.ReadDir(filepath.Join(root, "spool-golighty")); len(ents) != 0 {
 					t.Errorf("spool directory not empty: %d entries", len(ents))
+				}
+			})
+			t.Run("client resets", func(t *testing.T) {
+				// The client goes away while the body is produced. Streaming,
+				// the next write fails and the backend is dropped, so the
+				// script cannot finish; buffering, lighttpd reads the
+				// backend to its end regardless (it does not watch the
+				// client meanwhile), and so does golighty.
+				var conns []net.Conn
+				for _, s := range []*server{g, l} {
+					conns = append(conns, respbodyStalled(t, s.addr, "GET /slow.php?mark=reset-"+s.name+" HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"))
+				}
+				time.Sleep(300 * time.Millisecond)
+				for _, c := range conns {
+					c.(*net.TCPConn).SetLinger(0)
+					c.Close()
+				}
+				time.Sleep(2500 * time.Millisecond) // the script needs under 1.5 s
+				for _, s := range []*server{g, l} {
+					_, err := os.Stat(filepath.Join(root, "reset-"+s.name))
+					if finished := err == nil; finished != buffered {
+						t.Errorf("%s: the script finished after the client reset: %v, want %v", s.name, finished, buffered)
+					}
 				}
 			})
 			t.Run("client reads nothing", func(t *testing.T) {

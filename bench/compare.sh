@@ -8,12 +8,23 @@
 #
 #   bench/compare.sh [case ...]     cases: 1k 100k noka 304 big php phpkeep xsendfile readfile
 #                                   rewrite rwnomatch authbcrypt authapr1 authplain svhost evhost vhostdb
-#                                   xff xffnone
+#                                   xff xffnone gz gzcache br brcache propfind magnet
+#                                   cgi proxy1k proxy1m wsecho
 #                                   (default: all; php cases need php-cgi, auth cases htpasswd,
-#                                   vhostdb sqlite3 and Debian's lighttpd-modules-dbi libdbd-sqlite3)
+#                                   vhostdb sqlite3 and Debian's lighttpd-modules-dbi libdbd-sqlite3,
+#                                   propfind lighttpd-mod-webdav, magnet lighttpd-modules-lua,
+#                                   cgi perl)
 # rewrite is a 1 KiB file reached through the last of 20 url.rewrite-once
 # rules (a second pass through the request pipeline); rwnomatch is the plain
 # 1k request on that same config, where none of the 20 rules matches.
+# The deflate cases fetch a 100 KiB HTML page with keep-alive and
+# Accept-Encoding gzip or br through mod_deflate: gz and br compress it for
+# every request, gzcache and brcache serve the copy kept in deflate.cache-dir.
+# The gateway cases: cgi runs a perl hello script per request (cgi.assign);
+# proxy1k and proxy1m fetch 1 KiB and 1 MiB through mod_proxy from a Go HTTP
+# backend (bench/gwbench, pinned with wrk); wsecho measures WebSocket echo
+# round trips through mod_wstunnel to gwbench's TCP echo (gwbench is also the
+# client there, 64-byte text messages on 16 connections).
 # The auth cases fetch the 1 KiB file with keep-alive and Basic credentials:
 # authbcrypt and authapr1 from htpasswd files (bcrypt as `htpasswd -B`
 # writes it, apr1 as `htpasswd -m`) with auth.cache, authplain from the
@@ -23,6 +34,11 @@
 # xff is 1k through mod_extforward from a trusted peer with X-Forwarded-For
 # (the client taken from the header); xffnone the same without the header.
 # Naming either loads mod_extforward for every case of that run.
+# propfind is PROPFIND Depth: 1 on a collection of 1,000 files (mod_webdav
+# with its SQLite database, 8 connections); magnet is the 1 KiB file
+# fetched as /mg/1k.txt through a magnet.attract-raw-url-to script that
+# rewrites it to /1k.txt and restarts the request (the script runs again
+# for the restarted request and lets it pass).
 # phpkeep is PHP hello through a backend with golighty's "keep-conn" =>
 # "enable" (connection reuse); lighttpd ignores that key, so both servers
 # still read the same file.
@@ -38,7 +54,7 @@ CLIENT_CPU=${CLIENT_CPU:-1}
 PORT_G=${PORT_G:-18080}
 PORT_L=${PORT_L:-18081}
 cases=("$@")
-[ ${#cases[@]} -eq 0 ] && cases=(1k 100k noka 304 big php phpkeep xsendfile readfile rewrite rwnomatch authbcrypt authapr1 authplain svhost evhost vhostdb xff xffnone)
+[ ${#cases[@]} -eq 0 ] && cases=(1k 100k noka 304 big php phpkeep xsendfile readfile rewrite rwnomatch authbcrypt authapr1 authplain svhost evhost vhostdb xff xffnone gz gzcache br brcache propfind magnet cgi proxy1k proxy1m wsecho)
 
 for tool in wrk lighttpd taskset go; do
   command -v "$tool" >/dev/null || { echo "missing $tool (apt-get install wrk lighttpd util-linux)"; exit 1; }
@@ -80,7 +96,52 @@ if [[ " ${cases[*]} " == *" vhostdb "* ]]; then
     INSERT INTO vhosts VALUES ('www.example.com', '$work/vhosts/www.example.com/htdocs');"
 fi
 
+DEFLATE=""
+if [[ " ${cases[*]} " == *" gz"* || " ${cases[*]} " == *" br"* ]]; then
+  DEFLATE=1
+  mkdir -p "$work/www/cache"
+  # An HTML page of table rows, as a directory listing or a report would be.
+  awk 'BEGIN { srand(7); for (i = 0; n < 102400; i++) { l = sprintf("<tr><td class=\"n\"><a href=\"file-%d-%d.html\">file %d</a></td><td class=\"m\">2024-%02d-%02d %02d:%02d</td><td class=\"s\">%d.%dK</td></tr>\n", i, int(rand()*1e6), i, int(rand()*12)+1, int(rand()*28)+1, int(rand()*24), int(rand()*60), int(rand()*900), int(rand()*10)); printf "%s", l; n += length(l) } }' > "$work/www/100k.html"
+  truncate -s 102400 "$work/www/100k.html"
+  cp "$work/www/100k.html" "$work/www/cache/100k.html"
+fi
+
+DAV=""
+if [[ " ${cases[*]} " == *" propfind "* ]]; then
+  [ -e /usr/lib/lighttpd/mod_webdav.so ] || { echo "missing lighttpd-mod-webdav"; exit 1; }
+  DAV=1
+  mkdir -p "$work/www/dav/big"
+  for i in $(seq 1000); do echo "file $i" > "$work/www/dav/big/f$i.txt"; done
+  cat > "$work/propfind.lua" <<'EOF'
+wrk.method = "PROPFIND"
+wrk.headers["Depth"] = "1"
+EOF
+fi
+MAGNET=""
+if [[ " ${cases[*]} " == *" magnet "* ]]; then
+  [ -e /usr/lib/lighttpd/mod_magnet.so ] || { echo "missing lighttpd-modules-lua"; exit 1; }
+  MAGNET=1
+  cat > "$work/rewrite.lua" <<'EOF'
+local r = lighty.r
+local path = r.req_attr["uri.path"]
+if path:sub(1, 4) == "/mg/" then
+  r.req_attr["request.uri"] = path:sub(4)
+  return lighty.RESTART_REQUEST
+end
+return 0
+EOF
+fi
+
 go build -o "$work/golighty" ./cmd/golighty
+
+GW=""
+if [[ " ${cases[*]} " == *" cgi "* || " ${cases[*]} " == *" proxy"* || " ${cases[*]} " == *" wsecho "* ]]; then
+  GW=1
+  command -v perl >/dev/null || { echo "missing perl"; exit 1; }
+  printf 'print "Content-Type: text/plain\\n\\nHello, world!\\n";\n' > "$work/www/hello.pl"
+  go build -o "$work/gwbench" ./bench/gwbench
+  taskset -c "$CLIENT_CPU" "$work/gwbench" backend -http "127.0.0.1:$PORT_B" -echo "127.0.0.1:$PORT_E" &
+fi
 
 conf() { # port
   cat <<EOF
@@ -89,12 +150,23 @@ server.bind = "127.0.0.1"
 server.port = $1
 server.max-keep-alive-requests = 100000
 server.errorlog = "$work/error-$1.log"
-mimetype.assign = (".txt" => "text/plain", ".bin" => "application/x-test")
+mimetype.assign = (".txt" => "text/plain", ".bin" => "application/x-test", ".html" => "text/html")
 EOF
   local mods=()
+  if [ -n "$DEFLATE" ]; then
+    mods+=('"mod_deflate"')
+    cat <<EOF
+deflate.mimetypes = ("text/html")
+deflate.allowed-encodings = ("br", "gzip")
+\$HTTP["url"] =^ "/cache/" { deflate.cache-dir = "$work/cache-$1" }
+EOF
+  fi
   [[ " ${cases[*]} " == *" xff"* ]] && mods+=('"mod_extforward"')
   [ -n "$AUTH" ] && mods+=('"mod_auth"' '"mod_authn_file"')
   [ -n "$PHP_CGI" ] && mods+=('"mod_fastcgi"')
+  [ -n "$GW" ] && mods+=('"mod_cgi"' '"mod_proxy"' '"mod_wstunnel"')
+  [ -n "$DAV" ] && mods+=('"mod_webdav"')
+  [ -n "$MAGNET" ] && mods+=('"mod_magnet"')
   [ ${#mods[@]} -gt 0 ] && echo "server.modules = ($(IFS=,; echo "${mods[*]}"))"
   if [ -n "$AUTH" ]; then
     cat <<EOF
@@ -117,6 +189,22 @@ auth.require = ( "/bcrypt/" => ( "method" => "basic", "realm" => "bench", "requi
                  "/plain/" => ( "method" => "basic", "realm" => "bench", "require" => "valid-user" ) )
 EOF
   fi
+  if [ -n "$GW" ]; then
+    cat <<EOF
+cgi.assign = (".pl" => "$(command -v perl)")
+proxy.server = ("/px/" => (("host" => "127.0.0.1", "port" => $PORT_B)))
+wstunnel.server = ("/ws/" => (("host" => "127.0.0.1", "port" => $PORT_E)))
+EOF
+  fi
+  if [ -n "$DAV" ]; then
+    cat <<EOF
+\$HTTP["url"] =~ "^/dav($|/)" {
+  webdav.activate = "enable"
+  webdav.sqlite-db-name = "$work/webdav-$1.db"
+}
+EOF
+  fi
+  if [ -n "$MAGNET" ]; then echo "magnet.attract-raw-url-to = (\"$work/rewrite.lua\")"; fi
   if [ -n "$PHP_CGI" ]; then
     cat <<EOF
 fastcgi.server = (".php" => ((
@@ -251,9 +339,25 @@ run_case() { # case server -> "reqs mbps cpu_us_per_req rss_kb"
     authbcrypt) url+=/bcrypt/1k.txt; args+=(-H "Authorization: Basic YmVuY2g6c2VjcmV0") ;;
     authapr1) url+=/apr1/1k.txt; args+=(-H "Authorization: Basic YmVuY2g6c2VjcmV0") ;;
     authplain) url+=/plain/1k.txt; args+=(-H "Authorization: Basic YmVuY2g6c2VjcmV0") ;;
+    cgi) url+=/hello.pl; args=(-t 1 -c 8 -d "${DURATION}s") ;;
+    proxy1k) url+=/px/1k ;;
+    proxy1m) url+=/px/1m; args=(-t 1 -c 8 -d "${DURATION}s") ;;
+    propfind) url+=/dav/big/; args=(-t 1 -c 8 -d "${DURATION}s"); script=(-s "$work/propfind.lua") ;;
+    magnet) url+=/mg/1k.txt ;;
+    gz) url+=/100k.html; args+=(-H "Accept-Encoding: gzip") ;;
+    gzcache) url+=/cache/100k.html; args+=(-H "Accept-Encoding: gzip") ;;
+    br) url+=/100k.html; args+=(-H "Accept-Encoding: br") ;;
+    brcache) url+=/cache/100k.html; args+=(-H "Accept-Encoding: br") ;;
   esac
   local t0; t0=$(cpu_ticks "$pid")
-  local out; out=$(taskset -c "$CLIENT_CPU" wrk "${args[@]}" "${script[@]}" "$url" 2>&1)
+  local out
+  if [ "$c" = wsecho ]; then
+    # gwbench prints "round-trips/s total"; shaped like wrk's lines below.
+    out=$(taskset -c "$CLIENT_CPU" "$work/gwbench" ws -url "ws://127.0.0.1:$port/ws/" -c 16 -d "${DURATION}s" 2>&1 |
+      awk '{print "Requests/sec: " $1; print $2 " requests in"; print "Transfer/sec: 0"}')
+  else
+    out=$(taskset -c "$CLIENT_CPU" wrk "${args[@]}" "${script[@]}" "$url" 2>&1)
+  fi
   local t1; t1=$(cpu_ticks "$pid")
   local rss; rss=$(peak_rss_kb "$pid")
   kill "$pid"; wait "$pid" 2>/dev/null || true

@@ -61,10 +61,23 @@ var bodyScratch = sync.Pool{New: func() any { b := make([]byte, 32<<10); return 
 // only logs. A client that goes away and a temporary file that cannot be
 // written (500 when nothing was sent, as lighttpd) are handled here.
 func (rc *Request) SendBackendBody(b BackendBody) error {
+	mode := rc.Conf.StreamResponseBody
+	if cl := b.ContentLength; mode&3 == 0 && cl >= 0 && cl <= spoolMem {
+		// The length is known and small: one buffer of that size, one copy.
+		buf := make([]byte, cl)
+		n, err := io.ReadFull(b.R, buf)
+		if err == io.EOF || err == io.ErrUnexpectedEOF {
+			err = rc.checkLength(&b, int64(n))
+		}
+		if err != nil {
+			return err
+		}
+		rc.Resp.SetBody(buf[:n])
+		return nil
+	}
 	sp := bodyScratch.Get().(*[]byte)
 	defer bodyScratch.Put(sp)
 	scratch := *sp
-	mode := rc.Conf.StreamResponseBody
 	var n int
 	var err error
 	if mode&3 == 0 {
@@ -284,6 +297,8 @@ func (rc *Request) streamAhead(b *BackendBody, scratch []byte, n int) error {
 		stop()
 		return nil
 	}
+	// Without a body filter (mod_deflate) spooled bytes leave with sendfile.
+	_, direct := w.(streamWriter)
 	flushed := true
 	for {
 		q.mu.Lock()
@@ -317,11 +332,19 @@ func (rc *Request) streamAhead(b *BackendBody, scratch []byte, n int) error {
 			s := q.files.segs[0]
 			q.mu.Unlock()
 			k := s.n - s.done
-			if err := rc.w.SendFile(s.f, s.done, k); err != nil {
+			if direct {
+				err = rc.w.SendFile(s.f, s.done, k)
+				rc.Resp.written += k
+			} else {
+				k = min(k, int64(len(scratch)))
+				if _, err = s.f.ReadAt(scratch[:k], s.done); err == nil {
+					_, err = w.Write(scratch[:k])
+				}
+			}
+			if err != nil {
 				stop()
 				return nil
 			}
-			rc.Resp.written += k
 			q.mu.Lock()
 			q.files.sent(k)
 			q.mu.Unlock()

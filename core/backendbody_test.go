@@ -124,3 +124,28 @@ func TestSendBackendBody(t *testing.T) {
 		})
 	}
 }
+
+// TestSendBackendBodyFiltered: a body read ahead into the temporary file
+// (mode 1, a client that reads nothing for a while) still passes through
+// the response filter, never around it with sendfile.
+func TestSendBackendBodyFiltered(t *testing.T) {
+	conf := strings.ReplaceAll(backendBodyConf, "@TMP@", t.TempDir())
+	conf = strings.Replace(conf, `server.modules = ("mod_test_backendbody")`, `server.modules = ("mod_test_backendbody", "mod_test_filter")`, 1)
+	_, dial, _ := testServer(t, conf)
+	c := dial()
+	// mod_test_filter (filter_test.go) upper-cases the body when asked.
+	go io.WriteString(c, "GET /m1/big HTTP/1.1\r\nHost: x\r\nX-Filter: 1\r\nConnection: close\r\n\r\n")
+	time.Sleep(200 * time.Millisecond) // the backend is read ahead meanwhile
+	c.SetReadDeadline(time.Now().Add(10 * time.Second))
+	resp, err := http.ReadResponse(bufio.NewReader(c), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, err := io.ReadAll(resp.Body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := append(bytes.ToUpper(bodyPattern(300<<10)), "<END>"...); !bytes.Equal(body, want) {
+		t.Errorf("%d bytes, want %d all through the filter (lower-case bytes: %d)", len(body), len(want), bytes.Count(body, []byte("a")))
+	}
+}

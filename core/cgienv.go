@@ -123,12 +123,7 @@ func (rc *Request) CGIEnv(env EnvSink, o *CGIOptions) {
 	if rc.ErrorStatus != 0 {
 		env.Add("REDIRECT_STATUS", string(strconv.AppendInt(num[:0], int64(rc.ErrorStatus), 10)))
 	}
-	if !rc.envHooksRun && rc.Snap != nil {
-		rc.envHooksRun = true
-		for _, h := range rc.Snap.hooks.requestEnv {
-			h.RequestEnv(rc)
-		}
-	}
+	rc.RequestEnv()
 	for i := 0; i < rc.Env.Len(); i++ {
 		e := rc.Env.At(i)
 		env.Add(cgiVarName(e.Name, false), e.Value)
@@ -218,4 +213,16 @@ func cgiVarName(name string, header bool) string {
 		}
 	}
 	return v
+}
+
+// RequestEnv runs the RequestEnv hooks once (lighttpd's request_env), for
+// a module that reads rc.Env without building a CGI environment (mod_ajp13's
+// SSL attributes).
+func (rc *Request) RequestEnv() {
+	if !rc.envHooksRun && rc.Snap != nil {
+		rc.envHooksRun = true
+		for _, h := range rc.Snap.hooks.requestEnv {
+			h.RequestEnv(rc)
+		}
+	}
 }

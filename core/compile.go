@@ -263,9 +263,6 @@ func moduleOrder(sc *SetupContext) ([]string, error) {
 			}
 		}
 	}
-	if !sc.snap.Core.Server.CompatModuleLoad {
-		return mods, nil
-	}
 	has := func(name string) bool { return seen[name] }
 	remove := func(name string) {
 		out := mods[:0]
@@ -276,6 +273,10 @@ func moduleOrder(sc *SetupContext) ([]string, error) {
 		}
 		mods = out
 		delete(seen, name)
+	}
+	if !sc.snap.Core.Server.CompatModuleLoad {
+		deprecateCompress(sc, mods, has, remove)
+		return mods, nil
 	}
 	var dynName string
 	containsAuth, prependAuth := false, false
@@ -353,20 +354,32 @@ func moduleOrder(sc *SetupContext) ([]string, error) {
 		mods = append([]string{"mod_vhostdb"}, mods...)
 		seen["mod_vhostdb"] = true
 	}
-	if has("mod_compress") {
-		// mod_compress is gone from 1.4.69; its keys are served by mod_deflate.
-		if has("mod_deflate") || !anyKeyPrefix(sc.conf, "compress.") {
-			remove("mod_compress")
-		} else {
-			sc.Warn(lighttpdconf.Pos{}, "Warning: \"mod_compress\" is DEPRECATED and has been replaced with \"mod_deflate\".  A future release of lighttpd 1.4.x will not contain mod_compress and lighttpd may fail to start up")
-			for i, m := range mods {
-				if m == "mod_compress" {
-					mods[i] = "mod_deflate"
-				}
-			}
+	deprecateCompress(sc, mods, has, remove)
+	return mods, nil
+}
+
+// deprecateCompress is lighttpd's config_deprecate_module_compress, run
+// whatever server.compat-module-load says: mod_compress is gone from
+// 1.4.69 and its compress.* keys are served by mod_deflate. With such keys
+// it warns and becomes mod_deflate in its place, unless mod_deflate is
+// listed too; without them, or beside mod_deflate, it is dropped.
+func deprecateCompress(sc *SetupContext, mods []string, has func(string) bool, remove func(string)) {
+	if !has("mod_compress") {
+		return
+	}
+	keys := anyKeyPrefix(sc.conf, "compress.")
+	if keys {
+		sc.Warn(lighttpdconf.Pos{}, "Warning: \"mod_compress\" is DEPRECATED and has been replaced with \"mod_deflate\".  A future release of lighttpd 1.4.x will not contain mod_compress and lighttpd may fail to start up")
+	}
+	if has("mod_deflate") || !keys {
+		remove("mod_compress")
+		return
+	}
+	for i, m := range mods {
+		if m == "mod_compress" {
+			mods[i] = "mod_deflate"
 		}
 	}
-	return mods, nil
 }
 
 func hasAnyPrefix(s string, prefixes ...string) bool {

@@ -114,7 +114,11 @@ func (s *Server) ServeH2(w *h2.ResponseWriter, r *h2.Request) {
 	}
 	defer snap.release()
 	rc := s.reqs.Get().(*Request)
+	s.stats.inFlight.Add(1)
 	defer func() {
+		s.stats.inFlight.Add(-1)
+		// HTTP/2 heads are HPACK-compressed: bytes out count the bodies.
+		s.stats.record(rc.Method, w.Status(), int64(rc.HeadLen)+rc.BodyRead, w.Written(), time.Since(rc.Start))
 		if v := recover(); v != nil {
 			s.stats.recordPanic(s.log, v)
 			// A 500 while nothing went out, else the stream is reset.
@@ -132,7 +136,9 @@ func (s *Server) ServeH2(w *h2.ResponseWriter, r *h2.Request) {
 		s.reqs.Put(rc)
 	}()
 	rc.Snap = snap
+	rc.stats = &s.stats
 	rc.srvLog = s.log
+	rc.srv = s
 	rc.w = h2Writer{w}
 	rc.Start = time.Now()
 	rc.fillFromH2(r, w)

@@ -48,7 +48,9 @@ type (
 	// RequestDoneHook runs after the response was written (mod_accesslog).
 	RequestDoneHook interface{ RequestDone(*Request) }
 	// RequestEnvHook adds variables to Request.Env before a backend's
-	// CGI/1.1 environment is built (mod_openssl's SSL_*), once per request.
+	// CGI/1.1 environment is built (lighttpd's handle_request_env:
+	// mod_openssl's SSL_*, mod_maxminddb's GEOIP_*), once per request, so
+	// requests that reach no backend pay nothing.
 	RequestEnvHook interface{ RequestEnv(*Request) }
 	// Closer releases what a module holds when its snapshot retires.
 	Closer interface{ Close() error }

@@ -114,6 +114,13 @@ func (rc *Request) prepareResponse() {
 	for _, m := range rc.Snap.hooks.responseStart {
 		m.ResponseStart(rc)
 	}
+	// A hook may have changed the status (mod_deflate's 304/412) or
+	// installed a body filter.
+	st = rc.Resp.Status
+	if rc.Resp.filter != nil {
+		rc.filterBody()
+		st = rc.Resp.Status
+	}
 	if st == 200 {
 		switch {
 		case rc.Resp.kind == bodyBytes:
@@ -122,7 +129,7 @@ func (rc *Request) prepareResponse() {
 			rc.rangeOnParts()
 		}
 	}
-	if rc.Resp.acceptRanges && !rc.Resp.Header.Has("Accept-Ranges") && !rc.Resp.Header.Has("Content-Encoding") {
+	if rc.Resp.acceptRanges && st == 200 && !rc.Resp.Header.Has("Accept-Ranges") && !rc.Resp.Header.Has("Content-Encoding") {
 		rc.Resp.Header.Set("Accept-Ranges", "bytes")
 	}
 	if rc.Resp.contentRange != "" {
@@ -173,7 +180,7 @@ func (rc *Request) writeResponse() error {
 		return ErrDropped
 	}
 	if r.started {
-		return nil
+		return rc.endStreamFilter()
 	}
 	r.started = true
 	head := rc.Method == "HEAD"
@@ -181,7 +188,7 @@ func (rc *Request) writeResponse() error {
 	case bodyFile:
 		n := r.bodyLength()
 		if head {
-			return rc.w.WriteHead(r.Status, &r.Header, n, nil)
+			return rc.w.WriteHead(r.Status, &r.Header, 0, nil)
 		}
 		if len(r.file.parts) == 1 && r.file.parts[0].data != nil {
 			p := r.file.parts[0]
@@ -200,9 +207,7 @@ func (rc *Request) writeResponse() error {
 		r.written = int64(len(body))
 		n := int64(len(r.bytes))
 		if head {
-			if cl := r.Header.Get("Content-Length"); cl != "" {
-				n, _ = strconv.ParseInt(cl, 10, 64)
-			}
+			n = 0
 		}
 		return rc.w.WriteHead(r.Status, &r.Header, n, body)
 	}
@@ -259,19 +264,38 @@ func (rc *Request) StartStream(contentLength int64) (io.Writer, error) {
 	if r.Status == 0 {
 		r.Status = 200
 	}
+	status := r.Status
+	r.streamHook, r.streamLen = true, contentLength
 	for _, m := range rc.Snap.hooks.responseStart {
 		m.ResponseStart(rc)
 	}
+	r.streamHook = false
 	r.kind = bodyStream
 	r.started = true
 	rc.conditionalServerTag()
+	if r.Status != status {
+		// A hook answered instead (mod_deflate's 304/412 for a compressed
+		// variant's ETag): the handler's body goes nowhere.
+		r.filter = nil
+		r.Header.Del("Content-Length")
+		if err := rc.w.WriteHead(r.Status, &r.Header, 0, nil); err != nil {
+			return nil, err
+		}
+		return io.Discard, nil
+	}
+	var w io.Writer = streamWriter{rc}
+	if r.filter != nil {
+		contentLength = -1
+		r.Header.Del("Content-Length")
+		w = rc.startStreamFilter()
+	}
 	if contentLength >= 0 {
 		r.setContentLength(contentLength)
 	}
 	if err := rc.w.WriteHead(r.Status, &r.Header, contentLength, nil); err != nil {
 		return nil, err
 	}
-	return streamWriter{rc}, nil
+	return w, nil
 }
 
 // AbortStream ends a streamed response that cannot be completed (the
@@ -285,8 +309,24 @@ func (rc *Request) AbortStream() {
 	}
 }
 
-// FlushStream pushes streamed bytes to the client now.
-func (rc *Request) FlushStream() error { return rc.w.Flush() }
+// FlushStream pushes streamed bytes to the client now (through the body
+// filter's own flush when one is installed).
+func (rc *Request) FlushStream() error {
+	if f := rc.Resp.streamOut; f != nil {
+		if err := f.Flush(); err != nil {
+			return err
+		}
+	}
+	return rc.w.Flush()
+}
+
+// rangeApplies is what lighttpd checks of the response before Range: no
+// Content-Encoding (mod_deflate compressed it) or Transfer-Encoding, and no
+// "Accept-Ranges: none" from the handler or a response_start hook.
+func (rc *Request) rangeApplies() bool {
+	h := &rc.Resp.Header
+	return !h.Has("Content-Encoding") && !h.Has("Transfer-Encoding") && h.Get("Accept-Ranges") != "none"
+}
 
 // decideBodyRange is lighttpd's Range processing of a complete 200 response
 // of n bytes, as it runs for every finished response after the
@@ -294,10 +334,7 @@ func (rc *Request) FlushStream() error { return rc.w.Flush() }
 // does not apply); a 416 is answered here.
 func (rc *Request) decideBodyRange(n int64) bool {
 	r := &rc.Resp
-	if !rc.Conf.RangeRequests || (rc.Proto < 11 && !rc.Snap.Core.Server.HTTP10Range) {
-		return false
-	}
-	if r.Header.Has("Content-Encoding") || r.Header.Has("Transfer-Encoding") || r.Header.Get("Accept-Ranges") == "none" {
+	if !rc.Conf.RangeRequests || (rc.Proto < 11 && !rc.Snap.Core.Server.HTTP10Range) || !rc.rangeApplies() {
 		return false
 	}
 	req := httpfile.Request{

@@ -1,6 +1,7 @@
 package core
 
 import (
+	"io"
 	"os"
 	"strconv"
 	"strings"
@@ -38,10 +39,19 @@ type Response struct {
 	// Range results, written after the response_start hooks' headers as
 	// lighttpd orders them.
 	acceptRanges bool
-	rangePending bool // a file body the file sender did not plan (X-Sendfile2)
+	// rangePending marks a file body whose Range is applied after the
+	// response_start hooks (rangeOnParts), as lighttpd applies it: a
+	// static file or X-Sendfile (the file sender sends the whole file
+	// until then), X-Sendfile2's concatenated ranges.
+	rangePending bool
 	contentRange string
 	plan         httpfile.Plan
 	clBuf        [20]byte
+	// filter, set by a response_start hook, transforms the body (filter.go).
+	filter     func(dst io.Writer) BodyFilter
+	streamOut  BodyFilter // the filter of a streamed body, closed at its end
+	streamLen  int64      // a stream's announced length while the hooks run (-1 unknown)
+	streamHook bool       // the hooks run for StartStream
 }
 
 // fileBody is a file response: one or more byte ranges of files, each sent
@@ -50,7 +60,8 @@ type fileBody struct {
 	parts     []filePart
 	multipart bool
 	handles   []*statcache.Handle // released when the response is done
-	temps     []*os.File          // spooled backend body, closed when done
+	owned     *os.File            // a spooled body's temporary file, closed when done
+	temps     []*os.File          // a spooled backend body's files, closed when done
 }
 
 type filePart struct {
@@ -72,6 +83,7 @@ func (r *Response) reset() {
 	r.acceptRanges = false
 	r.rangePending = false
 	r.contentRange = ""
+	r.filter, r.streamOut, r.streamHook = nil, nil, false
 }
 
 // SetBody makes b the complete response body (nil: an empty body).
@@ -103,7 +115,11 @@ func (r *Response) dropFile() {
 	clear(r.file.handles)
 	clear(r.file.parts)
 	clear(r.file.temps)
+	if r.file.owned != nil {
+		r.file.owned.Close()
+	}
 	r.file = fileBody{parts: r.file.parts[:0], handles: r.file.handles[:0], temps: r.file.temps[:0]}
+	r.rangePending = false
 }
 
 // clearForError drops headers and body before an error document, keeping

@@ -56,6 +56,7 @@ type hooks struct {
 	subrequestStart []SubrequestStartHook
 	responseStart   []ResponseStartHook
 	requestDone     []RequestDoneHook
+	connAccept      []ConnAcceptHook
 	requestEnv      []RequestEnvHook
 	tls             TLSHook
 }
@@ -107,6 +108,9 @@ func (s *Snapshot) collectHooks() {
 		}
 		if x, ok := m.(RequestDoneHook); ok {
 			h.requestDone = append(h.requestDone, x)
+		}
+		if x, ok := m.(ConnAcceptHook); ok {
+			h.connAccept = append(h.connAccept, x)
 		}
 		if x, ok := m.(RequestEnvHook); ok {
 			h.requestEnv = append(h.requestEnv, x)

@@ -31,6 +31,8 @@ type Server struct {
 	limit   *connLimiter // server.max-connections, fixed at start
 	stopped atomic.Bool
 	stats   Stats
+	sampler sync.Once
+	done    chan struct{} // closed when the server stops
 	// accepting is closed by Start (or a stop): accept loops wait for it.
 	accepting  chan struct{}
 	acceptOnce sync.Once
@@ -46,10 +48,14 @@ func NewServer(snap *Snapshot, log *slog.Logger) *Server {
 	if log == nil {
 		log = slog.Default()
 	}
-	s := &Server{pool: NewListenerPool(), log: log, engines: map[string]*h1.Server{}, tls: map[string]*atomic.Pointer[listenerTLS]{}, h2engines: map[string]*h2.Server{}, wrapped: map[string]net.Listener{}}
+	s := &Server{pool: NewListenerPool(), log: log, engines: map[string]*h1.Server{}, tls: map[string]*atomic.Pointer[listenerTLS]{},
+		h2engines: map[string]*h2.Server{}, wrapped: map[string]net.Listener{}, done: make(chan struct{})}
 	s.accepting = make(chan struct{})
 	s.reqs.New = func() any { return &Request{} }
 	s.limit = newConnLimiter(snap.Core.Server.MaxConnections)
+	s.stats.started = time.Now()
+	s.stats.conns = s.OpenConns
+	s.stats.listeners = s.eachListener
 	s.rt.Swap(snap)
 	return s
 }
@@ -65,6 +71,7 @@ func (s *Server) Start() error {
 	if err := s.Bind(); err != nil {
 		return err
 	}
+	s.sampler.Do(func() { go s.sampleStats() })
 	s.acceptOnce.Do(func() { close(s.accepting) })
 	return nil
 }
@@ -82,6 +89,29 @@ func (s *Server) Bind() error {
 	}
 	s.bound = true
 	return nil
+}
+
+// sampleStats notes the traffic totals once a second until the server
+// stops (Stats.Recent).
+func (s *Server) sampleStats() {
+	t := time.NewTicker(time.Second)
+	defer t.Stop()
+	s.stats.sample()
+	for {
+		select {
+		case <-t.C:
+			s.stats.sample()
+		case <-s.done:
+			return
+		}
+	}
+}
+
+// stop marks the server stopping and ends its background work.
+func (s *Server) stop() {
+	if !s.stopped.Swap(true) {
+		close(s.done)
+	}
 }
 
 // Reload installs next: it opens the sockets next adds (failing without any
@@ -179,6 +209,22 @@ func (s *Server) OpenConns() int64 {
 	return n
 }
 
+// eachListener reports every listening socket's connections and requests
+// (HTTP/1.x and HTTP/2 on it together).
+func (s *Server) eachListener(visit func(ListenerStat)) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for key, e := range s.engines {
+		tok, _ := e.Token.(string)
+		st := ListenerStat{Socket: tok, Conns: e.OpenConns(), Requests: e.Requests()}
+		if e2 := s.h2engines[key]; e2 != nil {
+			st.Conns += e2.OpenConns()
+			st.Requests += e2.Requests()
+		}
+		visit(st)
+	}
+}
+
 // ServeConn serves one already-accepted connection as if it came from the
 // listener with the given $SERVER["socket"] token (tests, socket activation
 // of single connections).
@@ -200,7 +246,7 @@ func (s *Server) Addrs() []net.Addr {
 // Shutdown stops accepting, lets in-flight requests finish until ctx ends,
 // then closes what is left (SIGINT).
 func (s *Server) Shutdown(ctx context.Context) error {
-	s.stopped.Store(true)
+	s.stop()
 	s.closeListeners()
 	s.mu.Lock()
 	engines := make([]interface{ Shutdown(context.Context) error }, 0, len(s.engines)+len(s.h2engines))
@@ -230,7 +276,7 @@ func (s *Server) Shutdown(ctx context.Context) error {
 
 // Close stops at once (SIGTERM).
 func (s *Server) Close() {
-	s.stopped.Store(true)
+	s.stop()
 	s.closeListeners()
 	s.mu.Lock()
 	for _, e := range s.engines {
@@ -327,17 +373,23 @@ func (s *Server) ServeH1(w *h1.ResponseWriter, r *h1.Request) {
 	}
 	defer snap.release()
 	rc := s.reqs.Get().(*Request)
+	s.stats.inFlight.Add(1)
 	defer func() {
+		s.stats.inFlight.Add(-1)
 		if v := recover(); v != nil {
 			s.stats.recordPanic(s.log, v)
 			answerPanic(rc, w, r)
+			s.stats.record(rc.Method, w.Status(), int64(rc.HeadLen), int64(w.HeadLen())+w.Written(), time.Since(rc.Start))
 			return // rc's state is unknown: it is not pooled again
 		}
+		s.stats.record(rc.Method, rc.Resp.Status, int64(rc.HeadLen)+rc.BodyRead, int64(rc.RespHeadLen)+rc.Resp.written, time.Since(rc.Start))
 		rc.reset()
 		s.reqs.Put(rc)
 	}()
 	rc.Snap = snap
+	rc.stats = &s.stats
 	rc.srvLog = s.log
+	rc.srv = s
 	rc.w = h1Writer{w}
 	rc.Start = time.Now()
 	rc.fillFromH1(r)
@@ -388,6 +440,7 @@ func (s *Server) ServeH1(w *h1.ResponseWriter, r *h1.Request) {
 		rc.KeepAlive = w.KeepAlive()
 	}
 	rc.Resp.written = w.Written()
+	rc.RespHeadLen = w.HeadLen()
 	if r.Body != nil {
 		rc.BodyRead = r.Body.Len()
 	}

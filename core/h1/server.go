@@ -286,6 +286,7 @@ type conn struct {
 	sends       uint64      // writes to rwc so far (ResponseWriter.Discard)
 	noKeepAlive bool
 	kaIdle      time.Duration // keep-alive idle limit chosen for the last response
+	hijacked    *tunnelConn   // the handler took the connection over (Hijack)
 	h2prior     bool          // the connection opened with the HTTP/2 preface
 
 	req  Request
@@ -394,6 +395,7 @@ func putConn(c *conn) {
 	c.releaseW()
 	c.werr = nil
 	c.handling = false
+	c.hijacked = nil
 	c.bodyStop.Store(false)
 	c.noKeepAlive = false
 	c.h2prior = false
@@ -415,6 +417,10 @@ func (c *conn) serve() {
 			c.rwc.Close()
 		}
 	}()
+	if ca, ok := c.srv.Handler.(ConnAcceptor); ok && ca.AcceptConn(&c.info) {
+		c.rwc.Close()
+		return
+	}
 	for {
 		c.cfg = c.srv.config()
 		// Room for a whole head plus a chunk-size line behind it.
@@ -590,6 +596,13 @@ func (c *conn) handle() bool {
 	c.handling = true
 	c.srv.Handler.ServeH1(&c.rw, req)
 	c.handling = false
+	if c.hijacked != nil {
+		// A tunnel ended: the connection carries no more HTTP.
+		c.hijacked = nil
+		c.werr = net.ErrClosed
+		c.rwc.Close()
+		return false
+	}
 	if c.bodyStop.Swap(false) {
 		c.rdl = time.Unix(1, 0) // what Interrupt set on the socket
 	}
@@ -796,4 +809,16 @@ func (c *conn) writeBufs(p []byte) error {
 		c.werr = err
 	}
 	return err
+}
+
+// EachConn calls f with every open connection of s and whether it waits
+// for a keep-alive request, until f returns false. f must not keep ci.
+func (s *Server) EachConn(f func(ci *ConnInfo, idle bool) bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for c := range s.conns {
+		if !f(&c.info, c.idle.Load()) {
+			return
+		}
+	}
 }

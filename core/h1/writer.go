@@ -36,6 +36,9 @@ type ResponseWriter struct {
 	chunked   bool // body is sent with chunked framing
 	noBody    bool // HEAD, 1xx, 204, 304: no body bytes on the wire
 	written   int64
+	headLen   int  // bytes of the serialised head (status line to empty line)
+	tunnel    bool // Hijack: no body framing
+	upgrade   bool // Hijack of a 101: "Connection: upgrade"
 }
 
 func (w *ResponseWriter) reset(r *Request) {
@@ -80,8 +83,17 @@ func (w *ResponseWriter) Status() int { return w.status }
 // HeadWritten reports whether the response head has been sent or buffered.
 func (w *ResponseWriter) HeadWritten() bool { return w.wroteHead }
 
-// Written is the number of body bytes written (before framing).
-func (w *ResponseWriter) Written() int64 { return w.written }
+// Written is the number of body bytes written (before framing), including
+// what went through a hijacked connection.
+func (w *ResponseWriter) Written() int64 {
+	if t := w.c.hijacked; t != nil {
+		return w.written + t.sent.Load()
+	}
+	return w.written
+}
+
+// HeadLen is the size of the response head once written (traffic counters).
+func (w *ResponseWriter) HeadLen() int { return w.headLen }
 
 // KeepAlive reports whether the connection stays open after this response
 // (final once the head is written).
@@ -202,6 +214,8 @@ func (w *ResponseWriter) writeHead(bodyLen int64) {
 			w.hdr = append(w.hdr, "\r\n"...)
 			w.hasCL = true
 		}
+	case w.tunnel:
+		ka = false
 	case bodyLen < 0 && !w.hasCL && !w.hasTE && !w.noBody:
 		if r.Proto == HTTP11 && !(r.Method == "CONNECT" && w.status == 200) {
 			w.hdr = append(w.hdr, "Transfer-Encoding: chunked\r\n"...)
@@ -223,6 +237,8 @@ func (w *ResponseWriter) writeHead(bodyLen int64) {
 	b = append(b, "\r\n"...)
 	var conn string
 	switch {
+	case w.upgrade && r.Proto == HTTP11:
+		conn = "Connection: upgrade\r\n"
 	case !ka:
 		conn = "Connection: close\r\n"
 	case r.Proto != HTTP11:
@@ -251,6 +267,7 @@ func (w *ResponseWriter) writeHead(bodyLen int64) {
 		b = append(b, "\r\n"...)
 	}
 	b = append(b, "\r\n"...)
+	w.headLen = len(b) - w.headAt
 	c.wbuf = b
 }
 
@@ -282,6 +299,10 @@ func (w *ResponseWriter) Write(p []byte) (int, error) {
 	}
 	c := w.c
 	if w.chunked {
+		if w.written == 0 && oddHexDigits(len(p)) {
+			// lighttpd sizes the first chunk in whole bytes ("0a").
+			c.wbuf = append(c.wbuf, '0')
+		}
 		c.wbuf = strconv.AppendInt(c.wbuf, int64(len(p)), 16)
 		c.wbuf = append(c.wbuf, "\r\n"...)
 		if err := c.writeBufs(p); err != nil {
@@ -293,6 +314,15 @@ func (w *ResponseWriter) Write(p []byte) (int, error) {
 	}
 	w.written += int64(len(p))
 	return len(p), nil
+}
+
+// oddHexDigits reports whether n has an odd number of hex digits.
+func oddHexDigits(n int) bool {
+	d := 1
+	for n >>= 4; n > 0; n >>= 4 {
+		d++
+	}
+	return d%2 == 1
 }
 
 // WriteString is Write for a string.

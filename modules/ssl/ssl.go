@@ -38,10 +38,11 @@ func init() {
 }
 
 var (
-	_ core.TLSHook        = (*Module)(nil)
-	_ core.URIRawHook     = (*Module)(nil)
-	_ core.RequestEnvHook = (*Module)(nil)
-	_ core.Closer         = (*Module)(nil)
+	_ core.TLSHook             = (*Module)(nil)
+	_ core.URIRawHook          = (*Module)(nil)
+	_ core.RequestEnvHook      = (*Module)(nil)
+	_ core.Closer              = (*Module)(nil)
+	_ core.CertificateReporter = (*Module)(nil)
 )
 
 // conf is what the connection-scope keys decide for one handshake or
@@ -387,6 +388,16 @@ func (m *Module) watch(sc *core.SetupContext) {
 			}
 		}
 	}()
+}
+
+// Certificates reports the file and expiry of every certificate served now
+// (reloaded files included), for mod_status's metrics page.
+func (m *Module) Certificates(visit func(file string, notAfter time.Time)) {
+	for _, s := range m.certs {
+		if st := s.cur.Load(); st != nil && st.cert != nil && st.cert.Leaf != nil {
+			visit(s.files.pem, st.cert.Leaf.NotAfter)
+		}
+	}
 }
 
 // Close releases the shared stores.

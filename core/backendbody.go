@@ -174,6 +174,9 @@ func (rc *Request) spoolBody(b *BackendBody, scratch []byte, n int) error {
 			default:
 				werr = t.write(scratch[:m])
 			}
+			if werr == errNoRoom {
+				return rc.streamSpooled(b, &t, scratch, m, total, err)
+			}
 			if werr != nil {
 				t.closeAll()
 				rc.spoolFailed(werr)
@@ -219,28 +222,63 @@ func (rc *Request) streamBody(b *BackendBody, scratch []byte, n int) error {
 	if err != nil {
 		return nil // the client is gone
 	}
-	total := int64(n)
+	return rc.pumpBody(w, b, scratch, n, int64(n), nil)
+}
+
+// streamSpooled streams a body whose spool stopped short of filling the
+// upload directory: the head leaves (with the backend's Content-Length
+// only), then what was spooled, then the rest with backpressure. The last
+// read gave scratch[:m] (not spooled) and rerr; total counts it.
+func (rc *Request) streamSpooled(b *BackendBody, t *tempFiles, scratch []byte, m int, total int64, rerr error) error {
+	defer t.closeAll()
+	rc.Logf("%v: the response to %s is streamed, not buffered, after %d bytes", errNoRoom, rc.URI.Path, total-int64(m))
+	w, err := rc.StartStream(b.ContentLength)
+	if err != nil {
+		return nil
+	}
+	_, direct := w.(streamWriter)
+	// The head leaves first: a file as the first body bytes would be taken
+	// for the whole body (its size as the Content-Length).
+	if err := rc.FlushStream(); err != nil {
+		return nil
+	}
+	for _, s := range t.segs {
+		if direct {
+			if err := rc.w.SendFile(s.f, 0, s.n); err != nil {
+				return nil
+			}
+			rc.Resp.written += s.n
+			continue
+		}
+		// A body filter takes the bytes: read them back (scratch holds the
+		// piece that was not spooled).
+		bp := filterBufs.Get().(*[]byte)
+		err := copyFileRange(w, s.f, 0, s.n, *bp)
+		filterBufs.Put(bp)
+		if err != nil {
+			return nil
+		}
+	}
+	return rc.pumpBody(w, b, scratch, m, total, rerr)
+}
+
+// pumpBody writes scratch[:n] and then the rest of the body to w, reading
+// the backend only as the client takes the data; rerr, if set, is the
+// error that came with scratch[:n]. total counts the body so far.
+func (rc *Request) pumpBody(w io.Writer, b *BackendBody, scratch []byte, n int, total int64, rerr error) error {
 	p := scratch[:n]
 	for {
 		if len(p) > 0 {
 			if _, err := w.Write(p); err != nil {
 				return nil
 			}
-			if b.Ready == nil || !b.Ready() {
+			if rerr == nil && (b.Ready == nil || !b.Ready()) {
 				if err := rc.FlushStream(); err != nil {
 					return nil
 				}
 			}
 		}
-		m, rerr := b.R.Read(scratch)
-		total += int64(m)
-		p = scratch[:m]
 		if rerr == io.EOF {
-			if len(p) > 0 {
-				if _, err := w.Write(p); err != nil {
-					return nil
-				}
-			}
 			if err := rc.checkLength(b, total); err != nil {
 				rc.AbortStream()
 				return err
@@ -251,6 +289,10 @@ func (rc *Request) streamBody(b *BackendBody, scratch []byte, n int) error {
 			rc.AbortStream()
 			return rerr
 		}
+		var m int
+		m, rerr = b.R.Read(scratch)
+		total += int64(m)
+		p = scratch[:m]
 	}
 }
 
@@ -288,6 +330,7 @@ func (rc *Request) streamAhead(b *BackendBody, scratch []byte, n int) error {
 		q.mu.Lock()
 		q.gone = true
 		q.mu.Unlock()
+		q.more.Broadcast() // a reader waiting for room
 		if b.Abort != nil {
 			b.Abort()
 		}
@@ -297,8 +340,14 @@ func (rc *Request) streamAhead(b *BackendBody, scratch []byte, n int) error {
 		stop()
 		return nil
 	}
-	// Without a body filter (mod_deflate) spooled bytes leave with sendfile.
+	// Without a body filter (mod_deflate) spooled bytes leave with sendfile,
+	// after the head (a file as the first body bytes would be taken for the
+	// whole body).
 	_, direct := w.(streamWriter)
+	if err := rc.FlushStream(); err != nil {
+		stop()
+		return nil
+	}
 	flushed := true
 	for {
 		q.mu.Lock()
@@ -348,6 +397,7 @@ func (rc *Request) streamAhead(b *BackendBody, scratch []byte, n int) error {
 			q.mu.Lock()
 			q.files.sent(k)
 			q.mu.Unlock()
+			q.more.Broadcast() // a reader waiting for room
 		default:
 			end, spool := q.end, q.spool
 			q.mu.Unlock()
@@ -365,6 +415,25 @@ func (rc *Request) streamAhead(b *BackendBody, scratch []byte, n int) error {
 			}
 			rc.AbortStream()
 			return end
+		}
+	}
+}
+
+// write spools p (mu held). When the file system nearly fills, reading
+// ahead pauses until the client has taken what waits (lighttpd would go on
+// until the disk is full): the backend then waits as with
+// stream-response-body = 2.
+func (q *aheadQueue) write(p []byte) error {
+	for {
+		err := q.files.write(p)
+		if err != errNoRoom {
+			return err
+		}
+		for q.files.size() > 0 && !q.gone {
+			q.more.Wait()
+		}
+		if q.gone {
+			return nil
 		}
 	}
 }
@@ -387,10 +456,10 @@ func (q *aheadQueue) readAhead(r io.Reader, done chan<- struct{}) {
 			q.total += int64(m)
 			if q.files.size() == 0 && len(q.mem)+m <= spoolMem {
 				q.mem = append(q.mem, buf[:m]...)
-			} else if werr := q.files.write(buf[:m]); werr != nil {
+			} else if werr := q.write(buf[:m]); werr != nil {
 				q.spool, q.ended = werr, true
 				q.mu.Unlock()
-				q.more.Signal()
+				q.more.Broadcast()
 				return
 			}
 		}
@@ -398,7 +467,7 @@ func (q *aheadQueue) readAhead(r io.Reader, done chan<- struct{}) {
 			q.end, q.ended = err, true
 		}
 		q.mu.Unlock()
-		q.more.Signal()
+		q.more.Broadcast()
 		if err != nil {
 			return
 		}

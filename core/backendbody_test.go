@@ -9,7 +9,10 @@ import (
 	"mime"
 	"mime/multipart"
 	"net/http"
+	"os"
+	"strconv"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 )
@@ -28,6 +31,23 @@ func (f *failingBody) Read(p []byte) (int, error) {
 	f.off += k
 	return k, nil
 }
+
+// countingReader counts what was read from r.
+type countingReader struct {
+	r io.Reader
+	n *atomic.Int64
+}
+
+func (c *countingReader) Read(p []byte) (int, error) {
+	n, err := c.r.Read(p)
+	c.n.Add(int64(n))
+	return n, err
+}
+
+var (
+	hugeBody = bodyPattern(6 << 20)
+	hugeRead atomic.Int64
+)
 
 func bodyPattern(n int) []byte {
 	b := make([]byte, n)
@@ -48,6 +68,12 @@ func init() {
 			b = BackendBody{R: &failingBody{n: 200 << 10}, ContentLength: -1}
 		case "/big": // 300 KiB: past the memory share
 			b = BackendBody{R: bytes.NewReader(bodyPattern(300 << 10)), ContentLength: -1}
+		case "/huge", "/hugecl": // 6 MiB, read as far as hugeRead counts
+			b = BackendBody{R: &countingReader{r: bytes.NewReader(hugeBody), n: &hugeRead}, ContentLength: -1}
+			if path == "/hugecl" {
+				b.ContentLength = int64(len(hugeBody))
+				rc.Resp.Header.Set("Content-Length", strconv.Itoa(len(hugeBody)))
+			}
 		}
 		rc.Resp.Status = 200
 		rc.Resp.Dynamic = true
@@ -147,5 +173,61 @@ func TestSendBackendBodyFiltered(t *testing.T) {
 	}
 	if want := append(bytes.ToUpper(bodyPattern(300<<10)), "<END>"...); !bytes.Equal(body, want) {
 		t.Errorf("%d bytes, want %d all through the filter (lower-case bytes: %d)", len(body), len(want), bytes.Count(body, []byte("a")))
+	}
+}
+
+// TestSendBackendBodyNoRoom: when the upload directory nearly fills (here:
+// a spool file past 2 MiB, checked every MiB), buffering stops short of
+// filling it. Mode 0
+// streams the rest (Content-Length only if the backend sent one, no Range),
+// mode 1 stops reading ahead until the client has taken what waits; every
+// byte arrives either way.
+func TestSendBackendBodyNoRoom(t *testing.T) {
+	defer func(f func(*os.File) bool, every int64) { hasRoom, roomCheckEvery = f, every }(hasRoom, roomCheckEvery)
+	roomCheckEvery = 1 << 20
+	hasRoom = func(f *os.File) bool {
+		st, err := f.Stat()
+		return err == nil && st.Size() <= 2<<20
+	}
+	_, dial, logs := testServer(t, strings.ReplaceAll(backendBodyConf, "@TMP@", t.TempDir()))
+	for _, tc := range []struct {
+		name, path, rng string
+		cl              int64 // Content-Length; -1: chunked
+		stall           bool  // read nothing at first
+	}{
+		{"buffered, unknown length", "/m0/huge", "bytes=0-9", -1, false},
+		{"buffered, backend's length", "/m0/hugecl", "", int64(len(hugeBody)), false},
+		{"read ahead for a stalled client", "/m1/huge", "", -1, true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			hugeRead.Store(0)
+			c := dial()
+			req := "GET " + tc.path + " HTTP/1.1\r\nHost: x\r\nConnection: close\r\n"
+			if tc.rng != "" {
+				req += "Range: " + tc.rng + "\r\n"
+			}
+			go io.WriteString(c, req+"\r\n")
+			if tc.stall {
+				time.Sleep(time.Second)
+				if got := hugeRead.Load(); got >= int64(len(hugeBody)) {
+					t.Errorf("the backend was read to its end (%d bytes) for a client that read nothing", got)
+				}
+			}
+			c.SetReadDeadline(time.Now().Add(20 * time.Second))
+			resp, err := http.ReadResponse(bufio.NewReader(c), nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			body, err := io.ReadAll(resp.Body)
+			if err != nil || resp.StatusCode != 200 || !bytes.Equal(body, hugeBody) {
+				t.Fatalf("status %d, %d bytes (%v), want 200 and the %d-byte body", resp.StatusCode, len(body), err, len(hugeBody))
+			}
+			if resp.ContentLength != tc.cl {
+				t.Errorf("content-length %d, want %d", resp.ContentLength, tc.cl)
+			}
+		})
+	}
+	if !strings.Contains(logs.String(), "nearly full") {
+		t.Errorf("no log line: %s", logs.String())
 	}
 }

@@ -43,9 +43,32 @@ type tempSeg struct {
 // size (lighttpd's files of server.upload-temp-file-size are about
 // reopening by name, which unnamed files need not do).
 type tempFiles struct {
-	dirs []string
-	idx  int // directory in use
-	segs []tempSeg
+	dirs      []string
+	idx       int // directory in use
+	segs      []tempSeg
+	unchecked int64 // bytes written since the free space was last checked
+}
+
+// errNoRoom stops a spool that would leave its file system with less than
+// the reserve free (see hasRoom).
+var errNoRoom = errors.New("the upload directory is nearly full")
+
+// roomCheckEvery is how much is spooled between two free-space checks (a
+// variable for tests).
+var roomCheckEvery int64 = 16 << 20
+
+// hasRoom reports whether the file system of f keeps more than
+// max(1 GiB, 5% of its size) free: below that a spool stops growing
+// (buffering turns into streaming), where lighttpd fills the disk until a
+// write fails. A variable, so tests can simulate a full disk.
+var hasRoom = func(f *os.File) bool {
+	var st unix.Statfs_t
+	if unix.Fstatfs(int(f.Fd()), &st) != nil {
+		return true
+	}
+	avail := int64(st.Bavail) * st.Bsize
+	reserve := max(1<<30, int64(st.Blocks)*st.Bsize/20)
+	return avail > reserve
 }
 
 func (t *tempFiles) init(s *ServerSettings) {
@@ -61,9 +84,16 @@ func (t *tempFiles) size() int64 {
 	return n
 }
 
-// write appends p to the last file, starting a new one when it is full or
-// its directory fails.
+// write appends p to the last file, starting a new one when its directory
+// fails; errNoRoom (p not written) when the file system is nearly full.
 func (t *tempFiles) write(p []byte) error {
+	if len(t.segs) > 0 && t.unchecked >= roomCheckEvery {
+		t.unchecked = 0
+		if !hasRoom(t.segs[len(t.segs)-1].f) {
+			return errNoRoom // nothing of p was written
+		}
+	}
+	t.unchecked += int64(len(p))
 	for len(p) > 0 {
 		if len(t.segs) == 0 {
 			if err := t.open(); err != nil {

@@ -96,6 +96,7 @@ func (x h2Writer) WriteHead(status int, h *Headers, bodyLen int64, body []byte) 
 func (x h2Writer) Write(p []byte) (int, error)             { return x.w.Write(p) }
 func (x h2Writer) SendFile(f *os.File, off, n int64) error { return x.w.SendFile(f, off, n) }
 func (x h2Writer) Flush() error                            { return x.w.Flush() }
+func (x h2Writer) SetServerTag(tag string)                 { x.w.SetServerTag(tag) }
 
 // h2Stream is what AbortStream closes and ClientReset asks on HTTP/2: the
 // stream, not the connection.

@@ -35,6 +35,10 @@ type Reloader struct {
 	Loader *Loader
 	Server *Server
 	Log    *slog.Logger
+	// Notify, when set, is called as each reload starts (starting true)
+	// and when it ended: err nil when the new config serves or nothing
+	// changed, else why it was refused (sd_notify RELOADING=1 / READY=1).
+	Notify func(starting bool, err error)
 
 	mu      sync.Mutex
 	lastSum [32]byte
@@ -64,9 +68,13 @@ func (r *Reloader) Prime(conf *lighttpdconf.Config) {
 // Reload loads the config again. With force unset, a config whose effective
 // content equals the running one is not swapped in (SIGUSR1 forces). It
 // returns whether a new snapshot went live.
-func (r *Reloader) Reload(reason string, force bool) (bool, error) {
+func (r *Reloader) Reload(reason string, force bool) (swapped bool, err error) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
+	if r.Notify != nil {
+		r.Notify(true, nil)
+		defer func() { r.Notify(false, err) }()
+	}
 	start := time.Now()
 	old := r.Server.Runtime().Current()
 	next, err := r.Loader.Load()

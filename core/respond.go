@@ -73,6 +73,12 @@ func (rc *Request) runErrorHandler(target string) {
 	if rc.Resp.kind == bodyStream || rc.dropped {
 		return
 	}
+	if rc.Resp.Dynamic && !rc.Conf.ErrorIntercept {
+		// A backend answered (a PHP or CGI handler): lighttpd sends its
+		// response as it is, status included, and reconciles the status
+		// only for a static handler or with server.error-intercept.
+		return
+	}
 	switch {
 	case only404 && (sub == 403 || sub == 404):
 		rc.Resp.reset()
@@ -272,6 +278,7 @@ func (rc *Request) StartStream(contentLength int64) (io.Writer, error) {
 	r.streamHook = false
 	r.kind = bodyStream
 	r.started = true
+	rc.conditionalServerTag()
 	if r.Status != status {
 		// A hook answered instead (mod_deflate's 304/412 for a compressed
 		// variant's ETag): the handler's body goes nowhere.

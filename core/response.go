@@ -61,6 +61,7 @@ type fileBody struct {
 	multipart bool
 	handles   []*statcache.Handle // released when the response is done
 	owned     *os.File            // a spooled body's temporary file, closed when done
+	temps     []*os.File          // a spooled backend body's files, closed when done
 }
 
 type filePart struct {
@@ -108,12 +109,16 @@ func (r *Response) dropFile() {
 	for _, h := range r.file.handles {
 		h.Release()
 	}
+	for _, f := range r.file.temps {
+		f.Close()
+	}
 	clear(r.file.handles)
 	clear(r.file.parts)
+	clear(r.file.temps)
 	if r.file.owned != nil {
 		r.file.owned.Close()
 	}
-	r.file = fileBody{parts: r.file.parts[:0], handles: r.file.handles[:0]}
+	r.file = fileBody{parts: r.file.parts[:0], handles: r.file.handles[:0], temps: r.file.temps[:0]}
 	r.rangePending = false
 }
 

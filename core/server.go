@@ -361,6 +361,7 @@ func (x h1Writer) WriteHead(status int, h *Headers, bodyLen int64, body []byte) 
 func (x h1Writer) Write(p []byte) (int, error)             { return x.w.Write(p) }
 func (x h1Writer) SendFile(f *os.File, off, n int64) error { return x.w.SendFile(f, off, n) }
 func (x h1Writer) Flush() error                            { return x.w.Flush() }
+func (x h1Writer) SetServerTag(tag string)                 { x.w.SetServerTag(tag) }
 
 // ServeH1 runs one request from the HTTP/1.x engine through the pipeline.
 func (s *Server) ServeH1(w *h1.ResponseWriter, r *h1.Request) {

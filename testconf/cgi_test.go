@@ -358,7 +358,9 @@ func TestCGIHostileScripts(t *testing.T) {
 		"www/h/fork.pl":       "if (fork() == 0) { close STDOUT; sleep 30; exit 0; } print \"Content-Type: text/plain\\n\\nparent\\n\";",
 		"www/h/exitnohead.pl": "exit 3;",
 	})
-	conf := cgiConfFor(root, perl, "/usr/bin/python3")
+	// An endless body can only be streamed: buffered (stream-response-body
+	// 0, as in lighttpd) it would fill server.upload-dirs.
+	conf := cgiConfFor(root, perl, "/usr/bin/python3") + "$HTTP[\"url\"] == \"/h/endless.pl\" { server.stream-response-body = 2 }\n"
 	g := startServer(t, "golighty", golightyBin, root, conf)
 	pid := g.cmd.Process.Pid
 	fdsBefore := cgiOpenFDs(t, pid)

@@ -208,6 +208,8 @@ $HTTP["url"] =^ "/rh/" {
 }
 $HTTP["url"] =^ "/ws" { proxy.header = ( "upgrade" => "enable" ) }
 $HTTP["url"] =^ "/stream/" { server.stream-request-body = 1 }
+# Streamed: buffered (the default, as in lighttpd) it would fill server.upload-dirs.
+$HTTP["url"] == "/endless" { server.stream-response-body = 2 }
 $HTTP["url"] == "/slow" { proxy.server = ( "/" => (( "host" => "127.0.0.1", "port" => @BPORT@, "read-timeout" => 1 ))) }
 $HTTP["request-method"] == "CONNECT" {
 	proxy.server = ( "" => (( "host" => "127.0.0.1", "port" => @BPORT@ )))

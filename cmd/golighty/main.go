@@ -13,6 +13,7 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/golighty/golighty/cmd/golighty/internal/downloadapp"
 	"github.com/golighty/golighty/core"
 	"github.com/golighty/golighty/lighttpdconf"
 	_ "github.com/golighty/golighty/modules/all"
@@ -60,7 +61,7 @@ usage:
 }
 
 func features(w io.Writer) {
-	fmt.Fprintf(w, "%s\n\nNetwork handler:\n\n\t+ linux-sendfile\n\t+ writev\n\nFeatures:\n\n", versionLine())
+	fmt.Fprintf(w, "%s\n%s\n\nNetwork handler:\n\n\t+ linux-sendfile\n\t+ writev\n\nFeatures:\n\n", versionLine(), buildLine())
 	fmt.Fprintf(w, "\t+ IPv6 support\n\t+ PCRE support (RE2, with a PCRE-compatible fallback)\n\t+ hot reload (fsnotify)\n\nModules:\n\n")
 	for _, m := range core.Registered() {
 		fmt.Fprintf(w, "\t+ %s\n", m)
@@ -71,6 +72,15 @@ func features(w io.Writer) {
 func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	if len(args) > 0 && args[0] == "secdownload-url" {
 		return secdownloadURL(args[1:], stdout, stderr)
+	}
+	if len(args) > 0 && args[0] == "download-app" {
+		// Hidden: the bundled config's FastCGI application (bin-path).
+		return downloadapp.Main()
+	}
+	// A config can start this very binary as a backend (the bundled one
+	// does: "bin-path" => env.GOLIGHTY_BIN + " download-app").
+	if exe, err := os.Executable(); err == nil {
+		os.Setenv("GOLIGHTY_BIN", exe)
 	}
 	var o options
 	fail := func(format string, a ...any) int {
@@ -125,7 +135,7 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 				usage(stdout)
 				return 0
 			case 'v':
-				fmt.Fprintln(stdout, versionLine())
+				version(stdout)
 				return 0
 			case 'V':
 				features(stdout)

@@ -54,6 +54,7 @@ func serve(o *options, snap *core.Snapshot, stderr io.Writer) int {
 		return exitErr
 	}
 	slog.SetDefault(logger)
+	startDebug(logger)
 
 	srv := core.NewServer(snap, logger)
 	if err := srv.Bind(); err != nil {
@@ -75,12 +76,14 @@ func serve(o *options, snap *core.Snapshot, stderr io.Writer) int {
 		logger.Warn(w.String())
 	}
 	notifyReady()
+	sdNotify("READY=1\nSTATUS=serving")
 
 	abs, _ := filepath.Abs(o.confFile)
 	reloader := &core.Reloader{
 		Loader: &core.Loader{Path: abs, Opts: lighttpdconf.Options{Stderr: stderr}, Shared: snap.Shared()},
 		Server: srv,
 		Log:    logger,
+		Notify: sdReload,
 	}
 	reloader.Prime(snap.Conf)
 	watcher := core.NewWatcher(reloader, logger, o.noWatch)
@@ -106,6 +109,7 @@ func serve(o *options, snap *core.Snapshot, stderr io.Writer) int {
 				lastBusy = time.Now()
 			} else if time.Since(lastBusy) >= time.Duration(o.idleSecs)*time.Second {
 				logger.Info(fmt.Sprintf("[note] idle timeout %ds exceeded, initiating graceful shutdown", o.idleSecs))
+				sdNotify("STOPPING=1")
 				gracefulStop(srv, srvConf, logger)
 				logger.Info("server stopped after idle timeout")
 				return 0
@@ -121,6 +125,7 @@ func serve(o *options, snap *core.Snapshot, stderr io.Writer) int {
 				logger.Info(fmt.Sprintf("logfiles cycled UID = %d PID = %d", os.Getuid(), os.Getpid()))
 			case syscall.SIGINT:
 				logger.Info("[note] graceful shutdown started")
+				sdNotify("STOPPING=1")
 				go func() {
 					<-sigs // a second signal during the graceful stop: stop now
 					srv.Close()
@@ -129,6 +134,7 @@ func serve(o *options, snap *core.Snapshot, stderr io.Writer) int {
 				logger.Info(fmt.Sprintf("server stopped by UID = %d PID = %d", os.Getuid(), os.Getpid()))
 				return 0
 			case syscall.SIGTERM:
+				sdNotify("STOPPING=1")
 				srv.Close()
 				logger.Info(fmt.Sprintf("server stopped by UID = %d PID = %d", os.Getuid(), os.Getpid()))
 				return 0

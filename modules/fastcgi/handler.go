@@ -237,7 +237,12 @@ func (h *handler) response(rc *core.Request, proc *gw.Proc, resp *fcgi.Response,
 		src = io.LimitReader(br, bh.ContentLength)
 	}
 	peer := &gw.Peer{Proto: "fastcgi", Addr: proc.Addr.String(), PID: proc.PID()}
-	return gw.TransferBody(rc, src, bh.ContentLength, peer, er.TimedOut), false
+	return gw.Transfer(rc, core.BackendBody{
+		R:             src,
+		ContentLength: bh.ContentLength,
+		Ready:         func() bool { return br.Buffered() > 0 || resp.Ready() },
+		Abort:         resp.Abort,
+	}, peer, er.TimedOut), false
 }
 
 // noResponse handles a backend that ended or failed before the first byte

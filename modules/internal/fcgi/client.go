@@ -616,6 +616,37 @@ func (r *Response) wrap(err error) error {
 	return fmt.Errorf("%w (backend %s)", err, r.addr)
 }
 
+// Ready reports whether a Read finds body bytes, or the response's end,
+// already received (buffered here or waiting in the socket) instead of
+// waiting for the backend: lighttpd's FIONREAD check, which decides whether
+// a streamed response came complete with its head.
+func (r *Response) Ready() bool {
+	switch {
+	case r.closed:
+		return false
+	case len(r.pending) > 0, r.rr.buffered():
+		return true
+	}
+	return readable(r.c.nc)
+}
+
+// readable reports whether a read on nc returns at once (data, end of
+// stream or an error) rather than blocking.
+func readable(nc backendConn) bool {
+	rc, err := nc.SyscallConn()
+	if err != nil {
+		return true
+	}
+	ready := true
+	var b [1]byte
+	err = rc.Read(func(fd uintptr) bool {
+		_, _, e := unix.Recvfrom(int(fd), b[:], unix.MSG_PEEK|unix.MSG_DONTWAIT)
+		ready = e != unix.EAGAIN
+		return true
+	})
+	return ready || err != nil
+}
+
 // Abort closes the backend connection, so a read blocked on it returns an
 // error; the backend sees the close (php-cgi then ends the script at its
 // next output). It may be called from another goroutine while the owner

@@ -225,6 +225,33 @@ func (r *recordReader) next() error {
 	}
 }
 
+// buffered reports whether Read can return from what is already buffered:
+// STDOUT content, or the end of the stream, without a read from the socket.
+func (r *recordReader) buffered() bool {
+	if r.err != nil {
+		return true
+	}
+	if r.remain > 0 {
+		return r.br.Buffered() > 0
+	}
+	b, _ := r.br.Peek(r.br.Buffered()) // no socket read: only what is there
+	off := r.pad
+	for off+headerLen <= len(b) {
+		clen := int(binary.BigEndian.Uint16(b[off+4:]))
+		pad := int(b[off+6])
+		switch b[off+1] {
+		case typeStdout:
+			if clen > 0 {
+				return off+headerLen < len(b)
+			}
+		case typeEndRequest:
+			return off+headerLen+clen <= len(b)
+		}
+		off += headerLen + clen + pad
+	}
+	return false
+}
+
 func (r *recordReader) skip(n int) error {
 	if _, err := r.br.Discard(n); err != nil {
 		return r.eofErr(err)

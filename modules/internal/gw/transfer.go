@@ -2,7 +2,6 @@ package gw
 
 import (
 	"errors"
-	"fmt"
 	"io"
 	"sync"
 	"sync/atomic"
@@ -10,12 +9,6 @@ import (
 
 	"github.com/golighty/golighty/core"
 )
-
-// MaxBuffered bounds a response body kept in memory: a body that ends
-// within it gets Content-Length, Range and HEAD handling from the core like
-// lighttpd's buffered default; a larger one is streamed, so a big download
-// costs this much per request, not its size.
-const MaxBuffered = 1 << 20
 
 // Peer names the backend of a response in log lines.
 type Peer struct {
@@ -26,117 +19,29 @@ type Peer struct {
 
 // TransferBody moves a backend's response body from src to the client after
 // rc.BackendHeaders accepted the head. cl is the backend's Content-Length
-// (-1: none; shorter bodies are errors). The body becomes rc.Resp's complete
-// body when it ends within MaxBuffered (and server.stream-response-body is
-// 0); otherwise the head goes out and the body is streamed, flushed after
-// every read when streaming is configured. A failure before anything was
-// sent is a 502 (504 when timedOut says so); after, the connection is cut
-// so the client sees the truncation.
+// (-1: none; shorter bodies are errors). See Transfer.
 func TransferBody(rc *core.Request, src io.Reader, cl int64, peer *Peer, timedOut func(error) bool) core.Result {
-	sp := scratchPool.Get().(*[]byte)
-	defer scratchPool.Put(sp)
-	scratch := *sp
-	stream := rc.Conf.StreamResponseBody != 0
-	var buf []byte
-	var err error
-	inScratch := false
-	if !stream && cl >= 0 && cl <= MaxBuffered {
-		// The length is known: one buffer of that size, one copy.
-		buf = make([]byte, cl)
-		n, rerr := io.ReadFull(src, buf)
-		if rerr != nil && !(rc.Method == "HEAD" && (rerr == io.EOF || rerr == io.ErrUnexpectedEOF)) {
-			if rerr == io.EOF || rerr == io.ErrUnexpectedEOF {
-				rerr = fmt.Errorf("backend sent %d of %d bytes (Content-Length)", n, cl)
-			}
-			return bodyError(rc, rerr, peer, timedOut)
-		}
-		rc.Resp.SetBody(buf[:n])
-		return core.Finished
-	}
-	// A body known to be too large to hold is streamed from the start.
-	if !stream && cl <= MaxBuffered {
-		// Most bodies end within the pooled scratch buffer and are copied
-		// out at their exact size; only larger ones grow a buffer.
-		var n int
-		n, err = readUntil(src, scratch)
-		buf = scratch[:n]
-		inScratch = err != nil
-		if !inScratch {
-			buf = make([]byte, n, 2*n)
-			copy(buf, scratch)
-			for err == nil && len(buf) <= MaxBuffered {
-				if len(buf) == cap(buf) {
-					buf = append(buf, 0)[:len(buf)]
-				}
-				var m int
-				m, err = src.Read(buf[len(buf):min(cap(buf), MaxBuffered+1)])
-				buf = buf[:len(buf)+m]
-			}
-		}
-		switch {
-		case err == io.EOF:
-			// A HEAD response may announce a length it does not send.
-			if cl >= 0 && int64(len(buf)) < cl && rc.Method != "HEAD" {
-				return bodyError(rc, fmt.Errorf("backend sent %d of %d bytes (Content-Length)", len(buf), cl), peer, timedOut)
-			}
-			if inScratch {
-				buf = append([]byte(nil), buf...)
-			}
-			rc.Resp.SetBody(buf)
-			return core.Finished
-		case err != nil:
-			return bodyError(rc, err, peer, timedOut)
-		}
-	}
-	w, werr := rc.StartStream(cl)
-	if werr != nil {
-		return core.Finished // client gone
-	}
-	if len(buf) > 0 {
-		if _, err := w.Write(buf); err != nil {
-			return core.Finished
-		}
-	}
-	if stream {
-		rc.FlushStream()
-	}
-	for {
-		n, rerr := src.Read(scratch)
-		if n > 0 {
-			if _, err := w.Write(scratch[:n]); err != nil {
-				return core.Finished
-			}
-			if stream {
-				if err := rc.FlushStream(); err != nil {
-					return core.Finished
-				}
-			}
-		}
-		if rerr == io.EOF {
-			return core.Finished
-		}
-		if rerr != nil {
-			rc.Logf("response already sent out, but backend returned error on socket: %s for %s?%s, terminating connection: %v", peer.Addr, rc.URI.Path, rc.URI.Query, rerr)
-			rc.AbortStream() // the client must see the truncation
-			return core.Finished
-		}
-	}
+	return Transfer(rc, core.BackendBody{R: src, ContentLength: cl}, peer, timedOut)
 }
 
-var scratchPool = sync.Pool{New: func() any { b := make([]byte, 32<<10); return &b }}
-
-// readUntil reads into p until it is full (nil error) or src fails (io.EOF
-// included).
-func readUntil(src io.Reader, p []byte) (int, error) {
-	n := 0
-	for n < len(p) {
-		m, err := src.Read(p[n:])
-		n += m
-		if err != nil {
-			return n, err
-		}
+// Transfer moves a backend's response body to the client the way
+// server.stream-response-body asks (core.SendBackendBody): buffered whole,
+// in memory and then in a temporary file, with Content-Length and Range
+// (0, the default); streamed with the backend read ahead (1); streamed with
+// backpressure (2). A body b knows to be ready with its head (b.Ready) is
+// sent whole in every mode. A failure before anything was sent is a 502
+// (504 when timedOut says so); after, the connection is cut so the client
+// sees the truncation.
+func Transfer(rc *core.Request, b core.BackendBody, peer *Peer, timedOut func(error) bool) core.Result {
+	err := rc.SendBackendBody(b)
+	switch {
+	case err == nil:
+	case rc.Resp.Started():
+		rc.Logf("response already sent out, but backend returned error on socket: %s for %s?%s, terminating connection: %v", peer.Addr, rc.URI.Path, rc.URI.Query, err)
+	default:
+		return bodyError(rc, err, peer, timedOut)
 	}
-	return n, nil
+	return core.Finished
 }
 
 // bodyError turns a failure while buffering the body into an error

@@ -1,0 +1,233 @@
+package core
+
+import (
+	"bufio"
+	"bytes"
+	"errors"
+	"fmt"
+	"io"
+	"mime"
+	"mime/multipart"
+	"net/http"
+	"os"
+	"strconv"
+	"strings"
+	"sync/atomic"
+	"testing"
+	"time"
+)
+
+// failingBody yields n pattern bytes, then fails.
+type failingBody struct{ n, off int }
+
+func (f *failingBody) Read(p []byte) (int, error) {
+	if f.off >= f.n {
+		return 0, errors.New("backend died")
+	}
+	k := min(len(p), f.n-f.off)
+	for i := range p[:k] {
+		p[i] = byte('a' + (f.off+i)%26)
+	}
+	f.off += k
+	return k, nil
+}
+
+// countingReader counts what was read from r.
+type countingReader struct {
+	r io.Reader
+	n *atomic.Int64
+}
+
+func (c *countingReader) Read(p []byte) (int, error) {
+	n, err := c.r.Read(p)
+	c.n.Add(int64(n))
+	return n, err
+}
+
+var (
+	hugeBody = bodyPattern(6 << 20)
+	hugeRead atomic.Int64
+)
+
+func bodyPattern(n int) []byte {
+	b := make([]byte, n)
+	for i := range b {
+		b[i] = byte('a' + i%26)
+	}
+	return b
+}
+
+func init() {
+	registerServe("mod_test_backendbody", func(rc *Request) Result {
+		var b BackendBody
+		path := rc.URI.Path[strings.LastIndexByte(rc.URI.Path, '/'):]
+		switch path {
+		case "/short": // announces 10 bytes, sends 3
+			b = BackendBody{R: strings.NewReader("abc"), ContentLength: 10}
+		case "/dies": // dies after 200 KiB
+			b = BackendBody{R: &failingBody{n: 200 << 10}, ContentLength: -1}
+		case "/big": // 300 KiB: past the memory share
+			b = BackendBody{R: bytes.NewReader(bodyPattern(300 << 10)), ContentLength: -1}
+		case "/huge", "/hugecl": // 6 MiB, read as far as hugeRead counts
+			b = BackendBody{R: &countingReader{r: bytes.NewReader(hugeBody), n: &hugeRead}, ContentLength: -1}
+			if path == "/hugecl" {
+				b.ContentLength = int64(len(hugeBody))
+				rc.Resp.Header.Set("Content-Length", strconv.Itoa(len(hugeBody)))
+			}
+		}
+		rc.Resp.Status = 200
+		rc.Resp.Dynamic = true
+		rc.Resp.Header.Set("Content-Type", "text/plain")
+		if err := rc.SendBackendBody(b); err != nil && !rc.Resp.Started() {
+			rc.Resp.Header.Reset()
+			rc.Resp.Dynamic = false
+			rc.Resp.Status = 502
+		}
+		return Finished
+	})
+}
+
+const backendBodyConf = `
+server.document-root = "/nonexistent"
+server.modules = ("mod_test_backendbody")
+server.upload-dirs = ("@TMP@")
+$HTTP["url"] =^ "/m1/" { server.stream-response-body = 1 }
+$HTTP["url"] =^ "/m2/" { server.stream-response-body = 2 }
+`
+
+// TestSendBackendBody checks the core's side of every gateway's body: a
+// short or failing body is a 502 while nothing was sent and a cut
+// connection once streaming, and a spooled body takes multi-range requests.
+func TestSendBackendBody(t *testing.T) {
+	_, dial, _ := testServer(t, strings.ReplaceAll(backendBodyConf, "@TMP@", t.TempDir()))
+	for _, tc := range []struct {
+		name, path, rng string
+		status          int
+		cut             bool // the response must end without completing
+	}{
+		{"short buffered", "/m0/short", "", 502, false},
+		{"dies buffered", "/m0/dies", "", 502, false},
+		{"dies streamed ahead", "/m1/dies", "", 200, true},
+		{"dies streamed", "/m2/dies", "", 200, true},
+		{"short streamed", "/m2/short", "", 200, true},
+		{"spooled multi-range", "/m0/big", "bytes=0-9,200000-200009", 206, false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			c := dial()
+			req := "GET " + tc.path + " HTTP/1.1\r\nHost: x\r\n"
+			if tc.rng != "" {
+				req += "Range: " + tc.rng + "\r\n"
+			}
+			go io.WriteString(c, req+"\r\n")
+			c.SetReadDeadline(time.Now().Add(10 * time.Second))
+			resp, err := http.ReadResponse(bufio.NewReader(c), nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			body, err := io.ReadAll(resp.Body)
+			if resp.StatusCode != tc.status {
+				t.Fatalf("status %d, want %d", resp.StatusCode, tc.status)
+			}
+			if cut := errors.Is(err, io.ErrUnexpectedEOF); cut != tc.cut {
+				t.Fatalf("cut %v (%v), want %v", cut, err, tc.cut)
+			}
+			if tc.status != 206 {
+				return
+			}
+			_, params, _ := mime.ParseMediaType(resp.Header.Get("Content-Type"))
+			mr := multipart.NewReader(bytes.NewReader(body), params["boundary"])
+			want := bodyPattern(300 << 10)
+			for _, r := range [][2]int{{0, 10}, {200000, 200010}} {
+				p, err := mr.NextPart()
+				if err != nil {
+					t.Fatal(err)
+				}
+				got, _ := io.ReadAll(p)
+				if !bytes.Equal(got, want[r[0]:r[1]]) || p.Header.Get("Content-Range") != fmt.Sprintf("bytes %d-%d/%d", r[0], r[1]-1, len(want)) {
+					t.Errorf("part %q %q", p.Header.Get("Content-Range"), got)
+				}
+			}
+		})
+	}
+}
+
+// TestSendBackendBodyFiltered: a body read ahead into the temporary file
+// (mode 1, a client that reads nothing for a while) still passes through
+// the response filter, never around it with sendfile.
+func TestSendBackendBodyFiltered(t *testing.T) {
+	conf := strings.ReplaceAll(backendBodyConf, "@TMP@", t.TempDir())
+	conf = strings.Replace(conf, `server.modules = ("mod_test_backendbody")`, `server.modules = ("mod_test_backendbody", "mod_test_filter")`, 1)
+	_, dial, _ := testServer(t, conf)
+	c := dial()
+	// mod_test_filter (filter_test.go) upper-cases the body when asked.
+	go io.WriteString(c, "GET /m1/big HTTP/1.1\r\nHost: x\r\nX-Filter: 1\r\nConnection: close\r\n\r\n")
+	time.Sleep(200 * time.Millisecond) // the backend is read ahead meanwhile
+	c.SetReadDeadline(time.Now().Add(10 * time.Second))
+	resp, err := http.ReadResponse(bufio.NewReader(c), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, err := io.ReadAll(resp.Body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := append(bytes.ToUpper(bodyPattern(300<<10)), "<END>"...); !bytes.Equal(body, want) {
+		t.Errorf("%d bytes, want %d all through the filter (lower-case bytes: %d)", len(body), len(want), bytes.Count(body, []byte("a")))
+	}
+}
+
+// TestSendBackendBodyNoRoom: when the upload directory nearly fills (here:
+// a spool file past 2 MiB, checked every MiB), buffering stops short of
+// filling it. Mode 0
+// streams the rest (Content-Length only if the backend sent one, no Range),
+// mode 1 stops reading ahead until the client has taken what waits; every
+// byte arrives either way.
+func TestSendBackendBodyNoRoom(t *testing.T) {
+	defer func(f func(*os.File) bool, every int64) { hasRoom, roomCheckEvery = f, every }(hasRoom, roomCheckEvery)
+	roomCheckEvery = 1 << 20
+	hasRoom = func(f *os.File) bool {
+		st, err := f.Stat()
+		return err == nil && st.Size() <= 2<<20
+	}
+	_, dial, logs := testServer(t, strings.ReplaceAll(backendBodyConf, "@TMP@", t.TempDir()))
+	for _, tc := range []struct {
+		name, path, rng string
+		cl              int64 // Content-Length; -1: chunked
+		stall           bool  // read nothing at first
+	}{
+		{"buffered, unknown length", "/m0/huge", "bytes=0-9", -1, false},
+		{"buffered, backend's length", "/m0/hugecl", "", int64(len(hugeBody)), false},
+		{"read ahead for a stalled client", "/m1/huge", "", -1, true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			hugeRead.Store(0)
+			c := dial()
+			req := "GET " + tc.path + " HTTP/1.1\r\nHost: x\r\nConnection: close\r\n"
+			if tc.rng != "" {
+				req += "Range: " + tc.rng + "\r\n"
+			}
+			go io.WriteString(c, req+"\r\n")
+			if tc.stall {
+				time.Sleep(time.Second)
+				if got := hugeRead.Load(); got >= int64(len(hugeBody)) {
+					t.Errorf("the backend was read to its end (%d bytes) for a client that read nothing", got)
+				}
+			}
+			c.SetReadDeadline(time.Now().Add(20 * time.Second))
+			resp, err := http.ReadResponse(bufio.NewReader(c), nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			body, err := io.ReadAll(resp.Body)
+			if err != nil || resp.StatusCode != 200 || !bytes.Equal(body, hugeBody) {
+				t.Fatalf("status %d, %d bytes (%v), want 200 and the %d-byte body", resp.StatusCode, len(body), err, len(hugeBody))
+			}
+			if resp.ContentLength != tc.cl {
+				t.Errorf("content-length %d, want %d", resp.ContentLength, tc.cl)
+			}
+		})
+	}
+	if !strings.Contains(logs.String(), "nearly full") {
+		t.Errorf("no log line: %s", logs.String())
+	}
+}

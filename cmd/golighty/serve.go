@@ -17,6 +17,7 @@ import (
 
 	"github.com/golighty/golighty/core"
 	"github.com/golighty/golighty/core/logsink"
+	"github.com/golighty/golighty/core/memgov"
 	"github.com/golighty/golighty/lighttpdconf"
 )
 
@@ -79,6 +80,7 @@ func serve(o *options, snap *core.Snapshot, stderr io.Writer) int {
 			logger.Error("config watcher: " + err.Error())
 		}
 	}()
+	go memgov.New(o.memory, func() any { return srv.Runtime().Current() }).Run(ctx)
 
 	sigs := make(chan os.Signal, 4)
 	signal.Notify(sigs, syscall.SIGINT, syscall.SIGTERM, syscall.SIGUSR1, syscall.SIGHUP)

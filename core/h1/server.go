@@ -7,9 +7,11 @@ import (
 	"errors"
 	"net"
 	"net/netip"
+	"os"
 	"strings"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"time"
 
 	"github.com/golighty/golighty/core/bufpoison"
@@ -102,6 +104,10 @@ type Server struct {
 
 	mu    sync.Mutex
 	conns map[*conn]struct{}
+
+	parking atomic.Bool // Serve runs: idle connections may be parked
+	idleMu  sync.Mutex
+	idle    *idlePoller // started by the first park
 }
 
 // SetConfig installs c for requests that start from now on. A
@@ -134,6 +140,7 @@ var ErrServerClosed = errors.New("h1: server closed")
 // Serve accepts connections on ln and serves each in its own goroutine.
 // Closing ln (the listener owner's job) ends Serve.
 func (s *Server) Serve(ln net.Listener) error {
+	s.parking.Store(true)
 	var delay time.Duration
 	for {
 		c, err := ln.Accept()
@@ -162,15 +169,62 @@ func isTemporary(err error) bool {
 
 // ServeConn serves c until the client or a limit ends it, then closes it.
 func (s *Server) ServeConn(nc net.Conn) {
-	c := getConn(s, nc)
-	s.track(c, true)
 	s.open.Add(1)
+	s.run(getConn(s, nc))
+}
+
+// run serves c until it is closed or parked.
+func (s *Server) run(c *conn) {
+	s.track(c, true)
 	defer func() {
-		s.open.Add(-1)
+		if !c.parked {
+			s.open.Add(-1)
+		}
 		s.track(c, false)
 		putConn(c)
 	}()
 	c.serve()
+}
+
+// poller returns the idle poller, starting it on first use; nil when
+// connections are not parked (no Serve, shutting down, or no epoll).
+func (s *Server) poller() *idlePoller {
+	s.idleMu.Lock()
+	defer s.idleMu.Unlock()
+	if s.idle == nil && s.parking.Load() && !s.closing.Load() {
+		p, err := newIdlePoller(s)
+		if err != nil {
+			s.parking.Store(false)
+			return nil
+		}
+		s.idle = p
+	}
+	return s.idle
+}
+
+// stopParking closes the parked connections and stops the poller.
+func (s *Server) stopParking() {
+	s.parking.Store(false)
+	s.idleMu.Lock()
+	p := s.idle
+	s.idleMu.Unlock()
+	if p != nil {
+		p.stop()
+	}
+}
+
+// resume serves a parked connection whose socket became readable.
+func (s *Server) resume(pc *parkedConn) {
+	c := attachConn(s, pc.rwc)
+	c.info = pc.info
+	c.seq, c.kaIdle, c.wdl, c.armed = pc.seq, pc.kaIdle, pc.wdl, pc.armed
+	c.rdl = time.Unix(1, 0) // the grace deadline that expired is still set
+	s.run(c)
+}
+
+func (s *Server) closeParked(pc *parkedConn) {
+	pc.rwc.Close()
+	s.open.Add(-1)
 }
 
 func (s *Server) track(c *conn, add bool) {
@@ -192,6 +246,7 @@ func (s *Server) track(c *conn, add bool) {
 // Stopping the accept loop (closing the listener) is the caller's job.
 func (s *Server) Shutdown(ctx context.Context) error {
 	s.closing.Store(true)
+	s.stopParking()
 	t := time.NewTicker(10 * time.Millisecond)
 	defer t.Stop()
 	for {
@@ -219,6 +274,7 @@ func (s *Server) Shutdown(ctx context.Context) error {
 // Close closes every connection at once.
 func (s *Server) Close() error {
 	s.closing.Store(true)
+	s.stopParking()
 	s.mu.Lock()
 	for c := range s.conns {
 		c.rwc.Close()
@@ -238,7 +294,7 @@ type conn struct {
 	buf         []byte // read buffer: [0:bodyBase) current head, [r:w) unread bytes
 	need        int    // read buffer size the current Config requires
 	bigArr      *[minReadBuf]byte
-	onSmall     bool // buf is small: waiting for a request with nothing buffered
+	onSmall     bool // buf is the small inline one (idle, or a head that fits)
 	small       [smallReadBuf]byte
 	r, w        int
 	bodyBase    int
@@ -255,6 +311,17 @@ type conn struct {
 	noKeepAlive bool
 	kaIdle      time.Duration // keep-alive idle limit chosen for the last response
 
+	// Parking (idle.go): a head wait with nothing buffered lasts at most
+	// idleGrace in the goroutine, then the connection is parked until
+	// idleUntil.
+	canPark   bool // the socket can be watched by descriptor
+	graceWait bool // the read deadline set is the grace limit
+	idleUntil time.Time
+	parked    bool // handed to the idle poller: this goroutine lets go
+	armed     bool // the descriptor is in the poller's epoll set
+
+	rawc syscall.RawConn // the socket's descriptor access (sendfile.go), once made
+
 	req  Request
 	body Body
 	rw   ResponseWriter
@@ -264,6 +331,9 @@ const (
 	minReadBuf   = 16 << 10
 	smallReadBuf = 2 << 10
 	wbufSize     = 16 << 10
+	// chunkRoom is the room a chunked body needs behind its head for a
+	// chunk-size line (lighttpd refuses lines of 1024 bytes or more).
+	chunkRoom = 1025
 )
 
 var connPool = sync.Pool{New: func() any {
@@ -272,10 +342,10 @@ var connPool = sync.Pool{New: func() any {
 	return c
 }}
 
-// Read buffers are pooled apart from connections: a connection waiting for
-// a request with nothing buffered reads into its small inline buffer and
-// takes a full one only when bytes arrive, so idle keep-alive connections
-// cost little memory.
+// Read buffers are pooled apart from connections: a connection reads into
+// its small inline buffer and takes a full one only when a head does not
+// fit (or a chunked body needs room behind it), so idle connections and
+// long downloads of ordinary requests hold no read buffer.
 var rbufPool = sync.Pool{New: func() any { return new([minReadBuf]byte) }}
 
 // bigBuf makes c.buf a full-size read buffer, keeping unread bytes.
@@ -332,8 +402,7 @@ func (c *conn) releaseW() {
 }
 
 func getConn(s *Server, nc net.Conn) *conn {
-	c := connPool.Get().(*conn)
-	c.srv, c.rwc = s, nc
+	c := attachConn(s, nc)
 	c.rdl, c.wdl = time.Time{}, time.Time{} // a new socket has none set
 	c.info = ConnInfo{Conn: nc, RemoteAddr: nc.RemoteAddr(), LocalAddr: nc.LocalAddr(), Token: s.Token}
 	if ta, ok := c.info.RemoteAddr.(*net.TCPAddr); ok {
@@ -344,6 +413,14 @@ func getConn(s *Server, nc net.Conn) *conn {
 		c.info.LocalIP, c.info.LocalPort = la.AddrPort().Addr().Unmap().String(), la.Port
 	}
 	_, c.info.TLS = nc.(*tls.Conn)
+	return c
+}
+
+// attachConn takes a pooled conn for nc.
+func attachConn(s *Server, nc net.Conn) *conn {
+	c := connPool.Get().(*conn)
+	c.srv, c.rwc = s, nc
+	c.canPark = parkable(nc)
 	c.req.Conn = &c.info
 	c.req.Body = &c.body
 	c.rw.c = c
@@ -360,6 +437,8 @@ func putConn(c *conn) {
 	c.handling = false
 	c.bodyStop.Store(false)
 	c.noKeepAlive = false
+	c.parked, c.armed, c.graceWait = false, false, false
+	c.rawc = nil
 	c.idle.Store(false)
 	c.req.reset()
 	c.body = Body{}
@@ -392,7 +471,9 @@ func (c *conn) serve() {
 		c.opts.MaxRequestSize = c.cfg.MaxRequestSize
 		ok := c.readRequest()
 		if !ok {
-			c.rwc.Close()
+			if !c.parked {
+				c.rwc.Close()
+			}
 			return
 		}
 		if !c.handle() {
@@ -426,6 +507,11 @@ func (c *conn) readRequest() bool {
 					// (body, next head) sets its own first.
 					c.handling, c.rw.wroteHead = true, false
 					ParseRequest(c.buf[:hl], req, &c.opts)
+					if c.onSmall && req.Chunked && len(c.buf)-hl < chunkRoom {
+						// Chunk-size lines are read behind the head.
+						c.bigBuf()
+						ParseRequest(c.buf[:hl], req, &c.opts)
+					}
 					c.r = hl
 					c.bodyBase = hl
 					return true
@@ -468,9 +554,19 @@ func (c *conn) readRequest() bool {
 		c.idle.Store(false)
 		c.w += n
 		if err != nil && n == 0 {
+			if c.graceWait && c.w == 0 && errors.Is(err, os.ErrDeadlineExceeded) && !c.srv.closing.Load() {
+				if now := time.Now(); c.idleUntil.IsZero() || now.Before(c.idleUntil) {
+					if p := c.srv.poller(); p != nil && p.park(c, c.idleUntil) {
+						c.parked = true
+						return false
+					}
+					c.canPark = false // wait here for the rest of the idle limit
+					continue
+				}
+			}
 			return false
 		}
-		if c.onSmall {
+		if c.onSmall && c.w == len(c.buf) {
 			c.bigBuf()
 		}
 	}
@@ -488,12 +584,27 @@ func (c *conn) setHeadDeadline() {
 	if c.seq > 1 {
 		idle = c.kaIdle
 	}
+	now := time.Now()
 	var d time.Time
 	if idle > 0 {
-		d = time.Now().Add(idle)
+		d = now.Add(idle)
 	}
 	if !c.readLimit.IsZero() && (d.IsZero() || c.readLimit.Before(d)) {
 		d = c.readLimit
+	}
+	c.graceWait = false
+	if c.w == 0 && c.canPark && c.srv.parking.Load() {
+		if g := now.Add(idleGrace); d.IsZero() || g.Before(d) {
+			// Wait here only briefly, then park (idle.go). The deadline
+			// may lag by a quarter of the grace: timers are not reset
+			// on every request of a busy connection.
+			c.idleUntil, c.graceWait = d, true
+			if c.rdl.IsZero() || c.rdl.After(g) || g.Sub(c.rdl) >= idleGrace/4 {
+				c.rwc.SetReadDeadline(g)
+				c.rdl = g
+			}
+			return
+		}
 	}
 	c.setReadDeadline(d)
 }
@@ -739,6 +850,7 @@ func (c *conn) writeBufs(p []byte) error {
 	if c.werr != nil {
 		return c.werr
 	}
+	c.acquireW()
 	if len(c.wbuf)+len(p) <= cap(c.wbuf) {
 		c.wbuf = append(c.wbuf, p...)
 		return nil

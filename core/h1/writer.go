@@ -7,8 +7,6 @@ import (
 	"sync/atomic"
 	"syscall"
 	"time"
-
-	"golang.org/x/sys/unix"
 )
 
 // ResponseWriter writes one response. The handler sets the status and
@@ -264,6 +262,7 @@ func (w *ResponseWriter) Write(p []byte) (int, error) {
 	}
 	c := w.c
 	if w.chunked {
+		c.acquireW()
 		c.wbuf = strconv.AppendInt(c.wbuf, int64(len(p)), 16)
 		c.wbuf = append(c.wbuf, "\r\n"...)
 		if err := c.writeBufs(p); err != nil {
@@ -324,15 +323,17 @@ func (w *ResponseWriter) SendFile(f *os.File, off, n int64) error {
 			return err
 		}
 	} else {
-		if err := c.flush(); err != nil {
+		if err := c.flushMore(); err != nil {
 			return err
 		}
+		c.releaseW() // not held through a long download
 		if err := c.sendFile(f, off, n); err != nil {
 			c.werr = err
 			return err
 		}
 	}
 	if w.chunked {
+		c.acquireW()
 		c.wbuf = append(c.wbuf, "\r\n"...)
 	}
 	w.written += n
@@ -346,6 +347,7 @@ func (w *ResponseWriter) finish() {
 		return
 	}
 	if w.chunked {
+		w.c.acquireW()
 		w.c.wbuf = append(w.c.wbuf, "0\r\n\r\n"...)
 	}
 }
@@ -361,43 +363,11 @@ func (c *conn) sendFile(f *os.File, off, n int64) error {
 		_, err := io.Copy(writerOnly{c.rwc}, io.NewSectionReader(f, off, n))
 		return err
 	}
-	rc, err := sc.SyscallConn()
+	rc, err := c.rawConn(sc)
 	if err != nil {
 		return err
 	}
-	fd := int(f.Fd())
-	for n > 0 {
-		c.setWriteDeadline()
-		var serr error
-		werr := rc.Write(func(s uintptr) bool {
-			for n > 0 {
-				m, e := unix.Sendfile(int(s), fd, &off, int(min(n, 1<<30)))
-				if m > 0 {
-					n -= int64(m)
-				}
-				switch {
-				case e == unix.EAGAIN:
-					return false // wait until writable (deadline applies)
-				case e == unix.EINTR:
-					continue
-				case e != nil:
-					serr = e
-					return true
-				case m == 0:
-					serr = io.ErrUnexpectedEOF // file shrank
-					return true
-				}
-			}
-			return true
-		})
-		if werr != nil {
-			return werr
-		}
-		if serr != nil {
-			return serr
-		}
-	}
-	return nil
+	return c.sendfileChunks(rc, f, off, n)
 }
 
 // writerOnly hides ReadFrom so io.Copy does not recurse into it.

@@ -113,6 +113,9 @@ func (rc *Request) prepareResponse() {
 	if rc.Resp.kind == bodyBytes && st == 200 {
 		rc.rangeOnBytes()
 	}
+	if rc.Resp.kind == bodyFile && st == 200 && rc.Resp.file.concat {
+		rc.rangeOnFileParts()
+	}
 	if rc.Resp.acceptRanges && !rc.Resp.Header.Has("Accept-Ranges") && !rc.Resp.Header.Has("Content-Encoding") {
 		rc.Resp.Header.Set("Accept-Ranges", "bytes")
 	}
@@ -276,21 +279,10 @@ func (rc *Request) FlushStream() error { return rc.w.Flush() }
 // every finished response after the response_start hooks.
 func (rc *Request) rangeOnBytes() {
 	r := &rc.Resp
-	if !rc.Conf.RangeRequests || (rc.Proto != 11 && !rc.Snap.Core.Server.HTTP10Range) {
+	p := rc.decideFinishedRange(int64(len(r.bytes)))
+	if p == nil {
 		return
 	}
-	if r.Header.Has("Content-Encoding") || r.Header.Has("Transfer-Encoding") || r.Header.Get("Accept-Ranges") == "none" {
-		return
-	}
-	req := httpfile.Request{
-		Method:       rc.Method,
-		RangeAllowed: true,
-		Range:        rc.Header.Get("Range"),
-		IfRange:      rc.Header.Get("If-Range"),
-	}
-	p := &r.plan
-	httpfile.DecideRange(p, &req, int64(len(r.bytes)), r.Header.Get("Content-Type"), r.Header.Get("ETag"), r.Header.Get("Last-Modified"))
-	r.acceptRanges = p.AcceptRanges
 	switch {
 	case p.Status == 416:
 		r.Status = 416
@@ -316,4 +308,79 @@ func (rc *Request) rangeOnBytes() {
 		r.bytes = r.bytes[rg.Start : rg.End+1]
 		r.contentRange = string(p.AppendContentRange(nil))
 	}
+}
+
+// decideFinishedRange runs lighttpd's Range rules (http_range_rfc7233) on a
+// finished 200 response of size bytes; nil when they do not apply.
+func (rc *Request) decideFinishedRange(size int64) *httpfile.Plan {
+	r := &rc.Resp
+	if !rc.Conf.RangeRequests || (rc.Proto != 11 && !rc.Snap.Core.Server.HTTP10Range) {
+		return nil
+	}
+	if r.Header.Has("Content-Encoding") || r.Header.Has("Transfer-Encoding") || r.Header.Get("Accept-Ranges") == "none" {
+		return nil
+	}
+	req := httpfile.Request{
+		Method:       rc.Method,
+		RangeAllowed: true,
+		Range:        rc.Header.Get("Range"),
+		IfRange:      rc.Header.Get("If-Range"),
+	}
+	p := &r.plan
+	httpfile.DecideRange(p, &req, size, r.Header.Get("Content-Type"), r.Header.Get("ETag"), r.Header.Get("Last-Modified"))
+	r.acceptRanges = p.AcceptRanges
+	return p
+}
+
+// rangeOnFileParts is rangeOnBytes for a body made of file ranges put
+// together by a backend (X-Sendfile2): lighttpd serves the client's Range
+// out of their concatenation.
+func (rc *Request) rangeOnFileParts() {
+	r := &rc.Resp
+	p := rc.decideFinishedRange(r.bodyLength())
+	if p == nil {
+		return
+	}
+	switch {
+	case p.Status == 416:
+		r.Status = 416
+		r.Dynamic = false
+		r.clearForError()
+		rc.errorDocument(416)
+		r.acceptRanges = false
+	case p.Status == 206:
+		whole := append([]filePart(nil), r.file.parts...)
+		r.file.parts = r.file.parts[:0]
+		for i, rg := range p.Ranges {
+			var head []byte
+			if p.Multipart() {
+				head = p.AppendPartHeader(nil, i)
+			}
+			r.file.parts = appendSubParts(r.file.parts, whole, rg.Start, rg.End+1, head)
+		}
+		r.Status = 206
+		if p.Multipart() {
+			r.file.multipart = true
+			r.Header.Set("Content-Type", p.ContentType)
+		} else {
+			r.contentRange = string(p.AppendContentRange(nil))
+		}
+	}
+}
+
+// appendSubParts appends the parts covering bytes [from, to) of the
+// concatenation of whole; head goes before the first of them.
+func appendSubParts(dst, whole []filePart, from, to int64, head []byte) []filePart {
+	var at int64
+	for _, wp := range whole {
+		lo, hi := max(from, at), min(to, at+wp.n)
+		if lo < hi {
+			sub := wp
+			sub.off, sub.n, sub.head = wp.off+lo-at, hi-lo, head
+			head = nil
+			dst = append(dst, sub)
+		}
+		at += wp.n
+	}
+	return dst
 }

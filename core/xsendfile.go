@@ -73,7 +73,6 @@ func (rc *Request) sendfile2(spec string, o *BackendOpts) {
 	status := resp.Status
 	resp.Header.Del("Content-Length")
 	resp.dropFile()
-	var total int64
 	fail := func(st int) {
 		resp.dropFile()
 		resp.kind = bodyNone
@@ -116,8 +115,10 @@ func (rc *Request) sendfile2(spec string, o *BackendOpts) {
 			fail(502)
 			return
 		}
-		n := end - start + 1
-		if n == 0 {
+		// lighttpd clips the range to the file (nothing when it starts
+		// past the end).
+		n := min(end-start+1, e.Size-start)
+		if n <= 0 {
 			continue
 		}
 		part := filePart{f: h.File(), off: start, n: n}
@@ -125,17 +126,20 @@ func (rc *Request) sendfile2(spec string, o *BackendOpts) {
 			part.data = data
 		}
 		resp.file.parts = append(resp.file.parts, part)
-		total += n
 	}
 	resp.kind = bodyFile
-	resp.setContentLength(total)
+	resp.file.concat = true
+	// No Content-Length header here: the wire engine adds it from the
+	// body's length, after the Range headers, where lighttpd has it.
 	if status == 0 {
 		status = 200
 	}
 	resp.Status = status
 }
 
-// parseSendfile2Range reads "START-[END]" (END defaults to size-1).
+// parseSendfile2Range reads "START-[END]" (END defaults to size-1). A range
+// past the end of the file is not refused: lighttpd sends what the file
+// has of it (see sendfile2).
 func parseSendfile2Range(r string, size int64) (int64, int64, bool) {
 	a, b, ok := strings.Cut(r, "-")
 	if !ok {
@@ -151,7 +155,7 @@ func parseSendfile2Range(r string, size int64) (int64, int64, bool) {
 			return 0, 0, false
 		}
 	}
-	if end-start+1 < 0 || end >= size {
+	if end-start+1 < 0 {
 		return 0, 0, false
 	}
 	return start, end, true

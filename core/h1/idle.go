@@ -12,7 +12,7 @@ import (
 )
 
 // Idle connections are parked: a keep-alive connection (or a new one) that
-// has waited idleGrace for its next request with nothing buffered gives up
+// has waited Config.IdleGrace for its next request with nothing buffered gives up
 // its goroutine, its conn (buffers, request state) and its stack, and waits
 // in an epoll set of the engine's own until bytes arrive; then a new
 // goroutine picks it up. Measured with 8,000 open connections, a waiting
@@ -21,12 +21,22 @@ import (
 // one keeps only the socket and a parkedConn. Busy keep-alive connections
 // never reach the grace limit and keep the cheaper goroutine wait (no
 // epoll_ctl, no goroutine start per request).
-const (
-	idleGrace = time.Second
-	// sweepEvery is how often parked connections are checked for their
-	// idle limit (lighttpd checks its timeouts once a second too).
-	sweepEvery = time.Second
-)
+const defaultIdleGrace = time.Second
+
+// idleGrace is how long c's idle waits stay in the goroutine (<= 0: always).
+func (c *Config) idleGrace() time.Duration {
+	if c.IdleGrace == 0 {
+		return defaultIdleGrace
+	}
+	return c.IdleGrace
+}
+
+// sweepEvery is how often parked connections are checked against their idle
+// limit: once a second as lighttpd does, more often only for a shorter grace
+// (tests).
+func sweepEvery(c *Config) time.Duration {
+	return min(max(c.idleGrace(), 10*time.Millisecond), time.Second)
+}
 
 // RawSocket is implemented by connection wrappers that read and write
 // straight through to a socket, with no buffering of their own: the engine
@@ -149,7 +159,7 @@ func (p *idlePoller) ctl(op, fd int, ev *unix.EpollEvent) error {
 func (p *idlePoller) run() {
 	defer close(p.done)
 	var events [64]unix.EpollEvent
-	next := time.Now().Add(sweepEvery)
+	next := time.Now().Add(sweepEvery(p.srv.config()))
 	p.epfd.SetReadDeadline(next)
 	for {
 		n := 0
@@ -169,7 +179,7 @@ func (p *idlePoller) run() {
 		}
 		if now := time.Now(); !now.Before(next) {
 			p.sweep(now)
-			next = now.Add(sweepEvery)
+			next = now.Add(sweepEvery(p.srv.config()))
 			p.epfd.SetReadDeadline(next)
 		}
 	}

@@ -39,6 +39,9 @@ type Config struct {
 	// sends after the server decided to close, so the response is not lost
 	// to a TCP reset.
 	LingerTimeout time.Duration
+	// IdleGrace is how long a connection waiting for a request keeps its
+	// goroutine before it is parked (idle.go); 0 means 1 s, negative never.
+	IdleGrace time.Duration
 }
 
 // DefaultConfig returns lighttpd 1.4.69's defaults.
@@ -219,6 +222,10 @@ func (s *Server) resume(pc *parkedConn) {
 	c.info = pc.info
 	c.seq, c.kaIdle, c.wdl, c.armed = pc.seq, pc.kaIdle, pc.wdl, pc.armed
 	c.rdl = time.Unix(1, 0) // the grace deadline that expired is still set
+	// Bytes (or a hang-up) are waiting: read them before any grace limit
+	// can send the connection back (a read whose deadline has passed
+	// fails without trying).
+	c.resumed = true
 	s.run(c)
 }
 
@@ -312,12 +319,13 @@ type conn struct {
 	kaIdle      time.Duration // keep-alive idle limit chosen for the last response
 
 	// Parking (idle.go): a head wait with nothing buffered lasts at most
-	// idleGrace in the goroutine, then the connection is parked until
-	// idleUntil.
+	// Config.IdleGrace in the goroutine, then the connection is parked
+	// until idleUntil.
 	canPark   bool // the socket can be watched by descriptor
 	graceWait bool // the read deadline set is the grace limit
 	idleUntil time.Time
 	parked    bool // handed to the idle poller: this goroutine lets go
+	resumed   bool // woken by the poller: the next read waits in full
 	armed     bool // the descriptor is in the poller's epoll set
 
 	rawc syscall.RawConn // the socket's descriptor access (sendfile.go), once made
@@ -437,7 +445,7 @@ func putConn(c *conn) {
 	c.handling = false
 	c.bodyStop.Store(false)
 	c.noKeepAlive = false
-	c.parked, c.armed, c.graceWait = false, false, false
+	c.parked, c.armed, c.graceWait, c.resumed = false, false, false, false
 	c.rawc = nil
 	c.idle.Store(false)
 	c.req.reset()
@@ -593,13 +601,15 @@ func (c *conn) setHeadDeadline() {
 		d = c.readLimit
 	}
 	c.graceWait = false
-	if c.w == 0 && c.canPark && c.srv.parking.Load() {
-		if g := now.Add(idleGrace); d.IsZero() || g.Before(d) {
+	resumed := c.resumed
+	c.resumed = false
+	if grace := c.cfg.idleGrace(); c.w == 0 && c.canPark && !resumed && grace > 0 && c.srv.parking.Load() {
+		if g := now.Add(grace); d.IsZero() || g.Before(d) {
 			// Wait here only briefly, then park (idle.go). The deadline
 			// may lag by a quarter of the grace: timers are not reset
 			// on every request of a busy connection.
 			c.idleUntil, c.graceWait = d, true
-			if c.rdl.IsZero() || c.rdl.After(g) || g.Sub(c.rdl) >= idleGrace/4 {
+			if c.rdl.IsZero() || c.rdl.After(g) || g.Sub(c.rdl) >= grace/4 {
 				c.rwc.SetReadDeadline(g)
 				c.rdl = g
 			}
@@ -618,10 +628,15 @@ const deadlineSlack = time.Second
 // closeEnough reports whether the deadline set (cur) can stand for want: both
 // unset, or cur at most deadlineSlack earlier than want (never later).
 func closeEnough(cur, want time.Time) bool {
+	return closeWithin(cur, want, deadlineSlack)
+}
+
+// closeWithin is closeEnough with the given slack.
+func closeWithin(cur, want time.Time, slack time.Duration) bool {
 	if cur.IsZero() || want.IsZero() {
 		return cur.IsZero() && want.IsZero()
 	}
-	return !cur.After(want) && want.Sub(cur) < deadlineSlack
+	return !cur.After(want) && want.Sub(cur) < slack
 }
 
 func (c *conn) setReadDeadline(d time.Time) {
@@ -839,7 +854,10 @@ func (c *conn) setWriteDeadline() {
 	if c.cfg.MaxWriteIdle <= 0 {
 		return
 	}
-	if d := time.Now().Add(c.cfg.MaxWriteIdle); !closeEnough(c.wdl, d) {
+	// A download sets this before every chunk: the timer is reset at
+	// most every slack, and the limit holds to within a quarter.
+	slack := min(deadlineSlack, c.cfg.MaxWriteIdle/4)
+	if d := time.Now().Add(c.cfg.MaxWriteIdle); !closeWithin(c.wdl, d, slack) {
 		c.rwc.SetWriteDeadline(d)
 		c.wdl = d
 	}

@@ -48,7 +48,7 @@ type Response struct {
 type fileBody struct {
 	parts     []filePart
 	multipart bool
-	concat    bool // ranges put together by a backend (X-Sendfile2); Range not applied yet
+	concat    bool                // ranges put together by a backend (X-Sendfile2); Range not applied yet
 	handles   []*statcache.Handle // released when the response is done
 }
 

@@ -346,3 +346,35 @@ func TestStalledDownloadNoLeak(t *testing.T) {
 		return runtime.NumGoroutine() <= baseG && fds() <= baseFD
 	})
 }
+
+// BenchmarkSendFile100KiB: keep-alive downloads of a 100 KiB file (one
+// sendfile chunk, head sent with MSG_MORE).
+func BenchmarkSendFile100KiB(b *testing.B) {
+	root := b.TempDir()
+	randomFile(b, root, 100<<10)
+	cfg := DefaultConfig()
+	cfg.MaxKeepAliveRequests = 1 << 30
+	_, addr := startServer(b, cfg, rangeHandler(root))
+	c, err := net.Dial("tcp", addr)
+	must(b, err)
+	defer c.Close()
+	br := bufio.NewReaderSize(c, 256<<10)
+	req := []byte("GET /r102400.bin HTTP/1.1\r\nHost: a\r\n\r\n")
+	b.SetBytes(100 << 10)
+	b.ReportAllocs()
+	for b.Loop() {
+		c.Write(req)
+		for {
+			line, err := br.ReadSlice('\n')
+			if err != nil {
+				b.Fatal(err)
+			}
+			if len(line) == 2 {
+				break
+			}
+		}
+		if _, err := br.Discard(100 << 10); err != nil {
+			b.Fatal(err)
+		}
+	}
+}

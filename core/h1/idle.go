@@ -47,26 +47,6 @@ type RawSocket interface {
 	RawSocket()
 }
 
-// rawSocket returns nc's descriptor access if idle waits may use it.
-func rawSocket(nc net.Conn) syscall.RawConn {
-	var sc syscall.Conn
-	switch c := nc.(type) {
-	case *net.TCPConn:
-		sc = c
-	case *net.UnixConn:
-		sc = c
-	case RawSocket:
-		sc = c
-	default:
-		return nil
-	}
-	rc, err := sc.SyscallConn()
-	if err != nil {
-		return nil
-	}
-	return rc
-}
-
 // parkedConn is what an idle connection keeps while parked.
 type parkedConn struct {
 	rwc      net.Conn
@@ -115,7 +95,7 @@ func newIdlePoller(s *Server) (*idlePoller, error) {
 // park hands c's socket to the poller; false if it cannot (then c keeps
 // waiting in its goroutine).
 func (p *idlePoller) park(c *conn, deadline time.Time) bool {
-	rc := rawSocket(c.rwc)
+	rc := c.sock()
 	if rc == nil {
 		return false
 	}

@@ -17,19 +17,6 @@ import (
 // without the scheduler's system-call bookkeeping (see sendfileChunks).
 const sendChunk = 256 << 10
 
-// rawConn returns the descriptor access of the connection's socket, made
-// once per connection.
-func (c *conn) rawConn(sc syscall.Conn) (syscall.RawConn, error) {
-	if c.rawc == nil {
-		rc, err := sc.SyscallConn()
-		if err != nil {
-			return nil, err
-		}
-		c.rawc = rc
-	}
-	return c.rawc, nil
-}
-
 // sendfileChunks sends n bytes of f from off to the socket behind rc.
 //
 // A chunk whose file pages are in the page cache (probed with a one-byte
@@ -131,11 +118,8 @@ func rawSendfile(out, in int, off *int64, count int) (int, error) {
 // body's first bytes instead of a small packet of its own (lighttpd corks
 // the socket for the same purpose). Other connections get a plain flush.
 func (c *conn) flushMore() error {
-	if c.werr != nil || len(c.wbuf) == 0 || !c.info.Remote.IsValid() || !parkable(c.rwc) {
-		return c.flush()
-	}
-	rc, err := c.rawConn(c.rwc.(syscall.Conn))
-	if err != nil {
+	rc := c.sock()
+	if c.werr != nil || len(c.wbuf) == 0 || !c.info.Remote.IsValid() || rc == nil || raceEnabled {
 		return c.flush()
 	}
 	c.setWriteDeadline()

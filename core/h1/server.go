@@ -328,7 +328,8 @@ type conn struct {
 	resumed   bool // woken by the poller: the next read waits in full
 	armed     bool // the descriptor is in the poller's epoll set
 
-	rawc syscall.RawConn // the socket's descriptor access (sendfile.go), once made
+	rawc     syscall.RawConn // a plain socket's descriptor access (rawio.go), once made
+	rawTried bool
 
 	req  Request
 	body Body
@@ -446,7 +447,7 @@ func putConn(c *conn) {
 	c.bodyStop.Store(false)
 	c.noKeepAlive = false
 	c.parked, c.armed, c.graceWait, c.resumed = false, false, false, false
-	c.rawc = nil
+	c.rawc, c.rawTried = nil, false
 	c.idle.Store(false)
 	c.req.reset()
 	c.body = Body{}
@@ -558,7 +559,7 @@ func (c *conn) readRequest() bool {
 			c.readLimit = time.Now().Add(c.cfg.HeadTimeout)
 		}
 		c.setHeadDeadline()
-		n, err := c.rwc.Read(c.buf[c.w:])
+		n, err := c.read(c.buf[c.w:])
 		c.idle.Store(false)
 		c.w += n
 		if err != nil && n == 0 {
@@ -736,7 +737,7 @@ func (c *conn) closeLingering() {
 			c.rwc.SetReadDeadline(time.Now().Add(c.cfg.LingerTimeout))
 			var total int
 			for total < 1<<20 {
-				n, err := c.rwc.Read(c.buf)
+				n, err := c.read(c.buf)
 				total += n
 				if err != nil {
 					break
@@ -766,7 +767,7 @@ func (c *conn) readBody(p []byte) (int, error) {
 	if c.bodyStop.Load() { // checked after the deadline: Interrupt's wins
 		return 0, ErrBodyInterrupted
 	}
-	n, err := c.rwc.Read(p)
+	n, err := c.read(p)
 	if n > 0 {
 		err = nil
 	}
@@ -784,7 +785,7 @@ func (c *conn) fill(n int) error {
 		if c.bodyStop.Load() {
 			return ErrBodyInterrupted
 		}
-		m, err := c.rwc.Read(c.buf[c.w:])
+		m, err := c.read(c.buf[c.w:])
 		c.w += m
 		if err != nil && c.w-c.r < n {
 			return err
@@ -834,7 +835,7 @@ func (c *conn) flush() error {
 	}
 	c.setWriteDeadline()
 	c.sends++
-	_, err := c.rwc.Write(c.wbuf)
+	_, err := c.write(c.wbuf)
 	c.wbuf = c.wbuf[:0]
 	if err != nil {
 		c.werr = err
@@ -874,9 +875,8 @@ func (c *conn) writeBufs(p []byte) error {
 		return nil
 	}
 	c.setWriteDeadline()
-	bufs := net.Buffers{c.wbuf, p}
 	c.sends++
-	_, err := bufs.WriteTo(c.rwc)
+	_, err := c.writev([][]byte{c.wbuf, p})
 	c.wbuf = c.wbuf[:0]
 	if err != nil {
 		c.werr = err

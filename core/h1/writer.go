@@ -363,9 +363,12 @@ func (c *conn) sendFile(f *os.File, off, n int64) error {
 		_, err := io.Copy(writerOnly{c.rwc}, io.NewSectionReader(f, off, n))
 		return err
 	}
-	rc, err := c.rawConn(sc)
-	if err != nil {
-		return err
+	rc := c.sock()
+	if rc == nil {
+		var err error
+		if rc, err = sc.SyscallConn(); err != nil {
+			return err
+		}
 	}
 	return c.sendfileChunks(rc, f, off, n)
 }

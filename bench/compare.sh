@@ -6,24 +6,47 @@
 # not the bottleneck. Server and client are pinned to different cores. Each
 # case runs RUNS times per server, alternating servers, and the median is
 # reported with the ratios measured in the same run. Besides throughput,
-# every case reports the server's CPU time per request (or per GiB) taken
-# from /proc/<pid> over the measured interval, and its peak RSS sampled
-# during the load: read a client-bound case by its CPU, not its rate (see
-# bench/README.md).
+# every case reports the server's CPU time per request (or per GiB) over the
+# measured interval and its peak RSS sampled during the load: read a
+# client-bound case by its CPU, not its rate (bench/README.md).
 #
 #   bench/compare.sh [case ...]     cases: 1k 100k noka 304 big php phpkeep xsendfile readfile
-#                                   slow idle authbcrypt authapr1 authplain
-#                                   (default: all; php, xsendfile, readfile and
-#                                   slow need php-cgi, auth cases htpasswd)
-# slow: 1,000 connections paced to 256 KiB/s each download a 10 MiB file
-# that PHP hands off with X-Sendfile (SLOW_CONNS, SLOW_RATE, SLOW_DURATION).
-# idle: IDLE_CONNS (8,000) connections are opened, half of them make one
-# request, and the server's RSS is read with all of them open: memory per
-# idle connection.
+#                                   slow idle rewrite rwnomatch authbcrypt authapr1 authplain svhost evhost vhostdb
+#                                   xff xffnone gz gzcache br brcache propfind magnet
+#                                   cgi proxy1k proxy1m wsecho
+#                                   (default: all; php cases need php-cgi, auth cases htpasswd,
+#                                   vhostdb sqlite3 and Debian's lighttpd-modules-dbi libdbd-sqlite3,
+#                                   propfind lighttpd-mod-webdav, magnet lighttpd-modules-lua,
+#                                   cgi perl)
+# slow: SLOW_CONNS (1,000) connections paced to SLOW_RATE (256 KiB/s) each
+# download a 10 MiB file that PHP hands off with X-Sendfile, SLOW_DURATION
+# (15) s. idle: IDLE_CONNS (8,000) connections are opened, half of them make
+# one request, and the server's RSS is read with all of them open.
+# rewrite is a 1 KiB file reached through the last of 20 url.rewrite-once
+# rules (a second pass through the request pipeline); rwnomatch is the plain
+# 1k request on that same config, where none of the 20 rules matches.
+# The deflate cases fetch a 100 KiB HTML page with keep-alive and
+# Accept-Encoding gzip or br through mod_deflate: gz and br compress it for
+# every request, gzcache and brcache serve the copy kept in deflate.cache-dir.
+# The gateway cases: cgi runs a perl hello script per request (cgi.assign);
+# proxy1k and proxy1m fetch 1 KiB and 1 MiB through mod_proxy from a Go HTTP
+# backend (bench/gwbench, pinned with wrk); wsecho measures WebSocket echo
+# round trips through mod_wstunnel to gwbench's TCP echo (gwbench is also the
+# client there, 64-byte text messages on 16 connections).
 # The auth cases fetch the 1 KiB file with keep-alive and Basic credentials:
 # authbcrypt and authapr1 from htpasswd files (bcrypt as `htpasswd -B`
 # writes it, apr1 as `htpasswd -m`) with auth.cache, authplain from the
 # plain backend without a cache (each login reads the user file).
+# svhost, evhost and vhostdb are the 1k case through mod_simple_vhost, mod_evhost and
+# mod_vhostdb (SQLite, vhostdb.cache) with "Host: www.example.com".
+# xff is 1k through mod_extforward from a trusted peer with X-Forwarded-For
+# (the client taken from the header); xffnone the same without the header.
+# Naming either loads mod_extforward for every case of that run.
+# propfind is PROPFIND Depth: 1 on a collection of 1,000 files (mod_webdav
+# with its SQLite database, 8 connections); magnet is the 1 KiB file
+# fetched as /mg/1k.txt through a magnet.attract-raw-url-to script that
+# rewrites it to /1k.txt and restarts the request (the script runs again
+# for the restarted request and lets it pass).
 # phpkeep is PHP hello through a backend with golighty's "keep-conn" =>
 # "enable" (connection reuse); lighttpd ignores that key, so both servers
 # still read the same file.
@@ -42,8 +65,10 @@ SERVER_CPU=${SERVER_CPU:-0}
 CLIENT_CPU=${CLIENT_CPU:-1}
 PORT_G=${PORT_G:-18080}
 PORT_L=${PORT_L:-18081}
+PORT_B=${PORT_B:-18082} # gwbench HTTP backend
+PORT_E=${PORT_E:-18083} # gwbench TCP echo
 cases=("$@")
-[ ${#cases[@]} -eq 0 ] && cases=(1k 100k noka 304 big php phpkeep xsendfile readfile slow idle authbcrypt authapr1 authplain)
+[ ${#cases[@]} -eq 0 ] && cases=(1k 100k noka 304 big php phpkeep xsendfile readfile slow idle rewrite rwnomatch authbcrypt authapr1 authplain svhost evhost vhostdb xff xffnone gz gzcache br brcache propfind magnet cgi proxy1k proxy1m wsecho)
 
 for tool in wrk lighttpd taskset go; do
   command -v "$tool" >/dev/null || { echo "missing $tool (apt-get install wrk lighttpd util-linux)"; exit 1; }
@@ -77,23 +102,86 @@ if [[ " ${cases[*]} " == *" auth"* ]]; then
   htpasswd -nbm bench secret > "$work/apr1.users"
   echo "bench:secret" > "$work/plain.users"
 fi
+mkdir -p "$work/vhosts/www.example.com/htdocs"
+cp "$work/www/1k.txt" "$work/vhosts/www.example.com/htdocs/1k.txt"
+if [[ " ${cases[*]} " == *" vhostdb "* ]]; then
+  command -v sqlite3 >/dev/null || { echo "missing sqlite3 (apt-get install sqlite3)"; exit 1; }
+  sqlite3 "$work/vhosts.sqlite" "CREATE TABLE vhosts (hostname varchar(255) NOT NULL PRIMARY KEY, docroot varchar(255) NOT NULL);
+    INSERT INTO vhosts VALUES ('www.example.com', '$work/vhosts/www.example.com/htdocs');"
+fi
+
+DEFLATE=""
+if [[ " ${cases[*]} " == *" gz"* || " ${cases[*]} " == *" br"* ]]; then
+  DEFLATE=1
+  mkdir -p "$work/www/cache"
+  # An HTML page of table rows, as a directory listing or a report would be.
+  awk 'BEGIN { srand(7); for (i = 0; n < 102400; i++) { l = sprintf("<tr><td class=\"n\"><a href=\"file-%d-%d.html\">file %d</a></td><td class=\"m\">2024-%02d-%02d %02d:%02d</td><td class=\"s\">%d.%dK</td></tr>\n", i, int(rand()*1e6), i, int(rand()*12)+1, int(rand()*28)+1, int(rand()*24), int(rand()*60), int(rand()*900), int(rand()*10)); printf "%s", l; n += length(l) } }' > "$work/www/100k.html"
+  truncate -s 102400 "$work/www/100k.html"
+  cp "$work/www/100k.html" "$work/www/cache/100k.html"
+fi
+
+DAV=""
+if [[ " ${cases[*]} " == *" propfind "* ]]; then
+  [ -e /usr/lib/lighttpd/mod_webdav.so ] || { echo "missing lighttpd-mod-webdav"; exit 1; }
+  DAV=1
+  mkdir -p "$work/www/dav/big"
+  for i in $(seq 1000); do echo "file $i" > "$work/www/dav/big/f$i.txt"; done
+  cat > "$work/propfind.lua" <<'EOF'
+wrk.method = "PROPFIND"
+wrk.headers["Depth"] = "1"
+EOF
+fi
+MAGNET=""
+if [[ " ${cases[*]} " == *" magnet "* ]]; then
+  [ -e /usr/lib/lighttpd/mod_magnet.so ] || { echo "missing lighttpd-modules-lua"; exit 1; }
+  MAGNET=1
+  cat > "$work/rewrite.lua" <<'EOF'
+local r = lighty.r
+local path = r.req_attr["uri.path"]
+if path:sub(1, 4) == "/mg/" then
+  r.req_attr["request.uri"] = path:sub(4)
+  return lighty.RESTART_REQUEST
+end
+return 0
+EOF
+fi
 
 go build -o "$work/golighty" ./cmd/golighty
 go build -o "$work/dl" ./bench/dl
 
-conf() { # port [extra lines]
+GW=""
+if [[ " ${cases[*]} " == *" cgi "* || " ${cases[*]} " == *" proxy"* || " ${cases[*]} " == *" wsecho "* ]]; then
+  GW=1
+  command -v perl >/dev/null || { echo "missing perl"; exit 1; }
+  printf 'print "Content-Type: text/plain\\n\\nHello, world!\\n";\n' > "$work/www/hello.pl"
+  go build -o "$work/gwbench" ./bench/gwbench
+  taskset -c "$CLIENT_CPU" "$work/gwbench" backend -http "127.0.0.1:$PORT_B" -echo "127.0.0.1:$PORT_E" &
+fi
+
+conf() { # port
   cat <<EOF
 server.document-root = "$work/www"
 server.bind = "127.0.0.1"
 server.port = $1
 server.max-keep-alive-requests = 100000
 server.errorlog = "$work/error-$1.log"
-mimetype.assign = (".txt" => "text/plain", ".bin" => "application/x-test")
+mimetype.assign = (".txt" => "text/plain", ".bin" => "application/x-test", ".html" => "text/html")
 EOF
-  [ -n "${2:-}" ] && echo "$2"
   local mods=()
+  if [ -n "$DEFLATE" ]; then
+    mods+=('"mod_deflate"')
+    cat <<EOF
+deflate.mimetypes = ("text/html")
+deflate.allowed-encodings = ("br", "gzip")
+\$HTTP["url"] =^ "/cache/" { deflate.cache-dir = "$work/cache-$1" }
+EOF
+  fi
+  [[ " ${cases[*]} " == *" xff"* ]] && mods+=('"mod_extforward"')
   [ -n "$AUTH" ] && mods+=('"mod_auth"' '"mod_authn_file"')
   [ -n "$PHP_CGI" ] && mods+=('"mod_fastcgi"')
+  [ -n "$GW" ] && mods+=('"mod_cgi"' '"mod_proxy"' '"mod_wstunnel"')
+  [ -n "$DAV" ] && mods+=('"mod_webdav"')
+  [ -n "$MAGNET" ] && mods+=('"mod_magnet"')
   [ ${#mods[@]} -gt 0 ] && echo "server.modules = ($(IFS=,; echo "${mods[*]}"))"
   if [ -n "$AUTH" ]; then
     cat <<EOF
@@ -116,6 +204,22 @@ auth.require = ( "/bcrypt/" => ( "method" => "basic", "realm" => "bench", "requi
                  "/plain/" => ( "method" => "basic", "realm" => "bench", "require" => "valid-user" ) )
 EOF
   fi
+  if [ -n "$GW" ]; then
+    cat <<EOF
+cgi.assign = (".pl" => "$(command -v perl)")
+proxy.server = ("/px/" => (("host" => "127.0.0.1", "port" => $PORT_B)))
+wstunnel.server = ("/ws/" => (("host" => "127.0.0.1", "port" => $PORT_E)))
+EOF
+  fi
+  if [ -n "$DAV" ]; then
+    cat <<EOF
+\$HTTP["url"] =~ "^/dav($|/)" {
+  webdav.activate = "enable"
+  webdav.sqlite-db-name = "$work/webdav-$1.db"
+}
+EOF
+  fi
+  if [ -n "$MAGNET" ]; then echo "magnet.attract-raw-url-to = (\"$work/rewrite.lua\")"; fi
   if [ -n "$PHP_CGI" ]; then
     cat <<EOF
 fastcgi.server = (".php" => ((
@@ -134,6 +238,20 @@ fastcgi.server = (".php" => ((
 )))
 EOF
   fi
+  if [[ " ${cases[*]} " == *" xff"* ]]; then
+    cat <<EOF
+extforward.forwarder = ("127.0.0.1" => "trust", "10.0.0.0/8" => "trust")
+\$HTTP["remoteip"] == "203.0.113.0/24" { server.name = "clients" }
+EOF
+  fi
+}
+rewrite_rules() { # 20 rules of the usual shape; only /r19/ matches
+  echo 'server.modules += ("mod_rewrite")'
+  echo 'url.rewrite-once = ('
+  for i in $(seq 0 19); do
+    printf '  "^/r%d/([^?]*)(?:\\?(.*))?$" => "/$1.txt?page=$1${qsa}",\n' "$i"
+  done
+  echo ')'
 }
 conf "$PORT_G" > "$work/golighty.conf"
 conf "$PORT_L" > "$work/lighttpd.conf"
@@ -144,8 +262,42 @@ server.max-connections = 10000
 server.listen-backlog = 4096
 server.max-keep-alive-idle = 120
 server.max-read-idle = 120'
-conf "$PORT_G" "$idle_extra" > "$work/golighty-idle.conf"
-conf "$PORT_L" "$idle_extra" > "$work/lighttpd-idle.conf"
+{ conf "$PORT_G"; echo "$idle_extra"; } > "$work/golighty-idle.conf"
+{ conf "$PORT_L"; echo "$idle_extra"; } > "$work/lighttpd-idle.conf"
+{ conf "$PORT_G"; rewrite_rules; } > "$work/golighty-rw.conf"
+{ conf "$PORT_L"; rewrite_rules; } > "$work/lighttpd-rw.conf"
+
+vhost_conf() { # case port: the base config plus one document-root module
+  conf "$2"
+  case $1 in
+    svhost) cat <<EOF
+server.modules += ("mod_simple_vhost")
+simple-vhost.server-root = "$work/vhosts"
+simple-vhost.document-root = "htdocs"
+simple-vhost.default-host = "www.example.com"
+EOF
+    ;;
+    evhost) cat <<EOF
+server.modules += ("mod_evhost")
+evhost.path-pattern = "$work/vhosts/%_/htdocs/"
+EOF
+    ;;
+    vhostdb) cat <<EOF
+server.modules += ("mod_vhostdb_dbi")
+vhostdb.backend = "dbi"
+vhostdb.cache = ()
+vhostdb.dbi = ( "sql" => "SELECT docroot FROM vhosts WHERE hostname='?'", "dbtype" => "sqlite3",
+                "dbname" => "vhosts.sqlite", "sqlite3_dbdir" => "$work" )
+EOF
+    ;;
+  esac
+}
+for c in svhost evhost vhostdb; do
+  if [[ " ${cases[*]} " == *" $c "* ]]; then
+    vhost_conf "$c" "$PORT_G" > "$work/golighty-$c.conf"
+    vhost_conf "$c" "$PORT_L" > "$work/lighttpd-$c.conf"
+  fi
+done
 
 cat > "$work/ims.lua" <<'EOF'
 -- wrk script: conditional GET with the ETag the server sent first
@@ -163,8 +315,12 @@ EOF
 cat > "$work/noka.lua" <<'EOF'
 wrk.headers["Connection"] = "close"
 EOF
+cat > "$work/xff.lua" <<'EOF'
+wrk.headers["X-Forwarded-For"] = "203.0.113.7, 10.1.1.1"
+wrk.headers["X-Forwarded-Proto"] = "https"
+EOF
 
-start_server() { # name [conf suffix] -> pid
+start_server() { # name [config suffix] -> pid
   local name=$1 suffix=${2:-}
   if [ "$name" = golighty ]; then
     taskset -c "$SERVER_CPU" "$work/golighty" -D -f "$work/golighty$suffix.conf" --no-watch >/dev/null 2>&1 &
@@ -207,13 +363,15 @@ kv() { # key line -> the value of key=value in line
 run_case() { # case server
   local c=$1 name=$2 port=$PORT_G suffix=""
   [ "$name" = lighttpd ] && port=$PORT_L
-  [ "$c" = idle ] && suffix=-idle
+  case $c in rewrite|rwnomatch) suffix=-rw ;; svhost|evhost|vhostdb) suffix="-$c" ;; idle) suffix=-idle ;; esac
   local pid; pid=$(start_server "$name" "$suffix")
   local url="http://127.0.0.1:$port" args=(-t 1 -c "$CONNS" -d "${DURATION}s") script=() dl=()
   case $c in
     1k) url+=/1k.txt ;;
     100k) url+=/100k.bin ;;
     noka) url+=/1k.txt; script=(-s "$work/noka.lua") ;;
+    xff) url+=/1k.txt; script=(-s "$work/xff.lua") ;;
+    xffnone) url+=/1k.txt ;;
     304) url+=/1k.txt; script=(-s "$work/ims.lua") ;;
     big) url+=/big.bin; dl=(-c 8 -d "${DURATION}s" -warm 1s) ;;
     php) url+=/hello.php ;;
@@ -222,9 +380,21 @@ run_case() { # case server
     readfile) url+=/rf.php; dl=(-c 8 -d "${DURATION}s" -warm 1s) ;;
     slow) url+=/xs.php; dl=(-c "$SLOW_CONNS" -rate "$SLOW_RATE" -d "${SLOW_DURATION}s") ;;
     idle) url+=/1k.txt; dl=(-idle "$IDLE_CONNS" -settle 3s) ;;
+    rewrite) url+="/r19/1k?x=1" ;;
+    rwnomatch) url+=/1k.txt ;;
+    svhost|evhost|vhostdb) url+=/1k.txt; args+=(-H "Host: www.example.com") ;;
     authbcrypt) url+=/bcrypt/1k.txt; args+=(-H "Authorization: Basic YmVuY2g6c2VjcmV0") ;;
     authapr1) url+=/apr1/1k.txt; args+=(-H "Authorization: Basic YmVuY2g6c2VjcmV0") ;;
     authplain) url+=/plain/1k.txt; args+=(-H "Authorization: Basic YmVuY2g6c2VjcmV0") ;;
+    cgi) url+=/hello.pl; args=(-t 1 -c 8 -d "${DURATION}s") ;;
+    proxy1k) url+=/px/1k ;;
+    proxy1m) url+=/px/1m; args=(-t 1 -c 8 -d "${DURATION}s") ;;
+    propfind) url+=/dav/big/; args=(-t 1 -c 8 -d "${DURATION}s"); script=(-s "$work/propfind.lua") ;;
+    magnet) url+=/mg/1k.txt ;;
+    gz) url+=/100k.html; args+=(-H "Accept-Encoding: gzip") ;;
+    gzcache) url+=/cache/100k.html; args+=(-H "Accept-Encoding: gzip") ;;
+    br) url+=/100k.html; args+=(-H "Accept-Encoding: br") ;;
+    brcache) url+=/cache/100k.html; args+=(-H "Accept-Encoding: br") ;;
   esac
   local peakf="$work/peak.$name"
   echo 0 > "$peakf.max"; touch "$peakf"
@@ -240,7 +410,14 @@ run_case() { # case server
     fi
   else
     local t0; t0=$(cpu_ticks "$pid")
-    local out; out=$(taskset -c "$CLIENT_CPU" wrk "${args[@]}" "${script[@]}" "$url" 2>&1)
+    local out
+    if [ "$c" = wsecho ]; then
+      # gwbench prints "round-trips/s total"; shaped like wrk's lines.
+      out=$(taskset -c "$CLIENT_CPU" "$work/gwbench" ws -url "ws://127.0.0.1:$port/ws/" -c 16 -d "${DURATION}s" 2>&1 |
+        awk '{print "Requests/sec: " $1; print $2 " requests in"}')
+    else
+      out=$(taskset -c "$CLIENT_CPU" wrk "${args[@]}" "${script[@]}" "$url" 2>&1)
+    fi
     local t1; t1=$(cpu_ticks "$pid")
     rate=$(awk '/Requests\/sec/{print $2}' <<<"$out")
     local total; total=$(awk '/requests in/{print $1}' <<<"$out")

@@ -23,6 +23,7 @@ const (
 	BackendCGI
 	BackendSCGI
 	BackendProxy
+	BackendAJP13
 )
 
 // BackendOpts are the per-backend choices that shape response processing.
@@ -46,6 +47,14 @@ type BackendHead struct {
 	Chunked bool
 	// Approved is set for an authorizer that allowed the request.
 	Approved bool
+	// StatusSet is set when the backend chose the status itself (a Status
+	// header or a status line) rather than the default 200 or a Location's
+	// 302: CGI local redirects apply only to the latter.
+	StatusSet bool
+	// Close is set when an HTTP backend ends the connection after this
+	// response (Connection: close, or an HTTP/1.0 status line): it cannot
+	// carry another request.
+	Close bool
 }
 
 // ErrBadBackendHead is wrapped by every malformed-response error (502).
@@ -70,6 +79,7 @@ func (rc *Request) BackendHeaders(br *bufio.Reader, o *BackendOpts) (BackendHead
 	}
 	total := 0
 	first := true
+	clSeen := false
 	var xsf, xsf2 string
 	for {
 		line, err := br.ReadSlice('\n')
@@ -79,7 +89,7 @@ func (rc *Request) BackendHeaders(br *bufio.Reader, o *BackendOpts) (BackendHead
 		}
 		if err != nil {
 			if errors.Is(err, bufio.ErrBufferFull) {
-				return fail("response header line too long")
+				return fail("response headers too large for %s", rc.URI.Path)
 			}
 			if errors.Is(err, io.EOF) && len(line) == 0 && first {
 				return fail("no response received")
@@ -88,17 +98,32 @@ func (rc *Request) BackendHeaders(br *bufio.Reader, o *BackendOpts) (BackendHead
 		}
 		line = bytes.TrimSuffix(bytes.TrimSuffix(line, []byte{'\n'}), []byte{'\r'})
 		if len(line) == 0 {
+			if st := resp.Status; st >= 100 && st < 200 && st != 101 && !first {
+				// An interim response (100 Continue, 103 Early Hints):
+				// lighttpd discards it and reads the final one.
+				resp.Status = 0
+				resp.Header.Reset()
+				first, xsf, xsf2, clSeen = true, "", "", false
+				bh = BackendHead{ContentLength: -1}
+				continue
+			}
 			break
 		}
 		if first {
 			first = false
 			if len(line) >= 12 && bytes.HasPrefix(line, []byte("HTTP/")) {
-				st, ok := nphStatus(line)
+				st, ok := nphStatus(line, o.Kind == BackendProxy)
 				if !ok {
-					return fail("invalid HTTP status line: %q", line)
+					return fail("invalid HTTP status line: %q", truncate(line))
 				}
 				resp.Status = st
+				bh.StatusSet = true
+				bh.Close = line[7] == '0'
 				continue
+			}
+			if o.Kind == BackendProxy {
+				// An HTTP backend must start with a status line.
+				return fail("invalid HTTP status line: %q", truncate(line))
 			}
 			if bytes.IndexByte(line, ':') < 0 {
 				return fail("first line is not a header: %q", truncate(line))
@@ -144,11 +169,15 @@ func (rc *Request) BackendHeaders(br *bufio.Reader, o *BackendOpts) (BackendHead
 				return fail("invalid Status: %q", truncate(value))
 			}
 			resp.Status = st
+			bh.StatusSet = true
 			continue
 		case strings.EqualFold(n, "Upgrade") && o.Kind != BackendProxy && o.Kind != BackendCGI:
 			continue
 		case strings.EqualFold(n, "Connection"):
 			if o.Kind == BackendProxy {
+				if headerHasToken(string(value), "close") {
+					bh.Close = true
+				}
 				continue
 			}
 			if headerHasToken(string(value), "close") {
@@ -159,13 +188,19 @@ func (rc *Request) BackendHeaders(br *bufio.Reader, o *BackendOpts) (BackendHead
 				value = append([]byte("text/"), value[len("application/"):]...)
 			}
 		case strings.EqualFold(n, "Content-Length"):
-			if bh.Chunked || bh.ContentLength >= 0 {
+			// The first one counts, as in lighttpd; an unparsable one
+			// leaves the body to end with the connection and is not
+			// forwarded (lighttpd forwards it and "hopes for the best").
+			if bh.Chunked || clSeen {
 				continue
 			}
+			clSeen = true
 			v := bytes.TrimRight(bytes.TrimPrefix(value, []byte{'+'}), " \t")
-			if cl, err := strconv.ParseInt(string(v), 10, 64); err == nil && cl >= 0 {
-				bh.ContentLength = cl
+			cl, err := strconv.ParseInt(string(v), 10, 64)
+			if err != nil || cl < 0 {
+				continue
 			}
+			bh.ContentLength = cl
 		case strings.EqualFold(n, "Transfer-Encoding"):
 			bh.Chunked = true
 			bh.ContentLength = -1
@@ -228,9 +263,10 @@ func truncate(b []byte) string {
 	return string(b)
 }
 
-// nphStatus reads "HTTP/1.x NNN ..." (non-parsed-header backends).
-func nphStatus(line []byte) (int, bool) {
-	if len(line) < 12 || line[6] != '.' || (line[7] != '0' && line[7] != '1') || line[8] != ' ' {
+// nphStatus reads "HTTP/1.x NNN ..." (non-parsed-header backends; other
+// major versions are accepted too, except from an HTTP proxy backend).
+func nphStatus(line []byte, proxy bool) (int, bool) {
+	if len(line) < 12 || (proxy && line[5] != '1') || line[6] != '.' || (line[7] != '0' && line[7] != '1') || line[8] != ' ' {
 		return 0, false
 	}
 	return statusValue(line[9:])

@@ -76,9 +76,12 @@ func (rc *Request) CGIEnv(env EnvSink, o *CGIOptions) {
 		env.Add("DOCUMENT_ROOT", rc.Phys.BasePath)
 	}
 	env.Add("REQUEST_METHOD", rc.Method)
-	if rc.Proto == 11 {
+	switch rc.Proto {
+	case 20:
+		env.Add("SERVER_PROTOCOL", "HTTP/2.0") // as lighttpd tells backends
+	case 11:
 		env.Add("SERVER_PROTOCOL", "HTTP/1.1")
-	} else {
+	default:
 		env.Add("SERVER_PROTOCOL", "HTTP/1.0")
 	}
 	env.Add("SERVER_SOFTWARE", rc.Conf.ServerTag)
@@ -89,16 +92,13 @@ func (rc *Request) CGIEnv(env EnvSink, o *CGIOptions) {
 	}
 	env.Add("SERVER_PORT", serverPort(rc.Conn.Socket))
 	env.Add("SERVER_ADDR", rc.Conn.LocalIP)
+	// server.name, else the host (a vhost module may have set either);
+	// lighttpd leaves it empty when neither is there.
 	name := rc.Conf.ServerName
 	if name == "" {
 		name = rc.URI.Authority
 	}
-	if name == "" {
-		name = rc.Conn.LocalIP
-	} else {
-		name = stripPort(name)
-	}
-	env.Add("SERVER_NAME", name)
+	env.Add("SERVER_NAME", stripPort(name))
 	env.Add("REMOTE_ADDR", rc.Conn.RemoteIP)
 	env.Add("REMOTE_PORT", string(strconv.AppendInt(num[:0], int64(rc.Conn.RemotePort), 10)))
 	for i := 0; i < rc.Header.Len(); i++ {
@@ -123,6 +123,7 @@ func (rc *Request) CGIEnv(env EnvSink, o *CGIOptions) {
 	if rc.ErrorStatus != 0 {
 		env.Add("REDIRECT_STATUS", string(strconv.AppendInt(num[:0], int64(rc.ErrorStatus), 10)))
 	}
+	rc.RequestEnv()
 	for i := 0; i < rc.Env.Len(); i++ {
 		e := rc.Env.At(i)
 		env.Add(cgiVarName(e.Name, false), e.Value)
@@ -212,4 +213,16 @@ func cgiVarName(name string, header bool) string {
 		}
 	}
 	return v
+}
+
+// RequestEnv runs the RequestEnv hooks once (lighttpd's request_env), for
+// a module that reads rc.Env without building a CGI environment (mod_ajp13's
+// SSL attributes).
+func (rc *Request) RequestEnv() {
+	if !rc.envHooksRun && rc.Snap != nil {
+		rc.envHooksRun = true
+		for _, h := range rc.Snap.hooks.requestEnv {
+			h.RequestEnv(rc)
+		}
+	}
 }

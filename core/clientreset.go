@@ -13,6 +13,9 @@ import (
 // the socket without consuming anything, so a backend module may call it
 // from a timer goroutine while the request waits on the backend.
 func (rc *Request) ClientReset() bool {
+	if st, ok := rc.netConn.(interface{ ClientReset() bool }); ok {
+		return st.ClientReset() // an HTTP/2 stream
+	}
 	sc, ok := rc.netConn.(syscall.Conn)
 	if !ok {
 		return false

@@ -82,6 +82,20 @@ func (sc *SetupContext) Loaded() []Module {
 // Shared returns the pool of long-lived resources that survive reloads.
 func (sc *SetupContext) Shared() *SharedPool { return sc.snap.shared }
 
+// Snapshot returns the snapshot being set up: its conditions are compiled
+// and its core settings bound (ResolveConn, ListenSpecs), its modules not.
+func (sc *SetupContext) Snapshot() *Snapshot { return sc.snap }
+
+// WatchFiles asks the config watcher to watch files the module read besides
+// the config (certificates, keys): their directories are watched as the
+// config's are, and a change calls refresh instead of reloading the config
+// (also on the watcher's periodic check). refresh runs on the watcher's
+// goroutine while requests are served, and should re-read only what
+// changed.
+func (sc *SetupContext) WatchFiles(refresh func(), paths ...string) {
+	sc.snap.fileWatches = append(sc.snap.fileWatches, fileWatch{paths: paths, refresh: refresh})
+}
+
 func (sc *SetupContext) consume(name string) { sc.consumed[strings.ToLower(name)] = true }
 
 // scopeAllows reports whether key may be set in block b, warning as lighttpd
@@ -143,12 +157,11 @@ func Compile(conf *lighttpdconf.Config, opts CompileOptions, shared *SharedPool)
 		mi, ok := lookupModule(name)
 		if !ok {
 			s.close()
-			return nil, fmt.Errorf("module %s is not available in golighty (loading plugins finally failed); the modules it has are: %s",
-				name, strings.Join(Registered(), ", "))
+			return nil, &UnavailableModuleError{Name: name}
 		}
 		if mi.Refused != "" {
 			s.close()
-			return nil, fmt.Errorf("%s is not available in golighty: %s", name, mi.Refused)
+			return nil, &UnavailableModuleError{Name: name, Refused: mi.Refused}
 		}
 		m := mi.New()
 		sc.module = name
@@ -174,6 +187,22 @@ func Compile(conf *lighttpdconf.Config, opts CompileOptions, shared *SharedPool)
 	}
 	reportUnknownKeys(sc)
 	return s, nil
+}
+
+// UnavailableModuleError is the failure of a config that loads a module this
+// binary does not have (lighttpd's "loading plugins finally failed"), or one
+// it refuses on purpose (Refused says why and what to use instead).
+type UnavailableModuleError struct{ Name, Refused string }
+
+func (e *UnavailableModuleError) Error() string {
+	if e.Refused != "" {
+		return fmt.Sprintf("%s is not available in golighty: %s", e.Name, e.Refused)
+	}
+	if msg := removedModuleText(e.Name); msg != "" {
+		return msg
+	}
+	return fmt.Sprintf("module %s is not available in golighty (loading plugins finally failed); the modules it has are: %s",
+		e.Name, strings.Join(Registered(), ", "))
 }
 
 // guardKeys protect content: lighttpd ignores them with "unknown
@@ -234,9 +263,6 @@ func moduleOrder(sc *SetupContext) ([]string, error) {
 			}
 		}
 	}
-	if !sc.snap.Core.Server.CompatModuleLoad {
-		return mods, nil
-	}
 	has := func(name string) bool { return seen[name] }
 	remove := func(name string) {
 		out := mods[:0]
@@ -248,8 +274,13 @@ func moduleOrder(sc *SetupContext) ([]string, error) {
 		mods = out
 		delete(seen, name)
 	}
+	if !sc.snap.Core.Server.CompatModuleLoad {
+		deprecateCompress(sc, mods, has, remove)
+		return mods, nil
+	}
 	var dynName string
 	containsAuth, prependAuth := false, false
+	containsVhostdb, prependVhostdb := false, false
 	for _, m := range mods {
 		switch {
 		case strings.HasPrefix(m, "mod_auth"):
@@ -262,6 +293,14 @@ func moduleOrder(sc *SetupContext) ([]string, error) {
 				}
 			} else if !containsAuth {
 				prependAuth = true
+			}
+		case strings.HasPrefix(m, "mod_vhostdb"):
+			// A vhostdb backend listed before (or without) mod_vhostdb
+			// gets mod_vhostdb put in front of every module.
+			if m == "mod_vhostdb" {
+				containsVhostdb = true
+			} else if !containsVhostdb {
+				prependVhostdb = true
 			}
 		case hasAnyPrefix(m, "mod_ajp13", "mod_cgi", "mod_fastcgi", "mod_proxy", "mod_scgi", "mod_sockproxy", "mod_wstunnel"):
 			if dynName == "" {
@@ -283,6 +322,10 @@ func moduleOrder(sc *SetupContext) ([]string, error) {
 	}
 	if !has("mod_staticfile") {
 		mods = append(mods, "mod_staticfile")
+	}
+	if !has("mod_openssl") && !has("mod_gnutls") && !has("mod_mbedtls") && !has("mod_nss") && !has("mod_wolfssl") && anyKeyPrefix(sc.conf, "ssl.") {
+		mods = append(mods, "mod_openssl")
+		sc.Warn(lighttpdconf.Pos{}, "Warning: please add \"mod_openssl\" to server.modules list in lighttpd.conf.  A future release of lighttpd 1.4.x *will not* automatically load mod_openssl and lighttpd *will not* use SSL/TLS where your lighttpd.conf contains ssl.* directives")
 	}
 	if containsAuth {
 		// The authn backends were split out of mod_auth in 1.4.46; lighttpd
@@ -306,20 +349,37 @@ func moduleOrder(sc *SetupContext) ([]string, error) {
 	if prependAuth {
 		mods = append([]string{"mod_auth"}, mods...)
 	}
-	if has("mod_compress") {
-		// mod_compress is gone from 1.4.69; its keys are served by mod_deflate.
-		if has("mod_deflate") || !anyKeyPrefix(sc.conf, "compress.") {
-			remove("mod_compress")
-		} else {
-			sc.Warn(lighttpdconf.Pos{}, "Warning: \"mod_compress\" is DEPRECATED and has been replaced with \"mod_deflate\".  A future release of lighttpd 1.4.x will not contain mod_compress and lighttpd may fail to start up")
-			for i, m := range mods {
-				if m == "mod_compress" {
-					mods[i] = "mod_deflate"
-				}
-			}
+	if prependVhostdb {
+		remove("mod_vhostdb")
+		mods = append([]string{"mod_vhostdb"}, mods...)
+		seen["mod_vhostdb"] = true
+	}
+	deprecateCompress(sc, mods, has, remove)
+	return mods, nil
+}
+
+// deprecateCompress is lighttpd's config_deprecate_module_compress, run
+// whatever server.compat-module-load says: mod_compress is gone from
+// 1.4.69 and its compress.* keys are served by mod_deflate. With such keys
+// it warns and becomes mod_deflate in its place, unless mod_deflate is
+// listed too; without them, or beside mod_deflate, it is dropped.
+func deprecateCompress(sc *SetupContext, mods []string, has func(string) bool, remove func(string)) {
+	if !has("mod_compress") {
+		return
+	}
+	keys := anyKeyPrefix(sc.conf, "compress.")
+	if keys {
+		sc.Warn(lighttpdconf.Pos{}, "Warning: \"mod_compress\" is DEPRECATED and has been replaced with \"mod_deflate\".  A future release of lighttpd 1.4.x will not contain mod_compress and lighttpd may fail to start up")
+	}
+	if has("mod_deflate") || !keys {
+		remove("mod_compress")
+		return
+	}
+	for i, m := range mods {
+		if m == "mod_compress" {
+			mods[i] = "mod_deflate"
 		}
 	}
-	return mods, nil
 }
 
 func hasAnyPrefix(s string, prefixes ...string) bool {

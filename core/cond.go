@@ -42,6 +42,9 @@ type condition struct {
 	prefix netip.Prefix // remoteip ==/!= compares as a network
 	isNet  bool
 	text   string
+	// capture keeps the match of a regex without groups too (%0), for a
+	// block whose url.rewrite/url.redirect targets use %N (CaptureCondition).
+	capture bool
 }
 
 // condition states, cached per request (lighttpd's cond_cache).
@@ -160,6 +163,8 @@ func (rc *Request) blockState(i int) uint8 {
 		st = condSkip
 	case b.cond == nil: // global block, or a plain else reached after a false branch
 		st = condTrue
+	case rc.condValid != 0 && rc.condValid&(1<<b.cond.field) == 0:
+		st = condSkip // not known before the first request (lighttpd: undecided)
 	case rc.evalCond(i, b.cond):
 		st = condTrue
 	default:
@@ -227,7 +232,7 @@ func (rc *Request) matchRegex(idx int, c *condition, subj string) bool {
 	if err != nil {
 		rc.Logf("regex %s: %v", c.re, err)
 	}
-	if !ok || c.op == lighttpdconf.OpNoMatch || c.re.NumSubexp() == 0 {
+	if !ok || c.op == lighttpdconf.OpNoMatch || (c.re.NumSubexp() == 0 && !c.capture) {
 		return ok
 	}
 	start := len(rc.capIdx)
@@ -262,29 +267,75 @@ type capRef struct {
 	start, n int
 }
 
-// CondCaptures returns the %0..%9 captures of the regex condition of block
-// idx (or of its nearest ancestor with captures), for url.rewrite/redirect.
+// CondCaptures appends to dst[:0] the %0..%9 captures of the regex condition
+// of block idx, for url.rewrite/redirect. As in lighttpd, only the block's
+// own condition counts (not its ancestors'): a block whose condition is not
+// a regex, did not match (!~) or was not evaluated yields none.
 func (rc *Request) CondCaptures(idx int, dst []string) []string {
 	dst = dst[:0]
-	for idx > 0 {
-		for i := len(rc.caps) - 1; i >= 0; i-- {
-			c := rc.caps[i]
-			if c.block != idx {
-				continue
-			}
-			ix := rc.capIdx[c.start : c.start+c.n]
-			for j := 0; j+1 < len(ix); j += 2 {
-				if ix[j] < 0 {
-					dst = append(dst, "")
-				} else {
-					dst = append(dst, c.subject[ix[j]:ix[j+1]])
-				}
-			}
-			return dst
+	if idx <= 0 {
+		return dst
+	}
+	for i := len(rc.caps) - 1; i >= 0; i-- {
+		c := rc.caps[i]
+		if c.block != idx {
+			continue
 		}
-		idx = rc.Snap.blocks[idx].parent
+		ix := rc.capIdx[c.start : c.start+c.n]
+		for j := 0; j+1 < len(ix); j += 2 {
+			if ix[j] < 0 {
+				dst = append(dst, "")
+			} else {
+				dst = append(dst, c.subject[ix[j]:ix[j+1]])
+			}
+		}
+		return dst
 	}
 	return dst
+}
+
+// resetConditionsOn forgets the cached results of conditions on field, of
+// the blocks nested in them and of the else-branches after them (lighttpd's
+// config_cond_cache_reset_item), and their captures. A block's parent and
+// else-predecessor come before it, so one pass in block order finds them.
+func (rc *Request) resetConditionsOn(field condField) {
+	const dirty = 0xff
+	found := false
+	for i := range rc.condCache {
+		b := &rc.Snap.blocks[i]
+		if (b.cond != nil && b.cond.field == field) ||
+			(b.parent >= 0 && rc.condCache[b.parent] == dirty) ||
+			(b.prev >= 0 && rc.condCache[b.prev] == dirty) {
+			rc.condCache[i] = dirty
+			found = true
+		}
+	}
+	if !found {
+		return
+	}
+	caps := rc.caps[:0]
+	for _, c := range rc.caps {
+		if rc.condCache[c.block] != dirty {
+			caps = append(caps, c)
+		}
+	}
+	rc.caps = caps
+	for i, st := range rc.condCache {
+		if st == dirty {
+			rc.condCache[i] = condUnset
+		}
+	}
+}
+
+// CaptureCondition makes block idx keep its regex match for CondCaptures
+// even when the regex has no groups (%0 is the whole match), as lighttpd's
+// config_capture does for blocks whose rules use %N.
+func (sc *SetupContext) CaptureCondition(idx int) {
+	if idx > 0 && idx < len(sc.snap.blocks) {
+		if c := sc.snap.blocks[idx].cond; c != nil {
+			c.capture = true
+		}
+	}
 }
 
 // resetConditions forgets cached results (after a rewrite or an internal

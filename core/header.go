@@ -81,6 +81,9 @@ func (h *Headers) Len() int { return len(h.list) }
 // At returns slot i.
 func (h *Headers) At(i int) Header { return h.list[i] }
 
+// SetAt replaces the value of slot i (a rewritten Location).
+func (h *Headers) SetAt(i int, value string) { h.list[i].Value = value }
+
 // Each calls f for every field with a non-empty value, in order.
 func (h *Headers) Each(f func(name, value string)) {
 	for _, kv := range h.list {

@@ -169,6 +169,7 @@ func Bind[T any](sc *SetupContext, def T, keys []Key[T]) (*Table[T], error) {
 			if err != nil {
 				return nil, &ConfigError{Pos: e.Pos, Err: err}
 			}
+			v.Block = b.Index
 			f, err := k.Bind(v)
 			if err != nil {
 				return nil, &ConfigError{Pos: e.Pos, Err: err}

@@ -34,13 +34,17 @@ func (s ListenSpec) Key() string { return s.Network + " " + s.Address }
 func (s *Snapshot) ListenSpecs() ([]ListenSpec, error) {
 	srv := &s.Core.Server
 	var specs []ListenSpec
-	seen := map[string]bool{}
+	seen := map[string]int{}
 	add := func(sp ListenSpec) {
-		if !seen[sp.Token] {
-			seen[sp.Token] = true
+		if _, dup := seen[sp.Token]; !dup {
+			seen[sp.Token] = len(specs)
 			specs = append(specs, sp)
 		}
 	}
+	// ssl.engine is a socket key: a $SERVER["socket"] block inherits the
+	// global value unless it sets its own (lighttpd's network.c), and a block
+	// naming the main socket configures that socket.
+	globalTLS := globalBool(s.Conf.Global, "ssl.engine")
 	if !srv.SystemdSocketActivate || srv.Bind != "" {
 		token := srv.Bind
 		if !strings.HasPrefix(token, "/") {
@@ -51,12 +55,20 @@ func (s *Snapshot) ListenSpecs() ([]ListenSpec, error) {
 			return nil, err
 		}
 		sp.Backlog, sp.Perms = srv.ListenBacklog, srv.SocketPerms
-		sp.TLS = globalBool(s.Conf.Global, "ssl.engine")
+		sp.TLS = globalTLS
 		add(sp)
 	}
 	for _, b := range s.Conf.Blocks {
 		c := b.Cond
 		if c == nil || c.Var != "SERVER" || c.Op != lighttpdconf.OpEq || !strings.EqualFold(c.Field, "socket") {
+			continue
+		}
+		tls := globalTLS
+		if e, ok := b.Get("ssl.engine"); ok {
+			tls, _ = boolValue(e.Value)
+		}
+		if i, dup := seen[c.Value]; dup {
+			specs[i].TLS = tls
 			continue
 		}
 		useV6 := srv.UseIPv6
@@ -74,7 +86,7 @@ func (s *Snapshot) ListenSpecs() ([]ListenSpec, error) {
 		if e, ok := b.Get("server.socket-perms"); ok {
 			sp.Perms = e.Value.Str
 		}
-		sp.TLS = globalBool(b, "ssl.engine")
+		sp.TLS = tls
 		add(sp)
 	}
 	if srv.SystemdSocketActivate {

@@ -28,6 +28,10 @@ type Module interface {
 // Optional hooks, discovered once at compile time. They are lighttpd's plugin
 // slots (src/plugin.h) in the order the pipeline calls them.
 type (
+	// ConnStartHook runs once per connection before its first request
+	// (lighttpd's handle_connection_accept); see Request.ReadProxyHeader.
+	// false closes the connection without a response.
+	ConnStartHook interface{ ConnStart(*Request) bool }
 	// URIRawHook runs on the normalized target before it is decoded (mod_rewrite).
 	URIRawHook interface{ URIRaw(*Request) Result }
 	// URICleanHook runs on the decoded path (mod_access, mod_redirect, ...).
@@ -43,6 +47,11 @@ type (
 	ResponseStartHook interface{ ResponseStart(*Request) Result }
 	// RequestDoneHook runs after the response was written (mod_accesslog).
 	RequestDoneHook interface{ RequestDone(*Request) }
+	// RequestEnvHook adds variables to Request.Env before a backend's
+	// CGI/1.1 environment is built (lighttpd's handle_request_env:
+	// mod_openssl's SSL_*, mod_maxminddb's GEOIP_*), once per request, so
+	// requests that reach no backend pay nothing.
+	RequestEnvHook interface{ RequestEnv(*Request) }
 	// Closer releases what a module holds when its snapshot retires.
 	Closer interface{ Close() error }
 	// PostSetupHook runs after every module's Setup, in module order, for a
@@ -64,6 +73,10 @@ const (
 	Finished               // response decided (status and body set)
 	Comeback               // the URI changed: resolve conditions again and restart
 	Error                  // internal error: 500
+	// Drop is lighttpd's HANDLER_ERROR from a request hook: the connection
+	// is closed without a response and nothing is logged to the access log
+	// (mod_rewrite's loop limit, an invalid rewrite result, a failed match).
+	Drop
 )
 
 var registry = struct {

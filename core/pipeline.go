@@ -11,15 +11,22 @@ import (
 	"syscall"
 )
 
-// maxComebacks bounds internal restarts (rewrites, error handlers) so that a
-// rewrite loop in a config ends in a 500 instead of spinning.
-const maxComebacks = 16
+// maxComebacks bounds internal restarts so that a loop no module detects
+// ends in a 500 instead of spinning. It stays above mod_rewrite's own limit
+// (lighttpd's: a request rewritten 101 times is dropped on its next pass),
+// which must decide first: a long url.rewrite-repeat chain that lighttpd
+// serves is served here too.
+const maxComebacks = 128
 
 // runPhases takes a parsed request through lighttpd's phases (behaviors.md §3)
 // up to and including the handler, leaving the response in rc.Resp.
 func (rc *Request) runPhases() {
 	for {
 		res := rc.phases()
+		if res == Drop {
+			rc.Drop()
+			return
+		}
 		if res != Comeback {
 			if res == Error && rc.Resp.Status == 0 {
 				rc.Resp.Status = 500
@@ -120,11 +127,24 @@ func (rc *Request) Status(code int) Result {
 	return Finished
 }
 
+// allow answers OPTIONS, after the methods modules announced (mod_webdav).
 func (rc *Request) allow() Result {
 	rc.Resp.Status = 200
-	rc.Resp.Header.Set("Allow", "OPTIONS, GET, HEAD, POST")
+	rc.Resp.Header.Add("Allow", "OPTIONS, GET, HEAD, POST")
 	return Finished
 }
+
+// Drop abandons the request as lighttpd does on a hook's HANDLER_ERROR: no
+// response is written, the connection is closed, and no request-done hook
+// runs (lighttpd logs only requests that got a status).
+func (rc *Request) Drop() {
+	rc.dropped = true
+	rc.KeepAlive = false
+	rc.Resp.reset()
+}
+
+// Dropped reports whether the request was abandoned (see Drop).
+func (rc *Request) Dropped() bool { return rc.dropped }
 
 // SetHandler claims the request for h (at most one handler per request).
 func (rc *Request) SetHandler(name string, h Handler) {
@@ -181,6 +201,10 @@ func (rc *Request) statError(err error) Result {
 		return rc.Status(403)
 	case errors.Is(err, fs.ErrNotExist), errors.Is(err, syscall.ENAMETOOLONG):
 		if rc.Method == "OPTIONS" && rc.Resp.Header.Has("Allow") {
+			// A module announced methods (mod_webdav). lighttpd 1.4.69
+			// starts a chunked body here that it never ends, which hangs a
+			// keep-alive client; golighty sends an empty body.
+			rc.Resp.SetBody(nil)
 			return rc.Status(200)
 		}
 		if rc.Conf.LogFileNotFound {
@@ -244,39 +268,10 @@ func (rc *Request) hasSymlink(p string) bool {
 
 // redirectDir answers a directory without trailing slash with lighttpd's 301.
 func (rc *Request) redirectDir() Result {
-	loc := make([]byte, 0, len(rc.URI.Path)*3/2+len(rc.URI.Query)+8)
-	if rc.Snap.Core.Server.AbsoluteDirRedirect {
-		loc = append(loc, rc.URI.Scheme...)
-		loc = append(loc, "://"...)
-		loc = rc.appendAuthority(loc)
-	}
-	loc = appendEncodedPath(loc, rc.URI.Path)
-	loc = append(loc, '/')
-	if rc.URI.Query != "" {
-		loc = append(loc, '?')
-		loc = append(loc, rc.URI.Query...)
-	}
 	rc.Resp.Status = 301
-	rc.Resp.Header.Set("Location", string(loc))
+	rc.Resp.Header.Set("Location", rc.DirLocation())
 	rc.Resp.SetBody(nil)
 	return Finished
-}
-
-// appendEncodedPath percent-encodes everything but A-Z a-z 0-9 ! ( ) * - . / _
-// as lighttpd's directory redirect does.
-func appendEncodedPath(dst []byte, p string) []byte {
-	const hex = "0123456789ABCDEF"
-	for i := 0; i < len(p); i++ {
-		c := p[i]
-		switch {
-		case 'a' <= c && c <= 'z', 'A' <= c && c <= 'Z', '0' <= c && c <= '9',
-			c == '!', c == '(', c == ')', c == '*', c == '-', c == '.', c == '/', c == '_':
-			dst = append(dst, c)
-		default:
-			dst = append(dst, '%', hex[c>>4], hex[c&15])
-		}
-	}
-	return dst
 }
 
 // appendAuthority is the host[:port] of absolute redirects: the request's

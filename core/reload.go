@@ -71,6 +71,7 @@ func (r *Reloader) Reload(reason string, force bool) (bool, error) {
 	old := r.Server.Runtime().Current()
 	next, err := r.Loader.Load()
 	if err != nil {
+		r.Server.Stats().RecordReload(false)
 		r.Log.Error(fmt.Sprintf("config reload (%s) failed, keeping the running config: %v", reason, err))
 		return false, err
 	}
@@ -87,10 +88,12 @@ func (r *Reloader) Reload(reason string, force bool) (bool, error) {
 	}
 	if err := r.Server.Reload(next); err != nil {
 		next.close()
+		r.Server.Stats().RecordReload(false)
 		r.Log.Error(fmt.Sprintf("config reload (%s) failed, keeping the running config: %v", reason, err))
 		return false, err
 	}
 	r.lastSum = sum
+	r.Server.Stats().RecordReload(true)
 	r.Log.Info(fmt.Sprintf("config reloaded (%s) in %s: %s", reason, time.Since(start).Round(10*time.Microsecond), describeChange(old, next)))
 	return true, nil
 }

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/golighty/golighty/core/bufpoison"
+	"github.com/golighty/golighty/core/proxyhdr"
 )
 
 // ConnInfo describes the connection a request arrived on.
@@ -20,6 +21,9 @@ type ConnInfo struct {
 	Socket     string // $SERVER["socket"] token of the listener, e.g. ":8080"
 	TLS        bool
 	Requests   int // requests served on this connection before this one
+	// Proxy is the PROXY protocol header the connection started with (nil
+	// when none was read); it lasts for the connection.
+	Proxy *proxyhdr.Header
 }
 
 // URI is the request's URL in the forms lighttpd keeps (behaviors.md §2.4).
@@ -59,7 +63,7 @@ type Request struct {
 	Conn ConnInfo
 
 	Method      string
-	Proto       int    // 10 or 11
+	Proto       int    // 10, 11 or 20 (HTTP/2)
 	Target      string // original request-target as received (REQUEST_URI)
 	Header      Headers
 	Body        io.Reader // request body (nil when none)
@@ -82,21 +86,31 @@ type Request struct {
 	ErrorStatus int
 
 	// Accounting for mod_accesslog, final when RequestDone hooks run.
-	HeadLen  int   // bytes of the request head (request line to empty line)
-	BodyRead int64 // request body bytes read
-	Aborted  bool  // the response could not be written completely
+	HeadLen     int   // bytes of the request head (request line to empty line)
+	BodyRead    int64 // request body bytes read
+	RespHeadLen int   // bytes of the response head written
+	Aborted     bool  // the response could not be written completely
 
 	condCache []uint8
 	caps      []capRef
 	capIdx    []int
 	loops     int
+	dropped   bool
 	failedLog bool         // a failed login: delay the response, then close
+	rawConn   bool         // a connection taken over at accept (ConnAcceptHook)
 	log       *slog.Logger // error log of this request (per-condition server.errorlog)
 	srvLog    *slog.Logger // the process's error log
+	srv       *Server      // the server the request arrived at
 	pathBuf   []byte       // backing store of Phys.Path
 	netConn   io.Closer    // the client connection, closed by AbortStream
 	slots     []any        // per-module state (Slot)
 	w         ResponseWriter
+	condValid uint16     // bit per condField known (0: all, a request); see connstart.go, ResolveConn
+	starting  *startConn // the connection whose ConnStart hooks run
+
+	tlsConn     *TLSConn // the TLS connection of the request (nil on a plain one)
+	envHooksRun bool     // RequestEnv hooks ran
+	stats       *Stats   // the serving Server's counters
 }
 
 // ResponseWriter is what a transport (the HTTP/1.x engine, HTTP/2) gives
@@ -104,7 +118,8 @@ type Request struct {
 // headers; the transport adds Connection/Date/Server and frames the body.
 type ResponseWriter interface {
 	// WriteHead writes the status line and headers. bodyLen is the body
-	// size when known (-1: unknown, stream with chunked or close framing).
+	// size when known (-1: unknown, stream with chunked or close framing;
+	// a HEAD response passes 0, its Content-Length header tells the size).
 	// body, if not nil, is written in the same system call.
 	WriteHead(status int, h *Headers, bodyLen int64, body []byte) error
 	// Write streams body bytes after WriteHead.
@@ -122,6 +137,15 @@ func (rc *Request) Logf(format string, args ...any) {
 		l = slog.Default()
 	}
 	l.Error(fmt.Sprintf(format, args...))
+}
+
+// Logger is the request's error log, for a line written after the request
+// ended (a CGI child reaped later); unlike the request, it may be kept.
+func (rc *Request) Logger() *slog.Logger {
+	if rc.log == nil {
+		return slog.Default()
+	}
+	return rc.log
 }
 
 // InterruptBody makes a read of the request body blocked on another
@@ -164,15 +188,20 @@ func (rc *Request) reset() {
 	rc.Handler, rc.HandlerName = nil, ""
 	rc.Resp.reset()
 	rc.ErrorStatus = 0
-	rc.HeadLen, rc.BodyRead, rc.Aborted = 0, 0, false
+	rc.HeadLen, rc.BodyRead, rc.RespHeadLen, rc.Aborted = 0, 0, 0, false
 	rc.netConn = nil
+	rc.srv = nil
 	clear(rc.slots)
 	rc.slots = rc.slots[:0]
 	rc.caps = rc.caps[:0]
 	rc.capIdx = rc.capIdx[:0]
 	rc.loops = 0
+	rc.dropped = false
 	rc.failedLog = false
+	rc.rawConn = false
 	rc.w = nil
+	rc.condValid, rc.starting, rc.envHooksRun = 0, nil, false
+	rc.tlsConn = nil
 }
 
 // poisonString is what poisoned header slots read (bufpoison).

@@ -1,6 +1,7 @@
 package core
 
 import (
+	"errors"
 	"io"
 	"os"
 
@@ -69,7 +70,7 @@ func (rc *Request) runErrorHandler(target string) {
 	rc.runPhases()
 	rc.Method = method
 	sub := rc.Resp.Status
-	if rc.Resp.kind == bodyStream {
+	if rc.Resp.kind == bodyStream || rc.dropped {
 		return
 	}
 	switch {
@@ -101,6 +102,9 @@ func (rc *Request) prepareResponse() {
 	}
 	if t := rc.errorHandlerTarget(); t != "" {
 		rc.runErrorHandler(t)
+		if rc.dropped {
+			return
+		}
 	}
 	st := rc.Resp.Status
 	if st >= 400 && (!rc.Resp.HasBody() || (rc.Resp.Dynamic && rc.Conf.ErrorIntercept)) {
@@ -110,13 +114,22 @@ func (rc *Request) prepareResponse() {
 	for _, m := range rc.Snap.hooks.responseStart {
 		m.ResponseStart(rc)
 	}
-	if rc.Resp.kind == bodyBytes && st == 200 {
-		rc.rangeOnBytes()
+	// A hook may have changed the status (mod_deflate's 304/412) or
+	// installed a body filter.
+	st = rc.Resp.Status
+	if rc.Resp.filter != nil {
+		rc.filterBody()
+		st = rc.Resp.Status
 	}
-	if rc.Resp.kind == bodyFile && st == 200 && rc.Resp.file.concat {
-		rc.rangeOnFileParts()
+	if st == 200 {
+		switch {
+		case rc.Resp.kind == bodyBytes:
+			rc.rangeOnBytes()
+		case rc.Resp.kind == bodyFile && rc.Resp.rangePending:
+			rc.rangeOnParts()
+		}
 	}
-	if rc.Resp.acceptRanges && !rc.Resp.Header.Has("Accept-Ranges") && !rc.Resp.Header.Has("Content-Encoding") {
+	if rc.Resp.acceptRanges && st == 200 && !rc.Resp.Header.Has("Accept-Ranges") && !rc.Resp.Header.Has("Content-Encoding") {
 		rc.Resp.Header.Set("Accept-Ranges", "bytes")
 	}
 	if rc.Resp.contentRange != "" {
@@ -156,11 +169,18 @@ func (rc *Request) errorDocument(st int) {
 	rc.Resp.SetBody(errorPage(st))
 }
 
+// ErrDropped is what writing the response of a dropped request (see
+// Request.Drop) returns: nothing was written, the connection must close.
+var ErrDropped = errors.New("request dropped without a response")
+
 // writeResponse puts the prepared response on the wire.
 func (rc *Request) writeResponse() error {
 	r := &rc.Resp
+	if rc.dropped {
+		return ErrDropped
+	}
 	if r.started {
-		return nil
+		return rc.endStreamFilter()
 	}
 	r.started = true
 	head := rc.Method == "HEAD"
@@ -168,7 +188,7 @@ func (rc *Request) writeResponse() error {
 	case bodyFile:
 		n := r.bodyLength()
 		if head {
-			return rc.w.WriteHead(r.Status, &r.Header, n, nil)
+			return rc.w.WriteHead(r.Status, &r.Header, 0, nil)
 		}
 		if len(r.file.parts) == 1 && r.file.parts[0].data != nil {
 			p := r.file.parts[0]
@@ -187,9 +207,7 @@ func (rc *Request) writeResponse() error {
 		r.written = int64(len(body))
 		n := int64(len(r.bytes))
 		if head {
-			if cl := r.Header.Get("Content-Length"); cl != "" {
-				n, _ = strconv.ParseInt(cl, 10, 64)
-			}
+			n = 0
 		}
 		return rc.w.WriteHead(r.Status, &r.Header, n, body)
 	}
@@ -246,18 +264,37 @@ func (rc *Request) StartStream(contentLength int64) (io.Writer, error) {
 	if r.Status == 0 {
 		r.Status = 200
 	}
+	status := r.Status
+	r.streamHook, r.streamLen = true, contentLength
 	for _, m := range rc.Snap.hooks.responseStart {
 		m.ResponseStart(rc)
 	}
+	r.streamHook = false
 	r.kind = bodyStream
 	r.started = true
+	if r.Status != status {
+		// A hook answered instead (mod_deflate's 304/412 for a compressed
+		// variant's ETag): the handler's body goes nowhere.
+		r.filter = nil
+		r.Header.Del("Content-Length")
+		if err := rc.w.WriteHead(r.Status, &r.Header, 0, nil); err != nil {
+			return nil, err
+		}
+		return io.Discard, nil
+	}
+	var w io.Writer = streamWriter{rc}
+	if r.filter != nil {
+		contentLength = -1
+		r.Header.Del("Content-Length")
+		w = rc.startStreamFilter()
+	}
 	if contentLength >= 0 {
 		r.setContentLength(contentLength)
 	}
 	if err := rc.w.WriteHead(r.Status, &r.Header, contentLength, nil); err != nil {
 		return nil, err
 	}
-	return streamWriter{rc}, nil
+	return w, nil
 }
 
 // AbortStream ends a streamed response that cannot be completed (the
@@ -271,25 +308,114 @@ func (rc *Request) AbortStream() {
 	}
 }
 
-// FlushStream pushes streamed bytes to the client now.
-func (rc *Request) FlushStream() error { return rc.w.Flush() }
-
-// rangeOnBytes applies lighttpd's Range processing to a complete in-memory
-// 200 response (a buffered backend reply, a generated page), as it does for
-// every finished response after the response_start hooks.
-func (rc *Request) rangeOnBytes() {
-	r := &rc.Resp
-	p := rc.decideFinishedRange(int64(len(r.bytes)))
-	if p == nil {
-		return
+// FlushStream pushes streamed bytes to the client now (through the body
+// filter's own flush when one is installed).
+func (rc *Request) FlushStream() error {
+	if f := rc.Resp.streamOut; f != nil {
+		if err := f.Flush(); err != nil {
+			return err
+		}
 	}
-	switch {
-	case p.Status == 416:
+	return rc.w.Flush()
+}
+
+// rangeApplies is what lighttpd checks of the response before Range: no
+// Content-Encoding (mod_deflate compressed it) or Transfer-Encoding, and no
+// "Accept-Ranges: none" from the handler or a response_start hook.
+func (rc *Request) rangeApplies() bool {
+	h := &rc.Resp.Header
+	return !h.Has("Content-Encoding") && !h.Has("Transfer-Encoding") && h.Get("Accept-Ranges") != "none"
+}
+
+// decideBodyRange is lighttpd's Range processing of a complete 200 response
+// of n bytes, as it runs for every finished response after the
+// response_start hooks. It reports whether a plan was made (false: Range
+// does not apply); a 416 is answered here.
+func (rc *Request) decideBodyRange(n int64) bool {
+	r := &rc.Resp
+	if !rc.Conf.RangeRequests || (rc.Proto < 11 && !rc.Snap.Core.Server.HTTP10Range) || !rc.rangeApplies() {
+		return false
+	}
+	req := httpfile.Request{
+		Method:       rc.Method,
+		RangeAllowed: true,
+		Range:        rc.Header.Get("Range"),
+		IfRange:      rc.Header.Get("If-Range"),
+	}
+	p := &r.plan
+	httpfile.DecideRange(p, &req, n, r.Header.Get("Content-Type"), r.Header.Get("ETag"), r.Header.Get("Last-Modified"))
+	r.acceptRanges = p.AcceptRanges
+	if p.Status == 416 {
 		r.Status = 416
 		r.Dynamic = false
 		r.clearForError()
 		rc.errorDocument(416)
 		r.acceptRanges = false
+		return false
+	}
+	return true
+}
+
+// rangeOnParts applies Range to a body of file parts that the file sender
+// did not plan (X-Sendfile2's concatenated ranges): the requested byte
+// ranges of the concatenation become the new parts.
+func (rc *Request) rangeOnParts() {
+	r := &rc.Resp
+	r.rangePending = false
+	total := r.bodyLength()
+	if !rc.decideBodyRange(total) || r.plan.Status != 206 {
+		return
+	}
+	p := &r.plan
+	src := append([]filePart(nil), r.file.parts...)
+	parts := r.file.parts[:0]
+	for i, rg := range p.Ranges {
+		var head []byte
+		if p.Multipart() {
+			head = p.AppendPartHeader(nil, i)
+		}
+		parts = appendPartsRange(parts, src, rg.Start, rg.End+1, head)
+	}
+	r.file.parts = parts
+	r.Status = 206
+	r.Header.Del("Content-Length")
+	if p.Multipart() {
+		r.file.multipart = true
+		r.Header.Set("Content-Type", p.ContentType)
+	} else {
+		r.contentRange = string(p.AppendContentRange(nil))
+	}
+}
+
+// appendPartsRange appends to dst the pieces of src (one byte stream made
+// of consecutive parts) from offset start up to end; head goes before the
+// first piece.
+func appendPartsRange(dst, src []filePart, start, end int64, head []byte) []filePart {
+	var pos int64
+	for _, sp := range src {
+		lo, hi := max(start, pos), min(end, pos+sp.n)
+		if lo < hi {
+			piece := sp
+			piece.off += lo - pos
+			piece.n = hi - lo
+			piece.head = head
+			head = nil
+			dst = append(dst, piece)
+		}
+		pos += sp.n
+	}
+	return dst
+}
+
+// rangeOnBytes applies lighttpd's Range processing to a complete in-memory
+// 200 response (a buffered backend reply, a generated page).
+func (rc *Request) rangeOnBytes() {
+	r := &rc.Resp
+	if !rc.decideBodyRange(int64(len(r.bytes))) {
+		return
+	}
+	p := &r.plan
+	switch {
 	case p.Status == 206 && p.Multipart():
 		body := make([]byte, 0, p.ContentLength)
 		for i, rg := range p.Ranges {
@@ -308,79 +434,4 @@ func (rc *Request) rangeOnBytes() {
 		r.bytes = r.bytes[rg.Start : rg.End+1]
 		r.contentRange = string(p.AppendContentRange(nil))
 	}
-}
-
-// decideFinishedRange runs lighttpd's Range rules (http_range_rfc7233) on a
-// finished 200 response of size bytes; nil when they do not apply.
-func (rc *Request) decideFinishedRange(size int64) *httpfile.Plan {
-	r := &rc.Resp
-	if !rc.Conf.RangeRequests || (rc.Proto != 11 && !rc.Snap.Core.Server.HTTP10Range) {
-		return nil
-	}
-	if r.Header.Has("Content-Encoding") || r.Header.Has("Transfer-Encoding") || r.Header.Get("Accept-Ranges") == "none" {
-		return nil
-	}
-	req := httpfile.Request{
-		Method:       rc.Method,
-		RangeAllowed: true,
-		Range:        rc.Header.Get("Range"),
-		IfRange:      rc.Header.Get("If-Range"),
-	}
-	p := &r.plan
-	httpfile.DecideRange(p, &req, size, r.Header.Get("Content-Type"), r.Header.Get("ETag"), r.Header.Get("Last-Modified"))
-	r.acceptRanges = p.AcceptRanges
-	return p
-}
-
-// rangeOnFileParts is rangeOnBytes for a body made of file ranges put
-// together by a backend (X-Sendfile2): lighttpd serves the client's Range
-// out of their concatenation.
-func (rc *Request) rangeOnFileParts() {
-	r := &rc.Resp
-	p := rc.decideFinishedRange(r.bodyLength())
-	if p == nil {
-		return
-	}
-	switch {
-	case p.Status == 416:
-		r.Status = 416
-		r.Dynamic = false
-		r.clearForError()
-		rc.errorDocument(416)
-		r.acceptRanges = false
-	case p.Status == 206:
-		whole := append([]filePart(nil), r.file.parts...)
-		r.file.parts = r.file.parts[:0]
-		for i, rg := range p.Ranges {
-			var head []byte
-			if p.Multipart() {
-				head = p.AppendPartHeader(nil, i)
-			}
-			r.file.parts = appendSubParts(r.file.parts, whole, rg.Start, rg.End+1, head)
-		}
-		r.Status = 206
-		if p.Multipart() {
-			r.file.multipart = true
-			r.Header.Set("Content-Type", p.ContentType)
-		} else {
-			r.contentRange = string(p.AppendContentRange(nil))
-		}
-	}
-}
-
-// appendSubParts appends the parts covering bytes [from, to) of the
-// concatenation of whole; head goes before the first of them.
-func appendSubParts(dst, whole []filePart, from, to int64, head []byte) []filePart {
-	var at int64
-	for _, wp := range whole {
-		lo, hi := max(from, at), min(to, at+wp.n)
-		if lo < hi {
-			sub := wp
-			sub.off, sub.n, sub.head = wp.off+lo-at, hi-lo, head
-			head = nil
-			dst = append(dst, sub)
-		}
-		at += wp.n
-	}
-	return dst
 }

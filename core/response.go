@@ -1,6 +1,7 @@
 package core
 
 import (
+	"io"
 	"os"
 	"strconv"
 	"strings"
@@ -38,9 +39,19 @@ type Response struct {
 	// Range results, written after the response_start hooks' headers as
 	// lighttpd orders them.
 	acceptRanges bool
+	// rangePending marks a file body whose Range is applied after the
+	// response_start hooks (rangeOnParts), as lighttpd applies it: a
+	// static file or X-Sendfile (the file sender sends the whole file
+	// until then), X-Sendfile2's concatenated ranges.
+	rangePending bool
 	contentRange string
 	plan         httpfile.Plan
 	clBuf        [20]byte
+	// filter, set by a response_start hook, transforms the body (filter.go).
+	filter     func(dst io.Writer) BodyFilter
+	streamOut  BodyFilter // the filter of a streamed body, closed at its end
+	streamLen  int64      // a stream's announced length while the hooks run (-1 unknown)
+	streamHook bool       // the hooks run for StartStream
 }
 
 // fileBody is a file response: one or more byte ranges of files, each sent
@@ -48,8 +59,8 @@ type Response struct {
 type fileBody struct {
 	parts     []filePart
 	multipart bool
-	concat    bool                // ranges put together by a backend (X-Sendfile2); Range not applied yet
 	handles   []*statcache.Handle // released when the response is done
+	owned     *os.File            // a spooled body's temporary file, closed when done
 }
 
 type filePart struct {
@@ -69,7 +80,9 @@ func (r *Response) reset() {
 	r.started = false
 	r.written = 0
 	r.acceptRanges = false
+	r.rangePending = false
 	r.contentRange = ""
+	r.filter, r.streamOut, r.streamHook = nil, nil, false
 }
 
 // SetBody makes b the complete response body (nil: an empty body).
@@ -97,7 +110,11 @@ func (r *Response) dropFile() {
 	}
 	clear(r.file.handles)
 	clear(r.file.parts)
+	if r.file.owned != nil {
+		r.file.owned.Close()
+	}
 	r.file = fileBody{parts: r.file.parts[:0], handles: r.file.handles[:0]}
+	r.rangePending = false
 }
 
 // clearForError drops headers and body before an error document, keeping

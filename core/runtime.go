@@ -26,13 +26,20 @@ type Snapshot struct {
 	stat    *statcache.Cache
 	statKey string
 
-	slots      int                     // per-request module slots reserved (Slot)
-	errorLogs  map[string]*slog.Logger // server.errorlog set in conditionals
-	errorSinks []*logsink.Sink
+	slots       int // per-request module slots reserved (Slot)
+	fileWatches []fileWatch
+	errorLogs   map[string]*slog.Logger // server.errorlog set in conditionals
+	errorSinks  []*logsink.Sink
 
 	refs    atomic.Int64 // requests running on it, +1 while it is current
 	retired atomic.Bool
 	closeMu sync.Once
+}
+
+// fileWatch is a set of files a module depends on and how it re-reads them.
+type fileWatch struct {
+	paths   []string
+	refresh func()
 }
 
 type loadedModule struct {
@@ -41,6 +48,7 @@ type loadedModule struct {
 }
 
 type hooks struct {
+	connStart       []ConnStartHook
 	uriRaw          []URIRawHook
 	uriClean        []URICleanHook
 	docroot         []DocrootHook
@@ -48,6 +56,9 @@ type hooks struct {
 	subrequestStart []SubrequestStartHook
 	responseStart   []ResponseStartHook
 	requestDone     []RequestDoneHook
+	connAccept      []ConnAcceptHook
+	requestEnv      []RequestEnvHook
+	tls             TLSHook
 }
 
 // Modules lists the loaded modules in hook order.
@@ -74,6 +85,9 @@ func (s *Snapshot) collectHooks() {
 	h := &s.hooks
 	for _, lm := range s.modules {
 		m := lm.m
+		if x, ok := m.(ConnStartHook); ok {
+			h.connStart = append(h.connStart, x)
+		}
 		if x, ok := m.(URIRawHook); ok {
 			h.uriRaw = append(h.uriRaw, x)
 		}
@@ -94,6 +108,15 @@ func (s *Snapshot) collectHooks() {
 		}
 		if x, ok := m.(RequestDoneHook); ok {
 			h.requestDone = append(h.requestDone, x)
+		}
+		if x, ok := m.(ConnAcceptHook); ok {
+			h.connAccept = append(h.connAccept, x)
+		}
+		if x, ok := m.(RequestEnvHook); ok {
+			h.requestEnv = append(h.requestEnv, x)
+		}
+		if x, ok := m.(TLSHook); ok && h.tls == nil {
+			h.tls = x
 		}
 	}
 }

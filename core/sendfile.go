@@ -77,7 +77,7 @@ func (rc *Request) sendFile(path string, keep bool) int {
 	}
 	req := httpfile.Request{
 		Method:          rc.Method,
-		RangeAllowed:    conf.RangeRequests && (rc.Proto == 11 || rc.Snap.Core.Server.HTTP10Range),
+		RangeAllowed:    conf.RangeRequests && (rc.Proto >= 11 || rc.Snap.Core.Server.HTTP10Range),
 		IfNoneMatch:     rc.Header.Get("If-None-Match"),
 		IfModifiedSince: rc.Header.Get("If-Modified-Since"),
 		Range:           rc.Header.Get("Range"),
@@ -87,54 +87,49 @@ func (rc *Request) sendFile(path string, keep bool) int {
 	httpfile.Decide(p, &req, &file, time.Now().Unix())
 
 	switch p.Status {
-	case 412, 416:
+	case 412:
 		h.Release()
 		resp.Status = p.Status
 		resp.Dynamic = false // lighttpd's error document replaces the body
 		return p.Status
 	}
-	resp.Status = p.Status
-	resp.Header.Set("Content-Type", p.ContentType)
+	// Range (206, 416) is applied after the response_start hooks, as in
+	// lighttpd (rangeOnParts): until then the response is the whole file.
+	status, ctype := p.Status, p.ContentType
+	if status == 206 || status == 416 {
+		status = 200
+		if p.Multipart() {
+			ctype = p.PartType
+		}
+	}
+	resp.Status = status
+	resp.Header.Set("Content-Type", ctype)
 	if p.ETag != "" {
 		resp.Header.Set("ETag", p.ETag)
 	}
 	if p.LastModified != "" {
 		resp.Header.Set("Last-Modified", p.LastModified)
 	}
-	if p.Status == 304 {
+	if status == 304 {
 		h.Release()
 		resp.SetBody(nil)
 		return 304
 	}
-	resp.setContentLength(p.ContentLength)
+	resp.setContentLength(e.Size)
 	resp.acceptRanges = p.AcceptRanges
 	resp.dropFile()
 	resp.kind = bodyFile
 	resp.file.handles = append(resp.file.handles, h)
-	part := filePart{f: h.File()}
+	part := filePart{f: h.File(), off: 0, n: e.Size}
 	if data, ok := h.Content(); ok {
 		part.data = data
 		if data == nil {
 			part.data = []byte{}
 		}
 	}
-	switch {
-	case p.Status == 206 && p.Multipart():
-		for i, r := range p.Ranges {
-			part.off, part.n, part.head = r.Start, r.Len(), p.AppendPartHeader(nil, i)
-			resp.file.parts = append(resp.file.parts, part)
-		}
-		resp.file.multipart = true
-	case p.Status == 206:
-		r := p.Ranges[0]
-		part.off, part.n = r.Start, r.Len()
-		resp.file.parts = append(resp.file.parts, part)
-		resp.contentRange = string(p.AppendContentRange(nil))
-	default:
-		part.off, part.n = 0, e.Size
-		resp.file.parts = append(resp.file.parts, part)
-	}
-	return p.Status
+	resp.file.parts = append(resp.file.parts, part)
+	resp.rangePending = p.Status == 206 || p.Status == 416
+	return status
 }
 
 // contentType is mimetype.assign (or the file's xattr with

@@ -12,6 +12,7 @@ import (
 	"unsafe"
 
 	"github.com/golighty/golighty/core/h1"
+	"github.com/golighty/golighty/core/h2"
 	"github.com/golighty/golighty/core/urinorm"
 )
 
@@ -23,12 +24,23 @@ type Server struct {
 	log     *slog.Logger
 	mu      sync.Mutex
 	engines map[string]*h1.Server // by listener key
+	tls     map[string]*atomic.Pointer[listenerTLS]
 	wrapped map[string]net.Listener
 	wg      sync.WaitGroup
 	reqs    sync.Pool
 	limit   *connLimiter // server.max-connections, fixed at start
 	stopped atomic.Bool
 	stats   Stats
+	sampler sync.Once
+	done    chan struct{} // closed when the server stops
+	// accepting is closed by Start (or a stop): accept loops wait for it.
+	accepting  chan struct{}
+	acceptOnce sync.Once
+	bound      bool
+
+	// HTTP/2 engines by listener key (and "conn:"+token for connections
+	// served through ServeConn/ServeH2Conn without a listener of ours)
+	h2engines map[string]*h2.Server
 }
 
 // NewServer returns a server that will run snap once Start is called.
@@ -36,9 +48,14 @@ func NewServer(snap *Snapshot, log *slog.Logger) *Server {
 	if log == nil {
 		log = slog.Default()
 	}
-	s := &Server{pool: NewListenerPool(), log: log, engines: map[string]*h1.Server{}, wrapped: map[string]net.Listener{}}
+	s := &Server{pool: NewListenerPool(), log: log, engines: map[string]*h1.Server{}, tls: map[string]*atomic.Pointer[listenerTLS]{},
+		h2engines: map[string]*h2.Server{}, wrapped: map[string]net.Listener{}, done: make(chan struct{})}
+	s.accepting = make(chan struct{})
 	s.reqs.New = func() any { return &Request{} }
 	s.limit = newConnLimiter(snap.Core.Server.MaxConnections)
+	s.stats.started = time.Now()
+	s.stats.conns = s.OpenConns
+	s.stats.listeners = s.eachListener
 	s.rt.Swap(snap)
 	return s
 }
@@ -51,7 +68,50 @@ func (s *Server) Runtime() *Runtime { return &s.rt }
 
 // Start opens the listeners of the current snapshot and serves them.
 func (s *Server) Start() error {
-	return s.reconcile(s.rt.Current())
+	if err := s.Bind(); err != nil {
+		return err
+	}
+	s.sampler.Do(func() { go s.sampleStats() })
+	s.acceptOnce.Do(func() { close(s.accepting) })
+	return nil
+}
+
+// Bind opens the current snapshot's listeners without accepting
+// connections yet, so a process started as root can drop its privileges
+// before it serves anything (lighttpd binds, then setuid()s, then serves).
+// Start accepts; it binds first if Bind was not called.
+func (s *Server) Bind() error {
+	if s.bound {
+		return nil
+	}
+	if err := s.reconcile(s.rt.Current()); err != nil {
+		return err
+	}
+	s.bound = true
+	return nil
+}
+
+// sampleStats notes the traffic totals once a second until the server
+// stops (Stats.Recent).
+func (s *Server) sampleStats() {
+	t := time.NewTicker(time.Second)
+	defer t.Stop()
+	s.stats.sample()
+	for {
+		select {
+		case <-t.C:
+			s.stats.sample()
+		case <-s.done:
+			return
+		}
+	}
+}
+
+// stop marks the server stopping and ends its background work.
+func (s *Server) stop() {
+	if !s.stopped.Swap(true) {
+		close(s.done)
+	}
 }
 
 // Reload installs next: it opens the sockets next adds (failing without any
@@ -73,6 +133,10 @@ func (s *Server) reconcile(snap *Snapshot) error {
 	if err != nil {
 		return err
 	}
+	tlsConfs, err := tlsConfigs(snap, specs)
+	if err != nil {
+		return err
+	}
 	added, removed, err := s.pool.Reconcile(specs)
 	if err != nil {
 		return err
@@ -80,19 +144,38 @@ func (s *Server) reconcile(snap *Snapshot) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	cfg := h1ConfigFor(snap)
-	for _, e := range s.engines {
+	cfg2 := h2ConfigFor(snap)
+	for k, e := range s.engines {
 		e.SetConfig(cfg)
+		s.tls[k].Store(tlsConfs[k]) // ssl.engine may change on reload
+	}
+	for _, e := range s.h2engines {
+		e.SetConfig(cfg2)
 	}
 	for _, l := range added {
-		e := &h1.Server{Handler: s, Token: l.Spec.Token}
+		e2 := s.newH2Engine(l.Spec.Token)
+		e2.SetConfig(cfg2)
+		s.h2engines[l.Spec.Key()] = e2
+		e := &h1.Server{Handler: s, Token: l.Spec.Token, Handoff: h2Handoff(e2)}
 		e.OnPanic = func(v any) { s.stats.recordPanic(s.log, v) }
 		e.SetConfig(cfg)
+		t := new(atomic.Pointer[listenerTLS])
+		t.Store(tlsConfs[l.Spec.Key()])
+		e.Accepted = func(c net.Conn) {
+			if lt := t.Load(); lt != nil {
+				s.serveTLS(e, c, lt)
+				return
+			}
+			e.ServeConn(c)
+		}
 		s.engines[l.Spec.Key()] = e
-		wl := s.limit.wrap(l)
+		s.tls[l.Spec.Key()] = t
+		wl := s.startWrap(s.limit.wrap(l), l.Spec.Token)
 		s.wrapped[l.Spec.Key()] = wl
 		s.wg.Add(1)
 		go func(l *Listener) {
 			defer s.wg.Done()
+			<-s.accepting
 			if err := e.Serve(wl); err != nil && !errors.Is(err, net.ErrClosed) && !errors.Is(err, h1.ErrServerClosed) {
 				s.log.Error("accept loop ended", "socket", l.Spec.Token, "err", err)
 			}
@@ -103,6 +186,10 @@ func (s *Server) reconcile(snap *Snapshot) error {
 		delete(s.wrapped, l.Spec.Key())
 		e := s.engines[l.Spec.Key()]
 		delete(s.engines, l.Spec.Key())
+		delete(s.tls, l.Spec.Key())
+		e2 := s.h2engines[l.Spec.Key()]
+		delete(s.h2engines, l.Spec.Key())
+		go e2.Shutdown(context.Background())
 		go e.Shutdown(context.Background())
 	}
 	return nil
@@ -116,16 +203,35 @@ func (s *Server) OpenConns() int64 {
 	for _, e := range s.engines {
 		n += e.OpenConns()
 	}
+	for _, e := range s.h2engines {
+		n += e.OpenConns()
+	}
 	return n
+}
+
+// eachListener reports every listening socket's connections and requests
+// (HTTP/1.x and HTTP/2 on it together).
+func (s *Server) eachListener(visit func(ListenerStat)) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for key, e := range s.engines {
+		tok, _ := e.Token.(string)
+		st := ListenerStat{Socket: tok, Conns: e.OpenConns(), Requests: e.Requests()}
+		if e2 := s.h2engines[key]; e2 != nil {
+			st.Conns += e2.OpenConns()
+			st.Requests += e2.Requests()
+		}
+		visit(st)
+	}
 }
 
 // ServeConn serves one already-accepted connection as if it came from the
 // listener with the given $SERVER["socket"] token (tests, socket activation
 // of single connections).
 func (s *Server) ServeConn(c net.Conn, token string) {
-	e := &h1.Server{Handler: s, Token: token}
+	e := &h1.Server{Handler: s, Token: token, Handoff: h2Handoff(s.h2Engine(token))}
 	e.SetConfig(h1ConfigFor(s.rt.Current()))
-	e.ServeConn(c)
+	e.ServeConn(s.startConnFor(c, token))
 }
 
 // Addrs lists the bound addresses (useful with port 0 in tests).
@@ -140,17 +246,26 @@ func (s *Server) Addrs() []net.Addr {
 // Shutdown stops accepting, lets in-flight requests finish until ctx ends,
 // then closes what is left (SIGINT).
 func (s *Server) Shutdown(ctx context.Context) error {
-	s.stopped.Store(true)
+	s.stop()
 	s.closeListeners()
 	s.mu.Lock()
-	engines := make([]*h1.Server, 0, len(s.engines))
+	engines := make([]interface{ Shutdown(context.Context) error }, 0, len(s.engines)+len(s.h2engines))
 	for _, e := range s.engines {
 		engines = append(engines, e)
 	}
+	for _, e := range s.h2engines {
+		engines = append(engines, e)
+	}
 	s.mu.Unlock()
-	var first error
+	// Concurrently: an HTTP/1.x engine waits for the connections it handed
+	// to HTTP/2, which its HTTP/2 engine winds down.
+	errs := make(chan error, len(engines))
 	for _, e := range engines {
-		if err := e.Shutdown(ctx); err != nil && first == nil {
+		go func() { errs <- e.Shutdown(ctx) }()
+	}
+	var first error
+	for range engines {
+		if err := <-errs; err != nil && first == nil {
 			first = err
 		}
 	}
@@ -161,10 +276,13 @@ func (s *Server) Shutdown(ctx context.Context) error {
 
 // Close stops at once (SIGTERM).
 func (s *Server) Close() {
-	s.stopped.Store(true)
+	s.stop()
 	s.closeListeners()
 	s.mu.Lock()
 	for _, e := range s.engines {
+		e.Close()
+	}
+	for _, e := range s.h2engines {
 		e.Close()
 	}
 	s.mu.Unlock()
@@ -175,6 +293,7 @@ func (s *Server) Close() {
 // closeListeners stops every accept loop (also one waiting for a free
 // connection slot) and closes the sockets.
 func (s *Server) closeListeners() {
+	s.acceptOnce.Do(func() { close(s.accepting) }) // loops not started end at once
 	s.mu.Lock()
 	for k, wl := range s.wrapped {
 		wl.Close()
@@ -192,10 +311,17 @@ func h1ConfigFor(snap *Snapshot) h1.Config {
 	c.MaxKeepAliveRequests = def.MaxKeepAliveRequests
 	c.MaxKeepAliveIdle = time.Duration(def.MaxKeepAliveIdle) * time.Second
 	c.MaxReadIdle = time.Duration(def.MaxReadIdle) * time.Second
+	// The whole head must arrive within the read idle time as well, and
+	// never more than 30 s (golighty's bound against clients dripping a
+	// byte at a time, which an idle timer alone would never cut off).
+	if c.MaxReadIdle > 0 && c.MaxReadIdle < c.HeadTimeout {
+		c.HeadTimeout = c.MaxReadIdle
+	}
 	c.MaxWriteIdle = time.Duration(def.MaxWriteIdle) * time.Second
 	c.MaxRequestFieldSize = srv.MaxRequestFieldSize
 	c.MaxRequestSize = def.MaxRequestSize
 	c.ServerTag = def.ServerTag
+	c.H2Prior, c.H2Upgrade = srv.H2Proto, srv.H2C
 	p := &srv.ParseOpts
 	c.Parse.HeaderStrict = p.HeaderStrict
 	c.Parse.HostStrict = p.HostStrict
@@ -246,17 +372,23 @@ func (s *Server) ServeH1(w *h1.ResponseWriter, r *h1.Request) {
 	}
 	defer snap.release()
 	rc := s.reqs.Get().(*Request)
+	s.stats.inFlight.Add(1)
 	defer func() {
+		s.stats.inFlight.Add(-1)
 		if v := recover(); v != nil {
 			s.stats.recordPanic(s.log, v)
 			answerPanic(rc, w, r)
+			s.stats.record(rc.Method, w.Status(), int64(rc.HeadLen), int64(w.HeadLen())+w.Written(), time.Since(rc.Start))
 			return // rc's state is unknown: it is not pooled again
 		}
+		s.stats.record(rc.Method, rc.Resp.Status, int64(rc.HeadLen)+rc.BodyRead, int64(rc.RespHeadLen)+rc.Resp.written, time.Since(rc.Start))
 		rc.reset()
 		s.reqs.Put(rc)
 	}()
 	rc.Snap = snap
+	rc.stats = &s.stats
 	rc.srvLog = s.log
+	rc.srv = s
 	rc.w = h1Writer{w}
 	rc.Start = time.Now()
 	rc.fillFromH1(r)
@@ -280,6 +412,10 @@ func (s *Server) ServeH1(w *h1.ResponseWriter, r *h1.Request) {
 		rc.runPhases()
 	}
 	rc.prepareResponse()
+	if rc.dropped {
+		w.Drop()
+		return
+	}
 	// The core's decisions (a backend's Connection: close, per-condition
 	// keep-alive limits, protocol-http11) reach the wire engine before the
 	// head is written.
@@ -293,6 +429,9 @@ func (s *Server) ServeH1(w *h1.ResponseWriter, r *h1.Request) {
 		time.Sleep(now.Truncate(time.Second).Add(time.Second).Sub(now))
 	}
 	w.SetKeepAliveIdle(time.Duration(rc.Conf.MaxKeepAliveIdle) * time.Second)
+	if rc.Conf.ServerTag != snap.Core.Table.Defaults().ServerTag {
+		w.SetServerTag(rc.Conf.ServerTag) // set in a conditional
+	}
 	if err := rc.writeResponse(); err != nil || rc.Aborted {
 		rc.KeepAlive = false
 		rc.Aborted = true
@@ -300,6 +439,7 @@ func (s *Server) ServeH1(w *h1.ResponseWriter, r *h1.Request) {
 		rc.KeepAlive = w.KeepAlive()
 	}
 	rc.Resp.written = w.Written()
+	rc.RespHeadLen = w.HeadLen()
 	if r.Body != nil {
 		rc.BodyRead = r.Body.Len()
 	}
@@ -326,39 +466,53 @@ func answerPanic(rc *Request, w *h1.ResponseWriter, r *h1.Request) {
 }
 
 func (rc *Request) fillFromH1(r *h1.Request) {
-	rc.Method = r.Method
 	rc.Proto = 10
 	if r.Proto == h1.HTTP11 {
 		rc.Proto = 11
 	}
-	// Strings of the request line and headers are views of the engine's
-	// read buffer: valid until the request ends (modules copy what they
-	// keep), and free of allocation on the keep-alive path.
-	rc.Target = bytesView(r.Target)
-	rc.HeadLen = r.HeadLen
-	for _, h := range r.Headers {
-		rc.Header.Append(bytesView(h.Name), bytesView(h.Value))
-	}
+	rc.fillHead(r.Method, r.Target, r.HeadLen, r.Headers, r.Host)
 	rc.KeepAlive = r.KeepAlive
 	rc.BodyLength = r.ContentLength
 	if r.Body != nil && (r.ContentLength != 0 || r.Chunked) {
 		rc.Body = r.Body
 	}
-	rc.URI.Scheme = "http"
-	rc.URI.Authority = bytesView(r.Host)
 	if ci := r.Conn; ci != nil {
 		rc.netConn = ci.Conn
-		rc.Conn.TLS = ci.TLS
-		if ci.TLS {
-			rc.URI.Scheme = "https"
-		}
-		if tok, ok := ci.Token.(string); ok {
-			rc.Conn.Socket = tok
-		}
-		rc.Conn.RemoteIP, rc.Conn.RemotePort = ci.RemoteIP, ci.RemotePort
-		rc.Conn.LocalIP, rc.Conn.LocalPort = ci.LocalIP, ci.LocalPort
+		rc.fillConn(ci)
 	}
 	rc.Conn.Requests = r.Seq - 1
+}
+
+// fillHead takes the request line and headers from an engine's parsed
+// head. The strings are views of the engine's buffers: valid until the
+// request ends (modules copy what they keep), and free of allocation on
+// the keep-alive path.
+func (rc *Request) fillHead(method string, target []byte, headLen int, headers []h1.Header, host []byte) {
+	rc.Method = method
+	rc.Target = bytesView(target)
+	rc.HeadLen = headLen
+	for _, h := range headers {
+		rc.Header.Append(bytesView(h.Name), bytesView(h.Value))
+	}
+	rc.URI.Scheme = "http"
+	rc.URI.Authority = bytesView(host)
+}
+
+// fillConn takes what the connection tells each of its requests: the
+// addresses, the listener, TLS, and what the connection's start decided
+// (a PROXY header).
+func (rc *Request) fillConn(ci *h1.ConnInfo) {
+	rc.tlsConn, _ = ci.Conn.(*TLSConn)
+	rc.Conn.TLS = ci.TLS
+	if ci.TLS {
+		rc.URI.Scheme = "https"
+	}
+	if tok, ok := ci.Token.(string); ok {
+		rc.Conn.Socket = tok
+	}
+	rc.Conn.RemoteIP, rc.Conn.RemotePort = ci.RemoteIP, ci.RemotePort
+	rc.Conn.LocalIP, rc.Conn.LocalPort = ci.LocalIP, ci.LocalPort
+	rc.applyConnStart(ci.Conn)
 }
 
 // bytesView is b as a string without copying; b must outlive the string.

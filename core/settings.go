@@ -45,6 +45,10 @@ type ServerSettings struct {
 	AbsoluteDirRedirect   bool
 	HTTP10Range           bool
 	ErrorLogHighPrecision bool
+	// server.feature-flags "server.h2proto" (HTTP/2 by ALPN and prior
+	// knowledge) and "server.h2c" (Upgrade: h2c, needs h2proto); both on by
+	// default in lighttpd 1.4.69 (configfile.c).
+	H2Proto, H2C bool
 	// AuthDelayInvalidCreds holds a failed login's response until the next
 	// full second (feature flag auth.delay-invalid-creds, default on).
 	AuthDelayInvalidCreds bool
@@ -132,6 +136,7 @@ func bindCore(sc *SetupContext) (*CoreSettings, error) {
 		MaxRequestFieldSize: 8192, StatCacheEngine: "simple", SyslogFacility: "daemon",
 		MaxFDs: 4096, ParseOpts: urinorm.DefaultOptions(), MimeXattrName: "Content-Type",
 		GracefulShutdownSecs: 8, AuthDelayInvalidCreds: true,
+		H2Proto: true, H2C: true,
 	}
 	type S = ServerSettings
 	gs := func(name string, t Type, set func(*S, Value)) Key[S] {
@@ -284,10 +289,24 @@ func applyFeatureFlags(srv *ServerSettings) {
 			srv.HTTP10Range = on()
 		case "server.errorlog-high-precision":
 			srv.ErrorLogHighPrecision = on()
+		case "server.h2proto":
+			srv.H2Proto = flag(kv.Value, true)
+		case "server.h2c":
+			srv.H2C = flag(kv.Value, true)
 		case "auth.delay-invalid-creds":
 			srv.AuthDelayInvalidCreds = on()
 		}
 	}
+	srv.H2C = srv.H2C && srv.H2Proto
+}
+
+// flag reads a feature flag as config_plugin_value_tobool does: a value it
+// cannot read keeps the default.
+func flag(v string, def bool) bool {
+	if b, ok := boolValue(lighttpdconf.Value{Kind: lighttpdconf.KindString, Str: v}); ok {
+		return b
+	}
+	return def
 }
 
 // applyParseOpts reads server.http-parseopts; the rules and lighttpd's

@@ -30,13 +30,17 @@ const (
 // matching the key's Type is valid; the raw value stays available for modules
 // with nested arrays (fastcgi.server).
 type Value struct {
-	Key  string // the key as written
-	Raw  lighttpdconf.Value
-	Pos  lighttpdconf.Pos
-	str  string
-	num  int64
-	list []string
-	kv   []KV
+	Key string // the key as written
+	Raw lighttpdconf.Value
+	Pos lighttpdconf.Pos
+	// Block is the index of the config block that sets the value (0 =
+	// global), for keys whose values refer to their block's condition
+	// (%N captures of url.rewrite and url.redirect).
+	Block int
+	str   string
+	num   int64
+	list  []string
+	kv    []KV
 }
 
 // KV is one `"key" => "value"` pair of a TypeKV value.

@@ -35,6 +35,7 @@ type Watcher struct {
 	fsw     *fsnotify.Watcher
 	dirs    map[string]bool
 	names   map[string]bool // tracked file paths (and their symlink targets)
+	files   map[string]bool // files modules read (certificates): refresh, not reload
 	globs   []string
 	trigger chan struct{}
 }
@@ -72,6 +73,7 @@ func (w *Watcher) Run(ctx context.Context, conf *lighttpdconf.Config) error {
 		pollC = nil
 	}
 	reason := ""
+	reloadDue, refreshDue := false, false
 	schedule := func(why string) {
 		reason = why
 		if timer == nil {
@@ -89,7 +91,12 @@ func (w *Watcher) Run(ctx context.Context, conf *lighttpdconf.Config) error {
 			if !ok {
 				return nil
 			}
-			if w.relevant(ev.Name) {
+			switch conf, file := w.relevant(ev.Name); {
+			case conf:
+				reloadDue = true
+				schedule(filepath.Base(ev.Name) + " changed")
+			case file:
+				refreshDue = true
 				schedule(filepath.Base(ev.Name) + " changed")
 			}
 		case err, ok := <-fsw.Errors:
@@ -98,6 +105,7 @@ func (w *Watcher) Run(ctx context.Context, conf *lighttpdconf.Config) error {
 			}
 			// An overflow loses events: check everything.
 			w.Log.Warn("config watcher: " + err.Error())
+			reloadDue, refreshDue = true, true
 			schedule("watcher overflow")
 		case <-w.trigger:
 			w.reload("SIGUSR1", true)
@@ -105,9 +113,16 @@ func (w *Watcher) Run(ctx context.Context, conf *lighttpdconf.Config) error {
 			// Catches filesystems without inotify and include_shell
 			// output that changed; an unchanged result is not swapped in.
 			w.reload("periodic check", false)
+			w.refresh()
 		case <-timerC:
 			timerC = nil
-			w.reload(reason, false)
+			if reloadDue {
+				w.reload(reason, false)
+			}
+			if refreshDue {
+				w.refresh()
+			}
+			reloadDue, refreshDue = false, false
 		}
 	}
 }
@@ -123,6 +138,16 @@ func (w *Watcher) reload(reason string, force bool) {
 	if ok, _ := w.Reloader.Reload(reason, force); ok {
 		if c := w.currentConf(); c != nil {
 			w.track(c)
+		}
+	}
+}
+
+// refresh lets the running snapshot's modules re-read the files they
+// asked to be watched (SetupContext.WatchFiles); the config stays.
+func (w *Watcher) refresh() {
+	if s := w.Reloader.Server.Runtime().Current(); s != nil {
+		for _, fw := range s.fileWatches {
+			fw.refresh()
 		}
 	}
 }
@@ -144,6 +169,19 @@ func (w *Watcher) track(conf *lighttpdconf.Config) {
 	for _, g := range conf.Globs {
 		want[globDir(g)] = true
 	}
+	files := map[string]bool{}
+	if s := w.Reloader.Server.Runtime().Current(); s != nil {
+		for _, fw := range s.fileWatches {
+			for _, f := range fw.paths {
+				files[f] = true
+				want[filepath.Dir(f)] = true
+				if t, err := filepath.EvalSymlinks(f); err == nil && t != f {
+					files[t] = true
+					want[filepath.Dir(t)] = true
+				}
+			}
+		}
+	}
 	if w.NoWatch {
 		clear(want)
 	}
@@ -162,27 +200,33 @@ func (w *Watcher) track(conf *lighttpdconf.Config) {
 			delete(w.dirs, d)
 		}
 	}
-	w.names = names
+	w.names, w.files = names, files
 	w.globs = append(w.globs[:0], conf.Globs...)
 }
 
-// relevant filters events by name: a tracked file, a name an include glob
-// matches, or a "..data"-style name of a ConfigMap symlink swap.
-func (w *Watcher) relevant(name string) bool {
+// relevant filters events by name: conf for a tracked config file, a name
+// an include glob matches, or a "..data"-style name of a ConfigMap symlink
+// swap (which may also have replaced a watched file); file for a file a
+// module asked to be watched.
+func (w *Watcher) relevant(name string) (conf, file bool) {
 	w.mu.Lock()
 	defer w.mu.Unlock()
-	if w.names[name] || strings.HasPrefix(filepath.Base(name), "..") {
-		return true
+	file = w.files[name]
+	if w.names[name] {
+		return true, file
+	}
+	if strings.HasPrefix(filepath.Base(name), "..") {
+		return true, true
 	}
 	for _, g := range w.globs {
 		if ok, _ := filepath.Match(g, name); ok {
-			return true
+			return true, file
 		}
 		if strings.ContainsAny(g, "{}") && filepath.Dir(name) == globDir(g) {
-			return true // brace globs: let the content hash decide
+			return true, file // brace globs: let the content hash decide
 		}
 	}
-	return false
+	return false, file
 }
 
 // globDir is the longest directory prefix of a glob without wildcards.

@@ -18,9 +18,10 @@ func (rc *Request) handoffPath(raw, header string, o *BackendOpts) (string, int)
 	}
 	if len(decoded) == 0 || decoded[0] != '/' {
 		// Stricter than lighttpd, which would resolve a relative path
-		// against its working directory.
+		// against its working directory: refused with the status of a
+		// refused handoff (lighttpd's, when x-sendfile-docroot is set).
 		rc.Logf("%s (%s) is not an absolute path", header, decoded)
-		return "", 502
+		return "", 403
 	}
 	p := simplifyPath(decoded)
 	if rc.Conf.ForceLowercase {
@@ -73,6 +74,7 @@ func (rc *Request) sendfile2(spec string, o *BackendOpts) {
 	status := resp.Status
 	resp.Header.Del("Content-Length")
 	resp.dropFile()
+	var total int64
 	fail := func(st int) {
 		resp.dropFile()
 		resp.kind = bodyNone
@@ -116,7 +118,7 @@ func (rc *Request) sendfile2(spec string, o *BackendOpts) {
 			return
 		}
 		// lighttpd clips the range to the file (nothing when it starts
-		// past the end).
+		// past the end) rather than refusing it.
 		n := min(end-start+1, e.Size-start)
 		if n <= 0 {
 			continue
@@ -126,11 +128,10 @@ func (rc *Request) sendfile2(spec string, o *BackendOpts) {
 			part.data = data
 		}
 		resp.file.parts = append(resp.file.parts, part)
+		total += n
 	}
 	resp.kind = bodyFile
-	resp.file.concat = true
-	// No Content-Length header here: the wire engine adds it from the
-	// body's length, after the Range headers, where lighttpd has it.
+	resp.rangePending = true // the concatenation is the body Range applies to
 	if status == 0 {
 		status = 200
 	}
@@ -138,8 +139,7 @@ func (rc *Request) sendfile2(spec string, o *BackendOpts) {
 }
 
 // parseSendfile2Range reads "START-[END]" (END defaults to size-1). A range
-// past the end of the file is not refused: lighttpd sends what the file
-// has of it (see sendfile2).
+// past the end of the file is not refused here (see sendfile2).
 func parseSendfile2Range(r string, size int64) (int64, int64, bool) {
 	a, b, ok := strings.Cut(r, "-")
 	if !ok {

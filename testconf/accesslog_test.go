@@ -143,6 +143,12 @@ func TestAccessLogMatchesLighttpd(t *testing.T) {
 		reqLine := strings.SplitN(ll[i], "|", 9)[7]
 		t.Run(reqLine, func(t *testing.T) {
 			gf, lf := strings.Split(gl[i], "|"), strings.Split(ll[i], "|")
+			if len(lf) == len(gf)-1 && strings.Contains(ll[i], "000}") {
+				// lighttpd 1.4.69 defect: when the milliseconds round up to
+				// a whole second, %{msec}t prints "...000}" and swallows
+				// the separator before %{msec_frac}t.
+				t.Skipf("lighttpd's %%{msec}t defect at a second boundary: %q", ll[i])
+			}
 			if len(gf) != len(lf) {
 				t.Fatalf("field count: golighty %d, lighttpd %d\ngolighty: %q\nlighttpd: %q", len(gf), len(lf), gl[i], ll[i])
 			}

@@ -45,6 +45,52 @@ func TestTrickledRequest(t *testing.T) {
 	}
 }
 
+// TestDrippingHeadsCutByReadIdle: with server.max-read-idle = 2, clients
+// dripping one head byte every 300 ms (each byte resets an idle timer) are
+// cut off once the head has taken 2 s, not after the fixed 30 s bound, and
+// a normal client is still served meanwhile.
+func TestDrippingHeadsCutByReadIdle(t *testing.T) {
+	s, _ := clientSite(t, "server.max-read-idle = 2\n")
+	const clients = 20
+	closed := make(chan time.Duration, clients)
+	start := time.Now()
+	for i := 0; i < clients; i++ {
+		go func() {
+			c, err := net.Dial("tcp", s.addr)
+			if err != nil {
+				closed <- -1
+				return
+			}
+			defer c.Close()
+			head := "GET /a.txt HTTP/1.1\r\nHost: x\r\nX-Slow: " + strings.Repeat("s", 200)
+			for j := 0; j < len(head); j++ {
+				if _, err := c.Write([]byte{head[j]}); err != nil {
+					break
+				}
+				c.SetReadDeadline(time.Now().Add(300 * time.Millisecond))
+				if _, err := c.Read(make([]byte, 1)); err != nil && !isTimeout(err) {
+					break // the server closed the connection
+				}
+			}
+			closed <- time.Since(start)
+		}()
+	}
+	if _, body, _, err := get(s.addr, "/a.txt"); err != nil || body != "abc\n" {
+		t.Fatalf("a normal client was not served meanwhile: %q %v", body, err)
+	}
+	for i := 0; i < clients; i++ {
+		d := <-closed
+		if d < 0 || d > 5*time.Second {
+			t.Fatalf("a dripping client stayed connected %v (want cut off after about 2 s)", d)
+		}
+	}
+}
+
+func isTimeout(err error) bool {
+	ne, ok := err.(net.Error)
+	return ok && ne.Timeout()
+}
+
 // Clients that vanish mid-head or mid-body leave the server serving.
 func TestClientClosesMidRequest(t *testing.T) {
 	s, _ := clientSite(t, "")

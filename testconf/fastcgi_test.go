@@ -75,6 +75,7 @@ func sideBySideFastCGI(t *testing.T, lighttpd, php, keep string) {
 	xs := func(h, f string) string {
 		return "GET /xs.php?h=" + h + "&f=" + f + " HTTP/1.0\r\n\r\n"
 	}
+	sf2 := "GET /xs.php?h=X-Sendfile2&f=" + strings.ReplaceAll(files+"/a.txt 0-3, "+files+"/a.txt 5-", " ", "%20")
 	reqs := []string{
 		"GET /plain.php HTTP/1.0\r\n\r\n",
 		"HEAD /plain.php HTTP/1.0\r\n\r\n",
@@ -103,6 +104,12 @@ func sideBySideFastCGI(t *testing.T, lighttpd, php, keep string) {
 		"GET /xs.php?h=X-Sendfile&f=" + files + "/a.txt HTTP/1.1\r\nHost: x\r\nRange: bytes=0-3\r\nConnection: close\r\n\r\n",
 		"GET /xs.php?h=X-Sendfile&f=" + files + "/a.txt HTTP/1.1\r\nHost: x\r\nRange: bytes=2-3,5-6\r\nConnection: close\r\n\r\n",
 		"GET /plain.php HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n",
+		// X-Sendfile2 over HTTP/1.1: Range applies to the concatenation.
+		sf2 + " HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n",
+		sf2 + " HTTP/1.1\r\nHost: x\r\nRange: bytes=2-6\r\nConnection: close\r\n\r\n",
+		sf2 + " HTTP/1.1\r\nHost: x\r\nRange: bytes=0-1,20-\r\nConnection: close\r\n\r\n",
+		sf2 + " HTTP/1.1\r\nHost: x\r\nRange: bytes=500-\r\nConnection: close\r\n\r\n",
+		xs("X-Sendfile", "files/a.txt"),
 		"GET /plain.php HTTP/1.1\r\nHost: x\r\nRange: bytes=0-3\r\nConnection: close\r\n\r\n",
 	}
 	// The clock may tick between the two servers' PHP runs; nothing else

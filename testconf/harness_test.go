@@ -42,7 +42,7 @@ func TestMain(m *testing.M) {
 
 // requirePeer skips when a comparison peer is missing, or fails under
 // GOLIGHTY_REQUIRE_PEERS=1 (CI), so a green CI run means it ran.
-func requirePeer(t *testing.T, bin string) string {
+func requirePeer(t testing.TB, bin string) string {
 	t.Helper()
 	p, err := exec.LookPath(bin)
 	if err != nil {
@@ -55,7 +55,7 @@ func requirePeer(t *testing.T, bin string) string {
 }
 
 // freePort finds a loopback port that is free now.
-func freePort(t *testing.T) int {
+func freePort(t testing.TB) int {
 	t.Helper()
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
@@ -93,7 +93,7 @@ func (l *syncLog) String() string {
 
 // startServer writes conf (with @PORT@ replaced) and runs bin -D -f on it,
 // waiting until the port accepts connections.
-func startServer(t *testing.T, name, bin, dir, conf string) *server {
+func startServer(t testing.TB, name, bin, dir, conf string) *server {
 	t.Helper()
 	port := freePort(t)
 	conf = strings.ReplaceAll(conf, "@PORT@", fmt.Sprint(port))

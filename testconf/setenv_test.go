@@ -91,7 +91,7 @@ func closeExpires(a, b string) bool {
 }
 
 // writeTree creates files (path -> content) below root.
-func writeTree(t *testing.T, root string, files map[string]string) {
+func writeTree(t testing.TB, root string, files map[string]string) {
 	t.Helper()
 	for rel, content := range files {
 		p := filepath.Join(root, rel)

@@ -33,6 +33,13 @@ func serve(o *options, snap *core.Snapshot, stderr io.Writer) int {
 	if !o.foreground && os.Getenv(daemonEnv) == "" {
 		return daemonize(stderr)
 	}
+	// Signals are caught before anyone can learn the pid (the pid file,
+	// a waiting daemonize parent): a SIGTERM right after start must still
+	// stop the server cleanly and remove the pid file.
+	sigs := make(chan os.Signal, 4)
+	signal.Notify(sigs, syscall.SIGINT, syscall.SIGTERM, syscall.SIGUSR1, syscall.SIGHUP)
+	signal.Ignore(syscall.SIGPIPE)
+
 	srvConf := &snap.Core.Server
 	if err := writePIDFile(srvConf.PIDFile); err != nil {
 		fmt.Fprintln(stderr, err)
@@ -50,11 +57,16 @@ func serve(o *options, snap *core.Snapshot, stderr io.Writer) int {
 	slog.SetDefault(logger)
 
 	srv := core.NewServer(snap, logger)
-	if err := srv.Start(); err != nil {
+	if err := srv.Bind(); err != nil {
 		logger.Error(err.Error())
 		return exitErr
 	}
 	if err := dropPrivileges(srvConf); err != nil {
+		logger.Error(err.Error())
+		srv.Close()
+		return exitErr
+	}
+	if err := srv.Start(); err != nil { // accepts only now: nothing is served as root
 		logger.Error(err.Error())
 		srv.Close()
 		return exitErr
@@ -82,9 +94,6 @@ func serve(o *options, snap *core.Snapshot, stderr io.Writer) int {
 	}()
 	go memgov.New(o.memory, func() any { return srv.Runtime().Current() }).Run(ctx)
 
-	sigs := make(chan os.Signal, 4)
-	signal.Notify(sigs, syscall.SIGINT, syscall.SIGTERM, syscall.SIGUSR1, syscall.SIGHUP)
-	signal.Ignore(syscall.SIGPIPE)
 	var idle <-chan time.Time
 	if o.idleSecs > 0 {
 		t := time.NewTicker(time.Second)

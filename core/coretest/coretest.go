@@ -62,7 +62,8 @@ func (h *Harness) WriteFile(rel, content string) string {
 }
 
 // Raw sends raw request bytes on a fresh connection and returns everything
-// the server wrote until it closed the connection or went quiet.
+// the server wrote until it closed the connection or went quiet (300 ms
+// without a byte after the first; up to 10 s for the first).
 func (h *Harness) Raw(req string) []byte {
 	h.T.Helper()
 	client, server := net.Pipe()
@@ -77,7 +78,13 @@ func (h *Harness) Raw(req string) []byte {
 	var out bytes.Buffer
 	buf := make([]byte, 32<<10)
 	for {
-		client.SetReadDeadline(time.Now().Add(300 * time.Millisecond))
+		// Quiet means 300 ms without a byte once the answer began; the
+		// first byte may take long on a loaded machine (-race).
+		wait := 300 * time.Millisecond
+		if out.Len() == 0 {
+			wait = 10 * time.Second
+		}
+		client.SetReadDeadline(time.Now().Add(wait))
 		n, err := client.Read(buf)
 		out.Write(buf[:n])
 		if err != nil {
@@ -105,4 +112,39 @@ func (h *Harness) Do(req string) (*http.Response, string) {
 func (h *Harness) Get(path string) (*http.Response, string) {
 	h.T.Helper()
 	return h.Do("GET " + path + " HTTP/1.0\r\nHost: example.org\r\n\r\n")
+}
+
+// Sequence sends each request on one keep-alive connection only after the
+// previous response was read whole, so the server reuses its read buffer
+// for every request (what keeps the view rule honest: a module that kept a
+// view of an earlier request would now see later bytes). The requests must
+// keep the connection open; each response needs a known length.
+func (h *Harness) Sequence(reqs ...string) []*http.Response {
+	h.T.Helper()
+	client, server := net.Pipe()
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		h.Server.ServeConn(server, ":80")
+	}()
+	defer func() {
+		client.Close()
+		<-done
+	}()
+	br := bufio.NewReader(client)
+	var out []*http.Response
+	for _, req := range reqs {
+		client.SetDeadline(time.Now().Add(5 * time.Second))
+		if _, err := io.WriteString(client, req); err != nil {
+			h.T.Fatalf("writing %q: %v", req, err)
+		}
+		resp, err := http.ReadResponse(br, nil)
+		if err != nil {
+			h.T.Fatalf("reading response to %q: %v", req, err)
+		}
+		body, _ := io.ReadAll(resp.Body)
+		resp.Body = io.NopCloser(bytes.NewReader(body))
+		out = append(out, resp)
+	}
+	return out
 }

@@ -211,6 +211,27 @@ func TestSetKeepAliveIdle(t *testing.T) {
 	}
 }
 
+// TestDrop: a dropped request gets no response; the responses to the
+// requests before it are still delivered, then the connection closes.
+func TestDrop(t *testing.T) {
+	h := HandlerFunc(func(w *ResponseWriter, r *Request) {
+		if string(r.Target) == "/drop" {
+			w.Drop()
+			return
+		}
+		w.Respond([]byte("ok"))
+	})
+	_, addr := startServer(t, testConfig(), h)
+	c, br := dial(t, addr)
+	send(t, c, "GET /a HTTP/1.1\r\nHost: a\r\n\r\nGET /drop HTTP/1.1\r\nHost: a\r\n\r\nGET /b HTTP/1.1\r\nHost: a\r\n\r\n")
+	if r := read(t, br, false); r.status != 200 || string(r.body) != "ok" {
+		t.Fatalf("first response %d %q", r.status, r.body)
+	}
+	if !isClosed(c, br, 2*time.Second) {
+		t.Fatal("connection still open (or more bytes) after the dropped request")
+	}
+}
+
 func TestClientCloseMidRequest(t *testing.T) {
 	s, addr := startServer(t, testConfig(), testHandler(testDocroot(t)))
 	for _, raw := range []string{

@@ -39,6 +39,10 @@ type Config struct {
 	// sends after the server decided to close, so the response is not lost
 	// to a TCP reset.
 	LingerTimeout time.Duration
+	// H2Prior hands a clear connection that opens with the HTTP/2 preface
+	// to Server.Handoff (lighttpd's server.h2proto); H2Upgrade does the same
+	// for an HTTP/1.1 request asking for "Upgrade: h2c" (server.h2c).
+	H2Prior, H2Upgrade bool
 	// IdleGrace is how long a connection waiting for a request keeps its
 	// goroutine before it is parked (idle.go); 0 means 1 s, negative never.
 	IdleGrace time.Duration
@@ -59,6 +63,11 @@ func DefaultConfig() Config {
 	}
 }
 
+// tlsConn is a TLS connection: *tls.Conn, or a type embedding it.
+type tlsConn interface {
+	ConnectionState() tls.ConnectionState
+}
+
 // ConnInfo describes the connection a request arrived on.
 type ConnInfo struct {
 	Conn       net.Conn
@@ -75,7 +84,14 @@ type ConnInfo struct {
 	LocalPort  int
 	TLS        bool
 	Token      any // Server.Token: identifies the listener ($SERVER["socket"])
+	// ProxyTLS: a PROXY protocol header the listener read says the client
+	// reached the proxy over TLS (scheme https, default port 443).
+	ProxyTLS bool
 }
+
+// proxyTLSConn is a connection whose PROXY protocol header may say the
+// client used TLS (core/connstart.go).
+type proxyTLSConn interface{ ProxyTLS() bool }
 
 // Handler serves one request. When r.Status != 0 the request was invalid:
 // the handler renders the error response for that status (h1 then closes
@@ -99,6 +115,18 @@ type Server struct {
 	// panicking frames are still on the stack. The client gets a 500 if
 	// nothing of its response was written yet; the connection is closed.
 	OnPanic func(v any)
+	// Accepted, if set, takes each connection Serve accepts (in its own
+	// goroutine) instead of ServeConn: the core completes a TLS handshake
+	// first and picks the engine the client negotiated.
+	Accepted func(net.Conn)
+	// Handoff, if set, takes over a connection that switches to HTTP/2 (see
+	// Config.H2Prior and H2Upgrade) and serves it to its end, closing nc.
+	// buffered holds the bytes read but not consumed: the whole preface for
+	// prior knowledge, else what followed the upgrade request. upgrade is
+	// the request that asked for "Upgrade: h2c" (nil for prior knowledge)
+	// and settings its decoded HTTP2-Settings; both are valid until Handoff
+	// returns.
+	Handoff func(nc net.Conn, info *ConnInfo, buffered []byte, upgrade *Request, settings []byte)
 
 	cfg      atomic.Pointer[Config]
 	open     atomic.Int64
@@ -161,7 +189,11 @@ func (s *Server) Serve(ln net.Listener) error {
 			return err
 		}
 		delay = 0
-		go s.ServeConn(c)
+		if s.Accepted != nil {
+			go s.Accepted(c)
+		} else {
+			go s.ServeConn(c)
+		}
 	}
 }
 
@@ -317,6 +349,8 @@ type conn struct {
 	sends       uint64      // writes to rwc so far (ResponseWriter.Discard)
 	noKeepAlive bool
 	kaIdle      time.Duration // keep-alive idle limit chosen for the last response
+	hijacked    *tunnelConn   // the handler took the connection over (Hijack)
+	h2prior     bool          // the connection opened with the HTTP/2 preface
 
 	// Parking (idle.go): a head wait with nothing buffered lasts at most
 	// Config.IdleGrace in the goroutine, then the connection is parked
@@ -421,7 +455,10 @@ func getConn(s *Server, nc net.Conn) *conn {
 	if la, ok := c.info.LocalAddr.(*net.TCPAddr); ok {
 		c.info.LocalIP, c.info.LocalPort = la.AddrPort().Addr().Unmap().String(), la.Port
 	}
-	_, c.info.TLS = nc.(*tls.Conn)
+	_, c.info.TLS = nc.(tlsConn)
+	if p, ok := nc.(proxyTLSConn); ok {
+		c.info.ProxyTLS = p.ProxyTLS()
+	}
 	return c
 }
 
@@ -444,8 +481,10 @@ func putConn(c *conn) {
 	c.releaseW()
 	c.werr = nil
 	c.handling = false
+	c.hijacked = nil
 	c.bodyStop.Store(false)
 	c.noKeepAlive = false
+	c.h2prior = false
 	c.parked, c.armed, c.graceWait, c.resumed = false, false, false, false
 	c.rawc, c.rawTried = nil, false
 	c.idle.Store(false)
@@ -466,6 +505,10 @@ func (c *conn) serve() {
 			c.rwc.Close()
 		}
 	}()
+	if ca, ok := c.srv.Handler.(ConnAcceptor); ok && ca.AcceptConn(&c.info) {
+		c.rwc.Close()
+		return
+	}
 	for {
 		c.cfg = c.srv.config()
 		// Room for a whole head plus a chunk-size line behind it.
@@ -474,7 +517,7 @@ func (c *conn) serve() {
 			c.bigBuf()
 		}
 		c.opts = c.cfg.Parse
-		if c.info.TLS {
+		if c.info.TLS || c.info.ProxyTLS {
 			c.opts.SchemePort = 443
 		}
 		c.opts.MaxRequestSize = c.cfg.MaxRequestSize
@@ -483,6 +526,9 @@ func (c *conn) serve() {
 			if !c.parked {
 				c.rwc.Close()
 			}
+			return
+		}
+		if c.handoffH2() {
 			return
 		}
 		if !c.handle() {
@@ -511,6 +557,10 @@ func (c *conn) readRequest() bool {
 				return true
 			}
 			if hl > 0 {
+				if c.seq == 1 && hl == len(h2Preface) && c.wantsPrior() && string(c.buf[:hl]) == h2Preface {
+					c.h2prior = true
+					return true
+				}
 				if lines > 0 {
 					// The head deadline stays armed: every later read
 					// (body, next head) sets its own first.
@@ -673,6 +723,13 @@ func (c *conn) handle() bool {
 	c.handling = true
 	c.srv.Handler.ServeH1(&c.rw, req)
 	c.handling = false
+	if c.hijacked != nil {
+		// A tunnel ended: the connection carries no more HTTP.
+		c.hijacked = nil
+		c.werr = net.ErrClosed
+		c.rwc.Close()
+		return false
+	}
 	if c.bodyStop.Swap(false) {
 		c.rdl = time.Unix(1, 0) // what Interrupt set on the socket
 	}
@@ -882,4 +939,16 @@ func (c *conn) writeBufs(p []byte) error {
 		c.werr = err
 	}
 	return err
+}
+
+// EachConn calls f with every open connection of s and whether it waits
+// for a keep-alive request, until f returns false. f must not keep ci.
+func (s *Server) EachConn(f func(ci *ConnInfo, idle bool) bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for c := range s.conns {
+		if !f(&c.info, c.idle.Load()) {
+			return
+		}
+	}
 }

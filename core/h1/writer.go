@@ -4,6 +4,8 @@ import (
 	"io"
 	"os"
 	"strconv"
+	"strings"
+	"sync"
 	"sync/atomic"
 	"syscall"
 	"time"
@@ -22,13 +24,19 @@ type ResponseWriter struct {
 	connPos                          int    // offset in hdr of a handler Connection header, -1 if none
 	hasDate, hasServer, hasCL, hasTE bool
 
+	tag       string // server.tag of this response, when tagSet
+	tagSet    bool
 	wroteHead bool
+	dropped   bool   // Drop: no response at all, the connection closes
 	headAt    int    // offset of the head in c.wbuf
 	sendsAt   uint64 // c.sends when the head was buffered
 	keepAlive bool
 	chunked   bool // body is sent with chunked framing
 	noBody    bool // HEAD, 1xx, 204, 304: no body bytes on the wire
 	written   int64
+	headLen   int  // bytes of the serialised head (status line to empty line)
+	tunnel    bool // Hijack: no body framing
+	upgrade   bool // Hijack of a 101: "Connection: upgrade"
 }
 
 func (w *ResponseWriter) reset(r *Request) {
@@ -55,6 +63,15 @@ func (w *ResponseWriter) Discard() bool {
 	return true
 }
 
+// SetServerTag sets the Server header of this response (server.tag can
+// differ per condition); a blank tag sends none.
+func (w *ResponseWriter) SetServerTag(tag string) {
+	if strings.TrimSpace(tag) == "" {
+		tag = ""
+	}
+	w.tag, w.tagSet = tag, true
+}
+
 // SetStatus sets the response status (default 200, or the parse error).
 func (w *ResponseWriter) SetStatus(code int) { w.status = code }
 
@@ -64,8 +81,17 @@ func (w *ResponseWriter) Status() int { return w.status }
 // HeadWritten reports whether the response head has been sent or buffered.
 func (w *ResponseWriter) HeadWritten() bool { return w.wroteHead }
 
-// Written is the number of body bytes written (before framing).
-func (w *ResponseWriter) Written() int64 { return w.written }
+// Written is the number of body bytes written (before framing), including
+// what went through a hijacked connection.
+func (w *ResponseWriter) Written() int64 {
+	if t := w.c.hijacked; t != nil {
+		return w.written + t.sent.Load()
+	}
+	return w.written
+}
+
+// HeadLen is the size of the response head once written (traffic counters).
+func (w *ResponseWriter) HeadLen() int { return w.headLen }
 
 // KeepAlive reports whether the connection stays open after this response
 // (final once the head is written).
@@ -186,6 +212,8 @@ func (w *ResponseWriter) writeHead(bodyLen int64) {
 			w.hdr = append(w.hdr, "\r\n"...)
 			w.hasCL = true
 		}
+	case w.tunnel:
+		ka = false
 	case bodyLen < 0 && !w.hasCL && !w.hasTE && !w.noBody:
 		if r.Proto == HTTP11 && !(r.Method == "CONNECT" && w.status == 200) {
 			w.hdr = append(w.hdr, "Transfer-Encoding: chunked\r\n"...)
@@ -207,6 +235,8 @@ func (w *ResponseWriter) writeHead(bodyLen int64) {
 	b = append(b, "\r\n"...)
 	var conn string
 	switch {
+	case w.upgrade && r.Proto == HTTP11:
+		conn = "Connection: upgrade\r\n"
 	case !ka:
 		conn = "Connection: close\r\n"
 	case r.Proto != HTTP11:
@@ -225,12 +255,17 @@ func (w *ResponseWriter) writeHead(bodyLen int64) {
 		b = append(b, httpDate()...)
 		b = append(b, "\r\n"...)
 	}
-	if tag := c.cfg.ServerTag; !w.hasServer && tag != "" {
+	tag := c.cfg.ServerTag
+	if w.tagSet {
+		tag = w.tag
+	}
+	if !w.hasServer && tag != "" {
 		b = append(b, "Server: "...)
 		b = append(b, tag...)
 		b = append(b, "\r\n"...)
 	}
 	b = append(b, "\r\n"...)
+	w.headLen = len(b) - w.headAt
 	c.wbuf = b
 }
 
@@ -263,6 +298,10 @@ func (w *ResponseWriter) Write(p []byte) (int, error) {
 	c := w.c
 	if w.chunked {
 		c.acquireW()
+		if w.written == 0 && oddHexDigits(len(p)) {
+			// lighttpd sizes the first chunk in whole bytes ("0a").
+			c.wbuf = append(c.wbuf, '0')
+		}
 		c.wbuf = strconv.AppendInt(c.wbuf, int64(len(p)), 16)
 		c.wbuf = append(c.wbuf, "\r\n"...)
 		if err := c.writeBufs(p); err != nil {
@@ -274,6 +313,15 @@ func (w *ResponseWriter) Write(p []byte) (int, error) {
 	}
 	w.written += int64(len(p))
 	return len(p), nil
+}
+
+// oddHexDigits reports whether n has an odd number of hex digits.
+func oddHexDigits(n int) bool {
+	d := 1
+	for n >>= 4; n > 0; n >>= 4 {
+		d++
+	}
+	return d%2 == 1
 }
 
 // WriteString is Write for a string.
@@ -340,8 +388,23 @@ func (w *ResponseWriter) SendFile(f *os.File, off, n int64) error {
 	return nil
 }
 
+// Drop abandons the response before its head: nothing is written for this
+// request and the connection closes after the responses before it went out
+// (lighttpd's connection error state, e.g. mod_rewrite's loop limit).
+func (w *ResponseWriter) Drop() {
+	if w.wroteHead {
+		return
+	}
+	w.dropped = true
+	w.keepAlive = false
+	w.req.KeepAlive = false
+}
+
 // finish completes the response after the handler returned.
 func (w *ResponseWriter) finish() {
+	if w.dropped {
+		return
+	}
 	if !w.wroteHead {
 		w.writeHead(0)
 		return
@@ -352,16 +415,21 @@ func (w *ResponseWriter) finish() {
 	}
 }
 
+// copyBufSize is the chunk a file is read in where sendfile(2) cannot be
+// used (TLS): large enough to keep read calls few (crypto/tls cuts it into
+// 16 KiB records), pooled so a download allocates nothing.
+const copyBufSize = 128 << 10
+
+var copyBufPool = sync.Pool{New: func() any { return new([copyBufSize]byte) }}
+
 // sendFile copies n bytes of f at off to the socket with sendfile(2),
 // waiting on the netpoller when the socket buffer is full; other
-// connections (TLS, pipes) get a plain copy.
+// connections (TLS, pipes) get read and write.
 func (c *conn) sendFile(f *os.File, off, n int64) error {
 	c.sends++
 	sc, ok := c.rwc.(syscall.Conn)
 	if !ok {
-		c.setWriteDeadline()
-		_, err := io.Copy(writerOnly{c.rwc}, io.NewSectionReader(f, off, n))
-		return err
+		return c.copyFile(f, off, n)
 	}
 	rc := c.sock()
 	if rc == nil {
@@ -373,8 +441,29 @@ func (c *conn) sendFile(f *os.File, off, n int64) error {
 	return c.sendfileChunks(rc, f, off, n)
 }
 
-// writerOnly hides ReadFrom so io.Copy does not recurse into it.
-type writerOnly struct{ io.Writer }
+// copyFile is sendFile for connections without a descriptor: each chunk
+// renews the write deadline, as each sendfile(2) round does, so a slow
+// client of a large file is bounded by server.max-write-idle per chunk.
+func (c *conn) copyFile(f *os.File, off, n int64) error {
+	buf := copyBufPool.Get().(*[copyBufSize]byte)
+	defer copyBufPool.Put(buf)
+	for n > 0 {
+		m, err := f.ReadAt(buf[:min(n, copyBufSize)], off)
+		if m == 0 {
+			if err == nil || err == io.EOF {
+				err = io.ErrUnexpectedEOF // file shrank
+			}
+			return err
+		}
+		c.setWriteDeadline()
+		if _, err := c.rwc.Write(buf[:m]); err != nil {
+			return err
+		}
+		off += int64(m)
+		n -= int64(m)
+	}
+	return nil
+}
 
 // Date header value cached per second.
 type dateCache struct {

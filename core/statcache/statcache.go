@@ -441,3 +441,21 @@ func modeOf(m uint32) fs.FileMode {
 	}
 	return mode
 }
+
+// InvalidateTree forgets dir and every cached path below it (a directory
+// the server itself moved or deleted). It walks the cache: use it for
+// such rare changes, not per request.
+func (c *Cache) InvalidateTree(dir string) {
+	k, _ := key(dir)
+	c.remove(k, nil)
+	prefix := k + "/"
+	if k == "/" {
+		prefix = k
+	}
+	c.m.Range(func(p, v any) bool {
+		if strings.HasPrefix(p.(string), prefix) {
+			c.remove(p.(string), v.(*Entry))
+		}
+		return true
+	})
+}

@@ -414,3 +414,27 @@ func Parse(target string, o *Options) (Target, error) {
 func readOnlyBytes(s string) []byte {
 	return unsafe.Slice(unsafe.StringData(s), len(s))
 }
+
+// relURIKeep marks the bytes lighttpd's ENCODING_REL_URI leaves as they
+// are: A-Z a-z 0-9 ! ( ) * - . / _ ~.
+var relURIKeep = func() (t [256]bool) {
+	for _, c := range []byte("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789!()*-./_~") {
+		t[c] = true
+	}
+	return t
+}()
+
+// AppendRelURI appends s percent-encoded as lighttpd encodes paths it puts
+// into URLs (directory redirects, WebDAV hrefs, mod_magnet's urlenc): every
+// byte but A-Z a-z 0-9 ! ( ) * - . / _ ~ becomes %XX (upper-case hex).
+func AppendRelURI(dst []byte, s string) []byte {
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if relURIKeep[c] {
+			dst = append(dst, c)
+		} else {
+			dst = append(dst, '%', hexUpper[c>>4], hexUpper[c&15])
+		}
+	}
+	return dst
+}

@@ -238,3 +238,11 @@ func TestParseNoAllocWhenNormal(t *testing.T) {
 		}
 	}
 }
+
+func TestAppendRelURI(t *testing.T) {
+	got := string(AppendRelURI([]byte("x"), "/a b/é~!()*-._/?#%&+=;@$,'\"`{}|^[]\\\x00\x7f"))
+	want := "x/a%20b/%C3%A9~!()*-._/%3F%23%25%26%2B%3D%3B%40%24%2C%27%22%60%7B%7D%7C%5E%5B%5D%5C%00%7F"
+	if got != want {
+		t.Fatalf("AppendRelURI = %q, want %q", got, want)
+	}
+}

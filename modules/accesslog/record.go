@@ -94,6 +94,8 @@ func digits(v int) int {
 
 func protocol(p int) string {
 	switch p {
+	case 20:
+		return "HTTP/2.0"
 	case 11:
 		return "HTTP/1.1"
 	case 10:

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/golighty/golighty/core/coretest"
+	"github.com/golighty/golighty/modules/internal/gw"
 )
 
 // slowBackend answers after `answerAfter` unless its connection is closed
@@ -63,8 +64,8 @@ func serveTCP(t *testing.T, h *coretest.Harness) *net.TCPConn {
 }
 
 func withCheckInterval(t *testing.T, d time.Duration) {
-	old := clientCheckInterval.Swap(int64(d))
-	t.Cleanup(func() { clientCheckInterval.Store(old) })
+	old := gw.ClientCheckInterval.Swap(int64(d))
+	t.Cleanup(func() { gw.ClientCheckInterval.Store(old) })
 }
 
 // TestClientResetAbortsBackend: a client that resets its connection while

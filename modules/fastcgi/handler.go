@@ -2,17 +2,12 @@ package fastcgi
 
 import (
 	"bufio"
-	"bytes"
 	"context"
 	"errors"
-	"fmt"
 	"io"
 	"net"
 	"net/http/httputil"
-	"os"
 	"sync"
-	"sync/atomic"
-	"time"
 
 	"github.com/golighty/golighty/core"
 	"github.com/golighty/golighty/modules/internal/fcgi"
@@ -26,19 +21,12 @@ const (
 	// maxReconnects is how often lighttpd retries a request whose connect
 	// failed on another proc or host.
 	maxReconnects = 5
-	// maxBuffered bounds a response body kept in memory: below it the
-	// response gets Content-Length (and keep-alive for HTTP/1.0 clients)
-	// like lighttpd's buffered default; above it the body is streamed so
-	// that a large download costs 1 MiB per request, not its size.
-	maxBuffered = 1 << 20
 	// smallBody is the largest request body read into memory up front, so
 	// it can be replayed on another proc after a connect failure (the
-	// FastCGI client reads such bodies before dialing).
+	// FastCGI client reads such bodies before dialing); larger ones of
+	// known length are streamed, chunked ones spooled (their length must
+	// be known for CONTENT_LENGTH before the backend is contacted).
 	smallBody = 16 << 10
-	// spoolMem is how much of a chunked upload stays in memory before it
-	// spills to a temporary file (its length must be known for
-	// CONTENT_LENGTH before the backend is contacted, as in lighttpd).
-	spoolMem = 64 << 10
 )
 
 // handler is one request's backend choice.
@@ -66,7 +54,7 @@ func (h *handler) Serve(rc *core.Request) core.Result {
 		}
 		return core.Finished
 	}
-	defer body.close()
+	defer body.Close()
 
 	params := fcgi.NewParams()
 	defer params.Release()
@@ -87,7 +75,7 @@ func (h *handler) Serve(rc *core.Request) core.Result {
 		}
 		proc, resp, err := h.send(rc, host, params, body)
 		if err == nil {
-			res, dropped := h.response(rc, proc, resp, body.sent(params))
+			res, dropped := h.response(rc, proc, resp, sent(body, params))
 			host.Release(proc, &h.si)
 			if dropped && !h.fresh {
 				// A kept connection the backend closed unanswered (a
@@ -124,7 +112,7 @@ func (h *handler) Serve(rc *core.Request) core.Result {
 
 // send connects to a proc of host and writes the request. On error the
 // returned proc (if any) is still acquired.
-func (h *handler) send(rc *core.Request, host *gw.Host, params *fcgi.Params, body *reqBody) (*gw.Proc, *fcgi.Response, error) {
+func (h *handler) send(rc *core.Request, host *gw.Host, params *fcgi.Params, body *gw.Body) (*gw.Proc, *fcgi.Response, error) {
 	proc := host.Acquire(&h.si)
 	if proc == nil {
 		return nil, nil, errNoProc
@@ -147,18 +135,22 @@ func (h *handler) send(rc *core.Request, host *gw.Host, params *fcgi.Params, bod
 	if h.ext.Mode == gw.Authorizer {
 		req.Role = fcgi.RoleAuthorizer
 	} else {
-		req.Stdin, req.ContentLength = body.reader()
+		req.Stdin, req.ContentLength = body.Reader(), body.N
 	}
 	d := proc.Client.(*fcgi.Dialer)
 	resp, err := d.Do(context.Background(), req)
+	if err == nil {
+		requests.Add(1)
+		proc.Connected()
+	}
 	return proc, resp, err
 }
 
 // replayable: the request may go on a reused connection, because sending it
 // again after the backend dropped that connection is harmless — a GET or
 // HEAD whose body, if any, is held in memory.
-func replayable(rc *core.Request, body *reqBody) bool {
-	return (rc.Method == "GET" || rc.Method == "HEAD") && (body.n == 0 || body.r == nil)
+func replayable(rc *core.Request, body *gw.Body) bool {
+	return (rc.Method == "GET" || rc.Method == "HEAD") && !body.Streamed()
 }
 
 func isDialError(err error) bool {
@@ -166,25 +158,7 @@ func isDialError(err error) bool {
 	return errors.As(err, &op) && op.Op == "dial"
 }
 
-func isTimeout(err error) bool {
-	var ne net.Error
-	return errors.Is(err, os.ErrDeadlineExceeded) || (errors.As(err, &ne) && ne.Timeout())
-}
-
-// errReader remembers the last error of the backend stream, so a failure
-// inside the core's header parser can still be told apart (timeout: 504).
-type errReader struct {
-	r   io.Reader
-	err error
-}
-
-func (e *errReader) Read(p []byte) (int, error) {
-	n, err := e.r.Read(p)
-	if err != nil {
-		e.err = err
-	}
-	return n, err
-}
+func isTimeout(err error) bool { return gw.IsTimeout(err) }
 
 // response reads the backend's answer into rc.Resp: headers through the
 // core's CGI rules (X-Sendfile included), then the body, buffered when it
@@ -200,7 +174,7 @@ func (h *handler) response(rc *core.Request, proc *gw.Proc, resp *fcgi.Response,
 		}
 		resp.Close()
 	}()
-	er := &errReader{r: resp}
+	er := &gw.ErrReader{R: resp}
 	br := readerPool.Get().(*bufio.Reader)
 	br.Reset(er)
 	defer func() {
@@ -208,9 +182,9 @@ func (h *handler) response(rc *core.Request, proc *gw.Proc, resp *fcgi.Response,
 		readerPool.Put(br)
 	}()
 	hc := &h.host.Conf
-	w := watchClient(rc, resp)
+	w := gw.WatchClient(rc, resp.Abort)
 	_, err := br.Peek(1)
-	if w.stop() {
+	if w.Stop() {
 		// The client reset the connection while the backend worked: drop
 		// the request as lighttpd does in its error state.
 		rc.AbortStream()
@@ -230,7 +204,7 @@ func (h *handler) response(rc *core.Request, proc *gw.Proc, resp *fcgi.Response,
 		XSendfileDocroots: hc.XSendfileDocroots,
 	})
 	if err != nil {
-		if er.err != nil && isTimeout(er.err) {
+		if er.TimedOut(err) {
 			rc.Logf("read timeout on socket: %s", proc.Addr)
 			rc.Resp.Status = 504
 		}
@@ -262,92 +236,8 @@ func (h *handler) response(rc *core.Request, proc *gw.Proc, resp *fcgi.Response,
 		// Bytes beyond the backend's Content-Length are dropped.
 		src = io.LimitReader(br, bh.ContentLength)
 	}
-	return h.body(rc, proc, src, er, bh.ContentLength), false
-}
-
-// clientCheckInterval is how often requests waiting for their backend's
-// first byte check that their client is still there (nanoseconds; tests
-// shorten it).
-var clientCheckInterval atomic.Int64
-
-func init() { clientCheckInterval.Store(int64(time.Second)) }
-
-// clientWatch aborts the backend request when the client resets its
-// connection before the backend has answered (a slow script for a client
-// that gave up); lighttpd learns the same from its event loop. One
-// goroutine checks every waiting request once per interval, and only
-// while some request waits, so a fast request costs a map insert and
-// delete, not a timer.
-type clientWatch struct {
-	mu      sync.Mutex
-	done    bool // the waiting ended: rc may be recycled, touch nothing
-	aborted bool
-	rc      *core.Request
-	resp    *fcgi.Response
-}
-
-var waiting struct {
-	mu      sync.Mutex
-	set     map[*clientWatch]struct{}
-	checker bool // the checking goroutine runs
-}
-
-func watchClient(rc *core.Request, resp *fcgi.Response) *clientWatch {
-	w := &clientWatch{rc: rc, resp: resp}
-	waiting.mu.Lock()
-	if waiting.set == nil {
-		waiting.set = make(map[*clientWatch]struct{})
-	}
-	waiting.set[w] = struct{}{}
-	if !waiting.checker {
-		waiting.checker = true
-		go checkClients()
-	}
-	waiting.mu.Unlock()
-	return w
-}
-
-// checkClients runs while requests wait, checking each once per interval.
-func checkClients() {
-	var batch []*clientWatch
-	for {
-		time.Sleep(time.Duration(clientCheckInterval.Load()))
-		waiting.mu.Lock()
-		if len(waiting.set) == 0 {
-			waiting.checker = false
-			waiting.mu.Unlock()
-			return
-		}
-		batch = batch[:0]
-		for w := range waiting.set {
-			batch = append(batch, w)
-		}
-		waiting.mu.Unlock()
-		for _, w := range batch {
-			w.check()
-		}
-		clear(batch)
-	}
-}
-
-func (w *clientWatch) check() {
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	if !w.done && !w.aborted && w.rc.ClientReset() {
-		w.aborted = true
-		w.resp.Abort()
-	}
-}
-
-// stop ends the watch and reports whether it aborted the request.
-func (w *clientWatch) stop() bool {
-	waiting.mu.Lock()
-	delete(waiting.set, w)
-	waiting.mu.Unlock()
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	w.done = true
-	return w.aborted
+	peer := &gw.Peer{Proto: "fastcgi", Addr: proc.Addr.String(), PID: proc.PID()}
+	return gw.TransferBody(rc, src, bh.ContentLength, peer, er.TimedOut), false
 }
 
 // noResponse handles a backend that ended or failed before the first byte
@@ -366,194 +256,19 @@ func (h *handler) noResponse(rc *core.Request, proc *gw.Proc, err error, sent in
 	return rc.Status(500)
 }
 
-// body transfers the response body. A body that ends within maxBuffered
-// becomes rc.Resp's complete body (Content-Length, HEAD, 304 handling by
-// the core); a larger one is streamed.
-func (h *handler) body(rc *core.Request, proc *gw.Proc, src io.Reader, er *errReader, cl int64) core.Result {
-	// Most bodies end within the pooled scratch buffer and are copied out
-	// at their exact size; only larger ones grow a buffer of their own.
-	sp := scratchPool.Get().(*[]byte)
-	defer scratchPool.Put(sp)
-	scratch := *sp
-	n, err := readUntil(src, scratch)
-	buf := scratch[:n]
-	inScratch := err != nil
-	if !inScratch {
-		buf = make([]byte, n, 2*n)
-		copy(buf, scratch)
-		for err == nil && len(buf) <= maxBuffered {
-			if len(buf) == cap(buf) {
-				buf = append(buf, 0)[:len(buf)]
-			}
-			var m int
-			m, err = src.Read(buf[len(buf):min(cap(buf), maxBuffered+1)])
-			buf = buf[:len(buf)+m]
-		}
+func newBody(rc *core.Request, auth bool) (*gw.Body, error) {
+	if auth {
+		return &gw.Body{}, nil
 	}
-	switch {
-	case err == io.EOF:
-		// A HEAD response may announce a length it does not send.
-		if cl >= 0 && int64(len(buf)) < cl && rc.Method != "HEAD" {
-			return h.bodyError(rc, proc, fmt.Errorf("backend sent %d of %d bytes (Content-Length)", len(buf), cl), er)
-		}
-		if inScratch {
-			buf = append([]byte(nil), buf...)
-		}
-		rc.Resp.SetBody(buf)
-		return core.Finished
-	case err != nil:
-		return h.bodyError(rc, proc, err, er)
-	}
-	w, err := rc.StartStream(cl)
-	if err != nil {
-		return core.Finished // client gone
-	}
-	if _, err := w.Write(buf); err != nil {
-		return core.Finished
-	}
-	for {
-		n, rerr := src.Read(scratch)
-		if n > 0 {
-			if _, err := w.Write(scratch[:n]); err != nil {
-				return core.Finished
-			}
-		}
-		if rerr == io.EOF {
-			return core.Finished
-		}
-		if rerr != nil {
-			rc.Logf("response already sent out, but backend returned error on socket: %s for %s?%s, terminating connection: %v", proc.Addr, rc.URI.Path, rc.URI.Query, rerr)
-			rc.AbortStream() // the client must see the truncation
-			return core.Finished
-		}
-	}
-}
-
-var scratchPool = sync.Pool{New: func() any { b := make([]byte, 32<<10); return &b }}
-
-// readUntil reads into p until it is full (nil error) or src fails (io.EOF
-// included).
-func readUntil(src io.Reader, p []byte) (int, error) {
-	n := 0
-	for n < len(p) {
-		m, err := src.Read(p[n:])
-		n += m
-		if err != nil {
-			return n, err
-		}
-	}
-	return n, nil
-}
-
-// bodyError turns a failure while buffering the body into an error
-// response: 504 for a read timeout, else 502 (lighttpd would send the
-// truncated body as if complete).
-func (h *handler) bodyError(rc *core.Request, proc *gw.Proc, err error, er *errReader) core.Result {
-	status := 502
-	if isTimeout(err) || (er.err != nil && isTimeout(er.err)) {
-		rc.Logf("read timeout on socket: %s", proc.Addr)
-		status = 504
-	} else {
-		rc.Logf("unexpected end-of-file (perhaps the fastcgi process died):pid: %d socket: %s", proc.PID(), proc.Addr)
-		rc.Logf("response body incomplete on socket: %s for %s?%s: %v", proc.Addr, rc.URI.Path, rc.URI.Query, err)
-	}
-	rc.Resp.Header.Reset()
-	rc.Resp.Dynamic = false
-	rc.Resp.Status = status
-	return core.Finished
-}
-
-// reqBody is the request body as sent to the backend.
-type reqBody struct {
-	mem  []byte   // small or spooled-in-memory body
-	file *os.File // spooled chunked body
-	n    int64
-	r    io.Reader // large body of known length: the FastCGI client only
-	// reads it once connected, so a failed connect leaves it untouched
-}
-
-func newBody(rc *core.Request, auth bool) (*reqBody, error) {
-	b := &reqBody{}
-	if auth || rc.Body == nil || rc.BodyLength == 0 {
-		return b, nil
-	}
-	switch {
-	case rc.BodyLength > 0 && rc.BodyLength <= smallBody:
-		b.mem = make([]byte, rc.BodyLength)
-		if _, err := io.ReadFull(rc.Body, b.mem); err != nil {
-			return nil, err
-		}
-		b.n = rc.BodyLength
-	case rc.BodyLength > 0:
-		b.r, b.n = rc.Body, rc.BodyLength
-	default:
-		if err := b.spool(rc); err != nil {
-			return nil, err
-		}
-	}
-	return b, nil
-}
-
-// spool reads a chunked body to learn its length (CONTENT_LENGTH), in
-// memory up to spoolMem, then in a temporary file in server.upload-dirs.
-func (b *reqBody) spool(rc *core.Request) error {
-	var mem bytes.Buffer
-	n, err := io.CopyN(&mem, rc.Body, spoolMem+1)
-	if err == io.EOF {
-		b.mem, b.n = mem.Bytes(), n
-		rc.BodyRead = n
-		return nil
-	}
-	if err != nil {
-		return err
-	}
-	dir := ""
-	if d := rc.Snap.Core.Server.UploadDirs; len(d) > 0 {
-		dir = d[0]
-	}
-	f, err := os.CreateTemp(dir, "golighty-upload-")
-	if err != nil {
-		return err
-	}
-	os.Remove(f.Name()) // the open file is all we need
-	b.file = f
-	if _, err := f.Write(mem.Bytes()); err != nil {
-		return err
-	}
-	m, err := io.Copy(f, rc.Body)
-	if err != nil {
-		return err
-	}
-	b.n = n + m
-	rc.BodyRead = b.n
-	return nil
-}
-
-// reader returns the body for one attempt.
-func (b *reqBody) reader() (io.Reader, int64) {
-	switch {
-	case b.n == 0:
-		return nil, 0
-	case b.file != nil:
-		return io.NewSectionReader(b.file, 0, b.n), b.n
-	case b.mem != nil:
-		return bytes.NewReader(b.mem), b.n
-	}
-	return b.r, b.n
+	return gw.ReadBody(rc, smallBody)
 }
 
 // sent approximates the bytes written to the backend for lighttpd's
 // "request sent: N" log: records headers, params and body.
-func (b *reqBody) sent(p *fcgi.Params) int64 {
+func sent(b *gw.Body, p *fcgi.Params) int64 {
 	n := int64(16 + 8 + p.Len() + 8 + 8)
-	if b.n > 0 {
-		n += b.n + 8*((b.n+fcgi.MaxRecordContent-1)/fcgi.MaxRecordContent)
+	if b.N > 0 {
+		n += b.N + 8*((b.N+fcgi.MaxRecordContent-1)/fcgi.MaxRecordContent)
 	}
 	return n
-}
-
-func (b *reqBody) close() {
-	if b.file != nil {
-		b.file.Close()
-	}
 }

@@ -6,6 +6,7 @@ package fastcgi
 import (
 	"errors"
 	"fmt"
+	"sync/atomic"
 	"time"
 
 	"github.com/golighty/golighty/core"
@@ -30,7 +31,8 @@ type Module struct {
 	table  *core.Table[conf]
 	parser gw.Parser
 	pool   *core.SharedPool
-	keys   []string // SharedPool keys of the spawners and pools this snapshot holds
+	keys   []string     // SharedPool keys of the spawners and pools this snapshot holds
+	srvs   []*gw.Server // every fastcgi.server value, for the statistics
 
 	// authorized marks a request whose authorizer approved it, so the
 	// restarted request skips the authorizers and, with the authorizer's
@@ -45,7 +47,30 @@ var (
 	_ core.DocrootHook         = (*Module)(nil)
 	_ core.SubrequestStartHook = (*Module)(nil)
 	_ core.Closer              = (*Module)(nil)
+	_ core.PluginStatsReporter = (*Module)(nil)
+	_ core.BackendReporter     = (*Module)(nil)
 )
+
+// requests counts requests sent to FastCGI backends since start
+// (lighttpd's fastcgi.requests statistic).
+var requests atomic.Int64
+
+// PluginStats reports fastcgi.requests and the gw.backend.* counters of
+// every backend (status.statistics-url).
+func (m *Module) PluginStats(add func(key string, value int64)) {
+	add("fastcgi.requests", requests.Load())
+	for _, s := range m.srvs {
+		s.PluginStats(add)
+	}
+}
+
+// Backends lists every backend process with its counters (the Prometheus
+// form of mod_status).
+func (m *Module) Backends(visit func(core.BackendStat)) {
+	for _, s := range m.srvs {
+		s.Backends("mod_fastcgi", visit)
+	}
+}
 
 // Setup binds the fastcgi.* keys. Backends are parsed with lighttpd's
 // checks and messages; bin-path processes are registered in the shared
@@ -61,6 +86,7 @@ func (m *Module) Setup(sc *core.SetupContext) error {
 			if err != nil {
 				return nil, err
 			}
+			m.srvs = append(m.srvs, srv)
 			return func(c *conf) { c.srv = srv }, nil
 		}},
 		{Name: "fastcgi.balance", Type: core.TypeString, Bind: func(v core.Value) (func(*conf), error) {

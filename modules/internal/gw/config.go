@@ -159,6 +159,10 @@ type Parser struct {
 	// NewHost builds the runtime host of a parsed config (spawner wiring
 	// for bin-path hosts); nil uses NewHost with no spawner.
 	NewHost func(HostConfig) (*Host, error)
+	// KeepConnDefault is what "keep-conn" => "enable" means for a host
+	// without bin-path (0: the count must be given, as for FastCGI, whose
+	// limit is the backend's PHP_FCGI_CHILDREN).
+	KeepConnDefault int
 
 	bySocket map[string]*Host
 	hosts    []*Host
@@ -477,6 +481,9 @@ func (p *Parser) parseHost(ext, label string, labeled bool, v lighttpdconf.Value
 		if !hostSet {
 			hc.Host = "127.0.0.1"
 		}
+	}
+	if hc.KeepConn < 0 && hc.BinPath == "" && p.KeepConnDefault > 0 {
+		hc.KeepConn = p.KeepConnDefault
 	}
 	if hc.KeepConn < 0 {
 		// "enable": as many connections as php-cgi has children.

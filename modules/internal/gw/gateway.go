@@ -1,8 +1,12 @@
 package gw
 
 import (
+	"errors"
+	"strconv"
 	"strings"
+	"sync"
 	"sync/atomic"
+	"syscall"
 	"time"
 
 	"github.com/golighty/golighty/core"
@@ -282,7 +286,18 @@ type Proc struct {
 	host          *Host
 	load          atomic.Int32
 	disabledUntil atomic.Int64 // unix nanoseconds; 0 = enabled
+
+	// Counters of lighttpd's gw.backend.* statistics (atomic, read by
+	// mod_status and its Prometheus form).
+	connected  atomic.Uint64 // connections made
+	died       atomic.Uint64 // connects refused, timed out, socket missing
+	overloaded atomic.Uint64 // connects refused with EAGAIN
+	pool       *ConnPool     // kept connections (keep-conn), see Pool
+	poolOnce   sync.Once
 }
+
+// Connected counts a connection made to the proc (".connected").
+func (p *Proc) Connected() { p.connected.Add(1) }
 
 // PID is the spawned process id (0 for external backends, as lighttpd logs).
 func (p *Proc) PID() int {
@@ -324,10 +339,68 @@ func (p *Proc) Disable() {
 func (p *Proc) ConnectFailed(err error, logf func(string, ...any)) {
 	hc := &p.host.Conf
 	p.Disable()
+	if errors.Is(err, syscall.EAGAIN) {
+		p.overloaded.Add(1)
+	} else {
+		p.died.Add(1)
+	}
 	if logf != nil {
 		logf("establishing connection failed: socket: %s: %v", p.Addr, err)
 		if p.host.Spawner != nil {
 			logf("backend error; we'll disable for %dsecs and send the request to another backend instead:load: %d", hc.DisableTime, p.host.Load())
+		}
+	}
+}
+
+// PluginStats adds the server's lighttpd statistics for status.statistics-url:
+// per host gw.backend.<label>.load, per proc
+// gw.backend.<label>.<proc>.{connected,died,disabled,load,overloaded}
+// (".disabled" stays 0, as lighttpd never counts it), and the requests
+// running on its backends as gw.active-requests.
+func (s *Server) PluginStats(add func(key string, value int64)) {
+	var active int64
+	s.eachHost(func(_ *Ext, h *Host) {
+		prefix := "gw.backend." + h.Conf.Label
+		add(prefix+".load", int64(h.load.Load()))
+		for _, p := range h.Procs {
+			pp := prefix + "." + strconv.Itoa(p.Index)
+			load := int64(p.load.Load())
+			active += load
+			add(pp+".connected", int64(p.connected.Load()))
+			add(pp+".died", int64(p.died.Load()))
+			add(pp+".disabled", 0)
+			add(pp+".load", load)
+			add(pp+".overloaded", int64(p.overloaded.Load()))
+		}
+	})
+	add("gw.active-requests", active)
+}
+
+// Backends lists every proc of the server with its counters for the
+// metrics page.
+func (s *Server) Backends(module string, visit func(core.BackendStat)) {
+	now := time.Now().UnixNano()
+	s.eachHost(func(e *Ext, h *Host) {
+		for _, p := range h.Procs {
+			until := p.disabledUntil.Load()
+			visit(core.BackendStat{
+				Module: module, Ext: e.Key, Host: h.Conf.Label, Proc: p.Index, Addr: p.Addr.Address,
+				Load: int64(p.load.Load()), Connected: p.connected.Load(), Died: p.died.Load(),
+				Overload: p.overloaded.Load(), Disabled: until != 0 && now <= until,
+			})
+		}
+	})
+}
+
+func (s *Server) eachHost(f func(*Ext, *Host)) {
+	if s == nil {
+		return
+	}
+	for _, list := range [2][]*Ext{s.Auth, s.Resp} {
+		for _, e := range list {
+			for _, h := range e.Hosts {
+				f(e, h)
+			}
 		}
 	}
 }

@@ -71,6 +71,12 @@ func serve(o *options, snap *core.Snapshot, stderr io.Writer) int {
 		srv.Close()
 		return exitErr
 	}
+	if o.memory == memgov.Lean {
+		// The configuration is loaded and every module initialised: the
+		// pages only that touched leave the resident set before the
+		// first client comes (the governor does it again after reloads).
+		memgov.TrimExecutable()
+	}
 	logger.Info("server started (" + core.ServerTag + ")")
 	for _, w := range snap.Warnings {
 		logger.Warn(w.String())

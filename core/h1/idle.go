@@ -174,7 +174,7 @@ func (p *idlePoller) wake(id uint64) {
 	p.mu.Unlock()
 	if pc != nil {
 		pc.armed = true
-		go p.srv.resume(pc)
+		p.srv.dispatch(job{pc: pc})
 	}
 }
 

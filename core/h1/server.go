@@ -139,6 +139,10 @@ type Server struct {
 	parking atomic.Bool // Serve runs: idle connections may be parked
 	idleMu  sync.Mutex
 	idle    *idlePoller // started by the first park
+
+	work     chan job      // idle workers wait here (workers.go)
+	done     chan struct{} // closed by Shutdown and Close: idle workers exit
+	stopOnce sync.Once
 }
 
 // SetConfig installs c for requests that start from now on. A
@@ -171,6 +175,7 @@ var ErrServerClosed = errors.New("h1: server closed")
 // Serve accepts connections on ln and serves each in its own goroutine.
 // Closing ln (the listener owner's job) ends Serve.
 func (s *Server) Serve(ln net.Listener) error {
+	s.initWork()
 	s.parking.Store(true)
 	var delay time.Duration
 	for {
@@ -189,11 +194,7 @@ func (s *Server) Serve(ln net.Listener) error {
 			return err
 		}
 		delay = 0
-		if s.Accepted != nil {
-			go s.Accepted(c)
-		} else {
-			go s.ServeConn(c)
-		}
+		s.dispatch(job{c: c})
 	}
 }
 
@@ -286,6 +287,7 @@ func (s *Server) track(c *conn, add bool) {
 func (s *Server) Shutdown(ctx context.Context) error {
 	s.closing.Store(true)
 	s.stopParking()
+	s.stopWorkers()
 	t := time.NewTicker(10 * time.Millisecond)
 	defer t.Stop()
 	for {
@@ -314,6 +316,7 @@ func (s *Server) Shutdown(ctx context.Context) error {
 func (s *Server) Close() error {
 	s.closing.Store(true)
 	s.stopParking()
+	s.stopWorkers()
 	s.mu.Lock()
 	for c := range s.conns {
 		c.rwc.Close()

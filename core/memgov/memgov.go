@@ -72,12 +72,17 @@ type Governor struct {
 }
 
 // New returns a governor for mode; current returns a value that changes
-// when a new configuration is installed (nil: never).
+// when a new configuration is installed (nil: never). The configuration in
+// force now counts as trimmed already.
 func New(mode Mode, current func() any) *Governor {
 	if mode == Fast && os.Getenv("GOGC") == "" {
 		debug.SetGCPercent(400)
 	}
-	return &Governor{mode: mode, changed: current, samples: []metrics.Sample{
+	var cfg any
+	if current != nil {
+		cfg = current()
+	}
+	return &Governor{mode: mode, changed: current, lastCfg: cfg, samples: []metrics.Sample{
 		{Name: "/gc/cycles/total:gc-cycles"},
 		{Name: "/gc/heap/live:bytes"},
 		{Name: "/memory/classes/heap/objects:bytes"},

@@ -39,7 +39,9 @@ type Mode int
 
 const (
 	// Lean (the default): the governor returns memory after bursts, the
-	// start-up pages are dropped, GOGC stays at Go's 100.
+	// start-up pages are dropped, and the heap may grow to 1.5x what is
+	// live between collections (GOGC=50: about 2 MB less under the static
+	// loads, 0.5% more CPU with PHP hello, the most allocating case).
 	Lean Mode = iota
 	// Fast: no governor, no trimming, and the collector runs a quarter as
 	// often (GOGC=400): more memory, less CPU spent collecting.
@@ -72,17 +74,18 @@ type Governor struct {
 }
 
 // New returns a governor for mode; current returns a value that changes
-// when a new configuration is installed (nil: never). The configuration in
-// force now counts as trimmed already.
+// when a new configuration is installed (nil: never). Its first look trims
+// too: the server's own start (signal handlers, the config watcher, the
+// first collection) touches pages after any trim made before it serves.
 func New(mode Mode, current func() any) *Governor {
-	if mode == Fast && os.Getenv("GOGC") == "" {
-		debug.SetGCPercent(400)
+	if os.Getenv("GOGC") == "" { // an explicit GOGC wins
+		if mode == Fast {
+			debug.SetGCPercent(400)
+		} else {
+			debug.SetGCPercent(50)
+		}
 	}
-	var cfg any
-	if current != nil {
-		cfg = current()
-	}
-	return &Governor{mode: mode, changed: current, lastCfg: cfg, samples: []metrics.Sample{
+	return &Governor{mode: mode, changed: current, samples: []metrics.Sample{
 		{Name: "/gc/cycles/total:gc-cycles"},
 		{Name: "/gc/heap/live:bytes"},
 		{Name: "/memory/classes/heap/objects:bytes"},

@@ -63,8 +63,9 @@ func TestTrimExecutable(t *testing.T) {
 }
 
 func TestGovernorCollects(t *testing.T) {
-	defer debug.SetGCPercent(debug.SetGCPercent(-1)) // no collection but ours
+	t.Setenv("GOGC", "100") // New leaves the collector alone then
 	g := New(Lean, nil)
+	defer debug.SetGCPercent(debug.SetGCPercent(-1)) // no collection but ours
 	g.Tick() // learn the cycle count
 	var keep [][]byte
 	for range 64 {
@@ -98,6 +99,21 @@ func TestGovernorCollects(t *testing.T) {
 	runtime.GC()
 	if g.Tick() {
 		t.Error("collected although a collection had just run")
+	}
+}
+
+func TestLeanModeGOGC(t *testing.T) {
+	old := debug.SetGCPercent(100)
+	defer debug.SetGCPercent(old)
+	t.Setenv("GOGC", "")
+	New(Lean, nil)
+	if p := debug.SetGCPercent(100); p != 50 {
+		t.Errorf("GOGC %d in lean mode, want 50", p)
+	}
+	t.Setenv("GOGC", "80")
+	New(Lean, nil)
+	if p := debug.SetGCPercent(100); p != 100 {
+		t.Errorf("an explicit GOGC was overridden (now %d)", p)
 	}
 }
 

@@ -117,6 +117,7 @@ func parseSize(s string) (int64, error) {
 // totals are shared by all connections.
 type totals struct {
 	reqs, bytes, errs, reconnects atomic.Int64
+	reads                         atomic.Int64 // body read(2) calls
 	status                        [6]atomic.Int64 // by status class
 	firstErr                      atomic.Pointer[string]
 }
@@ -147,10 +148,10 @@ func runLoad(o *options) {
 	}
 	time.Sleep(o.warm)
 	before, self0 := readProc(o.pid), selfCPU()
-	r0, b0, start := t.reqs.Load(), t.bytes.Load(), time.Now()
+	r0, b0, n0, start := t.reqs.Load(), t.bytes.Load(), t.reads.Load(), time.Now()
 	time.Sleep(o.dur)
 	after, self1 := readProc(o.pid), selfCPU()
-	reqs, bytes, elapsed := t.reqs.Load()-r0, t.bytes.Load()-b0, time.Since(start)
+	reqs, bytes, reads, elapsed := t.reqs.Load()-r0, t.bytes.Load()-b0, t.reads.Load()-n0, time.Since(start)
 	cancel()
 	wg.Wait()
 
@@ -169,7 +170,8 @@ func runLoad(o *options) {
 		fmt.Sprintf("errors=%d", t.errs.Load()),
 	}
 	if bytes > 0 {
-		kv = append(kv, fmt.Sprintf("client_ms_gib=%.1f", (self1-self0).Seconds()*1e3/(float64(bytes)/(1<<30))))
+		kv = append(kv, fmt.Sprintf("client_ms_gib=%.1f", (self1-self0).Seconds()*1e3/(float64(bytes)/(1<<30))),
+			fmt.Sprintf("kib_per_read=%.0f", float64(bytes)/1024/float64(max(reads, 1))))
 	}
 	if o.pid > 0 {
 		cpu := after.cpu - before.cpu
@@ -375,6 +377,7 @@ func (w *worker) readN(n int64) error {
 		}
 		m, err := w.br.Read(p)
 		w.t.bytes.Add(int64(m))
+		w.t.reads.Add(1)
 		w.pace(m)
 		if n > 0 {
 			n -= int64(m)

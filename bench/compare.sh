@@ -1,19 +1,27 @@
 #!/usr/bin/env bash
 # Side-by-side benchmark: golighty and Debian's lighttpd serve the same
-# docroot with the same config on loopback; wrk drives each in turn.
-# Server and wrk are pinned to different cores. Each case runs RUNS times per
-# server, alternating servers, and the median is reported with the ratio
-# golighty/lighttpd measured in the same run. Machines here are noisy: read
-# the ratio, not the absolute numbers.
+# docroot with the same config on loopback. Small responses are driven by
+# wrk; downloads (big, xsendfile, readfile, slow) and the idle-connection
+# memory case by bench/dl, which reads 1 MiB per read(2) so the client is
+# not the bottleneck. Server and client are pinned to different cores. Each
+# case runs RUNS times per server, alternating servers, and the median is
+# reported with the ratios measured in the same run. Besides throughput,
+# every case reports the server's CPU time per request (or per GiB) over the
+# measured interval and its peak RSS sampled during the load: read a
+# client-bound case by its CPU, not its rate (bench/README.md).
 #
 #   bench/compare.sh [case ...]     cases: 1k 100k noka 304 big php phpkeep xsendfile readfile
-#                                   rewrite rwnomatch authbcrypt authapr1 authplain svhost evhost vhostdb
+#                                   slow idle rewrite rwnomatch authbcrypt authapr1 authplain svhost evhost vhostdb
 #                                   xff xffnone gz gzcache br brcache propfind magnet
 #                                   cgi proxy1k proxy1m wsecho
 #                                   (default: all; php cases need php-cgi, auth cases htpasswd,
 #                                   vhostdb sqlite3 and Debian's lighttpd-modules-dbi libdbd-sqlite3,
 #                                   propfind lighttpd-mod-webdav, magnet lighttpd-modules-lua,
 #                                   cgi perl)
+# slow: SLOW_CONNS (1,000) connections paced to SLOW_RATE (256 KiB/s) each
+# download a 10 MiB file that PHP hands off with X-Sendfile, SLOW_DURATION
+# (15) s. idle: IDLE_CONNS (8,000) connections are opened, half of them make
+# one request, and the server's RSS is read with all of them open.
 # rewrite is a 1 KiB file reached through the last of 20 url.rewrite-once
 # rules (a second pass through the request pipeline); rwnomatch is the plain
 # 1k request on that same config, where none of the 20 rules matches.
@@ -49,12 +57,18 @@ cd "$(dirname "$0")/.."
 RUNS=${RUNS:-3}
 DURATION=${DURATION:-8}
 CONNS=${CONNS:-64}
+SLOW_CONNS=${SLOW_CONNS:-1000}
+SLOW_RATE=${SLOW_RATE:-256k}
+SLOW_DURATION=${SLOW_DURATION:-15}
+IDLE_CONNS=${IDLE_CONNS:-8000}
 SERVER_CPU=${SERVER_CPU:-0}
 CLIENT_CPU=${CLIENT_CPU:-1}
 PORT_G=${PORT_G:-18080}
 PORT_L=${PORT_L:-18081}
+PORT_B=${PORT_B:-18082} # gwbench HTTP backend
+PORT_E=${PORT_E:-18083} # gwbench TCP echo
 cases=("$@")
-[ ${#cases[@]} -eq 0 ] && cases=(1k 100k noka 304 big php phpkeep xsendfile readfile rewrite rwnomatch authbcrypt authapr1 authplain svhost evhost vhostdb xff xffnone gz gzcache br brcache propfind magnet cgi proxy1k proxy1m wsecho)
+[ ${#cases[@]} -eq 0 ] && cases=(1k 100k noka 304 big php phpkeep xsendfile readfile slow idle rewrite rwnomatch authbcrypt authapr1 authplain svhost evhost vhostdb xff xffnone gz gzcache br brcache propfind magnet cgi proxy1k proxy1m wsecho)
 
 for tool in wrk lighttpd taskset go; do
   command -v "$tool" >/dev/null || { echo "missing $tool (apt-get install wrk lighttpd util-linux)"; exit 1; }
@@ -69,7 +83,7 @@ if [[ " ${cases[*]} " == *" big "* ]]; then
   head -c $((100 * 1024 * 1024)) /dev/urandom > "$work/www/big.bin"
 fi
 PHP_CGI=""
-if [[ " ${cases[*]} " == *" php"* || " ${cases[*]} " == *"xsendfile"* || " ${cases[*]} " == *"readfile"* ]]; then
+if [[ " ${cases[*]} " == *" php"* || " ${cases[*]} " == *"xsendfile"* || " ${cases[*]} " == *"readfile"* || " ${cases[*]} " == *" slow "* ]]; then
   PHP_CGI=$(command -v php-cgi) || { echo "missing php-cgi (apt-get install php-cgi)"; exit 1; }
   mkdir -p "$work/files"
   head -c $((10 * 1024 * 1024)) /dev/urandom > "$work/files/10m.bin"
@@ -133,6 +147,7 @@ EOF
 fi
 
 go build -o "$work/golighty" ./cmd/golighty
+go build -o "$work/dl" ./bench/dl
 
 GW=""
 if [[ " ${cases[*]} " == *" cgi "* || " ${cases[*]} " == *" proxy"* || " ${cases[*]} " == *" wsecho "* ]]; then
@@ -240,6 +255,15 @@ rewrite_rules() { # 20 rules of the usual shape; only /r19/ matches
 }
 conf "$PORT_G" > "$work/golighty.conf"
 conf "$PORT_L" > "$work/lighttpd.conf"
+# The idle case needs room for its connections, and keep-alive long enough
+# to measure them all open.
+idle_extra='server.max-fds = 20000
+server.max-connections = 10000
+server.listen-backlog = 4096
+server.max-keep-alive-idle = 120
+server.max-read-idle = 120'
+{ conf "$PORT_G"; echo "$idle_extra"; } > "$work/golighty-idle.conf"
+{ conf "$PORT_L"; echo "$idle_extra"; } > "$work/lighttpd-idle.conf"
 { conf "$PORT_G"; rewrite_rules; } > "$work/golighty-rw.conf"
 { conf "$PORT_L"; rewrite_rules; } > "$work/lighttpd-rw.conf"
 
@@ -315,12 +339,33 @@ start_server() { # name [config suffix] -> pid
 cpu_ticks() { awk '{print $14+$15}' "/proc/$1/stat"; }
 peak_rss_kb() { awk '/VmHWM/{print $2}' "/proc/$1/status"; }
 
-run_case() { # case server -> "reqs mbps cpu_us_per_req rss_kb"
+# sample_rss pid file: writes the largest VmRSS seen, every 100 ms, until
+# the file is removed or pid ends (peak memory under load; VmHWM also
+# counts the start-up).
+sample_rss() {
+  local pid=$1 out=$2 max=0 v
+  while [ -e "$out" ]; do
+    v=$(awk '/VmRSS/{print $2}' "/proc/$pid/status" 2>/dev/null) || break
+    [ -z "$v" ] && break
+    [ "$v" -gt "$max" ] && max=$v && echo "$max" > "$out.max"
+    sleep 0.1
+  done
+}
+
+kv() { # key line -> the value of key=value in line
+  tr ' ' '\n' <<<"$2" | awk -F= -v k="$1" '$1==k{print $2}'
+}
+
+# run_case prints "rate cpu peak_rss_kb hwm_kb client_cpu": rate is req/s,
+# or MiB/s for downloads; cpu is µs per request, or ms per GiB for
+# downloads; for idle, rate is the extra RSS per connection and cpu the RSS
+# per connection in all (bytes).
+run_case() { # case server
   local c=$1 name=$2 port=$PORT_G suffix=""
   [ "$name" = lighttpd ] && port=$PORT_L
-  case $c in rewrite|rwnomatch) suffix=-rw ;; svhost|evhost|vhostdb) suffix="-$c" ;; esac
+  case $c in rewrite|rwnomatch) suffix=-rw ;; svhost|evhost|vhostdb) suffix="-$c" ;; idle) suffix=-idle ;; esac
   local pid; pid=$(start_server "$name" "$suffix")
-  local url="http://127.0.0.1:$port" args=(-t 1 -c "$CONNS" -d "${DURATION}s") script=()
+  local url="http://127.0.0.1:$port" args=(-t 1 -c "$CONNS" -d "${DURATION}s") script=() dl=()
   case $c in
     1k) url+=/1k.txt ;;
     100k) url+=/100k.bin ;;
@@ -328,11 +373,13 @@ run_case() { # case server -> "reqs mbps cpu_us_per_req rss_kb"
     xff) url+=/1k.txt; script=(-s "$work/xff.lua") ;;
     xffnone) url+=/1k.txt ;;
     304) url+=/1k.txt; script=(-s "$work/ims.lua") ;;
-    big) url+=/big.bin; args=(-t 1 -c 8 -d "${DURATION}s") ;;
+    big) url+=/big.bin; dl=(-c 8 -d "${DURATION}s" -warm 1s) ;;
     php) url+=/hello.php ;;
     phpkeep) url+=/hello.kphp ;;
-    xsendfile) url+=/xs.php; args=(-t 1 -c 8 -d "${DURATION}s") ;;
-    readfile) url+=/rf.php; args=(-t 1 -c 8 -d "${DURATION}s") ;;
+    xsendfile) url+=/xs.php; dl=(-c 8 -d "${DURATION}s" -warm 1s) ;;
+    readfile) url+=/rf.php; dl=(-c 8 -d "${DURATION}s" -warm 1s) ;;
+    slow) url+=/xs.php; dl=(-c "$SLOW_CONNS" -rate "$SLOW_RATE" -d "${SLOW_DURATION}s") ;;
+    idle) url+=/1k.txt; dl=(-idle "$IDLE_CONNS" -settle 3s) ;;
     rewrite) url+="/r19/1k?x=1" ;;
     rwnomatch) url+=/1k.txt ;;
     svhost|evhost|vhostdb) url+=/1k.txt; args+=(-H "Host: www.example.com") ;;
@@ -349,46 +396,76 @@ run_case() { # case server -> "reqs mbps cpu_us_per_req rss_kb"
     br) url+=/100k.html; args+=(-H "Accept-Encoding: br") ;;
     brcache) url+=/cache/100k.html; args+=(-H "Accept-Encoding: br") ;;
   esac
-  local t0; t0=$(cpu_ticks "$pid")
-  local out
-  if [ "$c" = wsecho ]; then
-    # gwbench prints "round-trips/s total"; shaped like wrk's lines below.
-    out=$(taskset -c "$CLIENT_CPU" "$work/gwbench" ws -url "ws://127.0.0.1:$port/ws/" -c 16 -d "${DURATION}s" 2>&1 |
-      awk '{print "Requests/sec: " $1; print $2 " requests in"; print "Transfer/sec: 0"}')
+  local peakf="$work/peak.$name"
+  echo 0 > "$peakf.max"; touch "$peakf"
+  sample_rss "$pid" "$peakf" &
+  local sampler=$!
+  local rate cpu client="" line
+  if [ ${#dl[@]} -gt 0 ]; then
+    line=$(taskset -c "$CLIENT_CPU" "$work/dl" -pid "$pid" "${dl[@]}" "$url" | tail -1)
+    if [ "$c" = idle ]; then
+      rate=$(kv per_conn_b "$line"); cpu=$(kv total_per_conn_b "$line")
+    else
+      rate=$(kv mibps "$line"); cpu=$(kv cpu_ms_gib "$line"); client=$(kv client_ms_gib "$line")
+    fi
   else
-    out=$(taskset -c "$CLIENT_CPU" wrk "${args[@]}" "${script[@]}" "$url" 2>&1)
+    local t0; t0=$(cpu_ticks "$pid")
+    local out
+    if [ "$c" = wsecho ]; then
+      # gwbench prints "round-trips/s total"; shaped like wrk's lines.
+      out=$(taskset -c "$CLIENT_CPU" "$work/gwbench" ws -url "ws://127.0.0.1:$port/ws/" -c 16 -d "${DURATION}s" 2>&1 |
+        awk '{print "Requests/sec: " $1; print $2 " requests in"}')
+    else
+      out=$(taskset -c "$CLIENT_CPU" wrk "${args[@]}" "${script[@]}" "$url" 2>&1)
+    fi
+    local t1; t1=$(cpu_ticks "$pid")
+    rate=$(awk '/Requests\/sec/{print $2}' <<<"$out")
+    local total; total=$(awk '/requests in/{print $1}' <<<"$out")
+    local hz; hz=$(getconf CLK_TCK)
+    cpu=$(awk -v a="$t0" -v b="$t1" -v n="$total" -v hz="$hz" 'BEGIN{ if (n>0) printf "%.2f", (b-a)/hz*1e6/n; else print "nan" }')
   fi
-  local t1; t1=$(cpu_ticks "$pid")
-  local rss; rss=$(peak_rss_kb "$pid")
+  local hwm; hwm=$(peak_rss_kb "$pid")
+  rm -f "$peakf"; wait "$sampler" 2>/dev/null || true
+  local peak; peak=$(cat "$peakf.max"); rm -f "$peakf.max"
   kill "$pid"; wait "$pid" 2>/dev/null || true
-  local reqs; reqs=$(awk '/Requests\/sec/{print $2}' <<<"$out")
-  local total; total=$(awk '/requests in/{print $1}' <<<"$out")
-  local mb; mb=$(awk '/Transfer\/sec/{v=$2; if (v ~ /GB/) v*=1024; else if (v ~ /KB/) v/=1024; else v+=0; print v}' <<<"$out")
-  local hz; hz=$(getconf CLK_TCK)
-  local cpu_us; cpu_us=$(awk -v a="$t0" -v b="$t1" -v n="$total" -v hz="$hz" 'BEGIN{ if (n>0) printf "%.2f", (b-a)/hz*1e6/n; else print "nan" }')
-  echo "$reqs $mb $cpu_us $rss"
+  echo "${rate:-nan} ${cpu:-nan} ${peak:-0} ${hwm:-0} ${client:-nan}"
 }
 
 median() { sort -g | awk '{a[NR]=$1} END{ if (NR%2) print a[(NR+1)/2]; else printf "%.2f\n", (a[NR/2]+a[NR/2+1])/2 }'; }
 
-printf '%-6s %-9s %12s %10s %12s %10s\n' case server req/s MB/s cpu-us/req rss-MB
+# Columns: rate is req/s (MiB/s for downloads; for idle, bytes of RSS per
+# extra connection), cpu the server's µs per request (ms per GiB for
+# downloads; for idle, bytes of RSS per connection in all), client-cpu the
+# download client's own ms per GiB, peak-MB the largest RSS sampled during
+# the load, hwm-MB VmHWM (start-up included). Ratios: golighty/lighttpd for
+# rate, lighttpd/golighty for CPU and memory: above 1.0, golighty does better.
+echo "load average: $(cut -d' ' -f1-3 /proc/loadavg)  RUNS=$RUNS DURATION=$DURATION"
+printf '%-10s %-9s %10s %11s %11s %8s %8s\n' case server rate cpu client-cpu peak-MB hwm-MB
 for c in "${cases[@]}"; do
   declare -A r=()
   for i in $(seq "$RUNS"); do
     for s in lighttpd golighty; do
-      read -r q m cpu rss < <(run_case "$c" "$s")
-      r[$s.q]+="$q "; r[$s.m]+="$m "; r[$s.c]+="$cpu "; r[$s.r]+="$rss "
+      read -r q cpu peak hwm cl < <(run_case "$c" "$s")
+      r[$s.q]+="$q "; r[$s.c]+="$cpu "; r[$s.p]+="$peak "; r[$s.h]+="$hwm "; r[$s.l]+="$cl "
     done
   done
   for s in lighttpd golighty; do
     q=$(tr ' ' '\n' <<<"${r[$s.q]}" | grep . | median)
-    m=$(tr ' ' '\n' <<<"${r[$s.m]}" | grep . | median)
     cpu=$(tr ' ' '\n' <<<"${r[$s.c]}" | grep . | median)
-    rss=$(tr ' ' '\n' <<<"${r[$s.r]}" | grep . | sort -g | tail -1)
-    printf '%-6s %-9s %12s %10s %12s %10.1f\n' "$c" "$s" "$q" "$m" "$cpu" "$(awk -v k="$rss" 'BEGIN{print k/1024}')"
-    declare "med_${s}_q=$q" "med_${s}_m=$m"
+    cl=$(tr ' ' '\n' <<<"${r[$s.l]}" | grep . | median)
+    peak=$(tr ' ' '\n' <<<"${r[$s.p]}" | grep . | sort -g | tail -1)
+    hwm=$(tr ' ' '\n' <<<"${r[$s.h]}" | grep . | sort -g | tail -1)
+    printf '%-10s %-9s %10s %11s %11s %8.1f %8.1f\n' "$c" "$s" "$q" "$cpu" "$cl" \
+      "$(awk -v k="$peak" 'BEGIN{print k/1024}')" "$(awk -v k="$hwm" 'BEGIN{print k/1024}')"
+    declare "med_${s}_q=$q" "med_${s}_c=$cpu" "max_${s}_p=$peak"
   done
-  awk -v g="$med_golighty_q" -v l="$med_lighttpd_q" -v gm="$med_golighty_m" -v lm="$med_lighttpd_m" -v c="$c" \
-    'BEGIN{ printf "%-6s ratio     %12.2fx %9.2fx   (golighty/lighttpd, median of runs)\n", c, g/l, gm/lm }'
+  if [ "$c" = idle ]; then
+    awk -v g="$med_golighty_q" -v l="$med_lighttpd_q" -v gt="$med_golighty_c" -v lt="$med_lighttpd_c" -v c="$c" \
+      'BEGIN{ printf "%-10s ratio     memory per connection %.2fx extra, %.2fx in all\n", c, l/g, lt/gt }'
+  else
+    awk -v g="$med_golighty_q" -v l="$med_lighttpd_q" -v gc="$med_golighty_c" -v lc="$med_lighttpd_c" \
+      -v gp="$max_golighty_p" -v lp="$max_lighttpd_p" -v c="$c" \
+      'BEGIN{ printf "%-10s ratio     rate %.2fx, CPU %.2fx, peak RSS %.2fx\n", c, g/l, lc/gc, lp/gp }'
+  fi
   unset r
 done

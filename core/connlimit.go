@@ -96,3 +96,8 @@ func (c *limitedUnixConn) Close() error {
 	c.once.Do(c.release)
 	return err
 }
+
+// RawSocket marks the wrappers as adding no buffering: the wire engine may
+// wait for an idle connection's bytes on its descriptor.
+func (c *limitedTCPConn) RawSocket()  {}
+func (c *limitedUnixConn) RawSocket() {}

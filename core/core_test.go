@@ -305,6 +305,10 @@ mimetype.assign = (".txt" => "text/plain")`)
 		{name: "sendfile2 no range", head: "X-Sendfile2: " + files + "/a.txt\r\n\r\n", docroots: docroots, status: 502},
 		{name: "sendfile2 outside", head: "X-Sendfile2: " + dir + "/outside.txt 0-1\r\n\r\n", docroots: docroots, status: 403},
 		{name: "sendfile2 bad range", head: "X-Sendfile2: " + files + "/a.txt x-y\r\n\r\n", docroots: docroots, status: 502},
+		{name: "sendfile2 reversed range", head: "X-Sendfile2: " + files + "/a.txt 5-3\r\n\r\n", docroots: docroots, status: 502},
+		{name: "sendfile2 empty range", head: "X-Sendfile2: " + files + "/a.txt 5-4\r\n\r\n", docroots: docroots, status: 200, length: "0"},
+		{name: "sendfile2 range clipped to the file", head: "X-Sendfile2: " + files + "/a.txt 20-99\r\n\r\n", docroots: docroots, status: 200, length: "8"},
+		{name: "sendfile2 range past the end", head: "X-Sendfile2: " + files + "/a.txt 28-40, " + files + "/a.txt 0-1\r\n\r\n", docroots: docroots, status: 200, length: "2"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

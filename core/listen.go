@@ -230,7 +230,10 @@ func openListener(sp ListenSpec) (*Listener, error) {
 			return nil, err
 		}
 	}
-	lc := net.ListenConfig{}
+	// No TCP keepalive on accepted connections: lighttpd sets none (its
+	// idle limits close quiet connections), and Go's default would cost
+	// four setsockopt(2) calls per connection.
+	lc := net.ListenConfig{KeepAlive: -1}
 	ln, err := lc.Listen(context.Background(), sp.Network, sp.Address)
 	if err != nil {
 		var se *os.SyscallError

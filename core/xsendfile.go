@@ -117,8 +117,10 @@ func (rc *Request) sendfile2(spec string, o *BackendOpts) {
 			fail(502)
 			return
 		}
-		n := end - start + 1
-		if n == 0 {
+		// lighttpd clips the range to the file (nothing when it starts
+		// past the end) rather than refusing it.
+		n := min(end-start+1, e.Size-start)
+		if n <= 0 {
 			continue
 		}
 		part := filePart{f: h.File(), off: start, n: n}
@@ -136,7 +138,8 @@ func (rc *Request) sendfile2(spec string, o *BackendOpts) {
 	resp.Status = status
 }
 
-// parseSendfile2Range reads "START-[END]" (END defaults to size-1).
+// parseSendfile2Range reads "START-[END]" (END defaults to size-1). A range
+// past the end of the file is not refused here (see sendfile2).
 func parseSendfile2Range(r string, size int64) (int64, int64, bool) {
 	a, b, ok := strings.Cut(r, "-")
 	if !ok {
@@ -152,7 +155,7 @@ func parseSendfile2Range(r string, size int64) (int64, int64, bool) {
 			return 0, 0, false
 		}
 	}
-	if end-start+1 < 0 || end >= size {
+	if end-start+1 < 0 {
 		return 0, 0, false
 	}
 	return start, end, true

@@ -15,6 +15,7 @@ import (
 
 	"github.com/golighty/golighty/cmd/golighty/internal/downloadapp"
 	"github.com/golighty/golighty/core"
+	"github.com/golighty/golighty/core/memgov"
 	"github.com/golighty/golighty/lighttpdconf"
 	_ "github.com/golighty/golighty/modules/all"
 )
@@ -35,6 +36,7 @@ type options struct {
 	oneShot    bool
 	idleSecs   int
 	noWatch    bool
+	memory     memgov.Mode
 }
 
 func versionLine() string { return core.ServerTag + " (ssl) - a light and fast webserver" }
@@ -54,6 +56,9 @@ usage:
  -V         show compile-time features
  -h         show this help
  --no-watch do not reload the config when its files change (SIGUSR1 still reloads)
+ --memory=lean|fast
+            lean (default): give memory back after bursts; fast: collect
+            garbage less often (GOGC=400) and keep what was used
 
  golighty secdownload-url -h   print a signed mod_secdownload link
 
@@ -91,6 +96,14 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 		arg := args[i]
 		if arg == "--no-watch" {
 			o.noWatch = true
+			continue
+		}
+		if v, ok := strings.CutPrefix(arg, "--memory="); ok {
+			m, valid := memgov.ParseMode(v)
+			if !valid {
+				return fail("invalid --memory value %q (lean or fast)", v)
+			}
+			o.memory = m
 			continue
 		}
 		if arg == "--" {

@@ -17,6 +17,7 @@ import (
 
 	"github.com/golighty/golighty/core"
 	"github.com/golighty/golighty/core/logsink"
+	"github.com/golighty/golighty/core/memgov"
 	"github.com/golighty/golighty/lighttpdconf"
 )
 
@@ -71,6 +72,12 @@ func serve(o *options, snap *core.Snapshot, stderr io.Writer) int {
 		srv.Close()
 		return exitErr
 	}
+	if o.memory == memgov.Lean {
+		// The configuration is loaded and every module initialised: the
+		// pages only that touched leave the resident set before the
+		// first client comes (the governor does it again after reloads).
+		memgov.TrimExecutable()
+	}
 	logger.Info("server started (" + core.ServerTag + ")")
 	for _, w := range snap.Warnings {
 		logger.Warn(w.String())
@@ -94,6 +101,7 @@ func serve(o *options, snap *core.Snapshot, stderr io.Writer) int {
 			logger.Error("config watcher: " + err.Error())
 		}
 	}()
+	go memgov.New(o.memory, func() any { return srv.Runtime().Current() }).Run(ctx)
 
 	var idle <-chan time.Time
 	if o.idleSecs > 0 {

@@ -7,9 +7,11 @@ import (
 	"errors"
 	"net"
 	"net/netip"
+	"os"
 	"strings"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"time"
 
 	"github.com/golighty/golighty/core/bufpoison"
@@ -41,6 +43,9 @@ type Config struct {
 	// to Server.Handoff (lighttpd's server.h2proto); H2Upgrade does the same
 	// for an HTTP/1.1 request asking for "Upgrade: h2c" (server.h2c).
 	H2Prior, H2Upgrade bool
+	// IdleGrace is how long a connection waiting for a request keeps its
+	// goroutine before it is parked (idle.go); 0 means 1 s, negative never.
+	IdleGrace time.Duration
 }
 
 // DefaultConfig returns lighttpd 1.4.69's defaults.
@@ -130,6 +135,14 @@ type Server struct {
 
 	mu    sync.Mutex
 	conns map[*conn]struct{}
+
+	parking atomic.Bool // Serve runs: idle connections may be parked
+	idleMu  sync.Mutex
+	idle    *idlePoller // started by the first park
+
+	work     chan job      // idle workers wait here (workers.go)
+	done     chan struct{} // closed by Shutdown and Close: idle workers exit
+	stopOnce sync.Once
 }
 
 // SetConfig installs c for requests that start from now on. A
@@ -162,6 +175,8 @@ var ErrServerClosed = errors.New("h1: server closed")
 // Serve accepts connections on ln and serves each in its own goroutine.
 // Closing ln (the listener owner's job) ends Serve.
 func (s *Server) Serve(ln net.Listener) error {
+	s.initWork()
+	s.parking.Store(true)
 	var delay time.Duration
 	for {
 		c, err := ln.Accept()
@@ -179,11 +194,7 @@ func (s *Server) Serve(ln net.Listener) error {
 			return err
 		}
 		delay = 0
-		if s.Accepted != nil {
-			go s.Accepted(c)
-		} else {
-			go s.ServeConn(c)
-		}
+		s.dispatch(job{c: c})
 	}
 }
 
@@ -194,15 +205,66 @@ func isTemporary(err error) bool {
 
 // ServeConn serves c until the client or a limit ends it, then closes it.
 func (s *Server) ServeConn(nc net.Conn) {
-	c := getConn(s, nc)
-	s.track(c, true)
 	s.open.Add(1)
+	s.run(getConn(s, nc))
+}
+
+// run serves c until it is closed or parked.
+func (s *Server) run(c *conn) {
+	s.track(c, true)
 	defer func() {
-		s.open.Add(-1)
+		if !c.parked {
+			s.open.Add(-1)
+		}
 		s.track(c, false)
 		putConn(c)
 	}()
 	c.serve()
+}
+
+// poller returns the idle poller, starting it on first use; nil when
+// connections are not parked (no Serve, shutting down, or no epoll).
+func (s *Server) poller() *idlePoller {
+	s.idleMu.Lock()
+	defer s.idleMu.Unlock()
+	if s.idle == nil && s.parking.Load() && !s.closing.Load() {
+		p, err := newIdlePoller(s)
+		if err != nil {
+			s.parking.Store(false)
+			return nil
+		}
+		s.idle = p
+	}
+	return s.idle
+}
+
+// stopParking closes the parked connections and stops the poller.
+func (s *Server) stopParking() {
+	s.parking.Store(false)
+	s.idleMu.Lock()
+	p := s.idle
+	s.idleMu.Unlock()
+	if p != nil {
+		p.stop()
+	}
+}
+
+// resume serves a parked connection whose socket became readable.
+func (s *Server) resume(pc *parkedConn) {
+	c := attachConn(s, pc.rwc)
+	c.info = pc.info
+	c.seq, c.kaIdle, c.wdl, c.armed = pc.seq, pc.kaIdle, pc.wdl, pc.armed
+	c.rdl = time.Unix(1, 0) // the grace deadline that expired is still set
+	// Bytes (or a hang-up) are waiting: read them before any grace limit
+	// can send the connection back (a read whose deadline has passed
+	// fails without trying).
+	c.resumed = true
+	s.run(c)
+}
+
+func (s *Server) closeParked(pc *parkedConn) {
+	pc.rwc.Close()
+	s.open.Add(-1)
 }
 
 func (s *Server) track(c *conn, add bool) {
@@ -224,6 +286,8 @@ func (s *Server) track(c *conn, add bool) {
 // Stopping the accept loop (closing the listener) is the caller's job.
 func (s *Server) Shutdown(ctx context.Context) error {
 	s.closing.Store(true)
+	s.stopParking()
+	s.stopWorkers()
 	t := time.NewTicker(10 * time.Millisecond)
 	defer t.Stop()
 	for {
@@ -251,6 +315,8 @@ func (s *Server) Shutdown(ctx context.Context) error {
 // Close closes every connection at once.
 func (s *Server) Close() error {
 	s.closing.Store(true)
+	s.stopParking()
+	s.stopWorkers()
 	s.mu.Lock()
 	for c := range s.conns {
 		c.rwc.Close()
@@ -270,7 +336,7 @@ type conn struct {
 	buf         []byte // read buffer: [0:bodyBase) current head, [r:w) unread bytes
 	need        int    // read buffer size the current Config requires
 	bigArr      *[minReadBuf]byte
-	onSmall     bool // buf is small: waiting for a request with nothing buffered
+	onSmall     bool // buf is the small inline one (idle, or a head that fits)
 	small       [smallReadBuf]byte
 	r, w        int
 	bodyBase    int
@@ -289,6 +355,19 @@ type conn struct {
 	hijacked    *tunnelConn   // the handler took the connection over (Hijack)
 	h2prior     bool          // the connection opened with the HTTP/2 preface
 
+	// Parking (idle.go): a head wait with nothing buffered lasts at most
+	// Config.IdleGrace in the goroutine, then the connection is parked
+	// until idleUntil.
+	canPark   bool // the socket can be watched by descriptor
+	graceWait bool // the read deadline set is the grace limit
+	idleUntil time.Time
+	parked    bool // handed to the idle poller: this goroutine lets go
+	resumed   bool // woken by the poller: the next read waits in full
+	armed     bool // the descriptor is in the poller's epoll set
+
+	rawc     syscall.RawConn // a plain socket's descriptor access (rawio.go), once made
+	rawTried bool
+
 	req  Request
 	body Body
 	rw   ResponseWriter
@@ -298,6 +377,9 @@ const (
 	minReadBuf   = 16 << 10
 	smallReadBuf = 2 << 10
 	wbufSize     = 16 << 10
+	// chunkRoom is the room a chunked body needs behind its head for a
+	// chunk-size line (lighttpd refuses lines of 1024 bytes or more).
+	chunkRoom = 1025
 )
 
 var connPool = sync.Pool{New: func() any {
@@ -306,10 +388,10 @@ var connPool = sync.Pool{New: func() any {
 	return c
 }}
 
-// Read buffers are pooled apart from connections: a connection waiting for
-// a request with nothing buffered reads into its small inline buffer and
-// takes a full one only when bytes arrive, so idle keep-alive connections
-// cost little memory.
+// Read buffers are pooled apart from connections: a connection reads into
+// its small inline buffer and takes a full one only when a head does not
+// fit (or a chunked body needs room behind it), so idle connections and
+// long downloads of ordinary requests hold no read buffer.
 var rbufPool = sync.Pool{New: func() any { return new([minReadBuf]byte) }}
 
 // bigBuf makes c.buf a full-size read buffer, keeping unread bytes.
@@ -366,8 +448,7 @@ func (c *conn) releaseW() {
 }
 
 func getConn(s *Server, nc net.Conn) *conn {
-	c := connPool.Get().(*conn)
-	c.srv, c.rwc = s, nc
+	c := attachConn(s, nc)
 	c.rdl, c.wdl = time.Time{}, time.Time{} // a new socket has none set
 	c.info = ConnInfo{Conn: nc, RemoteAddr: nc.RemoteAddr(), LocalAddr: nc.LocalAddr(), Token: s.Token}
 	if ta, ok := c.info.RemoteAddr.(*net.TCPAddr); ok {
@@ -381,6 +462,14 @@ func getConn(s *Server, nc net.Conn) *conn {
 	if p, ok := nc.(proxyTLSConn); ok {
 		c.info.ProxyTLS = p.ProxyTLS()
 	}
+	return c
+}
+
+// attachConn takes a pooled conn for nc.
+func attachConn(s *Server, nc net.Conn) *conn {
+	c := connPool.Get().(*conn)
+	c.srv, c.rwc = s, nc
+	c.canPark = parkable(nc)
 	c.req.Conn = &c.info
 	c.req.Body = &c.body
 	c.rw.c = c
@@ -399,6 +488,8 @@ func putConn(c *conn) {
 	c.bodyStop.Store(false)
 	c.noKeepAlive = false
 	c.h2prior = false
+	c.parked, c.armed, c.graceWait, c.resumed = false, false, false, false
+	c.rawc, c.rawTried = nil, false
 	c.idle.Store(false)
 	c.req.reset()
 	c.body = Body{}
@@ -435,7 +526,9 @@ func (c *conn) serve() {
 		c.opts.MaxRequestSize = c.cfg.MaxRequestSize
 		ok := c.readRequest()
 		if !ok {
-			c.rwc.Close()
+			if !c.parked {
+				c.rwc.Close()
+			}
 			return
 		}
 		if c.handoffH2() {
@@ -476,6 +569,11 @@ func (c *conn) readRequest() bool {
 					// (body, next head) sets its own first.
 					c.handling, c.rw.wroteHead = true, false
 					ParseRequest(c.buf[:hl], req, &c.opts)
+					if c.onSmall && req.Chunked && len(c.buf)-hl < chunkRoom {
+						// Chunk-size lines are read behind the head.
+						c.bigBuf()
+						ParseRequest(c.buf[:hl], req, &c.opts)
+					}
 					c.r = hl
 					c.bodyBase = hl
 					return true
@@ -514,13 +612,23 @@ func (c *conn) readRequest() bool {
 			c.readLimit = time.Now().Add(c.cfg.HeadTimeout)
 		}
 		c.setHeadDeadline()
-		n, err := c.rwc.Read(c.buf[c.w:])
+		n, err := c.read(c.buf[c.w:])
 		c.idle.Store(false)
 		c.w += n
 		if err != nil && n == 0 {
+			if c.graceWait && c.w == 0 && errors.Is(err, os.ErrDeadlineExceeded) && !c.srv.closing.Load() {
+				if now := time.Now(); c.idleUntil.IsZero() || now.Before(c.idleUntil) {
+					if p := c.srv.poller(); p != nil && p.park(c, c.idleUntil) {
+						c.parked = true
+						return false
+					}
+					c.canPark = false // wait here for the rest of the idle limit
+					continue
+				}
+			}
 			return false
 		}
-		if c.onSmall {
+		if c.onSmall && c.w == len(c.buf) {
 			c.bigBuf()
 		}
 	}
@@ -538,12 +646,29 @@ func (c *conn) setHeadDeadline() {
 	if c.seq > 1 {
 		idle = c.kaIdle
 	}
+	now := time.Now()
 	var d time.Time
 	if idle > 0 {
-		d = time.Now().Add(idle)
+		d = now.Add(idle)
 	}
 	if !c.readLimit.IsZero() && (d.IsZero() || c.readLimit.Before(d)) {
 		d = c.readLimit
+	}
+	c.graceWait = false
+	resumed := c.resumed
+	c.resumed = false
+	if grace := c.cfg.idleGrace(); c.w == 0 && c.canPark && !resumed && grace > 0 && c.srv.parking.Load() {
+		if g := now.Add(grace); d.IsZero() || g.Before(d) {
+			// Wait here only briefly, then park (idle.go). The deadline
+			// may lag by a quarter of the grace: timers are not reset
+			// on every request of a busy connection.
+			c.idleUntil, c.graceWait = d, true
+			if c.rdl.IsZero() || c.rdl.After(g) || g.Sub(c.rdl) >= grace/4 {
+				c.rwc.SetReadDeadline(g)
+				c.rdl = g
+			}
+			return
+		}
 	}
 	c.setReadDeadline(d)
 }
@@ -557,10 +682,15 @@ const deadlineSlack = time.Second
 // closeEnough reports whether the deadline set (cur) can stand for want: both
 // unset, or cur at most deadlineSlack earlier than want (never later).
 func closeEnough(cur, want time.Time) bool {
+	return closeWithin(cur, want, deadlineSlack)
+}
+
+// closeWithin is closeEnough with the given slack.
+func closeWithin(cur, want time.Time, slack time.Duration) bool {
 	if cur.IsZero() || want.IsZero() {
 		return cur.IsZero() && want.IsZero()
 	}
-	return !cur.After(want) && want.Sub(cur) < deadlineSlack
+	return !cur.After(want) && want.Sub(cur) < slack
 }
 
 func (c *conn) setReadDeadline(d time.Time) {
@@ -667,7 +797,7 @@ func (c *conn) closeLingering() {
 			c.rwc.SetReadDeadline(time.Now().Add(c.cfg.LingerTimeout))
 			var total int
 			for total < 1<<20 {
-				n, err := c.rwc.Read(c.buf)
+				n, err := c.read(c.buf)
 				total += n
 				if err != nil {
 					break
@@ -697,7 +827,7 @@ func (c *conn) readBody(p []byte) (int, error) {
 	if c.bodyStop.Load() { // checked after the deadline: Interrupt's wins
 		return 0, ErrBodyInterrupted
 	}
-	n, err := c.rwc.Read(p)
+	n, err := c.read(p)
 	if n > 0 {
 		err = nil
 	}
@@ -715,7 +845,7 @@ func (c *conn) fill(n int) error {
 		if c.bodyStop.Load() {
 			return ErrBodyInterrupted
 		}
-		m, err := c.rwc.Read(c.buf[c.w:])
+		m, err := c.read(c.buf[c.w:])
 		c.w += m
 		if err != nil && c.w-c.r < n {
 			return err
@@ -765,7 +895,7 @@ func (c *conn) flush() error {
 	}
 	c.setWriteDeadline()
 	c.sends++
-	_, err := c.rwc.Write(c.wbuf)
+	_, err := c.write(c.wbuf)
 	c.wbuf = c.wbuf[:0]
 	if err != nil {
 		c.werr = err
@@ -785,7 +915,10 @@ func (c *conn) setWriteDeadline() {
 	if c.cfg.MaxWriteIdle <= 0 {
 		return
 	}
-	if d := time.Now().Add(c.cfg.MaxWriteIdle); !closeEnough(c.wdl, d) {
+	// A download sets this before every chunk: the timer is reset at
+	// most every slack, and the limit holds to within a quarter.
+	slack := min(deadlineSlack, c.cfg.MaxWriteIdle/4)
+	if d := time.Now().Add(c.cfg.MaxWriteIdle); !closeWithin(c.wdl, d, slack) {
 		c.rwc.SetWriteDeadline(d)
 		c.wdl = d
 	}
@@ -796,14 +929,14 @@ func (c *conn) writeBufs(p []byte) error {
 	if c.werr != nil {
 		return c.werr
 	}
+	c.acquireW()
 	if len(c.wbuf)+len(p) <= cap(c.wbuf) {
 		c.wbuf = append(c.wbuf, p...)
 		return nil
 	}
 	c.setWriteDeadline()
-	bufs := net.Buffers{c.wbuf, p}
 	c.sends++
-	_, err := bufs.WriteTo(c.rwc)
+	_, err := c.writev([][]byte{c.wbuf, p})
 	c.wbuf = c.wbuf[:0]
 	if err != nil {
 		c.werr = err

@@ -9,8 +9,6 @@ import (
 	"sync/atomic"
 	"syscall"
 	"time"
-
-	"golang.org/x/sys/unix"
 )
 
 // ResponseWriter writes one response. The handler sets the status and
@@ -299,6 +297,7 @@ func (w *ResponseWriter) Write(p []byte) (int, error) {
 	}
 	c := w.c
 	if w.chunked {
+		c.acquireW()
 		if w.written == 0 && oddHexDigits(len(p)) {
 			// lighttpd sizes the first chunk in whole bytes ("0a").
 			c.wbuf = append(c.wbuf, '0')
@@ -372,15 +371,17 @@ func (w *ResponseWriter) SendFile(f *os.File, off, n int64) error {
 			return err
 		}
 	} else {
-		if err := c.flush(); err != nil {
+		if err := c.flushMore(); err != nil {
 			return err
 		}
+		c.releaseW() // not held through a long download
 		if err := c.sendFile(f, off, n); err != nil {
 			c.werr = err
 			return err
 		}
 	}
 	if w.chunked {
+		c.acquireW()
 		c.wbuf = append(c.wbuf, "\r\n"...)
 	}
 	w.written += n
@@ -409,6 +410,7 @@ func (w *ResponseWriter) finish() {
 		return
 	}
 	if w.chunked {
+		w.c.acquireW()
 		w.c.wbuf = append(w.c.wbuf, "0\r\n\r\n"...)
 	}
 }
@@ -429,43 +431,14 @@ func (c *conn) sendFile(f *os.File, off, n int64) error {
 	if !ok {
 		return c.copyFile(f, off, n)
 	}
-	rc, err := sc.SyscallConn()
-	if err != nil {
-		return err
-	}
-	fd := int(f.Fd())
-	for n > 0 {
-		c.setWriteDeadline()
-		var serr error
-		werr := rc.Write(func(s uintptr) bool {
-			for n > 0 {
-				m, e := unix.Sendfile(int(s), fd, &off, int(min(n, 1<<30)))
-				if m > 0 {
-					n -= int64(m)
-				}
-				switch {
-				case e == unix.EAGAIN:
-					return false // wait until writable (deadline applies)
-				case e == unix.EINTR:
-					continue
-				case e != nil:
-					serr = e
-					return true
-				case m == 0:
-					serr = io.ErrUnexpectedEOF // file shrank
-					return true
-				}
-			}
-			return true
-		})
-		if werr != nil {
-			return werr
-		}
-		if serr != nil {
-			return serr
+	rc := c.sock()
+	if rc == nil {
+		var err error
+		if rc, err = sc.SyscallConn(); err != nil {
+			return err
 		}
 	}
-	return nil
+	return c.sendfileChunks(rc, f, off, n)
 }
 
 // copyFile is sendFile for connections without a descriptor: each chunk

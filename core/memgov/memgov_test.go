@@ -1,0 +1,131 @@
+package memgov
+
+import (
+	"os"
+	"runtime"
+	"runtime/debug"
+	"strconv"
+	"strings"
+	"testing"
+)
+
+func TestParseMode(t *testing.T) {
+	for _, tc := range []struct {
+		in   string
+		want Mode
+		ok   bool
+	}{
+		{"lean", Lean, true},
+		{"fast", Fast, true},
+		{"", 0, false},
+		{"LEAN", 0, false},
+		{"turbo", 0, false},
+	} {
+		t.Run(tc.in, func(t *testing.T) {
+			m, ok := ParseMode(tc.in)
+			if m != tc.want || ok != tc.ok {
+				t.Errorf("ParseMode(%q) = %v, %v", tc.in, m, ok)
+			}
+		})
+	}
+}
+
+// rssFileKB is the file-backed part of the resident set.
+func rssFileKB(t *testing.T) int {
+	b, err := os.ReadFile("/proc/self/status")
+	if err != nil {
+		t.Skip(err)
+	}
+	for _, l := range strings.Split(string(b), "\n") {
+		if v, ok := strings.CutPrefix(l, "RssFile:"); ok {
+			n, _ := strconv.Atoi(strings.TrimSuffix(strings.TrimSpace(v), " kB"))
+			return n
+		}
+	}
+	t.Skip("no RssFile")
+	return 0
+}
+
+func TestTrimExecutable(t *testing.T) {
+	before := rssFileKB(t)
+	n := TrimExecutable()
+	after := rssFileKB(t)
+	if n <= 0 {
+		t.Fatalf("trimmed %d bytes", n)
+	}
+	if after >= before {
+		t.Errorf("file-backed RSS %d kB before, %d kB after", before, after)
+	}
+	// The code still runs: the pages come back from the page cache.
+	if _, ok := ParseMode("fast"); !ok || strconv.Itoa(42) != "42" {
+		t.Fatal("code after the trim misbehaves")
+	}
+}
+
+func TestGovernorCollects(t *testing.T) {
+	t.Setenv("GOGC", "100") // New leaves the collector alone then
+	g := New(Lean, nil)
+	defer debug.SetGCPercent(debug.SetGCPercent(-1)) // no collection but ours
+	g.Tick() // learn the cycle count
+	var keep [][]byte
+	for range 64 {
+		keep = append(keep, make([]byte, 256<<10))
+	}
+	runtime.KeepAlive(keep)
+	keep = nil
+	var st runtime.MemStats
+	runtime.ReadMemStats(&st)
+	cycles := st.NumGC
+	if !g.Tick() {
+		t.Fatal("16 MiB of garbage on a quiet heap not collected")
+	}
+	if !g.Tick() {
+		t.Error("no second collection for pooled buffers")
+	}
+	if g.Tick() {
+		t.Error("collected again with nothing to reclaim")
+	}
+	runtime.ReadMemStats(&st)
+	if st.NumGC < cycles+2 {
+		t.Errorf("%d collections, want 2", st.NumGC-cycles)
+	}
+
+	// A heap the collector is working on by itself is left alone.
+	for range 64 {
+		keep = append(keep, make([]byte, 256<<10))
+	}
+	runtime.KeepAlive(keep)
+	keep = nil
+	runtime.GC()
+	if g.Tick() {
+		t.Error("collected although a collection had just run")
+	}
+}
+
+func TestLeanModeGOGC(t *testing.T) {
+	old := debug.SetGCPercent(100)
+	defer debug.SetGCPercent(old)
+	t.Setenv("GOGC", "")
+	New(Lean, nil)
+	if p := debug.SetGCPercent(100); p != 50 {
+		t.Errorf("GOGC %d in lean mode, want 50", p)
+	}
+	t.Setenv("GOGC", "80")
+	New(Lean, nil)
+	if p := debug.SetGCPercent(100); p != 100 {
+		t.Errorf("an explicit GOGC was overridden (now %d)", p)
+	}
+}
+
+func TestFastModeDoesNothing(t *testing.T) {
+	old := debug.SetGCPercent(100)
+	defer debug.SetGCPercent(old)
+	t.Setenv("GOGC", "")
+	g := New(Fast, nil)
+	if p := debug.SetGCPercent(100); p != 400 {
+		t.Errorf("GOGC %d in fast mode, want 400", p)
+	}
+	done := make(chan struct{})
+	go func() { g.Run(t.Context()); close(done) }()
+	<-done // returns at once
+}

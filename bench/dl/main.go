@@ -117,7 +117,7 @@ func parseSize(s string) (int64, error) {
 // totals are shared by all connections.
 type totals struct {
 	reqs, bytes, errs, reconnects atomic.Int64
-	reads                         atomic.Int64 // body read(2) calls
+	reads                         atomic.Int64    // body read(2) calls
 	status                        [6]atomic.Int64 // by status class
 	firstErr                      atomic.Pointer[string]
 }

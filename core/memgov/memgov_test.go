@@ -66,7 +66,7 @@ func TestGovernorCollects(t *testing.T) {
 	t.Setenv("GOGC", "100") // New leaves the collector alone then
 	g := New(Lean, nil)
 	defer debug.SetGCPercent(debug.SetGCPercent(-1)) // no collection but ours
-	g.Tick() // learn the cycle count
+	g.Tick()                                         // learn the cycle count
 	var keep [][]byte
 	for range 64 {
 		keep = append(keep, make([]byte, 256<<10))

@@ -694,6 +694,10 @@ func (c *conn) data(f *http2.DataFrame) error {
 			}
 		case s.st == stateHalfClosedRemote:
 			c.resetStream(s, http2.ErrCodeStreamClosed)
+		case !s.reset:
+			// Closed by its response, still on its way out of the
+			// map: as for a stream already gone.
+			c.writeRST(f.StreamID, http2.ErrCodeStreamClosed)
 		}
 		if err := c.cheapLocked(); err != nil {
 			return err
@@ -824,12 +828,17 @@ func (c *conn) endBlock() error {
 		}
 		c.mu.Lock()
 		defer c.mu.Unlock()
-		if s.st == stateHalfClosedRemote {
+		switch {
+		case s.st == stateHalfClosedRemote:
 			c.resetStream(s, http2.ErrCodeStreamClosed)
-		} else if s.early && (!end || c.fp.malformed != "") {
+		case s.early && (!end || c.fp.malformed != ""):
 			// Trailers must end the stream, even one answered early.
 			s.early = false
 			c.writeRST(id, http2.ErrCodeProtocol)
+		case !s.early && !s.reset:
+			// The response ended while the block was decoded: the
+			// stream it was refused on is closed now.
+			return connErr{http2.ErrCodeStreamClosed, "HEADERS on a closed stream"}
 		}
 		return c.overQueued()
 	default:

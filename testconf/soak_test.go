@@ -218,6 +218,8 @@ func TestSoak(t *testing.T) {
 	}
 	if s.fail.Load() > 0 {
 		t.Errorf("%d well-formed requests failed", s.fail.Load())
+		lines := strings.Split(strings.TrimSpace(s.srv.log.String()), "\n")
+		t.Logf("the server's log, last lines:\n%s", strings.Join(lines[max(0, len(lines)-40):], "\n"))
 	}
 	if after.FDs > before.FDs+4 || after.Goroutines > before.Goroutines+8 || after.PHP != before.PHP {
 		t.Errorf("not flat: before %s; after %s", before, after)

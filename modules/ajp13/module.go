@@ -41,13 +41,7 @@ var (
 func (m *Module) Setup(sc *core.SetupContext) error {
 	keys := gw.Keys(&m.gw, sc, "ajp13", func(c *conf) *gw.Conf { return &c.gw })
 	var err error
-	m.table, err = core.Bind(sc, conf{}, keys)
-	if err == nil {
-		err = m.gw.Start(sc)
-	}
-	if err != nil {
-		m.gw.Close()
-	}
+	m.table, err = gw.Bind(&m.gw, sc, conf{}, keys)
 	return err
 }
 

@@ -87,13 +87,7 @@ func (m *Module) Setup(sc *core.SetupContext) error {
 		}},
 	)
 	var err error
-	m.table, err = core.Bind(sc, def, keys)
-	if err == nil {
-		err = m.gw.Start(sc)
-	}
-	if err != nil {
-		m.gw.Close()
-	}
+	m.table, err = gw.Bind(&m.gw, sc, def, keys)
 	return err
 }
 

@@ -59,13 +59,7 @@ func (m *Module) Setup(sc *core.SetupContext) error {
 		return func(c *conf) { c.uwsgi = uwsgi }, nil
 	}})
 	var err error
-	m.table, err = core.Bind(sc, conf{}, keys)
-	if err == nil {
-		err = m.gw.Start(sc)
-	}
-	if err != nil {
-		m.gw.Close()
-	}
+	m.table, err = gw.Bind(&m.gw, sc, conf{}, keys)
 	return err
 }
 

@@ -35,13 +35,7 @@ func (m *Module) Setup(sc *core.SetupContext) error {
 	keys := gw.Keys(&m.gw, sc, "sockproxy", func(c *conf) *gw.Conf { return &c.gw })
 	keys = keys[:3]
 	var err error
-	m.table, err = core.Bind(sc, conf{}, keys)
-	if err == nil {
-		err = m.gw.Start(sc)
-	}
-	if err != nil {
-		m.gw.Close()
-	}
+	m.table, err = gw.Bind(&m.gw, sc, conf{}, keys)
 	return err
 }
 

@@ -36,7 +36,7 @@ type Gateway struct {
 }
 
 // Keys returns the prefix.server/.balance/.debug/.map-extensions keys
-// binding into the Conf that get returns. Call Start after core.Bind.
+// binding into the Conf that get returns; Bind binds them.
 func Keys[T any](g *Gateway, sc *core.SetupContext, prefix string, get func(*T) *Conf) []core.Key[T] {
 	g.pool = sc.Shared()
 	g.Parser.Key = prefix + ".server"
@@ -96,9 +96,9 @@ func (g *Gateway) newHost(hc HostConfig) (*Host, error) {
 	return NewHost(hc, sp), nil
 }
 
-// Start spawns the bin-path backends at load, as lighttpd at start-up
+// start spawns the bin-path backends at load, as lighttpd at start-up
 // (not for -tt). A backend that cannot start fails the load.
-func (g *Gateway) Start(sc *core.SetupContext) error {
+func (g *Gateway) start(sc *core.SetupContext) error {
 	if sc.Preflight() {
 		return nil
 	}
@@ -111,6 +111,21 @@ func (g *Gateway) Start(sc *core.SetupContext) error {
 		}
 	}
 	return nil
+}
+
+// Bind binds a stream module's keys (Keys' and its own) with core.Bind,
+// then starts the bin-path backends; on failure whatever the binding
+// acquired is released.
+func Bind[T any](g *Gateway, sc *core.SetupContext, def T, keys []core.Key[T]) (*core.Table[T], error) {
+	t, err := core.Bind(sc, def, keys)
+	if err == nil {
+		err = g.start(sc)
+	}
+	if err != nil {
+		g.Close()
+		return nil, err
+	}
+	return t, nil
 }
 
 // Close releases the snapshot's processes and kept connections.

@@ -9,6 +9,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
 
 	"github.com/golighty/golighty/core"
@@ -17,12 +18,25 @@ import (
 
 // KeepAliveBench serves conf ("@DIR@" replaced by a temporary directory
 // holding files, "@PORT@" by a free loopback port) and sends req b.N times
-// on one keep-alive connection, reading each response whole. The client
-// does not allocate, so allocs/op are the server's. Every response must
-// have the same length (a fixed file, Date of fixed width).
+// on one keep-alive connection, reading each response whole (see
+// KeepAliveLoop).
 func KeepAliveBench(b *testing.B, conf string, files map[string]string, req string) {
 	b.Helper()
-	KeepAliveBenchDir(b, conf, func(dir string) {
+	KeepAliveLoop(b, BenchServer(b, conf, files), req)
+}
+
+// KeepAliveBenchDir is KeepAliveBench with prepare filling the directory
+// before the config is compiled (a database a module opens at start-up).
+func KeepAliveBenchDir(b *testing.B, conf string, prepare func(dir string), req string) {
+	b.Helper()
+	KeepAliveLoop(b, BenchServerDir(b, conf, prepare), req)
+}
+
+// BenchServer starts a server on conf (see KeepAliveBench) for the rest of
+// the benchmark and returns its address.
+func BenchServer(b testing.TB, conf string, files map[string]string) string {
+	b.Helper()
+	return BenchServerDir(b, conf, func(dir string) {
 		for rel, body := range files {
 			p := filepath.Join(dir, rel)
 			if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
@@ -32,12 +46,11 @@ func KeepAliveBench(b *testing.B, conf string, files map[string]string, req stri
 				b.Fatal(err)
 			}
 		}
-	}, req)
+	})
 }
 
-// KeepAliveBenchDir is KeepAliveBench with prepare filling the directory
-// before the config is compiled (a database a module opens at start-up).
-func KeepAliveBenchDir(b *testing.B, conf string, prepare func(dir string), req string) {
+// BenchServerDir is BenchServer with prepare filling the directory.
+func BenchServerDir(b testing.TB, conf string, prepare func(dir string)) string {
 	b.Helper()
 	dir := b.TempDir()
 	prepare(dir)
@@ -60,8 +73,18 @@ func KeepAliveBenchDir(b *testing.B, conf string, prepare func(dir string), req 
 	if err := srv.Start(); err != nil {
 		b.Fatal(err)
 	}
-	defer srv.Close()
-	addr := fmt.Sprintf("127.0.0.1:%d", port)
+	b.Cleanup(srv.Close)
+	return fmt.Sprintf("127.0.0.1:%d", port)
+}
+
+// KeepAliveLoop sends req b.N times on one keep-alive connection to addr,
+// reading each response whole. The client does not allocate, so allocs/op
+// are the server's; cpu-µs/op is the process's CPU time per request
+// (client and server together), steadier than wall time on a shared
+// machine. Every response must have the same length (a fixed file, Date
+// of fixed width).
+func KeepAliveLoop(b *testing.B, addr, req string) {
+	b.Helper()
 	c, err := net.Dial("tcp", addr)
 	if err != nil {
 		b.Fatal(err)
@@ -74,6 +97,7 @@ func KeepAliveBenchDir(b *testing.B, conf string, prepare func(dir string), req 
 	buf := make([]byte, responseLen(b, br))
 	raw := []byte(req)
 	b.ReportAllocs()
+	cpu := CPUTime()
 	b.ResetTimer()
 	for i := 0; i < b.N; i++ {
 		if (i+2)%60000 == 0 { // stay below server.max-keep-alive-requests
@@ -93,6 +117,15 @@ func KeepAliveBenchDir(b *testing.B, conf string, prepare func(dir string), req 
 			b.Fatalf("response %q", buf[:20])
 		}
 	}
+	b.StopTimer()
+	b.ReportMetric(float64(CPUTime()-cpu)/1e3/float64(b.N), "cpu-µs/op")
+}
+
+// CPUTime is the process's user and system CPU time in ns.
+func CPUTime() int64 {
+	var ru syscall.Rusage
+	syscall.Getrusage(syscall.RUSAGE_SELF, &ru)
+	return ru.Utime.Nano() + ru.Stime.Nano()
 }
 
 // responseLen reads one response and returns its length in bytes.

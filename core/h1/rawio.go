@@ -31,27 +31,39 @@ func (c *conn) sock() syscall.RawConn {
 	return c.rawc
 }
 
+// rawState is the state of one raw read or write, kept in the conn: the
+// functions handed to RawConn.Read and Write are bound to the conn once
+// (conns are pooled), so a call captures nothing and allocates nothing.
+type rawState struct {
+	readFn, writeFn func(fd uintptr) bool
+	rp              []byte
+	n               int
+	errno           syscall.Errno
+	bufs            [][]byte
+	one             [1][]byte
+	iov             [2]unix.Iovec
+}
+
+// release drops the buffers the last call referred to.
+func (s *rawState) release() {
+	s.rp, s.bufs, s.one[0] = nil, nil, nil
+	s.iov = [2]unix.Iovec{}
+}
+
 // read is c.rwc.Read.
 func (c *conn) read(p []byte) (int, error) {
 	rc := c.sock()
 	if rc == nil || len(p) == 0 {
 		return c.rwc.Read(p)
 	}
-	var n int
-	var errno syscall.Errno
-	err := rc.Read(func(fd uintptr) bool {
-		for {
-			r, e := sysRead(fd, p)
-			switch e {
-			case unix.EINTR:
-				continue
-			case unix.EAGAIN:
-				return false
-			}
-			n, errno = int(r), e
-			return true
-		}
-	})
+	s := &c.raw
+	if s.readFn == nil {
+		s.readFn = c.rawRead
+	}
+	s.rp, s.n, s.errno = p, 0, 0
+	err := rc.Read(s.readFn)
+	n, errno := s.n, s.errno
+	s.release()
 	switch {
 	case err != nil:
 		return 0, err
@@ -63,13 +75,29 @@ func (c *conn) read(p []byte) (int, error) {
 	return n, nil
 }
 
+func (c *conn) rawRead(fd uintptr) bool {
+	s := &c.raw
+	for {
+		r, e := sysRead(fd, s.rp)
+		switch e {
+		case unix.EINTR:
+			continue
+		case unix.EAGAIN:
+			return false
+		}
+		s.n, s.errno = int(r), e
+		return true
+	}
+}
+
 // write is c.rwc.Write (all of p, or an error).
 func (c *conn) write(p []byte) (int, error) {
 	rc := c.sock()
 	if rc == nil || len(p) == 0 {
 		return c.rwc.Write(p)
 	}
-	return c.rawWrite(rc, [][]byte{p})
+	c.raw.one[0] = p
+	return c.rawWrite(rc, c.raw.one[:])
 }
 
 // writev writes the buffers in order, with one writev(2) where the socket
@@ -85,48 +113,56 @@ func (c *conn) writev(bufs [][]byte) (int, error) {
 }
 
 func (c *conn) rawWrite(rc syscall.RawConn, bufs [][]byte) (int, error) {
-	var iov [2]unix.Iovec
-	total := 0
-	var errno syscall.Errno
-	err := rc.Write(func(fd uintptr) bool {
-		for {
-			n := 0
-			for _, b := range bufs {
-				if len(b) > 0 && n < len(iov) {
-					iov[n] = unix.Iovec{Base: &b[0]}
-					iov[n].SetLen(len(b))
-					n++
-				}
-			}
-			if n == 0 {
-				return true
-			}
-			r, e := sysWritev(fd, iov[:n])
-			switch e {
-			case 0:
-			case unix.EINTR:
-				continue
-			case unix.EAGAIN:
-				return false
-			default:
-				errno = e
-				return true
-			}
-			total += int(r)
-			for left := int(r); left > 0 && len(bufs) > 0; {
-				k := min(left, len(bufs[0]))
-				bufs[0], left = bufs[0][k:], left-k
-				if len(bufs[0]) == 0 {
-					bufs = bufs[1:]
-				}
-			}
-			for len(bufs) > 0 && len(bufs[0]) == 0 {
-				bufs = bufs[1:]
-			}
-		}
-	})
+	s := &c.raw
+	if s.writeFn == nil {
+		s.writeFn = c.rawWritev
+	}
+	s.bufs, s.n, s.errno = bufs, 0, 0
+	err := rc.Write(s.writeFn)
+	total, errno := s.n, s.errno
+	s.release()
 	if err == nil && errno != 0 {
 		err = &net.OpError{Op: "write", Net: "tcp", Source: c.info.LocalAddr, Addr: c.info.RemoteAddr, Err: os.NewSyscallError("writev", errno)}
 	}
 	return total, err
+}
+
+// rawWritev writes s.bufs (at most two at a time), counting in s.n.
+func (c *conn) rawWritev(fd uintptr) bool {
+	s := &c.raw
+	for {
+		n := 0
+		for _, b := range s.bufs {
+			if len(b) > 0 && n < len(s.iov) {
+				s.iov[n] = unix.Iovec{Base: &b[0]}
+				s.iov[n].SetLen(len(b))
+				n++
+			}
+		}
+		if n == 0 {
+			return true
+		}
+		r, e := sysWritev(fd, s.iov[:n])
+		switch e {
+		case 0:
+		case unix.EINTR:
+			continue
+		case unix.EAGAIN:
+			return false
+		default:
+			s.errno = e
+			return true
+		}
+		s.n += int(r)
+		for left := int(r); left > 0 && len(s.bufs) > 0; {
+			k := min(left, len(s.bufs[0]))
+			s.bufs[0], left = s.bufs[0][k:], left-k
+			if len(s.bufs[0]) == 0 {
+				s.bufs = s.bufs[1:]
+			}
+		}
+		for len(s.bufs) > 0 && len(s.bufs[0]) == 0 {
+			s.bufs = s.bufs[1:]
+		}
+	}
 }

@@ -367,6 +367,7 @@ type conn struct {
 
 	rawc     syscall.RawConn // a plain socket's descriptor access (rawio.go), once made
 	rawTried bool
+	raw      rawState
 
 	req  Request
 	body Body

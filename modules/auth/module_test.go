@@ -201,80 +201,20 @@ func readStatus(c net.Conn) (int, error) {
 	return code, err
 }
 
-// benchServer serves conf on loopback and returns a keep-alive client.
-func benchServer(b *testing.B, files map[string]string, conf string) (net.Conn, *bufio.Reader) {
-	dir := b.TempDir()
-	for name, content := range files {
-		os.WriteFile(filepath.Join(dir, name), []byte(content), 0o600)
-	}
-	l, _ := net.Listen("tcp", "127.0.0.1:0")
-	port := l.Addr().(*net.TCPAddr).Port
-	l.Close()
-	src := fmt.Sprintf("server.document-root = %q\nserver.bind = \"127.0.0.1\"\nserver.port = %d\nserver.max-keep-alive-requests = 65535\n", dir, port) +
-		strings.ReplaceAll(conf, "@DIR@", dir)
-	pc, err := lighttpdconf.ParseBytes(filepath.Join(dir, "b.conf"), []byte(src), &lighttpdconf.Options{})
-	if err != nil {
-		b.Fatal(err)
-	}
-	snap, err := core.Compile(pc, core.CompileOptions{}, nil)
-	if err != nil {
-		b.Fatal(err)
-	}
-	srv := core.NewServer(snap, slog.New(slog.NewTextHandler(io.Discard, nil)))
-	if err := srv.Start(); err != nil {
-		b.Fatal(err)
-	}
-	b.Cleanup(func() { srv.Close() })
-	c, err := net.Dial("tcp", fmt.Sprintf("127.0.0.1:%d", port))
-	if err != nil {
-		b.Fatal(err)
-	}
-	b.Cleanup(func() { c.Close() })
-	return c, bufio.NewReaderSize(c, 64<<10)
-}
-
 // benchLogins measures a keep-alive login to a 1 KiB file: the whole
 // request, of which the auth check is the part that varies.
 func benchLogins(b *testing.B, backend, userfile, extra string) {
-	c, br := benchServer(b, map[string]string{"1k.txt": strings.Repeat("x", 1024), "users": userfile}, `
+	coretest.KeepAliveBench(b, `server.document-root = "@DIR@"
+server.bind = "127.0.0.1"
+server.port = @PORT@
+server.max-keep-alive-requests = 65535
 server.modules = ("mod_auth", "mod_authn_file")
 mimetype.assign = (".txt" => "text/plain")
 auth.backend = "`+backend+`"
 auth.backend.`+backend+`.userfile = "@DIR@/users"
 auth.require = ("/" => ("method" => "basic", "realm" => "R", "require" => "valid-user"))
-`+extra)
-	req := []byte("GET /1k.txt HTTP/1.1\r\nHost: bench\r\nAuthorization: Basic " + base64.StdEncoding.EncodeToString([]byte("user:secret")) + "\r\n\r\n")
-	c.Write(req)
-	n := respLen(b, br)
-	buf := make([]byte, n)
-	b.ReportAllocs()
-	b.ResetTimer()
-	for i := 0; i < b.N; i++ {
-		c.Write(req)
-		if _, err := io.ReadFull(br, buf); err != nil {
-			b.Fatal(err)
-		}
-		if buf[9] != '2' {
-			b.Fatalf("%q", buf[:40])
-		}
-	}
-}
-
-func respLen(b *testing.B, br *bufio.Reader) int {
-	n, cl := 0, 0
-	for {
-		line, err := br.ReadString('\n')
-		if err != nil {
-			b.Fatal(err)
-		}
-		n += len(line)
-		fmt.Sscanf(line, "Content-Length: %d", &cl)
-		if line == "\r\n" {
-			break
-		}
-	}
-	br.Discard(cl)
-	return n + cl
+`+extra, map[string]string{"1k.txt": strings.Repeat("x", 1024), "users": userfile},
+		"GET /1k.txt HTTP/1.1\r\nHost: bench\r\nAuthorization: Basic "+base64.StdEncoding.EncodeToString([]byte("user:secret"))+"\r\n\r\n")
 }
 
 func BenchmarkBasicPlain(b *testing.B) { benchLogins(b, "plain", "user:secret\n", "") }

@@ -238,9 +238,11 @@ func TestSideBySideStreamResponseBody(t *testing.T) {
 			t.Run("client resets", func(t *testing.T) {
 				// The client goes away while the body is produced. Streaming,
 				// the next write fails and the backend is dropped, so the
-				// script cannot finish; buffering, lighttpd reads the
-				// backend to its end regardless (it does not watch the
-				// client meanwhile), and so does golighty.
+				// script cannot finish; buffering, golighty reads the
+				// backend to its end regardless, as lighttpd does in most
+				// runs. lighttpd's answer there depends on timing (in about
+				// one run in three it notices the reset and drops the
+				// backend), so only its streaming result is checked.
 				var conns []net.Conn
 				for _, s := range []*server{g, l} {
 					conns = append(conns, respbodyStalled(t, s.addr, "GET /slow.php?mark=reset-"+s.name+" HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"))
@@ -250,12 +252,27 @@ func TestSideBySideStreamResponseBody(t *testing.T) {
 					c.(*net.TCPConn).SetLinger(0)
 					c.Close()
 				}
-				time.Sleep(2500 * time.Millisecond) // the script needs under 1.5 s
-				for _, s := range []*server{g, l} {
+				finished := func(s *server) bool {
 					_, err := os.Stat(filepath.Join(root, "reset-"+s.name))
-					if finished := err == nil; finished != buffered {
-						t.Errorf("%s: the script finished after the client reset: %v, want %v", s.name, finished, buffered)
-					}
+					return err == nil
+				}
+				// The script needs about 1.5 s on a quiet machine. A
+				// finished script shows at once; one that was stopped can
+				// only be told by waiting, and a busy machine (CI runs the
+				// race tests beside this) can make a buffered one take
+				// several times as long.
+				time.Sleep(2500 * time.Millisecond)
+				for end := time.Now().Add(20 * time.Second); buffered && !finished(g) && time.Now().Before(end); {
+					time.Sleep(100 * time.Millisecond)
+				}
+				if f := finished(g); f != buffered {
+					t.Errorf("golighty: the script finished after the client reset: %v, want %v", f, buffered)
+				}
+				switch f := finished(l); {
+				case f && !buffered:
+					t.Errorf("lighttpd: the streamed script finished after the client reset")
+				case !f && buffered:
+					t.Logf("lighttpd dropped the buffering backend after the client reset this time (timing-dependent)")
 				}
 			})
 			t.Run("client reads nothing", func(t *testing.T) {

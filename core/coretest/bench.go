@@ -6,6 +6,7 @@ import (
 	"io"
 	"log/slog"
 	"net"
+	"net/http"
 	"os"
 	"path/filepath"
 	"strings"
@@ -148,4 +149,49 @@ func responseLen(b *testing.B, br *bufio.Reader) int {
 		b.Fatal(err)
 	}
 	return n + cl
+}
+
+// PipeBench sends req b.N times on in-memory keep-alive connections to h's
+// server, dialing again when the server ends one (max-keep-alive-requests);
+// check sees each response and its body.
+func (h *Harness) PipeBench(b *testing.B, req string, check func(resp *http.Response, body []byte) error) {
+	b.Helper()
+	var (
+		client net.Conn
+		br     *bufio.Reader
+		done   chan struct{}
+	)
+	connect := func() {
+		var server net.Conn
+		client, server = net.Pipe()
+		br = bufio.NewReader(client)
+		done = make(chan struct{})
+		go func(done chan struct{}) {
+			defer close(done)
+			h.Server.ServeConn(server, "127.0.0.1:80")
+		}(done)
+	}
+	connect()
+	hreq := &http.Request{Method: "GET"}
+	b.ReportAllocs()
+	b.ResetTimer()
+	for b.Loop() {
+		go io.WriteString(client, req)
+		resp, err := http.ReadResponse(br, hreq)
+		if err != nil {
+			b.Fatal(err)
+		}
+		body, _ := io.ReadAll(resp.Body)
+		if err := check(resp, body); err != nil {
+			b.Fatal(err)
+		}
+		if resp.Close {
+			client.Close()
+			<-done
+			connect()
+		}
+	}
+	b.StopTimer()
+	client.Close()
+	<-done
 }

@@ -1,9 +1,8 @@
 package fastcgi
 
 import (
-	"bufio"
+	"fmt"
 	"io"
-	"net"
 	"net/http"
 	"strings"
 	"testing"
@@ -22,47 +21,12 @@ func BenchmarkRoundTrip(b *testing.B) {
 			}))
 			h := coretest.New(b, confFor(".php", hostOpt(ln), ""))
 			h.WriteFile("www/index.php", "")
-			var (
-				client net.Conn
-				br     *bufio.Reader
-				done   chan struct{}
-			)
-			// The server ends a connection after server.max-keep-alive-requests
-			// (1000): dial again then.
-			connect := func() {
-				var server net.Conn
-				client, server = net.Pipe()
-				br = bufio.NewReader(client)
-				done = make(chan struct{})
-				go func(done chan struct{}) {
-					defer close(done)
-					h.Server.ServeConn(server, "127.0.0.1:80")
-				}(done)
-			}
-			connect()
-			req := "GET /index.php?x=1 HTTP/1.1\r\nHost: bench\r\nUser-Agent: b\r\n\r\n"
-			hreq := &http.Request{Method: "GET"}
-			b.ReportAllocs()
-			b.ResetTimer()
-			for b.Loop() {
-				go io.WriteString(client, req)
-				resp, err := http.ReadResponse(br, hreq)
-				if err != nil {
-					b.Fatal(err)
-				}
-				body, _ := io.ReadAll(resp.Body)
+			h.PipeBench(b, "GET /index.php?x=1 HTTP/1.1\r\nHost: bench\r\nUser-Agent: b\r\n\r\n", func(resp *http.Response, body []byte) error {
 				if resp.StatusCode != 200 || !strings.HasPrefix(string(body), "hello") {
-					b.Fatalf("%d %q", resp.StatusCode, body)
+					return fmt.Errorf("%d %q", resp.StatusCode, body)
 				}
-				if resp.Close {
-					client.Close()
-					<-done
-					connect()
-				}
-			}
-			b.StopTimer()
-			client.Close()
-			<-done
+				return nil
+			})
 		})
 	}
 }

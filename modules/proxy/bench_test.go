@@ -3,7 +3,6 @@ package proxy
 import (
 	"bufio"
 	"fmt"
-	"io"
 	"net"
 	"net/http"
 	"strings"
@@ -28,43 +27,10 @@ server.document-root = "@DIR@"
 server.modules = ("mod_proxy")
 proxy.server = ( "/" => (( "socket" => %q )))
 `, be.ln.Addr().String()))
-	var (
-		client net.Conn
-		br     *bufio.Reader
-		done   chan struct{}
-	)
-	connect := func() {
-		var server net.Conn
-		client, server = net.Pipe()
-		br = bufio.NewReader(client)
-		done = make(chan struct{})
-		go func(done chan struct{}) {
-			defer close(done)
-			h.Server.ServeConn(server, "127.0.0.1:80")
-		}(done)
-	}
-	connect()
-	req := "GET /x?y=1 HTTP/1.1\r\nHost: bench\r\nUser-Agent: b\r\n\r\n"
-	hreq := &http.Request{Method: "GET"}
-	b.ReportAllocs()
-	b.ResetTimer()
-	for b.Loop() {
-		go io.WriteString(client, req)
-		resp, err := http.ReadResponse(br, hreq)
-		if err != nil {
-			b.Fatal(err)
+	h.PipeBench(b, "GET /x?y=1 HTTP/1.1\r\nHost: bench\r\nUser-Agent: b\r\n\r\n", func(resp *http.Response, body []byte) error {
+		if resp.StatusCode != 200 || len(body) != 1024 {
+			return fmt.Errorf("%d %d bytes", resp.StatusCode, len(body))
 		}
-		got, _ := io.ReadAll(resp.Body)
-		if resp.StatusCode != 200 || len(got) != 1024 {
-			b.Fatalf("%d %d bytes", resp.StatusCode, len(got))
-		}
-		if resp.Close {
-			client.Close()
-			<-done
-			connect()
-		}
-	}
-	b.StopTimer()
-	client.Close()
-	<-done
+		return nil
+	})
 }

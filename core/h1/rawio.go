@@ -6,6 +6,7 @@ import (
 	"os"
 	"syscall"
 
+	"github.com/golighty/golighty/core/rawsys"
 	"golang.org/x/sys/unix"
 )
 
@@ -78,7 +79,7 @@ func (c *conn) read(p []byte) (int, error) {
 func (c *conn) rawRead(fd uintptr) bool {
 	s := &c.raw
 	for {
-		r, e := sysRead(fd, s.rp)
+		r, e := rawsys.Read(fd, s.rp)
 		switch e {
 		case unix.EINTR:
 			continue
@@ -142,7 +143,7 @@ func (c *conn) rawWritev(fd uintptr) bool {
 		if n == 0 {
 			return true
 		}
-		r, e := sysWritev(fd, s.iov[:n])
+		r, e := rawsys.Writev(fd, s.iov[:n])
 		switch e {
 		case 0:
 		case unix.EINTR:

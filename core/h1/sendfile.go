@@ -7,6 +7,7 @@ import (
 	"syscall"
 	"unsafe"
 
+	"github.com/golighty/golighty/core/rawsys"
 	"golang.org/x/sys/unix"
 )
 
@@ -119,7 +120,7 @@ func rawSendfile(out, in int, off *int64, count int) (int, error) {
 // the socket for the same purpose). Other connections get a plain flush.
 func (c *conn) flushMore() error {
 	rc := c.sock()
-	if c.werr != nil || len(c.wbuf) == 0 || !c.info.Remote.IsValid() || rc == nil || raceEnabled {
+	if c.werr != nil || len(c.wbuf) == 0 || !c.info.Remote.IsValid() || rc == nil || rawsys.RaceEnabled {
 		return c.flush()
 	}
 	c.setWriteDeadline()

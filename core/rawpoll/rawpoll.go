@@ -1,0 +1,402 @@
+// Package rawpoll watches sockets that golighty opens and closes itself,
+// with no system call that passes through the Go scheduler's bookkeeping.
+//
+// A connection per request to a local backend (php-cgi without keep-conn,
+// as lighttpd talks to it) made through *os.File or net.Conn costs two
+// such calls per request, fcntl(2) in os.NewFile and close(2), and each
+// one wakes the runtime's sysmon thread from its deep sleep whenever the
+// server was idle waiting for the backend (see core/rawsys). Measured on
+// PHP hello with server and php-cgi on one core: sysmon took 13% of
+// golighty's CPU, 14 µs per request, and its context switches more.
+//
+// Here every call is raw: socket(2) and connect(2) by the caller, reads,
+// writes and close(2) by Conn. To wait, a Conn borrows a slot from a pool:
+// an epoll set of its own, registered with the Go netpoller once when the
+// slot was made, into which the socket is added (edge-triggered) with a
+// raw epoll_ctl(2). The netpoller then wakes the waiting goroutine
+// directly when the set reports the socket ready; close(2) takes the
+// socket out of the set and the slot goes back to the pool.
+package rawpoll
+
+import (
+	"io"
+	"os"
+	"sync"
+	"syscall"
+	"time"
+	"unsafe"
+
+	"github.com/golighty/golighty/core/rawsys"
+	"golang.org/x/sys/unix"
+)
+
+// Conn is a non-blocking socket. It implements io.ReadWriteCloser with
+// deadlines and syscall.Conn, as an *os.File does (errors are
+// *os.PathError with os.ErrDeadlineExceeded and os.ErrClosed as os.File
+// reports them).
+type Conn struct {
+	fd   int
+	name string
+
+	// mu guards refs, closing and the directions' slots and deadlines:
+	// an operation holds a reference for its whole duration, so the
+	// descriptor number is not closed (and reused by another socket)
+	// while a call may still use it.
+	mu      sync.Mutex
+	refs    int
+	closing bool
+
+	rd, wr dir
+}
+
+// dir is one direction: its waiting slot, deadline and raw call state.
+type dir struct {
+	events   uint32 // what the slot watches for
+	s        *slot  // borrowed at the first wait, returned by destroy
+	deadline time.Time
+
+	// The state of one raw Read or Write; fn and call are bound once per
+	// Conn, so a call allocates nothing.
+	fn    func(fd uintptr) bool
+	cur   func(fd uintptr) bool // the function a wait calls
+	call  func(uintptr) bool    // calls cur on the socket (for the slot's RawConn)
+	p     []byte
+	n     int
+	errno syscall.Errno
+}
+
+// Open takes fd, a non-blocking socket: the Conn owns it from now on
+// (Close closes it). name appears in errors.
+func Open(fd int, name string) *Conn {
+	c := &Conn{fd: fd, name: name}
+	c.rd.events = unix.EPOLLIN | unix.EPOLLRDHUP | unix.EPOLLET
+	c.wr.events = unix.EPOLLOUT | unix.EPOLLET
+	c.rd.fn, c.wr.fn = c.readRaw, c.writeRaw
+	c.rd.call = func(uintptr) bool { return c.rd.cur(uintptr(c.fd)) }
+	c.wr.call = func(uintptr) bool { return c.wr.cur(uintptr(c.fd)) }
+	return c
+}
+
+// Name is the name given to Open.
+func (c *Conn) Name() string { return c.name }
+
+func (c *Conn) incref() bool {
+	c.mu.Lock()
+	ok := !c.closing
+	if ok {
+		c.refs++
+	}
+	c.mu.Unlock()
+	return ok
+}
+
+func (c *Conn) decref() {
+	c.mu.Lock()
+	c.refs--
+	last := c.closing && c.refs == 0
+	c.mu.Unlock()
+	if last {
+		c.destroy()
+	}
+}
+
+// Close closes the socket; blocked reads and writes return os.ErrClosed.
+// The descriptor is closed once the last call using it has returned.
+func (c *Conn) Close() error {
+	c.mu.Lock()
+	if c.closing {
+		c.mu.Unlock()
+		return c.pathError("close", os.ErrClosed)
+	}
+	c.closing = true
+	for _, d := range []*dir{&c.rd, &c.wr} {
+		if d.s != nil {
+			d.s.f.SetReadDeadline(time.Unix(1, 0)) // wake a waiter
+		}
+	}
+	last := c.refs == 0
+	c.mu.Unlock()
+	if last {
+		c.destroy()
+	}
+	return nil
+}
+
+func (c *Conn) destroy() {
+	// close(2) of a socket does not block (no SO_LINGER is set); the
+	// kernel takes it out of the slots' sets.
+	unix.RawSyscall(unix.SYS_CLOSE, uintptr(c.fd), 0, 0)
+	for _, d := range []*dir{&c.rd, &c.wr} {
+		if d.s != nil {
+			d.s.release()
+			d.s = nil
+		}
+	}
+}
+
+// SetDeadline sets both deadlines.
+func (c *Conn) SetDeadline(t time.Time) error {
+	c.SetReadDeadline(t)
+	return c.SetWriteDeadline(t)
+}
+
+// SetReadDeadline bounds the waits of reads from now on, and of a read
+// waiting now.
+func (c *Conn) SetReadDeadline(t time.Time) error { return c.setDeadline(&c.rd, t) }
+
+// SetWriteDeadline bounds the waits of writes.
+func (c *Conn) SetWriteDeadline(t time.Time) error { return c.setDeadline(&c.wr, t) }
+
+func (c *Conn) setDeadline(d *dir, t time.Time) error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.closing {
+		return c.pathError("set deadline", os.ErrClosed)
+	}
+	d.deadline = t
+	if d.s != nil {
+		d.s.f.SetReadDeadline(t)
+	}
+	return nil
+}
+
+// wait calls d.cur through the slot's RawConn.Read until it reports done.
+// The netpoller clears the slot's readiness before the first call (as it
+// does before any read of its own), so the socket call that finds EAGAIN
+// must be made inside it: readiness that arrives after that call's start
+// is then never lost. Events left in the set need no draining: each new
+// one wakes the netpoller again.
+func (c *Conn) wait(d *dir) error {
+	c.mu.Lock()
+	if c.closing {
+		c.mu.Unlock()
+		return os.ErrClosed
+	}
+	if d.s == nil {
+		s, err := getSlot()
+		if err == nil {
+			err = s.watch(c.fd, d.events, d.deadline)
+			if err != nil {
+				s.release()
+			}
+		}
+		if err != nil {
+			c.mu.Unlock()
+			return err
+		}
+		d.s = s
+	}
+	s := d.s
+	c.mu.Unlock()
+	err := s.rc.Read(d.call)
+	if err != nil {
+		c.mu.Lock()
+		closing := c.closing
+		c.mu.Unlock()
+		if closing {
+			return os.ErrClosed
+		}
+	}
+	return err
+}
+
+// Read reads up to len(p) bytes, waiting for them; io.EOF at the end.
+func (c *Conn) Read(p []byte) (int, error) {
+	if len(p) == 0 {
+		return 0, nil
+	}
+	d := &c.rd
+	d.p, d.n, d.errno = p, 0, 0
+	err := c.do(d, d.fn)
+	n, errno := d.n, d.errno
+	d.p = nil
+	switch {
+	case err != nil:
+		return 0, c.pathError("read", err)
+	case errno != 0:
+		return 0, c.pathError("read", errno)
+	case n == 0:
+		return 0, io.EOF
+	}
+	return n, nil
+}
+
+func (c *Conn) readRaw(fd uintptr) bool {
+	d := &c.rd
+	for {
+		n, e := rawsys.Read(fd, d.p)
+		switch e {
+		case unix.EINTR:
+			continue
+		case unix.EAGAIN:
+			return false
+		}
+		d.n, d.errno = n, e
+		return true
+	}
+}
+
+// Write writes all of p, waiting for room, or returns an error.
+func (c *Conn) Write(p []byte) (int, error) {
+	if len(p) == 0 {
+		return 0, nil
+	}
+	d := &c.wr
+	d.p, d.n, d.errno = p, 0, 0
+	err := c.do(d, d.fn)
+	n, errno := d.n, d.errno
+	d.p = nil
+	if err == nil && errno != 0 {
+		err = errno
+	}
+	if err != nil {
+		return n, c.pathError("write", err)
+	}
+	return n, nil
+}
+
+func (c *Conn) writeRaw(fd uintptr) bool {
+	d := &c.wr
+	for d.n < len(d.p) {
+		n, e := rawsys.Write(fd, d.p[d.n:])
+		switch e {
+		case 0:
+			d.n += n
+		case unix.EINTR:
+		case unix.EAGAIN:
+			return false
+		default:
+			d.errno = e
+			return true
+		}
+	}
+	return true
+}
+
+// do calls f until it reports done, waiting for d's readiness between
+// calls (f returns false after EAGAIN).
+func (c *Conn) do(d *dir, f func(fd uintptr) bool) error {
+	if !c.incref() {
+		return os.ErrClosed
+	}
+	defer c.decref()
+	if f(uintptr(c.fd)) {
+		return nil
+	}
+	d.cur = f
+	err := c.wait(d)
+	d.cur = nil
+	return err
+}
+
+func (c *Conn) pathError(op string, err error) error {
+	return &os.PathError{Op: op, Path: c.name, Err: err}
+}
+
+// SyscallConn gives raw access to the socket, with the semantics of
+// syscall.RawConn: Read and Write call f until it returns true, waiting
+// for readiness in between.
+func (c *Conn) SyscallConn() (syscall.RawConn, error) { return rawConn{c}, nil }
+
+type rawConn struct{ c *Conn }
+
+func (r rawConn) Control(f func(fd uintptr)) error {
+	if !r.c.incref() {
+		return os.ErrClosed
+	}
+	defer r.c.decref()
+	f(uintptr(r.c.fd))
+	return nil
+}
+
+func (r rawConn) Read(f func(fd uintptr) bool) error  { return r.c.do(&r.c.rd, f) }
+func (r rawConn) Write(f func(fd uintptr) bool) error { return r.c.do(&r.c.wr, f) }
+
+// A slot is an epoll set registered with the Go netpoller, which a Conn
+// borrows to wait on one direction of its socket.
+type slot struct {
+	epfd   int
+	f      *os.File // epfd, as the netpoller knows it; its read deadline is the wait's
+	rc     syscall.RawConn
+	events [4]unix.EpollEvent
+	clear  func(fd uintptr) bool // take without waiting, bound once
+}
+
+// maxIdleSlots bounds the pool: a burst of waits beyond it closes the
+// extra slots afterwards.
+const maxIdleSlots = 256
+
+var slots struct {
+	mu   sync.Mutex
+	idle []*slot
+}
+
+func getSlot() (*slot, error) {
+	slots.mu.Lock()
+	if n := len(slots.idle); n > 0 {
+		s := slots.idle[n-1]
+		slots.idle = slots.idle[:n-1]
+		slots.mu.Unlock()
+		return s, nil
+	}
+	slots.mu.Unlock()
+	fd, err := unix.EpollCreate1(unix.EPOLL_CLOEXEC)
+	if err != nil {
+		return nil, os.NewSyscallError("epoll_create1", err)
+	}
+	if err := unix.SetNonblock(fd, true); err != nil {
+		unix.Close(fd)
+		return nil, err
+	}
+	// The set's own descriptor is readable while it has events.
+	f := os.NewFile(uintptr(fd), "rawpoll")
+	rc, err := f.SyscallConn()
+	if err != nil {
+		f.Close()
+		return nil, err
+	}
+	s := &slot{epfd: fd, f: f, rc: rc}
+	s.clear = func(epfd uintptr) bool { s.take(epfd); return true }
+	return s, nil
+}
+
+// watch adds fd to the set. Added edge-triggered, a socket that is ready
+// already reports at once, so no readiness is lost between the EAGAIN
+// that led here and the wait.
+func (s *slot) watch(fd int, events uint32, deadline time.Time) error {
+	ev := unix.EpollEvent{Events: events, Fd: int32(fd)}
+	err := unix.EpollCtl(s.epfd, unix.EPOLL_CTL_ADD, fd, &ev)
+	if err == unix.EEXIST {
+		err = unix.EpollCtl(s.epfd, unix.EPOLL_CTL_MOD, fd, &ev)
+	}
+	if err != nil {
+		return os.NewSyscallError("epoll_ctl", err)
+	}
+	if !deadline.IsZero() {
+		s.f.SetReadDeadline(deadline)
+	}
+	return nil
+}
+
+// take consumes the set's events (a returned slot starts empty): true
+// when there were any.
+func (s *slot) take(epfd uintptr) bool {
+	r, _, e := unix.RawSyscall6(unix.SYS_EPOLL_WAIT, epfd, uintptr(unsafe.Pointer(&s.events[0])), uintptr(len(s.events)), 0, 0, 0)
+	return e == 0 && r > 0
+}
+
+// release returns the slot to the pool once its socket is closed (which
+// took the socket out of the set).
+func (s *slot) release() {
+	s.f.SetReadDeadline(time.Time{})
+	s.rc.Read(s.clear) // stale events
+	slots.mu.Lock()
+	if len(slots.idle) < maxIdleSlots {
+		slots.idle = append(slots.idle, s)
+		s = nil
+	}
+	slots.mu.Unlock()
+	if s != nil {
+		s.f.Close()
+	}
+}

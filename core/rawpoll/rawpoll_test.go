@@ -1,0 +1,338 @@
+package rawpoll
+
+import (
+	"bytes"
+	"errors"
+	"io"
+	"os"
+	"strconv"
+	"sync"
+	"testing"
+	"time"
+
+	"golang.org/x/sys/unix"
+)
+
+// pair returns a Conn and the plain descriptor of its peer (a unix stream
+// socket pair, both non-blocking).
+func pair(t testing.TB) (*Conn, int) {
+	t.Helper()
+	fds, err := unix.Socketpair(unix.AF_UNIX, unix.SOCK_STREAM|unix.SOCK_NONBLOCK|unix.SOCK_CLOEXEC, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := Open(fds[0], "pair")
+	t.Cleanup(func() { c.Close(); unix.Close(fds[1]) })
+	return c, fds[1]
+}
+
+func TestReadWaitsForData(t *testing.T) {
+	c, peer := pair(t)
+	go func() {
+		time.Sleep(30 * time.Millisecond)
+		unix.Write(peer, []byte("hello"))
+	}()
+	var b [16]byte
+	n, err := c.Read(b[:])
+	if err != nil || string(b[:n]) != "hello" {
+		t.Fatalf("read %q, %v", b[:n], err)
+	}
+}
+
+func TestReadEOF(t *testing.T) {
+	c, peer := pair(t)
+	unix.Write(peer, []byte("last"))
+	unix.Shutdown(peer, unix.SHUT_WR)
+	got, err := io.ReadAll(c)
+	if err != nil || string(got) != "last" {
+		t.Fatalf("read %q, %v", got, err)
+	}
+}
+
+// TestWriteWaitsForRoom writes more than the socket buffers hold while the
+// peer reads slowly: Write returns only when all of it went out.
+func TestWriteWaitsForRoom(t *testing.T) {
+	c, peer := pair(t)
+	want := bytes.Repeat([]byte("0123456789abcdef"), 1<<16) // 1 MiB
+	got := make(chan []byte)
+	go func() {
+		var all []byte
+		b := make([]byte, 8192)
+		for len(all) < len(want) {
+			n, err := unix.Read(peer, b)
+			if err == unix.EAGAIN {
+				time.Sleep(time.Millisecond)
+				continue
+			}
+			if err != nil || n == 0 {
+				break
+			}
+			all = append(all, b[:n]...)
+		}
+		got <- all
+	}()
+	n, err := c.Write(want)
+	if err != nil || n != len(want) {
+		t.Fatalf("wrote %d, %v", n, err)
+	}
+	if b := <-got; !bytes.Equal(b, want) {
+		t.Fatalf("peer read %d bytes, not what was written", len(b))
+	}
+}
+
+func TestDeadlines(t *testing.T) {
+	c, _ := pair(t)
+	c.SetReadDeadline(time.Now().Add(40 * time.Millisecond))
+	start := time.Now()
+	var b [1]byte
+	_, err := c.Read(b[:])
+	if !errors.Is(err, os.ErrDeadlineExceeded) {
+		t.Fatalf("read: %v, want a deadline error", err)
+	}
+	if d := time.Since(start); d < 35*time.Millisecond || d > 2*time.Second {
+		t.Fatalf("deadline hit after %v", d)
+	}
+	// A deadline in the past fails at once; clearing it lets reads wait.
+	c.SetReadDeadline(time.Unix(1, 0))
+	if _, err := c.Read(b[:]); !errors.Is(err, os.ErrDeadlineExceeded) {
+		t.Fatalf("past deadline: %v", err)
+	}
+	c.SetReadDeadline(time.Time{})
+	done := make(chan error, 1)
+	go func() { _, err := c.Read(b[:]); done <- err }()
+	select {
+	case err := <-done:
+		t.Fatalf("read without deadline returned %v", err)
+	case <-time.After(50 * time.Millisecond):
+	}
+	// Moving the deadline into the past wakes the waiting read.
+	c.SetReadDeadline(time.Unix(1, 0))
+	select {
+	case err := <-done:
+		if !errors.Is(err, os.ErrDeadlineExceeded) {
+			t.Fatalf("read: %v", err)
+		}
+	case <-time.After(2 * time.Second):
+		t.Fatal("a new deadline did not wake the read")
+	}
+}
+
+// TestCloseWakesAndReleases: Close from another goroutine ends a blocked
+// read with os.ErrClosed, and the descriptor is closed only after it.
+func TestCloseWakesAndReleases(t *testing.T) {
+	c, peer := pair(t)
+	done := make(chan error, 1)
+	go func() {
+		var b [1]byte
+		_, err := c.Read(b[:])
+		done <- err
+	}()
+	time.Sleep(20 * time.Millisecond)
+	if err := c.Close(); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case err := <-done:
+		if !errors.Is(err, os.ErrClosed) {
+			t.Fatalf("read: %v, want os.ErrClosed", err)
+		}
+	case <-time.After(2 * time.Second):
+		t.Fatal("Close did not wake the read")
+	}
+	// The peer sees the close.
+	var b [1]byte
+	for i := 0; ; i++ {
+		n, err := unix.Read(peer, b[:])
+		if err == nil && n == 0 {
+			break
+		}
+		if i > 200 {
+			t.Fatalf("peer did not see the close: %d, %v", n, err)
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	if err := c.Close(); !errors.Is(err, os.ErrClosed) {
+		t.Fatalf("second Close: %v", err)
+	}
+	if _, err := c.Write([]byte("x")); !errors.Is(err, os.ErrClosed) {
+		t.Fatalf("write after Close: %v", err)
+	}
+}
+
+// TestNoDescriptorLeak opens and closes many connections, some with a
+// read in flight, and counts the process's descriptors.
+func TestNoDescriptorLeak(t *testing.T) {
+	before := fdCount(t)
+	var wg sync.WaitGroup
+	for i := 0; i < 200; i++ {
+		fds, err := unix.Socketpair(unix.AF_UNIX, unix.SOCK_STREAM|unix.SOCK_NONBLOCK|unix.SOCK_CLOEXEC, 0)
+		if err != nil {
+			t.Fatal(err)
+		}
+		c := Open(fds[0], "pair"+strconv.Itoa(i))
+		if i%2 == 0 {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				var b [1]byte
+				c.Read(b[:])
+			}()
+		}
+		unix.Write(fds[1], []byte("x"))
+		c.Close()
+		unix.Close(fds[1])
+	}
+	wg.Wait()
+	// Waits borrowed slots; the pool may keep them (at most a few here).
+	slots.mu.Lock()
+	pooled := len(slots.idle)
+	slots.mu.Unlock()
+	if after := fdCount(t); after > before+pooled || pooled > 8 {
+		t.Fatalf("descriptors %d -> %d, %d slots pooled", before, after, pooled)
+	}
+}
+
+// TestConcurrentReadWrite runs a reader and a writer on one Conn against
+// an echoing peer (the FastCGI client's stdin copier and response reader).
+func TestConcurrentReadWrite(t *testing.T) {
+	c, peer := pair(t)
+	pc := Open(peer, "peer")
+	go io.Copy(pc, pc) // echo
+	want := bytes.Repeat([]byte("golighty"), 1<<15)
+	go func() {
+		if _, err := c.Write(want); err != nil {
+			t.Errorf("write: %v", err)
+		}
+	}()
+	got := make([]byte, len(want))
+	if _, err := io.ReadFull(c, got); err != nil || !bytes.Equal(got, want) {
+		t.Fatalf("echo differs: %v", err)
+	}
+}
+
+// TestSyscallConnConnect waits for a connect in progress through
+// SyscallConn's Write, as the FastCGI dialer does for TCP backends.
+func TestSyscallConnConnect(t *testing.T) {
+	ln, err := unix.Socket(unix.AF_INET, unix.SOCK_STREAM|unix.SOCK_CLOEXEC, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer unix.Close(ln)
+	if err := unix.Bind(ln, &unix.SockaddrInet4{Addr: [4]byte{127, 0, 0, 1}}); err != nil {
+		t.Fatal(err)
+	}
+	unix.Listen(ln, 4)
+	sa, _ := unix.Getsockname(ln)
+	fd, err := unix.Socket(unix.AF_INET, unix.SOCK_STREAM|unix.SOCK_NONBLOCK|unix.SOCK_CLOEXEC, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cerr := unix.Connect(fd, sa)
+	c := Open(fd, "tcp")
+	defer c.Close()
+	if cerr != nil && cerr != unix.EINPROGRESS {
+		t.Fatal(cerr)
+	}
+	rc, _ := c.SyscallConn()
+	var peerErr error
+	err = rc.Write(func(fd uintptr) bool {
+		_, peerErr = unix.Getpeername(int(fd))
+		return peerErr == nil
+	})
+	if err != nil || peerErr != nil {
+		t.Fatalf("connect: %v, %v", err, peerErr)
+	}
+}
+
+func fdCount(t testing.TB) int {
+	ents, err := os.ReadDir("/proc/self/fd")
+	if err != nil {
+		t.Skip("no /proc/self/fd")
+	}
+	return len(ents)
+}
+
+// BenchmarkRoundTrip is one request/response exchange over a socket pair
+// with a goroutine echoing: a read that waits, and a write.
+func BenchmarkRoundTrip(b *testing.B) {
+	c, peer := pair(b)
+	pc := Open(peer, "peer")
+	go func() {
+		var buf [64]byte
+		for {
+			n, err := pc.Read(buf[:])
+			if err != nil {
+				return
+			}
+			pc.Write(buf[:n])
+		}
+	}()
+	msg := []byte("ping")
+	var buf [64]byte
+	b.ReportAllocs()
+	for b.Loop() {
+		c.Write(msg)
+		if _, err := c.Read(buf[:]); err != nil {
+			b.Fatal(err)
+		}
+	}
+	pc.Close()
+}
+
+// BenchmarkOpenClose is a connection's registration and close.
+func BenchmarkOpenClose(b *testing.B) {
+	b.ReportAllocs()
+	for b.Loop() {
+		fds, err := unix.Socketpair(unix.AF_UNIX, unix.SOCK_STREAM|unix.SOCK_NONBLOCK|unix.SOCK_CLOEXEC, 0)
+		if err != nil {
+			b.Fatal(err)
+		}
+		c := Open(fds[0], "pair")
+		c.Close()
+		unix.Close(fds[1])
+	}
+}
+
+// BenchmarkRoundTripOSFile is BenchmarkRoundTrip through *os.File, what
+// the FastCGI client used before, for comparison.
+func BenchmarkRoundTripOSFile(b *testing.B) {
+	fds, err := unix.Socketpair(unix.AF_UNIX, unix.SOCK_STREAM|unix.SOCK_NONBLOCK|unix.SOCK_CLOEXEC, 0)
+	if err != nil {
+		b.Fatal(err)
+	}
+	c, pc := os.NewFile(uintptr(fds[0]), "c"), os.NewFile(uintptr(fds[1]), "peer")
+	defer c.Close()
+	go func() {
+		var buf [64]byte
+		for {
+			n, err := pc.Read(buf[:])
+			if err != nil {
+				return
+			}
+			pc.Write(buf[:n])
+		}
+	}()
+	msg := []byte("ping")
+	var buf [64]byte
+	b.ReportAllocs()
+	for b.Loop() {
+		c.Write(msg)
+		if _, err := c.Read(buf[:]); err != nil {
+			b.Fatal(err)
+		}
+	}
+	pc.Close()
+}
+
+// BenchmarkOpenCloseOSFile is BenchmarkOpenClose through os.NewFile.
+func BenchmarkOpenCloseOSFile(b *testing.B) {
+	b.ReportAllocs()
+	for b.Loop() {
+		fds, err := unix.Socketpair(unix.AF_UNIX, unix.SOCK_STREAM|unix.SOCK_NONBLOCK|unix.SOCK_CLOEXEC, 0)
+		if err != nil {
+			b.Fatal(err)
+		}
+		os.NewFile(uintptr(fds[0]), "pair").Close()
+		unix.Close(fds[1])
+	}
+}

@@ -1,0 +1,69 @@
+package rawsys
+
+import (
+	"syscall"
+	"unsafe"
+
+	"golang.org/x/sys/unix"
+)
+
+// Connect is connect(2) on a non-blocking socket. Connecting to a local
+// backend wakes its accept(2), and the woken process may run before the
+// call returns (both pinned to one core, say), which is what the
+// scheduler's bookkeeping must not see (see the package comment).
+func Connect(fd int, sa unix.Sockaddr) syscall.Errno {
+	var buf [unsafe.Sizeof(unix.RawSockaddrAny{})]byte
+	p := unsafe.Pointer(&buf[0])
+	var n uintptr
+	switch sa := sa.(type) {
+	case *unix.SockaddrUnix:
+		rsa := (*unix.RawSockaddrUnix)(p)
+		name := sa.Name
+		abstract := len(name) > 0 && name[0] == '@'
+		if len(name) > len(rsa.Path) || len(name) == len(rsa.Path) && !abstract {
+			return unix.EINVAL
+		}
+		rsa.Family = unix.AF_UNIX
+		for i := 0; i < len(name); i++ {
+			rsa.Path[i] = int8(name[i])
+		}
+		n = unsafe.Offsetof(rsa.Path)
+		if len(name) > 0 {
+			n += uintptr(len(name)) + 1 // the name and its NUL
+		}
+		if abstract { // the name starts with a NUL and has none at its end
+			rsa.Path[0] = 0
+			n--
+		}
+	case *unix.SockaddrInet4:
+		rsa := (*unix.RawSockaddrInet4)(p)
+		rsa.Family = unix.AF_INET
+		rsa.Port = htons(sa.Port)
+		rsa.Addr = sa.Addr
+		n = unix.SizeofSockaddrInet4
+	case *unix.SockaddrInet6:
+		rsa := (*unix.RawSockaddrInet6)(p)
+		rsa.Family = unix.AF_INET6
+		rsa.Port = htons(sa.Port)
+		rsa.Addr = sa.Addr
+		rsa.Scope_id = sa.ZoneId
+		n = unix.SizeofSockaddrInet6
+	default:
+		return unix.EAFNOSUPPORT
+	}
+	_, _, e := unix.RawSyscall(unix.SYS_CONNECT, uintptr(fd), uintptr(p), n)
+	return e
+}
+
+// htons puts a port in network byte order as the raw sockaddr stores it.
+func htons(port int) uint16 {
+	b := [2]byte{byte(port >> 8), byte(port)}
+	return *(*uint16)(unsafe.Pointer(&b[0]))
+}
+
+// SetsockoptInt is setsockopt(2) of an int option.
+func SetsockoptInt(fd, level, opt, value int) syscall.Errno {
+	v := int32(value)
+	_, _, e := unix.RawSyscall6(unix.SYS_SETSOCKOPT, uintptr(fd), uintptr(level), uintptr(opt), uintptr(unsafe.Pointer(&v)), 4, 0)
+	return e
+}

@@ -1,0 +1,97 @@
+package rawsys
+
+import (
+	"net"
+	"path/filepath"
+	"testing"
+
+	"golang.org/x/sys/unix"
+)
+
+// TestConnect connects raw sockets to real listeners of every address
+// family Connect encodes, and checks that the peer sees the right address.
+func TestConnect(t *testing.T) {
+	dir := t.TempDir()
+	cases := []struct {
+		name, network, addr string
+		domain              int
+		sa                  func(net.Addr) unix.Sockaddr
+	}{
+		{"unix", "unix", filepath.Join(dir, "s"), unix.AF_UNIX, func(a net.Addr) unix.Sockaddr {
+			return &unix.SockaddrUnix{Name: a.String()}
+		}},
+		{"abstract", "unix", "@golighty-rawsys-test", unix.AF_UNIX, func(a net.Addr) unix.Sockaddr {
+			return &unix.SockaddrUnix{Name: "@golighty-rawsys-test"}
+		}},
+		{"tcp4", "tcp4", "127.0.0.1:0", unix.AF_INET, func(a net.Addr) unix.Sockaddr {
+			ta := a.(*net.TCPAddr)
+			return &unix.SockaddrInet4{Port: ta.Port, Addr: [4]byte(ta.IP.To4())}
+		}},
+		{"tcp6", "tcp6", "[::1]:0", unix.AF_INET6, func(a net.Addr) unix.Sockaddr {
+			ta := a.(*net.TCPAddr)
+			return &unix.SockaddrInet6{Port: ta.Port, Addr: [16]byte(ta.IP.To16())}
+		}},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			ln, err := net.Listen(tc.network, tc.addr)
+			if err != nil {
+				t.Skipf("no %s listener here: %v", tc.name, err)
+			}
+			defer ln.Close()
+			fd, err := unix.Socket(tc.domain, unix.SOCK_STREAM|unix.SOCK_CLOEXEC, 0)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer unix.Close(fd)
+			if e := Connect(fd, tc.sa(ln.Addr())); e != 0 {
+				t.Fatalf("connect %s: %v", ln.Addr(), e)
+			}
+			c, err := ln.Accept()
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer c.Close()
+			if _, e := Write(uintptr(fd), []byte("ping")); e != 0 {
+				t.Fatal(e)
+			}
+			var b [4]byte
+			if _, err := c.Read(b[:]); err != nil || string(b[:]) != "ping" {
+				t.Fatalf("peer read %q, %v", b, err)
+			}
+			if tc.network != "unix" {
+				local, err := unix.Getsockname(fd)
+				if err != nil {
+					t.Fatal(err)
+				}
+				var port int
+				switch sa := local.(type) {
+				case *unix.SockaddrInet4:
+					port = sa.Port
+				case *unix.SockaddrInet6:
+					port = sa.Port
+				}
+				if got := c.RemoteAddr().(*net.TCPAddr).Port; got != port {
+					t.Fatalf("peer sees port %d, socket has %d", got, port)
+				}
+			}
+		})
+	}
+}
+
+// TestConnectRefusesLongPaths: a path that does not fit sun_path is an
+// error, not a truncated address.
+func TestConnectRefusesLongPaths(t *testing.T) {
+	fd, err := unix.Socket(unix.AF_UNIX, unix.SOCK_STREAM, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer unix.Close(fd)
+	long := make([]byte, 108)
+	for i := range long {
+		long[i] = 'a'
+	}
+	if e := Connect(fd, &unix.SockaddrUnix{Name: string(long)}); e != unix.EINVAL {
+		t.Fatalf("got %v, want EINVAL", e)
+	}
+}

@@ -1,0 +1,32 @@
+//go:build !race
+
+package rawsys
+
+import (
+	"syscall"
+	"unsafe"
+
+	"golang.org/x/sys/unix"
+)
+
+// RaceEnabled reports whether the calls go through package syscall (a
+// race-detector build); paths with no syscall fallback check it.
+const RaceEnabled = false
+
+// Read is read(2).
+func Read(fd uintptr, p []byte) (int, syscall.Errno) {
+	r, _, e := unix.RawSyscall(unix.SYS_READ, fd, uintptr(unsafe.Pointer(&p[0])), uintptr(len(p)))
+	return int(r), e
+}
+
+// Write is write(2).
+func Write(fd uintptr, p []byte) (int, syscall.Errno) {
+	r, _, e := unix.RawSyscall(unix.SYS_WRITE, fd, uintptr(unsafe.Pointer(&p[0])), uintptr(len(p)))
+	return int(r), e
+}
+
+// Writev is writev(2).
+func Writev(fd uintptr, iov []unix.Iovec) (int, syscall.Errno) {
+	r, _, e := unix.RawSyscall(unix.SYS_WRITEV, fd, uintptr(unsafe.Pointer(&iov[0])), uintptr(len(iov)))
+	return int(r), e
+}

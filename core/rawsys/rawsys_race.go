@@ -1,0 +1,36 @@
+//go:build race
+
+package rawsys
+
+import (
+	"syscall"
+	"unsafe"
+
+	"golang.org/x/sys/unix"
+)
+
+// RaceEnabled reports whether the calls go through package syscall (a
+// race-detector build); paths with no syscall fallback check it.
+const RaceEnabled = true
+
+// Read is read(2).
+func Read(fd uintptr, p []byte) (int, syscall.Errno) {
+	return errnoOf(syscall.Read(int(fd), p))
+}
+
+// Write is write(2).
+func Write(fd uintptr, p []byte) (int, syscall.Errno) {
+	return errnoOf(syscall.Write(int(fd), p))
+}
+
+// Writev writes the first buffer only: callers loop until all is written.
+func Writev(fd uintptr, iov []unix.Iovec) (int, syscall.Errno) {
+	return Write(fd, unsafe.Slice(iov[0].Base, iov[0].Len))
+}
+
+func errnoOf(n int, err error) (int, syscall.Errno) {
+	if e, ok := err.(syscall.Errno); ok {
+		return 0, e
+	}
+	return max(n, 0), 0
+}

@@ -20,6 +20,8 @@ package rawpoll
 
 import (
 	"io"
+	"net"
+	"net/netip"
 	"os"
 	"sync"
 	"syscall"
@@ -30,13 +32,13 @@ import (
 	"golang.org/x/sys/unix"
 )
 
-// Conn is a non-blocking socket. It implements io.ReadWriteCloser with
-// deadlines and syscall.Conn, as an *os.File does (errors are
-// *os.PathError with os.ErrDeadlineExceeded and os.ErrClosed as os.File
-// reports them).
+// Conn is a non-blocking socket. It implements net.Conn (with CloseWrite)
+// and syscall.Conn; errors are *os.PathError with os.ErrDeadlineExceeded
+// and os.ErrClosed, as os.File reports them.
 type Conn struct {
-	fd   int
-	name string
+	fd     int
+	name   string
+	remote net.Addr // set by Target.Dial
 
 	// mu guards refs, closing and the directions' slots and deadlines:
 	// an operation holds a reference for its whole duration, so the
@@ -79,6 +81,38 @@ func Open(fd int, name string) *Conn {
 
 // Name is the name given to Open.
 func (c *Conn) Name() string { return c.name }
+
+// RemoteAddr is the address dialed (nil for a Conn made by Open).
+func (c *Conn) RemoteAddr() net.Addr { return c.remote }
+
+// LocalAddr is the socket's own address, asked for when needed.
+func (c *Conn) LocalAddr() net.Addr {
+	var sa unix.Sockaddr
+	c.rawControl(func(fd uintptr) { sa, _ = unix.Getsockname(int(fd)) })
+	switch sa := sa.(type) {
+	case *unix.SockaddrInet4:
+		return net.TCPAddrFromAddrPort(netip.AddrPortFrom(netip.AddrFrom4(sa.Addr), uint16(sa.Port)))
+	case *unix.SockaddrInet6:
+		return net.TCPAddrFromAddrPort(netip.AddrPortFrom(netip.AddrFrom16(sa.Addr), uint16(sa.Port)))
+	case *unix.SockaddrUnix:
+		return &net.UnixAddr{Name: sa.Name, Net: "unix"}
+	}
+	return nil
+}
+
+// CloseWrite shuts down the sending side (the peer reads EOF).
+func (c *Conn) CloseWrite() error {
+	var e syscall.Errno
+	if err := c.rawControl(func(fd uintptr) {
+		_, _, e = unix.RawSyscall(unix.SYS_SHUTDOWN, fd, unix.SHUT_WR, 0)
+	}); err != nil {
+		return c.pathError("shutdown", err)
+	}
+	if e != 0 {
+		return c.pathError("shutdown", e)
+	}
+	return nil
+}
 
 func (c *Conn) incref() bool {
 	c.mu.Lock()
@@ -300,12 +334,14 @@ func (c *Conn) SyscallConn() (syscall.RawConn, error) { return rawConn{c}, nil }
 
 type rawConn struct{ c *Conn }
 
-func (r rawConn) Control(f func(fd uintptr)) error {
-	if !r.c.incref() {
+func (r rawConn) Control(f func(fd uintptr)) error { return r.c.rawControl(f) }
+
+func (c *Conn) rawControl(f func(fd uintptr)) error {
+	if !c.incref() {
 		return os.ErrClosed
 	}
-	defer r.c.decref()
-	f(uintptr(r.c.fd))
+	defer c.decref()
+	f(uintptr(c.fd))
 	return nil
 }
 

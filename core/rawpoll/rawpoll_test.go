@@ -2,11 +2,16 @@ package rawpoll
 
 import (
 	"bytes"
+	"context"
 	"errors"
 	"io"
+	"net"
 	"os"
+	"path/filepath"
 	"strconv"
+	"strings"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 
@@ -334,5 +339,76 @@ func BenchmarkOpenCloseOSFile(b *testing.B) {
 		}
 		os.NewFile(uintptr(fds[0]), "pair").Close()
 		unix.Close(fds[1])
+	}
+}
+
+// TestDialTCP dials a TCP listener through a Target and checks what a
+// gateway uses besides Read and Write: both addresses, and CloseWrite.
+func TestDialTCP(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	tg, err := Resolve(context.Background(), "tcp", ln.Addr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	c, err := tg.Dial(context.Background(), time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	peer, err := ln.Accept()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer peer.Close()
+	if got, want := c.RemoteAddr().String(), ln.Addr().String(); got != want {
+		t.Errorf("RemoteAddr %s, want %s", got, want)
+	}
+	if got, want := c.LocalAddr().String(), peer.RemoteAddr().String(); got != want {
+		t.Errorf("LocalAddr %s, want %s", got, want)
+	}
+	c.Write([]byte("up"))
+	if err := c.CloseWrite(); err != nil {
+		t.Fatal(err)
+	}
+	if b, err := io.ReadAll(peer); err != nil || string(b) != "up" {
+		t.Fatalf("peer read %q, %v (want the bytes, then EOF)", b, err)
+	}
+	peer.Write([]byte("down"))
+	peer.Close()
+	if b, err := io.ReadAll(c); err != nil || string(b) != "down" {
+		t.Fatalf("read %q, %v", b, err)
+	}
+}
+
+// TestDialErrors: a refused connect and a bad address come back as
+// net.Dial would report them.
+func TestDialErrors(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := ln.Addr().String()
+	ln.Close()
+	tg, err := Resolve(context.Background(), "tcp", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := tg.Dial(context.Background(), time.Second); !errors.Is(err, syscall.ECONNREFUSED) {
+		t.Errorf("closed port: %v, want connection refused", err)
+	}
+	missing := filepath.Join(t.TempDir(), "none.sock")
+	tg, _ = Resolve(context.Background(), "unix", missing)
+	if _, err := tg.Dial(context.Background(), 0); !errors.Is(err, syscall.ENOENT) || !strings.Contains(err.Error(), "dial unix "+missing) {
+		t.Errorf("missing socket: %v", err)
+	}
+	if _, err := Resolve(context.Background(), "tcp", "127.0.0.1"); err == nil {
+		t.Error("an address without a port resolved")
+	}
+	if _, err := Resolve(context.Background(), "udp", "127.0.0.1:1"); err == nil {
+		t.Error("udp resolved")
 	}
 }

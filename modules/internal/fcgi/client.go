@@ -26,6 +26,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/golighty/golighty/core/rawpoll"
 	"io"
 	"strings"
 	"sync"
@@ -85,9 +86,9 @@ type Dialer struct {
 	MaxConns int
 
 	poolOnce sync.Once
-	slots    chan struct{}          // one token per open connection
-	idle     chan *conn             // finished connections, oldest first
-	target   atomic.Pointer[target] // resolved address
+	slots    chan struct{}                  // one token per open connection
+	idle     chan *conn                     // finished connections, oldest first
+	target   atomic.Pointer[rawpoll.Target] // resolved address
 }
 
 // Request is one FastCGI request.

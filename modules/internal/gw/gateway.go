@@ -2,6 +2,7 @@ package gw
 
 import (
 	"errors"
+	"github.com/golighty/golighty/core/rawpoll"
 	"strconv"
 	"strings"
 	"sync"
@@ -294,6 +295,7 @@ type Proc struct {
 	overloaded atomic.Uint64 // connects refused with EAGAIN
 	pool       *ConnPool     // kept connections (keep-conn), see Pool
 	poolOnce   sync.Once
+	target     atomic.Pointer[rawpoll.Target] // Addr resolved by the first Dial
 }
 
 // Connected counts a connection made to the proc (".connected").

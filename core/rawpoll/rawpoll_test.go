@@ -262,6 +262,12 @@ func fdCount(t testing.TB) int {
 func BenchmarkRoundTrip(b *testing.B) {
 	c, peer := pair(b)
 	pc := Open(peer, "peer")
+	roundTrips(b, c, pc)
+}
+
+// roundTrips measures exchanges of a small message between c and pc,
+// which echoes it from its own goroutine; pc is closed at the end.
+func roundTrips(b *testing.B, c, pc io.ReadWriteCloser) {
 	go func() {
 		var buf [64]byte
 		for {
@@ -307,26 +313,7 @@ func BenchmarkRoundTripOSFile(b *testing.B) {
 	}
 	c, pc := os.NewFile(uintptr(fds[0]), "c"), os.NewFile(uintptr(fds[1]), "peer")
 	defer c.Close()
-	go func() {
-		var buf [64]byte
-		for {
-			n, err := pc.Read(buf[:])
-			if err != nil {
-				return
-			}
-			pc.Write(buf[:n])
-		}
-	}()
-	msg := []byte("ping")
-	var buf [64]byte
-	b.ReportAllocs()
-	for b.Loop() {
-		c.Write(msg)
-		if _, err := c.Read(buf[:]); err != nil {
-			b.Fatal(err)
-		}
-	}
-	pc.Close()
+	roundTrips(b, c, pc)
 }
 
 // BenchmarkOpenCloseOSFile is BenchmarkOpenClose through os.NewFile.

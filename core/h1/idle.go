@@ -8,6 +8,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/golighty/golighty/core/rawpoll"
 	"golang.org/x/sys/unix"
 )
 
@@ -73,18 +74,8 @@ type idlePoller struct {
 }
 
 func newIdlePoller(s *Server) (*idlePoller, error) {
-	fd, err := unix.EpollCreate1(unix.EPOLL_CLOEXEC)
+	f, raw, err := rawpoll.NewEpoll("h1-idle-epoll")
 	if err != nil {
-		return nil, err
-	}
-	if err := unix.SetNonblock(fd, true); err != nil {
-		unix.Close(fd)
-		return nil, err
-	}
-	f := os.NewFile(uintptr(fd), "h1-idle-epoll")
-	raw, err := f.SyscallConn()
-	if err != nil {
-		f.Close()
 		return nil, err
 	}
 	p := &idlePoller{srv: s, epfd: f, raw: raw, conns: map[uint64]*parkedConn{}, done: make(chan struct{})}

@@ -26,7 +26,6 @@ import (
 	"sync"
 	"syscall"
 	"time"
-	"unsafe"
 
 	"github.com/golighty/golighty/core/rawsys"
 	"golang.org/x/sys/unix"
@@ -351,11 +350,9 @@ func (r rawConn) Write(f func(fd uintptr) bool) error { return r.c.do(&r.c.wr, f
 // A slot is an epoll set registered with the Go netpoller, which a Conn
 // borrows to wait on one direction of its socket.
 type slot struct {
-	epfd   int
-	f      *os.File // epfd, as the netpoller knows it; its read deadline is the wait's
-	rc     syscall.RawConn
-	events [4]unix.EpollEvent
-	clear  func(fd uintptr) bool // take without waiting, bound once
+	epfd int
+	f    *os.File // epfd, as the netpoller knows it; its read deadline is the wait's
+	rc   syscall.RawConn
 }
 
 // maxIdleSlots bounds the pool: a burst of waits beyond it closes the
@@ -376,24 +373,35 @@ func getSlot() (*slot, error) {
 		return s, nil
 	}
 	slots.mu.Unlock()
+	f, rc, err := NewEpoll("rawpoll")
+	if err != nil {
+		return nil, err
+	}
+	s := &slot{f: f, rc: rc}
+	rc.Control(func(fd uintptr) { s.epfd = int(fd) }) // not f.Fd(): it makes the file blocking
+	return s, nil
+}
+
+// NewEpoll makes an epoll set registered with the Go netpoller: its
+// descriptor is readable while the set has events, so a goroutine waits
+// for them through the returned RawConn's Read with no thread blocked in
+// epoll_wait. Closing the File closes the set.
+func NewEpoll(name string) (*os.File, syscall.RawConn, error) {
 	fd, err := unix.EpollCreate1(unix.EPOLL_CLOEXEC)
 	if err != nil {
-		return nil, os.NewSyscallError("epoll_create1", err)
+		return nil, nil, os.NewSyscallError("epoll_create1", err)
 	}
 	if err := unix.SetNonblock(fd, true); err != nil {
 		unix.Close(fd)
-		return nil, err
+		return nil, nil, err
 	}
-	// The set's own descriptor is readable while it has events.
-	f := os.NewFile(uintptr(fd), "rawpoll")
+	f := os.NewFile(uintptr(fd), name)
 	rc, err := f.SyscallConn()
 	if err != nil {
 		f.Close()
-		return nil, err
+		return nil, nil, err
 	}
-	s := &slot{epfd: fd, f: f, rc: rc}
-	s.clear = func(epfd uintptr) bool { s.take(epfd); return true }
-	return s, nil
+	return f, rc, nil
 }
 
 // watch adds fd to the set. Added edge-triggered, a socket that is ready
@@ -414,18 +422,12 @@ func (s *slot) watch(fd int, events uint32, deadline time.Time) error {
 	return nil
 }
 
-// take consumes the set's events (a returned slot starts empty): true
-// when there were any.
-func (s *slot) take(epfd uintptr) bool {
-	r, _, e := unix.RawSyscall6(unix.SYS_EPOLL_WAIT, epfd, uintptr(unsafe.Pointer(&s.events[0])), uintptr(len(s.events)), 0, 0, 0)
-	return e == 0 && r > 0
-}
-
-// release returns the slot to the pool once its socket is closed (which
-// took the socket out of the set).
+// release returns the slot to the pool once its socket is closed, which
+// took the socket out of the set. (Should a forked child still hold the
+// socket, its stale entry can only cause a spurious wake-up, after which
+// the waiting call tries its I/O again.)
 func (s *slot) release() {
 	s.f.SetReadDeadline(time.Time{})
-	s.rc.Read(s.clear) // stale events
 	slots.mu.Lock()
 	if len(slots.idle) < maxIdleSlots {
 		slots.idle = append(slots.idle, s)

@@ -4,6 +4,7 @@ import (
 	"net"
 	"path/filepath"
 	"testing"
+	"time"
 
 	"golang.org/x/sys/unix"
 )
@@ -93,5 +94,46 @@ func TestConnectRefusesLongPaths(t *testing.T) {
 	}
 	if e := Connect(fd, &unix.SockaddrUnix{Name: string(long)}); e != unix.EINVAL {
 		t.Fatalf("got %v, want EINVAL", e)
+	}
+}
+
+// TestReadable peeks at a socket with nothing to read, with data (which
+// the peek leaves in place), and at its end.
+func TestReadable(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	c, err := net.Dial("tcp", ln.Addr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	peer, err := ln.Accept()
+	if err != nil {
+		t.Fatal(err)
+	}
+	rc, _ := c.(*net.TCPConn).SyscallConn()
+	if r, err := Readable(rc); r || err != nil {
+		t.Fatalf("idle socket: readable=%v, %v", r, err)
+	}
+	peer.Write([]byte("x"))
+	time.Sleep(20 * time.Millisecond)
+	if r, err := Readable(rc); !r || err != nil {
+		t.Fatalf("with data: readable=%v, %v", r, err)
+	}
+	var buf [1]byte
+	if n, _ := c.Read(buf[:]); n != 1 || buf[0] != 'x' {
+		t.Fatalf("the peek consumed the byte: %q", buf[:n])
+	}
+	peer.Close()
+	time.Sleep(20 * time.Millisecond)
+	if r, err := Readable(rc); !r || err != nil {
+		t.Fatalf("at EOF: readable=%v, %v", r, err)
+	}
+	c.Close()
+	if _, err := Readable(rc); err == nil {
+		t.Fatal("closed connection: no error")
 	}
 }

@@ -27,14 +27,13 @@ import (
 	"errors"
 	"fmt"
 	"github.com/golighty/golighty/core/rawpoll"
+	"github.com/golighty/golighty/core/rawsys"
 	"io"
 	"strings"
 	"sync"
 	"sync/atomic"
 	"syscall"
 	"time"
-
-	"golang.org/x/sys/unix"
 )
 
 var (
@@ -424,14 +423,8 @@ func peerAlive(nc backendConn) bool {
 	if err != nil {
 		return false
 	}
-	alive := false
-	var b [1]byte
-	err = rc.Read(func(fd uintptr) bool {
-		_, _, e := unix.Recvfrom(int(fd), b[:], unix.MSG_PEEK|unix.MSG_DONTWAIT)
-		alive = e == unix.EAGAIN
-		return true
-	})
-	return err == nil && alive
+	ready, err := rawsys.Readable(rc)
+	return err == nil && !ready
 }
 
 // stdinStream copies a large or unknown-length body into STDIN records on
@@ -638,13 +631,7 @@ func readable(nc backendConn) bool {
 	if err != nil {
 		return true
 	}
-	ready := true
-	var b [1]byte
-	err = rc.Read(func(fd uintptr) bool {
-		_, _, e := unix.Recvfrom(int(fd), b[:], unix.MSG_PEEK|unix.MSG_DONTWAIT)
-		ready = e != unix.EAGAIN
-		return true
-	})
+	ready, err := rawsys.Readable(rc)
 	return ready || err != nil
 }
 

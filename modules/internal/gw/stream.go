@@ -10,7 +10,7 @@ import (
 	"time"
 
 	"github.com/golighty/golighty/core/rawpoll"
-	"golang.org/x/sys/unix"
+	"github.com/golighty/golighty/core/rawsys"
 )
 
 // This file is the connect step lighttpd's gw_backend.c shares between the
@@ -202,14 +202,8 @@ func alive(c net.Conn) bool {
 	if err != nil {
 		return false
 	}
-	ok = false
-	raw.Read(func(fd uintptr) bool {
-		var b [1]byte
-		_, _, err := unix.Recvfrom(int(fd), b[:], unix.MSG_PEEK|unix.MSG_DONTWAIT)
-		ok = err == unix.EAGAIN
-		return true
-	})
-	return ok
+	ready, err := rawsys.Readable(raw)
+	return err == nil && !ready
 }
 
 // CloseIdle closes the kept connections of every proc of h.

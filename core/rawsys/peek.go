@@ -1,0 +1,22 @@
+package rawsys
+
+import (
+	"syscall"
+	"unsafe"
+
+	"golang.org/x/sys/unix"
+)
+
+// Readable reports whether a read of the socket behind rc would return at
+// once, with data, the end of the stream or an error, rather than wait: a
+// one-byte non-blocking MSG_PEEK, which consumes nothing. err is set when
+// rc itself fails (the connection is closed).
+func Readable(rc syscall.RawConn) (readable bool, err error) {
+	err = rc.Read(func(fd uintptr) bool {
+		var b [1]byte
+		_, _, e := unix.RawSyscall6(unix.SYS_RECVFROM, fd, uintptr(unsafe.Pointer(&b[0])), 1, unix.MSG_PEEK|unix.MSG_DONTWAIT, 0, 0)
+		readable = e != unix.EAGAIN
+		return true
+	})
+	return readable, err
+}

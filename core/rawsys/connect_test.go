@@ -1,7 +1,9 @@
 package rawsys
 
 import (
+	"errors"
 	"net"
+	"os"
 	"path/filepath"
 	"testing"
 	"time"
@@ -135,5 +137,43 @@ func TestReadable(t *testing.T) {
 	c.Close()
 	if _, err := Readable(rc); err == nil {
 		t.Fatal("closed connection: no error")
+	}
+}
+
+// TestAwaitReadable waits for data arriving later, leaves it unread, and
+// gives up at the read deadline.
+func TestAwaitReadable(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	c, err := net.Dial("tcp", ln.Addr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	peer, err := ln.Accept()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer peer.Close()
+	rc, _ := c.(*net.TCPConn).SyscallConn()
+	c.SetReadDeadline(time.Now().Add(30 * time.Millisecond))
+	if err := AwaitReadable(rc); !errors.Is(err, os.ErrDeadlineExceeded) {
+		t.Fatalf("nothing sent: %v, want the deadline", err)
+	}
+	c.SetReadDeadline(time.Time{})
+	time.AfterFunc(30*time.Millisecond, func() { peer.Write([]byte("y")) })
+	start := time.Now()
+	if err := AwaitReadable(rc); err != nil {
+		t.Fatal(err)
+	}
+	if time.Since(start) < 20*time.Millisecond {
+		t.Fatalf("returned after %v, before the data was sent", time.Since(start))
+	}
+	var buf [1]byte
+	if n, _ := c.Read(buf[:]); n != 1 || buf[0] != 'y' {
+		t.Fatalf("the wait consumed the byte: %q", buf[:n])
 	}
 }

@@ -20,3 +20,15 @@ func Readable(rc syscall.RawConn) (readable bool, err error) {
 	})
 	return readable, err
 }
+
+// AwaitReadable waits, through rc's poller and its read deadline, until a
+// read of the socket behind rc would return at once (data, the end of the
+// stream or an error), without reading: a caller holds no buffer while it
+// waits.
+func AwaitReadable(rc syscall.RawConn) error {
+	return rc.Read(func(fd uintptr) bool {
+		var b [1]byte
+		_, _, e := unix.RawSyscall6(unix.SYS_RECVFROM, fd, uintptr(unsafe.Pointer(&b[0])), 1, unix.MSG_PEEK|unix.MSG_DONTWAIT, 0, 0)
+		return e != unix.EAGAIN
+	})
+}

@@ -175,15 +175,20 @@ func (h *handler) response(rc *core.Request, proc *gw.Proc, resp *fcgi.Response,
 		resp.Close()
 	}()
 	er := &gw.ErrReader{R: resp}
+	hc := &h.host.Conf
+	w := gw.WatchClient(rc, resp.Abort)
+	// The read buffer is taken once the backend answers: a thousand
+	// requests queued on four PHP children hold none meanwhile.
+	err := resp.Wait()
 	br := readerPool.Get().(*bufio.Reader)
 	br.Reset(er)
 	defer func() {
 		br.Reset(nil)
 		readerPool.Put(br)
 	}()
-	hc := &h.host.Conf
-	w := gw.WatchClient(rc, resp.Abort)
-	_, err := br.Peek(1)
+	if err == nil {
+		_, err = br.Peek(1)
+	}
 	if w.Stop() {
 		// The client reset the connection while the backend worked: drop
 		// the request as lighttpd does in its error state.

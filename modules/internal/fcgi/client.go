@@ -118,12 +118,33 @@ type Request struct {
 	Stderr func(line []byte)
 }
 
-// conn is one backend connection with its buffered reader.
+// conn is one backend connection with its buffered reader. The reader is
+// taken from its pool only when the response starts to arrive (and given
+// back when the connection goes idle), so requests queued on a busy
+// backend, and idle kept connections, hold no read buffer.
 type conn struct {
 	nc   backendConn
 	dr   deadlineReader
-	br   *bufio.Reader
-	used bool // came from the idle pool
+	br   *bufio.Reader // nil until the first read
+	used bool          // came from the idle pool
+}
+
+// reader returns c's buffered reader, taking one from the pool if needed.
+func (c *conn) reader() *bufio.Reader {
+	if c.br == nil {
+		c.br = readerPool.Get().(*bufio.Reader)
+		c.br.Reset(&c.dr)
+	}
+	return c.br
+}
+
+// putReader gives the read buffer back to the pool.
+func (c *conn) putReader() {
+	if c.br != nil {
+		c.br.Reset(nil)
+		readerPool.Put(c.br)
+		c.br = nil
+	}
 }
 
 // deadlineReader renews the read deadline before every read from the
@@ -156,11 +177,7 @@ var (
 // c calls it; goroutines that may outlive the Response hold nc, not c.
 func (c *conn) close() {
 	c.nc.Close()
-	if c.br != nil {
-		c.br.Reset(nil)
-		readerPool.Put(c.br)
-		c.br = nil
-	}
+	c.putReader()
 }
 
 // Do sends the request and returns once the params (and a small body) are
@@ -211,7 +228,7 @@ func (d *Dialer) Do(ctx context.Context, req *Request) (*Response, error) {
 		return nil, err
 	}
 	resp := &Response{d: d, c: c, addr: d.Address}
-	resp.rr.reset(c.br, req.Stderr)
+	resp.rr.reset(nil, req.Stderr) // the reader comes with the first read
 	if ctx.Done() != nil {
 		resp.ctx = ctx
 		nc := c.nc // not c: c may be recycled while this runs
@@ -351,6 +368,7 @@ func (d *Dialer) revive(c *conn) *conn {
 // another request, else closed.
 func (d *Dialer) release(c *conn, reusable bool) {
 	if reusable && d.KeepConn {
+		c.putReader() // empty: a reusable connection has nothing buffered
 		c.dr.d = 0
 		c.nc.SetDeadline(time.Time{})
 		d.idle <- c // never blocks: idle ≤ open ≤ cap
@@ -384,8 +402,6 @@ func (d *Dialer) dial(ctx context.Context) (*conn, error) {
 	}
 	c := &conn{nc: nc}
 	c.dr = deadlineReader{nc: nc, d: d.ReadTimeout}
-	c.br = readerPool.Get().(*bufio.Reader)
-	c.br.Reset(&c.dr)
 	return c, nil
 }
 
@@ -515,6 +531,7 @@ func (r *Response) ReadHeader() ([]byte, error) {
 	if r.closed || r.hdrBuf != nil {
 		return nil, errHeaderUse
 	}
+	r.attach()
 	r.hdrBuf = hdrBufPool.Get().(*[]byte)
 	buf := (*r.hdrBuf)[:0]
 	scan := 0
@@ -584,11 +601,46 @@ func (r *Response) Read(p []byte) (int, error) {
 		r.pending = r.pending[n:]
 		return n, nil
 	}
+	r.attach()
 	n, err := r.rr.Read(p)
 	if err != nil && err != io.EOF {
 		err = r.wrap(err)
 	}
 	return n, err
+}
+
+// attach gives the record reader the connection's buffered reader.
+func (r *Response) attach() {
+	if r.rr.br == nil {
+		r.rr.br = r.c.reader()
+	}
+}
+
+// Wait blocks until the backend has sent something or ended the
+// connection, or the read timeout passes, without taking a read buffer
+// meanwhile: a caller that waits before it takes buffers of its own (the
+// gateway's) holds none while the backend works or queues the request.
+// Its error is what the first read would have returned.
+func (r *Response) Wait() error {
+	if r.closed {
+		return errClosed
+	}
+	if len(r.pending) > 0 || r.rr.br != nil && r.rr.br.Buffered() > 0 {
+		return nil
+	}
+	rc, err := r.c.nc.SyscallConn()
+	if err != nil {
+		return r.wrap(err)
+	}
+	if d := r.c.dr.d; d > 0 {
+		if err := r.c.nc.SetReadDeadline(time.Now().Add(d)); err != nil {
+			return r.wrap(err)
+		}
+	}
+	if err := rawsys.AwaitReadable(rc); err != nil {
+		return r.wrap(err)
+	}
+	return nil
 }
 
 // wrap replaces an error caused by our own closing of the connection with
@@ -618,7 +670,7 @@ func (r *Response) Ready() bool {
 	switch {
 	case r.closed:
 		return false
-	case len(r.pending) > 0, r.rr.buffered():
+	case len(r.pending) > 0, r.rr.br != nil && r.rr.buffered():
 		return true
 	}
 	return readable(r.c.nc)
@@ -681,7 +733,7 @@ func (r *Response) Close() error {
 		return nil
 	}
 	r.closed = true
-	reuse := r.d.KeepConn && r.rr.err == io.EOF && len(r.pending) == 0 && r.c.br.Buffered() == 0
+	reuse := r.d.KeepConn && r.rr.err == io.EOF && len(r.pending) == 0 && (r.c.br == nil || r.c.br.Buffered() == 0)
 	if r.stop != nil && !r.stop() {
 		reuse = false // the context already closed the connection
 	}

@@ -663,3 +663,57 @@ func TestCloseWaitsForStdin(t *testing.T) {
 		t.Fatal("Stdin was read after Close returned")
 	}
 }
+
+// TestWaitHoldsNoBuffer: a response waiting for its backend holds no read
+// buffer (a thousand requests queued on a busy backend cost none), Wait
+// returns once the answer starts and leaves it to Read, and a kept
+// connection going idle gives its buffer back.
+func TestWaitHoldsNoBuffer(t *testing.T) {
+	answer := make(chan struct{})
+	d := scriptBackend(t, true, func(c net.Conn, in received) {
+		<-answer
+		c.Write(cat(stdout("Status: 200\r\n\r\nhello"), rawRecord(typeStdout, 1, nil, 0), endRequest(0, 0)))
+		io.Copy(io.Discard, c)
+	})
+	d.KeepConn, d.MaxConns = true, 1
+	resp, err := d.Do(context.Background(), &Request{Params: cgiParams("GET", "/", 0)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	waited := make(chan error, 1)
+	go func() { waited <- resp.Wait() }()
+	select {
+	case err := <-waited:
+		t.Fatalf("Wait returned before the backend answered: %v", err)
+	case <-time.After(50 * time.Millisecond):
+	}
+	if resp.c.br != nil {
+		t.Fatal("a waiting response holds a read buffer")
+	}
+	close(answer)
+	if err := <-waited; err != nil {
+		t.Fatal(err)
+	}
+	head, body, err := readAll(t, resp)
+	if err != nil || !strings.Contains(head, "Status: 200") || body != "hello" {
+		t.Fatalf("head %q body %q err %v", head, body, err)
+	}
+	c := resp.c
+	resp.Close()
+	if c.br != nil {
+		t.Fatal("an idle kept connection holds a read buffer")
+	}
+
+	t.Run("read timeout", func(t *testing.T) {
+		d := scriptBackend(t, true, func(c net.Conn, in received) { io.Copy(io.Discard, c) })
+		d.ReadTimeout = 100 * time.Millisecond
+		resp, err := d.Do(context.Background(), &Request{Params: cgiParams("GET", "/", 0)})
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Close()
+		if err := resp.Wait(); !errors.Is(err, os.ErrDeadlineExceeded) || !strings.Contains(err.Error(), d.Address) {
+			t.Fatalf("err = %v, want the deadline, naming the backend", err)
+		}
+	})
+}

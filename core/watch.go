@@ -54,15 +54,29 @@ func (w *Watcher) ReloadNow() {
 	}
 }
 
-// Run watches until ctx ends. conf is the config now running.
-func (w *Watcher) Run(ctx context.Context, conf *lighttpdconf.Config) error {
+// Prepare starts watching the directories of conf (the config now
+// running) before Run's loop does: called before the server reports that
+// it is ready, an edit made right after (a config manager's next step) is
+// seen even if Run's goroutine has not started yet. The kernel queues the
+// events meanwhile.
+func (w *Watcher) Prepare(conf *lighttpdconf.Config) error {
 	fsw, err := fsnotify.NewWatcher()
 	if err != nil {
 		return err
 	}
-	defer fsw.Close()
 	w.fsw = fsw
 	w.track(conf)
+	return nil
+}
+
+// Run watches until ctx ends. conf is the config now running.
+func (w *Watcher) Run(ctx context.Context, conf *lighttpdconf.Config) error {
+	if w.fsw == nil {
+		if err := w.Prepare(conf); err != nil {
+			return err
+		}
+	}
+	defer w.fsw.Close()
 
 	var timer *time.Timer
 	var timerC <-chan time.Time
@@ -87,7 +101,7 @@ func (w *Watcher) Run(ctx context.Context, conf *lighttpdconf.Config) error {
 		select {
 		case <-ctx.Done():
 			return nil
-		case ev, ok := <-fsw.Events:
+		case ev, ok := <-w.fsw.Events:
 			if !ok {
 				return nil
 			}
@@ -99,7 +113,7 @@ func (w *Watcher) Run(ctx context.Context, conf *lighttpdconf.Config) error {
 				refreshDue = true
 				schedule(filepath.Base(ev.Name) + " changed")
 			}
-		case err, ok := <-fsw.Errors:
+		case err, ok := <-w.fsw.Errors:
 			if !ok {
 				return nil
 			}

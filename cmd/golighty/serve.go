@@ -78,13 +78,6 @@ func serve(o *options, snap *core.Snapshot, stderr io.Writer) int {
 		// first client comes (the governor does it again after reloads).
 		memgov.TrimExecutable()
 	}
-	logger.Info("server started (" + core.ServerTag + ")")
-	for _, w := range snap.Warnings {
-		logger.Warn(w.String())
-	}
-	notifyReady()
-	sdNotify("READY=1\nSTATUS=serving")
-
 	abs, _ := filepath.Abs(o.confFile)
 	reloader := &core.Reloader{
 		Loader: &core.Loader{Path: abs, Opts: lighttpdconf.Options{Stderr: stderr}, Shared: snap.Shared()},
@@ -94,10 +87,24 @@ func serve(o *options, snap *core.Snapshot, stderr io.Writer) int {
 	}
 	reloader.Prime(snap.Conf)
 	watcher := core.NewWatcher(reloader, logger, o.noWatch)
+	// Watching starts before the server says it is ready: an edit made
+	// right after is not missed.
+	watchErr := watcher.Prepare(snap.Conf)
+	logger.Info("server started (" + core.ServerTag + ")")
+	for _, w := range snap.Warnings {
+		logger.Warn(w.String())
+	}
+	notifyReady()
+	sdNotify("READY=1\nSTATUS=serving")
+
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	go func() {
-		if err := watcher.Run(ctx, snap.Conf); err != nil {
+		err := watchErr
+		if err == nil {
+			err = watcher.Run(ctx, snap.Conf)
+		}
+		if err != nil {
 			logger.Error("config watcher: " + err.Error())
 		}
 	}()

@@ -219,8 +219,23 @@ func (rc *Request) writeResponse() error {
 	}
 }
 
+// fileDeferrer is a ResponseWriter that can send a file body after the
+// handler returned (h1.ResponseWriter.DeferFile): a slow download then
+// holds no goroutine, and the engine ends the request when the file is out.
+type fileDeferrer interface {
+	DeferFile(f *os.File, off, n int64) bool
+}
+
 func (rc *Request) sendFileParts() error {
 	r := &rc.Resp
+	if len(r.file.parts) == 1 && !r.file.multipart {
+		if p := r.file.parts[0]; p.f != nil && p.data == nil && len(p.head) == 0 {
+			if fd, ok := rc.w.(fileDeferrer); ok && fd.DeferFile(p.f, p.off, p.n) {
+				r.deferred = true
+				return nil
+			}
+		}
+	}
 	for _, p := range r.file.parts {
 		if len(p.head) > 0 {
 			if _, err := rc.w.Write(p.head); err != nil {

@@ -36,6 +36,9 @@ type Response struct {
 	started bool
 	// written counts body bytes put on the wire (%b in the access log).
 	written int64
+	// deferred: the wire engine sends the file body after the handler
+	// returned, and ends the request then (fileDeferrer).
+	deferred bool
 	// Range results, written after the response_start hooks' headers as
 	// lighttpd orders them.
 	acceptRanges bool
@@ -80,6 +83,7 @@ func (r *Response) reset() {
 	r.Dynamic = false
 	r.started = false
 	r.written = 0
+	r.deferred = false
 	r.acceptRanges = false
 	r.rangePending = false
 	r.contentRange = ""

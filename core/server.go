@@ -361,6 +361,7 @@ func (x h1Writer) WriteHead(status int, h *Headers, bodyLen int64, body []byte) 
 func (x h1Writer) Write(p []byte) (int, error)             { return x.w.Write(p) }
 func (x h1Writer) SendFile(f *os.File, off, n int64) error { return x.w.SendFile(f, off, n) }
 func (x h1Writer) Flush() error                            { return x.w.Flush() }
+func (x h1Writer) DeferFile(f *os.File, off, n int64) bool { return x.w.DeferFile(f, off, n) }
 func (x h1Writer) SetServerTag(tag string)                 { x.w.SetServerTag(tag) }
 
 // ServeH1 runs one request from the HTTP/1.x engine through the pipeline.
@@ -371,20 +372,13 @@ func (s *Server) ServeH1(w *h1.ResponseWriter, r *h1.Request) {
 		r.KeepAlive = false
 		return
 	}
-	defer snap.release()
 	rc := s.reqs.Get().(*Request)
 	s.stats.inFlight.Add(1)
+	ended := false
 	defer func() {
-		s.stats.inFlight.Add(-1)
-		if v := recover(); v != nil {
-			s.stats.recordPanic(s.log, v)
-			answerPanic(rc, w, r)
-			s.stats.record(rc.Method, w.Status(), int64(rc.HeadLen), int64(w.HeadLen())+w.Written(), time.Since(rc.Start))
-			return // rc's state is unknown: it is not pooled again
+		if !ended {
+			s.panicked(rc, snap, w, r, recover())
 		}
-		s.stats.record(rc.Method, rc.Resp.Status, int64(rc.HeadLen)+rc.BodyRead, int64(rc.RespHeadLen)+rc.Resp.written, time.Since(rc.Start))
-		rc.reset()
-		s.reqs.Put(rc)
 	}()
 	rc.Snap = snap
 	rc.stats = &s.stats
@@ -415,6 +409,8 @@ func (s *Server) ServeH1(w *h1.ResponseWriter, r *h1.Request) {
 	rc.prepareResponse()
 	if rc.dropped {
 		w.Drop()
+		s.endH1(rc, w, r, nil, false)
+		ended = true
 		return
 	}
 	// The core's decisions (a backend's Connection: close, per-condition
@@ -433,20 +429,73 @@ func (s *Server) ServeH1(w *h1.ResponseWriter, r *h1.Request) {
 	if rc.Conf.ServerTag != snap.Core.Table.Defaults().ServerTag {
 		w.SetServerTag(rc.Conf.ServerTag) // set in a conditional
 	}
-	if err := rc.writeResponse(); err != nil || rc.Aborted {
-		rc.KeepAlive = false
-		rc.Aborted = true
-	} else {
-		rc.KeepAlive = w.KeepAlive()
+	err := rc.writeResponse()
+	if rc.Resp.deferred {
+		// The engine sends the file and calls FinishTail.
+		w.SetTailState(rc)
+		ended = true
+		return
 	}
-	rc.Resp.written = w.Written()
-	rc.RespHeadLen = w.HeadLen()
-	if r.Body != nil {
-		rc.BodyRead = r.Body.Len()
+	s.endH1(rc, w, r, err, true)
+	ended = true
+}
+
+// FinishTail ends a request whose file the engine sent after ServeH1
+// returned (h1.ResponseWriter.DeferFile); err is how that ended.
+func (s *Server) FinishTail(w *h1.ResponseWriter, r *h1.Request, err error) {
+	rc, _ := w.TailState().(*Request)
+	if rc == nil {
+		return
 	}
-	for _, m := range snap.hooks.requestDone {
-		m.RequestDone(rc)
+	ended := false
+	defer func() {
+		if !ended {
+			s.panicked(rc, rc.Snap, w, r, recover())
+		}
+	}()
+	s.endH1(rc, w, r, err, true)
+	ended = true
+}
+
+// endH1 ends a request once its response is out (sent says a response was
+// written at all): the request-done hooks (the access log) see what went
+// out, then the request's state goes back to its pool.
+func (s *Server) endH1(rc *Request, w *h1.ResponseWriter, r *h1.Request, err error, sent bool) {
+	snap := rc.Snap
+	if sent {
+		if err != nil || rc.Aborted {
+			rc.KeepAlive = false
+			rc.Aborted = true
+		} else {
+			rc.KeepAlive = w.KeepAlive()
+		}
+		rc.Resp.written = w.Written()
+		rc.RespHeadLen = w.HeadLen()
+		if r.Body != nil {
+			rc.BodyRead = r.Body.Len()
+		}
+		for _, m := range snap.hooks.requestDone {
+			m.RequestDone(rc)
+		}
 	}
+	s.stats.inFlight.Add(-1)
+	s.stats.record(rc.Method, rc.Resp.Status, int64(rc.HeadLen)+rc.BodyRead, int64(rc.RespHeadLen)+rc.Resp.written, time.Since(rc.Start))
+	rc.reset()
+	s.reqs.Put(rc)
+	snap.release()
+}
+
+// panicked ends a request whose serving (or ending) panicked with v; rc's
+// state is unknown, so it is not pooled again.
+func (s *Server) panicked(rc *Request, snap *Snapshot, w *h1.ResponseWriter, r *h1.Request, v any) {
+	s.stats.inFlight.Add(-1)
+	defer snap.release()
+	if v == nil {
+		return
+	}
+	s.stats.recordPanic(s.log, v)
+	answerPanic(rc, w, r)
+	s.stats.record(rc.Method, w.Status(), int64(rc.HeadLen), int64(w.HeadLen())+w.Written(), time.Since(rc.Start))
 }
 
 // answerPanic ends a request whose serving panicked: a 500 with lighttpd's

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/golighty/golighty/core/rawpoll"
+	"github.com/golighty/golighty/core/rawsys"
 	"golang.org/x/sys/unix"
 )
 
@@ -57,6 +58,10 @@ type parkedConn struct {
 	wdl      time.Time     // write deadline set on rwc
 	deadline time.Time     // idle limit (zero: none)
 	armed    bool          // the descriptor is in the epoll set (one-shot, disarmed)
+
+	// tail: a connection waiting for room to send the rest of a deferred
+	// file (runTail), kept whole; deadline is then its write limit.
+	tail *conn
 }
 
 // idlePoller watches parked connections. Its epoll descriptor is itself
@@ -91,6 +96,42 @@ func (p *idlePoller) park(c *conn, deadline time.Time) bool {
 		return false
 	}
 	pc := &parkedConn{rwc: c.rwc, info: c.info, seq: c.seq - 1, kaIdle: c.kaIdle, wdl: c.wdl, deadline: deadline, armed: c.armed}
+	// One-shot: the event fires once, then the descriptor stays in the set
+	// disarmed until the next park re-arms it. An fd that is readable (or
+	// hung up) already reports at once.
+	return p.arm(pc, rc, opFor(pc.armed), unix.EPOLLIN|unix.EPOLLRDHUP)
+}
+
+// opFor is the epoll_ctl operation that arms a descriptor: it stays in the
+// set (disarmed) once it was added.
+func opFor(armed bool) int {
+	if armed {
+		return unix.EPOLL_CTL_MOD
+	}
+	return unix.EPOLL_CTL_ADD
+}
+
+// parkWriter hands c, whose deferred file found the socket full, to the
+// poller until the socket has room (or an error); false if it cannot.
+// Once it returned true, another goroutine may already own c.
+func (p *idlePoller) parkWriter(c *conn) bool {
+	rc := c.sock()
+	if rc == nil {
+		return false
+	}
+	op := opFor(c.armed)
+	wasArmed := c.armed
+	c.armed = true // before arm: the event may run c elsewhere at once
+	if p.arm(&parkedConn{tail: c, deadline: c.tailUntil}, rc, op, unix.EPOLLOUT) {
+		return true
+	}
+	c.armed = wasArmed
+	return false
+}
+
+// arm registers pc's socket (rc) for one event of events. Everything pc
+// holds must be set before: the event may be handled at once.
+func (p *idlePoller) arm(pc *parkedConn, rc syscall.RawConn, op int, events uint32) bool {
 	p.mu.Lock()
 	if p.stopped {
 		p.mu.Unlock()
@@ -100,18 +141,9 @@ func (p *idlePoller) park(c *conn, deadline time.Time) bool {
 	id := p.nextID
 	p.conns[id] = pc
 	p.mu.Unlock()
-	// One-shot: the event fires once, then the descriptor stays in the set
-	// disarmed until the next park re-arms it. An fd that is readable (or
-	// hung up) already reports at once.
-	ev := unix.EpollEvent{Events: unix.EPOLLIN | unix.EPOLLRDHUP | unix.EPOLLONESHOT, Fd: int32(id), Pad: int32(id >> 32)}
+	ev := unix.EpollEvent{Events: events | unix.EPOLLONESHOT, Fd: int32(id), Pad: int32(id >> 32)}
 	var cerr error
-	err := rc.Control(func(fd uintptr) {
-		op := unix.EPOLL_CTL_ADD
-		if pc.armed {
-			op = unix.EPOLL_CTL_MOD
-		}
-		cerr = p.ctl(op, int(fd), &ev)
-	})
+	err := rc.Control(func(fd uintptr) { cerr = p.ctl(op, int(fd), &ev) })
 	if err == nil && cerr == nil {
 		return true
 	}
@@ -121,9 +153,28 @@ func (p *idlePoller) park(c *conn, deadline time.Time) bool {
 	return false
 }
 
+// sendTail sends more of a woken deferred file from the poller's own
+// goroutine, as lighttpd's event loop does: no goroutine is woken for a
+// connection that only needs another chunk. It sends what the socket takes
+// (at most pollerBudget, pages in the page cache only) and re-arms the
+// connection; false hands it to a worker instead (the file is out or
+// failed, it needs the disk, its write limit passed, or the poller stops).
+func (p *idlePoller) sendTail(pc *parkedConn) bool {
+	c := pc.tail
+	sp := &c.rw.tail
+	before := sp.n
+	rc := c.sock()
+	err := c.sendfileChunks(rc, sp, sendPoller)
+	if err != errSocketFull && err != errBudget || c.tailExpired(sp.n < before) {
+		return false
+	}
+	pc.deadline = c.tailUntil
+	return p.arm(pc, rc, unix.EPOLL_CTL_MOD, unix.EPOLLOUT)
+}
+
 func (p *idlePoller) ctl(op, fd int, ev *unix.EpollEvent) error {
 	var err error
-	cerr := p.raw.Control(func(epfd uintptr) { err = unix.EpollCtl(int(epfd), op, fd, ev) })
+	cerr := p.raw.Control(func(epfd uintptr) { err = rawsys.EpollCtl(int(epfd), op, fd, ev) })
 	return errors.Join(cerr, err)
 }
 
@@ -133,18 +184,26 @@ func (p *idlePoller) run() {
 	next := time.Now().Add(sweepEvery(p.srv.config()))
 	p.epfd.SetReadDeadline(next)
 	for {
-		n := 0
+		// The events are handled inside the read: the netpoller cleared
+		// the descriptor's readiness before calling, so events that come
+		// meanwhile make the next wait return at once, and a set drained
+		// to fewer than a full batch needs no further epoll_wait before
+		// waiting (one system call per wake-up, not two). The read returns
+		// only at the sweep deadline or when stop closes the set.
 		err := p.raw.Read(func(epfd uintptr) bool {
-			m, err := unix.EpollWait(int(epfd), events[:], 0)
-			if err != nil || m <= 0 {
-				return false // wait until the epoll descriptor is readable
+			for {
+				m, err := rawsys.EpollReady(int(epfd), events[:])
+				if err != nil {
+					return false
+				}
+				for _, ev := range events[:m] {
+					p.wake(uint64(uint32(ev.Fd)) | uint64(uint32(ev.Pad))<<32)
+				}
+				if m < len(events) {
+					return false
+				}
 			}
-			n = m
-			return true
 		})
-		for _, ev := range events[:n] {
-			p.wake(uint64(uint32(ev.Fd)) | uint64(uint32(ev.Pad))<<32)
-		}
 		if err != nil && !errors.Is(err, os.ErrDeadlineExceeded) {
 			return // closed by stop
 		}
@@ -164,9 +223,20 @@ func (p *idlePoller) wake(id uint64) {
 	delete(p.conns, id)
 	p.mu.Unlock()
 	if pc != nil {
-		pc.armed = true
-		p.srv.dispatch(job{pc: pc})
+		p.dispatch(pc)
 	}
+}
+
+// dispatch gives a woken (or expired, or stopped) connection a goroutine.
+func (p *idlePoller) dispatch(pc *parkedConn) {
+	if pc.tail != nil {
+		if !p.sendTail(pc) {
+			p.srv.dispatch(job{t: pc.tail})
+		}
+		return
+	}
+	pc.armed = true
+	p.srv.dispatch(job{pc: pc})
 }
 
 // sweep closes parked connections past their idle limit.
@@ -181,8 +251,18 @@ func (p *idlePoller) sweep(now time.Time) {
 	}
 	p.mu.Unlock()
 	for _, pc := range expired {
-		p.srv.closeParked(pc)
+		p.end(pc)
 	}
+}
+
+// end closes an idle parked connection; a deferred file's connection gets
+// a goroutine to fail (or finish) its response and end its request.
+func (p *idlePoller) end(pc *parkedConn) {
+	if pc.tail != nil {
+		p.srv.dispatch(job{t: pc.tail})
+		return
+	}
+	p.srv.closeParked(pc)
 }
 
 // parked is the number of connections parked now.
@@ -205,7 +285,7 @@ func (p *idlePoller) stop() {
 	p.conns = nil
 	p.mu.Unlock()
 	for _, pc := range conns {
-		p.srv.closeParked(pc)
+		p.end(pc)
 	}
 	p.epfd.Close()
 	<-p.done

@@ -1,6 +1,7 @@
 package h1
 
 import (
+	"errors"
 	"io"
 	"os"
 	"runtime"
@@ -18,7 +19,38 @@ import (
 // without the scheduler's system-call bookkeeping (see sendfileChunks).
 const sendChunk = 256 << 10
 
-// sendfileChunks sends n bytes of f from off to the socket behind rc.
+// fileSpan is the part of a file a response still has to send.
+type fileSpan struct {
+	f      *os.File
+	off, n int64
+}
+
+// How sendfileChunks stops early, with the span holding what is left.
+var (
+	errSocketFull = errors.New("h1: socket send buffer full") // and told not to wait
+	errBudget     = errors.New("h1: send budget used")        // in the poller
+	errNeedsDisk  = errors.New("h1: file pages not cached")   // in the poller
+)
+
+// sendMode says how sendfileChunks may wait.
+type sendMode int
+
+const (
+	sendWait   sendMode = iota // wait for room through the netpoller
+	sendNoWait                 // errSocketFull instead of waiting
+	// sendPoller is sendNoWait on the idle poller's goroutine, which serves
+	// every parked download: only pages already in the page cache
+	// (errNeedsDisk otherwise), at most pollerBudget bytes per call.
+	sendPoller
+)
+
+// pollerBudget bounds what the poller sends to one connection per wake-up,
+// so a fast client cannot hold the others up (lighttpd's MAX_WRITE_LIMIT
+// per connection and event-loop turn, 4 chunks here).
+const pollerBudget = 4 * sendChunk
+
+// sendfileChunks sends the span to the socket behind rc, advancing it as
+// bytes go out (and counting them in rw.written).
 //
 // A chunk whose file pages are in the page cache (probed with a one-byte
 // preadv2(RWF_NOWAIT) at its last byte) is sent with a raw system call:
@@ -34,29 +66,48 @@ const sendChunk = 256 << 10
 // A chunk that may have to wait for the disk (or a file system without
 // RWF_NOWAIT) goes through the ordinary system call, retried until EAGAIN,
 // so other goroutines keep running meanwhile.
-func (c *conn) sendfileChunks(rc syscall.RawConn, f *os.File, off, n int64) error {
-	fd := int(f.Fd())
-	for n > 0 {
-		c.setWriteDeadline()
+func (c *conn) sendfileChunks(rc syscall.RawConn, sp *fileSpan, mode sendMode) error {
+	fd := int(sp.f.Fd())
+	var sent int64
+	for sp.n > 0 {
+		if mode == sendPoller && sent >= pollerBudget {
+			return errBudget
+		}
+		if mode == sendWait {
+			c.setWriteDeadline()
+		}
 		var serr error
+		full := func() bool {
+			if mode == sendWait {
+				return false // wait until writable (the deadline applies)
+			}
+			serr = errSocketFull
+			return true
+		}
 		werr := rc.Write(func(s uintptr) bool {
-			want := min(n, sendChunk)
-			cached := probeCached(fd, off+want-1)
+			want := min(sp.n, sendChunk)
+			cached := probeCached(fd, sp.off+want-1)
+			if !cached && mode == sendPoller {
+				serr = errNeedsDisk
+				return true
+			}
 			for {
 				var m int
 				var e error
 				if cached {
-					m, e = rawSendfile(int(s), fd, &off, int(want))
+					m, e = rawSendfile(int(s), fd, &sp.off, int(want))
 				} else {
-					m, e = unix.Sendfile(int(s), fd, &off, int(want))
+					m, e = unix.Sendfile(int(s), fd, &sp.off, int(want))
 				}
 				if m > 0 {
-					n -= int64(m)
+					sp.n -= int64(m)
 					want -= int64(m)
+					sent += int64(m)
+					c.rw.written += int64(m)
 				}
 				switch {
 				case e == unix.EAGAIN:
-					return false // wait until writable (the deadline applies)
+					return full()
 				case e == unix.EINTR:
 					continue
 				case e != nil:
@@ -72,7 +123,7 @@ func (c *conn) sendfileChunks(rc syscall.RawConn, f *os.File, off, n int64) erro
 					// (A short write need not mean a full buffer, and
 					// the kernel signals new room only to a writer
 					// that found none: tcp_poll records that.)
-					return false
+					return full()
 				}
 			}
 		})
@@ -82,7 +133,7 @@ func (c *conn) sendfileChunks(rc syscall.RawConn, f *os.File, off, n int64) erro
 		if serr != nil {
 			return serr
 		}
-		if n > 0 {
+		if sp.n > 0 && mode != sendPoller {
 			runtime.Gosched()
 		}
 	}

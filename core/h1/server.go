@@ -212,14 +212,28 @@ func (s *Server) ServeConn(nc net.Conn) {
 // run serves c until it is closed or parked.
 func (s *Server) run(c *conn) {
 	s.track(c, true)
-	defer func() {
-		if !c.parked {
-			s.open.Add(-1)
-		}
-		s.track(c, false)
-		putConn(c)
-	}()
-	c.serve()
+	if c.serve() {
+		return
+	}
+	s.letGo(c)
+}
+
+// letGo lets go of a connection that was closed or parked idle.
+func (s *Server) letGo(c *conn) {
+	if !c.parked {
+		s.open.Add(-1)
+	}
+	s.track(c, false)
+	putConn(c)
+}
+
+// resumeTail goes on with a connection whose deferred file waited for room
+// in the idle poller (or whose wait ended: its limit, a shutdown).
+func (s *Server) resumeTail(c *conn) {
+	if c.continueTail() {
+		return
+	}
+	s.letGo(c)
 }
 
 // poller returns the idle poller, starting it on first use; nil when
@@ -354,6 +368,8 @@ type conn struct {
 	kaIdle      time.Duration // keep-alive idle limit chosen for the last response
 	hijacked    *tunnelConn   // the handler took the connection over (Hijack)
 	h2prior     bool          // the connection opened with the HTTP/2 preface
+
+	tailUntil time.Time // a deferred file waiting for room fails after this (zero: never)
 
 	// Parking (idle.go): a head wait with nothing buffered lasts at most
 	// Config.IdleGrace in the goroutine, then the connection is parked
@@ -493,26 +509,51 @@ func putConn(c *conn) {
 	c.rawc, c.rawTried = nil, false
 	c.idle.Store(false)
 	c.req.reset()
+	c.rw.tail, c.rw.tailState, c.tailUntil = fileSpan{}, nil, time.Time{}
 	c.body = Body{}
 	c.smallBuf()
 	bufpoison.Fill(c.small[:])
 	connPool.Put(c)
 }
 
-func (c *conn) serve() {
-	defer func() {
-		if v := recover(); v != nil {
-			if c.srv.OnPanic != nil {
-				c.srv.OnPanic(v)
-			}
-			c.answerPanic()
-			c.rwc.Close()
-		}
-	}()
+// serve serves c to its end; true when c was handed to the idle poller to
+// wait for room for a deferred file (another goroutine owns it from then on).
+func (c *conn) serve() (handedOff bool) {
+	defer c.recoverPanic()
 	if ca, ok := c.srv.Handler.(ConnAcceptor); ok && ca.AcceptConn(&c.info) {
 		c.rwc.Close()
-		return
+		return false
 	}
+	return c.loop()
+}
+
+// recoverPanic answers a panic of the engine or a handler (deferred).
+func (c *conn) recoverPanic() {
+	if v := recover(); v != nil {
+		if c.srv.OnPanic != nil {
+			c.srv.OnPanic(v)
+		}
+		c.answerPanic()
+		c.rwc.Close()
+	}
+}
+
+// continueTail sends more of a deferred file after a wait in the poller,
+// then serves the connection's next requests; true as for serve.
+func (c *conn) continueTail() (handedOff bool) {
+	defer c.recoverPanic()
+	if c.runTail() {
+		return true
+	}
+	if !c.afterHandle() {
+		c.closeLingering()
+		return false
+	}
+	return c.loop()
+}
+
+// loop reads and serves requests until the connection ends or is parked.
+func (c *conn) loop() (handedOff bool) {
 	for {
 		c.cfg = c.srv.config()
 		// Room for a whole head plus a chunk-size line behind it.
@@ -530,14 +571,18 @@ func (c *conn) serve() {
 			if !c.parked {
 				c.rwc.Close()
 			}
-			return
+			return false
 		}
 		if c.handoffH2() {
-			return
+			return false
 		}
-		if !c.handle() {
+		keep, handedOff := c.handle()
+		if handedOff {
+			return true
+		}
+		if !keep {
 			c.closeLingering()
-			return
+			return false
 		}
 	}
 }
@@ -709,8 +754,8 @@ func (c *conn) headError(status int, why string) {
 }
 
 // handle runs the handler for c.req and reports whether to keep the
-// connection.
-func (c *conn) handle() bool {
+// connection, or that it was handed to the poller (runTail).
+func (c *conn) handle() (keep, handedOff bool) {
 	req := &c.req
 	req.Seq = c.seq
 	c.srv.requests.Add(1)
@@ -732,8 +777,17 @@ func (c *conn) handle() bool {
 		c.hijacked = nil
 		c.werr = net.ErrClosed
 		c.rwc.Close()
-		return false
+		return false, false
 	}
+	if c.rw.tail.f != nil && c.runTail() {
+		return false, true
+	}
+	return c.afterHandle(), false
+}
+
+// afterHandle completes the exchange once the response is out (its framing,
+// a flush) and reports whether to keep the connection.
+func (c *conn) afterHandle() bool {
 	if c.bodyStop.Swap(false) {
 		c.rdl = time.Unix(1, 0) // what Interrupt set on the socket
 	}

@@ -13,10 +13,12 @@ import (
 // accepted (or woken) one before it exits, keeping its grown stack.
 const workerIdle = time.Second
 
-// job is a connection to serve: accepted (c) or woken from parking (pc).
+// job is a connection to serve: accepted (c), woken from idle parking
+// (pc), or with a deferred file to go on with (t).
 type job struct {
 	c  net.Conn
 	pc *parkedConn
+	t  *conn
 }
 
 // dispatch serves j on an idle worker, or on a new one.
@@ -52,6 +54,8 @@ func (s *Server) runJob(j job) {
 	switch {
 	case j.pc != nil:
 		s.resume(j.pc)
+	case j.t != nil:
+		s.resumeTail(j.t)
 	case s.Accepted != nil:
 		s.Accepted(j.c)
 	default:

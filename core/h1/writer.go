@@ -37,6 +37,9 @@ type ResponseWriter struct {
 	headLen   int  // bytes of the serialised head (status line to empty line)
 	tunnel    bool // Hijack: no body framing
 	upgrade   bool // Hijack of a 101: "Connection: upgrade"
+
+	tail      fileSpan // DeferFile: the body's end, sent after the handler
+	tailState any      // SetTailState
 }
 
 func (w *ResponseWriter) reset(r *Request) {
@@ -55,6 +58,7 @@ func (w *ResponseWriter) Discard() bool {
 		return true
 	}
 	c := w.c
+	w.tail = fileSpan{} // a deferred file is not sent after a Discard
 	if c.sends != w.sendsAt || c.werr != nil {
 		return false
 	}
@@ -370,12 +374,13 @@ func (w *ResponseWriter) SendFile(f *os.File, off, n int64) error {
 			c.werr = err // a partial body cannot be repaired
 			return err
 		}
+		w.written += n
 	} else {
 		if err := c.flushMore(); err != nil {
 			return err
 		}
 		c.releaseW() // not held through a long download
-		if err := c.sendFile(f, off, n); err != nil {
+		if err := c.sendFile(&fileSpan{f: f, off: off, n: n}); err != nil {
 			c.werr = err
 			return err
 		}
@@ -384,9 +389,55 @@ func (w *ResponseWriter) SendFile(f *os.File, off, n int64) error {
 		c.acquireW()
 		c.wbuf = append(c.wbuf, "\r\n"...)
 	}
-	w.written += n
 	return nil
 }
+
+// DeferFile is SendFile for the last part of a body, sent by the engine
+// after the handler returned (Handler.FinishTail then ends the request).
+// Serving a large file to a slow client, the connection then waits for
+// room in the idle poller (idle.go) without a goroutine: the handler's
+// stack (8 KiB after a PHP request) and its wait go away, the connection
+// and the request's state stay. It reports false, having sent nothing,
+// where the engine cannot: a handler without FinishTail, TLS or another
+// wrapped connection, chunked framing, HEAD, a small body (copied behind
+// the head instead) or an engine not serving a listener; the caller then
+// uses SendFile.
+func (w *ResponseWriter) DeferFile(f *os.File, off, n int64) bool {
+	c := w.c
+	if _, ok := c.srv.Handler.(TailHandler); !ok || n <= smallFile || !c.canPark || !c.srv.parking.Load() {
+		return false
+	}
+	if !w.wroteHead {
+		w.writeHead(n)
+	}
+	if w.noBody || w.chunked || c.werr != nil || c.sock() == nil {
+		return false
+	}
+	if err := c.flushMore(); err != nil {
+		return false // SendFile reports c.werr
+	}
+	c.releaseW()
+	w.tail = fileSpan{f: f, off: off, n: n}
+	c.sends++
+	return true
+}
+
+// TailHandler is a Handler whose responses may end with a file the engine
+// sends after ServeH1 returned (ResponseWriter.DeferFile). FinishTail runs
+// once that file went out, or failed (err), before the connection goes on:
+// it ends the request as ServeH1 would have (w and r are still valid, and
+// so is the state the handler left with SetTailState).
+type TailHandler interface {
+	Handler
+	FinishTail(w *ResponseWriter, r *Request, err error)
+}
+
+// SetTailState keeps v with a response whose file was deferred, for
+// FinishTail (TailState).
+func (w *ResponseWriter) SetTailState(v any) { w.tailState = v }
+
+// TailState is what SetTailState kept.
+func (w *ResponseWriter) TailState() any { return w.tailState }
 
 // Drop abandons the response before its head: nothing is written for this
 // request and the connection closes after the responses before it went out
@@ -425,11 +476,11 @@ var copyBufPool = sync.Pool{New: func() any { return new([copyBufSize]byte) }}
 // sendFile copies n bytes of f at off to the socket with sendfile(2),
 // waiting on the netpoller when the socket buffer is full; other
 // connections (TLS, pipes) get read and write.
-func (c *conn) sendFile(f *os.File, off, n int64) error {
+func (c *conn) sendFile(sp *fileSpan) error {
 	c.sends++
 	sc, ok := c.rwc.(syscall.Conn)
 	if !ok {
-		return c.copyFile(f, off, n)
+		return c.copyFile(sp.f, sp.off, sp.n)
 	}
 	rc := c.sock()
 	if rc == nil {
@@ -438,7 +489,7 @@ func (c *conn) sendFile(f *os.File, off, n int64) error {
 			return err
 		}
 	}
-	return c.sendfileChunks(rc, f, off, n)
+	return c.sendfileChunks(rc, sp, sendWait)
 }
 
 // copyFile is sendFile for connections without a descriptor: each chunk
@@ -459,6 +510,7 @@ func (c *conn) copyFile(f *os.File, off, n int64) error {
 		if _, err := c.rwc.Write(buf[:m]); err != nil {
 			return err
 		}
+		c.rw.written += int64(m)
 		off += int64(m)
 		n -= int64(m)
 	}

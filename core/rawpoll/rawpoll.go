@@ -19,6 +19,7 @@
 package rawpoll
 
 import (
+	"errors"
 	"io"
 	"net"
 	"net/netip"
@@ -409,12 +410,12 @@ func NewEpoll(name string) (*os.File, syscall.RawConn, error) {
 // that led here and the wait.
 func (s *slot) watch(fd int, events uint32, deadline time.Time) error {
 	ev := unix.EpollEvent{Events: events, Fd: int32(fd)}
-	err := unix.EpollCtl(s.epfd, unix.EPOLL_CTL_ADD, fd, &ev)
-	if err == unix.EEXIST {
-		err = unix.EpollCtl(s.epfd, unix.EPOLL_CTL_MOD, fd, &ev)
+	err := rawsys.EpollCtl(s.epfd, unix.EPOLL_CTL_ADD, fd, &ev)
+	if errors.Is(err, unix.EEXIST) {
+		err = rawsys.EpollCtl(s.epfd, unix.EPOLL_CTL_MOD, fd, &ev)
 	}
 	if err != nil {
-		return os.NewSyscallError("epoll_ctl", err)
+		return err
 	}
 	if !deadline.IsZero() {
 		s.f.SetReadDeadline(deadline)

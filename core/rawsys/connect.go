@@ -1,6 +1,7 @@
 package rawsys
 
 import (
+	"os"
 	"syscall"
 	"unsafe"
 
@@ -66,4 +67,25 @@ func SetsockoptInt(fd, level, opt, value int) syscall.Errno {
 	v := int32(value)
 	_, _, e := unix.RawSyscall6(unix.SYS_SETSOCKOPT, uintptr(fd), uintptr(level), uintptr(opt), uintptr(unsafe.Pointer(&v)), 4, 0)
 	return e
+}
+
+// EpollCtl is epoll_ctl(2), which never blocks: raw, so changing what an
+// epoll set watches costs no trip through the scheduler.
+func EpollCtl(epfd, op, fd int, ev *unix.EpollEvent) error {
+	_, _, e := unix.RawSyscall6(unix.SYS_EPOLL_CTL, uintptr(epfd), uintptr(op), uintptr(fd), uintptr(unsafe.Pointer(ev)), 0, 0)
+	if e != 0 {
+		return os.NewSyscallError("epoll_ctl", e)
+	}
+	return nil
+}
+
+// EpollReady is epoll_wait(2) with a zero timeout: the events ready now,
+// without waiting (callers wait for the set's descriptor through the
+// netpoller), and raw like EpollCtl.
+func EpollReady(epfd int, events []unix.EpollEvent) (int, error) {
+	r, _, e := unix.RawSyscall6(unix.SYS_EPOLL_PWAIT, uintptr(epfd), uintptr(unsafe.Pointer(&events[0])), uintptr(len(events)), 0, 0, 0)
+	if e != 0 {
+		return 0, os.NewSyscallError("epoll_pwait", e)
+	}
+	return int(r), nil
 }

@@ -67,77 +67,102 @@ const pollerBudget = 4 * sendChunk
 // RWF_NOWAIT) goes through the ordinary system call, retried until EAGAIN,
 // so other goroutines keep running meanwhile.
 func (c *conn) sendfileChunks(rc syscall.RawConn, sp *fileSpan, mode sendMode) error {
-	fd := int(sp.f.Fd())
-	var sent int64
+	st := &c.sf
+	*st = sendState{sp: sp, mode: mode, fd: int(sp.f.Fd())}
+	defer func() { st.sp = nil }()
+	if c.sendfileFn == nil {
+		c.sendfileFn = c.sendfileStep // once per conn (conns are pooled)
+	}
 	for sp.n > 0 {
-		if mode == sendPoller && sent >= pollerBudget {
+		if mode == sendPoller && st.sent >= pollerBudget {
 			return errBudget
 		}
 		if mode == sendWait {
 			c.setWriteDeadline()
 		}
-		var serr error
-		full := func() bool {
-			if mode == sendWait {
-				return false // wait until writable (the deadline applies)
-			}
-			serr = errSocketFull
-			return true
-		}
-		werr := rc.Write(func(s uintptr) bool {
-			want := min(sp.n, sendChunk)
-			cached := probeCached(fd, sp.off+want-1)
-			if !cached && mode == sendPoller {
-				serr = errNeedsDisk
-				return true
-			}
-			for {
-				var m int
-				var e error
-				if cached {
-					m, e = rawSendfile(int(s), fd, &sp.off, int(want))
-				} else {
-					m, e = unix.Sendfile(int(s), fd, &sp.off, int(want))
-				}
-				if m > 0 {
-					sp.n -= int64(m)
-					want -= int64(m)
-					sent += int64(m)
-					c.rw.written += int64(m)
-				}
-				switch {
-				case e == unix.EAGAIN:
-					return full()
-				case e == unix.EINTR:
-					continue
-				case e != nil:
-					serr = e
-					return true
-				case m == 0:
-					serr = io.ErrUnexpectedEOF // the file shrank
-					return true
-				case want == 0:
-					return true
-				case cached && !writable(int(s)):
-					// Short write and the socket has no room: wait.
-					// (A short write need not mean a full buffer, and
-					// the kernel signals new room only to a writer
-					// that found none: tcp_poll records that.)
-					return full()
-				}
-			}
-		})
-		if werr != nil {
+		st.err = nil
+		if werr := rc.Write(c.sendfileFn); werr != nil {
 			return werr
 		}
-		if serr != nil {
-			return serr
+		if st.err != nil {
+			return st.err
 		}
 		if sp.n > 0 && mode != sendPoller {
 			runtime.Gosched()
 		}
 	}
 	return nil
+}
+
+// sendState is one sendfileChunks call's state, kept in the conn so that
+// the write callback (the method value c.sendfileFn, made once per conn)
+// costs no allocation per chunk.
+type sendState struct {
+	sp   *fileSpan
+	mode sendMode
+	fd   int
+	sent int64
+	err  error
+}
+
+// sendfileStep sends one chunk to the socket s (the RawConn.Write callback of
+// sendfileChunks): false means wait for room.
+func (c *conn) sendfileStep(s uintptr) bool {
+	st := &c.sf
+	sp := st.sp
+	want := min(sp.n, sendChunk)
+	cached := probeCached(st.fd, sp.off+want-1)
+	if !cached && st.mode == sendPoller {
+		st.err = errNeedsDisk
+		return true
+	}
+	full := func() bool {
+		if st.mode == sendWait {
+			return false // wait until writable (the deadline applies)
+		}
+		st.err = errSocketFull
+		return true
+	}
+	for {
+		var m int
+		var e error
+		if cached {
+			m, e = rawSendfile(int(s), st.fd, &sp.off, int(want))
+		} else {
+			m, e = unix.Sendfile(int(s), st.fd, &sp.off, int(want))
+		}
+		if m > 0 {
+			sp.n -= int64(m)
+			want -= int64(m)
+			st.sent += int64(m)
+			c.rw.written += int64(m)
+		}
+		switch {
+		case e == unix.EAGAIN:
+			return full()
+		case e == unix.EINTR:
+			continue
+		case e != nil:
+			st.err = e
+			return true
+		case m == 0:
+			st.err = io.ErrUnexpectedEOF // the file shrank
+			return true
+		case want == 0:
+			return true
+		case st.mode == sendPoller:
+			// Short write: the poller re-arms the socket, and
+			// epoll_ctl checks for room itself (an event at once if
+			// there is some), so no poll(2) first.
+			return full()
+		case cached && !writable(int(s)):
+			// Short write and the socket has no room: wait. (A short
+			// write need not mean a full buffer, and the kernel signals
+			// new room only to a writer that found none: tcp_poll
+			// records that.)
+			return full()
+		}
+	}
 }
 
 // probeCached reports whether the byte at off of fd is in the page cache

@@ -381,6 +381,9 @@ type conn struct {
 	resumed   bool // woken by the poller: the next read waits in full
 	armed     bool // the descriptor is in the poller's epoll set
 
+	sf         sendState          // the running sendfileChunks (sendfile.go)
+	sendfileFn func(uintptr) bool // c.sendfileStep, bound once
+
 	rawc     syscall.RawConn // a plain socket's descriptor access (rawio.go), once made
 	rawTried bool
 	raw      rawState

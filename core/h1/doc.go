@@ -26,4 +26,13 @@
 // is written: Request.KeepAlive (max-keep-alive-requests via Request.Seq,
 // protocol-http11 via Request.Proto), ResponseWriter.SetKeepAliveIdle and
 // Body.MaxSize (max-request-size).
+//
+// Connections that wait without work hold no goroutine: an idle keep-alive
+// connection is parked in an epoll set of the engine's own (idle.go), and
+// so is a response whose file body the handler deferred
+// (ResponseWriter.DeferFile) while the client is too slow to take it. The
+// engine sends such a file after the handler returned, from the poller
+// when the socket has room, and a Handler that implements TailHandler ends
+// the request (its access log line, its state) in FinishTail once the file
+// is out (tail.go).
 package h1

@@ -56,11 +56,9 @@ func (h *handler) Serve(rc *core.Request) core.Result {
 	}
 	defer body.Close()
 
-	params := fcgi.NewParams()
-	defer params.Release()
 	host := h.host
 	for attempt := 0; ; attempt++ {
-		params.Reset()
+		params := fcgi.NewParams()
 		hc := &host.Conf
 		rc.CGIEnv(params, &core.CGIOptions{
 			DocRoot:              hc.DocRoot,
@@ -71,11 +69,16 @@ func (h *handler) Serve(rc *core.Request) core.Result {
 		})
 		if params.Len() > maxParams {
 			rc.Logf("FastCGI params too large for %s: %d bytes (max %d)", rc.URI.Path, params.Len(), maxParams)
+			params.Release()
 			return rc.Status(400)
 		}
+		n := sent(body, params)
 		proc, resp, err := h.send(rc, host, params, body)
+		// The params went out with the request: their buffer is not held
+		// while the backend works (a burst of requests queued on PHP).
+		params.Release()
 		if err == nil {
-			res, dropped := h.response(rc, proc, resp, sent(body, params))
+			res, dropped := h.response(rc, proc, resp, n)
 			host.Release(proc, &h.si)
 			if dropped && !h.fresh {
 				// A kept connection the backend closed unanswered (a

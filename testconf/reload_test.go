@@ -116,7 +116,6 @@ func TestReloadFollowsEdits(t *testing.T) {
 
 	t.Run("document root by rename", func(t *testing.T) {
 		writeByRename(t, confPath, reloadConf(root, port, "B", ""))
-		defer func() { if t.Failed() { b, _ := os.ReadFile(logPath); _, body, ct, err := get(addr, "/v.txt"); t.Logf("log: %s\nlast: %q %q %v", b, body, ct, err) } }()
 		waitFor(t, "docroot B", func() bool { _, b, ct, _ := get(addr, "/v.txt"); return b == "B" && ct == "text/version-B" })
 	})
 	t.Run("conditional in place", func(t *testing.T) {

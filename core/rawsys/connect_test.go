@@ -99,9 +99,10 @@ func TestConnectRefusesLongPaths(t *testing.T) {
 	}
 }
 
-// TestReadable peeks at a socket with nothing to read, with data (which
-// the peek leaves in place), and at its end.
-func TestReadable(t *testing.T) {
+// tcpPair connects a TCP client to a loopback listener: the client's end
+// and the server's, both closed when the test ends.
+func tcpPair(t *testing.T) (*net.TCPConn, net.Conn) {
+	t.Helper()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
@@ -111,12 +112,20 @@ func TestReadable(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer c.Close()
+	t.Cleanup(func() { c.Close() })
 	peer, err := ln.Accept()
 	if err != nil {
 		t.Fatal(err)
 	}
-	rc, _ := c.(*net.TCPConn).SyscallConn()
+	t.Cleanup(func() { peer.Close() })
+	return c.(*net.TCPConn), peer
+}
+
+// TestReadable peeks at a socket with nothing to read, with data (which
+// the peek leaves in place), and at its end.
+func TestReadable(t *testing.T) {
+	c, peer := tcpPair(t)
+	rc, _ := c.SyscallConn()
 	if r, err := Readable(rc); r || err != nil {
 		t.Fatalf("idle socket: readable=%v, %v", r, err)
 	}
@@ -143,22 +152,8 @@ func TestReadable(t *testing.T) {
 // TestAwaitReadable waits for data arriving later, leaves it unread, and
 // gives up at the read deadline.
 func TestAwaitReadable(t *testing.T) {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	c, err := net.Dial("tcp", ln.Addr().String())
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Close()
-	peer, err := ln.Accept()
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer peer.Close()
-	rc, _ := c.(*net.TCPConn).SyscallConn()
+	c, peer := tcpPair(t)
+	rc, _ := c.SyscallConn()
 	c.SetReadDeadline(time.Now().Add(30 * time.Millisecond))
 	if err := AwaitReadable(rc); !errors.Is(err, os.ErrDeadlineExceeded) {
 		t.Fatalf("nothing sent: %v, want the deadline", err)

@@ -347,6 +347,11 @@ func h1ConfigFor(snap *Snapshot) h1.Config {
 // h1Writer adapts the wire engine's writer to the core's ResponseWriter.
 type h1Writer struct{ w *h1.ResponseWriter }
 
+var (
+	_ fileDeferrer   = h1Writer{}
+	_ h1.TailHandler = (*Server)(nil)
+)
+
 func (x h1Writer) WriteHead(status int, h *Headers, bodyLen int64, body []byte) error {
 	x.w.SetStatus(status)
 	for i := 0; i < h.Len(); i++ {

@@ -239,20 +239,27 @@ func (c *Conn) Read(p []byte) (int, error) {
 	if len(p) == 0 {
 		return 0, nil
 	}
-	d := &c.rd
-	d.p, d.n, d.errno = p, 0, 0
-	err := c.do(d, d.fn)
-	n, errno := d.n, d.errno
-	d.p = nil
+	n, err := c.transfer(&c.rd, p)
 	switch {
 	case err != nil:
 		return 0, c.pathError("read", err)
-	case errno != 0:
-		return 0, c.pathError("read", errno)
 	case n == 0:
 		return 0, io.EOF
 	}
 	return n, nil
+}
+
+// transfer runs d's raw call on p: the bytes moved, and the error of the
+// call or of the wait.
+func (c *Conn) transfer(d *dir, p []byte) (int, error) {
+	d.p, d.n, d.errno = p, 0, 0
+	err := c.do(d, d.fn)
+	n := d.n
+	if err == nil && d.errno != 0 {
+		err = d.errno
+	}
+	d.p = nil
+	return n, err
 }
 
 func (c *Conn) readRaw(fd uintptr) bool {
@@ -275,14 +282,7 @@ func (c *Conn) Write(p []byte) (int, error) {
 	if len(p) == 0 {
 		return 0, nil
 	}
-	d := &c.wr
-	d.p, d.n, d.errno = p, 0, 0
-	err := c.do(d, d.fn)
-	n, errno := d.n, d.errno
-	d.p = nil
-	if err == nil && errno != 0 {
-		err = errno
-	}
+	n, err := c.transfer(&c.wr, p)
 	if err != nil {
 		return n, c.pathError("write", err)
 	}

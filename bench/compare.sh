@@ -50,7 +50,13 @@
 # phpkeep is PHP hello through a backend with golighty's "keep-conn" =>
 # "enable" (connection reuse); lighttpd ignores that key, so both servers
 # still read the same file.
+# The download cases depend on the kernel's TCP congestion control: on
+# loopback, BBR's pacing costs golighty's send pattern more than lighttpd's
+# (bench/README.md). The header prints the one in force; TCP_CC=cubic (or any
+# name in net.ipv4.tcp_available_congestion_control) sets it for the run
+# and puts the previous one back at the end (root only).
 #   RUNS=5 DURATION=10 CONNS=64 bench/compare.sh
+#   TCP_CC=cubic bench/compare.sh big xsendfile
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -74,8 +80,13 @@ for tool in wrk lighttpd taskset go; do
   command -v "$tool" >/dev/null || { echo "missing $tool (apt-get install wrk lighttpd util-linux)"; exit 1; }
 done
 
+cc_sysctl=/proc/sys/net/ipv4/tcp_congestion_control
+cc_before=$(cat "$cc_sysctl" 2>/dev/null || echo unknown)
 work=$(mktemp -d)
-trap 'kill $(jobs -p) 2>/dev/null || true; rm -rf "$work"' EXIT
+trap 'kill $(jobs -p) 2>/dev/null || true; rm -rf "$work"; if [ -n "${TCP_CC:-}" ]; then echo "$cc_before" > "$cc_sysctl"; fi' EXIT
+if [ -n "${TCP_CC:-}" ]; then
+  echo "$TCP_CC" > "$cc_sysctl" || { echo "cannot set the congestion control to $TCP_CC (root, and a name from net.ipv4.tcp_available_congestion_control)"; exit 1; }
+fi
 mkdir -p "$work/www"
 head -c 1024 /dev/urandom | base64 -w 0 | head -c 1024 > "$work/www/1k.txt"
 head -c 102400 /dev/urandom > "$work/www/100k.bin"
@@ -439,7 +450,7 @@ median() { sort -g | awk '{a[NR]=$1} END{ if (NR%2) print a[(NR+1)/2]; else prin
 # download client's own ms per GiB, peak-MB the largest RSS sampled during
 # the load, hwm-MB VmHWM (start-up included). Ratios: golighty/lighttpd for
 # rate, lighttpd/golighty for CPU and memory: above 1.0, golighty does better.
-echo "load average: $(cut -d' ' -f1-3 /proc/loadavg)  RUNS=$RUNS DURATION=$DURATION"
+echo "load average: $(cut -d' ' -f1-3 /proc/loadavg)  RUNS=$RUNS DURATION=$DURATION  TCP congestion control: $(cat "$cc_sysctl" 2>/dev/null || echo unknown)"
 printf '%-10s %-9s %10s %11s %11s %8s %8s\n' case server rate cpu client-cpu peak-MB hwm-MB
 for c in "${cases[@]}"; do
   declare -A r=()

@@ -309,12 +309,17 @@ func (c *Conn) writeRaw(fd uintptr) bool {
 
 // do calls f until it reports done, waiting for d's readiness between
 // calls (f returns false after EAGAIN).
-func (c *Conn) do(d *dir, f func(fd uintptr) bool) error {
+func (c *Conn) do(d *dir, f func(fd uintptr) bool) error { return c.run(d, f, true) }
+
+// run is do; without tryFirst it goes straight to the wait, whose first
+// step is a call of f: for a call that is known to find nothing yet, that
+// saves the one that would only return EAGAIN.
+func (c *Conn) run(d *dir, f func(fd uintptr) bool, tryFirst bool) error {
 	if !c.incref() {
 		return os.ErrClosed
 	}
 	defer c.decref()
-	if f(uintptr(c.fd)) {
+	if tryFirst && f(uintptr(c.fd)) {
 		return nil
 	}
 	d.cur = f
@@ -347,6 +352,11 @@ func (c *Conn) rawControl(f func(fd uintptr)) error {
 
 func (r rawConn) Read(f func(fd uintptr) bool) error  { return r.c.do(&r.c.rd, f) }
 func (r rawConn) Write(f func(fd uintptr) bool) error { return r.c.do(&r.c.wr, f) }
+
+// ReadLater is Read for an f that is known to find nothing yet (the answer
+// to a request just sent): f is first called once the socket is watched,
+// not before (rawsys.AwaitReadable uses it: one failing call less).
+func (r rawConn) ReadLater(f func(fd uintptr) bool) error { return r.c.run(&r.c.rd, f, false) }
 
 // A slot is an epoll set registered with the Go netpoller, which a Conn
 // borrows to wait on one direction of its socket.

@@ -14,6 +14,7 @@ import (
 	"syscall"
 	"testing"
 	"time"
+	"unsafe"
 
 	"golang.org/x/sys/unix"
 )
@@ -41,6 +42,56 @@ func TestReadWaitsForData(t *testing.T) {
 	n, err := c.Read(b[:])
 	if err != nil || string(b[:n]) != "hello" {
 		t.Fatalf("read %q, %v", b[:n], err)
+	}
+}
+
+// TestReadLater: ReadLater calls f only once the socket is watched, so an
+// answer that comes later costs one call fewer than through Read; one that
+// is there already is found by the first call; the deadline holds.
+func TestReadLater(t *testing.T) {
+	calls := func(read func(rawConn, func(uintptr) bool) error, later bool) int {
+		c, peer := pair(t)
+		if !later {
+			unix.Write(peer, []byte("x"))
+		} else {
+			go func() {
+				time.Sleep(30 * time.Millisecond)
+				unix.Write(peer, []byte("x"))
+			}()
+		}
+		n := 0
+		err := read(rawConn{c}, func(fd uintptr) bool {
+			n++
+			var b [1]byte
+			_, _, e := unix.RawSyscall6(unix.SYS_RECVFROM, fd, uintptr(unsafe.Pointer(&b[0])), 1, unix.MSG_PEEK|unix.MSG_DONTWAIT, 0, 0)
+			return e != unix.EAGAIN
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return n
+	}
+	read := func(r rawConn, f func(uintptr) bool) error { return r.Read(f) }
+	later := func(r rawConn, f func(uintptr) bool) error { return r.ReadLater(f) }
+	for _, tc := range []struct {
+		name    string
+		read    func(rawConn, func(uintptr) bool) error
+		arrives bool
+		want    int
+	}{
+		{"Read, answer later", read, true, 3},
+		{"ReadLater, answer later", later, true, 2},
+		{"ReadLater, answer there", later, false, 1},
+	} {
+		if n := calls(tc.read, tc.arrives); n != tc.want {
+			t.Errorf("%s: %d calls, want %d", tc.name, n, tc.want)
+		}
+	}
+	c, _ := pair(t)
+	c.SetReadDeadline(time.Now().Add(30 * time.Millisecond))
+	err := rawConn{c}.ReadLater(func(uintptr) bool { return false })
+	if !errors.Is(err, os.ErrDeadlineExceeded) {
+		t.Fatalf("ReadLater past its deadline: %v", err)
 	}
 }
 

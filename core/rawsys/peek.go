@@ -25,10 +25,27 @@ func Readable(rc syscall.RawConn) (readable bool, err error) {
 // read of the socket behind rc would return at once (data, the end of the
 // stream or an error), without reading: a caller holds no buffer while it
 // waits.
+//
+// It is meant for an answer just asked for: a RawConn that can skip the
+// check that would only fail before it starts watching (core/rawpoll's
+// ReadLater) is asked to.
 func AwaitReadable(rc syscall.RawConn) error {
-	return rc.Read(func(fd uintptr) bool {
-		var b [1]byte
-		_, _, e := unix.RawSyscall6(unix.SYS_RECVFROM, fd, uintptr(unsafe.Pointer(&b[0])), 1, unix.MSG_PEEK|unix.MSG_DONTWAIT, 0, 0)
-		return e != unix.EAGAIN
-	})
+	if l, ok := rc.(laterReader); ok {
+		return l.ReadLater(peekReadable)
+	}
+	return rc.Read(peekReadable)
+}
+
+// laterReader is a RawConn whose ReadLater calls f only once the socket is
+// watched.
+type laterReader interface {
+	ReadLater(f func(fd uintptr) bool) error
+}
+
+// peekReadable is the RawConn callback of AwaitReadable: done unless a
+// one-byte MSG_PEEK finds nothing to read yet.
+func peekReadable(fd uintptr) bool {
+	var b [1]byte
+	_, _, e := unix.RawSyscall6(unix.SYS_RECVFROM, fd, uintptr(unsafe.Pointer(&b[0])), 1, unix.MSG_PEEK|unix.MSG_DONTWAIT, 0, 0)
+	return e != unix.EAGAIN
 }

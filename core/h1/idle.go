@@ -62,6 +62,13 @@ type parkedConn struct {
 	// tail: a connection waiting for room to send the rest of a deferred
 	// file (runTail), kept whole; deadline is then its write limit.
 	tail *conn
+
+	// The poller's own re-arming of a tail (rearm), bound once so that a
+	// wake-up allocates nothing.
+	ev     unix.EpollEvent
+	epfd   int
+	err    error
+	rearmF func(fd uintptr)
 }
 
 // idlePoller watches parked connections. Its epoll descriptor is itself
@@ -132,25 +139,42 @@ func (p *idlePoller) parkWriter(c *conn) bool {
 // arm registers pc's socket (rc) for one event of events. Everything pc
 // holds must be set before: the event may be handled at once.
 func (p *idlePoller) arm(pc *parkedConn, rc syscall.RawConn, op int, events uint32) bool {
-	p.mu.Lock()
-	if p.stopped {
-		p.mu.Unlock()
+	id, ok := p.register(pc)
+	if !ok {
 		return false
 	}
-	p.nextID++
-	id := p.nextID
-	p.conns[id] = pc
-	p.mu.Unlock()
 	ev := unix.EpollEvent{Events: events | unix.EPOLLONESHOT, Fd: int32(id), Pad: int32(id >> 32)}
 	var cerr error
 	err := rc.Control(func(fd uintptr) { cerr = p.ctl(op, int(fd), &ev) })
 	if err == nil && cerr == nil {
 		return true
 	}
+	// Unless stop took pc meanwhile (and handed it on): then it is gone.
+	return !p.unregister(id)
+}
+
+// register gives pc the id its event will carry; false once stopped.
+func (p *idlePoller) register(pc *parkedConn) (uint64, bool) {
 	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.stopped {
+		return 0, false
+	}
+	p.nextID++
+	p.conns[p.nextID] = pc
+	return p.nextID, true
+}
+
+// unregister drops an id whose registration failed; false if it was no
+// longer there (stop took it).
+func (p *idlePoller) unregister(id uint64) bool {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if _, ok := p.conns[id]; !ok {
+		return false
+	}
 	delete(p.conns, id)
-	p.mu.Unlock()
-	return false
+	return true
 }
 
 // sendTail sends more of a woken deferred file from the poller's own
@@ -159,7 +183,8 @@ func (p *idlePoller) arm(pc *parkedConn, rc syscall.RawConn, op int, events uint
 // (at most pollerBudget, pages in the page cache only) and re-arms the
 // connection; false hands it to a worker instead (the file is out or
 // failed, it needs the disk, its write limit passed, or the poller stops).
-func (p *idlePoller) sendTail(pc *parkedConn) bool {
+// epfd is the poller's set, held by the read that delivered the event.
+func (p *idlePoller) sendTail(pc *parkedConn, epfd int) bool {
 	c := pc.tail
 	sp := &c.rw.tail
 	before := sp.n
@@ -169,7 +194,34 @@ func (p *idlePoller) sendTail(pc *parkedConn) bool {
 		return false
 	}
 	pc.deadline = c.tailUntil
-	return p.arm(pc, rc, unix.EPOLL_CTL_MOD, unix.EPOLLOUT)
+	return p.rearm(pc, rc, epfd)
+}
+
+// rearm registers pc's socket (rc) for room to write again, from the
+// poller's goroutine. arm's closures would allocate per wake-up; here the
+// call's state lives in pc: once registered, pc is handled next by this
+// same goroutine (its events run one after another), and stop hands a
+// worker pc.tail, not pc, so nothing else touches those fields.
+func (p *idlePoller) rearm(pc *parkedConn, rc syscall.RawConn, epfd int) bool {
+	id, ok := p.register(pc)
+	if !ok {
+		return false
+	}
+	pc.ev = unix.EpollEvent{Events: unix.EPOLLOUT | unix.EPOLLONESHOT, Fd: int32(id), Pad: int32(id >> 32)}
+	pc.epfd, pc.err = epfd, nil
+	if pc.rearmF == nil {
+		pc.rearmF = pc.modify
+	}
+	if err := rc.Control(pc.rearmF); err == nil && pc.err == nil {
+		return true
+	}
+	// Unless stop took pc meanwhile (and handed it on): then it is gone.
+	return !p.unregister(id)
+}
+
+// modify is rearm's epoll_ctl, on the socket fd.
+func (pc *parkedConn) modify(fd uintptr) {
+	pc.err = rawsys.EpollCtl(pc.epfd, unix.EPOLL_CTL_MOD, int(fd), &pc.ev)
 }
 
 func (p *idlePoller) ctl(op, fd int, ev *unix.EpollEvent) error {
@@ -197,7 +249,7 @@ func (p *idlePoller) run() {
 					return false
 				}
 				for _, ev := range events[:m] {
-					p.wake(uint64(uint32(ev.Fd)) | uint64(uint32(ev.Pad))<<32)
+					p.wake(uint64(uint32(ev.Fd))|uint64(uint32(ev.Pad))<<32, int(epfd))
 				}
 				if m < len(events) {
 					return false
@@ -217,20 +269,20 @@ func (p *idlePoller) run() {
 
 // wake gives a connection whose socket became readable (or hung up) a
 // goroutine again.
-func (p *idlePoller) wake(id uint64) {
+func (p *idlePoller) wake(id uint64, epfd int) {
 	p.mu.Lock()
 	pc := p.conns[id]
 	delete(p.conns, id)
 	p.mu.Unlock()
 	if pc != nil {
-		p.dispatch(pc)
+		p.dispatch(pc, epfd)
 	}
 }
 
 // dispatch gives a woken (or expired, or stopped) connection a goroutine.
-func (p *idlePoller) dispatch(pc *parkedConn) {
+func (p *idlePoller) dispatch(pc *parkedConn, epfd int) {
 	if pc.tail != nil {
-		if !p.sendTail(pc) {
+		if !p.sendTail(pc, epfd) {
 			p.srv.dispatch(job{t: pc.tail})
 		}
 		return

@@ -26,9 +26,9 @@ func Readable(rc syscall.RawConn) (readable bool, err error) {
 // stream or an error), without reading: a caller holds no buffer while it
 // waits.
 //
-// It is meant for an answer just asked for: a RawConn that can skip the
-// check that would only fail before it starts watching (core/rawpoll's
-// ReadLater) is asked to.
+// It is meant for an answer just asked for, which is not there yet: where
+// rc can start watching before its first check (core/rawpoll's ReadLater),
+// the check that could only fail is skipped.
 func AwaitReadable(rc syscall.RawConn) error {
 	if l, ok := rc.(laterReader); ok {
 		return l.ReadLater(peekReadable)

@@ -9,6 +9,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/golighty/golighty/core/h1"
 )
 
 // connStartModule applies a PROXY header at connection start, as
@@ -238,5 +240,64 @@ func TestStartConnSocket(t *testing.T) {
 				t.Fatalf("RemoteAddr = %s, want %s", got, tt.want)
 			}
 		})
+	}
+}
+
+// TestStartConnRawSocket: over a plain socket the connection is an
+// h1.RawSocket (raw I/O, parking), and asking for its descriptor runs the
+// hooks first, so a raw read starts after the PROXY header; a refused
+// connection gives no descriptor.
+func TestStartConnRawSocket(t *testing.T) {
+	s := mustCompile(t, "server.document-root = \"@DIR@\"\nserver.modules = (\"mod_test_connstart\")\n")
+	srv := NewServer(s, nil)
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	wl := srv.startWrap(ln, "127.0.0.1:80")
+	accept := func(send string) net.Conn {
+		t.Helper()
+		client, err := net.Dial("tcp", ln.Addr().String())
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { client.Close() })
+		io.WriteString(client, send)
+		c, err := wl.Accept()
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { c.Close() })
+		if _, ok := c.(h1.RawSocket); !ok {
+			t.Fatalf("%T is no h1.RawSocket: idle connections would keep a goroutine", c)
+		}
+		return c
+	}
+
+	c := accept("PROXY TCP4 192.0.2.5 192.0.2.1 1234 80\r\nGET")
+	rc, err := c.(syscall.Conn).SyscallConn()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var buf [16]byte
+	var n int
+	var rerr error
+	if err := rc.Read(func(fd uintptr) bool {
+		n, rerr = syscall.Read(int(fd), buf[:])
+		return rerr != syscall.EAGAIN
+	}); err != nil || rerr != nil {
+		t.Fatal(err, rerr)
+	}
+	if got := string(buf[:n]); got != "GET" {
+		t.Fatalf("raw read after SyscallConn: %q, want the bytes after the PROXY header", got)
+	}
+	if got := c.RemoteAddr().String(); got != "192.0.2.5:1234" {
+		t.Fatalf("RemoteAddr = %s", got)
+	}
+
+	c = accept("NOT A PROXY HEADER\r\n")
+	if _, err := c.(syscall.Conn).SyscallConn(); err == nil {
+		t.Fatal("a connection its hooks refused handed out its descriptor")
 	}
 }

@@ -8,6 +8,8 @@ import (
 	"io"
 	"strconv"
 	"strings"
+
+	"github.com/golighty/golighty/core/h1"
 )
 
 // MaxBackendHead bounds a backend's response header block: past it the
@@ -175,12 +177,12 @@ func (rc *Request) BackendHeaders(br *bufio.Reader, o *BackendOpts) (BackendHead
 			continue
 		case strings.EqualFold(n, "Connection"):
 			if o.Kind == BackendProxy {
-				if headerHasToken(string(value), "close") {
+				if h1.HasToken(value, "close") {
 					bh.Close = true
 				}
 				continue
 			}
-			if headerHasToken(string(value), "close") {
+			if h1.HasToken(value, "close") {
 				rc.KeepAlive = false
 			}
 		case strings.EqualFold(n, "Content-Type"):
@@ -285,16 +287,6 @@ func statusValue(v []byte) (int, bool) {
 		n = n*10 + int(c-'0')
 	}
 	return n, n >= 100
-}
-
-// headerHasToken reports whether a comma-separated header value lists tok.
-func headerHasToken(v, tok string) bool {
-	for _, part := range strings.Split(v, ",") {
-		if strings.EqualFold(strings.TrimSpace(part), tok) {
-			return true
-		}
-	}
-	return false
 }
 
 // isToken reports whether name is an HTTP field name (RFC 9110 token).

@@ -23,9 +23,10 @@ func ValidFieldValue(v []byte) bool { return valueOK(v) }
 // match is case-sensitive).
 func LookupMethod(b []byte) string { return lookupMethod(b) }
 
-// HasToken reports whether the comma/space separated list v holds tok
-// (case-insensitive), as lighttpd scans Connection and Upgrade.
-func HasToken(v []byte, tok string) bool { return hasToken(v, tok) }
+// HasToken reports whether the comma-separated list v holds tok
+// (case-insensitive), as lighttpd scans Connection and Upgrade
+// (http_header_str_contains_token).
+func HasToken[V string | []byte](v V, tok string) bool { return hasToken(v, tok) }
 
 // HTTPDate is the current time as an HTTP date, cached per second.
 func HTTPDate() string { return httpDate() }

@@ -671,9 +671,10 @@ func parseDigits(v []byte) (int64, bool) {
 }
 
 // hasToken reports whether the list v holds token tok the way lighttpd
-// scans it: items separated by SP, HT or ',', a match followed by the end,
-// SP, HT, ',' or ';' (case-insensitive, quoted strings not handled).
-func hasToken(v []byte, tok string) bool {
+// scans it: items separated by ',' (SP and HT before one skipped), a match
+// followed by the end, SP, HT, ',' or ';' (case-insensitive, quoted
+// strings not handled).
+func hasToken[V string | []byte](v V, tok string) bool {
 	i := 0
 	for {
 		for i < len(v) && (v[i] == ' ' || v[i] == '\t' || v[i] == ',') {
@@ -682,7 +683,7 @@ func hasToken(v []byte, tok string) bool {
 		if len(v)-i < len(tok) {
 			return false
 		}
-		if eqFold(v[i:i+len(tok)], tok) {
+		if foldAt(v, i, tok) {
 			i += len(tok)
 			if i == len(v) || v[i] == ' ' || v[i] == '\t' || v[i] == ',' || v[i] == ';' {
 				return true
@@ -695,6 +696,17 @@ func hasToken(v []byte, tok string) bool {
 			return false
 		}
 	}
+}
+
+// foldAt reports whether v holds tok at i, ASCII case-insensitively
+// (len(v)-i >= len(tok)).
+func foldAt[V string | []byte](v V, i int, tok string) bool {
+	for j := 0; j < len(tok); j++ {
+		if toLower(v[i+j]) != toLower(tok[j]) {
+			return false
+		}
+	}
+	return true
 }
 
 func isDigit(c byte) bool  { return c >= '0' && c <= '9' }

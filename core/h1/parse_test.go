@@ -275,3 +275,38 @@ func TestParseNoAlloc(t *testing.T) {
 		t.Errorf("unexpected parse: status %d, %d headers", r.Status, len(r.Headers))
 	}
 }
+
+// TestHasToken: lighttpd's http_header_str_contains_token, on strings and
+// bytes alike: items split by ',' (SP and HT before one skipped), a match
+// ended by the end, SP, HT, ',' or ';', ASCII case ignored, and no
+// allocation.
+func TestHasToken(t *testing.T) {
+	for _, tc := range []struct {
+		v    string
+		want bool
+	}{
+		{"upgrade", true},
+		{"keep-alive, Upgrade", true},
+		{"UPGRADE", true},
+		{"Upgrade;q=1", true},
+		{"foo upgrade", false}, // one item, "foo upgrade"
+		{"\tupgrade\t", true},
+		{",,upgrade,", true},
+		{"", false},
+		{"upgrades", false},
+		{"x-upgrade", false},
+		{"keep-alive", false},
+		{"upgrad", false},
+	} {
+		if got := HasToken(tc.v, "upgrade"); got != tc.want {
+			t.Errorf("HasToken(%q) = %v, want %v", tc.v, got, tc.want)
+		}
+		if got := HasToken([]byte(tc.v), "upgrade"); got != tc.want {
+			t.Errorf("HasToken([]byte(%q)) = %v, want %v", tc.v, got, tc.want)
+		}
+	}
+	v := "keep-alive, Upgrade"
+	if n := testing.AllocsPerRun(100, func() { HasToken(v, "websocket") }); n != 0 {
+		t.Errorf("%v allocations per call, want 0", n)
+	}
+}

@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"github.com/golighty/golighty/core"
+	"github.com/golighty/golighty/core/h1"
 	"github.com/golighty/golighty/modules/internal/gw"
 	"github.com/golighty/golighty/modules/internal/websocket"
 )
@@ -76,23 +77,12 @@ func (m *Module) Setup(sc *core.SetupContext) error {
 // Close stops bin-path backends.
 func (m *Module) Close() error { return m.gw.Close() }
 
-// hasToken reports whether a comma-separated list holds tok (without
-// regard to case).
-func hasToken(v, tok string) bool {
-	for _, part := range strings.Split(v, ",") {
-		if strings.EqualFold(strings.TrimSpace(part), tok) {
-			return true
-		}
-	}
-	return false
-}
-
 // URIClean claims WebSocket handshakes (an HTTP/1.1 GET with "Upgrade:
 // websocket" and "Connection: upgrade") for a wstunnel.server path and
 // checks version, Host and Origin as lighttpd's wstunnel_check_request.
 func (m *Module) URIClean(rc *core.Request) core.Result {
 	if rc.Handler != nil || rc.Method != "GET" || rc.Proto != 11 ||
-		!hasToken(rc.Header.Get("Upgrade"), "websocket") || !hasToken(rc.Header.Get("Connection"), "upgrade") {
+		!h1.HasToken(rc.Header.Get("Upgrade"), "websocket") || !h1.HasToken(rc.Header.Get("Connection"), "upgrade") {
 		return core.GoOn
 	}
 	c := m.table.Resolve(rc)

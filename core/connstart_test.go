@@ -176,19 +176,27 @@ $HTTP["scheme"] == "https" { server.error-handler = "/tls" }
 	}
 }
 
-// TestStartConnSocket: on a real socket the connection keeps its
-// descriptor and half-close visible, runs the hooks on first use, honours a
-// read deadline the engine set before (a TLS handshake's) and puts it back
-// after the header.
-func TestStartConnSocket(t *testing.T) {
+// startListenerForTest listens on loopback through a startListener of a
+// server whose config loads mod_test_connstart; ln is the plain listener
+// (its address), wl the wrapping one.
+func startListenerForTest(t *testing.T) (ln, wl net.Listener) {
+	t.Helper()
 	s := mustCompile(t, "server.document-root = \"@DIR@\"\nserver.modules = (\"mod_test_connstart\")\n")
 	srv := NewServer(s, nil)
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer ln.Close()
-	wl := srv.startWrap(ln, "127.0.0.1:80")
+	t.Cleanup(func() { ln.Close() })
+	return ln, srv.startWrap(ln, "127.0.0.1:80")
+}
+
+// TestStartConnSocket: on a real socket the connection keeps its
+// descriptor and half-close visible, runs the hooks on first use, honours a
+// read deadline the engine set before (a TLS handshake's) and puts it back
+// after the header.
+func TestStartConnSocket(t *testing.T) {
+	ln, wl := startListenerForTest(t)
 	tests := []struct {
 		name     string
 		send     string
@@ -248,14 +256,7 @@ func TestStartConnSocket(t *testing.T) {
 // hooks first, so a raw read starts after the PROXY header; a refused
 // connection gives no descriptor.
 func TestStartConnRawSocket(t *testing.T) {
-	s := mustCompile(t, "server.document-root = \"@DIR@\"\nserver.modules = (\"mod_test_connstart\")\n")
-	srv := NewServer(s, nil)
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	wl := srv.startWrap(ln, "127.0.0.1:80")
+	ln, wl := startListenerForTest(t)
 	accept := func(send string) net.Conn {
 		t.Helper()
 		client, err := net.Dial("tcp", ln.Addr().String())

@@ -29,6 +29,16 @@ func randomFile(t testing.TB, dir string, n int) (string, []byte) {
 	return p, b
 }
 
+// holeFile makes dir/name a file of size bytes that are all a hole (no
+// disk used, zeros when read).
+func holeFile(t testing.TB, dir, name string, size int64) {
+	t.Helper()
+	f, err := os.Create(filepath.Join(dir, name))
+	must(t, err)
+	must(t, f.Truncate(size))
+	must(t, f.Close())
+}
+
 // evict drops path's pages from the page cache, so reading it would wait
 // for the disk (on file systems that keep a page cache apart from storage).
 func evict(t *testing.T, path string) bool {
@@ -316,10 +326,7 @@ func TestReadBufferSizes(t *testing.T) {
 // max-write-idle, and its goroutine and descriptor go with it.
 func TestStalledDownloadNoLeak(t *testing.T) {
 	root := t.TempDir()
-	f, err := os.Create(filepath.Join(root, "huge.bin"))
-	must(t, err)
-	must(t, f.Truncate(1<<30))
-	f.Close()
+	holeFile(t, root, "huge.bin", 1<<30)
 	cfg := testConfig()
 	cfg.MaxWriteIdle = 300 * time.Millisecond
 	s, addr := startServer(t, cfg, rangeHandler(root))

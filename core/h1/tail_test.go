@@ -146,10 +146,7 @@ func TestDeferredFileParks(t *testing.T) {
 // client goes away, the server shuts down or closes.
 func TestDeferredFileEnds(t *testing.T) {
 	root := t.TempDir()
-	f, err := os.Create(filepath.Join(root, "huge.bin"))
-	must(t, err)
-	must(t, f.Truncate(256<<20))
-	f.Close()
+	holeFile(t, root, "huge.bin", 256<<20)
 	for _, how := range []string{"write idle", "client gone", "shutdown", "close"} {
 		t.Run(how, func(t *testing.T) {
 			cfg := testConfig()

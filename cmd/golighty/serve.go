@@ -72,12 +72,6 @@ func serve(o *options, snap *core.Snapshot, stderr io.Writer) int {
 		srv.Close()
 		return exitErr
 	}
-	if o.memory == memgov.Lean {
-		// The configuration is loaded and every module initialised: the
-		// pages only that touched leave the resident set before the
-		// first client comes (the governor does it again after reloads).
-		memgov.TrimExecutable()
-	}
 	abs, _ := filepath.Abs(o.confFile)
 	reloader := &core.Reloader{
 		Loader: &core.Loader{Path: abs, Opts: lighttpdconf.Options{Stderr: stderr}, Shared: snap.Shared()},
@@ -93,6 +87,13 @@ func serve(o *options, snap *core.Snapshot, stderr io.Writer) int {
 	logger.Info("server started (" + core.ServerTag + ")")
 	for _, w := range snap.Warnings {
 		logger.Warn(w.String())
+	}
+	if o.memory == memgov.Lean {
+		// The configuration is loaded, every module initialised and the
+		// watcher set up: the garbage and the pages only that touched
+		// leave the resident set before the first client comes (the
+		// governor does it again after reloads).
+		memgov.Settle()
 	}
 	notifyReady()
 	sdNotify("READY=1\nSTATUS=serving")

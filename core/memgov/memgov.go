@@ -142,6 +142,17 @@ func (g *Governor) Tick() bool {
 	return true
 }
 
+// Settle returns the garbage of the start-up to the system, then drops
+// the executable's pages (TrimExecutable). In that order: the collection
+// reads the binary's metadata (type and stack maps) and would bring back
+// pages a trim before it dropped. Measured on the 1 KiB benchmark config,
+// the trim alone left 7.5 MB of the binary resident until the governor's
+// first look a second later, which found 3.7 MB.
+func Settle() {
+	debug.FreeOSMemory()
+	TrimExecutable()
+}
+
 // TrimExecutable drops the resident pages of the executable's read-only
 // mappings (code, read-only data) that hold no private copies; they are
 // mapped again from the page cache when used. It reports the bytes that

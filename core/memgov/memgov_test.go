@@ -62,6 +62,32 @@ func TestTrimExecutable(t *testing.T) {
 	}
 }
 
+// TestSettle: the garbage of a start-up goes back to the system, and the
+// executable's pages are dropped after the collection that reads them.
+func TestSettle(t *testing.T) {
+	defer debug.SetGCPercent(debug.SetGCPercent(-1)) // no collection but Settle's
+	var keep [][]byte
+	for range 64 {
+		keep = append(keep, make([]byte, 256<<10))
+	}
+	runtime.KeepAlive(keep)
+	keep = nil
+	runtime.GC() // reads the binary's metadata, as Settle's collection will
+	var st runtime.MemStats
+	runtime.ReadMemStats(&st)
+	cycles, released := st.NumGC, st.HeapReleased
+	before := rssFileKB(t)
+	Settle()
+	after := rssFileKB(t)
+	runtime.ReadMemStats(&st)
+	if st.NumGC <= cycles || st.HeapReleased < released+8<<20 {
+		t.Errorf("%d collections, %d MiB more released; want 16 MiB of garbage back", st.NumGC-cycles, (st.HeapReleased-released)>>20)
+	}
+	if after >= before {
+		t.Errorf("file-backed RSS %d kB before, %d kB after", before, after)
+	}
+}
+
 func TestGovernorCollects(t *testing.T) {
 	t.Setenv("GOGC", "100") // New leaves the collector alone then
 	g := New(Lean, nil)

@@ -53,18 +53,31 @@ func newState(proto *lua.FunctionProto, gen uint64) *state {
 	}
 	st := &state{L: L, gen: gen}
 	st.setupGlobals()
-	st.env = L.NewTable()
-	meta := L.NewTable()
-	meta.RawSetString("__index", L.G.Global)
-	meta.RawSetString("__metatable", lua.LFalse)
-	L.SetMetatable(st.env, meta)
-	st.fn = L.NewFunctionFromProto(proto)
-	st.fn.Env = st.env
 	st.result = L.NewTable()
 	st.lighty = st.newLighty()
+	// Globals resolve through env (what the script sets, cleared after
+	// each run), then base (lighty), then the global table. lighty lives
+	// in base, out of the script's reach (env's metatable is locked), so
+	// a run neither sets it anew nor leaves a key in env to clear: an
+	// empty env is cleared without touching its hash part.
+	base := L.NewTable()
+	base.RawSetString("lighty", st.lighty)
+	L.SetMetatable(base, indexOnly(L, L.G.Global))
+	st.env = L.NewTable()
+	L.SetMetatable(st.env, indexOnly(L, base))
+	st.fn = L.NewFunctionFromProto(proto)
+	st.fn.Env = st.env
 	st.budget.reset()
 	L.SetContext(&st.budget)
 	return st
+}
+
+// indexOnly is a locked metatable that reads missing keys from t.
+func indexOnly(L *lua.LState, t *lua.LTable) *lua.LTable {
+	meta := L.NewTable()
+	meta.RawSetString("__index", t)
+	meta.RawSetString("__metatable", lua.LFalse)
+	return meta
 }
 
 // setupGlobals replaces print (to the error log), pairs (honouring
@@ -116,7 +129,6 @@ func (st *state) setupGlobals() {
 // run calls the script for rc and returns its first result.
 func (st *state) run(rc *core.Request, stage int) (lua.LValue, error) {
 	st.rc, st.stage = rc, stage
-	st.env.RawSetString("lighty", st.lighty)
 	st.budget.reset()
 	L := st.L
 	L.Push(st.fn)

@@ -2,6 +2,7 @@ package regex
 
 import (
 	"errors"
+	"strings"
 	"testing"
 	"time"
 
@@ -39,6 +40,12 @@ func FuzzCompileMatch(f *testing.F) {
 		}
 		ok, merr := re.MatchStringErr(subject)
 		m, ferr := re.FindStringSubmatchIndexErr(nil, subject)
+		if timedOut(merr) || timedOut(ferr) {
+			// The time limit depends on the machine: under load one
+			// call can hit it where the other did not (CI, with the
+			// race detector, saw that on a 17-byte subject).
+			return
+		}
 		if (merr == nil) != (ferr == nil) {
 			t.Fatalf("MatchStringErr err=%v, FindStringSubmatchIndexErr err=%v", merr, ferr)
 		}
@@ -81,4 +88,10 @@ func FuzzCompileMatch(f *testing.F) {
 			t.Fatalf("engines disagree: re2 %q=%v, regexp2 %q=%v", tr.goPat.String(), ok, tr.netPat.String(), altOK)
 		}
 	})
+}
+
+// timedOut reports a match that hit the time limit (not the backtracking
+// stack limit, which does not depend on the machine).
+func timedOut(err error) bool {
+	return errors.Is(err, ErrMatchLimit) && strings.Contains(err.Error(), "(time limit)")
 }

@@ -122,20 +122,10 @@ func (s *Server) startConnFor(c net.Conn, token string) net.Conn {
 	switch {
 	case !isSock || !halfClose:
 		return sc
-	case isRawSocket(c):
+	case h1.IsRawSocket(c):
 		return &startRawConn{startSockConn{sc}}
 	}
 	return &startSockConn{sc}
-}
-
-// isRawSocket reports a connection the HTTP/1.x engine may read, write
-// and watch by its descriptor (h1.RawSocket).
-func isRawSocket(c net.Conn) bool {
-	switch c.(type) {
-	case *net.TCPConn, *net.UnixConn, h1.RawSocket:
-		return true
-	}
-	return false
 }
 
 // startConn is an accepted connection whose ConnStartHooks run on first use.

@@ -343,8 +343,10 @@ func (p *idlePoller) stop() {
 	<-p.done
 }
 
-// parkable reports whether nc's idle waits may be parked.
-func parkable(nc net.Conn) bool {
+// IsRawSocket reports whether the engine may read, write and watch nc by
+// its descriptor (raw I/O, parked idle waits and downloads): a plain
+// socket, or a wrapper that is a RawSocket.
+func IsRawSocket(nc net.Conn) bool {
 	switch nc.(type) {
 	case *net.TCPConn, *net.UnixConn, RawSocket:
 		return true

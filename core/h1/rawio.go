@@ -25,7 +25,7 @@ import (
 func (c *conn) sock() syscall.RawConn {
 	if c.rawc == nil && !c.rawTried {
 		c.rawTried = true
-		if parkable(c.rwc) {
+		if IsRawSocket(c.rwc) {
 			c.rawc, _ = c.rwc.(syscall.Conn).SyscallConn()
 		}
 	}

@@ -12,8 +12,9 @@ import (
 	"golang.org/x/sys/unix"
 )
 
-// sendChunk is the most one sendfile(2) call is asked for (lighttpd's
-// MAX_WRITE_LIMIT). Between chunks the goroutine yields, so connections
+// sendChunk is the most one sendfile(2) call is asked for outside the
+// idle poller (lighttpd's MAX_WRITE_LIMIT; the poller asks for its whole
+// budget at once, see sendfileStep). Between chunks the goroutine yields, so connections
 // sending files take turns as they do in lighttpd's event loop, no call
 // holds the socket for long, and each call is short enough to be made
 // without the scheduler's system-call bookkeeping (see sendfileChunks).

@@ -489,7 +489,7 @@ func getConn(s *Server, nc net.Conn) *conn {
 func attachConn(s *Server, nc net.Conn) *conn {
 	c := connPool.Get().(*conn)
 	c.srv, c.rwc = s, nc
-	c.canPark = parkable(nc)
+	c.canPark = IsRawSocket(nc)
 	c.req.Conn = &c.info
 	c.req.Body = &c.body
 	c.rw.c = c

@@ -162,7 +162,9 @@ return 0
 EOF
 fi
 
-go build -o "$work/golighty" ./cmd/golighty
+# Built as dist/Containerfile ships it (static, no cgo; symbols kept for
+# perf): a cgo build maps libc and its loader too, 1.3-1.5 MB more resident.
+CGO_ENABLED=0 go build -trimpath -o "$work/golighty" ./cmd/golighty
 go build -o "$work/dl" ./bench/dl
 
 GW=""

@@ -27,8 +27,8 @@ trap 'kill $(jobs -p) 2>/dev/null || true; rm -rf "$work"' EXIT
 mkdir -p "$work/www" "$work/base"
 head -c 1024 /dev/urandom | base64 -w 0 | head -c 1024 > "$work/www/1k.txt"
 git archive "$BASE" | tar -x -C "$work/base"
-(cd "$work/base" && go build -o "$work/golighty-base" ./cmd/golighty)
-go build -o "$work/golighty-head" ./cmd/golighty
+(cd "$work/base" && CGO_ENABLED=0 go build -trimpath -o "$work/golighty-base" ./cmd/golighty)
+CGO_ENABLED=0 go build -trimpath -o "$work/golighty-head" ./cmd/golighty
 cat > "$work/conf" <<EOF
 server.document-root = "$work/www"
 server.bind = "127.0.0.1"

@@ -39,7 +39,7 @@ for port in "$PORT_G" "$PORT_L"; do
   for i in $(seq 0 99); do echo "http://127.0.0.1:$port/f$i.txt"; done > "$work/uris-$port"
 done
 
-go build -o "$work/golighty" ./cmd/golighty
+CGO_ENABLED=0 go build -trimpath -o "$work/golighty" ./cmd/golighty
 
 conf() { # port
   cat <<EOF

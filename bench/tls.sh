@@ -44,7 +44,7 @@ openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 2 -su
 openssl req -x509 -newkey rsa:2048 -nodes -days 2 -subj /CN=localhost \
   -keyout "$work/rsa.key" -out "$work/rsa.crt" 2>/dev/null
 
-go build -o "$work/golighty" ./cmd/golighty
+CGO_ENABLED=0 go build -trimpath -o "$work/golighty" ./cmd/golighty
 
 conf() { # port cert [no-tickets]
   cat <<EOF

@@ -34,10 +34,14 @@ func (c *Config) idleGrace() time.Duration {
 }
 
 // sweepEvery is how often parked connections are checked against their idle
-// limit: once a second as lighttpd does, more often only for a shorter grace
-// (tests).
+// (or linger) limit: once a second as lighttpd does, more often only for a
+// shorter grace or linger (tests).
 func sweepEvery(c *Config) time.Duration {
-	return min(max(c.idleGrace(), 10*time.Millisecond), time.Second)
+	every := c.idleGrace()
+	if c.LingerTimeout > 0 {
+		every = min(every, c.LingerTimeout)
+	}
+	return min(max(every, 10*time.Millisecond), time.Second)
 }
 
 // RawSocket is implemented by connection wrappers that read and write
@@ -63,6 +67,12 @@ type parkedConn struct {
 	// file (runTail), kept whole; deadline is then its write limit.
 	tail *conn
 
+	// linger: a half-closed connection (rc) discarding what its client
+	// still sends until it closes; deadline ends the linger.
+	linger bool
+	rc     syscall.RawConn
+	drainer
+
 	// The poller's own re-arming of a tail (rearm), bound once so that a
 	// wake-up allocates nothing.
 	ev     unix.EpollEvent
@@ -83,6 +93,8 @@ type idlePoller struct {
 	nextID  uint64
 	stopped bool
 	done    chan struct{}
+
+	discard [4 << 10]byte // what lingering clients still send (drainLinger)
 }
 
 func newIdlePoller(s *Server) (*idlePoller, error) {
@@ -194,20 +206,21 @@ func (p *idlePoller) sendTail(pc *parkedConn, epfd int) bool {
 		return false
 	}
 	pc.deadline = c.tailUntil
-	return p.rearm(pc, rc, epfd)
+	return p.rearm(pc, rc, epfd, unix.EPOLLOUT)
 }
 
-// rearm registers pc's socket (rc) for room to write again, from the
-// poller's goroutine. arm's closures would allocate per wake-up; here the
-// call's state lives in pc: once registered, pc is handled next by this
-// same goroutine (its events run one after another), and stop hands a
-// worker pc.tail, not pc, so nothing else touches those fields.
-func (p *idlePoller) rearm(pc *parkedConn, rc syscall.RawConn, epfd int) bool {
+// rearm registers pc's socket (rc) for events again, from the poller's
+// goroutine. arm's closures would allocate per wake-up; here the call's
+// state lives in pc: once registered, pc is handled next by this same
+// goroutine (its events run one after another), and stop hands a worker
+// pc.tail, not pc, or closes a lingering pc, so nothing else touches those
+// fields.
+func (p *idlePoller) rearm(pc *parkedConn, rc syscall.RawConn, epfd int, events uint32) bool {
 	id, ok := p.register(pc)
 	if !ok {
 		return false
 	}
-	pc.ev = unix.EpollEvent{Events: unix.EPOLLOUT | unix.EPOLLONESHOT, Fd: int32(id), Pad: int32(id >> 32)}
+	pc.ev = unix.EpollEvent{Events: events | unix.EPOLLONESHOT, Fd: int32(id), Pad: int32(id >> 32)}
 	pc.epfd, pc.err = epfd, nil
 	if pc.rearmF == nil {
 		pc.rearmF = pc.modify
@@ -287,6 +300,10 @@ func (p *idlePoller) dispatch(pc *parkedConn, epfd int) {
 		}
 		return
 	}
+	if pc.linger {
+		p.drainLinger(pc, epfd)
+		return
+	}
 	pc.armed = true
 	p.srv.dispatch(job{pc: pc})
 }
@@ -310,6 +327,10 @@ func (p *idlePoller) sweep(now time.Time) {
 // end closes an idle parked connection; a deferred file's connection gets
 // a goroutine to fail (or finish) its response and end its request.
 func (p *idlePoller) end(pc *parkedConn) {
+	if pc.linger {
+		p.closeLinger(pc)
+		return
+	}
 	if pc.tail != nil {
 		p.srv.dispatch(job{t: pc.tail})
 		return

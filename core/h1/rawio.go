@@ -37,6 +37,7 @@ func (c *conn) sock() syscall.RawConn {
 // (conns are pooled), so a call captures nothing and allocates nothing.
 type rawState struct {
 	readFn, writeFn func(fd uintptr) bool
+	moreFn          func(fd uintptr) bool // flushMore's send
 	rp              []byte
 	n               int
 	errno           syscall.Errno

@@ -209,28 +209,38 @@ func (c *conn) flushMore() error {
 	}
 	c.setWriteDeadline()
 	c.sends++
-	p := c.wbuf
-	var serr error
-	werr := rc.Write(func(s uintptr) bool {
-		for len(p) > 0 {
-			r, _, e := unix.RawSyscall6(unix.SYS_SENDTO, s, uintptr(unsafe.Pointer(&p[0])), uintptr(len(p)), unix.MSG_MORE|unix.MSG_NOSIGNAL, 0, 0)
-			switch {
-			case e == unix.EAGAIN:
-				return false
-			case e == unix.EINTR:
-				continue
-			case e != 0:
-				serr = &os.SyscallError{Syscall: "sendto", Err: e}
-				return true
-			}
-			p = p[r:]
-		}
-		return true
-	})
+	st := &c.raw
+	if st.moreFn == nil {
+		st.moreFn = c.rawSendMore
+	}
+	st.rp, st.errno = c.wbuf, 0
+	werr := rc.Write(st.moreFn)
+	errno := st.errno
+	st.release()
 	c.wbuf = c.wbuf[:0]
-	if werr == nil {
-		werr = serr
+	if werr == nil && errno != 0 {
+		werr = &os.SyscallError{Syscall: "sendto", Err: errno}
 	}
 	c.werr = werr
 	return werr
+}
+
+// rawSendMore sends c.raw.rp with MSG_MORE (flushMore's call, bound once
+// per conn so that a response allocates nothing).
+func (c *conn) rawSendMore(fd uintptr) bool {
+	s := &c.raw
+	for len(s.rp) > 0 {
+		r, _, e := unix.RawSyscall6(unix.SYS_SENDTO, fd, uintptr(unsafe.Pointer(&s.rp[0])), uintptr(len(s.rp)), unix.MSG_MORE|unix.MSG_NOSIGNAL, 0, 0)
+		switch {
+		case e == unix.EAGAIN:
+			return false
+		case e == unix.EINTR:
+			continue
+		case e != 0:
+			s.errno = e
+			return true
+		}
+		s.rp = s.rp[r:]
+	}
+	return true
 }

@@ -387,6 +387,7 @@ type conn struct {
 	rawc     syscall.RawConn // a plain socket's descriptor access (rawio.go), once made
 	rawTried bool
 	raw      rawState
+	linger   lingerArm // closeLingering's hand-off to the poller (linger.go)
 
 	req  Request
 	body Body
@@ -802,7 +803,10 @@ func (c *conn) afterHandle() bool {
 		return false
 	}
 	if !c.rw.keepAlive || c.noKeepAlive {
+		// The output buffer is not held through the lingering close: with
+		// a connection per request, dozens wait there for the client's FIN.
 		c.flush()
+		c.releaseW()
 		return false
 	}
 	// Batch responses to pipelined requests: flush only when no complete
@@ -844,26 +848,6 @@ func (c *conn) headBuffered() bool {
 		return false
 	}
 	return bytes.Contains(c.buf[c.r:c.w], []byte("\r\n\r\n"))
-}
-
-// closeLingering half-closes and discards what the client still sends for
-// a short while, so it reads the response before a reset (as lighttpd).
-func (c *conn) closeLingering() {
-	// During Shutdown the linger is skipped so it cannot hold the server.
-	if cw, ok := c.rwc.(interface{ CloseWrite() error }); ok && c.werr == nil && c.cfg.LingerTimeout > 0 && !c.srv.closing.Load() {
-		if cw.CloseWrite() == nil {
-			c.rwc.SetReadDeadline(time.Now().Add(c.cfg.LingerTimeout))
-			var total int
-			for total < 1<<20 {
-				n, err := c.read(c.buf)
-				total += n
-				if err != nil {
-					break
-				}
-			}
-		}
-	}
-	c.rwc.Close()
 }
 
 // readBody serves body bytes: buffered ones first, else straight from the

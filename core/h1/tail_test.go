@@ -272,7 +272,7 @@ func TestRearmDoesNotAllocate(t *testing.T) {
 	must(t, addErr)
 	p.unregister(id)
 	rearm := func() {
-		if !p.rearm(pc, rc, epfd) {
+		if !p.rearm(pc, rc, epfd, unix.EPOLLOUT) {
 			t.Fatal("rearm failed")
 		}
 		p.mu.Lock()

@@ -84,7 +84,11 @@ func (rc *Request) sendFile(path string, keep bool) int {
 		IfRange:         rc.Header.Get("If-Range"),
 	}
 	p := &resp.plan
-	httpfile.Decide(p, &req, &file, time.Now().Unix())
+	var now int64 // read only for an RFC 850 If-Modified-Since
+	if req.IfModifiedSince != "" {
+		now = time.Now().Unix()
+	}
+	httpfile.Decide(p, &req, &file, now)
 
 	switch p.Status {
 	case 412:

@@ -3,6 +3,7 @@ package core
 import (
 	"net"
 	"sync"
+	"sync/atomic"
 )
 
 // connLimiter caps open client connections across every listener
@@ -44,16 +45,15 @@ func (l *limitedListener) Accept() (net.Conn, error) {
 		<-l.lim.sem
 		return nil, err
 	}
-	release := func() { <-l.lim.sem }
 	// Keep the concrete connection type visible: the engine needs the
 	// socket's descriptor for sendfile(2).
 	switch cc := c.(type) {
 	case *net.TCPConn:
-		return &limitedTCPConn{TCPConn: cc, release: release}, nil
+		return &limitedTCPConn{TCPConn: cc, slot: slot{lim: l.lim}}, nil
 	case *net.UnixConn:
-		return &limitedUnixConn{UnixConn: cc, release: release}, nil
+		return &limitedUnixConn{UnixConn: cc, slot: slot{lim: l.lim}}, nil
 	}
-	return &limitedConn{Conn: c, release: release}, nil
+	return &limitedConn{Conn: c, slot: slot{lim: l.lim}}, nil
 }
 
 func (l *limitedListener) Close() error {
@@ -61,39 +61,49 @@ func (l *limitedListener) Close() error {
 	return l.Listener.Close()
 }
 
+// slot is a connection's place under the limit, given back at its first
+// Close.
+type slot struct {
+	lim      *connLimiter
+	released atomic.Bool
+}
+
+func (s *slot) release() {
+	if s.released.CompareAndSwap(false, true) {
+		<-s.lim.sem
+	}
+}
+
 type limitedConn struct {
 	net.Conn
-	once    sync.Once
-	release func()
+	slot slot
 }
 
 func (c *limitedConn) Close() error {
 	err := c.Conn.Close()
-	c.once.Do(c.release)
+	c.slot.release()
 	return err
 }
 
 type limitedTCPConn struct {
 	*net.TCPConn
-	once    sync.Once
-	release func()
+	slot slot
 }
 
 func (c *limitedTCPConn) Close() error {
 	err := c.TCPConn.Close()
-	c.once.Do(c.release)
+	c.slot.release()
 	return err
 }
 
 type limitedUnixConn struct {
 	*net.UnixConn
-	once    sync.Once
-	release func()
+	slot slot
 }
 
 func (c *limitedUnixConn) Close() error {
 	err := c.UnixConn.Close()
-	c.once.Do(c.release)
+	c.slot.release()
 	return err
 }
 

@@ -139,3 +139,43 @@ func roundTrips(b *testing.B, addr string) {
 		b.Fatalf("unexpected response %q", buf[:40])
 	}
 }
+
+// BenchmarkConnPerRequest: a new loopback connection per 1 KiB request
+// (Connection: close), read to the server's close; the server lingers
+// until the client's close. Client and server allocations are both counted.
+func BenchmarkConnPerRequest(b *testing.B) {
+	root := b.TempDir()
+	path := filepath.Join(root, "1k.txt")
+	must(b, os.WriteFile(path, bytes.Repeat([]byte("x"), 1024), 0o644))
+	f, err := os.Open(path)
+	must(b, err)
+	defer f.Close()
+	_, addr := startServer(b, DefaultConfig(), HandlerFunc(func(w *ResponseWriter, r *Request) {
+		w.AddHeader("Content-Type", "text/plain")
+		w.SendFile(f, 0, 1024)
+	}))
+	req := []byte("GET /1k.txt HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n")
+	buf := make([]byte, 4096)
+	b.ReportAllocs()
+	for b.Loop() {
+		c, err := net.Dial("tcp", addr)
+		if err != nil {
+			b.Fatal(err)
+		}
+		if _, err := c.Write(req); err != nil {
+			b.Fatal(err)
+		}
+		n := 0
+		for {
+			m, err := c.Read(buf[n:])
+			n += m
+			if err != nil {
+				break
+			}
+		}
+		if n < 1024 {
+			b.Fatalf("short response: %d bytes", n)
+		}
+		c.Close()
+	}
+}

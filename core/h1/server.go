@@ -132,6 +132,7 @@ type Server struct {
 	open     atomic.Int64
 	requests atomic.Uint64
 	closing  atomic.Bool
+	localIP  atomic.Pointer[ipText] // the text of the last local address (localIPText)
 
 	mu    sync.Mutex
 	conns map[*conn]struct{}
@@ -477,13 +478,31 @@ func getConn(s *Server, nc net.Conn) *conn {
 		c.info.RemoteIP, c.info.RemotePort = c.info.Remote.Addr().Unmap().String(), ta.Port
 	}
 	if la, ok := c.info.LocalAddr.(*net.TCPAddr); ok {
-		c.info.LocalIP, c.info.LocalPort = la.AddrPort().Addr().Unmap().String(), la.Port
+		c.info.LocalIP, c.info.LocalPort = s.localIPText(la.AddrPort().Addr().Unmap()), la.Port
 	}
 	_, c.info.TLS = nc.(tlsConn)
 	if p, ok := nc.(proxyTLSConn); ok {
 		c.info.ProxyTLS = p.ProxyTLS()
 	}
 	return c
+}
+
+// ipText is an address with its text.
+type ipText struct {
+	ip   netip.Addr
+	text string
+}
+
+// localIPText returns ip's text, reusing the last one made: the local
+// address of a server's connections is nearly always the same, and its
+// text was one of the allocations of every connection.
+func (s *Server) localIPText(ip netip.Addr) string {
+	if t := s.localIP.Load(); t != nil && t.ip == ip {
+		return t.text
+	}
+	t := &ipText{ip: ip, text: ip.String()}
+	s.localIP.Store(t)
+	return t.text
 }
 
 // attachConn takes a pooled conn for nc.

@@ -85,7 +85,7 @@ func (h *handler) Serve(rc *core.Request) core.Result {
 	}
 	defer be.Release(false)
 	hc := &be.Host.Conf
-	peer := &gw.Peer{Proto: "ajp13", Addr: be.Proc.Addr.String()}
+	peer := &gw.Peer{Proto: "ajp13", Addr: be.Proc.Name}
 	cs := &container{c: be.Conn, body: body.Reader(), left: body.N, writeTimeout: time.Duration(hc.WriteTimeout) * time.Second}
 	// The request and a first body packet go together; more body goes
 	// when the container asks for it (GET_BODY_CHUNK).

@@ -244,7 +244,7 @@ func (h *handler) response(rc *core.Request, proc *gw.Proc, resp *fcgi.Response,
 		// Bytes beyond the backend's Content-Length are dropped.
 		src = io.LimitReader(br, bh.ContentLength)
 	}
-	peer := &gw.Peer{Proto: "fastcgi", Addr: proc.Addr.String(), PID: proc.PID()}
+	peer := &gw.Peer{Proto: "fastcgi", Addr: proc.Name, PID: proc.PID()}
 	return gw.Transfer(rc, core.BackendBody{
 		R:             src,
 		ContentLength: bh.ContentLength,

@@ -84,7 +84,7 @@ func (h *handler) exchange(rc *core.Request, be *gw.Backend, head []byte, body *
 	hc := &be.Host.Conf
 	keep := false
 	defer func() { be.Release(keep) }()
-	peer := &gw.Peer{Proto: "proxy", Addr: be.Proc.Addr.String()}
+	peer := &gw.Peer{Proto: "proxy", Addr: be.Proc.Name}
 	if hc.WriteTimeout > 0 {
 		be.SetWriteDeadline(time.Now().Add(time.Duration(hc.WriteTimeout) * time.Second))
 	}

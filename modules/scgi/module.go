@@ -126,7 +126,7 @@ func (h *handler) Serve(rc *core.Request) core.Result {
 
 func (h *handler) exchange(rc *core.Request, be *gw.Backend, head []byte, body *gw.Body) core.Result {
 	hc := &be.Host.Conf
-	peer := &gw.Peer{Proto: "scgi", Addr: be.Proc.Addr.String()}
+	peer := &gw.Peer{Proto: "scgi", Addr: be.Proc.Name}
 	if hc.WriteTimeout > 0 {
 		be.SetWriteDeadline(time.Now().Add(time.Duration(hc.WriteTimeout) * time.Second))
 	}

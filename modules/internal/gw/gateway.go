@@ -226,7 +226,7 @@ func NewHost(hc HostConfig, sp *Spawner) *Host {
 	}
 	h.hash = djb(id, djbInit)
 	for i, a := range hc.addrs() {
-		h.Procs = append(h.Procs, &Proc{Addr: a, Index: i, host: h})
+		h.Procs = append(h.Procs, &Proc{Addr: a, Name: a.String(), Index: i, host: h})
 	}
 	return h
 }
@@ -279,6 +279,7 @@ func (h *Host) Release(p *Proc, si *SelectInfo) {
 // Proc is one address of a host (one spawned process for bin-path hosts).
 type Proc struct {
 	Addr  Addr
+	Name  string // Addr.String(), made once: the peer of every request's log lines
 	Index int
 	// Client is the protocol module's connection factory for this address
 	// (an *fcgi.Dialer for mod_fastcgi), set once at setup.

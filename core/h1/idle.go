@@ -324,8 +324,9 @@ func (p *idlePoller) sweep(now time.Time) {
 	}
 }
 
-// end closes an idle parked connection; a deferred file's connection gets
-// a goroutine to fail (or finish) its response and end its request.
+// end closes an idle parked or lingering connection; a deferred file's
+// connection gets a goroutine to fail (or finish) its response and end its
+// request.
 func (p *idlePoller) end(pc *parkedConn) {
 	if pc.linger {
 		p.closeLinger(pc)

@@ -89,8 +89,7 @@ type idlePoller struct {
 	raw  syscall.RawConn
 
 	mu      sync.Mutex
-	conns   map[uint64]*parkedConn
-	nextID  uint64
+	conns   parkTable
 	stopped bool
 	done    chan struct{}
 
@@ -102,7 +101,7 @@ func newIdlePoller(s *Server) (*idlePoller, error) {
 	if err != nil {
 		return nil, err
 	}
-	p := &idlePoller{srv: s, epfd: f, raw: raw, conns: map[uint64]*parkedConn{}, done: make(chan struct{})}
+	p := &idlePoller{srv: s, epfd: f, raw: raw, done: make(chan struct{})}
 	go p.run()
 	return p, nil
 }
@@ -172,9 +171,7 @@ func (p *idlePoller) register(pc *parkedConn) (uint64, bool) {
 	if p.stopped {
 		return 0, false
 	}
-	p.nextID++
-	p.conns[p.nextID] = pc
-	return p.nextID, true
+	return p.conns.add(pc), true
 }
 
 // unregister drops an id whose registration failed; false if it was no
@@ -182,11 +179,7 @@ func (p *idlePoller) register(pc *parkedConn) (uint64, bool) {
 func (p *idlePoller) unregister(id uint64) bool {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	if _, ok := p.conns[id]; !ok {
-		return false
-	}
-	delete(p.conns, id)
-	return true
+	return p.conns.take(id) != nil
 }
 
 // sendTail sends more of a woken deferred file from the poller's own
@@ -284,8 +277,7 @@ func (p *idlePoller) run() {
 // goroutine again.
 func (p *idlePoller) wake(id uint64, epfd int) {
 	p.mu.Lock()
-	pc := p.conns[id]
-	delete(p.conns, id)
+	pc := p.conns.take(id)
 	p.mu.Unlock()
 	if pc != nil {
 		p.dispatch(pc, epfd)
@@ -310,14 +302,10 @@ func (p *idlePoller) dispatch(pc *parkedConn, epfd int) {
 
 // sweep closes parked connections past their idle limit.
 func (p *idlePoller) sweep(now time.Time) {
-	var expired []*parkedConn
 	p.mu.Lock()
-	for id, pc := range p.conns {
-		if !pc.deadline.IsZero() && !now.Before(pc.deadline) {
-			delete(p.conns, id)
-			expired = append(expired, pc)
-		}
-	}
+	expired := p.conns.takeIf(func(pc *parkedConn) bool {
+		return !pc.deadline.IsZero() && !now.Before(pc.deadline)
+	})
 	p.mu.Unlock()
 	for _, pc := range expired {
 		p.end(pc)
@@ -343,7 +331,7 @@ func (p *idlePoller) end(pc *parkedConn) {
 func (p *idlePoller) parked() int {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	return len(p.conns)
+	return p.conns.n
 }
 
 // stop closes every parked connection and ends the poller; later parks
@@ -355,8 +343,8 @@ func (p *idlePoller) stop() {
 		return
 	}
 	p.stopped = true
-	conns := p.conns
-	p.conns = nil
+	conns := p.conns.takeIf(func(*parkedConn) bool { return true })
+	p.conns = parkTable{}
 	p.mu.Unlock()
 	for _, pc := range conns {
 		p.end(pc)

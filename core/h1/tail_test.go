@@ -276,8 +276,10 @@ func TestRearmDoesNotAllocate(t *testing.T) {
 			t.Fatal("rearm failed")
 		}
 		p.mu.Lock()
-		for id := range p.conns {
-			delete(p.conns, id) // as wake does before handling the event
+		for i := range p.conns.ents {
+			if p.conns.ents[i].pc != nil {
+				p.conns.remove(uint32(i)) // as wake does before handling the event
+			}
 		}
 		p.mu.Unlock()
 	}

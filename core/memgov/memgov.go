@@ -10,8 +10,12 @@
 // since its last look and the heap holds at least MinReclaim (and an eighth
 // of the live heap) that a collection and a scavenge would give back, it
 // runs debug.FreeOSMemory, twice in a row so that pooled buffers (kept for
-// one extra cycle by sync.Pool) go too. A busy server collects on its own
-// and is left alone.
+// one extra cycle by sync.Pool) go too, and then drops the executable's
+// pages as below: the burst ran code that the quiet server's work (parked
+// downloads, idle connections) does not touch. Measured with 1,000 paced
+// downloads that PHP handed off: 8.8 MB of the binary resident after the
+// burst, 3.4-5.5 MB once trimmed. A busy server collects on its own and is
+// left alone.
 //
 // It also drops the mapping of the executable's code and read-only data
 // once the configuration is loaded (and after each reload): parsing the
@@ -137,6 +141,12 @@ func (g *Governor) Tick() bool {
 	}
 	debug.FreeOSMemory()
 	g.again = !g.again
+	if !g.again {
+		// The burst ran code the quiet server no longer needs (PHP
+		// requests before their downloads, say): drop those pages too,
+		// after the collections that read the binary's metadata.
+		TrimExecutable()
+	}
 	metrics.Read(g.samples[:1])
 	g.lastGC = g.samples[0].Value.Uint64()
 	return true

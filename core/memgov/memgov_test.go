@@ -105,8 +105,12 @@ func TestGovernorCollects(t *testing.T) {
 	if !g.Tick() {
 		t.Fatal("16 MiB of garbage on a quiet heap not collected")
 	}
+	before := rssFileKB(t) // with the pages the first collection read
 	if !g.Tick() {
 		t.Error("no second collection for pooled buffers")
+	}
+	if after := rssFileKB(t); after >= before {
+		t.Errorf("file-backed RSS %d kB before the second collection, %d kB after: the burst's pages were not dropped", before, after)
 	}
 	if g.Tick() {
 		t.Error("collected again with nothing to reclaim")

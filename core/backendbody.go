@@ -158,7 +158,10 @@ func (rc *Request) spoolBody(b *BackendBody, scratch []byte, n int) error {
 	t.init(&rc.Snap.Core.Server)
 	total := int64(n)
 	for {
-		m, err := b.R.Read(scratch)
+		// A full buffer per write: a backend's records are small (8 KiB
+		// from PHP), and each write to a temporary file is a system call
+		// through the scheduler. The body is collected whole anyway.
+		m, err := readUntil(b.R, scratch)
 		if m > 0 {
 			total += int64(m)
 			var werr error

@@ -32,6 +32,12 @@ func (f *failingBody) Read(p []byte) (int, error) {
 	return k, nil
 }
 
+// recordBody yields r in reads of at most 8 KiB, as a FastCGI backend's
+// records arrive (PHP's output buffer).
+type recordBody struct{ r io.Reader }
+
+func (b recordBody) Read(p []byte) (int, error) { return b.r.Read(p[:min(len(p), 8<<10)]) }
+
 // countingReader counts what was read from r.
 type countingReader struct {
 	r io.Reader
@@ -66,6 +72,8 @@ func init() {
 			b = BackendBody{R: strings.NewReader("abc"), ContentLength: 10}
 		case "/dies": // dies after 200 KiB
 			b = BackendBody{R: &failingBody{n: 200 << 10}, ContentLength: -1}
+		case "/records": // 1 MiB and 3 bytes in reads of 8 KiB
+			b = BackendBody{R: recordBody{bytes.NewReader(bodyPattern(1<<20 + 3))}, ContentLength: -1}
 		case "/big": // 300 KiB: past the memory share
 			b = BackendBody{R: bytes.NewReader(bodyPattern(300 << 10)), ContentLength: -1}
 		case "/huge", "/hugecl": // 6 MiB, read as far as hugeRead counts
@@ -111,6 +119,8 @@ func TestSendBackendBody(t *testing.T) {
 		{"dies streamed", "/m2/dies", "", 200, true},
 		{"short streamed", "/m2/short", "", 200, true},
 		{"spooled multi-range", "/m0/big", "bytes=0-9,200000-200009", 206, false},
+		{"spooled from small reads", "/m0/records", "", 200, false},
+		{"streamed from small reads", "/m1/records", "", 200, false},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			c := dial()
@@ -130,6 +140,15 @@ func TestSendBackendBody(t *testing.T) {
 			}
 			if cut := errors.Is(err, io.ErrUnexpectedEOF); cut != tc.cut {
 				t.Fatalf("cut %v (%v), want %v", cut, err, tc.cut)
+			}
+			if strings.HasSuffix(tc.path, "/records") {
+				// Whole and in order, and with its length when collected.
+				if !bytes.Equal(body, bodyPattern(1<<20+3)) {
+					t.Errorf("body of %d bytes differs from the backend's", len(body))
+				}
+				if cl := resp.ContentLength; strings.HasPrefix(tc.path, "/m0/") && cl != 1<<20+3 {
+					t.Errorf("Content-Length %d", cl)
+				}
 			}
 			if tc.status != 206 {
 				return

@@ -33,6 +33,10 @@ var ErrShortBody = errors.New("backend body shorter than its Content-Length")
 
 var bodyScratch = sync.Pool{New: func() any { b := make([]byte, 32<<10); return &b }}
 
+// spoolBufs carry a body that spools to a temporary file, once it has
+// outgrown the memory share: few bodies at a time, so larger.
+var spoolBufs = sync.Pool{New: func() any { b := make([]byte, 128<<10); return &b }}
+
 // SendBackendBody transfers a backend's response body to the client the way
 // server.stream-response-body asks (lighttpd's http_response_read and
 // chunkqueue), for every gateway:
@@ -157,28 +161,36 @@ func (rc *Request) spoolBody(b *BackendBody, scratch []byte, n int) error {
 	var t tempFiles
 	t.init(&rc.Snap.Core.Server)
 	total := int64(n)
+	buf := scratch
 	for {
 		// A full buffer per write: a backend's records are small (8 KiB
 		// from PHP), and each write to a temporary file is a system call
 		// through the scheduler. The body is collected whole anyway.
-		m, err := readUntil(b.R, scratch)
+		m, err := readUntil(b.R, buf)
 		if m > 0 {
 			total += int64(m)
 			var werr error
 			switch {
 			case len(t.segs) == 0 && len(mem)+m <= spoolMem:
-				mem = append(mem, scratch[:m]...)
+				mem = append(mem, buf[:m]...)
 			case len(t.segs) == 0:
 				// Past the memory share: what is kept moves to a file too.
 				if werr = t.write(mem); werr == nil {
-					werr = t.write(scratch[:m])
+					werr = t.write(buf[:m])
 				}
 				mem = nil
 			default:
-				werr = t.write(scratch[:m])
+				werr = t.write(buf[:m])
 			}
 			if werr == errNoRoom {
-				return rc.streamSpooled(b, &t, scratch, m, total, err)
+				return rc.streamSpooled(b, &t, buf, m, total, err)
+			}
+			if len(t.segs) > 0 && len(buf) == len(scratch) {
+				// A large body: larger reads and writes from now on
+				// (proxied 1 MiB: 32 KiB pieces took 65 system calls).
+				sp := spoolBufs.Get().(*[]byte)
+				defer spoolBufs.Put(sp)
+				buf = *sp
 			}
 			if werr != nil {
 				t.closeAll()

@@ -127,7 +127,7 @@ func (h *handler) start(rc *core.Request, env []string, body *gw.Body, upgrade b
 			return nil, err
 		}
 	default:
-		if stdin, err = os.Open(os.DevNull); err != nil {
+		if stdin, err = devNull(); err != nil {
 			outR.Close()
 			return nil, err
 		}
@@ -149,7 +149,7 @@ func (h *handler) start(rc *core.Request, env []string, body *gw.Body, upgrade b
 		Files: []*os.File{stdin, outW, stderr},
 	}
 	proc, pidfd, err := startProcess(argv, attr)
-	if stdin != body.File() {
+	if stdin != body.File() && stdin != sharedDevNull.f {
 		stdin.Close()
 	}
 	if err != nil {
@@ -215,6 +215,19 @@ func (ch *child) wait() (syscall.WaitStatus, error) {
 		}
 	})
 	return ws, errors.Join(err, werr)
+}
+
+// sharedDevNull is the stdin of scripts without a request body, opened
+// once: every child gets its own copy of the descriptor at the fork.
+var sharedDevNull struct {
+	once sync.Once
+	f    *os.File
+	err  error
+}
+
+func devNull() (*os.File, error) {
+	sharedDevNull.once.Do(func() { sharedDevNull.f, sharedDevNull.err = os.Open(os.DevNull) })
+	return sharedDevNull.f, sharedDevNull.err
 }
 
 // startProcess starts argv with a pidfd of its own when the kernel gives

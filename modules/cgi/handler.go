@@ -214,7 +214,17 @@ func (ch *child) wait() (syscall.WaitStatus, error) {
 			return true
 		}
 	})
-	return ws, errors.Join(err, werr)
+	if err != nil {
+		// The pidfd could not be watched (a kernel whose pidfds cannot
+		// be polled, before Linux 5.3): the script is still reaped.
+		for {
+			_, werr = syscall.Wait4(ch.pid, &ws, 0, nil)
+			if werr != syscall.EINTR {
+				break
+			}
+		}
+	}
+	return ws, werr
 }
 
 // sharedDevNull is the stdin of scripts without a request body, opened

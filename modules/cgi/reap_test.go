@@ -4,6 +4,8 @@ import (
 	"os"
 	"syscall"
 	"testing"
+
+	"github.com/golighty/golighty/core/rawpoll"
 )
 
 // openFDs counts this process's descriptors, but for epoll sets and the
@@ -68,5 +70,35 @@ func TestReap(t *testing.T) {
 				t.Errorf("%d descriptors before, %d after", before, after)
 			}
 		})
+	}
+}
+
+// TestReapUnpollable: when the pidfd cannot be watched (kernels before 5.3
+// give pidfds that epoll refuses), the script is still reaped, by a
+// blocking wait. A regular file stands in for such a pidfd.
+func TestReapUnpollable(t *testing.T) {
+	proc, pidfd, err := startProcess([]string{"/bin/sh", "-c", "sleep 0.05; exit 7"}, &os.ProcAttr{Files: []*os.File{nil, nil, os.Stderr}})
+	if err != nil {
+		t.Skip(err)
+	}
+	if pidfd != nil {
+		pidfd.Close()
+	}
+	f, err := os.CreateTemp(t.TempDir(), "not-a-pidfd")
+	if err != nil {
+		t.Fatal(err)
+	}
+	fd, err := syscall.Dup(int(f.Fd()))
+	f.Close()
+	if err != nil {
+		t.Fatal(err)
+	}
+	ch := &child{proc: proc, pid: proc.Pid, pidfd: rawpoll.Open(fd, "regular file")}
+	ws, err := ch.wait()
+	if err != nil || ws.ExitStatus() != 7 {
+		t.Fatalf("status %v, %v; want exit 7", ws, err)
+	}
+	if _, err := syscall.Wait4(proc.Pid, nil, syscall.WNOHANG, nil); err != syscall.ECHILD {
+		t.Errorf("the child is still there to reap: %v", err)
 	}
 }

@@ -56,6 +56,10 @@ var _ core.SubrequestStartHook = (*Module)(nil)
 // Setup binds the cgi.* keys with lighttpd's checks.
 func (m *Module) Setup(sc *core.SetupContext) error {
 	m.loops = core.NewSlot[int](sc)
+	// The scripts' shared stdin is opened with the configuration, not by
+	// the first request: a descriptor that appears under load looks like
+	// a leak. Its error, if any, is the requests' to report.
+	devNull()
 	for _, k := range []string{"LD_PRELOAD", "LD_LIBRARY_PATH"} {
 		if v, ok := os.LookupEnv(k); ok {
 			m.env = append(m.env, k+"="+v)

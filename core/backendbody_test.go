@@ -51,8 +51,9 @@ func (c *countingReader) Read(p []byte) (int, error) {
 }
 
 var (
-	hugeBody = bodyPattern(6 << 20)
-	hugeRead atomic.Int64
+	hugeBody    = bodyPattern(6 << 20)
+	hugeRead    atomic.Int64
+	recordsBody = bodyPattern(1<<20 + 3)
 )
 
 func bodyPattern(n int) []byte {
@@ -73,7 +74,7 @@ func init() {
 		case "/dies": // dies after 200 KiB
 			b = BackendBody{R: &failingBody{n: 200 << 10}, ContentLength: -1}
 		case "/records": // 1 MiB and 3 bytes in reads of 8 KiB
-			b = BackendBody{R: recordBody{bytes.NewReader(bodyPattern(1<<20 + 3))}, ContentLength: -1}
+			b = BackendBody{R: recordBody{bytes.NewReader(recordsBody)}, ContentLength: -1}
 		case "/big": // 300 KiB: past the memory share
 			b = BackendBody{R: bytes.NewReader(bodyPattern(300 << 10)), ContentLength: -1}
 		case "/huge", "/hugecl": // 6 MiB, read as far as hugeRead counts
@@ -143,7 +144,7 @@ func TestSendBackendBody(t *testing.T) {
 			}
 			if strings.HasSuffix(tc.path, "/records") {
 				// Whole and in order, and with its length when collected.
-				if !bytes.Equal(body, bodyPattern(1<<20+3)) {
+				if !bytes.Equal(body, recordsBody) {
 					t.Errorf("body of %d bytes differs from the backend's", len(body))
 				}
 				if cl := resp.ContentLength; strings.HasPrefix(tc.path, "/m0/") && cl != 1<<20+3 {
@@ -248,5 +249,29 @@ func TestSendBackendBodyNoRoom(t *testing.T) {
 	}
 	if !strings.Contains(logs.String(), "nearly full") {
 		t.Errorf("no log line: %s", logs.String())
+	}
+}
+
+// BenchmarkSendBackendBodySpooled: a 1 MiB backend body arriving in 8 KiB
+// reads (PHP's FastCGI records) collected into a temporary file and sent
+// (server.stream-response-body = 0), one request per iteration.
+func BenchmarkSendBackendBodySpooled(b *testing.B) {
+	_, dial, _ := testServer(b, strings.ReplaceAll(backendBodyConf, "@TMP@", b.TempDir()))
+	c := dial()
+	br := bufio.NewReaderSize(c, 64<<10)
+	req := []byte("GET /m0/records HTTP/1.1\r\nHost: x\r\n\r\n")
+	b.SetBytes(1<<20 + 3)
+	b.ReportAllocs()
+	for b.Loop() {
+		go c.Write(req)
+		resp, err := http.ReadResponse(br, nil)
+		if err != nil {
+			b.Fatal(err)
+		}
+		n, err := io.Copy(io.Discard, resp.Body)
+		resp.Body.Close()
+		if err != nil || n != 1<<20+3 {
+			b.Fatalf("read %d bytes: %v", n, err)
+		}
 	}
 }

@@ -23,7 +23,7 @@ func init() {
 	}
 }
 
-func compileString(t *testing.T, conf string) (*Snapshot, error) {
+func compileString(t testing.TB, conf string) (*Snapshot, error) {
 	t.Helper()
 	dir := t.TempDir()
 	conf = strings.ReplaceAll(conf, "@DIR@", dir)
@@ -34,7 +34,7 @@ func compileString(t *testing.T, conf string) (*Snapshot, error) {
 	return Compile(parsed, CompileOptions{}, nil)
 }
 
-func mustCompile(t *testing.T, conf string) *Snapshot {
+func mustCompile(t testing.TB, conf string) *Snapshot {
 	t.Helper()
 	s, err := compileString(t, conf)
 	if err != nil {

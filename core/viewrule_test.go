@@ -113,7 +113,7 @@ func init() {
 
 // testServer serves conf on an in-memory connection and returns the client
 // side; logs go to the returned buffer.
-func testServer(t *testing.T, conf string) (*Server, func() net.Conn, *syncBuf) {
+func testServer(t testing.TB, conf string) (*Server, func() net.Conn, *syncBuf) {
 	t.Helper()
 	snap := mustCompile(t, conf)
 	logs := &syncBuf{}

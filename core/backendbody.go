@@ -162,6 +162,12 @@ func (rc *Request) spoolBody(b *BackendBody, scratch []byte, n int) error {
 	t.init(&rc.Snap.Core.Server)
 	total := int64(n)
 	buf := scratch
+	var big *[]byte // spoolBufs' buffer, once the body is in a file
+	defer func() {
+		if big != nil {
+			spoolBufs.Put(big)
+		}
+	}()
 	for {
 		// A full buffer per write: a backend's records are small (8 KiB
 		// from PHP), and each write to a temporary file is a system call
@@ -185,12 +191,11 @@ func (rc *Request) spoolBody(b *BackendBody, scratch []byte, n int) error {
 			if werr == errNoRoom {
 				return rc.streamSpooled(b, &t, buf, m, total, err)
 			}
-			if len(t.segs) > 0 && len(buf) == len(scratch) {
+			if len(t.segs) > 0 && big == nil {
 				// A large body: larger reads and writes from now on
 				// (proxied 1 MiB: 32 KiB pieces took 65 system calls).
-				sp := spoolBufs.Get().(*[]byte)
-				defer spoolBufs.Put(sp)
-				buf = *sp
+				big = spoolBufs.Get().(*[]byte)
+				buf = *big
 			}
 			if werr != nil {
 				t.closeAll()

@@ -171,6 +171,18 @@ func (b *proxyBackend) serve(c net.Conn) {
 		case path == "/big":
 			io.WriteString(c, "HTTP/1.1 200 OK\r\nContent-Type: application/octet-stream\r\nContent-Length: 1048576\r\n\r\n")
 			c.Write(bytes.Repeat([]byte("z"), 1<<20))
+		case path == "/bigpat", path == "/bigshort", path == "/bigstall":
+			// Past the core's memory share: spooled to a temporary file.
+			body := proxyPattern
+			fmt.Fprintf(c, "HTTP/1.1 200 OK\r\nContent-Type: application/octet-stream\r\nContent-Length: %d\r\n\r\n", len(body))
+			if path != "/bigpat" {
+				body = body[:300<<10]
+			}
+			c.Write(body)
+			if path == "/bigstall" {
+				time.Sleep(3 * time.Second)
+			}
+			return
 		case path == "/ws":
 			io.WriteString(c, "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Accept: s3pPLMBiTxaQ9kYGzzhZRbK+xOo=\r\n\r\n")
 			io.Copy(c, br) // raw echo of whatever follows
@@ -183,6 +195,16 @@ func (b *proxyBackend) serve(c net.Conn) {
 		}
 	}
 }
+
+// proxyPattern is the body of /bigpat: 1 MiB and 5 bytes, every offset
+// told apart within 251 bytes.
+var proxyPattern = func() []byte {
+	b := make([]byte, 1<<20+5)
+	for i := range b {
+		b[i] = byte(i % 251)
+	}
+	return b
+}()
 
 const proxyConf = `
 server.document-root = "@ROOT@/www"
@@ -210,6 +232,7 @@ $HTTP["url"] =^ "/ws" { proxy.header = ( "upgrade" => "enable" ) }
 $HTTP["url"] =^ "/stream/" { server.stream-request-body = 1 }
 # Streamed: buffered (the default, as in lighttpd) it would fill server.upload-dirs.
 $HTTP["url"] == "/endless" { server.stream-response-body = 2 }
+$HTTP["url"] == "/bigstall" { proxy.server = ( "/" => (( "host" => "127.0.0.1", "port" => @BPORT@, "read-timeout" => 1 ))) }
 $HTTP["url"] == "/slow" { proxy.server = ( "/" => (( "host" => "127.0.0.1", "port" => @BPORT@, "read-timeout" => 1 ))) }
 $HTTP["request-method"] == "CONNECT" {
 	proxy.server = ( "" => (( "host" => "127.0.0.1", "port" => @BPORT@ )))
@@ -298,6 +321,43 @@ func TestProxyTimeoutsAndDown(t *testing.T) {
 	compareSideBySide(t, g2, l2, []string{"GET /echo HTTP/1.0\r\n\r\n", "GET /echo HTTP/1.0\r\n\r\n"}, nil, nil)
 	if !cgiWaitLog(g2, "establishing connection failed") {
 		t.Errorf("no connect failure logged:\n%s", g2.log.String())
+	}
+}
+
+// TestProxySpooledBody: a body of known length past the memory share is
+// collected in a temporary file. It arrives whole and in order, Range
+// applies to it as on lighttpd, a body cut short is a 502 and one that
+// stalls past read-timeout a 504.
+func TestProxySpooledBody(t *testing.T) {
+	g, l, _ := proxyPeers(t, "")
+	compareSideBySide(t, g, l, []string{
+		"GET /bigpat HTTP/1.0\r\n\r\n",
+		"GET /bigpat HTTP/1.1\r\nHost: x\r\nRange: bytes=1048570-\r\nConnection: close\r\n\r\n",
+		"GET /bigpat HTTP/1.1\r\nHost: x\r\nRange: bytes=0-1,300000-300009\r\nConnection: close\r\n\r\n",
+	}, nil, nil)
+	ex := g.raw(t, "GET /bigpat HTTP/1.0\r\n\r\n", false)
+	if _, _, body := splitResponse(ex.raw); !bytes.Equal(body, proxyPattern) {
+		t.Errorf("body of %d bytes differs from the backend's %d", len(body), len(proxyPattern))
+	}
+	for _, tc := range []struct {
+		path   string
+		status int
+		log    string
+	}{
+		{"/bigshort", 502, "response body incomplete"},
+		{"/bigstall", 504, "read timeout on socket"},
+	} {
+		start := time.Now()
+		ex := g.raw(t, "GET "+tc.path+" HTTP/1.0\r\n\r\n", false)
+		if ex.resp == nil || ex.resp.StatusCode != tc.status {
+			t.Errorf("%s: %q, want %d", tc.path, cut(ex.raw), tc.status)
+		}
+		if el := time.Since(start); tc.status == 504 && el > 2500*time.Millisecond {
+			t.Errorf("%s: answered after %v, read-timeout is 1 s", tc.path, el)
+		}
+		if !cgiWaitLog(g, tc.log) {
+			t.Errorf("%s: no %q logged:\n%s", tc.path, tc.log, g.log.String())
+		}
 	}
 }
 

@@ -65,3 +65,19 @@ func BenchmarkRequestViews(b *testing.B) {
 		}
 	})
 }
+
+// BenchmarkHeadersGet looks up the fields a static response's head checks
+// (prepareResponse, sendFile) in a typical list, present and absent.
+func BenchmarkHeadersGet(b *testing.B) {
+	var h Headers
+	for _, n := range []string{"Content-Type", "ETag", "Last-Modified", "Content-Length", "Accept-Ranges", "Vary"} {
+		h.Set(n, "v")
+	}
+	names := []string{"Content-Length", "Transfer-Encoding", "Content-Encoding", "content-type", "Accept-Ranges", "Location"}
+	b.ReportAllocs()
+	for b.Loop() {
+		for _, n := range names {
+			h.Get(n)
+		}
+	}
+}

@@ -139,7 +139,7 @@ func (c *conn) lingerRaw() lingerEnd {
 	}
 	pc := lingerPool.Get().(*parkedConn)
 	pc.rwc, pc.linger, pc.rc = c.rwc, true, rc
-	pc.deadline = time.Now().Add(c.cfg.LingerTimeout)
+	pc.deadline = monoNow().Add(c.cfg.LingerTimeout)
 	pc.drainer.left = a.left
 	id, ok := p.register(pc)
 	if !ok {

@@ -678,7 +678,7 @@ func (c *conn) readRequest() bool {
 				return false
 			}
 		} else if c.readLimit.IsZero() && c.cfg.HeadTimeout > 0 {
-			c.readLimit = time.Now().Add(c.cfg.HeadTimeout)
+			c.readLimit = monoNow().Add(c.cfg.HeadTimeout)
 		}
 		c.setHeadDeadline()
 		n, err := c.read(c.buf[c.w:])
@@ -715,7 +715,7 @@ func (c *conn) setHeadDeadline() {
 	if c.seq > 1 {
 		idle = c.kaIdle
 	}
-	now := time.Now()
+	now := monoNow()
 	var d time.Time
 	if idle > 0 {
 		d = now.Add(idle)
@@ -979,7 +979,7 @@ func (c *conn) setWriteDeadline() {
 	// A download sets this before every chunk: the timer is reset at
 	// most every slack, and the limit holds to within a quarter.
 	slack := min(deadlineSlack, c.cfg.MaxWriteIdle/4)
-	if d := time.Now().Add(c.cfg.MaxWriteIdle); !closeWithin(c.wdl, d, slack) {
+	if d := monoNow().Add(c.cfg.MaxWriteIdle); !closeWithin(c.wdl, d, slack) {
 		c.rwc.SetWriteDeadline(d)
 		c.wdl = d
 	}

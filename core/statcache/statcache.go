@@ -74,11 +74,19 @@ type Config struct {
 	// SmallFileMax: regular files up to this size have their bytes cached
 	// by Open (0 = DefaultSmallFileMax, negative = never).
 	SmallFileMax int64
-	// Now returns the current Unix second; nil means time.Now().Unix().
-	// The server can share the second it already reads for Date:, and
-	// tests use it to step the clock.
+	// Now returns the current second, on any clock that ticks once a
+	// second; nil means a monotonic one. Tests use it to step the clock.
 	Now func() int64
 }
+
+// clockBase anchors monotonicSecond.
+var clockBase = time.Now()
+
+// monotonicSecond is the default clock: whole seconds since clockBase on
+// the monotonic clock. Stamps are only compared with each other, and
+// time.Since reads one clock where time.Now reads two (two lookups per
+// static request; the reads were 4% of the 1 KiB keep-alive case's CPU).
+func monotonicSecond() int64 { return int64(time.Since(clockBase) / time.Second) }
 
 // Cache is a stat cache. The zero value is not usable; call New.
 //
@@ -101,7 +109,7 @@ type Cache struct {
 func New(cfg Config) *Cache {
 	c := &Cache{engine: cfg.Engine, smallMax: cfg.SmallFileMax, now: cfg.Now}
 	if c.now == nil {
-		c.now = func() int64 { return time.Now().Unix() }
+		c.now = monotonicSecond
 	}
 	c.maxEntries = int64(cfg.MaxEntries)
 	if c.maxEntries <= 0 {

@@ -187,7 +187,15 @@ func (p *idlePoller) unregister(id uint64) bool {
 // connection that only needs another chunk. It sends what the socket takes
 // (at most pollerBudget, pages in the page cache only) and re-arms the
 // connection; false hands it to a worker instead (the file is out or
-// failed, it needs the disk, its write limit passed, or the poller stops).
+// failed, it needs the disk, its write limit passed, the poller stops, or
+// the client keeps up: the socket took the whole budget).
+//
+// A client that keeps up goes on in a goroutine, which sends until the
+// socket is full and parks the connection again: the poller's pattern (a
+// budget per wake-up, one connection after another) costs fast clients
+// more per byte under BBR's pacing (8 × 100 MiB: 3,360-3,590 MiB/s served
+// from the poller, 4,100-4,390 from goroutines, lighttpd 5,160-5,500), and
+// slow clients, whose sockets take less than a budget, stay here.
 // epfd is the poller's set, held by the read that delivered the event.
 func (p *idlePoller) sendTail(pc *parkedConn, epfd int) bool {
 	c := pc.tail
@@ -195,7 +203,7 @@ func (p *idlePoller) sendTail(pc *parkedConn, epfd int) bool {
 	before := sp.n
 	rc := c.sock()
 	err := c.sendfileChunks(rc, sp, sendPoller)
-	if err != errSocketFull && err != errBudget || c.tailExpired(sp.n < before) {
+	if err != errSocketFull || c.tailExpired(sp.n < before) {
 		return false
 	}
 	pc.deadline = c.tailUntil

@@ -7,6 +7,9 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+	"unsafe"
+
+	"golang.org/x/sys/unix"
 )
 
 func TestParseMode(t *testing.T) {
@@ -59,6 +62,61 @@ func TestTrimExecutable(t *testing.T) {
 	// The code still runs: the pages come back from the page cache.
 	if _, ok := ParseMode("fast"); !ok || strconv.Itoa(42) != "42" {
 		t.Fatal("code after the trim misbehaves")
+	}
+}
+
+// cachedTextPages counts the pages of the executable's code mapping that
+// are in the page cache (mincore reports the cache for file mappings).
+func cachedTextPages(t *testing.T) (cached, all int) {
+	exe, err := os.Readlink("/proc/self/exe")
+	if err != nil {
+		t.Skip(err)
+	}
+	maps, err := os.ReadFile("/proc/self/maps")
+	if err != nil {
+		t.Skip(err)
+	}
+	for _, l := range strings.Split(string(maps), "\n") {
+		f := strings.Fields(l)
+		if len(f) < 6 || f[5] != exe || f[1] != "r-xp" {
+			continue
+		}
+		lo, hi, _ := strings.Cut(f[0], "-")
+		l, _ := strconv.ParseUint(lo, 16, 64)
+		h, _ := strconv.ParseUint(hi, 16, 64)
+		vec := make([]byte, (h-l)/uint64(os.Getpagesize()))
+		if _, _, e := unix.Syscall(unix.SYS_MINCORE, uintptr(l), uintptr(h-l), uintptr(unsafe.Pointer(&vec[0]))); e != 0 {
+			t.Fatalf("mincore: %v", e)
+		}
+		for _, v := range vec {
+			cached += int(v & 1)
+		}
+		return cached, len(vec)
+	}
+	t.Skip("no code mapping of the executable in /proc/self/maps")
+	return 0, 0
+}
+
+// TestEvictExecutable: after a trim and an eviction the binary's code that
+// no longer runs is out of the page cache (so fault-around has nothing to
+// map beside a faulting page), and the code still runs. The page cache
+// keeps a file in folios of up to 64 KiB; a folio with a page still mapped
+// (the runtime's, this test's) stays, so a small test binary keeps most of
+// its code cached: a quarter must go.
+func TestEvictExecutable(t *testing.T) {
+	var fs unix.Statfs_t
+	if err := unix.Statfs("/proc/self/exe", &fs); err != nil || fs.Type == unix.TMPFS_MAGIC {
+		t.Skip("the test binary is on tmpfs, whose pages cannot be evicted")
+	}
+	before, all := cachedTextPages(t)
+	TrimExecutable()
+	EvictExecutable()
+	after, _ := cachedTextPages(t)
+	if after*4 > before*3 {
+		t.Errorf("%d of %d code pages cached before, %d after the eviction; want a quarter gone", before, all, after)
+	}
+	if _, ok := ParseMode("fast"); !ok || strconv.Itoa(42) != "42" {
+		t.Fatal("code after the eviction misbehaves")
 	}
 }
 

@@ -119,6 +119,9 @@ func (c *conn) sendfileStep(s uintptr) bool {
 		// wake-up, and a page-cache probe each).
 		want = min(sp.n, pollerBudget-st.sent)
 	}
+	if sp.n > want {
+		want = segmentAligned(int64(c.rw.headLen)+c.rw.written, want, tcpMSS(s))
+	}
 	cached := probeCached(st.fd, sp.off+want-1)
 	if !cached && st.mode == sendPoller {
 		st.err = errNeedsDisk
@@ -171,6 +174,35 @@ func (c *conn) sendfileStep(s uintptr) bool {
 			return full()
 		}
 	}
+}
+
+// segmentAligned shortens a chunk that is not the body's last so that the
+// response's bytes handed to the socket (pos before it, the head included)
+// end on a TCP segment boundary: the socket has TCP_NODELAY (Go sets it on
+// every accepted connection), so the bytes past a call's last full segment
+// would leave at once as a small packet of their own, one per call (256
+// KiB is 4 loopback segments of 65,483 bytes and 212 more, 181 Ethernet
+// ones of 1,448 and 56 more). Measured with 8 X-Sendfile downloads of 10
+// MiB over loopback under BBR: small packets 3,145 -> 1,364 per GiB, server
+// CPU 225-254 -> 204-216 ms per GiB. An mss that does not fit the chunk
+// (or 0: unknown) leaves it as it is.
+func segmentAligned(pos, want, mss int64) int64 {
+	if mss <= 0 || mss >= want {
+		return want
+	}
+	return want - (pos+want)%mss
+}
+
+// tcpMSS is the socket's current maximum segment size (0 if it has none,
+// e.g. a Unix socket). Asked per chunk: it changes with the path MTU.
+func tcpMSS(fd uintptr) int64 {
+	var v int32
+	l := uint32(unsafe.Sizeof(v))
+	_, _, e := unix.RawSyscall6(unix.SYS_GETSOCKOPT, fd, unix.IPPROTO_TCP, unix.TCP_MAXSEG, uintptr(unsafe.Pointer(&v)), uintptr(unsafe.Pointer(&l)), 0)
+	if e != 0 {
+		return 0
+	}
+	return int64(v)
 }
 
 // probeCached reports whether the byte at off of fd is in the page cache

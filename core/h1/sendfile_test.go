@@ -385,3 +385,60 @@ func BenchmarkSendFile100KiB(b *testing.B) {
 		}
 	}
 }
+
+// TestSegmentAligned: a chunk that is not the body's last ends where a TCP
+// segment of the response does.
+func TestSegmentAligned(t *testing.T) {
+	for _, tc := range []struct {
+		name           string
+		pos, want, mss int64
+		out            int64
+	}{
+		{"loopback, first chunk after a 234-byte head", 234, 256 << 10, 65483, 4*65483 - 234},
+		{"loopback, later chunk", 234 + 4*65483 - 234, 256 << 10, 65483, 4 * 65483},
+		{"ethernet", 0, 256 << 10, 1448, 181 * 1448},
+		{"ethernet, mid-segment", 1000, 256 << 10, 1448, 181*1448 - 1000},
+		{"already aligned", 1448, 2 * 1448, 1448, 2 * 1448},
+		{"segment larger than the chunk", 0, 1000, 1448, 1000},
+		{"unknown segment size", 7, 256 << 10, 0, 256 << 10},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			got := segmentAligned(tc.pos, tc.want, tc.mss)
+			if got != tc.out {
+				t.Fatalf("segmentAligned(%d, %d, %d) = %d, want %d", tc.pos, tc.want, tc.mss, got, tc.out)
+			}
+			if tc.mss > 0 && tc.mss < tc.want && (tc.pos+got)%tc.mss != 0 {
+				t.Fatalf("ends %d bytes into a segment", (tc.pos+got)%tc.mss)
+			}
+		})
+	}
+}
+
+// TestTCPMSS: a TCP socket reports its segment size, a Unix socket none.
+func TestTCPMSS(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	must(t, err)
+	defer ln.Close()
+	c, err := net.Dial("tcp", ln.Addr().String())
+	must(t, err)
+	defer c.Close()
+	rc, err := c.(*net.TCPConn).SyscallConn()
+	must(t, err)
+	var mss int64
+	must(t, rc.Control(func(fd uintptr) { mss = tcpMSS(fd) }))
+	if mss < 536 || mss > 1<<16 {
+		t.Errorf("loopback TCP MSS %d", mss)
+	}
+	uln, err := net.Listen("unix", filepath.Join(t.TempDir(), "s"))
+	must(t, err)
+	defer uln.Close()
+	u, err := net.Dial("unix", uln.Addr().String())
+	must(t, err)
+	defer u.Close()
+	ua, err := u.(*net.UnixConn).SyscallConn()
+	must(t, err)
+	must(t, ua.Control(func(fd uintptr) { mss = tcpMSS(fd) }))
+	if mss != 0 {
+		t.Errorf("Unix socket MSS %d, want 0", mss)
+	}
+}

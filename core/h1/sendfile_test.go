@@ -400,7 +400,7 @@ func TestSegmentAligned(t *testing.T) {
 		{"ethernet, mid-segment", 1000, 256 << 10, 1448, 181*1448 - 1000},
 		{"already aligned", 1448, 2 * 1448, 1448, 2 * 1448},
 		{"segment larger than the chunk", 0, 1000, 1448, 1000},
-		{"unknown segment size", 7, 256 << 10, 0, 256 << 10},
+		{"no segment size", 7, 256 << 10, -1, 256 << 10},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			got := segmentAligned(tc.pos, tc.want, tc.mss)
@@ -414,7 +414,7 @@ func TestSegmentAligned(t *testing.T) {
 	}
 }
 
-// TestTCPMSS: a TCP socket reports its segment size, a Unix socket none.
+// TestTCPMSS: a TCP socket reports its segment size, a Unix socket none (-1).
 func TestTCPMSS(t *testing.T) {
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	must(t, err)
@@ -438,7 +438,7 @@ func TestTCPMSS(t *testing.T) {
 	ua, err := u.(*net.UnixConn).SyscallConn()
 	must(t, err)
 	must(t, ua.Control(func(fd uintptr) { mss = tcpMSS(fd) }))
-	if mss != 0 {
-		t.Errorf("Unix socket MSS %d, want 0", mss)
+	if mss != -1 {
+		t.Errorf("Unix socket MSS %d, want -1", mss)
 	}
 }

@@ -119,11 +119,9 @@ func (c *conn) sendfileStep(s uintptr) bool {
 		// wake-up, and a page-cache probe each).
 		want = min(sp.n, pollerBudget-st.sent)
 	}
-	if sp.n > want {
-		if c.mss == 0 {
-			c.mss = tcpMSS(s)
-		}
-		want = segmentAligned(int64(c.rw.headLen)+c.rw.written, want, c.mss)
+	if sp.n > want && st.mode != sendPoller {
+		// (The poller's sends are cut short by the socket's room anyway.)
+		want = segmentAligned(int64(c.rw.headLen)+c.rw.written, want, tcpMSS(s))
 	}
 	cached := probeCached(st.fd, sp.off+want-1)
 	if !cached && st.mode == sendPoller {
@@ -196,9 +194,11 @@ func segmentAligned(pos, want, mss int64) int64 {
 	return want - (pos+want)%mss
 }
 
-// tcpMSS is the socket's maximum segment size (-1 if it has none, e.g. a
-// Unix socket). Asked once per connection: it changes only with the path
-// MTU, and a stale value costs one small packet per chunk, as before.
+// tcpMSS is the socket's current maximum segment size (-1 if it has none,
+// e.g. a Unix socket). Asked per chunk: TCP bounds it by half the largest
+// window the peer has offered, so on loopback it grows from 32,768 to
+// 65,483 over a new connection's first megabytes (and it follows the path
+// MTU).
 func tcpMSS(fd uintptr) int64 {
 	var v int32
 	l := uint32(unsafe.Sizeof(v))

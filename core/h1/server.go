@@ -384,7 +384,6 @@ type conn struct {
 
 	sf         sendState          // the running sendfileChunks (sendfile.go)
 	sendfileFn func(uintptr) bool // c.sendfileStep, bound once
-	mss        int64              // the socket's TCP segment size, asked at the first file chunk (0: not yet)
 
 	rawc     syscall.RawConn // a plain socket's descriptor access (rawio.go), once made
 	rawTried bool
@@ -531,7 +530,6 @@ func putConn(c *conn) {
 	c.h2prior = false
 	c.parked, c.armed, c.graceWait, c.resumed = false, false, false, false
 	c.rawc, c.rawTried = nil, false
-	c.mss = 0
 	c.idle.Store(false)
 	c.req.reset()
 	c.rw.tail, c.rw.tailState, c.tailUntil = fileSpan{}, nil, time.Time{}

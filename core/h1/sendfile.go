@@ -4,20 +4,23 @@ import (
 	"errors"
 	"io"
 	"os"
-	"runtime"
 	"syscall"
 	"unsafe"
 
+	"github.com/golighty/golighty/core/netyield"
 	"github.com/golighty/golighty/core/rawsys"
 	"golang.org/x/sys/unix"
 )
 
 // sendChunk is the most one sendfile(2) call is asked for outside the
 // idle poller (lighttpd's MAX_WRITE_LIMIT; the poller asks for its whole
-// budget at once, see sendfileStep). Between chunks the goroutine yields, so connections
-// sending files take turns as they do in lighttpd's event loop, no call
-// holds the socket for long, and each call is short enough to be made
-// without the scheduler's system-call bookkeeping (see sendfileChunks).
+// budget at once, see sendfileStep). Between chunks the goroutine yields
+// to everything runnable and to what the network made ready (netyield:
+// lighttpd's event loop polls between two rounds of writes too), so
+// connections sending files take turns with each other and with small
+// requests, no call holds the socket for long, and each call is short
+// enough to be made without the scheduler's system-call bookkeeping (see
+// sendfileChunks).
 const sendChunk = 256 << 10
 
 // fileSpan is the part of a file a response still has to send.
@@ -89,7 +92,7 @@ func (c *conn) sendfileChunks(rc syscall.RawConn, sp *fileSpan, mode sendMode) e
 			return st.err
 		}
 		if sp.n > 0 && mode != sendPoller {
-			runtime.Gosched()
+			netyield.Yield()
 		}
 	}
 	return nil

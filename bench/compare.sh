@@ -10,7 +10,7 @@
 # measured interval and its peak RSS sampled during the load: read a
 # client-bound case by its CPU, not its rate (bench/README.md).
 #
-#   bench/compare.sh [case ...]     cases: 1k 100k noka 304 big php phpkeep xsendfile readfile
+#   bench/compare.sh [case ...]     cases: 1k 100k noka 304 big mixed php phpkeep xsendfile readfile
 #                                   slow idle rewrite rwnomatch authbcrypt authapr1 authplain svhost evhost vhostdb
 #                                   xff xffnone gz gzcache br brcache propfind magnet
 #                                   cgi proxy1k proxy1m wsecho
@@ -18,6 +18,8 @@
 #                                   vhostdb sqlite3 and Debian's lighttpd-modules-dbi libdbd-sqlite3,
 #                                   propfind lighttpd-mod-webdav, magnet lighttpd-modules-lua,
 #                                   cgi perl)
+# mixed: 1 KiB requests on 4 connections while 8 downloads of big.bin run;
+# it reports their rate and latency (see run_case).
 # slow: SLOW_CONNS (1,000) connections paced to SLOW_RATE (256 KiB/s) each
 # download a 10 MiB file that PHP hands off with X-Sendfile, SLOW_DURATION
 # (15) s. idle: IDLE_CONNS (8,000) connections are opened, half of them make
@@ -79,7 +81,7 @@ PORT_L=${PORT_L:-18081}
 PORT_B=${PORT_B:-18082} # gwbench HTTP backend
 PORT_E=${PORT_E:-18083} # gwbench TCP echo
 cases=("$@")
-[ ${#cases[@]} -eq 0 ] && cases=(1k 100k noka 304 big php phpkeep xsendfile readfile slow idle rewrite rwnomatch authbcrypt authapr1 authplain svhost evhost vhostdb xff xffnone gz gzcache br brcache propfind magnet cgi proxy1k proxy1m wsecho)
+[ ${#cases[@]} -eq 0 ] && cases=(1k 100k noka 304 big mixed php phpkeep xsendfile readfile slow idle rewrite rwnomatch authbcrypt authapr1 authplain svhost evhost vhostdb xff xffnone gz gzcache br brcache propfind magnet cgi proxy1k proxy1m wsecho)
 
 for tool in wrk lighttpd taskset go; do
   command -v "$tool" >/dev/null || { echo "missing $tool (apt-get install wrk lighttpd util-linux)"; exit 1; }
@@ -95,7 +97,7 @@ fi
 mkdir -p "$work/www"
 head -c 1024 /dev/urandom | base64 -w 0 | head -c 1024 > "$work/www/1k.txt"
 head -c 102400 /dev/urandom > "$work/www/100k.bin"
-if [[ " ${cases[*]} " == *" big "* ]]; then
+if [[ " ${cases[*]} " == *" big "* || " ${cases[*]} " == *" mixed "* ]]; then
   head -c $((100 * 1024 * 1024)) /dev/urandom > "$work/www/big.bin"
 fi
 PHP_CGI=""
@@ -377,7 +379,9 @@ kv() { # key line -> the value of key=value in line
 # run_case prints "rate cpu peak_rss_kb hwm_kb client_cpu": rate is req/s,
 # or MiB/s for downloads; cpu is µs per request, or ms per GiB for
 # downloads; for idle, rate is the extra RSS per connection and cpu the RSS
-# per connection in all (bytes).
+# per connection in all (bytes); for mixed (1 KiB requests on 4 connections
+# while 8 downloads of big.bin run), cpu is the requests' 99th percentile
+# latency and client-cpu their median one, in µs.
 run_case() { # case server
   local c=$1 name=$2 port=$PORT_G suffix=""
   [ "$name" = lighttpd ] && port=$PORT_L
@@ -392,6 +396,7 @@ run_case() { # case server
     xffnone) url+=/1k.txt ;;
     304) url+=/1k.txt; script=(-s "$work/ims.lua") ;;
     big) url+=/big.bin; dl=(-c 8 -d "${DURATION}s" -warm 1s) ;;
+    mixed) url+=/1k.txt; args=(-t 1 -c 4 -d "${DURATION}s" --latency) ;;
     php) url+=/hello.php ;;
     phpkeep) url+=/hello.kphp ;;
     xsendfile) url+=/xs.php; dl=(-c 8 -d "${DURATION}s" -warm 1s) ;;
@@ -433,6 +438,12 @@ run_case() { # case server
       # gwbench prints "round-trips/s total"; shaped like wrk's lines.
       out=$(taskset -c "$CLIENT_CPU" "$work/gwbench" ws -url "ws://127.0.0.1:$port/ws/" -c 16 -d "${DURATION}s" 2>&1 |
         awk '{print "Requests/sec: " $1; print $2 " requests in"}')
+    elif [ "$c" = mixed ]; then
+      taskset -c "$CLIENT_CPU" "$work/dl" -c 8 -d "$((DURATION + 2))s" "http://127.0.0.1:$port/big.bin" >/dev/null 2>&1 &
+      local dlpid=$!
+      sleep 1
+      out=$(taskset -c "$CLIENT_CPU" wrk "${args[@]}" "$url" 2>&1)
+      wait "$dlpid" || true
     else
       out=$(taskset -c "$CLIENT_CPU" wrk "${args[@]}" "${script[@]}" "$url" 2>&1)
     fi
@@ -441,6 +452,11 @@ run_case() { # case server
     local total; total=$(awk '/requests in/{print $1}' <<<"$out")
     local hz; hz=$(getconf CLK_TCK)
     cpu=$(awk -v a="$t0" -v b="$t1" -v n="$total" -v hz="$hz" 'BEGIN{ if (n>0) printf "%.2f", (b-a)/hz*1e6/n; else print "nan" }')
+    if [ "$c" = mixed ]; then
+      # wrk's latency lines: "99%    3.21ms" (us, ms or s).
+      cpu=$(awk '$1=="99%"{print $2}' <<<"$out" | to_us)
+      client=$(awk '$1=="50%"{print $2}' <<<"$out" | to_us)
+    fi
   fi
   local hwm; hwm=$(peak_rss_kb "$pid")
   rm -f "$peakf"; wait "$sampler" 2>/dev/null || true
@@ -450,6 +466,7 @@ run_case() { # case server
 }
 
 median() { sort -g | awk '{a[NR]=$1} END{ if (NR%2) print a[(NR+1)/2]; else printf "%.2f\n", (a[NR/2]+a[NR/2+1])/2 }'; }
+to_us() { awk '{v=$1; if (v ~ /us$/) v+=0; else if (v ~ /ms$/) v*=1000; else if (v ~ /s$/) v*=1e6; print v}'; }
 
 # Columns: rate is req/s (MiB/s for downloads; for idle, bytes of RSS per
 # extra connection), cpu the server's µs per request (ms per GiB for
@@ -480,6 +497,11 @@ for c in "${cases[@]}"; do
   if [ "$c" = idle ]; then
     awk -v g="$med_golighty_q" -v l="$med_lighttpd_q" -v gt="$med_golighty_c" -v lt="$med_lighttpd_c" -v c="$c" \
       'BEGIN{ printf "%-10s ratio     memory per connection %.2fx extra, %.2fx in all\n", c, l/g, lt/gt }'
+  elif [ "$c" = mixed ]; then
+    gl=$(tr ' ' '\n' <<<"${r[golighty.l]}" | grep . | median); ll=$(tr ' ' '\n' <<<"${r[lighttpd.l]}" | grep . | median)
+    awk -v g="$med_golighty_q" -v l="$med_lighttpd_q" -v gc="$med_golighty_c" -v lc="$med_lighttpd_c" \
+      -v gl="$gl" -v ll="$ll" -v c="$c" \
+      'BEGIN{ printf "%-10s ratio     rate %.2fx, latency p50 %.2fx, p99 %.2fx\n", c, g/l, ll/gl, lc/gc }'
   else
     awk -v g="$med_golighty_q" -v l="$med_lighttpd_q" -v gc="$med_golighty_c" -v lc="$med_lighttpd_c" \
       -v gp="$max_golighty_p" -v lp="$max_lighttpd_p" -v c="$c" \

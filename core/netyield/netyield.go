@@ -17,10 +17,10 @@ package netyield
 import (
 	"os"
 	"runtime"
-	"sync"
 	"syscall"
 	"unsafe"
 
+	"github.com/golighty/golighty/core/freelist"
 	"golang.org/x/sys/unix"
 )
 
@@ -70,20 +70,12 @@ func (y *yielder) step(fd uintptr) bool {
 // yields at the same moment (one per running download).
 const maxIdle = 64
 
-var pool struct {
-	mu   sync.Mutex
-	idle []*yielder
-}
+var pool = freelist.List[*yielder]{Max: maxIdle}
 
 func get() *yielder {
-	pool.mu.Lock()
-	if n := len(pool.idle); n > 0 {
-		y := pool.idle[n-1]
-		pool.idle = pool.idle[:n-1]
-		pool.mu.Unlock()
+	if y, ok := pool.Get(); ok {
 		return y
 	}
-	pool.mu.Unlock()
 	fd, err := unix.Eventfd(0, unix.EFD_NONBLOCK|unix.EFD_CLOEXEC)
 	if err != nil {
 		return nil
@@ -98,13 +90,7 @@ func get() *yielder {
 }
 
 func put(y *yielder) {
-	pool.mu.Lock()
-	if len(pool.idle) < maxIdle {
-		pool.idle = append(pool.idle, y)
-		y = nil
-	}
-	pool.mu.Unlock()
-	if y != nil {
+	if !pool.Put(y) {
 		y.f.Close()
 	}
 }

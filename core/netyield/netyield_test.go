@@ -79,9 +79,7 @@ func TestYieldConcurrent(t *testing.T) {
 	case <-time.After(20 * time.Second):
 		t.Fatal("yields did not return")
 	}
-	pool.mu.Lock()
-	n := len(pool.idle)
-	pool.mu.Unlock()
+	n := pool.Len()
 	if n == 0 || n > maxIdle {
 		t.Errorf("%d idle yielders kept, want 1..%d", n, maxIdle)
 	}

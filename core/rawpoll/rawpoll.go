@@ -28,6 +28,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/golighty/golighty/core/freelist"
 	"github.com/golighty/golighty/core/rawsys"
 	"golang.org/x/sys/unix"
 )
@@ -370,20 +371,12 @@ type slot struct {
 // extra slots afterwards.
 const maxIdleSlots = 256
 
-var slots struct {
-	mu   sync.Mutex
-	idle []*slot
-}
+var slots = freelist.List[*slot]{Max: maxIdleSlots}
 
 func getSlot() (*slot, error) {
-	slots.mu.Lock()
-	if n := len(slots.idle); n > 0 {
-		s := slots.idle[n-1]
-		slots.idle = slots.idle[:n-1]
-		slots.mu.Unlock()
+	if s, ok := slots.Get(); ok {
 		return s, nil
 	}
-	slots.mu.Unlock()
 	f, rc, err := NewEpoll("rawpoll")
 	if err != nil {
 		return nil, err
@@ -439,13 +432,7 @@ func (s *slot) watch(fd int, events uint32, deadline time.Time) error {
 // the waiting call tries its I/O again.)
 func (s *slot) release() {
 	s.f.SetReadDeadline(time.Time{})
-	slots.mu.Lock()
-	if len(slots.idle) < maxIdleSlots {
-		slots.idle = append(slots.idle, s)
-		s = nil
-	}
-	slots.mu.Unlock()
-	if s != nil {
+	if !slots.Put(s) {
 		s.f.Close()
 	}
 }

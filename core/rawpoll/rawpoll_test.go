@@ -240,9 +240,7 @@ func TestNoDescriptorLeak(t *testing.T) {
 	}
 	wg.Wait()
 	// Waits borrowed slots; the pool may keep them (at most a few here).
-	slots.mu.Lock()
-	pooled := len(slots.idle)
-	slots.mu.Unlock()
+	pooled := slots.Len()
 	if after := fdCount(t); after > before+pooled || pooled > 8 {
 		t.Fatalf("descriptors %d -> %d, %d slots pooled", before, after, pooled)
 	}

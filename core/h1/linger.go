@@ -5,6 +5,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/golighty/golighty/core/monoclock"
 	"github.com/golighty/golighty/core/rawsys"
 	"golang.org/x/sys/unix"
 )
@@ -139,7 +140,7 @@ func (c *conn) lingerRaw() lingerEnd {
 	}
 	pc := lingerPool.Get().(*parkedConn)
 	pc.rwc, pc.linger, pc.rc = c.rwc, true, rc
-	pc.deadline = monoNow().Add(c.cfg.LingerTimeout)
+	pc.deadline = monoclock.Now().Add(c.cfg.LingerTimeout)
 	pc.drainer.left = a.left
 	id, ok := p.register(pc)
 	if !ok {

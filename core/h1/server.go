@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/golighty/golighty/core/bufpoison"
+	"github.com/golighty/golighty/core/monoclock"
 )
 
 // Config holds the per-listener limits (lighttpd's server.* keys). The core
@@ -678,7 +679,7 @@ func (c *conn) readRequest() bool {
 				return false
 			}
 		} else if c.readLimit.IsZero() && c.cfg.HeadTimeout > 0 {
-			c.readLimit = monoNow().Add(c.cfg.HeadTimeout)
+			c.readLimit = monoclock.Now().Add(c.cfg.HeadTimeout)
 		}
 		c.setHeadDeadline()
 		n, err := c.read(c.buf[c.w:])
@@ -715,7 +716,7 @@ func (c *conn) setHeadDeadline() {
 	if c.seq > 1 {
 		idle = c.kaIdle
 	}
-	now := monoNow()
+	now := monoclock.Now()
 	var d time.Time
 	if idle > 0 {
 		d = now.Add(idle)
@@ -979,7 +980,7 @@ func (c *conn) setWriteDeadline() {
 	// A download sets this before every chunk: the timer is reset at
 	// most every slack, and the limit holds to within a quarter.
 	slack := min(deadlineSlack, c.cfg.MaxWriteIdle/4)
-	if d := monoNow().Add(c.cfg.MaxWriteIdle); !closeWithin(c.wdl, d, slack) {
+	if d := monoclock.Now().Add(c.cfg.MaxWriteIdle); !closeWithin(c.wdl, d, slack) {
 		c.rwc.SetWriteDeadline(d)
 		c.wdl = d
 	}

@@ -407,32 +407,6 @@ func TestHeadersSlots(t *testing.T) {
 	}
 }
 
-// TestEqualFold: field names match ignoring ASCII case only, whatever
-// their lengths, as lighttpd's buffer_eq_icase_ssn.
-func TestEqualFold(t *testing.T) {
-	for _, tc := range []struct {
-		a, b string
-		want bool
-	}{
-		{"Content-Type", "content-type", true},
-		{"ETAG", "ETag", true},
-		{"", "", true},
-		{"Content-Type", "Content-Typ", false},
-		{"X-A", "X-B", false},
-		{"X[", "X{", false},    // '[' | 0x20 is '{': not letters
-		{"X@", "X`", false},    // '@' | 0x20 is '`'
-		{"K", "\u212a", false}, // Kelvin sign: strings.EqualFold's Unicode fold, not lighttpd's
-		{"Vary", "vary", true},
-	} {
-		if got := equalFold(tc.a, tc.b); got != tc.want {
-			t.Errorf("equalFold(%q, %q) = %v", tc.a, tc.b, got)
-		}
-		if got := equalFold(tc.b, tc.a); got != tc.want {
-			t.Errorf("equalFold(%q, %q) = %v", tc.b, tc.a, got)
-		}
-	}
-}
-
 func TestSlots(t *testing.T) {
 	s := mustCompile(t, `server.document-root = "/srv"`)
 	a, b := Slot[string]{idx: 0}, Slot[int]{idx: 1}

@@ -1,22 +1,6 @@
 package core
 
-// equalFold reports whether two field names are equal ignoring ASCII case,
-// as lighttpd compares them (buffer_eq_icase_ssn). Unlike strings.EqualFold
-// it compares the lengths first: a lookup walks a dozen names, and most
-// differ in length.
-func equalFold(a, b string) bool {
-	if len(a) != len(b) {
-		return false
-	}
-	for i := 0; i < len(a); i++ {
-		if x, y := a[i], b[i]; x != y {
-			if l := x | 0x20; l != y|0x20 || l < 'a' || l > 'z' {
-				return false
-			}
-		}
-	}
-	return true
-}
+import "github.com/golighty/golighty/core/ascii"
 
 // Header is one header field.
 type Header struct {
@@ -34,7 +18,7 @@ type Headers struct {
 
 func (h *Headers) index(name string) int {
 	for i := range h.list {
-		if equalFold(h.list[i].Name, name) {
+		if ascii.EqualFold(h.list[i].Name, name) {
 			return i
 		}
 	}
@@ -64,7 +48,7 @@ func (h *Headers) Set(name, value string) {
 // Add appends value to name; repeated fields are joined with ", " as lighttpd
 // joins them (Set-Cookie is kept as separate fields).
 func (h *Headers) Add(name, value string) {
-	if !equalFold(name, "Set-Cookie") {
+	if !ascii.EqualFold(name, "Set-Cookie") {
 		if i := h.index(name); i >= 0 && h.list[i].Value != "" {
 			h.list[i].Value += ", " + value
 			return
@@ -82,7 +66,7 @@ func (h *Headers) Append(name, value string) { h.list = append(h.list, Header{na
 // Del empties name but keeps its slot.
 func (h *Headers) Del(name string) {
 	for i := range h.list {
-		if equalFold(h.list[i].Name, name) {
+		if ascii.EqualFold(h.list[i].Name, name) {
 			h.list[i].Value = ""
 		}
 	}

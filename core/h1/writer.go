@@ -9,6 +9,8 @@ import (
 	"sync/atomic"
 	"syscall"
 	"time"
+
+	"github.com/golighty/golighty/core/ascii"
 )
 
 // ResponseWriter writes one response. The handler sets the status and
@@ -156,45 +158,33 @@ func safeValue[T string | []byte](v T) bool {
 func (w *ResponseWriter) omit(name string) bool {
 	switch len(name) {
 	case 4:
-		w.hasDate = w.hasDate || eqFoldS(name, "Date")
+		w.hasDate = w.hasDate || ascii.EqualFold(name, "Date")
 	case 6:
-		w.hasServer = w.hasServer || eqFoldS(name, "Server")
+		w.hasServer = w.hasServer || ascii.EqualFold(name, "Server")
 	case 10:
-		if eqFoldS(name, "X-Sendfile") {
+		if ascii.EqualFold(name, "X-Sendfile") {
 			return true
 		}
-		if eqFoldS(name, "Connection") {
+		if ascii.EqualFold(name, "Connection") {
 			if w.connPos < 0 {
 				w.connPos = len(w.hdr)
 			}
 			return true
 		}
 	case 14:
-		w.hasCL = w.hasCL || eqFoldS(name, "Content-Length")
+		w.hasCL = w.hasCL || ascii.EqualFold(name, "Content-Length")
 	case 11:
-		if eqFoldS(name, "X-Sendfile2") {
+		if ascii.EqualFold(name, "X-Sendfile2") {
 			return true
 		}
 	case 17:
-		w.hasTE = w.hasTE || eqFoldS(name, "Transfer-Encoding")
+		w.hasTE = w.hasTE || ascii.EqualFold(name, "Transfer-Encoding")
 	case 20:
-		if eqFoldS(name, "X-send-response-body") {
+		if ascii.EqualFold(name, "X-send-response-body") {
 			return true
 		}
 	}
-	return len(name) >= 11 && eqFoldS(name[:11], "X-LIGHTTPD-")
-}
-
-func eqFoldS(a, b string) bool {
-	if len(a) != len(b) {
-		return false
-	}
-	for i := 0; i < len(a); i++ {
-		if toLower(a[i]) != toLower(b[i]) {
-			return false
-		}
-	}
-	return true
+	return len(name) >= 11 && ascii.EqualFold(name[:11], "X-LIGHTTPD-")
 }
 
 // writeHead serialises the head into the output buffer. bodyLen is the

@@ -8,6 +8,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/golighty/golighty/core/ascii"
 	"github.com/golighty/golighty/core/h1"
 	"golang.org/x/net/http2"
 	"golang.org/x/net/http2/hpack"
@@ -344,35 +345,23 @@ func safeValue(v string) bool {
 func omitField(name string) bool {
 	switch len(name) {
 	case 7:
-		return eqFoldS(name, "Upgrade")
+		return ascii.EqualFold(name, "Upgrade")
 	case 10:
-		return eqFoldS(name, "Connection") || eqFoldS(name, "Keep-Alive") || eqFoldS(name, "X-Sendfile")
+		return ascii.EqualFold(name, "Connection") || ascii.EqualFold(name, "Keep-Alive") || ascii.EqualFold(name, "X-Sendfile")
 	case 11:
-		return eqFoldS(name, "X-Sendfile2") || eqFoldS(name, "X-LIGHTTPD-")
+		return ascii.EqualFold(name, "X-Sendfile2") || ascii.EqualFold(name, "X-LIGHTTPD-")
 	case 16:
-		if eqFoldS(name, "Proxy-Connection") {
+		if ascii.EqualFold(name, "Proxy-Connection") {
 			return true
 		}
 	case 17:
-		return eqFoldS(name, "Transfer-Encoding")
+		return ascii.EqualFold(name, "Transfer-Encoding")
 	case 20:
-		if eqFoldS(name, "X-send-response-body") {
+		if ascii.EqualFold(name, "X-send-response-body") {
 			return true
 		}
 	}
-	return len(name) > 11 && eqFoldS(name[:11], "X-LIGHTTPD-")
-}
-
-func eqFoldS(a, b string) bool {
-	if len(a) != len(b) {
-		return false
-	}
-	for i := 0; i < len(a); i++ {
-		if toLower(a[i]) != toLower(b[i]) {
-			return false
-		}
-	}
-	return true
+	return len(name) > 11 && ascii.EqualFold(name[:11], "X-LIGHTTPD-")
 }
 
 // WriteHead sends the head. bodyLen is the body length when known (0: the

@@ -2,6 +2,8 @@ package httpfile
 
 import (
 	"golang.org/x/sys/unix"
+
+	"github.com/golighty/golighty/core/ascii"
 )
 
 // mimeLinearMax: below this many mimetype.assign entries lighttpd scans them
@@ -86,7 +88,7 @@ func (m *MimeTypes) Lookup(path string) (string, bool) {
 func (m *MimeTypes) lookup(path string) (string, bool) {
 	if len(m.keys) < mimeLinearMax {
 		for i, k := range m.keys {
-			if len(k) <= len(path) && asciiEqualFold(path[len(path)-len(k):], k) {
+			if len(k) <= len(path) && ascii.EqualFold(path[len(path)-len(k):], k) {
 				return m.values[i], true
 			}
 		}

@@ -3,6 +3,8 @@ package httpfile
 import (
 	"math"
 	"strconv"
+
+	"github.com/golighty/golighty/core/ascii"
 )
 
 // MaxRanges is lighttpd's limit on byte-range-specs taken from one Range
@@ -51,7 +53,7 @@ func ParseRange(dst []Range, v string, size int64) ([]Range, RangeOutcome) {
 		return dst, RangeIgnored
 	}
 	v = cstr(v)
-	if len(v) < 6 || !asciiEqualFold(v[:6], "bytes=") {
+	if len(v) < 6 || !ascii.EqualFold(v[:6], "bytes=") {
 		return dst, RangeIgnored
 	}
 	s := v[6:]
@@ -197,18 +199,6 @@ func strtoll(s string, i int) (v int64, end int, conv bool) {
 		return -int64(acc), j, true
 	}
 	return int64(acc), j, true
-}
-
-func asciiEqualFold(a, b string) bool {
-	if len(a) != len(b) {
-		return false
-	}
-	for i := 0; i < len(a); i++ {
-		if lower(a[i]) != lower(b[i]) {
-			return false
-		}
-	}
-	return true
 }
 
 func lower(c byte) byte {

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/golighty/golighty/core"
+	"github.com/golighty/golighty/core/ascii"
 	"github.com/golighty/golighty/modules/internal/gw"
 )
 
@@ -209,9 +210,9 @@ func (h *handler) remapResponse(rc *core.Request, rm *remap) {
 		e := hd.At(i)
 		var v string
 		switch {
-		case equalFold(e.Name, "Location"), equalFold(e.Name, "Content-Location"):
+		case ascii.EqualFold(e.Name, "Location"), ascii.EqualFold(e.Name, "Content-Location"):
 			v = rm.uri(e.Value, false)
-		case equalFold(e.Name, "Set-Cookie"):
+		case ascii.EqualFold(e.Name, "Set-Cookie"):
 			v = rm.setCookie(e.Value)
 		default:
 			continue
@@ -391,23 +392,4 @@ func (c *chunkedReader) Read(p []byte) (int, error) {
 	n := copy(p, c.out)
 	c.out = c.out[n:]
 	return n, nil
-}
-
-func equalFold(a, b string) bool {
-	if len(a) != len(b) {
-		return false
-	}
-	for i := 0; i < len(a); i++ {
-		x, y := a[i], b[i]
-		if 'A' <= x && x <= 'Z' {
-			x += 32
-		}
-		if 'A' <= y && y <= 'Z' {
-			y += 32
-		}
-		if x != y {
-			return false
-		}
-	}
-	return true
 }

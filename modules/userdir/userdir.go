@@ -18,6 +18,7 @@ import (
 	"strings"
 
 	"github.com/golighty/golighty/core"
+	"github.com/golighty/golighty/core/ascii"
 	"github.com/golighty/golighty/modules/internal/vhostpath"
 )
 
@@ -152,30 +153,11 @@ func (m *Module) Physical(rc *core.Request) core.Result {
 // fold is set (lighttpd's buffer_eq_icase_slen; no Unicode folding).
 func listed(l []string, user string, fold bool) bool {
 	for _, s := range l {
-		if s == user || (fold && asciiEqualFold(s, user)) {
+		if s == user || (fold && ascii.EqualFold(s, user)) {
 			return true
 		}
 	}
 	return false
-}
-
-func asciiEqualFold(a, b string) bool {
-	if len(a) != len(b) {
-		return false
-	}
-	for i := 0; i < len(a); i++ {
-		x, y := a[i], b[i]
-		if 'A' <= x && x <= 'Z' {
-			x += 'a' - 'A'
-		}
-		if 'A' <= y && y <= 'Z' {
-			y += 'a' - 'A'
-		}
-		if x != y {
-			return false
-		}
-	}
-	return true
 }
 
 // validUser is lighttpd's guard against "/~../" with userdir.basepath:

@@ -142,9 +142,7 @@ type Server struct {
 	idleMu  sync.Mutex
 	idle    *idlePoller // started by the first park
 
-	work     chan job      // idle workers wait here (workers.go)
-	done     chan struct{} // closed by Shutdown and Close: idle workers exit
-	stopOnce sync.Once
+	workers workers // idle goroutines that serve connections (workers.go)
 }
 
 // SetConfig installs c for requests that start from now on. A
@@ -177,7 +175,6 @@ var ErrServerClosed = errors.New("h1: server closed")
 // Serve accepts connections on ln and serves each in its own goroutine.
 // Closing ln (the listener owner's job) ends Serve.
 func (s *Server) Serve(ln net.Listener) error {
-	s.initWork()
 	s.parking.Store(true)
 	var delay time.Duration
 	for {

@@ -3,6 +3,8 @@ package h1
 import (
 	"os"
 	"time"
+
+	"github.com/golighty/golighty/core/monoclock"
 )
 
 // runTail sends the file the handler deferred (ResponseWriter.DeferFile),
@@ -34,7 +36,7 @@ func (c *conn) runTail() (handedOff bool) {
 // (server.max-write-idle counts from the last bytes sent) and reports
 // whether it passed.
 func (c *conn) tailExpired(progressed bool) bool {
-	now := time.Now()
+	now := monoclock.Now()
 	if progressed || c.tailUntil.IsZero() {
 		c.tailUntil = time.Time{}
 		if d := c.cfg.MaxWriteIdle; d > 0 {

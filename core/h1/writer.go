@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/golighty/golighty/core/ascii"
+	"github.com/golighty/golighty/core/monoclock"
 )
 
 // ResponseWriter writes one response. The handler sets the status and
@@ -507,7 +508,8 @@ func (c *conn) copyFile(f *os.File, off, n int64) error {
 	return nil
 }
 
-// Date header value cached per second.
+// Date header value cached per second. The second is the ticking clock's,
+// as lighttpd's is its once-a-second timer's: no clock read per response.
 type dateCache struct {
 	sec int64
 	val string
@@ -516,11 +518,11 @@ type dateCache struct {
 var curDate atomic.Pointer[dateCache]
 
 func httpDate() string {
-	now := time.Now()
-	if d := curDate.Load(); d != nil && d.sec == now.Unix() {
+	sec := monoclock.Unix()
+	if d := curDate.Load(); d != nil && d.sec == sec {
 		return d.val
 	}
-	d := &dateCache{sec: now.Unix(), val: now.UTC().Format("Mon, 02 Jan 2006 15:04:05 GMT")}
+	d := &dateCache{sec: sec, val: time.Unix(sec, 0).UTC().Format("Mon, 02 Jan 2006 15:04:05 GMT")}
 	curDate.Store(d)
 	return d.val
 }

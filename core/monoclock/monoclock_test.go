@@ -22,17 +22,50 @@ func TestNow(t *testing.T) {
 	}
 }
 
-// TestSeconds: the second clock starts near 0 and counts whole seconds of
-// the monotonic clock.
-func TestSeconds(t *testing.T) {
-	s := Seconds()
-	if want := int64(time.Since(base) / time.Second); s < 0 || s > want {
-		t.Errorf("Seconds = %d, %d whole seconds since base", s, want)
+// TestTicking: Seconds and Unix follow the clocks to within a tick, and
+// they advance when a second passes.
+func TestTicking(t *testing.T) {
+	s, u := Seconds(), Unix()
+	for Seconds() != s { // a tick came between the two
+		s, u = Seconds(), Unix()
+	}
+	if want := int64((time.Since(base) + time.Duration(base.Nanosecond())) / time.Second); s < want-1 || s > want {
+		t.Errorf("Seconds = %d, want %d", s, want)
+	}
+	if now := time.Now().Unix(); u < now-1 || u > now {
+		t.Errorf("Unix = %d, time.Now says %d", u, now)
+	}
+	deadline := time.Now().Add(3 * time.Second)
+	for Unix() == u || Seconds() == s {
+		if time.Now().After(deadline) {
+			t.Fatalf("the clock did not tick in 3 s (Unix %d, Seconds %d)", Unix(), Seconds())
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	// Both turn at the same tick (a stat stamp is a second old when the
+	// Date header says so).
+	if s2, u2 := Seconds(), Unix(); s2 == Seconds() && u2-s2 != u-s {
+		t.Errorf("Unix and Seconds turned apart: %d-%d then %d-%d", u, s, u2, s2)
+	}
+	// A tick comes just after the wall second turns: within 100 ms of it
+	// (a loaded machine delays the timer), Unix has the new second.
+	for range 3 {
+		now := time.Now()
+		if ms := now.Nanosecond() / 1e6; ms >= 100 && ms < 900 && Unix() != now.Unix() {
+			t.Errorf("at %d ms into second %d, Unix says %d", ms, now.Unix(), Unix())
+		}
+		time.Sleep(300 * time.Millisecond)
 	}
 }
 
 func BenchmarkNow(b *testing.B) {
 	for b.Loop() {
 		Now()
+	}
+}
+
+func BenchmarkUnix(b *testing.B) {
+	for b.Loop() {
+		Unix()
 	}
 }

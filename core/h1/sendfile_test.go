@@ -462,3 +462,57 @@ func TestTCPMSS(t *testing.T) {
 		t.Errorf("Unix socket MSS %d, want -1", mss)
 	}
 }
+
+// TestMSSCache: the segment size is asked per chunk until four readings
+// agree, then every 64th chunk; a change starts the count again.
+func TestMSSCache(t *testing.T) {
+	var m mssCache
+	readings := []int64{32768, 65483, 65483, 65483, 65483} // loopback's growth, then settled
+	asked := 0
+	next := func() int64 {
+		if m.due() {
+			v := readings[min(asked, len(readings)-1)]
+			asked++
+			m.record(v)
+		}
+		return m.v
+	}
+	for i := range 5 {
+		if v := next(); v != readings[i] {
+			t.Fatalf("chunk %d aligned to %d, want %d", i, v, readings[i])
+		}
+	}
+	if asked != 5 {
+		t.Fatalf("asked %d times for the first 5 chunks, want 5", asked)
+	}
+	for range mssRecheck {
+		next()
+	}
+	if asked != 5 {
+		t.Fatalf("asked %d times once settled, want none in %d chunks", asked-5, mssRecheck)
+	}
+	next() // the re-check
+	if asked != 6 {
+		t.Fatalf("no re-check after %d chunks", mssRecheck)
+	}
+	// The path MTU shrinks: the next re-check sees it, and readings resume
+	// per chunk until they agree again.
+	readings = []int64{1448}
+	asked = 0
+	for range mssRecheck + 1 {
+		next()
+	}
+	if asked != 1 || m.v != 1448 {
+		t.Fatalf("after a change: asked %d, MSS %d; want 1, 1448", asked, m.v)
+	}
+	for range 3 {
+		next()
+	}
+	if asked != 4 {
+		t.Fatalf("asked %d times after a change, want one per chunk until %d agree", asked, mssSettled)
+	}
+	next()
+	if asked != 4 {
+		t.Fatalf("asked again once %d readings agreed", mssSettled)
+	}
+}

@@ -381,6 +381,7 @@ type conn struct {
 	armed     bool // the descriptor is in the poller's epoll set
 
 	sf         sendState          // the running sendfileChunks (sendfile.go)
+	mss        mssCache           // the socket's segment size for chunk alignment
 	sendfileFn func(uintptr) bool // c.sendfileStep, bound once
 
 	rawc     syscall.RawConn // a plain socket's descriptor access (rawio.go), once made
@@ -531,6 +532,7 @@ func putConn(c *conn) {
 	c.idle.Store(false)
 	c.req.reset()
 	c.rw.tail, c.rw.tailState, c.tailUntil = fileSpan{}, nil, time.Time{}
+	c.mss = mssCache{}
 	c.body = Body{}
 	c.smallBuf()
 	bufpoison.Fill(c.small[:])

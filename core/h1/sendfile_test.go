@@ -516,3 +516,78 @@ func TestMSSCache(t *testing.T) {
 		t.Fatalf("asked again once %d readings agreed", mssSettled)
 	}
 }
+
+// TestWindowCached: one cachestat(2) vouches for the next 8 MiB of a
+// cached file (or the rest of a shorter span), and not for evicted pages.
+func TestWindowCached(t *testing.T) {
+	root := t.TempDir()
+	path, _ := randomFile(t, root, 12<<20)
+	f, err := os.Open(path)
+	must(t, err)
+	defer f.Close()
+	fd := int(f.Fd())
+	sp := fileSpan{f: f, off: 4096, n: 12<<20 - 4096}
+	if !sp.windowCached(fd, sendChunk) {
+		if noCachestat.Load() {
+			t.Skip("no cachestat(2) on this kernel (before 6.5): chunks are probed one by one")
+		}
+		t.Fatal("a file just written not reported cached")
+	}
+	if want := int64(4096 + cacheWindow); sp.cachedTo != want {
+		t.Fatalf("cachedTo = %d, want %d", sp.cachedTo, want)
+	}
+	tail := fileSpan{f: f, off: 12<<20 - 100, n: 100}
+	if !tail.windowCached(fd, 100) || tail.cachedTo != 12<<20 {
+		t.Fatalf("the last 100 bytes: cachedTo = %d, want %d", tail.cachedTo, 12<<20)
+	}
+	past := fileSpan{f: f, off: 12 << 20, n: 4096} // beyond the end: nothing is cached there
+	if past.windowCached(fd, 4096) {
+		t.Fatal("a range past the end reported cached")
+	}
+	if !evict(t, path) {
+		return
+	}
+	cold := fileSpan{f: f, off: 0, n: 12 << 20}
+	if cold.windowCached(fd, sendChunk) {
+		t.Fatal("an evicted file reported cached")
+	}
+	if cold.retryAt != cacheWindow/4 {
+		t.Fatalf("retryAt = %d after a miss, want %d", cold.retryAt, cacheWindow/4)
+	}
+	// Until then the window is not asked about again, even once the file
+	// is back in the cache.
+	_, err = f.ReadAt(make([]byte, 12<<20), 0)
+	must(t, err)
+	if cold.windowCached(fd, sendChunk) {
+		t.Fatal("the window was asked about again before retryAt")
+	}
+	cold.off = cold.retryAt
+	if !cold.windowCached(fd, sendChunk) {
+		t.Fatal("the window, cached again, not reported at retryAt")
+	}
+}
+
+func BenchmarkProbeCached(b *testing.B) {
+	path, _ := randomFile(b, b.TempDir(), 1<<20)
+	f, err := os.Open(path)
+	must(b, err)
+	defer f.Close()
+	fd := int(f.Fd())
+	for b.Loop() {
+		probeCached(fd, 256<<10-1)
+	}
+}
+
+func BenchmarkWindowCached(b *testing.B) {
+	path, _ := randomFile(b, b.TempDir(), cacheWindow)
+	f, err := os.Open(path)
+	must(b, err)
+	defer f.Close()
+	fd := int(f.Fd())
+	for b.Loop() {
+		sp := fileSpan{f: f, n: cacheWindow}
+		if !sp.windowCached(fd, sendChunk) {
+			b.Fatal("not cached")
+		}
+	}
+}

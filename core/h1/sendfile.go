@@ -4,7 +4,6 @@ import (
 	"errors"
 	"io"
 	"os"
-	"sync/atomic"
 	"syscall"
 	"unsafe"
 
@@ -28,11 +27,6 @@ const sendChunk = 256 << 10
 type fileSpan struct {
 	f      *os.File
 	off, n int64
-	// cachedTo is where the page cache was last found to hold every page
-	// of the file from off on (windowCached): chunks below it skip the
-	// per-chunk probe. Below retryAt a window found partly uncached is not
-	// asked about again (a file read from disk for the first time).
-	cachedTo, retryAt int64
 }
 
 // How sendfileChunks stops early, with the span holding what is left.
@@ -132,7 +126,7 @@ func (c *conn) sendfileStep(s uintptr) bool {
 		// (The poller's sends are cut short by the socket's room anyway.)
 		want = segmentAligned(int64(c.rw.headLen)+c.rw.written, want, c.mss.get(s))
 	}
-	cached := sp.off+want <= sp.cachedTo || sp.windowCached(st.fd, want) || probeCached(st.fd, sp.off+want-1)
+	cached := probeCached(st.fd, sp.off+want-1)
 	if !cached && st.mode == sendPoller {
 		st.err = errNeedsDisk
 		return true
@@ -262,44 +256,6 @@ func tcpMSS(fd uintptr) int64 {
 		return -1
 	}
 	return int64(v)
-}
-
-// cacheWindow is how much of a file one cachestat(2) checks ahead.
-const cacheWindow = 8 << 20
-
-// noCachestat is set once the kernel refused cachestat(2) (before 6.5):
-// then every chunk is probed.
-var noCachestat atomic.Bool
-
-// windowCached reports whether every page from sp.off to the end of the
-// next cacheWindow (at least want, at most the span) is in the page cache,
-// asked with one cachestat(2), and records it in cachedTo. One call per 8
-// MiB replaces 32 probes (2% of a download's CPU) and checks every page,
-// where a probe checks a chunk's last one: a chunk with a page evicted in
-// its middle would block the thread in the raw sendfile. The call walks
-// the range's pages: 26 µs for 8 MiB cached in 4 KiB pages (32 probes
-// took 37), 0.6 µs in large folios.
-func (sp *fileSpan) windowCached(fd int, want int64) bool {
-	if sp.off < sp.retryAt || noCachestat.Load() {
-		return false
-	}
-	n := min(max(want, cacheWindow), sp.n)
-	r := unix.CachestatRange{Off: uint64(sp.off), Len: uint64(n)}
-	var cs unix.Cachestat_t
-	_, _, e := unix.RawSyscall6(unix.SYS_CACHESTAT, uintptr(fd), uintptr(unsafe.Pointer(&r)), uintptr(unsafe.Pointer(&cs)), 0, 0, 0)
-	if e != 0 {
-		if e == unix.ENOSYS {
-			noCachestat.Store(true)
-		}
-		return false
-	}
-	page := int64(os.Getpagesize())
-	if pages := (sp.off+n+page-1)/page - sp.off/page; int64(cs.Cache) < pages {
-		sp.retryAt = sp.off + n/4
-		return false
-	}
-	sp.cachedTo = sp.off + n
-	return true
 }
 
 // probeCached reports whether the byte at off of fd is in the page cache

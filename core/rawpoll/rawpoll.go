@@ -144,12 +144,17 @@ func (c *Conn) Close() error {
 		return c.pathError("close", os.ErrClosed)
 	}
 	c.closing = true
-	for _, d := range []*dir{&c.rd, &c.wr} {
-		if d.s != nil {
-			d.s.f.SetReadDeadline(time.Unix(1, 0)) // wake a waiter
+	last := c.refs == 0
+	if !last {
+		// A call is in flight and may be waiting: wake it. With none, no
+		// wait can start any more (closing), and a deadline set and reset
+		// per close cost 0.8 µs per PHP request.
+		for _, d := range []*dir{&c.rd, &c.wr} {
+			if d.s != nil {
+				d.s.setDeadline(time.Unix(1, 0))
+			}
 		}
 	}
-	last := c.refs == 0
 	c.mu.Unlock()
 	if last {
 		c.destroy()
@@ -190,7 +195,7 @@ func (c *Conn) setDeadline(d *dir, t time.Time) error {
 	}
 	d.deadline = t
 	if d.s != nil {
-		d.s.f.SetReadDeadline(t)
+		d.s.setDeadline(t)
 	}
 	return nil
 }
@@ -365,6 +370,19 @@ type slot struct {
 	epfd int
 	f    *os.File // epfd, as the netpoller knows it; its read deadline is the wait's
 	rc   syscall.RawConn
+	// timed: f has a read deadline, which release must clear for the
+	// slot's next user. Only the Conn holding the slot sets it, under its
+	// mutex.
+	timed bool
+}
+
+// setDeadline sets the slot's wait deadline (zero: none).
+func (s *slot) setDeadline(t time.Time) {
+	if t.IsZero() && !s.timed {
+		return
+	}
+	s.f.SetReadDeadline(t)
+	s.timed = !t.IsZero()
 }
 
 // maxIdleSlots bounds the pool: a burst of waits beyond it closes the
@@ -421,7 +439,7 @@ func (s *slot) watch(fd int, events uint32, deadline time.Time) error {
 		return err
 	}
 	if !deadline.IsZero() {
-		s.f.SetReadDeadline(deadline)
+		s.setDeadline(deadline)
 	}
 	return nil
 }
@@ -431,7 +449,7 @@ func (s *slot) watch(fd int, events uint32, deadline time.Time) error {
 // socket, its stale entry can only cause a spurious wake-up, after which
 // the waiting call tries its I/O again.)
 func (s *slot) release() {
-	s.f.SetReadDeadline(time.Time{})
+	s.setDeadline(time.Time{})
 	if !slots.Put(s) {
 		s.f.Close()
 	}

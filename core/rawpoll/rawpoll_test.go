@@ -448,3 +448,39 @@ func TestDialErrors(t *testing.T) {
 		t.Error("udp resolved")
 	}
 }
+
+// TestSlotComesBackWithoutDeadline: a slot whose wait had a deadline (or
+// was woken by Close) goes back to the pool with none, so the next
+// connection that borrows it waits as long as it must.
+func TestSlotComesBackWithoutDeadline(t *testing.T) {
+	for _, how := range []string{"deadline", "close wake"} {
+		t.Run(how, func(t *testing.T) {
+			c, _ := pair(t)
+			var b [1]byte
+			switch how {
+			case "deadline":
+				c.SetReadDeadline(time.Now().Add(10 * time.Millisecond))
+				if _, err := c.Read(b[:]); !errors.Is(err, os.ErrDeadlineExceeded) {
+					t.Fatalf("read: %v, want a deadline error", err)
+				}
+			case "close wake":
+				done := make(chan error, 1)
+				go func() { _, err := c.Read(b[:]); done <- err }()
+				time.Sleep(20 * time.Millisecond)
+				c.Close()
+				if err := <-done; !errors.Is(err, os.ErrClosed) {
+					t.Fatalf("read: %v, want os.ErrClosed", err)
+				}
+			}
+			c.Close() // the slot goes back to the pool
+			next, peer := pair(t)
+			go func() {
+				time.Sleep(60 * time.Millisecond)
+				unix.Write(peer, []byte("x"))
+			}()
+			if n, err := next.Read(b[:]); err != nil || n != 1 {
+				t.Fatalf("the next connection's read: %d, %v (a stale deadline on its slot?)", n, err)
+			}
+		})
+	}
+}

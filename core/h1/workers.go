@@ -17,8 +17,9 @@ import (
 // Idle workers wait on a stack, each on a channel of its own: the one that
 // finished last (its stack still in the cache) takes the next job, and a
 // job costs a plain channel hand-off. A select over a shared channel, a
-// per-worker timer and shutdown cost 1.2 µs per connection in perf (a new
-// connection per 1 KiB request) and woke the worker idle longest.
+// per-worker timer and shutdown woke the worker idle longest and cost
+// 1,942 perf samples per 52,000 connections (a new connection per 1 KiB
+// request) where the stack's hand-off costs 1,225: 0.7 µs a connection.
 const workerIdle = time.Second
 
 // job is a connection to serve: accepted (c), woken from idle parking

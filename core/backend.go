@@ -150,7 +150,7 @@ func (rc *Request) BackendHeaders(br *bufio.Reader, o *BackendOpts) (BackendHead
 			// folded continuation of the previous field.
 			continue
 		}
-		n := string(name)
+		n, in := internName(name)
 		if o.Authorizer && (resp.Status == 0 || resp.Status == 200) {
 			switch {
 			case strings.EqualFold(n, "Status"):
@@ -229,7 +229,7 @@ func (rc *Request) BackendHeaders(br *bufio.Reader, o *BackendOpts) (BackendHead
 			continue
 		}
 		if len(value) > 0 {
-			resp.Header.Append(n, string(value))
+			resp.Header.Append(n, internValue(in, value))
 		}
 	}
 	if o.Authorizer {

@@ -15,16 +15,24 @@ type BackendBody struct {
 	R io.Reader
 	// ContentLength is the backend's Content-Length, -1 when it sent none.
 	ContentLength int64
+	// Backend, optional, is asked about R's readiness and told to abort
+	// (see BackendState). Nil: R is never ready ahead (the streamed head
+	// leaves at once, every write is flushed) and cannot be aborted.
+	Backend BackendState
+}
+
+// BackendState is the backend behind a BackendBody (one value, usually the
+// handler itself, so a request makes no function values for it).
+type BackendState interface {
 	// Ready reports whether R has more bytes (or its end) at hand without
 	// waiting for the backend, as lighttpd's FIONREAD check does. With the
 	// streaming modes it decides whether the body came complete with the
 	// head (then it gets a Content-Length) and when to flush to the client.
-	// Nil: never (the streamed head leaves at once, every write is flushed).
-	Ready func() bool
+	Ready() bool
 	// Abort makes a Read of R blocked on another goroutine return (close
-	// the backend connection). Optional; used when the client goes away
-	// while server.stream-response-body = 1 reads the backend ahead.
-	Abort func()
+	// the backend connection); used when the client goes away while
+	// server.stream-response-body = 1 reads the backend ahead.
+	Abort()
 }
 
 // ErrShortBody is wrapped by SendBackendBody's error for a backend whose
@@ -125,7 +133,7 @@ func readUntil(r io.Reader, p []byte) (int, error) {
 // before a read that would wait.
 func readReady(b *BackendBody, p []byte) (int, error) {
 	n := 0
-	for n < len(p) && b.Ready != nil && b.Ready() {
+	for n < len(p) && b.Backend != nil && b.Backend.Ready() {
 		m, err := b.R.Read(p[n:])
 		n += m
 		if err != nil {
@@ -292,7 +300,7 @@ func (rc *Request) pumpBody(w io.Writer, b *BackendBody, scratch []byte, n int, 
 			if _, err := w.Write(p); err != nil {
 				return nil
 			}
-			if rerr == nil && (b.Ready == nil || !b.Ready()) {
+			if rerr == nil && (b.Backend == nil || !b.Backend.Ready()) {
 				if err := rc.FlushStream(); err != nil {
 					return nil
 				}
@@ -351,8 +359,8 @@ func (rc *Request) streamAhead(b *BackendBody, scratch []byte, n int) error {
 		q.gone = true
 		q.mu.Unlock()
 		q.more.Broadcast() // a reader waiting for room
-		if b.Abort != nil {
-			b.Abort()
+		if b.Backend != nil {
+			b.Backend.Abort()
 		}
 	}
 	w, err := rc.StartStream(b.ContentLength)

@@ -58,11 +58,10 @@ type dir struct {
 	s        *slot  // borrowed at the first wait, returned by destroy
 	deadline time.Time
 
-	// The state of one raw Read or Write; fn and call are bound once per
-	// Conn, so a call allocates nothing.
-	fn    func(fd uintptr) bool
-	cur   func(fd uintptr) bool // the function a wait calls
-	call  func(uintptr) bool    // calls cur on the socket (for the slot's RawConn)
+	// The state of one raw call: a caller's function, or (nil) the Conn's
+	// own read or write of p. No function value is made per Conn or per
+	// call: the slot's callback (bound once per slot) calls Conn.step.
+	cur   func(fd uintptr) bool
 	p     []byte
 	n     int
 	errno syscall.Errno
@@ -74,9 +73,6 @@ func Open(fd int, name string) *Conn {
 	c := &Conn{fd: fd, name: name}
 	c.rd.events = unix.EPOLLIN | unix.EPOLLRDHUP | unix.EPOLLET
 	c.wr.events = unix.EPOLLOUT | unix.EPOLLET
-	c.rd.fn, c.wr.fn = c.readRaw, c.writeRaw
-	c.rd.call = func(uintptr) bool { return c.rd.cur(uintptr(c.fd)) }
-	c.wr.call = func(uintptr) bool { return c.wr.cur(uintptr(c.fd)) }
 	return c
 }
 
@@ -200,7 +196,7 @@ func (c *Conn) setDeadline(d *dir, t time.Time) error {
 	return nil
 }
 
-// wait calls d.cur through the slot's RawConn.Read until it reports done.
+// wait calls d's step through the slot's RawConn.Read until it reports done.
 // The netpoller clears the slot's readiness before the first call (as it
 // does before any read of its own), so the socket call that finds EAGAIN
 // must be made inside it: readiness that arrives after that call's start
@@ -224,11 +220,12 @@ func (c *Conn) wait(d *dir) error {
 			c.mu.Unlock()
 			return err
 		}
+		s.c, s.d = c, d
 		d.s = s
 	}
 	s := d.s
 	c.mu.Unlock()
-	err := s.rc.Read(d.call)
+	err := s.rc.Read(s.call)
 	if err != nil {
 		c.mu.Lock()
 		closing := c.closing
@@ -259,7 +256,7 @@ func (c *Conn) Read(p []byte) (int, error) {
 // call or of the wait.
 func (c *Conn) transfer(d *dir, p []byte) (int, error) {
 	d.p, d.n, d.errno = p, 0, 0
-	err := c.do(d, d.fn)
+	err := c.do(d, nil)
 	n := d.n
 	if err == nil && d.errno != 0 {
 		err = d.errno
@@ -313,8 +310,8 @@ func (c *Conn) writeRaw(fd uintptr) bool {
 	return true
 }
 
-// do calls f until it reports done, waiting for d's readiness between
-// calls (f returns false after EAGAIN).
+// do calls f (nil: d's own read or write) until it reports done, waiting
+// for d's readiness between calls (f returns false after EAGAIN).
 func (c *Conn) do(d *dir, f func(fd uintptr) bool) error { return c.run(d, f, true) }
 
 // run is do; without tryFirst it goes straight to the wait, whose first
@@ -325,13 +322,26 @@ func (c *Conn) run(d *dir, f func(fd uintptr) bool, tryFirst bool) error {
 		return os.ErrClosed
 	}
 	defer c.decref()
-	if tryFirst && f(uintptr(c.fd)) {
+	d.cur = f
+	if tryFirst && c.step(d) {
+		d.cur = nil
 		return nil
 	}
-	d.cur = f
 	err := c.wait(d)
 	d.cur = nil
 	return err
+}
+
+// step makes d's current call once on the socket.
+func (c *Conn) step(d *dir) bool {
+	switch {
+	case d.cur != nil:
+		return d.cur(uintptr(c.fd))
+	case d == &c.rd:
+		return c.readRaw(uintptr(c.fd))
+	default:
+		return c.writeRaw(uintptr(c.fd))
+	}
 }
 
 func (c *Conn) pathError(op string, err error) error {
@@ -370,6 +380,11 @@ type slot struct {
 	epfd int
 	f    *os.File // epfd, as the netpoller knows it; its read deadline is the wait's
 	rc   syscall.RawConn
+	// The borrower and direction, set while lent; call (made once per
+	// slot) runs their step when the netpoller reports the set ready.
+	c    *Conn
+	d    *dir
+	call func(uintptr) bool
 	// timed: f has a read deadline, which release must clear for the
 	// slot's next user. Only the Conn holding the slot sets it, under its
 	// mutex.
@@ -400,6 +415,7 @@ func getSlot() (*slot, error) {
 		return nil, err
 	}
 	s := &slot{f: f, rc: rc}
+	s.call = func(uintptr) bool { return s.c.step(s.d) }
 	rc.Control(func(fd uintptr) { s.epfd = int(fd) }) // not f.Fd(): it makes the file blocking
 	return s, nil
 }
@@ -449,6 +465,7 @@ func (s *slot) watch(fd int, events uint32, deadline time.Time) error {
 // socket, its stale entry can only cause a spurious wake-up, after which
 // the waiting call tries its I/O again.)
 func (s *slot) release() {
+	s.c, s.d = nil, nil
 	s.setDeadline(time.Time{})
 	if !slots.Put(s) {
 		s.f.Close()

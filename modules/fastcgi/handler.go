@@ -38,7 +38,22 @@ type handler struct {
 	si   gw.SelectInfo
 
 	fresh bool // send on a connection that carried no earlier request
+
+	// The current attempt's response: kept here, not in values of its
+	// own, so reading it allocates nothing per request (the handler is
+	// the core's BackendState and the watch's Aborter).
+	resp  *fcgi.Response
+	br    *bufio.Reader
+	er    gw.ErrReader
+	lim   io.LimitedReader
+	watch gw.ClientWatch
 }
+
+// Ready reports whether the response body has bytes at hand (core.BackendState).
+func (h *handler) Ready() bool { return h.br.Buffered() > 0 || h.resp.Ready() }
+
+// Abort ends the response's reads from another goroutine (core.BackendState, gw.Aborter).
+func (h *handler) Abort() { h.resp.Abort() }
 
 var readerPool = sync.Pool{New: func() any { return bufio.NewReaderSize(nil, 32<<10) }}
 
@@ -177,22 +192,25 @@ func (h *handler) response(rc *core.Request, proc *gw.Proc, resp *fcgi.Response,
 		}
 		resp.Close()
 	}()
-	er := &gw.ErrReader{R: resp}
+	h.resp, h.er = resp, gw.ErrReader{R: resp}
+	er := &h.er
 	hc := &h.host.Conf
-	w := gw.WatchClient(rc, resp.Abort)
+	h.watch.Start(rc, h)
 	// The read buffer is taken once the backend answers: a thousand
 	// requests queued on four PHP children hold none meanwhile.
 	err := resp.Wait()
 	br := readerPool.Get().(*bufio.Reader)
 	br.Reset(er)
+	h.br = br
 	defer func() {
+		h.br = nil
 		br.Reset(nil)
 		readerPool.Put(br)
 	}()
 	if err == nil {
 		_, err = br.Peek(1)
 	}
-	if w.Stop() {
+	if h.watch.Stop() {
 		// The client reset the connection while the backend worked: drop
 		// the request as lighttpd does in its error state.
 		rc.AbortStream()
@@ -242,14 +260,14 @@ func (h *handler) response(rc *core.Request, proc *gw.Proc, resp *fcgi.Response,
 		src = httputil.NewChunkedReader(br)
 	case bh.ContentLength >= 0:
 		// Bytes beyond the backend's Content-Length are dropped.
-		src = io.LimitReader(br, bh.ContentLength)
+		h.lim = io.LimitedReader{R: br, N: bh.ContentLength}
+		src = &h.lim
 	}
 	peer := &gw.Peer{Proto: "fastcgi", Addr: proc.Name, PID: proc.PID()}
 	return gw.Transfer(rc, core.BackendBody{
 		R:             src,
 		ContentLength: bh.ContentLength,
-		Ready:         func() bool { return br.Buffered() > 0 || resp.Ready() },
-		Abort:         resp.Abort,
+		Backend:       h,
 	}, peer, er.TimedOut), false
 }
 

@@ -232,7 +232,7 @@ func (m *Module) check(rc *core.Request, uriPath bool) core.Result {
 	}
 	si := gw.SelectInfo{
 		Authority: rc.URI.Authority, Path: rc.URI.Path, Query: rc.URI.Query,
-		RemoteIP: rc.Conn.RemoteIP, Debug: c.debug, Logf: rc.Logf,
+		RemoteIP: rc.Conn.RemoteIP, Debug: c.debug, Log: rc,
 	}
 	host := ext.Select(c.balance, &si)
 	if host == nil {

@@ -154,8 +154,8 @@ func (r *recordReader) next() error {
 		}
 		r.pad = 0
 	}
-	var h [headerLen]byte
-	if _, err := io.ReadFull(r.br, h[:]); err != nil {
+	h, err := take(r.br, headerLen)
+	if err != nil {
 		return r.eofErr(err)
 	}
 	if h[0] != version1 {
@@ -200,8 +200,8 @@ func (r *recordReader) next() error {
 		if clen < 8 {
 			return fmt.Errorf("%w: END_REQUEST body of %d bytes", ErrMalformed, clen)
 		}
-		var body [8]byte
-		if _, err := io.ReadFull(r.br, body[:]); err != nil {
+		body, err := take(r.br, 8)
+		if err != nil {
 			return r.eofErr(err)
 		}
 		r.flushStderr()
@@ -223,6 +223,21 @@ func (r *recordReader) next() error {
 			return fmt.Errorf("%w: END_REQUEST protocolStatus %d", ErrMalformed, ps)
 		}
 	}
+}
+
+// take returns the next n bytes of br (n within its buffer), valid until
+// br's next read. A header read with io.ReadFull into a local array moved
+// the array to the heap: two allocations per request.
+func take(br *bufio.Reader, n int) ([]byte, error) {
+	b, err := br.Peek(n)
+	if err != nil {
+		if err == io.EOF && len(b) > 0 {
+			err = io.ErrUnexpectedEOF
+		}
+		return nil, err
+	}
+	br.Discard(n)
+	return b, nil
 }
 
 // buffered reports whether Read can return from what is already buffered:

@@ -124,7 +124,20 @@ type SelectInfo struct {
 	Query     string
 	RemoteIP  string // sticky balancing
 	Debug     int
-	Logf      func(format string, args ...any)
+	Log       Logger // nil: no logging
+}
+
+// Logger takes the request's log lines (a *core.Request: an interface
+// holding it costs no allocation, where the method value rc.Logf did).
+type Logger interface {
+	Logf(format string, args ...any)
+}
+
+// logf logs through si.Log, if there is one.
+func (si *SelectInfo) logf(format string, args ...any) {
+	if si.Log != nil {
+		si.Log.Logf(format, args...)
+	}
 }
 
 const djbInit = 5381
@@ -144,7 +157,7 @@ func (e *Ext) Select(b Balance, si *SelectInfo) *Host {
 	ndx := -1
 	switch {
 	case len(e.Hosts) == 1:
-		if e.Hosts[0].active(now, si.Logf) {
+		if e.Hosts[0].active(now, si.logf) {
 			ndx = 0
 		}
 	case b == Hash, b == Sticky:
@@ -156,7 +169,7 @@ func (e *Ext) Select(b Balance, si *SelectInfo) *Host {
 		}
 		var best uint32
 		for k, h := range e.Hosts {
-			if !h.active(now, si.Logf) {
+			if !h.active(now, si.logf) {
 				continue
 			}
 			cur := base ^ h.hash
@@ -175,7 +188,7 @@ func (e *Ext) Select(b Balance, si *SelectInfo) *Host {
 			if k < 0 {
 				k += n
 			}
-			if e.Hosts[k].active(now, si.Logf) {
+			if e.Hosts[k].active(now, si.logf) {
 				ndx = k
 				break
 			}
@@ -184,7 +197,7 @@ func (e *Ext) Select(b Balance, si *SelectInfo) *Host {
 	default:
 		least := int32(-1)
 		for k, h := range e.Hosts {
-			if !h.active(now, si.Logf) {
+			if !h.active(now, si.logf) {
 				continue
 			}
 			if l := h.load.Load(); least < 0 || l < least {
@@ -193,15 +206,15 @@ func (e *Ext) Select(b Balance, si *SelectInfo) *Host {
 		}
 	}
 	if ndx < 0 {
-		if e.noteSent.CompareAndSwap(false, true) && si.Logf != nil {
-			si.Logf("all handlers for %s?%s on %s are down.", si.Path, si.Query, e.Key)
+		if e.noteSent.CompareAndSwap(false, true) && si.Log != nil {
+			si.logf("all handlers for %s?%s on %s are down.", si.Path, si.Query, e.Key)
 		}
 		return nil
 	}
 	e.noteSent.Store(false)
 	h := e.Hosts[ndx]
-	if si.Debug > 0 && si.Logf != nil {
-		si.Logf("gw - found a host %s %d", h.Conf.Host, h.Conf.Port)
+	if si.Debug > 0 && si.Log != nil {
+		si.logf("gw - found a host %s %d", h.Conf.Host, h.Conf.Port)
 	}
 	return h
 }
@@ -249,7 +262,7 @@ func (h *Host) Acquire(si *SelectInfo) *Proc {
 	now := time.Now().UnixNano()
 	var best *Proc
 	for _, p := range h.Procs {
-		if !p.usable(now, si.Logf) {
+		if !p.usable(now, si.logf) {
 			continue
 		}
 		if best == nil || p.load.Load() < best.load.Load() {
@@ -261,8 +274,8 @@ func (h *Host) Acquire(si *SelectInfo) *Proc {
 	}
 	best.load.Add(1)
 	h.load.Add(1)
-	if si.Debug > 0 && si.Logf != nil {
-		si.Logf("got proc: pid: %d socket: %s load: %d", best.PID(), best.Addr, best.load.Load())
+	if si.Debug > 0 && si.Log != nil {
+		si.logf("got proc: pid: %d socket: %s load: %d", best.PID(), best.Addr, best.load.Load())
 	}
 	return best
 }
@@ -271,8 +284,8 @@ func (h *Host) Acquire(si *SelectInfo) *Proc {
 func (h *Host) Release(p *Proc, si *SelectInfo) {
 	p.load.Add(-1)
 	h.load.Add(-1)
-	if si.Debug > 0 && si.Logf != nil {
-		si.Logf("released proc: pid: %d socket: %s load: %d", p.PID(), p.Addr, p.load.Load())
+	if si.Debug > 0 && si.Log != nil {
+		si.logf("released proc: pid: %d socket: %s load: %d", p.PID(), p.Addr, p.load.Load())
 	}
 }
 

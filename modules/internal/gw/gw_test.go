@@ -188,7 +188,7 @@ func TestSelect(t *testing.T) {
 	ext := srv.Resp[0]
 	var logs []string
 	si := &SelectInfo{Authority: "example.org", Path: "/x.php", RemoteIP: "192.0.2.1",
-		Logf: func(f string, a ...any) { logs = append(logs, fmt.Sprintf(f, a...)) }}
+		Log: logFunc(func(f string, a ...any) { logs = append(logs, fmt.Sprintf(f, a...)) })}
 	name := func(h *Host) string {
 		if h == nil {
 			return "-"
@@ -244,7 +244,7 @@ func TestSelect(t *testing.T) {
 		logs = nil
 		for _, h := range ext.Hosts {
 			h.Conf.DisableTime = 1
-			h.Procs[0].ConnectFailed(syscall.ECONNREFUSED, si.Logf)
+			h.Procs[0].ConnectFailed(syscall.ECONNREFUSED, si.logf)
 		}
 		if h := ext.Select(LeastConnection, si); h != nil {
 			t.Fatalf("picked %s while all disabled", name(h))
@@ -325,3 +325,8 @@ func TestParseKeepConn(t *testing.T) {
 		})
 	}
 }
+
+// logFunc makes a function a Logger.
+type logFunc func(format string, args ...any)
+
+func (f logFunc) Logf(format string, args ...any) { f(format, args...) }

@@ -167,7 +167,7 @@ func Check(rc *core.Request, c *Conf, uriPath bool) (*Choice, core.Result) {
 	}
 	ch := &Choice{Ext: ext, SI: SelectInfo{
 		Authority: rc.URI.Authority, Path: rc.URI.Path, Query: rc.URI.Query,
-		RemoteIP: rc.Conn.RemoteIP, Debug: c.Debug, Logf: rc.Logf,
+		RemoteIP: rc.Conn.RemoteIP, Debug: c.Debug, Log: rc,
 	}}
 	ch.Host = ext.Select(c.Balance, &ch.SI)
 	if ch.Host == nil {

@@ -94,8 +94,8 @@ func Connect(ctx context.Context, ext *Ext, host *Host, bal Balance, si *SelectI
 		}
 		if sp := host.Spawner; sp != nil {
 			if err := sp.Ensure(); err != nil {
-				if si.Logf != nil {
-					si.Logf("[ERROR]: spawning gw failed: %v", err)
+				if si.Log != nil {
+					si.logf("[ERROR]: spawning gw failed: %v", err)
 				}
 				host.Release(proc, si)
 				for _, p := range host.Procs {
@@ -114,7 +114,7 @@ func Connect(ctx context.Context, ext *Ext, host *Host, bal Balance, si *SelectI
 			return &Backend{Conn: c, Host: host, Proc: proc, si: si}, nil
 		}
 		last = err
-		proc.ConnectFailed(err, si.Logf)
+		proc.ConnectFailed(err, si.logf)
 		host.Release(proc, si)
 		if IsTimeout(err) && attempt > 0 {
 			break

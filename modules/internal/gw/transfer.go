@@ -91,37 +91,62 @@ func init() { ClientCheckInterval.Store(int64(time.Second)) }
 // connection before the backend has answered (a slow script for a client
 // that gave up); lighttpd learns the same from its event loop. One
 // goroutine checks every waiting request once per interval, and only while
-// some request waits, so a fast request costs a map insert and delete, not
-// a timer.
+// some request waits, so a fast request costs a list insert and removal,
+// not a timer. The zero value is ready for Start; a handler embeds one, so
+// a request allocates nothing for it.
 type ClientWatch struct {
 	mu      sync.Mutex
 	done    bool // the waiting ended: rc may be recycled, touch nothing
 	aborted bool
 	rc      *core.Request
-	abort   func()
+	abort   Aborter
+
+	// The waiting list's links, guarded by waiting.mu.
+	prev, next *ClientWatch
+	listed     bool
 }
+
+// Aborter ends a backend request from another goroutine (closes its
+// connection, or moves its read deadline into the past).
+type Aborter interface{ Abort() }
+
+// AbortFunc makes a function an Aborter.
+type AbortFunc func()
+
+// Abort calls f.
+func (f AbortFunc) Abort() { f() }
 
 var waiting struct {
 	mu      sync.Mutex
-	set     map[*ClientWatch]struct{}
-	checker bool // the checking goroutine runs
+	head    *ClientWatch // a doubly linked list: a map cost 0.3 µs a request
+	checker bool         // the checking goroutine runs
 }
 
-// WatchClient starts watching rc's client; abort runs (once, from another
-// goroutine) if the client resets its connection before Stop.
+// WatchClient starts watching rc's client in a new ClientWatch (see Start).
 func WatchClient(rc *core.Request, abort func()) *ClientWatch {
-	w := &ClientWatch{rc: rc, abort: abort}
+	w := new(ClientWatch)
+	w.Start(rc, AbortFunc(abort))
+	return w
+}
+
+// Start watches rc's client: abort runs (once, from another goroutine) if
+// the client resets its connection before Stop. A stopped watch may be
+// started again.
+func (w *ClientWatch) Start(rc *core.Request, abort Aborter) {
+	w.mu.Lock()
+	w.done, w.aborted, w.rc, w.abort = false, false, rc, abort
+	w.mu.Unlock()
 	waiting.mu.Lock()
-	if waiting.set == nil {
-		waiting.set = make(map[*ClientWatch]struct{})
+	w.prev, w.next, w.listed = nil, waiting.head, true
+	if w.next != nil {
+		w.next.prev = w
 	}
-	waiting.set[w] = struct{}{}
+	waiting.head = w
 	if !waiting.checker {
 		waiting.checker = true
 		go checkClients()
 	}
 	waiting.mu.Unlock()
-	return w
 }
 
 // checkClients runs while requests wait, checking each once per interval.
@@ -130,13 +155,13 @@ func checkClients() {
 	for {
 		time.Sleep(time.Duration(ClientCheckInterval.Load()))
 		waiting.mu.Lock()
-		if len(waiting.set) == 0 {
+		if waiting.head == nil {
 			waiting.checker = false
 			waiting.mu.Unlock()
 			return
 		}
 		batch = batch[:0]
-		for w := range waiting.set {
+		for w := waiting.head; w != nil; w = w.next {
 			batch = append(batch, w)
 		}
 		waiting.mu.Unlock()
@@ -152,18 +177,29 @@ func (w *ClientWatch) check() {
 	defer w.mu.Unlock()
 	if !w.done && !w.aborted && w.rc.ClientReset() {
 		w.aborted = true
-		w.abort()
+		w.abort.Abort()
 	}
 }
 
 // Stop ends the watch and reports whether it aborted the request.
 func (w *ClientWatch) Stop() bool {
 	waiting.mu.Lock()
-	delete(waiting.set, w)
+	if w.listed {
+		if w.prev != nil {
+			w.prev.next = w.next
+		} else {
+			waiting.head = w.next
+		}
+		if w.next != nil {
+			w.next.prev = w.prev
+		}
+		w.prev, w.next, w.listed = nil, nil, false
+	}
 	waiting.mu.Unlock()
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	w.done = true
+	w.rc, w.abort = nil, nil
 	return w.aborted
 }
 

@@ -77,9 +77,9 @@ func Resolve(ctx context.Context, network, address string) (*Target, error) {
 // bounded by timeout (0: none) and ctx. TCP connections get TCP_NODELAY:
 // requests are written whole and must not wait for an ACK.
 func (t *Target) Dial(ctx context.Context, timeout time.Duration) (*Conn, error) {
-	fd, err := unix.Socket(t.domain, unix.SOCK_STREAM|unix.SOCK_NONBLOCK|unix.SOCK_CLOEXEC, 0)
-	if err != nil {
-		return nil, t.dialError(os.NewSyscallError("socket", err))
+	fd, serr := rawsys.Socket(t.domain, unix.SOCK_STREAM|unix.SOCK_NONBLOCK|unix.SOCK_CLOEXEC, 0)
+	if serr != 0 {
+		return nil, t.dialError(os.NewSyscallError("socket", serr))
 	}
 	if t.domain != unix.AF_UNIX {
 		rawsys.SetsockoptInt(fd, unix.IPPROTO_TCP, unix.TCP_NODELAY, 1)

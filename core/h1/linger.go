@@ -102,7 +102,7 @@ func (a *lingerArm) ctl(epfd uintptr) {
 func (c *conn) closeLingering() {
 	// During Shutdown the linger is skipped so it cannot hold the server.
 	if cw, ok := c.rwc.(interface{ CloseWrite() error }); ok && c.werr == nil && c.cfg.LingerTimeout > 0 && !c.srv.closing.Load() {
-		if cw.CloseWrite() == nil {
+		if c.closeWrite(cw) == nil {
 			switch c.lingerRaw() {
 			case lingerHandedOff:
 				return

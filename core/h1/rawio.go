@@ -38,6 +38,7 @@ func (c *conn) sock() syscall.RawConn {
 type rawState struct {
 	readFn, writeFn func(fd uintptr) bool
 	moreFn          func(fd uintptr) bool // flushMore's send
+	shutFn          func(fd uintptr)      // closeWrite's shutdown
 	rp              []byte
 	n               int
 	errno           syscall.Errno
@@ -167,4 +168,29 @@ func (c *conn) rawWritev(fd uintptr) bool {
 			s.bufs = s.bufs[1:]
 		}
 	}
+}
+
+// closeWrite half-closes the connection (cw is c.rwc): a plain socket's
+// shutdown(2) is raw too; through net.TCPConn's CloseWrite it paid the
+// scheduler's system-call bookkeeping, 0.4 µs of a connection per request.
+func (c *conn) closeWrite(cw interface{ CloseWrite() error }) error {
+	rc := c.sock()
+	if rc == nil {
+		return cw.CloseWrite()
+	}
+	if c.raw.shutFn == nil {
+		c.raw.shutFn = c.shutdownRaw
+	}
+	c.raw.errno = 0
+	if err := rc.Control(c.raw.shutFn); err != nil {
+		return err
+	}
+	if c.raw.errno != 0 {
+		return os.NewSyscallError("shutdown", c.raw.errno)
+	}
+	return nil
+}
+
+func (c *conn) shutdownRaw(fd uintptr) {
+	_, _, c.raw.errno = unix.RawSyscall(unix.SYS_SHUTDOWN, fd, unix.SHUT_WR, 0)
 }

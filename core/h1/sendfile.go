@@ -244,10 +244,7 @@ func (m *mssCache) record(v int64) {
 }
 
 // tcpMSS is the socket's current maximum segment size (-1 if it has none,
-// e.g. a Unix socket). Asked per chunk: TCP bounds it by half the largest
-// window the peer has offered, so on loopback it grows from 32,768 to
-// 65,483 over a new connection's first megabytes (and it follows the path
-// MTU).
+// e.g. a Unix socket), asked through the connection's mssCache.
 func tcpMSS(fd uintptr) int64 {
 	var v int32
 	l := uint32(unsafe.Sizeof(v))

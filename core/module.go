@@ -77,6 +77,9 @@ const (
 	// is closed without a response and nothing is logged to the access log
 	// (mod_rewrite's loop limit, an invalid rewrite result, a failed match).
 	Drop
+	// Suspended is a handler's answer after a successful Request.Suspend:
+	// the request goes on in the handler's Resume.
+	Suspended
 )
 
 var registry = struct {

@@ -20,9 +20,15 @@ const maxComebacks = 128
 
 // runPhases takes a parsed request through lighttpd's phases (behaviors.md §3)
 // up to and including the handler, leaving the response in rc.Resp.
-func (rc *Request) runPhases() {
-	for {
-		res := rc.phases()
+func (rc *Request) runPhases() { rc.continuePhases(rc.phases()) }
+
+// continuePhases goes on from a pass's result: another pass after a
+// Comeback, the request's end otherwise (Suspended: later, in ResumeH1).
+func (rc *Request) continuePhases(res Result) {
+	for ; ; res = rc.phases() {
+		if res == Suspended {
+			return
+		}
 		if res == Drop {
 			rc.Drop()
 			return

@@ -91,22 +91,24 @@ type Request struct {
 	RespHeadLen int   // bytes of the response head written
 	Aborted     bool  // the response could not be written completely
 
-	condCache []uint8
-	caps      []capRef
-	capIdx    []int
-	loops     int
-	dropped   bool
-	failedLog bool         // a failed login: delay the response, then close
-	rawConn   bool         // a connection taken over at accept (ConnAcceptHook)
-	log       *slog.Logger // error log of this request (per-condition server.errorlog)
-	srvLog    *slog.Logger // the process's error log
-	srv       *Server      // the server the request arrived at
-	pathBuf   []byte       // backing store of Phys.Path
-	netConn   io.Closer    // the client connection, closed by AbortStream
-	slots     []any        // per-module state (Slot)
-	w         ResponseWriter
-	condValid uint16     // bit per condField known (0: all, a request); see connstart.go, ResolveConn
-	starting  *startConn // the connection whose ConnStart hooks run
+	condCache  []uint8
+	caps       []capRef
+	capIdx     []int
+	loops      int
+	dropped    bool
+	canSuspend bool         // the handler may wait for its backend without a goroutine (Suspend)
+	suspended  bool         // it does: ServeH1 returns, ResumeH1 goes on
+	failedLog  bool         // a failed login: delay the response, then close
+	rawConn    bool         // a connection taken over at accept (ConnAcceptHook)
+	log        *slog.Logger // error log of this request (per-condition server.errorlog)
+	srvLog     *slog.Logger // the process's error log
+	srv        *Server      // the server the request arrived at
+	pathBuf    []byte       // backing store of Phys.Path
+	netConn    io.Closer    // the client connection, closed by AbortStream
+	slots      []any        // per-module state (Slot)
+	w          ResponseWriter
+	condValid  uint16     // bit per condField known (0: all, a request); see connstart.go, ResolveConn
+	starting   *startConn // the connection whose ConnStart hooks run
 
 	tlsConn     *TLSConn // the TLS connection of the request (nil on a plain one)
 	envHooksRun bool     // RequestEnv hooks ran
@@ -197,6 +199,7 @@ func (rc *Request) reset() {
 	rc.capIdx = rc.capIdx[:0]
 	rc.loops = 0
 	rc.dropped = false
+	rc.canSuspend, rc.suspended = false, false
 	rc.failedLog = false
 	rc.rawConn = false
 	rc.w = nil

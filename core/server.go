@@ -409,13 +409,27 @@ func (s *Server) ServeH1(w *h1.ResponseWriter, r *h1.Request) {
 		rc.Resp.Status = 400
 		rc.KeepAlive = false
 	} else {
+		rc.canSuspend = true
 		rc.runPhases()
+		rc.canSuspend = false
+		if rc.suspended {
+			w.SetTailState(rc) // for ResumeH1
+			ended = true
+			return
+		}
 	}
+	s.respondH1(rc, w, r)
+	ended = true
+}
+
+// respondH1 writes rc's response and ends the request (the end of ServeH1
+// and ResumeH1).
+func (s *Server) respondH1(rc *Request, w *h1.ResponseWriter, r *h1.Request) {
+	snap := rc.Snap
 	rc.prepareResponse()
 	if rc.dropped {
 		w.Drop()
 		s.endH1(rc, w, r, nil, false)
-		ended = true
 		return
 	}
 	// The core's decisions (a backend's Connection: close, per-condition
@@ -438,11 +452,9 @@ func (s *Server) ServeH1(w *h1.ResponseWriter, r *h1.Request) {
 	if rc.Resp.deferred {
 		// The engine sends the file and calls FinishTail.
 		w.SetTailState(rc)
-		ended = true
 		return
 	}
 	s.endH1(rc, w, r, err, true)
-	ended = true
 }
 
 // FinishTail ends a request whose file the engine sent after ServeH1

@@ -34,5 +34,8 @@
 // engine sends such a file after the handler returned, from the poller
 // when the socket has room, and a Handler that implements TailHandler ends
 // the request (its access log line, its state) in FinishTail once the file
-// is out (tail.go).
+// is out (tail.go). A handler waiting for a backend's answer may let go of
+// its goroutine too (ResponseWriter.Suspend): the engine watches the
+// backend socket in the same set and a Handler that implements Resumer
+// goes on with the request in ResumeH1 (suspend.go).
 package h1

@@ -67,6 +67,10 @@ type parkedConn struct {
 	// file (runTail), kept whole; deadline is then its write limit.
 	tail *conn
 
+	// susp: a connection whose handler waits for its backend's socket
+	// (Suspend), kept whole; deadline is then the handler's limit.
+	susp *conn
+
 	// linger: a half-closed connection (rc) discarding what its client
 	// still sends until it closes; deadline ends the linger.
 	linger bool
@@ -300,6 +304,11 @@ func (p *idlePoller) dispatch(pc *parkedConn, epfd int) {
 		}
 		return
 	}
+	if c := pc.susp; c != nil {
+		putParked(pc)
+		p.srv.dispatch(job{s: c})
+		return
+	}
 	if pc.linger {
 		p.drainLinger(pc, epfd)
 		return
@@ -322,7 +331,7 @@ func (p *idlePoller) sweep(now time.Time) {
 
 // end closes an idle parked or lingering connection; a deferred file's
 // connection gets a goroutine to fail (or finish) its response and end its
-// request.
+// request, a suspended handler's one to go on with its request.
 func (p *idlePoller) end(pc *parkedConn) {
 	if pc.linger {
 		p.closeLinger(pc)
@@ -330,6 +339,11 @@ func (p *idlePoller) end(pc *parkedConn) {
 	}
 	if pc.tail != nil {
 		p.srv.dispatch(job{t: pc.tail})
+		return
+	}
+	if c := pc.susp; c != nil {
+		putParked(pc)
+		p.srv.dispatch(job{s: c})
 		return
 	}
 	p.srv.closeParked(pc)

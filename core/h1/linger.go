@@ -138,13 +138,13 @@ func (c *conn) lingerRaw() lingerEnd {
 	if p == nil {
 		return lingerInGoroutine
 	}
-	pc := lingerPool.Get().(*parkedConn)
+	pc := parkedPool.Get().(*parkedConn)
 	pc.rwc, pc.linger, pc.rc = c.rwc, true, rc
 	pc.deadline = monoclock.Now().Add(c.cfg.LingerTimeout)
 	pc.drainer.left = a.left
 	id, ok := p.register(pc)
 	if !ok {
-		putLinger(pc)
+		putParked(pc)
 		return lingerInGoroutine
 	}
 	if a.sockF == nil {
@@ -159,20 +159,21 @@ func (c *conn) lingerRaw() lingerEnd {
 		c.parked = true
 		return lingerHandedOff
 	}
-	putLinger(pc)
+	putParked(pc)
 	return lingerInGoroutine
 }
 
-// lingerPool recycles the parkedConns of lingering connections, one per
-// connection closed after a response.
-var lingerPool = sync.Pool{New: func() any { return new(parkedConn) }}
+// parkedPool recycles the parkedConns of lingering connections (one per
+// connection closed after a response) and of suspended handlers (one per
+// backend wait).
+var parkedPool = sync.Pool{New: func() any { return new(parkedConn) }}
 
-// putLinger recycles pc, keeping its bound functions.
-func putLinger(pc *parkedConn) {
+// putParked recycles pc, keeping its bound functions.
+func putParked(pc *parkedConn) {
 	fn, rearmF := pc.drainer.fn, pc.rearmF
 	*pc = parkedConn{}
 	pc.drainer.fn, pc.rearmF = fn, rearmF
-	lingerPool.Put(pc)
+	parkedPool.Put(pc)
 }
 
 // drainLinger discards what a lingering connection's client sent, from the
@@ -190,5 +191,5 @@ func (p *idlePoller) drainLinger(pc *parkedConn, epfd int) {
 // up, or the poller stops).
 func (p *idlePoller) closeLinger(pc *parkedConn) {
 	p.srv.closeParked(pc)
-	putLinger(pc)
+	putParked(pc)
 }

@@ -798,6 +798,19 @@ func (c *conn) handle() (keep, handedOff bool) {
 	c.handling = true
 	c.srv.Handler.ServeH1(&c.rw, req)
 	c.handling = false
+	return c.afterServe()
+}
+
+// afterServe goes on once the handler returned: a suspended handler waits
+// in the poller (handedOff), a tunnel ends the connection, a deferred file
+// is sent, then the exchange completes (afterHandle).
+func (c *conn) afterServe() (keep, handedOff bool) {
+	if c.rw.susp.rc != nil {
+		if c.suspend() {
+			return false, true
+		}
+		c.resumeHandler() // it waits here instead
+	}
 	if c.hijacked != nil {
 		// A tunnel ended: the connection carries no more HTTP.
 		c.hijacked = nil

@@ -70,3 +70,20 @@ func TestWorkersStop(t *testing.T) {
 		t.Fatal("a worker was kept idle after stop")
 	}
 }
+
+func TestWorkersIdleStackBounded(t *testing.T) {
+	var s Server
+	defer s.stopWorkers()
+	for i := 0; i < maxIdleWorkers; i++ {
+		if !s.workers.wait(&worker{jobs: make(chan job, 1)}) {
+			t.Fatalf("worker %d refused below the bound", i)
+		}
+	}
+	if s.workers.wait(&worker{jobs: make(chan job, 1)}) {
+		t.Fatal("a worker beyond the bound was kept idle (it should exit, its stack freed)")
+	}
+	s.dispatch(job{c: &net.TCPConn{}}) // one leaves the stack: room again
+	if !s.workers.wait(&worker{jobs: make(chan job, 1)}) {
+		t.Fatal("a worker was refused with room on the stack")
+	}
+}

@@ -41,8 +41,9 @@ type ResponseWriter struct {
 	tunnel    bool // Hijack: no body framing
 	upgrade   bool // Hijack of a 101: "Connection: upgrade"
 
-	tail      fileSpan // DeferFile: the body's end, sent after the handler
-	tailState any      // SetTailState
+	tail      fileSpan   // DeferFile: the body's end, sent after the handler
+	tailState any        // SetTailState (and the suspended handler's state)
+	susp      suspension // Suspend: the handler waits for its backend
 }
 
 func (w *ResponseWriter) reset(r *Request) {

@@ -625,7 +625,20 @@ func (r *Response) attach() {
 // meanwhile: a caller that waits before it takes buffers of its own (the
 // gateway's) holds none while the backend works or queues the request.
 // Its error is what the first read would have returned.
-func (r *Response) Wait() error {
+func (r *Response) Wait() error { return r.WaitUntil(r.Deadline()) }
+
+// Deadline is when a Wait starting now gives up: the read timeout from
+// now (zero: none).
+func (r *Response) Deadline() time.Time {
+	if d := r.c.dr.d; d > 0 {
+		return time.Now().Add(d)
+	}
+	return time.Time{}
+}
+
+// WaitUntil is Wait with the limit t (zero: none), for a wait that began
+// earlier (a request that waited without a goroutine).
+func (r *Response) WaitUntil(t time.Time) error {
 	if r.closed {
 		return errClosed
 	}
@@ -636,8 +649,8 @@ func (r *Response) Wait() error {
 	if err != nil {
 		return r.wrap(err)
 	}
-	if d := r.c.dr.d; d > 0 {
-		if err := r.c.nc.SetReadDeadline(time.Now().Add(d)); err != nil {
+	if !t.IsZero() {
+		if err := r.c.nc.SetReadDeadline(t); err != nil {
 			return r.wrap(err)
 		}
 	}
@@ -696,6 +709,19 @@ func readable(nc backendConn) bool {
 // next output). It may be called from another goroutine while the owner
 // reads, but not after Close.
 func (r *Response) Abort() { r.c.nc.Close() }
+
+// SyscallConn is the backend socket's raw access (to watch it).
+func (r *Response) SyscallConn() (syscall.RawConn, error) { return r.c.nc.SyscallConn() }
+
+// Shutdown shuts the backend connection down both ways without closing
+// it: whatever watches the socket sees it readable (its end), and the
+// backend sees the end of its request. It may be called from another
+// goroutine, but not after Close.
+func (r *Response) Shutdown() {
+	if rc, err := r.c.nc.SyscallConn(); err == nil {
+		rc.Control(func(fd uintptr) { syscall.Shutdown(int(fd), syscall.SHUT_RDWR) })
+	}
+}
 
 // Dropped reports whether err, from reading this response, means the
 // backend closed a reused connection with nothing sent back. php-cgi does

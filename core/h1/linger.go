@@ -1,6 +1,7 @@
 package h1
 
 import (
+	"errors"
 	"sync"
 	"syscall"
 	"time"
@@ -77,24 +78,42 @@ func (d *drainer) drain(fd uintptr) {
 // recycle) the parkedConn.
 type lingerArm struct {
 	drainer
+	epollArm
+}
+
+// epollArm adds (or re-arms) a socket that its own RawConn guards in the
+// poller's set, from inside that RawConn's Control (sock), so neither
+// descriptor can be closed meanwhile. Its functions are bound once.
+type epollArm struct {
 	p     *idlePoller
 	fd    uintptr
 	op    int
 	ev    unix.EpollEvent
 	err   error
-	sockF func(fd uintptr)
-	ctlF  func(epfd uintptr)
+	sockF func(fd uintptr)   // a.sock
+	ctlF  func(epfd uintptr) // a.ctl
 }
 
-func (a *lingerArm) sock(fd uintptr) {
+func (a *epollArm) bind() {
+	if a.sockF == nil {
+		a.sockF, a.ctlF = a.sock, a.ctl
+	}
+}
+
+func (a *epollArm) sock(fd uintptr) {
 	a.fd = fd
 	if err := a.p.raw.Control(a.ctlF); err != nil {
 		a.err = err
 	}
 }
 
-func (a *lingerArm) ctl(epfd uintptr) {
+// ctl adds, or modifies; an add of a socket already in the set (one that
+// an earlier wait left there, disarmed) modifies it.
+func (a *epollArm) ctl(epfd uintptr) {
 	a.err = rawsys.EpollCtl(int(epfd), a.op, int(a.fd), &a.ev)
+	if a.op == unix.EPOLL_CTL_ADD && errors.Is(a.err, unix.EEXIST) {
+		a.err = rawsys.EpollCtl(int(epfd), unix.EPOLL_CTL_MOD, int(a.fd), &a.ev)
+	}
 }
 
 // closeLingering half-closes c, lingers, and closes it (or has the poller
@@ -147,9 +166,7 @@ func (c *conn) lingerRaw() lingerEnd {
 		putParked(pc)
 		return lingerInGoroutine
 	}
-	if a.sockF == nil {
-		a.sockF, a.ctlF = a.sock, a.ctl
-	}
+	a.bind()
 	a.p, a.op, a.err = p, opFor(c.armed), nil
 	a.ev = unix.EpollEvent{Events: unix.EPOLLIN | unix.EPOLLRDHUP | unix.EPOLLONESHOT, Fd: int32(id), Pad: int32(id >> 32)}
 	err := rc.Control(a.sockF)

@@ -1,12 +1,10 @@
 package h1
 
 import (
-	"errors"
 	"sync"
 	"syscall"
 	"time"
 
-	"github.com/golighty/golighty/core/rawsys"
 	"golang.org/x/sys/unix"
 )
 
@@ -74,10 +72,8 @@ func (c *conn) suspend() bool {
 		putParked(pc)
 		return false
 	}
-	// The call's state is pooled, not c's nor a closure's: the first
-	// allocates nothing, the second would per wait.
-	a := armPool.Get().(*fdArm)
-	a.p, a.err = p, nil
+	a := armPool.Get().(*epollArm)
+	a.p, a.op, a.err = p, unix.EPOLL_CTL_ADD, nil
 	a.ev = unix.EpollEvent{Events: unix.EPOLLIN | unix.EPOLLRDHUP | unix.EPOLLONESHOT, Fd: int32(id), Pad: int32(id >> 32)}
 	err := s.rc.Control(a.sockF)
 	if err == nil {
@@ -92,36 +88,14 @@ func (c *conn) suspend() bool {
 	return false
 }
 
-// fdArm adds a socket that another RawConn guards to the poller's set (or
-// re-arms it there: a kept backend connection's earlier wait left it).
-type fdArm struct {
-	p     *idlePoller
-	fd    uintptr
-	ev    unix.EpollEvent
-	err   error
-	sockF func(fd uintptr)   // a.sock, bound once
-	ctlF  func(epfd uintptr) // a.ctl, bound once
-}
-
+// armPool holds the epoll_ctl state of suspensions: the call's own, as
+// neither the conn (another goroutine may own it once the socket is in
+// the set) nor a closure (an allocation per wait) can hold it.
 var armPool = sync.Pool{New: func() any {
-	a := new(fdArm)
-	a.sockF, a.ctlF = a.sock, a.ctl
+	a := new(epollArm)
+	a.bind()
 	return a
 }}
-
-func (a *fdArm) sock(fd uintptr) {
-	a.fd = fd
-	if err := a.p.raw.Control(a.ctlF); err != nil {
-		a.err = err
-	}
-}
-
-func (a *fdArm) ctl(epfd uintptr) {
-	a.err = rawsys.EpollCtl(int(epfd), unix.EPOLL_CTL_ADD, int(a.fd), &a.ev)
-	if errors.Is(a.err, unix.EEXIST) {
-		a.err = rawsys.EpollCtl(int(epfd), unix.EPOLL_CTL_MOD, int(a.fd), &a.ev)
-	}
-}
 
 // resumeHandler runs the suspended handler's ResumeH1 on this goroutine.
 func (c *conn) resumeHandler() {

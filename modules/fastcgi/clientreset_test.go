@@ -81,7 +81,14 @@ func TestClientResetAbortsBackend(t *testing.T) {
 		t.Fatal(err)
 	}
 	time.Sleep(300 * time.Millisecond) // the request reached the backend
-	c.SetLinger(0)                     // close with RST
+	resetAndExpectAbort(t, c, gone, answered)
+}
+
+// resetAndExpectAbort resets c (a close with RST) and expects the slow
+// backend's connection closed soon after, not its answer.
+func resetAndExpectAbort(t *testing.T, c *net.TCPConn, gone <-chan time.Duration, answered <-chan struct{}) {
+	t.Helper()
+	c.SetLinger(0)
 	c.Close()
 	select {
 	case d := <-gone:

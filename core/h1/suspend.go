@@ -18,9 +18,9 @@ import (
 // through the handler's Resumer. Measured with 1,000 paced clients whose
 // X-Sendfile requests queue on four php-cgi children, at the burst's peak:
 // 1,015 goroutines and 8.9 MB of stacks before, 143 and 1.8 MB after (with
-// maxIdleWorkers), RSS 31 -> 23.7 MB. Every PHP request suspends; with 64
-// clients of PHP hello that cost nothing measurable (56.2 / 56.7 µs of CPU
-// per request, medians of 8 alternating rounds; 8.1 allocations each).
+// maxIdleWorkers), RSS 31 -> 23.7 MB. A suspension costs more than a
+// goroutine's wait on a kept backend connection, so a handler suspends only
+// when many requests wait at once (mod_fastcgi's suspendAbove).
 
 // Resumer is a Handler whose requests can wait for a backend without a
 // goroutine (ResponseWriter.Suspend).

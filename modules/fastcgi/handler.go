@@ -277,10 +277,9 @@ func isTimeout(err error) bool { return gw.IsTimeout(err) }
 // core's CGI rules (X-Sendfile included), then the body, buffered when it
 // fits maxBuffered and streamed otherwise. It reports dropped when a reused
 // connection closed before any answer: rc is untouched then, and the
-// caller may send the request again.
-// until bounds the wait for the first byte; resumed: the request waited
-// suspended (its client watch runs, its socket is readable unless the
-// limit passed).
+// caller may send the request again. until bounds the wait for the first
+// byte; resumed says the request waited suspended (its client watch runs,
+// its socket is readable unless the limit passed).
 func (h *handler) response(rc *core.Request, proc *gw.Proc, resp *fcgi.Response, sent int64, until time.Time, resumed bool) (res core.Result, dropped bool) {
 	defer func() {
 		// The backend answered before reading the whole body: the copy

@@ -8,10 +8,13 @@ import (
 	"net/http/httputil"
 	"strconv"
 	"sync"
+	"sync/atomic"
+	"syscall"
 	"time"
 
 	"github.com/golighty/golighty/core"
 	"github.com/golighty/golighty/core/ascii"
+	"github.com/golighty/golighty/core/rawsys"
 	"github.com/golighty/golighty/modules/internal/gw"
 )
 
@@ -22,6 +25,23 @@ type handler struct {
 }
 
 var readerPool = sync.Pool{New: func() any { return bufio.NewReaderSize(nil, 32<<10) }}
+
+// readersOut counts the read buffers requests hold now.
+var readersOut atomic.Int32
+
+func getReader(r io.Reader) *bufio.Reader {
+	readersOut.Add(1)
+	br := readerPool.Get().(*bufio.Reader)
+	br.Reset(r)
+	return br
+}
+
+func putReader(br *bufio.Reader) {
+	br.Reset(nil)
+	readerPool.Put(br)
+	readersOut.Add(-1)
+}
+
 var headPool = sync.Pool{New: func() any { b := make([]byte, 0, 4096); return &b }}
 
 // Serve forwards the request: the body is read first (lighttpd's
@@ -119,14 +139,15 @@ func (h *handler) exchange(rc *core.Request, be *gw.Backend, head []byte, body *
 
 	rt := &readTimeout{c: be.Conn, d: time.Duration(hc.ReadTimeout) * time.Second}
 	er := &gw.ErrReader{R: rt}
-	br := readerPool.Get().(*bufio.Reader)
-	br.Reset(er)
-	defer func() {
-		br.Reset(nil)
-		readerPool.Put(br)
-	}()
 	w := gw.WatchClient(rc, func() { be.SetReadDeadline(time.Unix(1, 0)) })
-	_, err := br.Peek(1)
+	// The read buffer is taken once the backend answers: requests waiting
+	// on a slow backend (long polls) hold none meanwhile.
+	err := rt.await()
+	br := getReader(er)
+	defer putReader(br)
+	if err == nil {
+		_, err = br.Peek(1)
+	}
 	if w.Stop() {
 		rc.AbortStream()
 		return core.Finished, false
@@ -275,6 +296,23 @@ func (h *handler) connect(rc *core.Request) core.Result {
 type readTimeout struct {
 	c net.Conn
 	d time.Duration
+}
+
+// await waits until a read would not block (the answer's first byte, its
+// end or an error), within the read timeout, reading nothing.
+func (r *readTimeout) await() error {
+	sc, ok := r.c.(syscall.Conn)
+	if !ok {
+		return nil // the first read waits instead
+	}
+	rc, err := sc.SyscallConn()
+	if err != nil {
+		return err
+	}
+	if r.d > 0 {
+		r.c.SetReadDeadline(time.Now().Add(r.d))
+	}
+	return rawsys.AwaitReadable(rc)
 }
 
 func (r *readTimeout) Read(p []byte) (int, error) {

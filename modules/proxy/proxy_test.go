@@ -332,3 +332,43 @@ proxy.server = ( "/" => ( "one" => ( "socket" => %q ), "two" => ( "socket" => %q
 		})
 	}
 }
+
+// TestWaitingRequestsHoldNoReadBuffer: requests waiting on a slow backend
+// (long polls) hold no 32 KiB read buffer until the answer starts, and
+// then get it whole.
+func TestWaitingRequestsHoldNoReadBuffer(t *testing.T) {
+	const n = 20
+	var arrived atomic.Int32
+	release := make(chan struct{})
+	be := startRaw(t, func(br *bufio.Reader, c net.Conn) {
+		if _, err := readHead(br); err != nil {
+			return
+		}
+		arrived.Add(1)
+		<-release
+		io.WriteString(c, "HTTP/1.1 200 OK\r\nContent-Length: 6\r\nConnection: close\r\n\r\nevent\n")
+	})
+	h := harness(t, be.ln.Addr().String(), "")
+	bodies := make(chan string, n)
+	for i := 0; i < n; i++ {
+		go func() {
+			_, body := h.Do("GET /poll HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+			bodies <- body
+		}()
+	}
+	for i := 0; arrived.Load() < n; i++ {
+		if i == 500 {
+			t.Fatalf("%d of %d requests reached the backend", arrived.Load(), n)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	if out := readersOut.Load(); out != 0 {
+		t.Errorf("%d read buffers held by %d requests waiting for their answer, want none", out, n)
+	}
+	close(release)
+	for i := 0; i < n; i++ {
+		if body := <-bodies; body != "event\n" {
+			t.Errorf("body %q, want the backend's answer", body)
+		}
+	}
+}

@@ -9,12 +9,10 @@ import (
 	"strconv"
 	"sync"
 	"sync/atomic"
-	"syscall"
 	"time"
 
 	"github.com/golighty/golighty/core"
 	"github.com/golighty/golighty/core/ascii"
-	"github.com/golighty/golighty/core/rawsys"
 	"github.com/golighty/golighty/modules/internal/gw"
 )
 
@@ -142,7 +140,7 @@ func (h *handler) exchange(rc *core.Request, be *gw.Backend, head []byte, body *
 	w := gw.WatchClient(rc, func() { be.SetReadDeadline(time.Unix(1, 0)) })
 	// The read buffer is taken once the backend answers: requests waiting
 	// on a slow backend (long polls) hold none meanwhile.
-	err := rt.await()
+	err := gw.AwaitAnswer(be.Conn, rt.d)
 	br := getReader(er)
 	defer putReader(br)
 	if err == nil {
@@ -296,23 +294,6 @@ func (h *handler) connect(rc *core.Request) core.Result {
 type readTimeout struct {
 	c net.Conn
 	d time.Duration
-}
-
-// await waits until a read would not block (the answer's first byte, its
-// end or an error), within the read timeout, reading nothing.
-func (r *readTimeout) await() error {
-	sc, ok := r.c.(syscall.Conn)
-	if !ok {
-		return nil // the first read waits instead
-	}
-	rc, err := sc.SyscallConn()
-	if err != nil {
-		return err
-	}
-	if r.d > 0 {
-		r.c.SetReadDeadline(time.Now().Add(r.d))
-	}
-	return rawsys.AwaitReadable(rc)
 }
 
 func (r *readTimeout) Read(p []byte) (int, error) {

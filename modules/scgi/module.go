@@ -165,15 +165,20 @@ func (h *handler) exchange(rc *core.Request, be *gw.Backend, head []byte, body *
 			}
 		}()
 	}
-	er := &gw.ErrReader{R: &deadlineReader{c: be.Conn, d: time.Duration(hc.ReadTimeout) * time.Second}}
+	dr := &deadlineReader{c: be.Conn, d: time.Duration(hc.ReadTimeout) * time.Second}
+	er := &gw.ErrReader{R: dr}
+	w := gw.WatchClient(rc, func() { be.SetReadDeadline(time.Unix(1, 0)) })
+	// The read buffer is taken once the backend answers.
+	err := gw.AwaitAnswer(be.Conn, dr.d)
 	br := readerPool.Get().(*bufio.Reader)
 	br.Reset(er)
 	defer func() {
 		br.Reset(nil)
 		readerPool.Put(br)
 	}()
-	w := gw.WatchClient(rc, func() { be.SetReadDeadline(time.Unix(1, 0)) })
-	_, err := br.Peek(1)
+	if err == nil {
+		_, err = br.Peek(1)
+	}
 	if w.Stop() {
 		rc.AbortStream()
 		return core.Finished

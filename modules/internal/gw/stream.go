@@ -214,3 +214,23 @@ func (h *Host) CloseIdle() {
 		}
 	}
 }
+
+// AwaitAnswer waits until a read of c would not block (a backend's first
+// byte, its end or an error), within the read timeout d (zero: none),
+// reading nothing: a request takes its read buffer only once the answer
+// starts, and holds none while the backend works (a long poll). A
+// connection without a raw socket returns at once (its first read waits).
+func AwaitAnswer(c net.Conn, d time.Duration) error {
+	sc, ok := c.(syscall.Conn)
+	if !ok {
+		return nil
+	}
+	rc, err := sc.SyscallConn()
+	if err != nil {
+		return err
+	}
+	if d > 0 {
+		c.SetReadDeadline(time.Now().Add(d))
+	}
+	return rawsys.AwaitReadable(rc)
+}

@@ -192,5 +192,5 @@ func (c *conn) closeWrite(cw interface{ CloseWrite() error }) error {
 }
 
 func (c *conn) shutdownRaw(fd uintptr) {
-	_, _, c.raw.errno = unix.RawSyscall(unix.SYS_SHUTDOWN, fd, unix.SHUT_WR, 0)
+	c.raw.errno = rawsys.Shutdown(fd, unix.SHUT_WR)
 }

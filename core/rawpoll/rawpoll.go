@@ -101,7 +101,7 @@ func (c *Conn) LocalAddr() net.Addr {
 func (c *Conn) CloseWrite() error {
 	var e syscall.Errno
 	if err := c.rawControl(func(fd uintptr) {
-		_, _, e = unix.RawSyscall(unix.SYS_SHUTDOWN, fd, unix.SHUT_WR, 0)
+		e = rawsys.Shutdown(fd, unix.SHUT_WR)
 	}); err != nil {
 		return c.pathError("shutdown", err)
 	}

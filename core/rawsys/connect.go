@@ -64,6 +64,14 @@ func Socket(domain, typ, proto int) (int, syscall.Errno) {
 	return int(fd), e
 }
 
+// Shutdown is shutdown(2), which never blocks: raw, as the other socket
+// calls here (a half-close after each response with a connection per
+// request; the end of a backend connection a handler gives up on).
+func Shutdown(fd uintptr, how int) syscall.Errno {
+	_, _, e := unix.RawSyscall(unix.SYS_SHUTDOWN, fd, uintptr(how), 0)
+	return e
+}
+
 // htons puts a port in network byte order as the raw sockaddr stores it.
 func htons(port int) uint16 {
 	b := [2]byte{byte(port >> 8), byte(port)}

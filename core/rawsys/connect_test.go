@@ -2,9 +2,11 @@ package rawsys
 
 import (
 	"errors"
+	"io"
 	"net"
 	"os"
 	"path/filepath"
+	"syscall"
 	"testing"
 	"time"
 
@@ -187,5 +189,28 @@ func TestSocket(t *testing.T) {
 	}
 	if fd, e := Socket(-1, unix.SOCK_STREAM, 0); e != unix.EAFNOSUPPORT {
 		t.Errorf("domain -1: fd %d, errno %v; want EAFNOSUPPORT", fd, e)
+	}
+}
+
+// TestShutdown: a half-close ends the peer's stream; a full one also makes
+// the socket itself read as ended (what wakes a watcher of it).
+func TestShutdown(t *testing.T) {
+	c, peer := tcpPair(t)
+	rc, err := c.SyscallConn()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var e syscall.Errno
+	rc.Control(func(fd uintptr) { e = Shutdown(fd, unix.SHUT_WR) })
+	if e != 0 {
+		t.Fatalf("shutdown: %v", e)
+	}
+	peer.SetReadDeadline(time.Now().Add(5 * time.Second))
+	if n, err := peer.Read(make([]byte, 1)); n != 0 || err != io.EOF {
+		t.Errorf("peer read %d, %v after the half-close, want EOF", n, err)
+	}
+	rc.Control(func(fd uintptr) { e = Shutdown(fd, unix.SHUT_RDWR) })
+	if ready, err := Readable(rc); e != 0 || err != nil || !ready {
+		t.Errorf("after a full shutdown (%v): readable %v, %v; want readable", e, ready, err)
 	}
 }

@@ -719,7 +719,7 @@ func (r *Response) SyscallConn() (syscall.RawConn, error) { return r.c.nc.Syscal
 // goroutine, but not after Close.
 func (r *Response) Shutdown() {
 	if rc, err := r.c.nc.SyscallConn(); err == nil {
-		rc.Control(func(fd uintptr) { syscall.Shutdown(int(fd), syscall.SHUT_RDWR) })
+		rc.Control(func(fd uintptr) { rawsys.Shutdown(fd, syscall.SHUT_RDWR) })
 	}
 }
 

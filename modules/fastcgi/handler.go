@@ -188,29 +188,21 @@ func (h *handler) attempts(rc *core.Request, host *gw.Host, attempt int) core.Re
 	}
 }
 
-// Requests beyond the first suspendAbove that wait for their backend at
-// once wait without a goroutine (core.Request.Suspend): a queue on a busy
-// backend then holds no stack per request, and below it the goroutine's
-// wait, cheaper per request, stays. Measured on PHP hello with 64 clients
-// and keep-conn, every request suspending: 35.2 -> 43.3 µs of CPU per
-// request (the engine's watch of the socket and the hand-over to a
+// waits lets 64 requests wait for their backend in goroutines at once;
+// more wait suspended (gw.WaitGate). Measured on PHP hello with 64
+// clients and keep-conn, every request suspending: 35.2 -> 43.3 µs of CPU
+// per request (the engine's watch of the socket and the hand-over to a
 // worker, where a kept connection's wait costs a park); without keep-conn
-// no difference (56.2 / 56.7). 64 waiting goroutines hold about 0.5 MB
-// of stacks. (A variable: tests make every request suspend.)
-var suspendAbove atomic.Int32
-
-func init() { suspendAbove.Store(64) }
-
-// goroutineWaits counts the requests waiting for their backend in a
-// goroutine now.
-var goroutineWaits atomic.Int32
+// no difference (56.2 / 56.7). 64 waiting goroutines hold about 0.5 MB of
+// stacks. (A variable: tests make every request suspend.)
+var waits = gw.NewWaitGate(64)
 
 // suspend lets the request wait for resp without its goroutine when enough
 // others wait already, the engine can watch the backend socket and the
 // whole request went out (a body still being copied keeps its goroutine).
 // The client watch runs meanwhile (Abort).
 func (h *handler) suspend(rc *core.Request, resp *fcgi.Response, until time.Time) bool {
-	if goroutineWaits.Load() < suspendAbove.Load() || resp.StdinPending() {
+	if !waits.Full() || resp.StdinPending() {
 		return false
 	}
 	sc, err := resp.SyscallConn()
@@ -305,9 +297,9 @@ func (h *handler) response(rc *core.Request, proc *gw.Proc, resp *fcgi.Response,
 	case !resumed:
 		// The read buffer is taken once the backend answers: a thousand
 		// requests queued on four PHP children hold none meanwhile.
-		goroutineWaits.Add(1)
+		waits.Enter()
 		err = resp.WaitUntil(until)
-		goroutineWaits.Add(-1)
+		waits.Leave()
 	case !until.IsZero() && !time.Now().Before(until):
 		err = resp.WaitUntil(until) // its limit passed: the timeout's error
 	}

@@ -23,8 +23,8 @@ func servedConf(host, opts string) string {
 
 // suspendEvery makes every request that waits for its backend suspend.
 func suspendEvery(t *testing.T) {
-	old := suspendAbove.Swap(0)
-	t.Cleanup(func() { suspendAbove.Store(old) })
+	old := waits.SetAbove(0)
+	t.Cleanup(func() { waits.SetAbove(old) })
 }
 
 // heldBackend answers every request only once release is closed; arrived
@@ -48,37 +48,8 @@ func handlerWaits() int {
 	return strings.Count(string(buf), "fastcgi.(*handler).response(")
 }
 
-func getOn(addr, path string) (int, string, error) {
-	c, err := net.Dial("tcp", addr)
-	if err != nil {
-		return 0, "", err
-	}
-	defer c.Close()
-	c.SetDeadline(time.Now().Add(20 * time.Second))
-	if _, err := io.WriteString(c, "GET "+path+" HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"); err != nil {
-		return 0, "", err
-	}
-	resp, err := http.ReadResponse(bufio.NewReader(c), nil)
-	if err != nil {
-		return 0, "", err
-	}
-	b, err := io.ReadAll(resp.Body)
-	return resp.StatusCode, string(b), err
-}
-
-func waitFor(t *testing.T, what string, cond func() bool) {
-	t.Helper()
-	for i := 0; i < 500; i++ {
-		if cond() {
-			return
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
-	t.Fatalf("timed out waiting for %s", what)
-}
-
 // TestSuspendedRequestsHoldNoGoroutine: requests queued on a busy backend
-// beyond the first suspendAbove wait without a goroutine each (a burst on
+// beyond the first waits.Above() wait without a goroutine each (a burst on
 // four php-cgi children held 8 KiB of stack per request), and every one
 // gets its answer once the backend replies.
 func TestSuspendedRequestsHoldNoGoroutine(t *testing.T) {
@@ -99,12 +70,12 @@ func testSuspendedRequests(t *testing.T, network string) {
 	results := make(chan result, n)
 	for i := 0; i < n; i++ {
 		go func() {
-			s, b, err := getOn(addr, "/a.php")
+			s, b, err := coretest.GetOn(addr, "/a.php")
 			results <- result{s, b, err}
 		}()
 	}
-	waitFor(t, "every request at the backend", func() bool { return arrived.Load() == n })
-	if w, most := handlerWaits(), int(suspendAbove.Load()); w > most {
+	coretest.WaitFor(t, "every request at the backend", func() bool { return arrived.Load() == n })
+	if w, most := handlerWaits(), int(waits.Above()); w > most {
 		t.Errorf("%d goroutines wait in the handler for %d queued requests, want at most %d", w, n, most)
 	}
 	close(release)
@@ -145,7 +116,7 @@ func TestSuspendedReadTimeout(t *testing.T) {
 	defer close(release)
 	addr := coretest.BenchServer(t, servedConf(host, `"read-timeout" => 1`), map[string]string{"www/a.php": ""})
 	start := time.Now()
-	status, _, err := getOn(addr, "/a.php")
+	status, _, err := coretest.GetOn(addr, "/a.php")
 	if err != nil || status != 504 {
 		t.Fatalf("got %d %v, want 504", status, err)
 	}
@@ -169,7 +140,7 @@ func TestSuspendedKeptConnections(t *testing.T) {
 	}))
 	addr := coretest.BenchServer(t, servedConf(hostOpt(ln), `"keep-conn" => 4`), map[string]string{"www/a.php": ""})
 	for i := 0; i < 20; i++ {
-		status, body, err := getOn(addr, fmt.Sprintf("/a.php?%d", i))
+		status, body, err := coretest.GetOn(addr, fmt.Sprintf("/a.php?%d", i))
 		if want := fmt.Sprintf("answer %d\n", i); err != nil || status != 200 || body != want {
 			t.Fatalf("request %d: %d %q %v, want 200 %q", i, status, body, err, want)
 		}
@@ -250,9 +221,9 @@ func TestSuspendedAtClose(t *testing.T) {
 	addr := coretest.BenchServer(t, servedConf(host, ""), map[string]string{"www/a.php": ""})
 	for i := 0; i < n; i++ {
 		go func() {
-			_, _, err := getOn(addr, "/a.php")
+			_, _, err := coretest.GetOn(addr, "/a.php")
 			errs <- err
 		}()
 	}
-	waitFor(t, "every request at the backend", func() bool { return arrived.Load() == n })
+	coretest.WaitFor(t, "every request at the backend", func() bool { return arrived.Load() == n })
 }

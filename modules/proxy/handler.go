@@ -9,18 +9,62 @@ import (
 	"strconv"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"time"
 
 	"github.com/golighty/golighty/core"
 	"github.com/golighty/golighty/core/ascii"
+	"github.com/golighty/golighty/core/rawsys"
 	"github.com/golighty/golighty/modules/internal/gw"
 )
 
-// handler is one request's backend choice.
+// handler is one request's backend choice, and the exchange it runs.
 type handler struct {
 	conf conf
 	ch   *gw.Choice
+	x    exchange
 }
+
+// exchange is a request's state across its attempts, kept in the handler
+// so that a request waiting for its backend's answer without a goroutine
+// (core.Request.Suspend) goes on with it in Resume.
+type exchange struct {
+	hp               *[]byte // the request head (headPool)
+	body             *gw.Body
+	chunked, upgrade bool
+	rm               remap
+	fresh            bool // connect anew: a kept connection was found dead
+
+	// While suspended: the connection waited on, its read limit, and the
+	// client watch, which shuts the socket down (the engine watches it).
+	be      *gw.Backend
+	until   time.Time
+	watch   *gw.ClientWatch
+	waiting atomic.Bool
+}
+
+// release lets go of the request's body and head.
+func (x *exchange) release() {
+	x.body.Close()
+	x.dropHead()
+	*x = exchange{}
+}
+
+// dropHead returns the request head's buffer to the pool: once the head
+// went out on a new connection, nothing sends it again (only a reused
+// connection found dead does), and a request waiting for its answer (a
+// long poll) then holds no 4 KiB buffer.
+func (x *exchange) dropHead() {
+	if x.hp != nil {
+		headPool.Put(x.hp)
+		headsOut.Add(-1)
+		x.hp = nil
+	}
+}
+
+// waits lets 64 requests wait for their answer in goroutines at once;
+// more wait suspended. (A variable: tests make every request suspend.)
+var waits = gw.NewWaitGate(64)
 
 var readerPool = sync.Pool{New: func() any { return bufio.NewReaderSize(nil, 32<<10) }}
 
@@ -42,6 +86,9 @@ func putReader(br *bufio.Reader) {
 
 var headPool = sync.Pool{New: func() any { b := make([]byte, 0, 4096); return &b }}
 
+// headsOut counts the head buffers requests hold now.
+var headsOut atomic.Int32
+
 // Serve forwards the request: the body is read first (lighttpd's
 // server.stream-request-body = 0) or streamed, the request goes to a
 // backend chosen as gw_backend.c does (moving on after refused connects),
@@ -56,54 +103,89 @@ func (h *handler) Serve(rc *core.Request) core.Result {
 		rc.KeepAlive = false
 		return rc.Status(411)
 	}
-	body := &gw.Body{}
-	if !chunked {
+	var body *gw.Body
+	if chunked {
+		body = &gw.Body{} // empty: the copier streams the chunked body
+	} else {
 		var err error
 		if body, err = gw.ReadBody(rc, gw.StreamAbove(rc)); err != nil {
 			return gw.BodyFailed(rc, err)
 		}
 	}
-	defer body.Close()
 	bodyLen := body.N
 	if chunked {
 		bodyLen = -1
 	}
 	upgrade := h.conf.header.upgrade && rc.Proto == 11 && rc.Header.Has("Upgrade")
-	rm := &remap{o: &h.conf.header, httpHost: rc.URI.Authority, httpsRemap: h.conf.header.httpsRemap && rc.URI.Scheme == "https"}
 	keep := hc.KeepConn > 0 && !upgrade
 	hp := headPool.Get().(*[]byte)
-	defer headPool.Put(hp)
-	head := h.buildRequest((*hp)[:0], rc, rm, bodyLen, keep)
-	*hp = head
+	headsOut.Add(1)
+	h.x = exchange{hp: hp, body: body, chunked: chunked, upgrade: upgrade,
+		rm: remap{o: &h.conf.header, httpHost: rc.URI.Authority, httpsRemap: h.conf.header.httpsRemap && rc.URI.Scheme == "https"}}
+	*hp = h.buildRequest((*hp)[:0], rc, &h.x.rm, bodyLen, keep)
+	return h.attempts(rc)
+}
 
-	fresh := false
+// attempts sends the request to a backend and answers the client with its
+// response (or suspends the request until the answer starts), once more on
+// a new connection when a kept one turned out dead.
+func (h *handler) attempts(rc *core.Request) (res core.Result) {
+	x := &h.x
+	defer func() {
+		if res != core.Suspended {
+			x.release()
+		}
+	}()
 	for {
-		be, err := gw.Connect(context.Background(), h.ch.Ext, h.ch.Host, h.conf.gw.Balance, &h.ch.SI, fresh)
+		be, err := gw.Connect(context.Background(), h.ch.Ext, h.ch.Host, h.conf.gw.Balance, &h.ch.SI, x.fresh)
 		if err != nil {
 			return rc.Status(503)
 		}
-		res, again := h.exchange(rc, be, head, body, chunked, upgrade, rm)
+		res, again := h.exchange(rc, be)
 		if !again {
 			return res
 		}
 		// A kept connection the backend had closed: send again on a new
 		// one (the request had not been answered).
-		fresh = true
+		x.fresh = true
 	}
+}
+
+// Resume goes on with a request that waited for its backend's answer
+// without a goroutine (core.Resumer): the answer started, the read limit
+// passed, the client went (the watch shut the socket down) or the server
+// stops.
+func (h *handler) Resume(rc *core.Request) (res core.Result) {
+	x := &h.x
+	be, w := x.be, x.watch
+	x.be, x.watch = nil, nil
+	x.waiting.Store(false)
+	if !x.until.IsZero() {
+		be.SetReadDeadline(x.until)
+	}
+	// At once (readable, or the limit passed), unless the server stops
+	// meanwhile: then the answer is awaited here.
+	err := gw.AwaitAnswer(be.Conn, 0)
+	res, again := h.answer(rc, be, nil, w, err)
+	if !again {
+		x.release()
+		return res
+	}
+	x.fresh = true
+	return h.attempts(rc)
 }
 
 // replayable reports whether the request may be sent a second time: a
 // body, if any, held in memory or a file.
 func replayable(body *gw.Body, chunked bool) bool { return !chunked && !body.Streamed() }
 
-// exchange sends the request on be and answers the client with the
-// backend's response. again asks for the request to be sent once more on a
+// exchange sends the request on be and waits for the backend's answer, in
+// the goroutine or, beyond the first requests waiting at once, suspended
+// (core.Suspended). again asks for the request to be sent once more on a
 // new connection (a reused one was dead).
-func (h *handler) exchange(rc *core.Request, be *gw.Backend, head []byte, body *gw.Body, chunked, upgrade bool, rm *remap) (res core.Result, again bool) {
+func (h *handler) exchange(rc *core.Request, be *gw.Backend) (res core.Result, again bool) {
+	x := &h.x
 	hc := &be.Host.Conf
-	keep := false
-	defer func() { be.Release(keep) }()
-	peer := &gw.Peer{Proto: "proxy", Addr: be.Proc.Name}
 	if hc.WriteTimeout > 0 {
 		be.SetWriteDeadline(time.Now().Add(time.Duration(hc.WriteTimeout) * time.Second))
 	}
@@ -111,36 +193,91 @@ func (h *handler) exchange(rc *core.Request, be *gw.Backend, head []byte, body *
 	// spooled body is copied in the background, so the backend may answer
 	// before it read all of it.
 	var cp *copier
-	src := body.Reader()
+	head, src := *x.hp, x.body.Reader()
 	switch {
-	case chunked:
+	case x.chunked:
 		cp = startCopy(rc, be.Conn, head, &chunkedReader{r: rc.Body}, hc.WriteTimeout)
 	case src == nil:
-		_, err := be.Write(head)
-		if err != nil {
-			return h.writeFailed(rc, be, err, replayable(body, chunked))
+		if _, err := be.Write(head); err != nil {
+			defer be.Release(false)
+			return h.writeFailed(rc, be, err, replayable(x.body, x.chunked))
 		}
-	case body.Bytes() != nil:
-		bufs := net.Buffers{head, body.Bytes()}
+	case x.body.Bytes() != nil:
+		bufs := net.Buffers{head, x.body.Bytes()}
 		if _, err := bufs.WriteTo(be.Conn); err != nil {
-			return h.writeFailed(rc, be, err, replayable(body, chunked))
+			defer be.Release(false)
+			return h.writeFailed(rc, be, err, replayable(x.body, x.chunked))
 		}
 	default:
 		cp = startCopy(rc, be.Conn, head, src, hc.WriteTimeout)
-		if body.Streamed() {
+		if x.body.Streamed() {
 			cp.client = rc
 		}
 	}
-	if cp != nil {
-		defer cp.stop()
+	if cp == nil && !be.Reused {
+		x.dropHead()
 	}
-
-	rt := &readTimeout{c: be.Conn, d: time.Duration(hc.ReadTimeout) * time.Second}
-	er := &gw.ErrReader{R: rt}
+	d := time.Duration(hc.ReadTimeout) * time.Second
+	if cp == nil && waits.Full() && h.suspend(rc, be, d) {
+		return core.Suspended, false
+	}
 	w := gw.WatchClient(rc, func() { be.SetReadDeadline(time.Unix(1, 0)) })
 	// The read buffer is taken once the backend answers: requests waiting
 	// on a slow backend (long polls) hold none meanwhile.
-	err := gw.AwaitAnswer(be.Conn, rt.d)
+	waits.Enter()
+	err := gw.AwaitAnswer(be.Conn, d)
+	waits.Leave()
+	return h.answer(rc, be, cp, w, err)
+}
+
+// suspend lets the request wait for be's answer without its goroutine,
+// within the read timeout d (zero: none); the request went out whole. The
+// client watch runs meanwhile: if the client goes, it shuts the socket
+// down, which the engine sees as the answer's end.
+func (h *handler) suspend(rc *core.Request, be *gw.Backend, d time.Duration) bool {
+	sc, ok := be.Conn.(syscall.Conn)
+	if !ok {
+		return false
+	}
+	raw, err := sc.SyscallConn()
+	if err != nil {
+		return false
+	}
+	var until time.Time
+	if d > 0 {
+		until = time.Now().Add(d)
+	}
+	if !rc.Suspend(raw, until) {
+		return false
+	}
+	x := &h.x
+	x.be, x.until = be, until
+	x.waiting.Store(true)
+	x.watch = gw.WatchClient(rc, func() {
+		if x.waiting.Load() {
+			raw.Control(func(fd uintptr) { rawsys.Shutdown(fd, syscall.SHUT_RDWR) })
+			return
+		}
+		be.SetReadDeadline(time.Unix(1, 0))
+	})
+	return true
+}
+
+// answer answers the client with the backend's response, once its wait
+// (err) ended, and lets go of be: kept for another request if the exchange
+// ended exactly.
+func (h *handler) answer(rc *core.Request, be *gw.Backend, cp *copier, w *gw.ClientWatch, err error) (res core.Result, again bool) {
+	x := &h.x
+	keep := false
+	defer func() {
+		if cp != nil {
+			cp.stop()
+		}
+		be.Release(keep)
+	}()
+	peer := &gw.Peer{Proto: "proxy", Addr: be.Proc.Name}
+	rt := &readTimeout{c: be.Conn, d: time.Duration(be.Host.Conf.ReadTimeout) * time.Second}
+	er := &gw.ErrReader{R: rt}
 	br := getReader(er)
 	defer putReader(br)
 	if err == nil {
@@ -154,7 +291,7 @@ func (h *handler) exchange(rc *core.Request, be *gw.Backend, head []byte, body *
 		if cp != nil && cp.err() != nil && !gw.IsTimeout(err) {
 			return h.writeFailed(rc, be, cp.err(), false)
 		}
-		if be.Reused && replayable(body, chunked) && !gw.IsTimeout(err) {
+		if be.Reused && replayable(x.body, x.chunked) && !gw.IsTimeout(err) {
 			return 0, true
 		}
 		return h.noResponse(rc, be, err), false
@@ -167,8 +304,8 @@ func (h *handler) exchange(rc *core.Request, be *gw.Backend, head []byte, body *
 		}
 		return core.Finished, false
 	}
-	h.remapResponse(rc, rm)
-	if rc.Resp.Status == 101 && upgrade && rc.Resp.Header.Has("Upgrade") {
+	h.remapResponse(rc, &x.rm)
+	if rc.Resp.Status == 101 && x.upgrade && rc.Resp.Header.Has("Upgrade") {
 		return h.tunnel(rc, be, br, cp), false
 	}
 	if bh.ContentLength < 0 {

@@ -5,6 +5,8 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"runtime"
+	"strings"
 	"testing"
 	"time"
 )
@@ -40,4 +42,90 @@ func WaitFor(t testing.TB, what string, cond func() bool) {
 		time.Sleep(10 * time.Millisecond)
 	}
 	t.Fatalf("timed out waiting for %s", what)
+}
+
+// Got is one GetAll request's outcome.
+type Got struct {
+	Path, Body string
+	Status     int
+	Err        error
+}
+
+// GetAll requests each of paths at once, each on a connection of its own
+// (GetOn), and delivers the outcomes as they come.
+func GetAll(addr string, paths []string) <-chan Got {
+	ch := make(chan Got, len(paths))
+	for _, p := range paths {
+		go func() {
+			s, b, err := GetOn(addr, p)
+			ch <- Got{p, b, s, err}
+		}()
+	}
+	return ch
+}
+
+// ExpectOwnAnswers reads n outcomes from ch and fails t unless each is a
+// 200 whose body is its own path (a backend echoing REQUEST_URI).
+func ExpectOwnAnswers(t testing.TB, ch <-chan Got, n int) {
+	t.Helper()
+	for range n {
+		g := <-ch
+		if g.Err != nil || g.Status != 200 || g.Body != g.Path {
+			t.Fatalf("%s: got %d %q %v, want 200 with its own answer", g.Path, g.Status, g.Body, g.Err)
+		}
+	}
+}
+
+// ResetWhileWaiting sends a GET of path to addr, waits until arrived
+// holds (the backend has the request) and waiting (goroutines waiting for
+// the answer) is 0, then resets the connection (a close with RST) and
+// expects the backend's connection closed soon after: gone delivers how
+// long the backend held it.
+func ResetWhileWaiting(t testing.TB, addr, path string, arrived func() bool, waiting func() int, gone <-chan time.Duration) {
+	t.Helper()
+	c, err := net.Dial("tcp", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := io.WriteString(c, "GET "+path+" HTTP/1.1\r\nHost: x\r\n\r\n"); err != nil {
+		t.Fatal(err)
+	}
+	WaitFor(t, "the request at the backend", arrived)
+	time.Sleep(100 * time.Millisecond)
+	if w := waiting(); w != 0 {
+		t.Fatalf("%d goroutines wait for the answer, want the request suspended", w)
+	}
+	c.(*net.TCPConn).SetLinger(0)
+	c.Close()
+	select {
+	case d := <-gone:
+		if d > 2*time.Second {
+			t.Errorf("backend connection closed %v after the request, want within a few check intervals", d)
+		}
+	case <-time.After(8 * time.Second):
+		t.Fatal("the backend connection stayed open for a client that reset")
+	}
+}
+
+// ExpectReadTimeout requests path from addr, whose backend stays silent,
+// and expects lighttpd's 504 once a read-timeout of 1 s passed (and the
+// engine's sweep of suspended requests, once a second).
+func ExpectReadTimeout(t testing.TB, addr, path string) {
+	t.Helper()
+	start := time.Now()
+	status, _, err := GetOn(addr, path)
+	if err != nil || status != 504 {
+		t.Fatalf("got %d %v, want 504", status, err)
+	}
+	if d := time.Since(start); d < time.Second || d > 5*time.Second {
+		t.Errorf("504 after %v, want after the 1 s read-timeout (and the poller's sweep)", d)
+	}
+}
+
+// GoroutinesIn counts the goroutines whose stacks hold frame (a function
+// name as runtime.Stack prints it, "pkg.(*T).Method(").
+func GoroutinesIn(frame string) int {
+	buf := make([]byte, 8<<20)
+	buf = buf[:runtime.Stack(buf, true)]
+	return strings.Count(string(buf), frame)
 }

@@ -9,12 +9,10 @@ import (
 	"strconv"
 	"sync"
 	"sync/atomic"
-	"syscall"
 	"time"
 
 	"github.com/golighty/golighty/core"
 	"github.com/golighty/golighty/core/ascii"
-	"github.com/golighty/golighty/core/rawsys"
 	"github.com/golighty/golighty/modules/internal/gw"
 )
 
@@ -35,12 +33,7 @@ type exchange struct {
 	rm               remap
 	fresh            bool // connect anew: a kept connection was found dead
 
-	// While suspended: the connection waited on, its read limit, and the
-	// client watch, which shuts the socket down (the engine watches it).
-	be      *gw.Backend
-	until   time.Time
-	watch   *gw.ClientWatch
-	waiting atomic.Bool
+	susp gw.Suspension
 }
 
 // release lets go of the request's body and head.
@@ -157,15 +150,7 @@ func (h *handler) attempts(rc *core.Request) (res core.Result) {
 // stops.
 func (h *handler) Resume(rc *core.Request) (res core.Result) {
 	x := &h.x
-	be, w := x.be, x.watch
-	x.be, x.watch = nil, nil
-	x.waiting.Store(false)
-	if !x.until.IsZero() {
-		be.SetReadDeadline(x.until)
-	}
-	// At once (readable, or the limit passed), unless the server stops
-	// meanwhile: then the answer is awaited here.
-	err := gw.AwaitAnswer(be.Conn, 0)
+	be, w, err := x.susp.Resume()
 	res, again := h.answer(rc, be, nil, w, err)
 	if !again {
 		x.release()
@@ -218,49 +203,13 @@ func (h *handler) exchange(rc *core.Request, be *gw.Backend) (res core.Result, a
 		x.dropHead()
 	}
 	d := time.Duration(hc.ReadTimeout) * time.Second
-	if cp == nil && waits.Full() && h.suspend(rc, be, d) {
+	if cp == nil && x.susp.Suspend(rc, waits, be, d) {
 		return core.Suspended, false
 	}
-	w := gw.WatchClient(rc, func() { be.SetReadDeadline(time.Unix(1, 0)) })
 	// The read buffer is taken once the backend answers: requests waiting
 	// on a slow backend (long polls) hold none meanwhile.
-	waits.Enter()
-	err := gw.AwaitAnswer(be.Conn, d)
-	waits.Leave()
+	w, err := gw.Await(rc, waits, be, d)
 	return h.answer(rc, be, cp, w, err)
-}
-
-// suspend lets the request wait for be's answer without its goroutine,
-// within the read timeout d (zero: none); the request went out whole. The
-// client watch runs meanwhile: if the client goes, it shuts the socket
-// down, which the engine sees as the answer's end.
-func (h *handler) suspend(rc *core.Request, be *gw.Backend, d time.Duration) bool {
-	sc, ok := be.Conn.(syscall.Conn)
-	if !ok {
-		return false
-	}
-	raw, err := sc.SyscallConn()
-	if err != nil {
-		return false
-	}
-	var until time.Time
-	if d > 0 {
-		until = time.Now().Add(d)
-	}
-	if !rc.Suspend(raw, until) {
-		return false
-	}
-	x := &h.x
-	x.be, x.until = be, until
-	x.waiting.Store(true)
-	x.watch = gw.WatchClient(rc, func() {
-		if x.waiting.Load() {
-			raw.Control(func(fd uintptr) { rawsys.Shutdown(fd, syscall.SHUT_RDWR) })
-			return
-		}
-		be.SetReadDeadline(time.Unix(1, 0))
-	})
-	return true
 }
 
 // answer answers the client with the backend's response, once its wait

@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"io"
 	"net"
-	"runtime"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -35,11 +34,7 @@ func suspendEvery(t *testing.T) {
 // exchangeWaits counts goroutines in the handler's exchange: requests
 // waiting for their answer in a goroutine (the backends here answer
 // nothing until released).
-func exchangeWaits() int {
-	buf := make([]byte, 8<<20)
-	buf = buf[:runtime.Stack(buf, true)]
-	return strings.Count(string(buf), "proxy.(*handler).exchange(")
-}
+func exchangeWaits() int { return coretest.GoroutinesIn("proxy.(*handler).exchange(") }
 
 // heldBackend answers each request (its path in the body) once release is
 // closed; arrived counts the requests it holds.
@@ -67,19 +62,11 @@ func TestSuspendedLongPolls(t *testing.T) {
 	const n = 200
 	sock, arrived, release := heldBackend(t)
 	addr := coretest.BenchServer(t, servedConf(sock, ""), nil)
-	type result struct {
-		path, body string
-		status     int
-		err        error
+	paths := make([]string, n)
+	for i := range paths {
+		paths[i] = fmt.Sprintf("/poll/%d", i)
 	}
-	results := make(chan result, n)
-	for i := range n {
-		go func() {
-			path := fmt.Sprintf("/poll/%d", i)
-			s, b, err := coretest.GetOn(addr, path)
-			results <- result{path, b, s, err}
-		}()
-	}
+	results := coretest.GetAll(addr, paths)
 	coretest.WaitFor(t, "every request at the backend", func() bool { return arrived.Load() == n })
 	if w, most := exchangeWaits(), int(waits.Above()); w > most {
 		t.Errorf("%d goroutines wait in the handler for %d held requests, want at most %d", w, n, most)
@@ -91,12 +78,7 @@ func TestSuspendedLongPolls(t *testing.T) {
 		t.Errorf("%d request heads held by requests waiting for their answer, want none", out)
 	}
 	close(release)
-	for range n {
-		r := <-results
-		if r.err != nil || r.status != 200 || r.body != r.path {
-			t.Fatalf("%s: got %d %q %v, want 200 with its own answer", r.path, r.status, r.body, r.err)
-		}
-	}
+	coretest.ExpectOwnAnswers(t, results, n)
 }
 
 // TestSuspendedClientReset: a client that resets while its request waits
@@ -120,28 +102,7 @@ func TestSuspendedClientReset(t *testing.T) {
 		io.WriteString(c, "HTTP/1.1 200 OK\r\nContent-Length: 4\r\n\r\nlate")
 	})
 	addr := coretest.BenchServer(t, servedConf(be.ln.Addr().String(), ""), nil)
-	c, err := net.Dial("tcp", addr)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := io.WriteString(c, "GET /poll HTTP/1.1\r\nHost: x\r\n\r\n"); err != nil {
-		t.Fatal(err)
-	}
-	coretest.WaitFor(t, "the request at the backend", func() bool { return be.conns.Load() == 1 })
-	time.Sleep(100 * time.Millisecond)
-	if w := exchangeWaits(); w != 0 {
-		t.Fatalf("%d goroutines wait in the handler, want the request suspended", w)
-	}
-	c.(*net.TCPConn).SetLinger(0)
-	c.Close()
-	select {
-	case d := <-gone:
-		if d > 2*time.Second {
-			t.Errorf("backend connection closed %v after the request, want within a few check intervals", d)
-		}
-	case <-time.After(8 * time.Second):
-		t.Fatal("the backend connection stayed open for a client that reset")
-	}
+	coretest.ResetWhileWaiting(t, addr, "/poll", func() bool { return be.conns.Load() == 1 }, exchangeWaits, gone)
 }
 
 // TestSuspendedReadTimeout: a suspended request whose backend stays silent
@@ -151,14 +112,7 @@ func TestSuspendedReadTimeout(t *testing.T) {
 	sock, _, release := heldBackend(t)
 	defer close(release)
 	addr := coretest.BenchServer(t, servedConf(sock, `, "read-timeout" => 1`), nil)
-	start := time.Now()
-	status, _, err := coretest.GetOn(addr, "/poll")
-	if err != nil || status != 504 {
-		t.Fatalf("got %d %v, want 504", status, err)
-	}
-	if d := time.Since(start); d < time.Second || d > 5*time.Second {
-		t.Errorf("504 after %v, want after the 1 s read-timeout (and the poller's sweep)", d)
-	}
+	coretest.ExpectReadTimeout(t, addr, "/poll")
 }
 
 // TestSuspendedKeptConnection: with keep-conn, one backend connection

@@ -85,6 +85,10 @@ func (m *Module) check(rc *core.Request, uriPath bool) core.Result {
 type handler struct {
 	conf conf
 	ch   *gw.Choice
+
+	// While the request waits suspended (Resume): its body and the wait.
+	body *gw.Body
+	susp gw.Suspension
 }
 
 var (
@@ -92,9 +96,13 @@ var (
 	readerPool = sync.Pool{New: func() any { return bufio.NewReaderSize(nil, 32<<10) }}
 )
 
+// waits lets 64 requests wait for their answer in goroutines at once;
+// more wait suspended. (A variable: tests make every request suspend.)
+var waits = gw.NewWaitGate(64)
+
 // Serve sends the request (CGI variables and body) to a backend and
 // answers with its CGI-style response.
-func (h *handler) Serve(rc *core.Request) core.Result {
+func (h *handler) Serve(rc *core.Request) (res core.Result) {
 	// A chunked body is read whole first, also when request bodies
 	// stream: CONTENT_LENGTH needs its length (lighttpd answers 411 unless
 	// the whole body arrived with the head).
@@ -102,7 +110,11 @@ func (h *handler) Serve(rc *core.Request) core.Result {
 	if err != nil {
 		return gw.BodyFailed(rc, err)
 	}
-	defer body.Close()
+	defer func() {
+		if res != core.Suspended {
+			body.Close()
+		}
+	}()
 	env := envPool.Get().(*scgi.Env)
 	defer envPool.Put(env)
 	env.Reset(h.conf.uwsgi)
@@ -120,13 +132,35 @@ func (h *handler) Serve(rc *core.Request) core.Result {
 	if err != nil {
 		return rc.Status(503)
 	}
-	defer be.Release(false)
-	return h.exchange(rc, be, head, body)
+	defer func() {
+		if res != core.Suspended {
+			be.Release(false)
+		}
+	}()
+	res = h.exchange(rc, be, head, body)
+	if res == core.Suspended {
+		h.body = body
+	}
+	return res
 }
 
+// Resume goes on with a request that waited for its backend's answer
+// without a goroutine (core.Resumer).
+func (h *handler) Resume(rc *core.Request) core.Result {
+	be, w, err := h.susp.Resume()
+	defer func() {
+		h.body.Close()
+		h.body = nil
+		be.Release(false)
+	}()
+	return h.answer(rc, be, w, err)
+}
+
+// exchange sends the request on be and waits for the backend's answer, in
+// the goroutine or, beyond the first requests waiting at once, suspended
+// (core.Suspended).
 func (h *handler) exchange(rc *core.Request, be *gw.Backend, head []byte, body *gw.Body) core.Result {
 	hc := &be.Host.Conf
-	peer := &gw.Peer{Proto: "scgi", Addr: be.Proc.Name}
 	if hc.WriteTimeout > 0 {
 		be.SetWriteDeadline(time.Now().Add(time.Duration(hc.WriteTimeout) * time.Second))
 	}
@@ -165,11 +199,22 @@ func (h *handler) exchange(rc *core.Request, be *gw.Backend, head []byte, body *
 			}
 		}()
 	}
+	d := time.Duration(hc.ReadTimeout) * time.Second
+	if copyDone == nil && h.susp.Suspend(rc, waits, be, d) {
+		return core.Suspended
+	}
+	// The read buffer is taken once the backend answers.
+	w, err := gw.Await(rc, waits, be, d)
+	return h.answer(rc, be, w, err)
+}
+
+// answer answers the client with the backend's response once its wait
+// (err) ended.
+func (h *handler) answer(rc *core.Request, be *gw.Backend, w *gw.ClientWatch, err error) core.Result {
+	hc := &be.Host.Conf
+	peer := &gw.Peer{Proto: "scgi", Addr: be.Proc.Name}
 	dr := &deadlineReader{c: be.Conn, d: time.Duration(hc.ReadTimeout) * time.Second}
 	er := &gw.ErrReader{R: dr}
-	w := gw.WatchClient(rc, func() { be.SetReadDeadline(time.Unix(1, 0)) })
-	// The read buffer is taken once the backend answers.
-	err := gw.AwaitAnswer(be.Conn, dr.d)
 	br := readerPool.Get().(*bufio.Reader)
 	br.Reset(er)
 	defer func() {

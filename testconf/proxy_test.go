@@ -24,6 +24,20 @@ type proxyBackend struct {
 	wg   sync.WaitGroup
 	mu   sync.Mutex
 	reqs int // requests seen
+
+	// /held/ requests wait until release is closed (holdNext).
+	held    int
+	release chan struct{}
+}
+
+// holdNext makes the next /held/ requests wait until the returned function
+// releases them; held tells how many wait.
+func (b *proxyBackend) holdNext() (held func() int, release func()) {
+	b.mu.Lock()
+	b.held, b.release = 0, make(chan struct{})
+	ch := b.release
+	b.mu.Unlock()
+	return func() int { b.mu.Lock(); defer b.mu.Unlock(); return b.held }, func() { close(ch) }
 }
 
 func startProxyBackend(t *testing.T) *proxyBackend {
@@ -122,6 +136,13 @@ func (b *proxyBackend) serve(c net.Conn) {
 		switch {
 		case strings.HasPrefix(path, "/echo"), strings.HasPrefix(path, "/backend/"):
 			fmt.Fprintf(c, "HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nContent-Length: %d\r\n\r\n%s", len(echo), echo)
+		case strings.HasPrefix(path, "/held/"):
+			b.mu.Lock()
+			b.held++
+			release := b.release
+			b.mu.Unlock()
+			<-release
+			fmt.Fprintf(c, "HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nContent-Length: %d\r\n\r\n%s", len(path), path)
 		case path == "/chunked":
 			io.WriteString(c, "HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n7\r\n, world\r\n0\r\n\r\n")
 		case path == "/close":
@@ -321,6 +342,57 @@ func TestProxyTimeoutsAndDown(t *testing.T) {
 	compareSideBySide(t, g2, l2, []string{"GET /echo HTTP/1.0\r\n\r\n", "GET /echo HTTP/1.0\r\n\r\n"}, nil, nil)
 	if !cgiWaitLog(g2, "establishing connection failed") {
 		t.Errorf("no connect failure logged:\n%s", g2.log.String())
+	}
+}
+
+// TestProxyManyHeldRequests: 150 requests that a slow backend holds at
+// once (long polls; golighty lets 64 wait in goroutines and suspends the
+// rest) are all answered, each with its own response, by both servers.
+func TestProxyManyHeldRequests(t *testing.T) {
+	const n = 150
+	g, l, b := proxyPeers(t, "")
+	for _, s := range []*server{g, l} {
+		held, release := b.holdNext()
+		type got struct {
+			path, body string
+			status     int
+			err        error
+		}
+		results := make(chan got, n)
+		for i := range n {
+			go func() {
+				path := fmt.Sprintf("/held/%d", i)
+				c, err := net.Dial("tcp", s.addr)
+				if err != nil {
+					results <- got{path: path, err: err}
+					return
+				}
+				defer c.Close()
+				c.SetDeadline(time.Now().Add(20 * time.Second))
+				fmt.Fprintf(c, "GET %s HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n", path)
+				resp, err := http.ReadResponse(bufio.NewReader(c), nil)
+				if err != nil {
+					results <- got{path: path, err: err}
+					return
+				}
+				body, err := io.ReadAll(resp.Body)
+				results <- got{path, string(body), resp.StatusCode, err}
+			}()
+		}
+		for i := 0; held() < n; i++ {
+			if i == 1000 {
+				release()
+				t.Fatalf("%s: %d of %d requests reached the backend", s.name, held(), n)
+			}
+			time.Sleep(10 * time.Millisecond)
+		}
+		release()
+		for range n {
+			r := <-results
+			if r.err != nil || r.status != 200 || r.body != r.path {
+				t.Fatalf("%s: %s: got %d %q %v, want 200 with its own answer", s.name, r.path, r.status, r.body, r.err)
+			}
+		}
 	}
 }
 

@@ -586,11 +586,11 @@ func TestIdleConnectionFootprint(t *testing.T) {
 	for {
 		s.mu.Lock()
 		var idle *conn
-		for cc := range s.conns {
+		s.conns.each(func(cc *conn) {
 			if cc.idle.Load() { // idle is stored after the buffers are released
 				idle = cc
 			}
-		}
+		})
 		s.mu.Unlock()
 		if idle != nil {
 			if !idle.onSmall || idle.bigArr != nil || idle.wbufArr != nil {

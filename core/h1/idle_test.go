@@ -43,7 +43,7 @@ func parkedCount(s *Server) int {
 func served(s *Server) int {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	return len(s.conns)
+	return s.conns.n
 }
 
 func TestParkIdleConnections(t *testing.T) {

@@ -137,7 +137,7 @@ type Server struct {
 	remoteIP atomic.Pointer[ipText] // the text of the last client address
 
 	mu    sync.Mutex
-	conns map[*conn]struct{}
+	conns connList // the connections served now (not the parked ones)
 
 	parking atomic.Bool // Serve runs: idle connections may be parked
 	idleMu  sync.Mutex
@@ -284,12 +284,9 @@ func (s *Server) closeParked(pc *parkedConn) {
 func (s *Server) track(c *conn, add bool) {
 	s.mu.Lock()
 	if add {
-		if s.conns == nil {
-			s.conns = make(map[*conn]struct{})
-		}
-		s.conns[c] = struct{}{}
+		s.conns.add(c)
 	} else {
-		delete(s.conns, c)
+		s.conns.remove(c)
 	}
 	s.mu.Unlock()
 }
@@ -306,13 +303,13 @@ func (s *Server) Shutdown(ctx context.Context) error {
 	defer t.Stop()
 	for {
 		s.mu.Lock()
-		for c := range s.conns {
+		s.conns.each(func(c *conn) {
 			if c.idle.Load() {
 				// Wake the blocked read; the loop sees closing and exits.
 				c.rwc.SetReadDeadline(time.Unix(1, 0))
 			}
-		}
-		n := len(s.conns)
+		})
+		n := s.conns.n
 		s.mu.Unlock()
 		if n == 0 {
 			return nil
@@ -332,20 +329,19 @@ func (s *Server) Close() error {
 	s.stopParking()
 	s.stopWorkers()
 	s.mu.Lock()
-	for c := range s.conns {
-		c.rwc.Close()
-	}
+	s.conns.each(func(c *conn) { c.rwc.Close() })
 	s.mu.Unlock()
 	return nil
 }
 
 // conn is one client connection; pooled with its buffers.
 type conn struct {
-	srv  *Server
-	rwc  net.Conn
-	cfg  *Config
-	opts ParseOptions
-	info ConnInfo
+	srv        *Server
+	rwc        net.Conn
+	prev, next *conn // Server.conns
+	cfg        *Config
+	opts       ParseOptions
+	info       ConnInfo
 
 	buf         []byte // read buffer: [0:bodyBase) current head, [r:w) unread bytes
 	need        int    // read buffer size the current Config requires
@@ -1026,7 +1022,7 @@ func (c *conn) writeBufs(p []byte) error {
 func (s *Server) EachConn(f func(ci *ConnInfo, idle bool) bool) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	for c := range s.conns {
+	for c := s.conns.head; c != nil; c = c.next {
 		if !f(&c.info, c.idle.Load()) {
 			return
 		}

@@ -175,6 +175,41 @@ func TestAwaitReadable(t *testing.T) {
 	}
 }
 
+// TestAwaitInput: on a pipe the wait ends when data arrives (left unread)
+// and when the writer closes, and gives up at the read deadline.
+func TestAwaitInput(t *testing.T) {
+	r, w, err := os.Pipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r.Close()
+	rc, _ := r.SyscallConn()
+	r.SetReadDeadline(time.Now().Add(30 * time.Millisecond))
+	if err := AwaitInput(rc); !errors.Is(err, os.ErrDeadlineExceeded) {
+		t.Fatalf("nothing written: %v, want the deadline", err)
+	}
+	r.SetReadDeadline(time.Time{})
+	time.AfterFunc(30*time.Millisecond, func() { w.Write([]byte("y")) })
+	start := time.Now()
+	if err := AwaitInput(rc); err != nil {
+		t.Fatal(err)
+	}
+	if time.Since(start) < 20*time.Millisecond {
+		t.Fatalf("returned after %v, before the data was written", time.Since(start))
+	}
+	var buf [1]byte
+	if n, _ := r.Read(buf[:]); n != 1 || buf[0] != 'y' {
+		t.Fatalf("the wait consumed the byte: %q", buf[:n])
+	}
+	time.AfterFunc(30*time.Millisecond, func() { w.Close() })
+	if err := AwaitInput(rc); err != nil {
+		t.Fatalf("writer closed: %v", err)
+	}
+	if n, err := r.Read(buf[:]); n != 0 || err != io.EOF {
+		t.Fatalf("after the writer closed: %d, %v; want the end", n, err)
+	}
+}
+
 // TestSocket: a socket comes with the flags asked for, and a bad domain
 // gives its errno, not a descriptor.
 func TestSocket(t *testing.T) {

@@ -49,3 +49,16 @@ func peekReadable(fd uintptr) bool {
 	_, _, e := unix.RawSyscall6(unix.SYS_RECVFROM, fd, uintptr(unsafe.Pointer(&b[0])), 1, unix.MSG_PEEK|unix.MSG_DONTWAIT, 0, 0)
 	return e != unix.EAGAIN
 }
+
+// AwaitInput is AwaitReadable for a descriptor that is not a socket (a
+// pipe from a CGI script, where MSG_PEEK does not apply): a zero-timeout
+// poll(2) checks it instead.
+func AwaitInput(rc syscall.RawConn) error { return rc.Read(pollReadable) }
+
+// pollReadable is AwaitInput's callback: done unless poll(2) finds nothing
+// to read (POLLIN, POLLHUP and POLLERR all end the wait).
+func pollReadable(fd uintptr) bool {
+	pfd := unix.PollFd{Fd: int32(fd), Events: unix.POLLIN}
+	r, _, e := unix.RawSyscall(unix.SYS_POLL, uintptr(unsafe.Pointer(&pfd)), 1, 0)
+	return e != 0 || r != 0
+}

@@ -5,6 +5,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"syscall"
 	"testing"
@@ -134,4 +135,39 @@ func compileErr(t *testing.T, conf string) error {
 	}
 	_, err = core.Compile(parsed, core.CompileOptions{Preflight: true}, nil)
 	return err
+}
+
+// TestWaitingScriptsHoldNoReadBuffer: requests whose scripts work a while
+// before writing hold no read buffer (64 KiB each) meanwhile, and each gets
+// its script's output once it comes.
+func TestWaitingScriptsHoldNoReadBuffer(t *testing.T) {
+	const n = 10
+	dir := t.TempDir()
+	release := filepath.Join(dir, "release")
+	script := "started=$(mktemp " + dir + "/started.XXXXXX)\n" +
+		"while [ ! -e " + release + " ]; do sleep 0.02; done\n" +
+		"printf 'Content-Type: text/plain\\r\\n\\r\\n%s' \"$REQUEST_URI\"\n"
+	addr := coretest.BenchServer(t, `server.document-root = "@DIR@"
+server.modules = ("mod_cgi")
+server.bind = "127.0.0.1"
+server.port = @PORT@
+cgi.assign = (".sh" => "/bin/sh")
+`, map[string]string{"wait.sh": script})
+	paths := make([]string, n)
+	for i := range paths {
+		paths[i] = "/wait.sh?" + strconv.Itoa(i)
+	}
+	results := coretest.GetAll(addr, paths)
+	coretest.WaitFor(t, "every script to start", func() bool {
+		started, _ := filepath.Glob(filepath.Join(dir, "started.*"))
+		return len(started) == n
+	})
+	time.Sleep(50 * time.Millisecond) // their requests wait for output
+	if out := readers.Out(); out != 0 {
+		t.Errorf("%d read buffers held by %d requests whose scripts have not written yet, want none", out, n)
+	}
+	if err := os.WriteFile(release, nil, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	coretest.ExpectOwnAnswers(t, results, n)
 }

@@ -1,7 +1,6 @@
 package cgi
 
 import (
-	"bufio"
 	"errors"
 	"fmt"
 	"io"
@@ -15,6 +14,7 @@ import (
 
 	"github.com/golighty/golighty/core"
 	"github.com/golighty/golighty/core/rawpoll"
+	"github.com/golighty/golighty/core/rawsys"
 	"github.com/golighty/golighty/modules/internal/gw"
 )
 
@@ -30,11 +30,11 @@ type envList []string
 
 func (e *envList) Add(name, value string) { *e = append(*e, name+"="+value) }
 
-// readerPool holds the readers of script output: 64 KiB and a bit, so the
+// readers holds the readers of script output: 64 KiB and a bit, so the
 // whole header block (core.MaxBackendHead) can be looked at before it is
 // parsed (a script that prints no header block has its output sent as the
 // body).
-var readerPool = sync.Pool{New: func() any { return bufio.NewReaderSize(nil, core.MaxBackendHead+1024) }}
+var readers = gw.NewReaderPool(core.MaxBackendHead + 1024)
 
 // Serve runs the script and sends its response (lighttpd's cgi_create_env
 // and the response half of mod_cgi).
@@ -349,8 +349,23 @@ type timedReader struct {
 }
 
 func (r *timedReader) Read(p []byte) (int, error) {
+	r.setDeadline()
+	return r.f.Read(p)
+}
+
+// await waits, within the same limit, until a read would not block,
+// reading nothing.
+func (r *timedReader) await() error {
+	rc, err := r.f.SyscallConn()
+	if err != nil {
+		return nil // the first read waits
+	}
+	r.setDeadline()
+	return rawsys.AwaitInput(rc)
+}
+
+func (r *timedReader) setDeadline() {
 	if r.d > 0 && !r.aborted.Load() {
 		r.f.SetReadDeadline(time.Now().Add(r.d))
 	}
-	return r.f.Read(p)
 }

@@ -91,19 +91,21 @@ func (h *handler) response(rc *core.Request, ch *child, upgrade bool) core.Resul
 	}
 	tr := &timedReader{f: ch.stdout, d: readTimeout}
 	er := &gw.ErrReader{R: tr}
-	br := readerPool.Get().(*bufio.Reader)
-	br.Reset(er)
-	defer func() {
-		br.Reset(nil)
-		readerPool.Put(br)
-	}()
 	abort := func() {
 		tr.aborted.Store(true)
 		ch.kill(syscall.SIGTERM)
 		ch.stdout.SetReadDeadline(time.Unix(1, 0))
 	}
 	w := gw.WatchClient(rc, abort)
-	kind, err := sniff(br)
+	// The read buffer (64 KiB) is taken once the script has written
+	// something (or ended): a script that works a while holds none.
+	err := tr.await()
+	br := readers.Get(er)
+	defer readers.Put(br)
+	kind := outEmpty
+	if err == nil {
+		kind, err = sniff(br)
+	}
 	if w.Stop() {
 		// The client reset the connection while the script worked: the
 		// script is killed and nothing is answered, as lighttpd.

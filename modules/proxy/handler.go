@@ -59,23 +59,7 @@ func (x *exchange) dropHead() {
 // more wait suspended. (A variable: tests make every request suspend.)
 var waits = gw.NewWaitGate(64)
 
-var readerPool = sync.Pool{New: func() any { return bufio.NewReaderSize(nil, 32<<10) }}
-
-// readersOut counts the read buffers requests hold now.
-var readersOut atomic.Int32
-
-func getReader(r io.Reader) *bufio.Reader {
-	readersOut.Add(1)
-	br := readerPool.Get().(*bufio.Reader)
-	br.Reset(r)
-	return br
-}
-
-func putReader(br *bufio.Reader) {
-	br.Reset(nil)
-	readerPool.Put(br)
-	readersOut.Add(-1)
-}
+var readers = gw.NewReaderPool(32 << 10)
 
 var headPool = sync.Pool{New: func() any { b := make([]byte, 0, 4096); return &b }}
 
@@ -227,8 +211,8 @@ func (h *handler) answer(rc *core.Request, be *gw.Backend, cp *copier, w *gw.Cli
 	peer := &gw.Peer{Proto: "proxy", Addr: be.Proc.Name}
 	rt := &readTimeout{c: be.Conn, d: time.Duration(be.Host.Conf.ReadTimeout) * time.Second}
 	er := &gw.ErrReader{R: rt}
-	br := getReader(er)
-	defer putReader(br)
+	br := readers.Get(er)
+	defer readers.Put(br)
 	if err == nil {
 		_, err = br.Peek(1)
 	}

@@ -362,7 +362,7 @@ func TestWaitingRequestsHoldNoReadBuffer(t *testing.T) {
 		}
 		time.Sleep(10 * time.Millisecond)
 	}
-	if out := readersOut.Load(); out != 0 {
+	if out := readers.Out(); out != 0 {
 		t.Errorf("%d read buffers held by %d requests waiting for their answer, want none", out, n)
 	}
 	close(release)

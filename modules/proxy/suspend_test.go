@@ -71,7 +71,7 @@ func TestSuspendedLongPolls(t *testing.T) {
 	if w, most := exchangeWaits(), int(waits.Above()); w > most {
 		t.Errorf("%d goroutines wait in the handler for %d held requests, want at most %d", w, n, most)
 	}
-	if out := readersOut.Load(); out != 0 {
+	if out := readers.Out(); out != 0 {
 		t.Errorf("%d read buffers held by requests waiting for their answer, want none", out)
 	}
 	if out := headsOut.Load(); out != 0 {

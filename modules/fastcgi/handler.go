@@ -7,7 +7,6 @@ import (
 	"io"
 	"net"
 	"net/http/httputil"
-	"sync"
 	"sync/atomic"
 	"time"
 
@@ -80,7 +79,7 @@ func (h *handler) Abort() {
 	h.resp.Abort()
 }
 
-var readerPool = sync.Pool{New: func() any { return bufio.NewReaderSize(nil, 32<<10) }}
+var readers = gw.NewReaderPool(32 << 10)
 
 // Serve runs the request on the chosen host, moving to another proc or host
 // when a connect fails (gw_write_error / gw_reconnect).
@@ -303,13 +302,11 @@ func (h *handler) response(rc *core.Request, proc *gw.Proc, resp *fcgi.Response,
 	case !until.IsZero() && !time.Now().Before(until):
 		err = resp.WaitUntil(until) // its limit passed: the timeout's error
 	}
-	br := readerPool.Get().(*bufio.Reader)
-	br.Reset(er)
+	br := readers.Get(er)
 	h.br = br
 	defer func() {
 		h.br = nil
-		br.Reset(nil)
-		readerPool.Put(br)
+		readers.Put(br)
 	}()
 	if err == nil {
 		_, err = br.Peek(1)

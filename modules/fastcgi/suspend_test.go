@@ -72,6 +72,9 @@ func testSuspendedRequests(t *testing.T, network string) {
 	if w, most := handlerWaits(), int(waits.Above()); w > most {
 		t.Errorf("%d goroutines wait in the handler for %d queued requests, want at most %d", w, n, most)
 	}
+	if out := readers.Out(); out != 0 {
+		t.Errorf("%d read buffers held by requests waiting for their answer, want none", out)
+	}
 	close(release)
 	for i := 0; i < n; i++ {
 		r := <-results

@@ -5,7 +5,6 @@
 package scgi
 
 import (
-	"bufio"
 	"context"
 	"errors"
 	"io"
@@ -92,8 +91,8 @@ type handler struct {
 }
 
 var (
-	envPool    = sync.Pool{New: func() any { return new(scgi.Env) }}
-	readerPool = sync.Pool{New: func() any { return bufio.NewReaderSize(nil, 32<<10) }}
+	envPool = sync.Pool{New: func() any { return new(scgi.Env) }}
+	readers = gw.NewReaderPool(32 << 10)
 )
 
 // waits lets 64 requests wait for their answer in goroutines at once;
@@ -215,12 +214,8 @@ func (h *handler) answer(rc *core.Request, be *gw.Backend, w *gw.ClientWatch, er
 	peer := &gw.Peer{Proto: "scgi", Addr: be.Proc.Name}
 	dr := &deadlineReader{c: be.Conn, d: time.Duration(hc.ReadTimeout) * time.Second}
 	er := &gw.ErrReader{R: dr}
-	br := readerPool.Get().(*bufio.Reader)
-	br.Reset(er)
-	defer func() {
-		br.Reset(nil)
-		readerPool.Put(br)
-	}()
+	br := readers.Get(er)
+	defer readers.Put(br)
 	if err == nil {
 		_, err = br.Peek(1)
 	}

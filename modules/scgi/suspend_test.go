@@ -104,6 +104,9 @@ func TestSuspendedRequests(t *testing.T) {
 	if w, most := exchangeWaits(), int(waits.Above()); w > most {
 		t.Errorf("%d goroutines wait in the handler for %d held requests, want at most %d", w, n, most)
 	}
+	if out := readers.Out(); out != 0 {
+		t.Errorf("%d read buffers held by requests waiting for their answer, want none", out)
+	}
 	close(release)
 	coretest.ExpectOwnAnswers(t, results, n)
 }

@@ -151,62 +151,60 @@ func TestReadable(t *testing.T) {
 	}
 }
 
-// TestAwaitReadable waits for data arriving later, leaves it unread, and
-// gives up at the read deadline.
-func TestAwaitReadable(t *testing.T) {
-	c, peer := tcpPair(t)
-	rc, _ := c.SyscallConn()
-	c.SetReadDeadline(time.Now().Add(30 * time.Millisecond))
-	if err := AwaitReadable(rc); !errors.Is(err, os.ErrDeadlineExceeded) {
-		t.Fatalf("nothing sent: %v, want the deadline", err)
-	}
-	c.SetReadDeadline(time.Time{})
-	time.AfterFunc(30*time.Millisecond, func() { peer.Write([]byte("y")) })
-	start := time.Now()
-	if err := AwaitReadable(rc); err != nil {
-		t.Fatal(err)
-	}
-	if time.Since(start) < 20*time.Millisecond {
-		t.Fatalf("returned after %v, before the data was sent", time.Since(start))
-	}
-	var buf [1]byte
-	if n, _ := c.Read(buf[:]); n != 1 || buf[0] != 'y' {
-		t.Fatalf("the wait consumed the byte: %q", buf[:n])
-	}
+// awaited is the reading end a wait watches: a socket or a pipe.
+type awaited interface {
+	io.Reader
+	syscall.Conn
+	SetReadDeadline(time.Time) error
 }
 
-// TestAwaitInput: on a pipe the wait ends when data arrives (left unread)
-// and when the writer closes, and gives up at the read deadline.
-func TestAwaitInput(t *testing.T) {
-	r, w, err := os.Pipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer r.Close()
-	rc, _ := r.SyscallConn()
-	r.SetReadDeadline(time.Now().Add(30 * time.Millisecond))
-	if err := AwaitInput(rc); !errors.Is(err, os.ErrDeadlineExceeded) {
-		t.Fatalf("nothing written: %v, want the deadline", err)
-	}
-	r.SetReadDeadline(time.Time{})
-	time.AfterFunc(30*time.Millisecond, func() { w.Write([]byte("y")) })
-	start := time.Now()
-	if err := AwaitInput(rc); err != nil {
-		t.Fatal(err)
-	}
-	if time.Since(start) < 20*time.Millisecond {
-		t.Fatalf("returned after %v, before the data was written", time.Since(start))
-	}
-	var buf [1]byte
-	if n, _ := r.Read(buf[:]); n != 1 || buf[0] != 'y' {
-		t.Fatalf("the wait consumed the byte: %q", buf[:n])
-	}
-	time.AfterFunc(30*time.Millisecond, func() { w.Close() })
-	if err := AwaitInput(rc); err != nil {
-		t.Fatalf("writer closed: %v", err)
-	}
-	if n, err := r.Read(buf[:]); n != 0 || err != io.EOF {
-		t.Fatalf("after the writer closed: %d, %v; want the end", n, err)
+// TestAwait: AwaitReadable on a socket and AwaitInput on a pipe wait for
+// data arriving later and leave it unread, end when the writer closes, and
+// give up at the read deadline.
+func TestAwait(t *testing.T) {
+	for _, tc := range []struct {
+		name  string
+		pair  func(t *testing.T) (awaited, io.WriteCloser)
+		await func(syscall.RawConn) error
+	}{
+		{"socket", func(t *testing.T) (awaited, io.WriteCloser) { return tcpPair(t) }, AwaitReadable},
+		{"pipe", func(t *testing.T) (awaited, io.WriteCloser) {
+			r, w, err := os.Pipe()
+			if err != nil {
+				t.Fatal(err)
+			}
+			t.Cleanup(func() { r.Close(); w.Close() })
+			return r, w
+		}, AwaitInput},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			r, w := tc.pair(t)
+			rc, _ := r.SyscallConn()
+			r.SetReadDeadline(time.Now().Add(30 * time.Millisecond))
+			if err := tc.await(rc); !errors.Is(err, os.ErrDeadlineExceeded) {
+				t.Fatalf("nothing sent: %v, want the deadline", err)
+			}
+			r.SetReadDeadline(time.Time{})
+			time.AfterFunc(30*time.Millisecond, func() { w.Write([]byte("y")) })
+			start := time.Now()
+			if err := tc.await(rc); err != nil {
+				t.Fatal(err)
+			}
+			if time.Since(start) < 20*time.Millisecond {
+				t.Fatalf("returned after %v, before the data was sent", time.Since(start))
+			}
+			var buf [1]byte
+			if n, _ := r.Read(buf[:]); n != 1 || buf[0] != 'y' {
+				t.Fatalf("the wait consumed the byte: %q", buf[:n])
+			}
+			time.AfterFunc(30*time.Millisecond, func() { w.Close() })
+			if err := tc.await(rc); err != nil {
+				t.Fatalf("writer closed: %v", err)
+			}
+			if n, err := r.Read(buf[:]); n != 0 || err != io.EOF {
+				t.Fatalf("after the writer closed: %d, %v; want the end", n, err)
+			}
+		})
 	}
 }
 

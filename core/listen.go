@@ -234,6 +234,13 @@ func openListener(sp ListenSpec) (*Listener, error) {
 	// idle limits close quiet connections), and Go's default would cost
 	// four setsockopt(2) calls per connection.
 	lc := net.ListenConfig{KeepAlive: -1}
+	// Plain TCP, as lighttpd listens: Go (1.24 and later) makes TCP
+	// listeners MPTCP sockets where the kernel has MPTCP, and their
+	// connections, even those that fell back to TCP, ignore
+	// net.ipv4.tcp_notsent_lowat (measured on 6.18: with it at 256 KiB, a
+	// client that stopped reading had 3.8 MB of a download queued unsent
+	// instead of 270 KB).
+	lc.SetMultipathTCP(false)
 	ln, err := lc.Listen(context.Background(), sp.Network, sp.Address)
 	if err != nil {
 		var se *os.SyscallError

@@ -44,6 +44,21 @@ func WaitFor(t testing.TB, what string, cond func() bool) {
 	t.Fatalf("timed out waiting for %s", what)
 }
 
+// SettlesAtMost waits (up to 2 s) for count to fall to most or below and
+// fails the test with its last value if it does not: a goroutine between
+// sending a request and suspending it still counts for a moment.
+func SettlesAtMost(t testing.TB, what string, count func() int, most int) {
+	t.Helper()
+	n := count()
+	for i := 0; n > most && i < 200; i++ {
+		time.Sleep(10 * time.Millisecond)
+		n = count()
+	}
+	if n > most {
+		t.Errorf("%d %s, want at most %d", n, what, most)
+	}
+}
+
 // Got is one GetAll request's outcome.
 type Got struct {
 	Path, Body string

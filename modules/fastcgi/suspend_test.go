@@ -69,9 +69,7 @@ func testSuspendedRequests(t *testing.T, network string) {
 		}()
 	}
 	coretest.WaitFor(t, "every request at the backend", func() bool { return arrived.Load() == n })
-	if w, most := handlerWaits(), int(waits.Above()); w > most {
-		t.Errorf("%d goroutines wait in the handler for %d queued requests, want at most %d", w, n, most)
-	}
+	coretest.SettlesAtMost(t, fmt.Sprintf("goroutines wait in the handler for %d queued requests", n), handlerWaits, int(waits.Above()))
 	if out := readers.Out(); out != 0 {
 		t.Errorf("%d read buffers held by requests waiting for their answer, want none", out)
 	}

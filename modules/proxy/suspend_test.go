@@ -68,9 +68,7 @@ func TestSuspendedLongPolls(t *testing.T) {
 	}
 	results := coretest.GetAll(addr, paths)
 	coretest.WaitFor(t, "every request at the backend", func() bool { return arrived.Load() == n })
-	if w, most := exchangeWaits(), int(waits.Above()); w > most {
-		t.Errorf("%d goroutines wait in the handler for %d held requests, want at most %d", w, n, most)
-	}
+	coretest.SettlesAtMost(t, fmt.Sprintf("goroutines wait in the handler for %d held requests", n), exchangeWaits, int(waits.Above()))
 	if out := readers.Out(); out != 0 {
 		t.Errorf("%d read buffers held by requests waiting for their answer, want none", out)
 	}

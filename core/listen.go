@@ -13,6 +13,7 @@ import (
 	"syscall"
 
 	"github.com/golighty/golighty/lighttpdconf"
+	"golang.org/x/sys/unix"
 )
 
 // ListenSpec is one socket the config asks for: server.bind/server.port, or
@@ -249,6 +250,10 @@ func openListener(sp ListenSpec) (*Listener, error) {
 		}
 		return nil, fmt.Errorf("can't bind to socket: %s: %v", sp.Token, err)
 	}
+	if err := setBacklog(ln, sp.Backlog); err != nil {
+		ln.Close()
+		return nil, fmt.Errorf("can't listen on socket: %s: %v", sp.Token, err)
+	}
 	if sp.Network == "unix" && sp.Perms != "" {
 		mode, perr := strconv.ParseUint(sp.Perms, 8, 32)
 		if perr != nil {
@@ -261,6 +266,25 @@ func openListener(sp ListenSpec) (*Listener, error) {
 		}
 	}
 	return &Listener{Spec: sp, Listener: ln}, nil
+}
+
+// setBacklog applies server.listen-backlog: net.Listen always asks for the
+// system's largest queue (net.core.somaxconn), and listen(2) again on a
+// listening socket only resizes its queue. n <= 0 leaves it as it is.
+func setBacklog(ln net.Listener, n int) error {
+	sc, ok := ln.(syscall.Conn)
+	if !ok || n <= 0 {
+		return nil
+	}
+	rc, err := sc.SyscallConn()
+	if err != nil {
+		return err
+	}
+	var lerr error
+	if err := rc.Control(func(fd uintptr) { lerr = unix.Listen(int(fd), n) }); err != nil {
+		return err
+	}
+	return lerr
 }
 
 // removeStaleSocket deletes a leftover unix socket file, never anything else.

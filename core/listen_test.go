@@ -31,3 +31,29 @@ func TestListenerIsPlainTCP(t *testing.T) {
 		}
 	}
 }
+
+// TestListenBacklog: server.listen-backlog sizes the accept queue, as
+// lighttpd's listen(2) does (a listening TCP socket reports its queue's
+// size in tcpi_sacked).
+func TestListenBacklog(t *testing.T) {
+	for _, backlog := range []int{7, 1024} {
+		l, err := openListener(ListenSpec{Network: "tcp4", Address: "127.0.0.1:0", FD: -1, Backlog: backlog})
+		if err != nil {
+			t.Fatal(err)
+		}
+		rc, err := l.Listener.(syscall.Conn).SyscallConn()
+		if err != nil {
+			t.Fatal(err)
+		}
+		var info *unix.TCPInfo
+		var gerr error
+		rc.Control(func(fd uintptr) { info, gerr = unix.GetsockoptTCPInfo(int(fd), unix.IPPROTO_TCP, unix.TCP_INFO) })
+		l.Close()
+		if gerr != nil {
+			t.Fatal(gerr)
+		}
+		if int(info.Sacked) != backlog {
+			t.Errorf("server.listen-backlog = %d: the accept queue holds %d", backlog, info.Sacked)
+		}
+	}
+}

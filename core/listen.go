@@ -26,6 +26,61 @@ type ListenSpec struct {
 	Perms   string // chmod for unix sockets
 	TLS     bool
 	FD      int // inherited descriptor (systemd, /dev/stdin), -1 when none
+
+	// An IPv6 socket's IPV6_V6ONLY comes from server.set-v6only and
+	// server.v4mapped (-1: unset), as lighttpd sets it (v6Only).
+	SetV6Only   bool
+	V4Mapped    int8
+	DeferAccept bool // TCP_DEFER_ACCEPT (server.defer-accept; not on TLS sockets)
+}
+
+// V6Only is how an IPv6 socket's IPV6_V6ONLY is set, as lighttpd sets it
+// from server.set-v6only and server.v4mapped.
+type V6Only int8
+
+const (
+	V6OnlyOn     V6Only = iota // IPv6 only (set-v6only, lighttpd's default)
+	V6OnlyKernel               // the system's net.ipv6.bindv6only (set-v6only disabled)
+	V6OnlyOff                  // IPv4 too, as mapped addresses (v4mapped enabled)
+)
+
+// v6Only is lighttpd's choice (network_server_init): set-v6only decides,
+// unless v4mapped is set.
+func (sp ListenSpec) v6Only() V6Only {
+	switch {
+	case sp.V4Mapped == 1:
+		return V6OnlyOff
+	case sp.V4Mapped == 0 || sp.SetV6Only:
+		return V6OnlyOn
+	}
+	return V6OnlyKernel
+}
+
+// socketSettings applies the socket-scope keys to sp: the global values,
+// over which a $SERVER["socket"] block (b, nil for the main socket) may
+// set its own.
+func socketSettings(sp *ListenSpec, srv *ServerSettings, b *lighttpdconf.Block) {
+	sp.Backlog, sp.Perms, sp.DeferAccept = srv.ListenBacklog, srv.SocketPerms, srv.DeferAccept
+	sp.SetV6Only, sp.V4Mapped = srv.SetV6Only, srv.V4Mapped
+	if b == nil {
+		return
+	}
+	if e, ok := b.Get("server.listen-backlog"); ok && e.Value.Kind == lighttpdconf.KindInteger {
+		sp.Backlog = int(e.Value.Int)
+	}
+	if e, ok := b.Get("server.socket-perms"); ok {
+		sp.Perms = e.Value.Str
+	}
+	if e, ok := b.Get("server.set-v6only"); ok {
+		sp.SetV6Only, _ = boolValue(e.Value)
+	}
+	if e, ok := b.Get("server.v4mapped"); ok {
+		on, _ := boolValue(e.Value)
+		sp.V4Mapped = int8(boolInt(on))
+	}
+	if e, ok := b.Get("server.defer-accept"); ok {
+		sp.DeferAccept, _ = boolValue(e.Value)
+	}
 }
 
 // Key identifies a socket across reloads: same key, same socket kept open.
@@ -55,7 +110,7 @@ func (s *Snapshot) ListenSpecs() ([]ListenSpec, error) {
 		if err != nil {
 			return nil, err
 		}
-		sp.Backlog, sp.Perms = srv.ListenBacklog, srv.SocketPerms
+		socketSettings(&sp, srv, nil)
 		sp.TLS = globalTLS
 		add(sp)
 	}
@@ -80,13 +135,7 @@ func (s *Snapshot) ListenSpecs() ([]ListenSpec, error) {
 		if err != nil {
 			return nil, &ConfigError{Pos: c.Pos, Err: err}
 		}
-		sp.Backlog, sp.Perms = srv.ListenBacklog, srv.SocketPerms
-		if e, ok := b.Get("server.listen-backlog"); ok && e.Value.Kind == lighttpdconf.KindInteger {
-			sp.Backlog = int(e.Value.Int)
-		}
-		if e, ok := b.Get("server.socket-perms"); ok {
-			sp.Perms = e.Value.Str
-		}
+		socketSettings(&sp, srv, b)
 		sp.TLS = tls
 		add(sp)
 	}
@@ -242,6 +291,13 @@ func openListener(sp ListenSpec) (*Listener, error) {
 	// client that stopped reading had 3.8 MB of a download queued unsent
 	// instead of 270 KB).
 	lc.SetMultipathTCP(false)
+	lc.Control = func(network, _ string, rc syscall.RawConn) error {
+		var err error
+		if cerr := rc.Control(func(fd uintptr) { err = socketOptions(int(fd), network, sp) }); cerr != nil {
+			return cerr
+		}
+		return err
+	}
 	ln, err := lc.Listen(context.Background(), sp.Network, sp.Address)
 	if err != nil {
 		var se *os.SyscallError
@@ -266,6 +322,52 @@ func openListener(sp ListenSpec) (*Listener, error) {
 		}
 	}
 	return &Listener{Spec: sp, Listener: ln}, nil
+}
+
+// warnDualStack gives lighttpd's warning for an IPv6 socket whose
+// server.set-v6only is disabled (even where server.v4mapped then decides).
+// Sockets handed over by systemd are not looked at here.
+func warnDualStack(sc *SetupContext, s *Snapshot) {
+	if s.Core.Server.SystemdSocketActivate {
+		return
+	}
+	specs, _ := s.ListenSpecs() // an error shows where the sockets are opened
+	for _, sp := range specs {
+		if sp.Network == "tcp6" && !sp.SetV6Only {
+			sc.Warn(lighttpdconf.Pos{}, "warning: server.set-v6only will be removed soon, update your config to have different sockets for ipv4 and ipv6")
+		}
+	}
+}
+
+// socketOptions sets what lighttpd sets on a listening socket before its
+// bind: IPV6_V6ONLY on an IPv6 socket (Go sets it to 1 for "tcp6", which
+// refused IPv4 clients on a socket configured for them), and
+// TCP_DEFER_ACCEPT (one second, as lighttpd asks) on a plain TCP one.
+func socketOptions(fd int, network string, sp ListenSpec) error {
+	if mode := sp.v6Only(); network == "tcp6" && mode != V6OnlyOn {
+		v := 0
+		if mode == V6OnlyKernel {
+			v = kernelV6Only()
+		}
+		if err := unix.SetsockoptInt(fd, unix.IPPROTO_IPV6, unix.IPV6_V6ONLY, v); err != nil {
+			return fmt.Errorf("setsockopt(IPV6_V6ONLY): %w", err)
+		}
+	}
+	if sp.DeferAccept && !sp.TLS && strings.HasPrefix(network, "tcp") {
+		// lighttpd only logs a failure here.
+		unix.SetsockoptInt(fd, unix.IPPROTO_TCP, unix.TCP_DEFER_ACCEPT, 1)
+	}
+	return nil
+}
+
+// kernelV6Only is net.ipv6.bindv6only, what a socket gets when no one sets
+// IPV6_V6ONLY (0 where it cannot be read: the kernel's own default).
+func kernelV6Only() int {
+	b, err := os.ReadFile("/proc/sys/net/ipv6/bindv6only")
+	if err == nil && strings.TrimSpace(string(b)) == "1" {
+		return 1
+	}
+	return 0
 }
 
 // setBacklog applies server.listen-backlog: net.Listen always asks for the

@@ -1,8 +1,12 @@
 package core
 
 import (
+	"net"
+	"strconv"
+	"strings"
 	"syscall"
 	"testing"
+	"time"
 
 	"golang.org/x/sys/unix"
 )
@@ -54,6 +58,125 @@ func TestListenBacklog(t *testing.T) {
 		}
 		if int(info.Sacked) != backlog {
 			t.Errorf("server.listen-backlog = %d: the accept queue holds %d", backlog, info.Sacked)
+		}
+	}
+}
+
+// TestListenSpecsSocketKeys: the socket-scope keys apply globally and per
+// $SERVER["socket"] block, and IPV6_V6ONLY follows lighttpd's choice:
+// server.set-v6only, unless server.v4mapped is set.
+func TestListenSpecsSocketKeys(t *testing.T) {
+	s := mustCompile(t, `server.document-root = "/srv"
+server.bind = "127.0.0.1"
+server.port = 8080
+server.listen-backlog = 50
+server.defer-accept = "enable"
+$SERVER["socket"] == "[::]:8081" { server.set-v6only = "disable" }
+$SERVER["socket"] == "[::]:8082" { server.v4mapped = "enable" server.listen-backlog = 9 }
+$SERVER["socket"] == "[::]:8083" { server.set-v6only = "disable" server.v4mapped = "disable" }
+$SERVER["socket"] == "[::]:8084" { server.defer-accept = "disable" }
+`)
+	specs, err := s.ListenSpecs()
+	if err != nil {
+		t.Fatal(err)
+	}
+	type want struct {
+		v6      V6Only
+		backlog int
+		deferOn bool
+	}
+	wants := map[string]want{
+		"127.0.0.1:8080": {V6OnlyOn, 50, true},
+		"[::]:8081":      {V6OnlyKernel, 50, true},
+		"[::]:8082":      {V6OnlyOff, 9, true},
+		"[::]:8083":      {V6OnlyOn, 50, true},
+		"[::]:8084":      {V6OnlyOn, 50, false},
+	}
+	for _, sp := range specs {
+		w, ok := wants[sp.Token]
+		if !ok {
+			t.Errorf("unexpected socket %s", sp.Token)
+			continue
+		}
+		delete(wants, sp.Token)
+		if got := (want{sp.v6Only(), sp.Backlog, sp.DeferAccept}); got != w {
+			t.Errorf("%s: %+v, want %+v", sp.Token, got, w)
+		}
+	}
+	for tok := range wants {
+		t.Errorf("no socket %s", tok)
+	}
+	// lighttpd warns for each IPv6 socket with set-v6only disabled.
+	n := 0
+	for _, w := range s.Warnings {
+		if strings.Contains(w.Msg, "server.set-v6only will be removed soon") {
+			n++
+		}
+	}
+	if n != 2 {
+		t.Errorf("%d set-v6only warnings, want 2: %v", n, s.Warnings)
+	}
+}
+
+// TestListenV6Only: an IPv6 wildcard socket takes IPv4 clients when its
+// config asks for them, and only then.
+func TestListenV6Only(t *testing.T) {
+	for _, tc := range []struct {
+		name    string
+		sp      ListenSpec
+		takesV4 bool
+	}{
+		{"set-v6only", ListenSpec{SetV6Only: true, V4Mapped: -1}, false},
+		{"v4mapped", ListenSpec{SetV6Only: true, V4Mapped: 1}, true},
+		{"set-v6only disabled", ListenSpec{SetV6Only: false, V4Mapped: -1}, kernelV6Only() == 0},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			sp := tc.sp
+			sp.Network, sp.Address, sp.FD = "tcp6", "[::]:0", -1
+			l, err := openListener(sp)
+			if err != nil {
+				t.Skipf("no IPv6 here: %v", err)
+			}
+			defer l.Close()
+			port := l.Addr().(*net.TCPAddr).Port
+			c, err := net.DialTimeout("tcp4", net.JoinHostPort("127.0.0.1", strconv.Itoa(port)), 2*time.Second)
+			if c != nil {
+				c.Close()
+			}
+			if takes := err == nil; takes != tc.takesV4 {
+				t.Errorf("an IPv4 client connects: %v (%v), want %v", takes, err, tc.takesV4)
+			}
+		})
+	}
+}
+
+// TestListenDeferAccept: server.defer-accept sets TCP_DEFER_ACCEPT on a
+// plain socket, not on a TLS one (as lighttpd).
+func TestListenDeferAccept(t *testing.T) {
+	for _, tc := range []struct {
+		sp   ListenSpec
+		want bool
+	}{
+		{ListenSpec{DeferAccept: true}, true},
+		{ListenSpec{DeferAccept: true, TLS: true}, false},
+		{ListenSpec{}, false},
+	} {
+		sp := tc.sp
+		sp.Network, sp.Address, sp.FD = "tcp4", "127.0.0.1:0", -1
+		l, err := openListener(sp)
+		if err != nil {
+			t.Fatal(err)
+		}
+		rc, _ := l.Listener.(syscall.Conn).SyscallConn()
+		var v int
+		var gerr error
+		rc.Control(func(fd uintptr) { v, gerr = unix.GetsockoptInt(int(fd), unix.IPPROTO_TCP, unix.TCP_DEFER_ACCEPT) })
+		l.Close()
+		if gerr != nil {
+			t.Fatal(gerr)
+		}
+		if got := v > 0; got != tc.want {
+			t.Errorf("defer-accept %v, TLS %v: TCP_DEFER_ACCEPT %d", sp.DeferAccept, sp.TLS, v)
 		}
 	}
 }

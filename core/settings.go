@@ -22,6 +22,8 @@ type ServerSettings struct {
 	Bind                  string
 	UseIPv6               bool
 	SetV6Only             bool
+	V4Mapped              int8 // server.v4mapped: -1 unset, 0 disable, 1 enable
+	DeferAccept           bool
 	ListenBacklog         int
 	SocketPerms           string
 	Username, Groupname   string
@@ -132,7 +134,7 @@ func bindCore(sc *SetupContext) (*CoreSettings, error) {
 	cs := &CoreSettings{}
 	srv := &cs.Server
 	*srv = ServerSettings{
-		Port: 80, CompatModuleLoad: true, SetV6Only: true, ListenBacklog: 1024,
+		Port: 80, CompatModuleLoad: true, SetV6Only: true, V4Mapped: -1, ListenBacklog: 1024,
 		MaxRequestFieldSize: 8192, StatCacheEngine: "simple", SyslogFacility: "daemon",
 		MaxFDs: 4096, ParseOpts: urinorm.DefaultOptions(), MimeXattrName: "Content-Type",
 		GracefulShutdownSecs: 8, AuthDelayInvalidCreds: true,
@@ -178,10 +180,10 @@ func bindCore(sc *SetupContext) (*CoreSettings, error) {
 		gs("server.http-parseopt-host-normalize", TypeBool, func(s *S, v Value) { s.ParseOpts.HostNormalize = v.Bool() }),
 		sock(gs("server.use-ipv6", TypeBool, func(s *S, v Value) { s.UseIPv6 = v.Bool() })),
 		sock(gs("server.set-v6only", TypeBool, func(s *S, v Value) { s.SetV6Only = v.Bool() })),
-		sock(gs("server.v4mapped", TypeBool, func(s *S, v Value) { s.SetV6Only = !v.Bool() })),
+		sock(gs("server.v4mapped", TypeBool, func(s *S, v Value) { s.V4Mapped = int8(boolInt(v.Bool())) })),
 		sock(gs("server.listen-backlog", TypeInt, func(s *S, v Value) { s.ListenBacklog = int(v.Int()) })),
 		sock(gs("server.socket-perms", TypeString, func(s *S, v Value) { s.SocketPerms = v.String() })),
-		sock(gs("server.defer-accept", TypeBool, func(*S, Value) {})),
+		sock(gs("server.defer-accept", TypeBool, func(s *S, v Value) { s.DeferAccept = v.Bool() })),
 		sock(gs("server.bsd-accept-filter", TypeString, func(*S, Value) {})),
 	}
 	st, err := Bind(sc, *srv, serverKeys)

@@ -135,7 +135,7 @@ func Compile(conf *lighttpdconf.Config, opts CompileOptions, shared *SharedPool)
 	if s.Core, err = bindCore(sc); err != nil {
 		return nil, err
 	}
-	warnDualStack(sc, s)
+	warnIPv6Sockets(sc, s)
 	if opts.CoreOnly {
 		return s, nil
 	}

@@ -324,16 +324,23 @@ func openListener(sp ListenSpec) (*Listener, error) {
 	return &Listener{Spec: sp, Listener: ln}, nil
 }
 
-// warnDualStack gives lighttpd's warning for an IPv6 socket whose
-// server.set-v6only is disabled (even where server.v4mapped then decides).
-// Sockets handed over by systemd are not looked at here.
-func warnDualStack(sc *SetupContext, s *Snapshot) {
+// warnIPv6Sockets gives lighttpd's warnings about IPv6 sockets: one asked
+// for by server.use-ipv6 without an address, one whose server.set-v6only
+// is disabled (even where server.v4mapped then decides). Sockets handed
+// over by systemd are not looked at here.
+func warnIPv6Sockets(sc *SetupContext, s *Snapshot) {
 	if s.Core.Server.SystemdSocketActivate {
 		return
 	}
 	specs, _ := s.ListenSpecs() // an error shows where the sockets are opened
 	for _, sp := range specs {
-		if sp.Network == "tcp6" && !sp.SetV6Only {
+		if sp.Network != "tcp6" {
+			continue
+		}
+		if strings.HasPrefix(sp.Token, ":") || strings.HasPrefix(sp.Token, "[]") {
+			sc.Warn(lighttpdconf.Pos{}, "warning: please use server.use-ipv6 only for hostnames, not without server.bind / empty address; your config will break if the kernel default for IPV6_V6ONLY changes")
+		}
+		if !sp.SetV6Only {
 			sc.Warn(lighttpdconf.Pos{}, "warning: server.set-v6only will be removed soon, update your config to have different sockets for ipv4 and ipv6")
 		}
 	}

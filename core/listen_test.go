@@ -116,6 +116,15 @@ $SERVER["socket"] == "[::]:8084" { server.defer-accept = "disable" }
 	if n != 2 {
 		t.Errorf("%d set-v6only warnings, want 2: %v", n, s.Warnings)
 	}
+	// server.use-ipv6 without an address: lighttpd's warning, and an IPv6
+	// socket (IPv6 only, by set-v6only's default).
+	s = mustCompile(t, "server.document-root = \"/srv\"\nserver.port = 8080\nserver.use-ipv6 = \"enable\"\n")
+	if specs, _ := s.ListenSpecs(); len(specs) != 1 || specs[0].Network != "tcp6" || specs[0].v6Only() != V6OnlyOn {
+		t.Errorf("use-ipv6 without server.bind: %+v", specs)
+	}
+	if len(s.Warnings) != 1 || !strings.Contains(s.Warnings[0].Msg, "please use server.use-ipv6 only for hostnames") {
+		t.Errorf("use-ipv6 without server.bind: warnings %v", s.Warnings)
+	}
 }
 
 // TestListenV6Only: an IPv6 wildcard socket takes IPv4 clients when its

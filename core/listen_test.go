@@ -11,25 +11,37 @@ import (
 	"golang.org/x/sys/unix"
 )
 
+// listenAndAsk opens a listener for sp, runs ask on its descriptor and
+// closes it.
+func listenAndAsk(t *testing.T, sp ListenSpec, ask func(fd int) error) {
+	t.Helper()
+	l, err := openListener(sp)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	rc, err := l.Listener.(syscall.Conn).SyscallConn()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var aerr error
+	if err := rc.Control(func(fd uintptr) { aerr = ask(int(fd)) }); err != nil {
+		t.Fatal(err)
+	}
+	if aerr != nil {
+		t.Fatal(aerr)
+	}
+}
+
 // TestListenerIsPlainTCP: lighttpd's sockets are TCP, not the MPTCP that
 // Go's net.Listen chooses by default where the kernel offers it.
 func TestListenerIsPlainTCP(t *testing.T) {
 	for _, network := range []string{"tcp", "tcp4"} {
-		l, err := openListener(ListenSpec{Network: network, Address: "127.0.0.1:0", FD: -1})
-		if err != nil {
-			t.Fatal(err)
-		}
-		rc, err := l.Listener.(syscall.Conn).SyscallConn()
-		if err != nil {
-			t.Fatal(err)
-		}
 		var proto int
-		var gerr error
-		rc.Control(func(fd uintptr) { proto, gerr = unix.GetsockoptInt(int(fd), unix.SOL_SOCKET, unix.SO_PROTOCOL) })
-		l.Close()
-		if gerr != nil {
-			t.Fatal(gerr)
-		}
+		listenAndAsk(t, ListenSpec{Network: network, Address: "127.0.0.1:0", FD: -1}, func(fd int) (err error) {
+			proto, err = unix.GetsockoptInt(fd, unix.SOL_SOCKET, unix.SO_PROTOCOL)
+			return err
+		})
 		if proto != unix.IPPROTO_TCP {
 			t.Errorf("%s listener: protocol %d, want IPPROTO_TCP (%d)", network, proto, unix.IPPROTO_TCP)
 		}
@@ -41,21 +53,11 @@ func TestListenerIsPlainTCP(t *testing.T) {
 // size in tcpi_sacked).
 func TestListenBacklog(t *testing.T) {
 	for _, backlog := range []int{7, 1024} {
-		l, err := openListener(ListenSpec{Network: "tcp4", Address: "127.0.0.1:0", FD: -1, Backlog: backlog})
-		if err != nil {
-			t.Fatal(err)
-		}
-		rc, err := l.Listener.(syscall.Conn).SyscallConn()
-		if err != nil {
-			t.Fatal(err)
-		}
 		var info *unix.TCPInfo
-		var gerr error
-		rc.Control(func(fd uintptr) { info, gerr = unix.GetsockoptTCPInfo(int(fd), unix.IPPROTO_TCP, unix.TCP_INFO) })
-		l.Close()
-		if gerr != nil {
-			t.Fatal(gerr)
-		}
+		listenAndAsk(t, ListenSpec{Network: "tcp4", Address: "127.0.0.1:0", FD: -1, Backlog: backlog}, func(fd int) (err error) {
+			info, err = unix.GetsockoptTCPInfo(fd, unix.IPPROTO_TCP, unix.TCP_INFO)
+			return err
+		})
 		if int(info.Sacked) != backlog {
 			t.Errorf("server.listen-backlog = %d: the accept queue holds %d", backlog, info.Sacked)
 		}
@@ -172,18 +174,11 @@ func TestListenDeferAccept(t *testing.T) {
 	} {
 		sp := tc.sp
 		sp.Network, sp.Address, sp.FD = "tcp4", "127.0.0.1:0", -1
-		l, err := openListener(sp)
-		if err != nil {
-			t.Fatal(err)
-		}
-		rc, _ := l.Listener.(syscall.Conn).SyscallConn()
 		var v int
-		var gerr error
-		rc.Control(func(fd uintptr) { v, gerr = unix.GetsockoptInt(int(fd), unix.IPPROTO_TCP, unix.TCP_DEFER_ACCEPT) })
-		l.Close()
-		if gerr != nil {
-			t.Fatal(gerr)
-		}
+		listenAndAsk(t, sp, func(fd int) (err error) {
+			v, err = unix.GetsockoptInt(fd, unix.IPPROTO_TCP, unix.TCP_DEFER_ACCEPT)
+			return err
+		})
 		if got := v > 0; got != tc.want {
 			t.Errorf("defer-accept %v, TLS %v: TCP_DEFER_ACCEPT %d", sp.DeferAccept, sp.TLS, v)
 		}

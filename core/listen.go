@@ -28,32 +28,31 @@ type ListenSpec struct {
 	FD      int // inherited descriptor (systemd, /dev/stdin), -1 when none
 
 	// An IPv6 socket's IPV6_V6ONLY comes from server.set-v6only and
-	// server.v4mapped (-1: unset), as lighttpd sets it (v6Only).
+	// server.v4mapped (-1: unset), as lighttpd sets it (v6Mode).
 	SetV6Only   bool
 	V4Mapped    int8
 	DeferAccept bool // TCP_DEFER_ACCEPT (server.defer-accept; not on TLS sockets)
 }
 
-// V6Only is how an IPv6 socket's IPV6_V6ONLY is set, as lighttpd sets it
-// from server.set-v6only and server.v4mapped.
-type V6Only int8
+// v6Mode is how an IPv6 socket's IPV6_V6ONLY is set.
+type v6Mode int8
 
 const (
-	V6OnlyOn     V6Only = iota // IPv6 only (set-v6only, lighttpd's default)
-	V6OnlyKernel               // the system's net.ipv6.bindv6only (set-v6only disabled)
-	V6OnlyOff                  // IPv4 too, as mapped addresses (v4mapped enabled)
+	v6Only   v6Mode = iota // IPv6 only (set-v6only, lighttpd's default)
+	v6System               // the system's net.ipv6.bindv6only (set-v6only disabled)
+	v6Dual                 // IPv4 too, as mapped addresses (v4mapped enabled)
 )
 
-// v6Only is lighttpd's choice (network_server_init): set-v6only decides,
+// v6Mode is lighttpd's choice (network_server_init): set-v6only decides,
 // unless v4mapped is set.
-func (sp ListenSpec) v6Only() V6Only {
+func (sp ListenSpec) v6Mode() v6Mode {
 	switch {
 	case sp.V4Mapped == 1:
-		return V6OnlyOff
+		return v6Dual
 	case sp.V4Mapped == 0 || sp.SetV6Only:
-		return V6OnlyOn
+		return v6Only
 	}
-	return V6OnlyKernel
+	return v6System
 }
 
 // socketSettings applies the socket-scope keys to sp: the global values,
@@ -351,9 +350,9 @@ func warnIPv6Sockets(sc *SetupContext, s *Snapshot) {
 // refused IPv4 clients on a socket configured for them), and
 // TCP_DEFER_ACCEPT (one second, as lighttpd asks) on a plain TCP one.
 func socketOptions(fd int, network string, sp ListenSpec) error {
-	if mode := sp.v6Only(); network == "tcp6" && mode != V6OnlyOn {
+	if mode := sp.v6Mode(); network == "tcp6" && mode != v6Only {
 		v := 0
-		if mode == V6OnlyKernel {
+		if mode == v6System {
 			v = kernelV6Only()
 		}
 		if err := unix.SetsockoptInt(fd, unix.IPPROTO_IPV6, unix.IPV6_V6ONLY, v); err != nil {

@@ -83,16 +83,16 @@ $SERVER["socket"] == "[::]:8084" { server.defer-accept = "disable" }
 		t.Fatal(err)
 	}
 	type want struct {
-		v6      V6Only
+		v6      v6Mode
 		backlog int
 		deferOn bool
 	}
 	wants := map[string]want{
-		"127.0.0.1:8080": {V6OnlyOn, 50, true},
-		"[::]:8081":      {V6OnlyKernel, 50, true},
-		"[::]:8082":      {V6OnlyOff, 9, true},
-		"[::]:8083":      {V6OnlyOn, 50, true},
-		"[::]:8084":      {V6OnlyOn, 50, false},
+		"127.0.0.1:8080": {v6Only, 50, true},
+		"[::]:8081":      {v6System, 50, true},
+		"[::]:8082":      {v6Dual, 9, true},
+		"[::]:8083":      {v6Only, 50, true},
+		"[::]:8084":      {v6Only, 50, false},
 	}
 	for _, sp := range specs {
 		w, ok := wants[sp.Token]
@@ -101,7 +101,7 @@ $SERVER["socket"] == "[::]:8084" { server.defer-accept = "disable" }
 			continue
 		}
 		delete(wants, sp.Token)
-		if got := (want{sp.v6Only(), sp.Backlog, sp.DeferAccept}); got != w {
+		if got := (want{sp.v6Mode(), sp.Backlog, sp.DeferAccept}); got != w {
 			t.Errorf("%s: %+v, want %+v", sp.Token, got, w)
 		}
 	}
@@ -121,7 +121,7 @@ $SERVER["socket"] == "[::]:8084" { server.defer-accept = "disable" }
 	// server.use-ipv6 without an address: lighttpd's warning, and an IPv6
 	// socket (IPv6 only, by set-v6only's default).
 	s = mustCompile(t, "server.document-root = \"/srv\"\nserver.port = 8080\nserver.use-ipv6 = \"enable\"\n")
-	if specs, _ := s.ListenSpecs(); len(specs) != 1 || specs[0].Network != "tcp6" || specs[0].v6Only() != V6OnlyOn {
+	if specs, _ := s.ListenSpecs(); len(specs) != 1 || specs[0].Network != "tcp6" || specs[0].v6Mode() != v6Only {
 		t.Errorf("use-ipv6 without server.bind: %+v", specs)
 	}
 	if len(s.Warnings) != 1 || !strings.Contains(s.Warnings[0].Msg, "please use server.use-ipv6 only for hostnames") {

@@ -189,8 +189,8 @@ func Settle() {
 //
 // The read-only data is unmapped and evicted a second time, with nothing
 // run in between: the steps since the first trim (reading smaps, opening
-// the file, writing a binary written moments ago back to disk) map some of
-// it again, and those pages stayed cached. Measured on a freshly built
+// the file, writing a freshly written binary back to disk) map some of it
+// again, and those pages stayed cached. Measured on a freshly built
 // binary: the test binary's read-only data 96 of 381 pages cached after
 // one pass, 14 after two; a connection per request (1 KiB) peaked at
 // 10.0-12.4 MB during its first second (until the governor's first look

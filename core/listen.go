@@ -171,7 +171,8 @@ func parseListenToken(token string, useIPv6 bool) (ListenSpec, error) {
 		return sp, fmt.Errorf("invalid port in socket address %q", token)
 	}
 	switch {
-	case host == "" && useIPv6:
+	case host == "" && (useIPv6 || strings.HasPrefix(token, "[")):
+		// "[]:80" is lighttpd's IPv6 wildcard too (a host in brackets).
 		sp.Network, sp.Address = "tcp6", net.JoinHostPort("::", port)
 	case host == "":
 		sp.Network, sp.Address = "tcp4", net.JoinHostPort("0.0.0.0", port)

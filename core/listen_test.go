@@ -184,3 +184,37 @@ func TestListenDeferAccept(t *testing.T) {
 		}
 	}
 }
+
+// TestParseListenToken: which socket a server.bind/server.port pair or a
+// $SERVER["socket"] token opens, as lighttpd decides it.
+func TestParseListenToken(t *testing.T) {
+	for _, tc := range []struct {
+		token            string
+		useIPv6          bool
+		network, address string
+	}{
+		{":80", false, "tcp4", "0.0.0.0:80"},
+		{":80", true, "tcp6", "[::]:80"},
+		{"[::]:80", false, "tcp6", "[::]:80"},
+		{"[]:80", false, "tcp6", "[::]:80"},
+		{"[::1]:8080", false, "tcp6", "[::1]:8080"},
+		{"127.0.0.1:80", false, "tcp", "127.0.0.1:80"},
+		{"localhost:80", true, "tcp6", "localhost:80"},
+		{"/run/lighttpd.sock", false, "unix", "/run/lighttpd.sock"},
+		{"/dev/stdin", false, "fd", "stdin"},
+	} {
+		sp, err := parseListenToken(tc.token, tc.useIPv6)
+		if err != nil {
+			t.Errorf("%q: %v", tc.token, err)
+			continue
+		}
+		if sp.Network != tc.network || sp.Address != tc.address {
+			t.Errorf("%q (use-ipv6 %v): %s %s, want %s %s", tc.token, tc.useIPv6, sp.Network, sp.Address, tc.network, tc.address)
+		}
+	}
+	for _, bad := range []string{"127.0.0.1", ":http", ":99999"} {
+		if _, err := parseListenToken(bad, false); err == nil {
+			t.Errorf("%q: no error", bad)
+		}
+	}
+}

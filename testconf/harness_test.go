@@ -95,7 +95,12 @@ func (l *syncLog) String() string {
 // waiting until the port accepts connections.
 func startServer(t testing.TB, name, bin, dir, conf string) *server {
 	t.Helper()
-	port := freePort(t)
+	return startServerOn(t, name, bin, dir, conf, freePort(t))
+}
+
+// startServerOn is startServer on a port the caller chose (@PORT@).
+func startServerOn(t testing.TB, name, bin, dir, conf string, port int) *server {
+	t.Helper()
 	conf = strings.ReplaceAll(conf, "@PORT@", fmt.Sprint(port))
 	path := filepath.Join(dir, name+".conf")
 	if err := os.WriteFile(path, []byte(conf), 0o644); err != nil {

@@ -33,12 +33,13 @@ func TestIPv6SocketsTakeIPv4AsLighttpd(t *testing.T) {
 		os.WriteFile(filepath.Join(dir, "a.txt"), []byte("x"), 0o644)
 		var conf strings.Builder
 		fmt.Fprintf(&conf, "server.document-root = %q\nserver.bind = \"127.0.0.1\"\nserver.port = @PORT@\n", dir)
-		ports := make([]int, len(blocks))
+		// One port for each socket, all different: a dual-stack socket
+		// on the main socket's port would keep the server from starting.
+		ports := distinctPorts(t, len(blocks)+1)
 		for i, b := range blocks {
-			ports[i] = freePort(t)
 			fmt.Fprintf(&conf, "$SERVER[\"socket\"] == \"[::]:%d\" { %s }\n", ports[i], b)
 		}
-		startServer(t, srv.name, srv.bin, dir, conf.String())
+		startServerOn(t, srv.name, srv.bin, dir, conf.String(), ports[len(blocks)])
 		for i := range blocks {
 			c, err := net.DialTimeout("tcp4", fmt.Sprintf("127.0.0.1:%d", ports[i]), 2*time.Second)
 			if c != nil {
@@ -52,4 +53,20 @@ func TestIPv6SocketsTakeIPv4AsLighttpd(t *testing.T) {
 			t.Errorf("[::] socket { %s }: IPv4 clients connect to lighttpd: %v, to golighty: %v", b, l, g)
 		}
 	}
+}
+
+// distinctPorts finds n ports free for IPv4 and IPv6 now, all different
+// (their listeners are open at once while they are chosen).
+func distinctPorts(t *testing.T, n int) []int {
+	t.Helper()
+	var ports []int
+	for range n {
+		l, err := net.Listen("tcp", "[::]:0") // both families
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer l.Close()
+		ports = append(ports, l.Addr().(*net.TCPAddr).Port)
+	}
+	return ports
 }

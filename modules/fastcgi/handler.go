@@ -51,6 +51,7 @@ type handler struct {
 
 	body    *gw.Body
 	waiting atomic.Bool // suspended: the engine watches the backend socket
+	entered bool        // suspend declined and counted response's wait in the gate
 	susp    suspended
 }
 
@@ -201,7 +202,11 @@ var waits = gw.NewWaitGate(64)
 // whole request went out (a body still being copied keeps its goroutine).
 // The client watch runs meanwhile (Abort).
 func (h *handler) suspend(rc *core.Request, resp *fcgi.Response, until time.Time) bool {
-	if !waits.Full() || resp.StdinPending() {
+	if resp.StdinPending() {
+		return false
+	}
+	if waits.EnterBelow() {
+		h.entered = true // response's wait is counted already
 		return false
 	}
 	sc, err := resp.SyscallConn()
@@ -296,7 +301,10 @@ func (h *handler) response(rc *core.Request, proc *gw.Proc, resp *fcgi.Response,
 	case !resumed:
 		// The read buffer is taken once the backend answers: a thousand
 		// requests queued on four PHP children hold none meanwhile.
-		waits.Enter()
+		if !h.entered {
+			waits.Enter()
+		}
+		h.entered = false
 		err = resp.WaitUntil(until)
 		waits.Leave()
 	case !until.IsZero() && !time.Now().Before(until):

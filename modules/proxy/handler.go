@@ -192,7 +192,7 @@ func (h *handler) exchange(rc *core.Request, be *gw.Backend) (res core.Result, a
 	}
 	// The read buffer is taken once the backend answers: requests waiting
 	// on a slow backend (long polls) hold none meanwhile.
-	w, err := gw.Await(rc, waits, be, d)
+	w, err := x.susp.Await(rc, waits, be, d)
 	return h.answer(rc, be, cp, w, err)
 }
 

@@ -203,7 +203,7 @@ func (h *handler) exchange(rc *core.Request, be *gw.Backend, head []byte, body *
 		return core.Suspended
 	}
 	// The read buffer is taken once the backend answers.
-	w, err := gw.Await(rc, waits, be, d)
+	w, err := h.susp.Await(rc, waits, be, d)
 	return h.answer(rc, be, w, err)
 }
 

@@ -5,6 +5,8 @@ import (
 	"net"
 	"os"
 	"path/filepath"
+	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 )
@@ -61,5 +63,40 @@ func TestAwaitAnswer(t *testing.T) {
 	defer p2.Close()
 	if err := AwaitAnswer(p1, time.Second); err != nil {
 		t.Errorf("a connection without a raw socket: %v, want nil at once", err)
+	}
+}
+
+// TestWaitGateEnterBelow: requests deciding at once never count more
+// waits in goroutines than the gate's limit (a check apart from the count
+// let 65 of 64 through), and a Leave makes room again.
+func TestWaitGateEnterBelow(t *testing.T) {
+	const above, n = 4, 64
+	for round := range 300 {
+		g := NewWaitGate(above)
+		var entered atomic.Int32
+		var wg sync.WaitGroup
+		start := make(chan struct{})
+		for range n {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				<-start
+				if g.EnterBelow() {
+					entered.Add(1)
+				}
+			}()
+		}
+		close(start)
+		wg.Wait()
+		if got := entered.Load(); got != above {
+			t.Fatalf("round %d: %d of %d entered below a gate of %d", round, got, n, above)
+		}
+		if g.EnterBelow() {
+			t.Fatal("entered a full gate")
+		}
+		g.Leave()
+		if !g.EnterBelow() {
+			t.Fatal("no room after a Leave")
+		}
 	}
 }

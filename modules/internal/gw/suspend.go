@@ -28,10 +28,24 @@ func NewWaitGate(above int32) *WaitGate {
 	return g
 }
 
-// Full reports whether a request about to wait should suspend.
-func (g *WaitGate) Full() bool { return g.waiting.Load() >= g.above.Load() }
+// EnterBelow counts a wait in a goroutine and reports true if fewer than
+// Above were waiting; false (nothing counted) means the request should
+// suspend. The check and the count are one step: checked apart, requests
+// deciding at once went past the limit (65 of 64).
+func (g *WaitGate) EnterBelow() bool {
+	for {
+		n := g.waiting.Load()
+		if n >= g.above.Load() {
+			return false
+		}
+		if g.waiting.CompareAndSwap(n, n+1) {
+			return true
+		}
+	}
+}
 
-// Enter and Leave bracket a wait in a goroutine.
+// Enter counts a wait in a goroutine whatever the count (a request that
+// cannot suspend); Leave ends a wait Enter or EnterBelow began.
 func (g *WaitGate) Enter() { g.waiting.Add(1) }
 
 // Leave ends a wait Enter began.
@@ -52,6 +66,7 @@ type Suspension struct {
 	until   time.Time
 	watch   *ClientWatch
 	waiting atomic.Bool
+	entered bool // Suspend counted the goroutine's wait that follows (Await)
 }
 
 // Suspend lets rc wait for be's answer, within d (zero: no limit), without
@@ -59,7 +74,8 @@ type Suspension struct {
 // true the handler returns core.Suspended at once, and its Resume takes
 // the wait back with s.Resume. The whole request must have gone out.
 func (s *Suspension) Suspend(rc *core.Request, g *WaitGate, be *Backend, d time.Duration) bool {
-	if !g.Full() {
+	if g.EnterBelow() {
+		s.entered = true
 		return false
 	}
 	sc, ok := be.Conn.(syscall.Conn)
@@ -104,11 +120,15 @@ func (s *Suspension) Resume() (*Backend, *ClientWatch, error) {
 }
 
 // Await waits in the goroutine for be's answer within d (zero: no limit),
-// counted by g, with the client watch running (to Stop once the answer's
-// first bytes are read): a client that goes ends the wait.
-func Await(rc *core.Request, g *WaitGate, be *Backend, d time.Duration) (*ClientWatch, error) {
+// counted by g (already, if Suspend declined because g had room), with the
+// client watch running (to Stop once the answer's first bytes are read): a
+// client that goes ends the wait.
+func (s *Suspension) Await(rc *core.Request, g *WaitGate, be *Backend, d time.Duration) (*ClientWatch, error) {
 	w := WatchClient(rc, func() { be.SetReadDeadline(time.Unix(1, 0)) })
-	g.Enter()
+	if !s.entered {
+		g.Enter()
+	}
+	s.entered = false
 	err := AwaitAnswer(be.Conn, d)
 	g.Leave()
 	return w, err

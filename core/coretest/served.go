@@ -6,6 +6,7 @@ import (
 	"net"
 	"net/http"
 	"runtime"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -57,6 +58,23 @@ func SettlesAtMost(t testing.TB, what string, count func() int, most int) {
 	if n > most {
 		t.Errorf("%d %s, want at most %d", n, what, most)
 	}
+}
+
+// HeldRequests sends n requests for prefix0 .. prefix(n-1) at once (GetAll)
+// to a server whose backend holds each until release is closed, waits until
+// held reports all n at the backend, runs whileHeld, releases them and
+// expects each its own answer (ExpectOwnAnswers).
+func HeldRequests(t testing.TB, addr, prefix string, n int, held func() int, release chan struct{}, whileHeld func()) {
+	t.Helper()
+	paths := make([]string, n)
+	for i := range paths {
+		paths[i] = prefix + strconv.Itoa(i)
+	}
+	results := GetAll(addr, paths)
+	WaitFor(t, "every request at the backend", func() bool { return held() == n })
+	whileHeld()
+	close(release)
+	ExpectOwnAnswers(t, results, n)
 }
 
 // Got is one GetAll request's outcome.

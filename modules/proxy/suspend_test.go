@@ -62,20 +62,14 @@ func TestSuspendedLongPolls(t *testing.T) {
 	const n = 200
 	sock, arrived, release := heldBackend(t)
 	addr := coretest.BenchServer(t, servedConf(sock, ""), nil)
-	paths := make([]string, n)
-	for i := range paths {
-		paths[i] = fmt.Sprintf("/poll/%d", i)
-	}
-	results := coretest.GetAll(addr, paths)
-	coretest.WaitFor(t, "every request at the backend", func() bool { return arrived.Load() == n })
-	coretest.SettlesAtMost(t, fmt.Sprintf("goroutines wait in the handler for %d held requests", n), exchangeWaits, int(waits.Above()))
-	if out := readers.Out(); out != 0 {
-		t.Errorf("%d read buffers held by requests waiting for their answer, want none", out)
-	}
-	// A request's head goes back to its pool just after its send.
-	coretest.SettlesAtMost(t, "request heads held by requests waiting for their answer", func() int { return int(headsOut.Load()) }, 0)
-	close(release)
-	coretest.ExpectOwnAnswers(t, results, n)
+	coretest.HeldRequests(t, addr, "/poll/", n, func() int { return int(arrived.Load()) }, release, func() {
+		coretest.SettlesAtMost(t, fmt.Sprintf("goroutines wait in the handler for %d held requests", n), exchangeWaits, int(waits.Above()))
+		if out := readers.Out(); out != 0 {
+			t.Errorf("%d read buffers held by requests waiting for their answer, want none", out)
+		}
+		// A request's head goes back to its pool just after its send.
+		coretest.SettlesAtMost(t, "request heads held by requests waiting for their answer", func() int { return int(headsOut.Load()) }, 0)
+	})
 }
 
 // TestSuspendedClientReset: a client that resets while its request waits

@@ -95,18 +95,12 @@ func TestSuspendedRequests(t *testing.T) {
 		io.WriteString(c, "Status: 200\r\nContent-Type: text/plain\r\n\r\n"+env["REQUEST_URI"])
 	})
 	addr := coretest.BenchServer(t, servedConf(sock, ""), nil)
-	paths := make([]string, n)
-	for i := range paths {
-		paths[i] = fmt.Sprintf("/held/%d", i)
-	}
-	results := coretest.GetAll(addr, paths)
-	coretest.WaitFor(t, "every request at the backend", func() bool { return arrived.Load() == n })
-	coretest.SettlesAtMost(t, fmt.Sprintf("goroutines wait in the handler for %d held requests", n), exchangeWaits, int(waits.Above()))
-	if out := readers.Out(); out != 0 {
-		t.Errorf("%d read buffers held by requests waiting for their answer, want none", out)
-	}
-	close(release)
-	coretest.ExpectOwnAnswers(t, results, n)
+	coretest.HeldRequests(t, addr, "/held/", n, func() int { return int(arrived.Load()) }, release, func() {
+		coretest.SettlesAtMost(t, fmt.Sprintf("goroutines wait in the handler for %d held requests", n), exchangeWaits, int(waits.Above()))
+		if out := readers.Out(); out != 0 {
+			t.Errorf("%d read buffers held by requests waiting for their answer, want none", out)
+		}
+	})
 }
 
 // TestSuspendedReadTimeout: a suspended request whose backend stays silent

@@ -17,7 +17,8 @@ func TestYieldRunsNetworkReady(t *testing.T) {
 }
 
 // TestYieldRunsNetworkReadyInRound: the same while another goroutine
-// yields all along, so that the caller mostly joins a round it leads.
+// yields all along, so that the caller mostly joins a round the other
+// goroutine leads.
 func TestYieldRunsNetworkReadyInRound(t *testing.T) {
 	defer runtime.GOMAXPROCS(runtime.GOMAXPROCS(1))
 	var stop atomic.Bool

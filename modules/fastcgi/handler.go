@@ -239,7 +239,7 @@ func (h *handler) send(rc *core.Request, host *gw.Host, params *fcgi.Params, bod
 	req := &fcgi.Request{
 		Fresh:  h.fresh || !replayable(rc, body),
 		Params: params,
-		Stderr: func(line []byte) { rc.Logf("FastCGI-stderr:%s", line) },
+		Stderr: stderrLog{rc},
 	}
 	if h.ext.Mode == gw.Authorizer {
 		req.Role = fcgi.RoleAuthorizer
@@ -254,6 +254,13 @@ func (h *handler) send(rc *core.Request, host *gw.Host, params *fcgi.Params, bod
 	}
 	return proc, resp, err
 }
+
+// stderrLog logs a backend's STDERR lines on the request, as lighttpd
+// does. A struct of one pointer goes into an interface without an
+// allocation.
+type stderrLog struct{ rc *core.Request }
+
+func (l stderrLog) StderrLine(line []byte) { l.rc.Logf("FastCGI-stderr:%s", line) }
 
 // replayable: the request may go on a reused connection, because sending it
 // again after the backend dropped that connection is harmless — a GET or

@@ -115,8 +115,20 @@ type Request struct {
 	// them as "FastCGI-stderr:LINE"). It is called from ReadHeader and Read
 	// on the caller's goroutine; the slice is only valid during the call;
 	// a line over 8 KiB arrives in pieces. Nil discards STDERR.
-	Stderr func(line []byte)
+	Stderr StderrSink
 }
+
+// StderrSink takes a backend's STDERR lines (Request.Stderr). It is an
+// interface rather than a function so that a caller can pass a pointer it
+// already holds and allocate nothing per request (a closure over the
+// request was one of a PHP request's allocations).
+type StderrSink interface{ StderrLine(line []byte) }
+
+// StderrFunc makes a function a StderrSink.
+type StderrFunc func(line []byte)
+
+// StderrLine calls f.
+func (f StderrFunc) StderrLine(line []byte) { f(line) }
 
 // conn is one backend connection with its buffered reader. The reader is
 // taken from its pool only when the response starts to arrive (and given

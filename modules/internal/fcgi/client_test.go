@@ -308,7 +308,7 @@ func TestStderrLines(t *testing.T) {
 	var lines []string
 	resp, err := d.Do(context.Background(), &Request{
 		Params: cgiParams("GET", "/", 0),
-		Stderr: func(l []byte) { lines = append(lines, string(l)) },
+		Stderr: StderrFunc(func(l []byte) { lines = append(lines, string(l)) }),
 	})
 	if err != nil {
 		t.Fatal(err)

@@ -44,12 +44,12 @@ func FuzzReadRecords(f *testing.F) {
 	f.Fuzz(func(t *testing.T, in []byte) {
 		var lines int
 		resp := &Response{addr: "fuzz"}
-		resp.rr.reset(bufio.NewReaderSize(bytes.NewReader(in), 64), func(l []byte) {
+		resp.rr.reset(bufio.NewReaderSize(bytes.NewReader(in), 64), StderrFunc(func(l []byte) {
 			lines++
 			if len(l) > maxStderrLine+512 {
 				t.Fatalf("stderr line of %d bytes", len(l))
 			}
-		})
+		}))
 		hdr, err := resp.ReadHeader()
 		var body []byte
 		if err == nil {

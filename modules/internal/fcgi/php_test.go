@@ -156,7 +156,7 @@ func TestPHP(t *testing.T) {
 	t.Run("stderr and long header", func(t *testing.T) {
 		var lines []string
 		p := phpParams(dir, "err.php", "", 0)
-		resp, err := d.Do(context.Background(), &Request{Params: p, Stderr: func(l []byte) { lines = append(lines, string(l)) }})
+		resp, err := d.Do(context.Background(), &Request{Params: p, Stderr: StderrFunc(func(l []byte) { lines = append(lines, string(l)) })})
 		p.Release()
 		if err != nil {
 			t.Fatal(err)

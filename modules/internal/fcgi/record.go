@@ -87,7 +87,7 @@ func putHeader(b []byte, typ uint8, contentLen int) {
 // caller's goroutine.
 type recordReader struct {
 	br     *bufio.Reader
-	stderr func(line []byte)
+	stderr StderrSink
 
 	remain int // unread STDOUT content of the current record
 	pad    int // padding still to skip after the current record
@@ -103,7 +103,7 @@ type recordReader struct {
 // longer line is delivered in pieces so a chatty backend cannot grow memory.
 const maxStderrLine = 8192
 
-func (r *recordReader) reset(br *bufio.Reader, stderr func([]byte)) {
+func (r *recordReader) reset(br *bufio.Reader, stderr StderrSink) {
 	*r = recordReader{br: br, stderr: stderr, errLine: r.errLine[:0]}
 }
 
@@ -296,7 +296,7 @@ func (r *recordReader) emitStderr(b []byte) {
 			r.errLine = append(r.errLine, line...)
 			line = r.errLine
 		}
-		r.stderr(bytes.TrimSuffix(line, []byte{'\r'}))
+		r.stderr.StderrLine(bytes.TrimSuffix(line, []byte{'\r'}))
 		r.errLine = r.errLine[:0]
 		b = b[i+1:]
 	}
@@ -304,7 +304,7 @@ func (r *recordReader) emitStderr(b []byte) {
 
 func (r *recordReader) flushStderr() {
 	if len(r.errLine) > 0 && r.stderr != nil {
-		r.stderr(bytes.TrimSuffix(r.errLine, []byte{'\r'}))
+		r.stderr.StderrLine(bytes.TrimSuffix(r.errLine, []byte{'\r'}))
 	}
 	r.errLine = r.errLine[:0]
 }

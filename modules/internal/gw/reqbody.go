@@ -36,10 +36,10 @@ type Body struct {
 // (a chunked body's length is known only then, as CONTENT_LENGTH needs).
 // rc.BodyRead is set for spooled chunked bodies.
 func ReadBody(rc *core.Request, streamAbove int64) (*Body, error) {
-	b := &Body{}
 	if rc.Body == nil || rc.BodyLength == 0 {
-		return b, nil
+		return &emptyBody, nil
 	}
+	b := &Body{}
 	if rc.BodyLength > 0 && rc.BodyLength > streamAbove {
 		b.stream, b.N = rc.Body, rc.BodyLength
 		return b, nil
@@ -101,6 +101,10 @@ func (b *Body) spool(rc *core.Request) error {
 	rc.BodyRead = b.N
 	return nil
 }
+
+// emptyBody is every bodiless request's Body, shared: only ReadBody
+// writes to a Body, and Close has nothing to release in this one.
+var emptyBody Body
 
 // Reader returns the body for one attempt (nil when empty).
 func (b *Body) Reader() io.Reader {

@@ -18,7 +18,6 @@ import (
 	"os"
 	"runtime"
 	"sync"
-	"sync/atomic"
 	"syscall"
 	"unsafe"
 
@@ -76,8 +75,9 @@ func pollNetwork() {
 	}
 	y.signalled = false
 	if err := y.rc.Read(y.fn); err != nil {
-		// Not expected of an eventfd; Gosched alone from now on.
-		broken.Store(true)
+		// Not expected of an eventfd; Gosched alone from now on. (Only
+		// the round's leader touches shared, one after another under mu.)
+		shared = nil
 	}
 }
 
@@ -107,7 +107,6 @@ func (y *yielder) step(fd uintptr) bool {
 var (
 	once   sync.Once
 	shared *yielder
-	broken atomic.Bool
 )
 
 // theYielder is the process's eventfd, made on first use; nil without one.
@@ -127,8 +126,5 @@ func theYielder() *yielder {
 		y.fn = y.step
 		shared = y // rc holds f: it stays open
 	})
-	if broken.Load() {
-		return nil
-	}
 	return shared
 }

@@ -56,7 +56,15 @@ type Conn struct {
 type dir struct {
 	events   uint32 // what the slot watches for
 	s        *slot  // borrowed at the first wait, returned by destroy
+	watched  bool   // the socket is in s's set
 	deadline time.Time
+
+	// The wait in progress: calls counts the slot's callbacks so far (the
+	// first one runs before any wake-up, the others after one), await
+	// marks AwaitReadable's wait, and addErr is a failed registration.
+	calls  int
+	await  bool
+	addErr error
 
 	// The state of one raw call: a caller's function, or (nil) the Conn's
 	// own read or write of p. No function value is made per Conn or per
@@ -198,10 +206,11 @@ func (c *Conn) setDeadline(d *dir, t time.Time) error {
 
 // wait calls d's step through the slot's RawConn.Read until it reports done.
 // The netpoller clears the slot's readiness before the first call (as it
-// does before any read of its own), so the socket call that finds EAGAIN
-// must be made inside it: readiness that arrives after that call's start
-// is then never lost. Events left in the set need no draining: each new
-// one wakes the netpoller again.
+// does before any read of its own), so the check that finds the socket not
+// ready must be made inside it: readiness that arrives after that check is
+// then never lost. On a newly borrowed slot the check is the socket's
+// registration itself (slotStep). Events left in the set need no
+// draining: each new one wakes the netpoller again.
 func (c *Conn) wait(d *dir) error {
 	c.mu.Lock()
 	if c.closing {
@@ -210,22 +219,26 @@ func (c *Conn) wait(d *dir) error {
 	}
 	if d.s == nil {
 		s, err := getSlot()
-		if err == nil {
-			err = s.watch(c.fd, d.events, d.deadline)
-			if err != nil {
-				s.release()
-			}
-		}
 		if err != nil {
 			c.mu.Unlock()
 			return err
 		}
+		s.setDeadline(d.deadline)
 		s.c, s.d = c, d
-		d.s = s
+		d.s, d.watched = s, false
 	}
 	s := d.s
 	c.mu.Unlock()
+	d.calls, d.addErr = 0, nil
 	err := s.rc.Read(s.call)
+	if err == nil && d.addErr != nil {
+		err = d.addErr
+		d.addErr = nil
+		c.mu.Lock()
+		d.s = nil
+		c.mu.Unlock()
+		s.release()
+	}
 	if err != nil {
 		c.mu.Lock()
 		closing := c.closing
@@ -236,6 +249,36 @@ func (c *Conn) wait(d *dir) error {
 	}
 	return err
 }
+
+// slotStep is a wait's callback (a slot's call). Its first call on a slot
+// just borrowed adds the socket to the slot's set and reports not done:
+// added edge-triggered after the netpoller cleared the slot's readiness, a
+// socket that is ready already reports at once and wakes the wait, so the
+// system call that could only find EAGAIN (the read, write or peek that
+// would have been made here) is not made. Later calls run d's step, or
+// for AwaitReadable end the wait: the set reported the socket.
+func (c *Conn) slotStep(d *dir) bool {
+	first := d.calls == 0
+	d.calls++
+	switch {
+	case !d.watched:
+		if err := d.s.add(c.fd, d.events); err != nil {
+			d.addErr = err
+			return true
+		}
+		d.watched = true
+		return false
+	case d.await && first:
+		return peekReadable(uintptr(c.fd))
+	case d.await:
+		return true
+	}
+	return c.step(d)
+}
+
+// peekReadable checks a watched socket at the start of AwaitReadable (a
+// variable: tests count its calls).
+var peekReadable = rawsys.PeekReadable
 
 // Read reads up to len(p) bytes, waiting for them; io.EOF at the end.
 func (c *Conn) Read(p []byte) (int, error) {
@@ -312,18 +355,13 @@ func (c *Conn) writeRaw(fd uintptr) bool {
 
 // do calls f (nil: d's own read or write) until it reports done, waiting
 // for d's readiness between calls (f returns false after EAGAIN).
-func (c *Conn) do(d *dir, f func(fd uintptr) bool) error { return c.run(d, f, true) }
-
-// run is do; without tryFirst it goes straight to the wait, whose first
-// step is a call of f: for a call that is known to find nothing yet, that
-// saves the one that would only return EAGAIN.
-func (c *Conn) run(d *dir, f func(fd uintptr) bool, tryFirst bool) error {
+func (c *Conn) do(d *dir, f func(fd uintptr) bool) error {
 	if !c.incref() {
 		return os.ErrClosed
 	}
 	defer c.decref()
 	d.cur = f
-	if tryFirst && c.step(d) {
+	if c.step(d) {
 		d.cur = nil
 		return nil
 	}
@@ -369,10 +407,27 @@ func (c *Conn) rawControl(f func(fd uintptr)) error {
 func (r rawConn) Read(f func(fd uintptr) bool) error  { return r.c.do(&r.c.rd, f) }
 func (r rawConn) Write(f func(fd uintptr) bool) error { return r.c.do(&r.c.wr, f) }
 
-// ReadLater is Read for an f that is known to find nothing yet (the answer
-// to a request just sent): f is first called once the socket is watched,
-// not before (rawsys.AwaitReadable uses it: one failing call less).
-func (r rawConn) ReadLater(f func(fd uintptr) bool) error { return r.c.run(&r.c.rd, f, false) }
+// AwaitReadable waits until a read of the socket would return at once
+// (data, the end of the stream or an error), reading nothing
+// (rawsys.AwaitReadable). It is meant for an answer just asked for: it
+// goes straight to the wait, and where that wait registers the socket
+// (the first one of a Conn) it makes no check of its own; a wake-up of
+// the wait ends it without one either. A wake-up left over from the
+// slot's previous borrower can end it early: the caller's read then
+// waits as reads do.
+func (r rawConn) AwaitReadable() error { return r.c.awaitReadable() }
+
+func (c *Conn) awaitReadable() error {
+	if !c.incref() {
+		return os.ErrClosed
+	}
+	defer c.decref()
+	d := &c.rd
+	d.await = true
+	err := c.wait(d)
+	d.await = false
+	return err
+}
 
 // A slot is an epoll set registered with the Go netpoller, which a Conn
 // borrows to wait on one direction of its socket.
@@ -415,7 +470,7 @@ func getSlot() (*slot, error) {
 		return nil, err
 	}
 	s := &slot{f: f, rc: rc}
-	s.call = func(uintptr) bool { return s.c.step(s.d) }
+	s.call = func(uintptr) bool { return s.c.slotStep(s.d) }
 	rc.Control(func(fd uintptr) { s.epfd = int(fd) }) // not f.Fd(): it makes the file blocking
 	return s, nil
 }
@@ -442,22 +497,16 @@ func NewEpoll(name string) (*os.File, syscall.RawConn, error) {
 	return f, rc, nil
 }
 
-// watch adds fd to the set. Added edge-triggered, a socket that is ready
-// already reports at once, so no readiness is lost between the EAGAIN
-// that led here and the wait.
-func (s *slot) watch(fd int, events uint32, deadline time.Time) error {
+// add puts fd in the set. Added edge-triggered, a socket that is ready
+// already reports at once. (EEXIST: an entry of the same number survived
+// in a pooled slot's set, see release.)
+func (s *slot) add(fd int, events uint32) error {
 	ev := unix.EpollEvent{Events: events, Fd: int32(fd)}
 	err := rawsys.EpollCtl(s.epfd, unix.EPOLL_CTL_ADD, fd, &ev)
 	if errors.Is(err, unix.EEXIST) {
 		err = rawsys.EpollCtl(s.epfd, unix.EPOLL_CTL_MOD, fd, &ev)
 	}
-	if err != nil {
-		return err
-	}
-	if !deadline.IsZero() {
-		s.setDeadline(deadline)
-	}
-	return nil
+	return err
 }
 
 // release returns the slot to the pool once its socket is closed, which

@@ -14,8 +14,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
-	"unsafe"
 
+	"github.com/golighty/golighty/core/rawsys"
 	"golang.org/x/sys/unix"
 )
 
@@ -45,54 +45,135 @@ func TestReadWaitsForData(t *testing.T) {
 	}
 }
 
-// TestReadLater: ReadLater calls f only once the socket is watched, so an
-// answer that comes later costs one call fewer than through Read; one that
-// is there already is found by the first call; the deadline holds.
-func TestReadLater(t *testing.T) {
-	calls := func(read func(rawConn, func(uintptr) bool) error, later bool) int {
+// TestWaitRegistersFirst: a read that has to wait on a newly borrowed slot
+// makes no call between the registration and the wake-up (the registration
+// reports a socket that is ready already): an answer that comes later is
+// read with two calls (the first, then the one after the wake-up), one
+// that is there with one; a wait on the slot held since then calls again
+// before it sleeps.
+func TestWaitRegistersFirst(t *testing.T) {
+	for _, tc := range []struct {
+		name          string
+		arrives, held bool
+		want          int
+	}{
+		{"answer later", true, false, 2},
+		{"answer there", false, false, 1},
+		{"answer later, slot held", true, true, 3},
+	} {
 		c, peer := pair(t)
-		if !later {
-			unix.Write(peer, []byte("x"))
-		} else {
+		if tc.held {
+			go func() {
+				time.Sleep(10 * time.Millisecond)
+				unix.Write(peer, []byte("x"))
+			}()
+			var b [1]byte
+			if _, err := c.Read(b[:]); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if tc.arrives {
 			go func() {
 				time.Sleep(30 * time.Millisecond)
 				unix.Write(peer, []byte("x"))
 			}()
+		} else {
+			unix.Write(peer, []byte("x"))
 		}
 		n := 0
-		err := read(rawConn{c}, func(fd uintptr) bool {
+		err := rawConn{c}.Read(func(fd uintptr) bool {
 			n++
-			var b [1]byte
-			_, _, e := unix.RawSyscall6(unix.SYS_RECVFROM, fd, uintptr(unsafe.Pointer(&b[0])), 1, unix.MSG_PEEK|unix.MSG_DONTWAIT, 0, 0)
-			return e != unix.EAGAIN
+			return peekCounted(fd, nil)
 		})
 		if err != nil {
 			t.Fatal(err)
 		}
-		return n
-	}
-	read := func(r rawConn, f func(uintptr) bool) error { return r.Read(f) }
-	later := func(r rawConn, f func(uintptr) bool) error { return r.ReadLater(f) }
-	for _, tc := range []struct {
-		name    string
-		read    func(rawConn, func(uintptr) bool) error
-		arrives bool
-		want    int
-	}{
-		{"Read, answer later", read, true, 3},
-		{"ReadLater, answer later", later, true, 2},
-		{"ReadLater, answer there", later, false, 1},
-	} {
-		if n := calls(tc.read, tc.arrives); n != tc.want {
+		if n != tc.want {
 			t.Errorf("%s: %d calls, want %d", tc.name, n, tc.want)
 		}
 	}
-	c, _ := pair(t)
-	c.SetReadDeadline(time.Now().Add(30 * time.Millisecond))
-	err := rawConn{c}.ReadLater(func(uintptr) bool { return false })
-	if !errors.Is(err, os.ErrDeadlineExceeded) {
-		t.Fatalf("ReadLater past its deadline: %v", err)
+}
+
+// TestAwaitReadable: AwaitReadable returns once the answer is there, or at
+// once if it was, with no check of its own on a newly borrowed slot and
+// one (before it sleeps) on a slot held since an earlier wait; its deadline
+// holds, and a failed registration is reported.
+func TestAwaitReadable(t *testing.T) {
+	peeks := 0
+	peekReadable = func(fd uintptr) bool { return peekCounted(fd, &peeks) }
+	t.Cleanup(func() { peekReadable = rawsys.PeekReadable })
+	for _, tc := range []struct {
+		name          string
+		arrives, held bool
+		wantPeeks     int
+	}{
+		{"answer later", true, false, 0},
+		{"answer there", false, false, 0},
+		{"answer later, slot held", true, true, 1},
+		{"answer there, slot held", false, true, 1},
+	} {
+		peeks = 0
+		c, peer := pair(t)
+		if tc.held {
+			c.SetReadDeadline(time.Now().Add(10 * time.Millisecond))
+			if err := (rawConn{c}).AwaitReadable(); !errors.Is(err, os.ErrDeadlineExceeded) {
+				t.Fatalf("%s: await with nothing coming: %v", tc.name, err)
+			}
+			c.SetReadDeadline(time.Time{})
+			peeks = 0
+		}
+		start := time.Now()
+		if tc.arrives {
+			go func() {
+				time.Sleep(30 * time.Millisecond)
+				unix.Write(peer, []byte("x"))
+			}()
+		} else {
+			unix.Write(peer, []byte("x"))
+		}
+		if err := (rawConn{c}).AwaitReadable(); err != nil {
+			t.Fatalf("%s: %v", tc.name, err)
+		}
+		waited := time.Since(start)
+		if tc.arrives && waited < 25*time.Millisecond {
+			t.Errorf("%s: returned after %v, before the answer", tc.name, waited)
+		}
+		if peeks != tc.wantPeeks {
+			t.Errorf("%s: %d peeks, want %d", tc.name, peeks, tc.wantPeeks)
+		}
+		var b [4]byte
+		if n, err := c.Read(b[:]); err != nil || string(b[:n]) != "x" {
+			t.Fatalf("%s: read %q, %v", tc.name, b[:n], err)
+		}
 	}
+
+	// A socket the set cannot take (a regular file's descriptor: epoll
+	// refuses it) fails the wait with the registration's error.
+	f, err := os.CreateTemp(t.TempDir(), "plain")
+	if err != nil {
+		t.Fatal(err)
+	}
+	fd, err := unix.Dup(int(f.Fd()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	f.Close()
+	c := Open(fd, "file")
+	defer c.Close()
+	if err := (rawConn{c}).AwaitReadable(); !errors.Is(err, unix.EPERM) {
+		t.Fatalf("await on a regular file: %v, want EPERM", err)
+	}
+	if c.rd.s != nil {
+		t.Fatal("the slot of a failed registration is still held")
+	}
+}
+
+// peekCounted is rawsys.PeekReadable, counted in n (if not nil).
+func peekCounted(fd uintptr, n *int) bool {
+	if n != nil {
+		*n++
+	}
+	return rawsys.PeekReadable(fd)
 }
 
 func TestReadEOF(t *testing.T) {

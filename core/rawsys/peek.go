@@ -13,9 +13,7 @@ import (
 // rc itself fails (the connection is closed).
 func Readable(rc syscall.RawConn) (readable bool, err error) {
 	err = rc.Read(func(fd uintptr) bool {
-		var b [1]byte
-		_, _, e := unix.RawSyscall6(unix.SYS_RECVFROM, fd, uintptr(unsafe.Pointer(&b[0])), 1, unix.MSG_PEEK|unix.MSG_DONTWAIT, 0, 0)
-		readable = e != unix.EAGAIN
+		readable = PeekReadable(fd)
 		return true
 	})
 	return readable, err
@@ -26,25 +24,27 @@ func Readable(rc syscall.RawConn) (readable bool, err error) {
 // stream or an error), without reading: a caller holds no buffer while it
 // waits.
 //
-// It is meant for an answer just asked for, which is not there yet: where
-// rc can start watching before its first check (core/rawpoll's ReadLater),
-// the check that could only fail is skipped.
+// It is meant for an answer just asked for, which is not there yet. A
+// RawConn that can wait on its own (core/rawpoll's) skips the checks that
+// its poller makes unnecessary, and may then return on a stale wake-up
+// before the answer: the caller's read waits for it. Others peek before
+// and after each wait.
 func AwaitReadable(rc syscall.RawConn) error {
-	if l, ok := rc.(laterReader); ok {
-		return l.ReadLater(peekReadable)
+	if a, ok := rc.(awaiter); ok {
+		return a.AwaitReadable()
 	}
-	return rc.Read(peekReadable)
+	return rc.Read(PeekReadable)
 }
 
-// laterReader is a RawConn whose ReadLater calls f only once the socket is
-// watched.
-type laterReader interface {
-	ReadLater(f func(fd uintptr) bool) error
+// awaiter is a RawConn with a wait of its own for AwaitReadable.
+type awaiter interface {
+	AwaitReadable() error
 }
 
-// peekReadable is the RawConn callback of AwaitReadable: done unless a
-// one-byte MSG_PEEK finds nothing to read yet.
-func peekReadable(fd uintptr) bool {
+// PeekReadable reports whether the socket fd has something to read (data,
+// its end or an error): a one-byte non-blocking MSG_PEEK, which consumes
+// nothing. As a RawConn callback it is done unless nothing is there yet.
+func PeekReadable(fd uintptr) bool {
 	var b [1]byte
 	_, _, e := unix.RawSyscall6(unix.SYS_RECVFROM, fd, uintptr(unsafe.Pointer(&b[0])), 1, unix.MSG_PEEK|unix.MSG_DONTWAIT, 0, 0)
 	return e != unix.EAGAIN

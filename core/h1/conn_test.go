@@ -8,6 +8,7 @@ import (
 	"strings"
 	"testing"
 	"time"
+	"unsafe"
 )
 
 func dial(t *testing.T, addr string) (net.Conn, *bufio.Reader) {
@@ -607,5 +608,15 @@ func TestIdleConnectionFootprint(t *testing.T) {
 	send(t, c, "GET /f.txt HTTP/1.1\r\nHost: a\r\n\r\n")
 	if r := read(t, br, false); r.status != 200 || string(r.body) != fileBody {
 		t.Fatalf("second request: %d %q", r.status, r.body)
+	}
+}
+
+// TestConnSizeClass: a conn (pooled, one per open connection, held
+// through a download) stays in the 3,456-byte size class; past it the
+// allocator rounds it up to 4,096. Reorder or trim fields before growing
+// it (its flags sit together so that none adds padding).
+func TestConnSizeClass(t *testing.T) {
+	if n := unsafe.Sizeof(conn{}); n > 3456 {
+		t.Fatalf("conn is %d bytes, over the 3,456-byte size class", n)
 	}
 }

@@ -334,7 +334,10 @@ func (s *Server) Close() error {
 	return nil
 }
 
-// conn is one client connection; pooled with its buffers.
+// conn is one client connection; pooled with its buffers. Its flags are
+// kept together, after the fields of their groups, so that no padding
+// pushes it past the allocator's 3,456-byte size class (the next one is
+// 4,096: TestConnSizeClass).
 type conn struct {
 	srv        *Server
 	rwc        net.Conn
@@ -343,48 +346,49 @@ type conn struct {
 	opts       ParseOptions
 	info       ConnInfo
 
-	buf         []byte // read buffer: [0:bodyBase) current head, [r:w) unread bytes
-	need        int    // read buffer size the current Config requires
-	bigArr      *[minReadBuf]byte
-	onSmall     bool // buf is the small inline one (idle, or a head that fits)
-	small       [smallReadBuf]byte
-	r, w        int
-	bodyBase    int
-	wbuf        []byte          // output buffer, only held while a response is being written
-	wbufArr     *[wbufSize]byte // wbuf's pooled backing array
-	werr        error
-	seq         int
-	readLimit   time.Time // total head deadline (zero: none)
-	rdl, wdl    time.Time // read and write deadlines last set on rwc
-	idle        atomic.Bool
-	handling    bool        // c.req is being parsed or served (a panic gets a 500)
-	bodyStop    atomic.Bool // Body.Interrupt was called for the current request
-	sends       uint64      // writes to rwc so far (ResponseWriter.Discard)
-	noKeepAlive bool
-	kaIdle      time.Duration // keep-alive idle limit chosen for the last response
-	hijacked    *tunnelConn   // the handler took the connection over (Hijack)
-	h2prior     bool          // the connection opened with the HTTP/2 preface
+	buf       []byte // read buffer: [0:bodyBase) current head, [r:w) unread bytes
+	need      int    // read buffer size the current Config requires
+	bigArr    *[minReadBuf]byte
+	small     [smallReadBuf]byte
+	r, w      int
+	bodyBase  int
+	wbuf      []byte          // output buffer, only held while a response is being written
+	wbufArr   *[wbufSize]byte // wbuf's pooled backing array
+	werr      error
+	seq       int
+	readLimit time.Time // total head deadline (zero: none)
+	rdl, wdl  time.Time // read and write deadlines last set on rwc
+	idle      atomic.Bool
+	bodyStop  atomic.Bool   // Body.Interrupt was called for the current request
+	sends     uint64        // writes to rwc so far (ResponseWriter.Discard)
+	kaIdle    time.Duration // keep-alive idle limit chosen for the last response
+	hijacked  *tunnelConn   // the handler took the connection over (Hijack)
 
 	tailUntil time.Time // a deferred file waiting for room fails after this (zero: never)
 
 	// Parking (idle.go): a head wait with nothing buffered lasts at most
 	// Config.IdleGrace in the goroutine, then the connection is parked
-	// until idleUntil.
-	canPark   bool // the socket can be watched by descriptor
-	graceWait bool // the read deadline set is the grace limit
+	// until idleUntil (the flags canPark to armed below).
 	idleUntil time.Time
-	parked    bool // handed to the idle poller: this goroutine lets go
-	resumed   bool // woken by the poller: the next read waits in full
-	armed     bool // the descriptor is in the poller's epoll set
 
 	sf         sendState          // the running sendfileChunks (sendfile.go)
 	mss        mssCache           // the socket's segment size for chunk alignment
 	sendfileFn func(uintptr) bool // c.sendfileStep, bound once
 
-	rawc     syscall.RawConn // a plain socket's descriptor access (rawio.go), once made
-	rawTried bool
-	raw      rawState
-	linger   lingerArm // closeLingering's hand-off to the poller (linger.go)
+	rawc   syscall.RawConn // a plain socket's descriptor access (rawio.go), once made
+	raw    rawState
+	linger lingerArm // closeLingering's hand-off to the poller (linger.go)
+
+	onSmall     bool // buf is the small inline one (idle, or a head that fits)
+	handling    bool // c.req is being parsed or served (a panic gets a 500)
+	noKeepAlive bool
+	h2prior     bool // the connection opened with the HTTP/2 preface
+	rawTried    bool // rawc was asked for
+	canPark     bool // the socket can be watched by descriptor
+	graceWait   bool // the read deadline set is the grace limit
+	parked      bool // handed to the idle poller: this goroutine lets go
+	resumed     bool // woken by the poller: the next read waits in full
+	armed       bool // the descriptor is in the poller's epoll set
 
 	req  Request
 	body Body

@@ -63,23 +63,13 @@ func TestWaitRegistersFirst(t *testing.T) {
 	} {
 		c, peer := pair(t)
 		if tc.held {
-			go func() {
-				time.Sleep(10 * time.Millisecond)
-				unix.Write(peer, []byte("x"))
-			}()
+			answer(peer, true)
 			var b [1]byte
 			if _, err := c.Read(b[:]); err != nil {
 				t.Fatal(err)
 			}
 		}
-		if tc.arrives {
-			go func() {
-				time.Sleep(30 * time.Millisecond)
-				unix.Write(peer, []byte("x"))
-			}()
-		} else {
-			unix.Write(peer, []byte("x"))
-		}
+		answer(peer, tc.arrives)
 		n := 0
 		err := rawConn{c}.Read(func(fd uintptr) bool {
 			n++
@@ -123,14 +113,7 @@ func TestAwaitReadable(t *testing.T) {
 			peeks = 0
 		}
 		start := time.Now()
-		if tc.arrives {
-			go func() {
-				time.Sleep(30 * time.Millisecond)
-				unix.Write(peer, []byte("x"))
-			}()
-		} else {
-			unix.Write(peer, []byte("x"))
-		}
+		answer(peer, tc.arrives)
 		if err := (rawConn{c}).AwaitReadable(); err != nil {
 			t.Fatalf("%s: %v", tc.name, err)
 		}
@@ -166,6 +149,18 @@ func TestAwaitReadable(t *testing.T) {
 	if c.rd.s != nil {
 		t.Fatal("the slot of a failed registration is still held")
 	}
+}
+
+// answer writes a byte to peer: at once, or 30 ms from now (later).
+func answer(peer int, later bool) {
+	if !later {
+		unix.Write(peer, []byte("x"))
+		return
+	}
+	go func() {
+		time.Sleep(30 * time.Millisecond)
+		unix.Write(peer, []byte("x"))
+	}()
 }
 
 // peekCounted is rawsys.PeekReadable, counted in n (if not nil).

@@ -494,6 +494,14 @@ for c in "${cases[@]}"; do
       "$(awk -v k="$peak" 'BEGIN{print k/1024}')" "$(awk -v k="$hwm" 'BEGIN{print k/1024}')"
     declare "med_${s}_q=$q" "med_${s}_c=$cpu" "max_${s}_p=$peak"
   done
+  # The spread of the rounds' own ratios (each round runs lighttpd, then
+  # golighty, close together in time): a ratio of medians that differs
+  # from 1.0 by less than this spread is within the machine's noise.
+  spread=$(awk -v l="${r[lighttpd.c]}" -v g="${r[golighty.c]}" 'BEGIN{
+    n = split(l, a, " "); split(g, b, " "); lo = ""; hi = ""
+    for (i = 1; i <= n; i++) { if (b[i] + 0 <= 0 || a[i] == "nan" || b[i] == "nan") continue
+      x = a[i] / b[i]; if (lo == "" || x < lo) lo = x; if (hi == "" || x > hi) hi = x }
+    if (lo != "") printf " (rounds %.2f-%.2fx)", lo, hi }')
   if [ "$c" = idle ]; then
     awk -v g="$med_golighty_q" -v l="$med_lighttpd_q" -v gt="$med_golighty_c" -v lt="$med_lighttpd_c" -v c="$c" \
       'BEGIN{ printf "%-10s ratio     memory per connection %.2fx extra, %.2fx in all\n", c, l/g, lt/gt }'
@@ -501,11 +509,11 @@ for c in "${cases[@]}"; do
     gl=$(tr ' ' '\n' <<<"${r[golighty.l]}" | grep . | median); ll=$(tr ' ' '\n' <<<"${r[lighttpd.l]}" | grep . | median)
     awk -v g="$med_golighty_q" -v l="$med_lighttpd_q" -v gc="$med_golighty_c" -v lc="$med_lighttpd_c" \
       -v gl="$gl" -v ll="$ll" -v c="$c" \
-      'BEGIN{ printf "%-10s ratio     rate %.2fx, latency p50 %.2fx, p99 %.2fx\n", c, g/l, ll/gl, lc/gc }'
+      -v sp="$spread" 'BEGIN{ printf "%-10s ratio     rate %.2fx, latency p50 %.2fx, p99 %.2fx%s\n", c, g/l, ll/gl, lc/gc, sp }'
   else
     awk -v g="$med_golighty_q" -v l="$med_lighttpd_q" -v gc="$med_golighty_c" -v lc="$med_lighttpd_c" \
       -v gp="$max_golighty_p" -v lp="$max_lighttpd_p" -v c="$c" \
-      'BEGIN{ printf "%-10s ratio     rate %.2fx, CPU %.2fx, peak RSS %.2fx\n", c, g/l, lc/gc, lp/gp }'
+      -v sp="$spread" 'BEGIN{ printf "%-10s ratio     rate %.2fx, CPU %.2fx%s, peak RSS %.2fx\n", c, g/l, lc/gc, sp, lp/gp }'
   fi
   unset r
 done

@@ -59,10 +59,10 @@ type dir struct {
 	watched  bool   // the socket is in s's set
 	deadline time.Time
 
-	// The wait in progress: calls counts the slot's callbacks so far (the
-	// first one runs before any wake-up, the others after one), await
-	// marks AwaitReadable's wait, and addErr is a failed registration.
-	calls  int
+	// The wait in progress: called is set by its first callback (which
+	// runs before any wake-up, the others after one), await marks
+	// AwaitReadable's wait, and addErr is a failed registration.
+	called bool
 	await  bool
 	addErr error
 
@@ -229,7 +229,7 @@ func (c *Conn) wait(d *dir) error {
 	}
 	s := d.s
 	c.mu.Unlock()
-	d.calls, d.addErr = 0, nil
+	d.called, d.addErr = false, nil
 	err := s.rc.Read(s.call)
 	if err == nil && d.addErr != nil {
 		err = d.addErr
@@ -258,8 +258,8 @@ func (c *Conn) wait(d *dir) error {
 // would have been made here) is not made. Later calls run d's step, or
 // for AwaitReadable end the wait: the set reported the socket.
 func (c *Conn) slotStep(d *dir) bool {
-	first := d.calls == 0
-	d.calls++
+	first := !d.called
+	d.called = true
 	switch {
 	case !d.watched:
 		if err := d.s.add(c.fd, d.events); err != nil {

@@ -225,7 +225,7 @@ func (m *Module) check(rc *core.Request, uriPath bool) core.Result {
 	if uriPath {
 		fn = rc.URI.Path
 	}
-	skipAuth := m.authorized.Get(rc) != nil
+	skipAuth := len(c.srv.Auth) > 0 && m.authorized.Get(rc) != nil
 	ext := c.srv.Match(c.mapExt, fn, rc.URI.Path, skipAuth)
 	if ext == nil {
 		return core.GoOn

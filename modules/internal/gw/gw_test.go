@@ -1,6 +1,7 @@
 package gw
 
 import (
+	"cmp"
 	"fmt"
 	"strings"
 	"syscall"
@@ -152,6 +153,39 @@ func TestMatch(t *testing.T) {
 			}
 			if got != tc.want {
 				t.Errorf("Match = %q, want %q", got, tc.want)
+			}
+		})
+	}
+}
+
+// TestMatchSuffixKeys covers Match's first look, which turns away paths by
+// their last byte when every key is a suffix: it must never turn away one
+// that a key ends (an empty key ends every path).
+func TestMatchSuffixKeys(t *testing.T) {
+	cases := []struct {
+		name, value, fn, want string
+	}{
+		{"match", `( ".php" => (( "host" => "b" )) )`, "/srv/x.php", ".php"},
+		{"same last byte, no match", `( ".php" => (( "host" => "b" )) )`, "/srv/x.asp", "none"},
+		{"other last byte", `( ".php" => (( "host" => "b" )) )`, "/srv/1k.txt", "none"},
+		{"the key alone", `( ".php" => (( "host" => "b" )) )`, ".php", ".php"},
+		{"second key", `( ".php" => (( "host" => "b" )), ".fcgi" => (( "host" => "c" )) )`, "/srv/x.fcgi", ".fcgi"},
+		{"high byte", `( ".é" => (( "host" => "b" )) )`, "/srv/x.é", ".é"},
+		{"authorizer suffix", `( ".auth" => (( "host" => "a", "mode" => "authorizer" )) )`, "/srv/x.auth", ".auth"},
+		{"empty key ends every path", `( "" => (( "host" => "b" )) )`, "/srv/1k.txt", "(empty)"},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			srv, _, _, err := parseServer(t, tc.value)
+			if err != nil {
+				t.Fatal(err)
+			}
+			got := "none"
+			if e := srv.Match(nil, tc.fn, "/x", false); e != nil {
+				got = cmp.Or(e.Key, "(empty)")
+			}
+			if got != tc.want {
+				t.Errorf("Match(%q) = %q, want %q", tc.fn, got, tc.want)
 			}
 		})
 	}

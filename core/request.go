@@ -10,6 +10,7 @@ import (
 
 	"github.com/golighty/golighty/core/bufpoison"
 	"github.com/golighty/golighty/core/proxyhdr"
+	"github.com/golighty/golighty/core/statcache"
 )
 
 // ConnInfo describes the connection a request arrived on.
@@ -113,6 +114,10 @@ type Request struct {
 	tlsConn     *TLSConn // the TLS connection of the request (nil on a plain one)
 	envHooksRun bool     // RequestEnv hooks ran
 	stats       *Stats   // the serving Server's counters
+
+	// lastStat is the last entry Stat returned: sendFile opens the file
+	// through it (statcache.OpenStat) instead of looking the path up again.
+	lastStat *statcache.Entry
 }
 
 // ResponseWriter is what a transport (the HTTP/1.x engine, HTTP/2) gives
@@ -195,6 +200,7 @@ func (rc *Request) reset() {
 	rc.srv = nil
 	clear(rc.slots)
 	rc.slots = rc.slots[:0]
+	rc.lastStat = nil
 	rc.caps = rc.caps[:0]
 	rc.capIdx = rc.capIdx[:0]
 	rc.loops = 0

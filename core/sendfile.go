@@ -23,7 +23,7 @@ func (rc *Request) SendFile(path string) Result {
 // sendFile is SendFile; with keep (X-Sendfile) a Content-Type, ETag or
 // Last-Modified the backend sent stays. It returns the status it set.
 func (rc *Request) sendFile(path string, keep bool) int {
-	h, err := rc.Snap.stat.Open(path)
+	h, err := rc.Snap.stat.OpenStat(path, rc.lastStat)
 	if err != nil {
 		switch {
 		case errors.Is(err, fs.ErrNotExist):

@@ -7,7 +7,11 @@ import (
 // Stat returns the (briefly cached) metadata of path, as lighttpd's stat
 // cache does; errors are the underlying *fs.PathError (ENOENT, ENOTDIR, ...).
 func (rc *Request) Stat(path string) (*statcache.Entry, error) {
-	return rc.Snap.stat.Stat(path)
+	e, err := rc.Snap.stat.Stat(path)
+	if err == nil {
+		rc.lastStat = e
+	}
+	return e, err
 }
 
 // statCacheFor returns the process-wide stat cache for the configured

@@ -26,6 +26,7 @@ package statcache
 import (
 	"fmt"
 	"io/fs"
+	"math"
 	"os"
 	"strings"
 	"sync"
@@ -408,10 +409,14 @@ func (e *Entry) sameAs(st *syscall.Stat_t) bool {
 
 // drop releases the cache's reference to the entry's descriptor.
 func (e *Entry) drop() {
+	e.stamp.Store(droppedStamp) // no longer fresh for OpenStat
 	if e.file != nil {
 		e.file.release()
 	}
 }
+
+// droppedStamp marks an entry taken out of the cache: older than any second.
+const droppedStamp = math.MinInt64
 
 func modeOf(m uint32) fs.FileMode {
 	mode := fs.FileMode(m & 0o777)

@@ -584,3 +584,67 @@ func countFDs(t *testing.T) int {
 	}
 	return len(ents)
 }
+
+// TestOpenStat covers OpenStat's choice: a fresh entry of the same path
+// stands for it (as the cache's own lookup would within its second); a
+// stale one (an earlier second), one of another path or
+// one taken out of the cache since (Invalidate) does not, and the path is
+// looked up again.
+func TestOpenStat(t *testing.T) {
+	cases := []struct {
+		name    string
+		change  func(t *testing.T, c *Cache, clk *fakeClock, p string)
+		other   bool // open another path than the entry's
+		want    string
+		usesOld bool // the handle is the entry's
+	}{
+		{"fresh entry", func(*testing.T, *Cache, *fakeClock, string) {}, false, "old content", true},
+		{"replaced in the same second", func(t *testing.T, _ *Cache, _ *fakeClock, p string) { replace(t, p, "new content") }, false, "old content", true},
+		{"stale entry", func(t *testing.T, _ *Cache, clk *fakeClock, p string) { replace(t, p, "new content"); clk.tick() }, false, "new content", false},
+		{"invalidated entry, its descriptor still in use", func(t *testing.T, c *Cache, _ *fakeClock, p string) {
+			h, err := c.Open(p)
+			if err != nil {
+				t.Fatal(err)
+			}
+			t.Cleanup(h.Release)
+			replace(t, p, "new content")
+			c.Invalidate(p)
+		}, false, "new content", false},
+		{"another path", func(*testing.T, *Cache, *fakeClock, string) {}, true, "the other!!", false},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			dir := t.TempDir()
+			p, q := filepath.Join(dir, "f.txt"), filepath.Join(dir, "g.txt")
+			write(t, p, "old content")
+			write(t, q, "the other!!")
+			c, clk := newFake(t, Config{SmallFileMax: -1})
+			h0, err := c.Open(p) // the entry holds its descriptor, as a file served before
+			if err != nil {
+				t.Fatal(err)
+			}
+			h0.Release()
+			e, err := c.Stat(p)
+			if err != nil {
+				t.Fatal(err)
+			}
+			tc.change(t, c, clk, p)
+			path := p
+			if tc.other {
+				path = q
+			}
+			h, err := c.OpenStat(path, e)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer h.Release()
+			buf := make([]byte, 11)
+			if _, err := h.ReadAt(buf, 0); err != nil || string(buf) != tc.want {
+				t.Errorf("read %q, %v; want %q", buf, err, tc.want)
+			}
+			if (h.Entry == e) != tc.usesOld {
+				t.Errorf("handle's entry is the given one: %v, want %v", h.Entry == e, tc.usesOld)
+			}
+		})
+	}
+}

@@ -587,9 +587,8 @@ func countFDs(t *testing.T) int {
 
 // TestOpenStat covers OpenStat's choice: a fresh entry of the same path
 // stands for it (as the cache's own lookup would within its second); a
-// stale one (an earlier second), one of another path or
-// one taken out of the cache since (Invalidate) does not, and the path is
-// looked up again.
+// stale one (an earlier second), one of another path or one taken out of
+// the cache since (Invalidate) does not, and the path is looked up again.
 func TestOpenStat(t *testing.T) {
 	cases := []struct {
 		name    string

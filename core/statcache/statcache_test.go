@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/golighty/golighty/core/httpfile"
+	"golang.org/x/sys/unix"
 )
 
 // fakeClock is a settable Unix second.
@@ -645,5 +646,51 @@ func TestOpenStat(t *testing.T) {
 				t.Errorf("handle's entry is the given one: %v, want %v", h.Entry == e, tc.usesOld)
 			}
 		})
+	}
+}
+
+// TestOpenDescriptor checks the descriptor the cache opens (openFile, in
+// place of os.Open): read-only, close-on-exec, blocking (sendfile(2) and
+// pread(2) on it must not see EAGAIN), and a failed open reported as
+// os.Open reports it.
+func TestOpenDescriptor(t *testing.T) {
+	dir := t.TempDir()
+	p := filepath.Join(dir, "f.txt")
+	write(t, p, "abc")
+	for _, engine := range []Engine{EngineSimple, EngineDisable} {
+		c, _ := newFake(t, Config{Engine: engine})
+		h, err := c.Open(p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		// Not File.Fd, which would make the descriptor blocking.
+		rc, err := h.File().SyscallConn()
+		if err != nil {
+			t.Fatal(err)
+		}
+		var fl, fdfl int
+		var ferr error
+		rc.Control(func(fd uintptr) {
+			fl, ferr = unix.FcntlInt(fd, unix.F_GETFL, 0)
+			if ferr == nil {
+				fdfl, ferr = unix.FcntlInt(fd, unix.F_GETFD, 0)
+			}
+		})
+		if ferr != nil {
+			t.Fatal(ferr)
+		}
+		if fl&unix.O_ACCMODE != unix.O_RDONLY || fl&unix.O_NONBLOCK != 0 || fdfl&unix.FD_CLOEXEC == 0 {
+			t.Errorf("engine %v: flags %#x, descriptor flags %#x: want read-only, blocking, close-on-exec", engine, fl, fdfl)
+		}
+		buf := make([]byte, 3)
+		if n, err := h.File().ReadAt(buf, 0); n != 3 || string(buf) != "abc" {
+			t.Errorf("engine %v: read %q, %v", engine, buf[:n], err)
+		}
+		h.Release()
+	}
+	_, err := openFile(filepath.Join(dir, "missing"))
+	var pe *os.PathError
+	if !errors.As(err, &pe) || pe.Op != "open" || !errors.Is(err, fs.ErrNotExist) {
+		t.Errorf("missing file: %#v, want *os.PathError open, fs.ErrNotExist", err)
 	}
 }

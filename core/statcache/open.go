@@ -223,19 +223,32 @@ func (c *Cache) open(stale *Entry) (*Handle, error) {
 		sf.refs.Store(1)
 		return newHandle(e, sf), nil
 	}
-	if e.Size > 0 && e.Size <= c.smallMax {
-		e.content = readSmall(f, &st)
+	if e.Size > 0 && e.Size <= c.smallMax && c.reserve(e.Size) {
+		if e.content = readSmall(f, &st); e.content == nil {
+			c.content.Add(-e.Size)
+		}
 	}
 	sf.refs.Store(2) // the cache and the Handle
 	if v, ok := c.m.Load(e.Path); ok {
 		if cur := v.(*Entry); cur != stale && cur.file != nil && cur.sameAs(&st) && cur.file.acquire() {
 			// A concurrent Open published the same file first: use it.
 			f.Close()
+			c.content.Add(-int64(len(e.content)))
 			return newHandle(cur, cur.file), nil
 		}
 	}
 	c.store(e.Path, e, e.stamp.Load())
 	return newHandle(e, sf), nil
+}
+
+// reserve takes n bytes of the content budget; false if they would
+// exceed it (the file is then sent from its descriptor).
+func (c *Cache) reserve(n int64) bool {
+	if c.content.Add(n) <= c.budget {
+		return true
+	}
+	c.content.Add(-n)
+	return false
 }
 
 // readSmall reads the whole file and keeps the bytes only if the file did

@@ -35,6 +35,7 @@ import (
 
 	"github.com/golighty/golighty/core/httpfile"
 	"github.com/golighty/golighty/core/monoclock"
+	"golang.org/x/sys/unix"
 )
 
 // Engine is the server.stat-cache-engine mode.
@@ -60,8 +61,16 @@ func ParseEngine(s string) (Engine, error) {
 
 // Defaults.
 const (
-	DefaultMaxEntries   = 8192
+	// DefaultMaxEntries bounds the cache unless the descriptor limit is
+	// lower (see maxEntriesFor): every entry of a file that was sent keeps
+	// its descriptor open, as lighttpd's do.
+	DefaultMaxEntries   = 16384
 	DefaultSmallFileMax = 16 << 10
+	// DefaultContentBudget bounds the bytes of small files held in memory
+	// all together: without it 16,384 entries of 16 KiB files would hold
+	// 256 MiB. Files opened once it is spent are sent from their
+	// descriptors, as larger files are.
+	DefaultContentBudget = 2 << 20
 	// maxIdle: entries not looked up for more than this many seconds are
 	// swept (lighttpd: 2 seconds).
 	maxIdle = 2
@@ -75,6 +84,9 @@ type Config struct {
 	// SmallFileMax: regular files up to this size have their bytes cached
 	// by Open (0 = DefaultSmallFileMax, negative = never).
 	SmallFileMax int64
+	// ContentBudget bounds the cached bytes of all small files together
+	// (0 = DefaultContentBudget).
+	ContentBudget int64
 	// Now returns the current second, on any clock that ticks once a
 	// second; nil means a monotonic one. Tests use it to step the clock.
 	Now func() int64
@@ -89,7 +101,10 @@ type Cache struct {
 	engine     Engine
 	maxEntries int64
 	smallMax   int64
+	budget     int64
 	now        func() int64
+
+	content atomic.Int64 // bytes of small files held by cached entries
 
 	m         sync.Map // string -> *Entry
 	count     atomic.Int64
@@ -105,12 +120,33 @@ func New(cfg Config) *Cache {
 	}
 	c.maxEntries = int64(cfg.MaxEntries)
 	if c.maxEntries <= 0 {
-		c.maxEntries = DefaultMaxEntries
+		c.maxEntries = maxEntriesFor(fdLimit())
 	}
 	if c.smallMax == 0 {
 		c.smallMax = DefaultSmallFileMax
 	}
+	c.budget = cfg.ContentBudget
+	if c.budget <= 0 {
+		c.budget = DefaultContentBudget
+	}
 	return c
+}
+
+// maxEntriesFor is the default bound for a process allowed nofile
+// descriptors: DefaultMaxEntries, but at most half of them, so that
+// cached descriptors never leave connections without (Go raises the soft
+// limit to the hard one at start; 1,024 is a common hard limit).
+func maxEntriesFor(nofile uint64) int64 {
+	return int64(max(min(nofile/2, DefaultMaxEntries), 64))
+}
+
+// fdLimit is the process's descriptor limit (RLIMIT_NOFILE, soft).
+func fdLimit() uint64 {
+	var rl unix.Rlimit
+	if unix.Getrlimit(unix.RLIMIT_NOFILE, &rl) != nil {
+		return 1024
+	}
+	return rl.Cur
 }
 
 // Entry is one cached stat result. Its fields never change after it is
@@ -303,7 +339,7 @@ func (c *Cache) refresh(k string, st *syscall.Stat_t, now int64) *Entry {
 // its descriptor reference, so each entry is dropped exactly once.
 func (c *Cache) store(k string, e *Entry, now int64) {
 	if prev, loaded := c.m.Swap(k, e); loaded {
-		prev.(*Entry).drop()
+		c.drop(prev.(*Entry))
 		return
 	}
 	if c.count.Add(1) > c.maxEntries {
@@ -326,14 +362,18 @@ func (c *Cache) maybeSweep(now int64) {
 	c.deleteIf(func(e *Entry) bool { return now-e.stamp.Load() > maxIdle })
 }
 
-// evict brings an over-full cache down to 3/4 of MaxEntries, preferring
+// evict brings an over-full cache down to 15/16 of MaxEntries, preferring
 // idle entries, then entries not used in the current second, then any.
+// Each eviction scans the whole cache, once per MaxEntries/16 new paths;
+// evicting a quarter at a time made entries still in use go with the
+// idle: with 10,000 files asked for at random and 8,192 entries, 27.5% of
+// the requests opened their file (the best a bound of 8,192 allows is 18%).
 func (c *Cache) evict(now int64) {
 	if !c.sweeping.TryLock() {
 		return // another goroutine is already making room
 	}
 	defer c.sweeping.Unlock()
-	target := c.maxEntries * 3 / 4
+	target := c.maxEntries * 15 / 16
 	for _, older := range []int64{maxIdle, 0, -1} {
 		if c.count.Load() <= target {
 			return
@@ -357,13 +397,13 @@ func (c *Cache) deleteIf(pred func(*Entry) bool) {
 func (c *Cache) remove(k string, e *Entry) {
 	if e == nil {
 		if v, ok := c.m.LoadAndDelete(k); ok {
-			v.(*Entry).drop()
+			c.drop(v.(*Entry))
 			c.count.Add(-1)
 		}
 		return
 	}
 	if c.m.CompareAndDelete(k, e) {
-		e.drop()
+		c.drop(e)
 		c.count.Add(-1)
 	}
 }
@@ -405,6 +445,15 @@ func (e *Entry) sameAs(st *syscall.Stat_t) bool {
 	return e.MtimeNsec == st.Mtim.Nsec && e.MtimeSec == st.Mtim.Sec &&
 		e.Size == st.Size && e.Ino == st.Ino && e.Dev == st.Dev &&
 		e.Mode == modeOf(st.Mode)
+}
+
+// drop takes e out of the cache's accounts: its small file's bytes leave
+// the budget, its descriptor loses the cache's reference.
+func (c *Cache) drop(e *Entry) {
+	if e.content != nil {
+		c.content.Add(-int64(len(e.content)))
+	}
+	e.drop()
 }
 
 // drop releases the cache's reference to the entry's descriptor.

@@ -5,9 +5,11 @@ import (
 	"errors"
 	"io"
 	"io/fs"
+	"math"
 	"net"
 	"os"
 	"path/filepath"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"syscall"
@@ -362,8 +364,72 @@ func TestBoundedEntries(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	if n := c.Len(); n > 64 || n == 0 {
-		t.Errorf("Len = %d, want 1..64", n)
+	// An eviction goes down to 15/16 of the bound (60), not further.
+	if n := c.Len(); n > 64 || n < 60 {
+		t.Errorf("Len = %d, want 60..64", n)
+	}
+}
+
+// TestMaxEntriesFor checks the default bound against descriptor limits:
+// never more than half the descriptors, within [64, DefaultMaxEntries].
+func TestMaxEntriesFor(t *testing.T) {
+	for _, tc := range []struct {
+		nofile uint64
+		want   int64
+	}{
+		{10, 64},
+		{1024, 512},
+		{20000, 10000},
+		{1 << 20, DefaultMaxEntries},
+		{math.MaxUint64, DefaultMaxEntries}, // RLIM_INFINITY
+	} {
+		if got := maxEntriesFor(tc.nofile); got != tc.want {
+			t.Errorf("maxEntriesFor(%d) = %d, want %d", tc.nofile, got, tc.want)
+		}
+	}
+}
+
+// TestContentBudget fills a 2 KiB content budget with 1 KiB files: the
+// third is sent from its descriptor, and the budget comes back when an
+// entry leaves the cache (and all of it once the cache is closed).
+func TestContentBudget(t *testing.T) {
+	dir := t.TempDir()
+	c, _ := newFake(t, Config{ContentBudget: 2 << 10})
+	kib := strings.Repeat("k", 1<<10)
+	open := func(name string) (cached bool) {
+		t.Helper()
+		p := filepath.Join(dir, name)
+		write(t, p, kib)
+		h, err := c.Open(p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer h.Release()
+		buf := make([]byte, 1<<10)
+		if n, err := h.ReadAt(buf, 0); n != len(buf) || string(buf) != kib {
+			t.Fatalf("%s: read %d bytes, %v", name, n, err)
+		}
+		_, cached = h.Content()
+		if !cached && h.File() == nil {
+			t.Fatalf("%s: neither bytes nor a descriptor", name)
+		}
+		return cached
+	}
+	for i, want := range []bool{true, true, false} {
+		if got := open("f" + itoa(i)); got != want {
+			t.Errorf("file %d cached in memory: %v, want %v", i, got, want)
+		}
+	}
+	if got := c.content.Load(); got != 2<<10 {
+		t.Errorf("budget in use %d, want %d", got, 2<<10)
+	}
+	c.Invalidate(filepath.Join(dir, "f0"))
+	if !open("f3") {
+		t.Error("a file opened after an entry left was not cached in memory")
+	}
+	c.Close()
+	if got := c.content.Load(); got != 0 {
+		t.Errorf("budget in use after Close: %d", got)
 	}
 }
 

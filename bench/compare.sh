@@ -10,7 +10,7 @@
 # measured interval and its peak RSS sampled during the load: read a
 # client-bound case by its CPU, not its rate (bench/README.md).
 #
-#   bench/compare.sh [case ...]     cases: 1k 100k noka 304 big mixed php phpkeep xsendfile readfile
+#   bench/compare.sh [case ...]     cases: 1k 100k noka 304 many big mixed php phpkeep xsendfile readfile
 #                                   slow idle rewrite rwnomatch authbcrypt authapr1 authplain svhost evhost vhostdb
 #                                   xff xffnone gz gzcache br brcache propfind magnet
 #                                   cgi proxy1k proxy1m wsecho
@@ -29,6 +29,10 @@
 # the governor's collection at its next quiet look), and at 3 s its RSS
 # still depended on how those steps fell against the governor's ticks
 # (bench/README.md).
+# many asks for 10,000 different 1 KiB files at random (a site or tile
+# server whose files outnumber what one hot file measures): every file
+# stays in both servers' stat caches when the descriptor limit allows
+# (golighty holds at most half of RLIMIT_NOFILE, lighttpd has no bound).
 # rewrite is a 1 KiB file reached through the last of 20 url.rewrite-once
 # rules (a second pass through the request pipeline); rwnomatch is the plain
 # 1k request on that same config, where none of the 20 rules matches.
@@ -81,7 +85,7 @@ PORT_L=${PORT_L:-18081}
 PORT_B=${PORT_B:-18082} # gwbench HTTP backend
 PORT_E=${PORT_E:-18083} # gwbench TCP echo
 cases=("$@")
-[ ${#cases[@]} -eq 0 ] && cases=(1k 100k noka 304 big mixed php phpkeep xsendfile readfile slow idle rewrite rwnomatch authbcrypt authapr1 authplain svhost evhost vhostdb xff xffnone gz gzcache br brcache propfind magnet cgi proxy1k proxy1m wsecho)
+[ ${#cases[@]} -eq 0 ] && cases=(1k 100k noka 304 many big mixed php phpkeep xsendfile readfile slow idle rewrite rwnomatch authbcrypt authapr1 authplain svhost evhost vhostdb xff xffnone gz gzcache br brcache propfind magnet cgi proxy1k proxy1m wsecho)
 
 for tool in wrk lighttpd taskset go; do
   command -v "$tool" >/dev/null || { echo "missing $tool (apt-get install wrk lighttpd util-linux)"; exit 1; }
@@ -97,6 +101,11 @@ fi
 mkdir -p "$work/www"
 head -c 1024 /dev/urandom | base64 -w 0 | head -c 1024 > "$work/www/1k.txt"
 head -c 102400 /dev/urandom > "$work/www/100k.bin"
+if [[ " ${cases[*]} " == *" many "* ]]; then
+  mkdir -p "$work/www/many"
+  kib=$(cat "$work/www/1k.txt")
+  for i in $(seq 0 9999); do printf '%s' "$kib" > "$work/www/many/f$i.txt"; done
+fi
 if [[ " ${cases[*]} " == *" big "* || " ${cases[*]} " == *" mixed "* ]]; then
   head -c $((100 * 1024 * 1024)) /dev/urandom > "$work/www/big.bin"
 fi
@@ -335,6 +344,12 @@ EOF
 cat > "$work/noka.lua" <<'EOF'
 wrk.headers["Connection"] = "close"
 EOF
+cat > "$work/many.lua" <<'EOF'
+-- wrk script: one of 10,000 files at random per request
+request = function()
+  return wrk.format("GET", "/many/f" .. math.random(0, 9999) .. ".txt")
+end
+EOF
 cat > "$work/xff.lua" <<'EOF'
 wrk.headers["X-Forwarded-For"] = "203.0.113.7, 10.1.1.1"
 wrk.headers["X-Forwarded-Proto"] = "https"
@@ -392,6 +407,7 @@ run_case() { # case server
     1k) url+=/1k.txt ;;
     100k) url+=/100k.bin ;;
     noka) url+=/1k.txt; script=(-s "$work/noka.lua") ;;
+    many) script=(-s "$work/many.lua") ;;
     xff) url+=/1k.txt; script=(-s "$work/xff.lua") ;;
     xffnone) url+=/1k.txt ;;
     304) url+=/1k.txt; script=(-s "$work/ims.lua") ;;

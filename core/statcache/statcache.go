@@ -94,7 +94,7 @@ type Config struct {
 
 // Cache is a stat cache. The zero value is not usable; call New.
 //
-// Lookups take a read lock of one of 64 shards (table); once
+// Lookups are lock-free (sync.Map) and a hit writes no shared memory; once
 // per second per path a re-stat stores a new stamp. MaxEntries is a soft
 // bound: concurrent inserts may overshoot it briefly before eviction.
 type Cache struct {
@@ -106,7 +106,7 @@ type Cache struct {
 
 	content atomic.Int64 // bytes of small files held by cached entries
 
-	m         table
+	m         sync.Map // string -> *Entry
 	count     atomic.Int64
 	lastSweep atomic.Int64
 	sweeping  sync.Mutex
@@ -115,7 +115,6 @@ type Cache struct {
 // New returns a Cache.
 func New(cfg Config) *Cache {
 	c := &Cache{engine: cfg.Engine, smallMax: cfg.SmallFileMax, now: cfg.Now}
-	c.m.init()
 	if c.now == nil {
 		c.now = monoclock.Seconds // stamps are only compared with each other
 	}
@@ -283,7 +282,8 @@ func (c *Cache) Stat(path string) (*Entry, error) {
 	k, slash := key(path)
 	now := c.now()
 	if c.engine == EngineSimple {
-		if e, ok := c.m.load(k); ok && e.stamp.Load() == now {
+		if v, ok := c.m.Load(k); ok && v.(*Entry).stamp.Load() == now {
+			e := v.(*Entry)
 			if slash && !e.IsDir() {
 				return nil, &fs.PathError{Op: "stat", Path: path, Err: ErrNotDir}
 			}
@@ -324,8 +324,8 @@ func statPath(path string, st *syscall.Stat_t) error {
 // entry.
 func (c *Cache) refresh(k string, st *syscall.Stat_t, now int64) *Entry {
 	c.maybeSweep(now)
-	if old, ok := c.m.load(k); ok {
-		if old.sameAs(st) {
+	if v, ok := c.m.Load(k); ok {
+		if old := v.(*Entry); old.sameAs(st) {
 			old.stamp.Store(now)
 			return old
 		}
@@ -338,8 +338,8 @@ func (c *Cache) refresh(k string, st *syscall.Stat_t, now int64) *Entry {
 // store publishes e under k. Whoever removes an entry from the map drops
 // its descriptor reference, so each entry is dropped exactly once.
 func (c *Cache) store(k string, e *Entry, now int64) {
-	if prev, loaded := c.m.swap(k, e); loaded {
-		c.drop(prev)
+	if prev, loaded := c.m.Swap(k, e); loaded {
+		c.drop(prev.(*Entry))
 		return
 	}
 	if c.count.Add(1) > c.maxEntries {
@@ -384,28 +384,25 @@ func (c *Cache) evict(now int64) {
 	}
 }
 
-// deleteIf removes the entries pred selects; the count drops as they go,
-// so a pred that looks at it (evict) stops at its target.
 func (c *Cache) deleteIf(pred func(*Entry) bool) {
-	c.m.deleteIf(func(e *Entry) bool {
-		if !pred(e) {
-			return false
+	c.m.Range(func(k, v any) bool {
+		if e := v.(*Entry); pred(e) {
+			c.remove(k.(string), e)
 		}
-		c.count.Add(-1)
 		return true
-	}, c.drop)
+	})
 }
 
 // remove deletes k if it still maps to e (any entry when e is nil).
 func (c *Cache) remove(k string, e *Entry) {
 	if e == nil {
-		if e, ok := c.m.loadAndDelete(k); ok {
-			c.drop(e)
+		if v, ok := c.m.LoadAndDelete(k); ok {
+			c.drop(v.(*Entry))
 			c.count.Add(-1)
 		}
 		return
 	}
-	if c.m.compareAndDelete(k, e) {
+	if c.m.CompareAndDelete(k, e) {
 		c.drop(e)
 		c.count.Add(-1)
 	}
@@ -423,7 +420,10 @@ func (c *Cache) Len() int { return int(c.count.Load()) }
 // Close drops every entry; descriptors close once the last Handle using
 // them is released. The Cache stays usable.
 func (c *Cache) Close() {
-	c.deleteIf(func(*Entry) bool { return true })
+	c.m.Range(func(k, _ any) bool {
+		c.remove(k.(string), nil)
+		return true
+	})
 }
 
 func newEntry(k string, st *syscall.Stat_t, now int64) *Entry {
@@ -505,5 +505,10 @@ func (c *Cache) InvalidateTree(dir string) {
 	if k == "/" {
 		prefix = k
 	}
-	c.deleteIf(func(e *Entry) bool { return strings.HasPrefix(e.Path, prefix) })
+	c.m.Range(func(p, v any) bool {
+		if strings.HasPrefix(p.(string), prefix) {
+			c.remove(p.(string), v.(*Entry))
+		}
+		return true
+	})
 }

@@ -219,8 +219,8 @@ func (c *Cache) open(stale *Entry) (*Handle, error) {
 	}
 	sf := &sharedFile{f: f}
 	e.file = sf
-	if c.engine != EngineSimple {
-		sf.refs.Store(1)
+	if c.engine != EngineSimple || !c.admits(e.Path) {
+		sf.refs.Store(1) // the Handle's alone: closed at its Release
 		return newHandle(e, sf), nil
 	}
 	if e.Size > 0 && e.Size <= c.smallMax && c.reserve(e.Size) {

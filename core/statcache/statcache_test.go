@@ -370,6 +370,85 @@ func TestBoundedEntries(t *testing.T) {
 	}
 }
 
+// TestFullCacheAdmits fills a cache of 4 entries: a fifth path is served
+// from a descriptor of its own, closed at its Release, without pushing out
+// the cached ones; a changed cached file still replaces its entry; once the
+// sweep has removed the entries idle for more than maxIdle seconds, a new
+// path is cached again.
+func TestFullCacheAdmits(t *testing.T) {
+	dir := t.TempDir()
+	c, clk := newFake(t, Config{MaxEntries: 4, SmallFileMax: -1})
+	path := func(i int) string { return filepath.Join(dir, "f"+itoa(i)) }
+	files := map[int]*os.File{}
+	for i := 0; i < 4; i++ {
+		write(t, path(i), "cached")
+		h, err := c.Open(path(i))
+		if err != nil {
+			t.Fatal(err)
+		}
+		files[i] = h.File()
+		h.Release()
+	}
+	write(t, path(4), "not cached")
+	h, err := c.Open(path(4))
+	if err != nil {
+		t.Fatal(err)
+	}
+	buf := make([]byte, 10)
+	if n, _ := h.ReadAt(buf, 0); string(buf[:n]) != "not cached" {
+		t.Errorf("fifth file read %q", buf[:n])
+	}
+	f := h.File()
+	h.Release()
+	if _, err := f.Stat(); !errors.Is(err, os.ErrClosed) {
+		t.Errorf("the fifth file's descriptor was not closed at Release: %v", err)
+	}
+	if n := c.Len(); n != 4 {
+		t.Errorf("Len = %d after a fifth path, want 4", n)
+	}
+	for i := 0; i < 4; i++ {
+		h, err := c.Open(path(i))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if h.File() != files[i] {
+			t.Errorf("cached file %d was reopened: a full cache dropped it", i)
+		}
+		h.Release()
+	}
+	clk.tick()
+	replace(t, path(0), "changed")
+	if e, err := c.Stat(path(0)); err != nil || e.Size != int64(len("changed")) {
+		t.Fatalf("changed file: %v, %v", e, err)
+	}
+	if e, _ := c.m.Load(path(0)); e == nil || e.(*Entry).Size != int64(len("changed")) {
+		t.Error("a changed file did not replace its entry in a full cache")
+	}
+	h1, err := c.Open(path(0))
+	if err != nil {
+		t.Fatal(err)
+	}
+	h2, err := c.Open(path(0))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if h1.File() != h2.File() {
+		t.Error("a changed file's new descriptor was not cached in a full cache")
+	}
+	h1.Release()
+	h2.Release()
+	for i := 0; i <= maxIdle; i++ {
+		clk.tick()
+	}
+	write(t, path(5), "new")
+	if _, err := c.Stat(path(5)); err != nil {
+		t.Fatal(err)
+	}
+	if _, ok := c.m.Load(path(5)); !ok || c.Len() != 1 {
+		t.Errorf("after the idle entries' sweep: path cached %v, Len %d, want true, 1", ok, c.Len())
+	}
+}
+
 // TestMaxEntriesFor checks the default bound against descriptor limits:
 // never more than half the descriptors, within [64, DefaultMaxEntries].
 func TestMaxEntriesFor(t *testing.T) {

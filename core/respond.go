@@ -4,19 +4,41 @@ import (
 	"errors"
 	"io"
 	"os"
+	"strconv"
+	"strings"
+	"sync/atomic"
 
 	"github.com/golighty/golighty/core/h1"
 	"github.com/golighty/golighty/core/httpfile"
-	"strconv"
-	"strings"
 )
 
 // StatusText returns lighttpd's reason phrase ("" for unknown codes); the
 // table lives with the wire engine that writes status lines.
 func StatusText(code int) string { return h1.StatusText(code) }
 
-// errorPage renders lighttpd's built-in error document (behaviors.md §4.9).
+// errorPage returns lighttpd's built-in error document (behaviors.md §4.9)
+// for status. The pages of codes 100-999 are built once and shared: a
+// client probing for missing files gets one per request, and building it
+// each time was 7.3% of a 404's user time. Shared pages are never written
+// to; their capacity is their length, so an append copies.
 func errorPage(status int) []byte {
+	if status < 100 || status > 999 {
+		return buildErrorPage(status)
+	}
+	slot := &errorPages[status-100]
+	if p := slot.Load(); p != nil {
+		return *p
+	}
+	b := buildErrorPage(status)
+	b = b[:len(b):len(b)]
+	slot.Store(&b)
+	return b
+}
+
+var errorPages [900]atomic.Pointer[[]byte]
+
+// buildErrorPage renders the error document for status.
+func buildErrorPage(status int) []byte {
 	st := strconv.Itoa(status) + " " + StatusText(status)
 	var b strings.Builder
 	b.Grow(320 + 2*len(st))

@@ -663,14 +663,31 @@ func (nopConn) SyscallConn() (syscall.RawConn, error) { return nil, errors.New("
 // TestConcurrentChurn runs readers against a writer that keeps replacing
 // files while the clock advances; every handle must read bytes consistent
 // with its own Entry, and no descriptor may leak.
+// TestConcurrentChurn opens three files from four goroutines while a fifth
+// replaces them: every read shows one version whole, and no descriptor or
+// budget byte is left once the cache closes. Run with room for all three
+// and with room for two entries and one file's bytes (the paths a full
+// cache turns away, the files over the budget).
 func TestConcurrentChurn(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		cfg  Config
+	}{
+		{"room", Config{SmallFileMax: 8}},
+		{"full", Config{SmallFileMax: 8, MaxEntries: 2, ContentBudget: 8}},
+	} {
+		t.Run(tc.name, func(t *testing.T) { concurrentChurn(t, tc.cfg) })
+	}
+}
+
+func concurrentChurn(t *testing.T, cfg Config) {
 	dir := t.TempDir()
 	paths := []string{filepath.Join(dir, "a"), filepath.Join(dir, "b"), filepath.Join(dir, "c")}
 	for _, p := range paths {
 		write(t, p, "iiiiiii")
 	}
 	fdsBefore := countFDs(t)
-	c, clk := newFake(t, Config{SmallFileMax: 8})
+	c, clk := newFake(t, cfg)
 	stop := make(chan struct{})
 	var wg sync.WaitGroup
 	wg.Add(1)
@@ -720,6 +737,9 @@ func TestConcurrentChurn(t *testing.T) {
 	c.Close()
 	if after := countFDs(t); after > fdsBefore {
 		t.Errorf("descriptors leaked: %d before, %d after", fdsBefore, after)
+	}
+	if n := c.content.Load(); n != 0 {
+		t.Errorf("budget in use after Close: %d", n)
 	}
 }
 

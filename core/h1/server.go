@@ -16,6 +16,7 @@ import (
 
 	"github.com/golighty/golighty/core/bufpoison"
 	"github.com/golighty/golighty/core/monoclock"
+	"github.com/golighty/golighty/core/workpool"
 )
 
 // Config holds the per-listener limits (lighttpd's server.* keys). The core
@@ -143,7 +144,7 @@ type Server struct {
 	idleMu  sync.Mutex
 	idle    *idlePoller // started by the first park
 
-	workers workers // idle goroutines that serve connections (workers.go)
+	workers workpool.Pool[job] // idle goroutines that serve connections (workers.go)
 }
 
 // SetConfig installs c for requests that start from now on. A

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/golighty/golighty/core/h1"
+	"github.com/golighty/golighty/core/workpool"
 )
 
 // Config holds the limits of one listener (lighttpd's server.* keys). The
@@ -81,38 +82,20 @@ type Server struct {
 	mu    sync.Mutex
 	conns map[*conn]struct{}
 
-	workOnce sync.Once
-	work     chan *stream // idle handler goroutines wait here
+	workers workpool.Pool[*stream] // idle handler goroutines
 }
 
-// workerIdle is how long an idle handler goroutine waits for a stream.
-const workerIdle = 10 * time.Second
+// run serves s on the idle worker that finished last, or on a new one
+// (core/workpool). Reusing goroutines keeps their grown stacks: a new
+// goroutine per stream spends measurable time growing its stack through
+// the pipeline. Idle workers retire by themselves within two seconds.
+func (srv *Server) run(s *stream) { srv.workers.Dispatch((*runner)(srv), s) }
 
-// run serves s on an idle worker goroutine, or on a new one. Reusing
-// goroutines keeps their grown stacks: a new goroutine per stream spends
-// measurable time growing its stack through the pipeline.
-func (srv *Server) run(s *stream) {
-	srv.workOnce.Do(func() { srv.work = make(chan *stream) })
-	select {
-	case srv.work <- s:
-	default:
-		go srv.worker(s)
-	}
-}
+// runner is the Server as its worker pool's workpool.Runner.
+type runner Server
 
-func (srv *Server) worker(s *stream) {
-	t := time.NewTimer(workerIdle)
-	defer t.Stop()
-	for {
-		s.c.runHandler(s)
-		t.Reset(workerIdle)
-		select {
-		case s = <-srv.work:
-		case <-t.C:
-			return
-		}
-	}
-}
+// RunJob runs the stream's handler.
+func (r *runner) RunJob(s *stream) { s.c.runHandler(s) }
 
 // SetConfig installs c for streams that start from now on.
 func (s *Server) SetConfig(c Config) {

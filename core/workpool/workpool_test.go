@@ -1,0 +1,132 @@
+package workpool
+
+import (
+	"sync"
+	"testing"
+	"time"
+)
+
+// received reports the job waiting on w, if any; exit is true when w was
+// told to exit (its channel closed).
+func received(w *worker[int]) (j int, ok, exit bool) {
+	select {
+	case j, open := <-w.jobs:
+		return j, open, !open
+	default:
+		return 0, false, false
+	}
+}
+
+func idleWorker() *worker[int] { return &worker[int]{jobs: make(chan int, 1)} }
+
+// recorder runs jobs by noting them.
+type recorder struct {
+	mu   sync.Mutex
+	done []int
+	ran  chan int
+}
+
+func (r *recorder) RunJob(j int) {
+	r.mu.Lock()
+	r.done = append(r.done, j)
+	r.mu.Unlock()
+	r.ran <- j
+}
+
+func TestLastIdleTakesNextJob(t *testing.T) {
+	var p Pool[int]
+	defer p.Stop()
+	a, b := idleWorker(), idleWorker()
+	if !p.wait(a) || !p.wait(b) {
+		t.Fatal("wait refused before stop")
+	}
+	r := &recorder{ran: make(chan int, 2)}
+	p.Dispatch(r, 1)
+	if j, ok, _ := received(b); !ok || j != 1 {
+		t.Fatalf("the worker idle last got %v, %v; want the first job", j, ok)
+	}
+	if _, ok, _ := received(a); ok {
+		t.Fatal("the worker idle longest got the first job too")
+	}
+	p.Dispatch(r, 2)
+	if j, ok, _ := received(a); !ok || j != 2 {
+		t.Fatalf("the remaining worker got %v, %v; want the second job", j, ok)
+	}
+}
+
+func TestNewWorkerRunsAndWaits(t *testing.T) {
+	var p Pool[int]
+	defer p.Stop()
+	r := &recorder{ran: make(chan int, 2)}
+	p.Dispatch(r, 7) // no idle worker: a new one
+	if j := <-r.ran; j != 7 {
+		t.Fatalf("ran %d, want 7", j)
+	}
+	for deadline := time.Now().Add(5 * time.Second); p.idlers() == 0; time.Sleep(time.Millisecond) {
+		if time.Now().After(deadline) { // the worker goes idle after its job
+			t.Fatal("the worker did not go idle after its job")
+		}
+	}
+	p.Dispatch(r, 8) // taken by that same worker
+	if j := <-r.ran; j != 8 {
+		t.Fatalf("ran %d, want 8", j)
+	}
+}
+
+func TestRetireAfterAFullTick(t *testing.T) {
+	var p Pool[int]
+	defer p.Stop()
+	old, fresh := idleWorker(), idleWorker()
+	p.wait(old)
+	p.retireIdle() // old was idle for less than a tick: it stays
+	if _, ok, exit := received(old); ok || exit {
+		t.Fatal("a worker idle for less than a tick was retired")
+	}
+	p.wait(fresh)
+	p.retireIdle()
+	if j, ok, exit := received(old); !exit {
+		t.Fatalf("a worker idle for a whole tick got %v, %v; want to exit", j, ok)
+	}
+	if _, ok, exit := received(fresh); ok || exit {
+		t.Fatal("a worker idle since the last tick was retired")
+	}
+	if n := p.idlers(); n != 1 {
+		t.Fatalf("%d idle workers left, want 1", n)
+	}
+}
+
+func TestStop(t *testing.T) {
+	var p Pool[int]
+	w := idleWorker()
+	p.wait(w)
+	p.Stop()
+	if j, ok, exit := received(w); !exit {
+		t.Fatalf("an idle worker got %v, %v at stop; want to exit", j, ok)
+	}
+	if p.wait(idleWorker()) {
+		t.Fatal("a worker was kept idle after stop")
+	}
+}
+
+func TestIdleStackBounded(t *testing.T) {
+	var p Pool[int]
+	defer p.Stop()
+	for i := 0; i < MaxIdle; i++ {
+		if !p.wait(idleWorker()) {
+			t.Fatalf("worker %d refused below the bound", i)
+		}
+	}
+	if p.wait(idleWorker()) {
+		t.Fatal("a worker beyond the bound was kept idle (it should exit, its stack freed)")
+	}
+	p.Dispatch(&recorder{ran: make(chan int, 1)}, 1) // one leaves the stack: room again
+	if !p.wait(idleWorker()) {
+		t.Fatal("a worker was refused with room on the stack")
+	}
+}
+
+func (p *Pool[J]) idlers() int {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return len(p.idle)
+}

@@ -102,6 +102,7 @@ type conn struct {
 	encBuf        bytes.Buffer
 	lit           []byte // literal fields of the head being encoded
 	intern        map[string]string
+	memo          fieldMemo // the encoder's indexed fields (fieldmemo.go)
 	recent        []*stream // early-closed streams still recognised
 	sendq         []*stream
 	goaway        int    // 0 none, 1 first GOAWAY sent, 2 final GOAWAY sent
@@ -587,7 +588,7 @@ func (c *conn) applySetting(s http2.Setting) error {
 	case http2.SettingMaxFrameSize:
 		c.peerMaxFrame = int(s.Val)
 	case http2.SettingHeaderTableSize:
-		c.enc.SetMaxDynamicTableSizeLimit(min(s.Val, headerTableMax))
+		c.setPeerTableSize(s.Val)
 	}
 	return nil
 }

@@ -522,7 +522,7 @@ func (c *conn) writeHead(s *stream, bodyLen int64, body []byte) error {
 	}
 	// The encoder goes first: a pending dynamic table size update must
 	// open the block.
-	c.enc.WriteField(hpack.HeaderField{Name: ":status", Value: status})
+	c.writeField(":status", status)
 	hasDate, hasServer, hasPrio := false, false, false
 	for _, f := range w.fields {
 		name := c.lowerName(f.Name)
@@ -535,24 +535,24 @@ func (c *conn) writeHead(s *stream, bodyLen int64, body []byte) error {
 			hasPrio = true
 		}
 		if indexed[name] {
-			c.enc.WriteField(hpack.HeaderField{Name: name, Value: c.internValue(f.Value)})
+			c.writeField(name, c.internValue(f.Value))
 		} else {
 			c.lit = appendLiteral(c.lit, name, f.Value)
 		}
 	}
 	if s.prioHeader && !hasPrio {
-		c.enc.WriteField(hpack.HeaderField{Name: "priority", Value: "u=2"})
+		c.writeField("priority", "u=2")
 	}
 	if !hasDate {
 		// The same for a second: worth a dynamic table entry.
-		c.enc.WriteField(hpack.HeaderField{Name: "date", Value: c.internValue(httpDate())})
+		c.writeField("date", c.internValue(httpDate()))
 	}
 	tag := c.cfg.ServerTag
 	if w.tag != "" || w.noTag {
 		tag = w.tag
 	}
 	if tag != "" && !hasServer {
-		c.enc.WriteField(hpack.HeaderField{Name: "server", Value: tag})
+		c.writeField("server", tag)
 	}
 	c.encBuf.Write(c.lit)
 	c.lit = c.lit[:0]
@@ -568,7 +568,7 @@ func (c *conn) writeHead(s *stream, bodyLen int64, body []byte) error {
 // writeContinue sends an interim ":status 100" (Expect: 100-continue).
 func (c *conn) writeContinue(s *stream) {
 	c.encBuf.Reset()
-	c.enc.WriteField(hpack.HeaderField{Name: ":status", Value: "100"})
+	c.writeField(":status", "100")
 	c.writeBlock(s.id, c.encBuf.Bytes(), false)
 }
 

@@ -16,11 +16,12 @@ import "golang.org/x/net/http2/hpack"
 // starts a new generation, and memos of an older one are not used. The
 // encoder keeps no other state that an indexed field would change.
 type fieldMemo struct {
-	gen uint64
-	m   map[string]*memoSlot // by field name: the last value written
+	gen  uint64
+	slot []memoSlot // by respName.slot: the last value written
 }
 
-// memoSlot is a name's last value and the bytes that encoded it.
+// memoSlot is a name's last value and the bytes that encoded it (n == 0:
+// none yet).
 type memoSlot struct {
 	value string
 	gen   uint64
@@ -28,35 +29,30 @@ type memoSlot struct {
 	b     [4]byte
 }
 
-// memoMax bounds the names remembered (the encoder sees only the names in
-// indexed and the few the writer adds); past it the memo starts over.
-const memoMax = 64
-
 // writeField writes one field through the encoder (or its memo) into
-// c.encBuf. Every field that goes through the encoder must come here, so
-// that a change of its tables is seen. Its name and value are kept: both
-// must be immutable.
-func (c *conn) writeField(name, value string) {
-	e := c.memo.m[name]
-	if e != nil && e.gen == c.memo.gen && e.value == value {
+// c.encBuf; slot is the name's memo slot. Every field that goes through
+// the encoder must come here, so that a change of its tables is seen. The
+// encoder keeps what it indexes, so value is interned before it is
+// encoded; on a memo hit it is only compared.
+func (c *conn) writeField(slot int8, name, value string) {
+	if c.memo.slot == nil {
+		c.memo.slot = make([]memoSlot, memoSlots)
+	}
+	e := &c.memo.slot[slot]
+	if e.n != 0 && e.gen == c.memo.gen && e.value == value {
 		c.encBuf.Write(e.b[:e.n])
 		return
 	}
+	value = c.internValue(value)
 	start := c.encBuf.Len()
 	c.enc.WriteField(hpack.HeaderField{Name: name, Value: value})
 	out := c.encBuf.Bytes()[start:]
-	if len(out) == 0 || out[0]&0x80 == 0 || len(out) > len(memoSlot{}.b) {
+	if len(out) == 0 || out[0]&0x80 == 0 || len(out) > len(e.b) {
 		// A literal (perhaps inserted) or a size update first: the
 		// tables may have changed, every index may have moved.
 		c.memo.gen++
+		e.n = 0
 		return
-	}
-	if e == nil {
-		if c.memo.m == nil || len(c.memo.m) >= memoMax {
-			c.memo.m = make(map[string]*memoSlot)
-		}
-		e = new(memoSlot)
-		c.memo.m[name] = e
 	}
 	e.value, e.gen, e.n = value, c.memo.gen, uint8(len(out))
 	copy(e.b[:], out)

@@ -11,7 +11,6 @@ import (
 	"github.com/golighty/golighty/core/ascii"
 	"github.com/golighty/golighty/core/h1"
 	"golang.org/x/net/http2"
-	"golang.org/x/net/http2/hpack"
 )
 
 // writeLoop is the connection's only writer. Each round it takes the
@@ -282,7 +281,7 @@ type ResponseWriter struct {
 	status    int
 	tag       string // server.tag for this response; "" = the engine's
 	noTag     bool   // a blank per-request server.tag: no server field
-	fields    []hpack.HeaderField
+	fields    []respField
 	wroteHead bool
 	noBody    bool
 	written   int64
@@ -327,10 +326,21 @@ func (w *ResponseWriter) HeadWritten() bool { return w.wroteHead }
 // LF or NUL are not sent. name and value must stay valid until the head is
 // written.
 func (w *ResponseWriter) AddHeader(name, value string) {
-	if value == "" || w.wroteHead || omitField(name) || !safeValue(value) {
+	if value == "" || w.wroteHead || !safeValue(value) {
 		return
 	}
-	w.fields = append(w.fields, hpack.HeaderField{Name: name, Value: value})
+	rn := respNames[name]
+	if rn == nil && omitField(name) {
+		return
+	}
+	w.fields = append(w.fields, respField{name, value, rn})
+}
+
+// respField is a field added to the head; known is nil for a name not in
+// respNames as spelled.
+type respField struct {
+	name, value string
+	known       *respName
 }
 
 func safeValue(v string) bool {
@@ -515,47 +525,7 @@ func (c *conn) writeHead(s *stream, bodyLen int64, body []byte) error {
 		}
 	}
 	s.declared = bodyLen
-	c.encBuf.Reset()
-	status := "500"
-	if st >= 100 && st < 600 {
-		status = statusStrings[st]
-	}
-	// The encoder goes first: a pending dynamic table size update must
-	// open the block.
-	c.writeField(":status", status)
-	hasDate, hasServer, hasPrio := false, false, false
-	for _, f := range w.fields {
-		name := c.lowerName(f.Name)
-		switch name {
-		case "date":
-			hasDate = true
-		case "server":
-			hasServer = true
-		case "priority":
-			hasPrio = true
-		}
-		if indexed[name] {
-			c.writeField(name, c.internValue(f.Value))
-		} else {
-			c.lit = appendLiteral(c.lit, name, f.Value)
-		}
-	}
-	if s.prioHeader && !hasPrio {
-		c.writeField("priority", "u=2")
-	}
-	if !hasDate {
-		// The same for a second: worth a dynamic table entry.
-		c.writeField("date", c.internValue(httpDate()))
-	}
-	tag := c.cfg.ServerTag
-	if w.tag != "" || w.noTag {
-		tag = w.tag
-	}
-	if tag != "" && !hasServer {
-		c.writeField("server", tag)
-	}
-	c.encBuf.Write(c.lit)
-	c.lit = c.lit[:0]
+	c.encodeHead(s, st)
 	c.writeBlock(s.id, c.encBuf.Bytes(), bodyLen == 0)
 	w.fields = w.fields[:0]
 	if bodyLen == 0 {
@@ -565,10 +535,61 @@ func (c *conn) writeHead(s *stream, bodyLen int64, body []byte) error {
 	return c.queueBody(s, body)
 }
 
+// encodeHead writes the response head's header block into c.encBuf.
+func (c *conn) encodeHead(s *stream, st int) {
+	w := &s.rw
+	c.encBuf.Reset()
+	status := "500"
+	if st >= 100 && st < 600 {
+		status = statusStrings[st]
+	}
+	// The encoder goes first: a pending dynamic table size update must
+	// open the block.
+	c.writeField(slotStatus, ":status", status)
+	hasDate, hasServer, hasPrio := false, false, false
+	for _, f := range w.fields {
+		var rn respName
+		if f.known != nil {
+			rn = *f.known
+		} else {
+			rn = c.lowerName(f.name)
+		}
+		switch rn.lower {
+		case "date":
+			hasDate = true
+		case "server":
+			hasServer = true
+		case "priority":
+			hasPrio = true
+		}
+		if rn.slot >= 0 {
+			c.writeField(rn.slot, rn.lower, f.value)
+		} else {
+			c.lit = appendLiteral(c.lit, rn.static, rn.lower, f.value)
+		}
+	}
+	if s.prioHeader && !hasPrio {
+		c.writeField(slotPriority, "priority", "u=2")
+	}
+	if !hasDate {
+		// The same for a second: worth a dynamic table entry.
+		c.writeField(slotDate, "date", httpDate())
+	}
+	tag := c.cfg.ServerTag
+	if w.tag != "" || w.noTag {
+		tag = w.tag
+	}
+	if tag != "" && !hasServer {
+		c.writeField(slotServer, "server", tag)
+	}
+	c.encBuf.Write(c.lit)
+	c.lit = c.lit[:0]
+}
+
 // writeContinue sends an interim ":status 100" (Expect: 100-continue).
 func (c *conn) writeContinue(s *stream) {
 	c.encBuf.Reset()
-	c.writeField(":status", "100")
+	c.writeField(slotStatus, ":status", "100")
 	c.writeBlock(s.id, c.encBuf.Bytes(), false)
 }
 
@@ -661,22 +682,22 @@ func (w *ResponseWriter) sendFile(f io.ReaderAt, off, n int64) error {
 
 // lowerName returns name lower-cased as an immutable string (the encoder's
 // dynamic table keeps the strings it indexes).
-func (c *conn) lowerName(name string) string {
-	if s, ok := commonNames[name]; ok {
-		return s
-	}
+func (c *conn) lowerName(name string) respName {
 	var b [64]byte
 	if len(name) <= len(b) {
 		for i := 0; i < len(name); i++ {
 			b[i] = toLower(name[i])
 		}
-		return c.internValue(string(b[:len(name)]))
+		if rn := respNames[string(b[:len(name)])]; rn != nil {
+			return *rn
+		}
+		return respName{lower: c.internValue(string(b[:len(name)])), slot: -1}
 	}
 	lower := make([]byte, len(name))
 	for i := 0; i < len(name); i++ {
 		lower[i] = toLower(name[i])
 	}
-	return string(lower)
+	return respName{lower: string(lower), slot: -1}
 }
 
 // internValue returns an immutable copy of v, shared across responses on
@@ -693,21 +714,6 @@ func (c *conn) internValue(v string) string {
 	c.intern[s] = s
 	return s
 }
-
-var commonNames = func() map[string]string {
-	m := map[string]string{}
-	for _, n := range []string{"Content-Type", "Content-Length", "ETag", "Last-Modified", "Accept-Ranges",
-		"Date", "Server", "Location", "Cache-Control", "Expires", "Vary", "Content-Encoding", "Content-Range",
-		"Set-Cookie", "WWW-Authenticate", "X-Powered-By", "Allow", "Priority"} {
-		l := []byte(n)
-		for i := range l {
-			l[i] = toLower(l[i])
-		}
-		m[n] = string(l)
-		m[string(l)] = string(l)
-	}
-	return m
-}()
 
 // httpDate is the current date, cached per second.
 func httpDate() string { return h1.HTTPDate() }

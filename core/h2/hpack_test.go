@@ -16,7 +16,7 @@ func TestAppendString(t *testing.T) {
 	var inputs []string
 	for n := 0; n <= 300; n++ {
 		text := strings.Repeat("etag-0123456789 GMT", 20)[:n] // Huffman is shorter
-		raw := make([]byte, n)                                  // Huffman is longer
+		raw := make([]byte, n)                                // Huffman is longer
 		for i := range raw {
 			raw[i] = byte(128 + rng.IntN(128))
 		}

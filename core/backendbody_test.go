@@ -254,7 +254,8 @@ func TestSendBackendBodyNoRoom(t *testing.T) {
 
 // BenchmarkSendBackendBodySpooled: a 1 MiB backend body arriving in 8 KiB
 // reads (PHP's FastCGI records) collected into a temporary file and sent
-// (server.stream-response-body = 0), one request per iteration.
+// (server.stream-response-body = 0), one request per iteration, on a new
+// connection after every 1,000.
 func BenchmarkSendBackendBodySpooled(b *testing.B) {
 	_, dial, _ := testServer(b, strings.ReplaceAll(backendBodyConf, "@TMP@", b.TempDir()))
 	c := dial()
@@ -272,6 +273,11 @@ func BenchmarkSendBackendBodySpooled(b *testing.B) {
 		resp.Body.Close()
 		if err != nil || n != 1<<20+3 {
 			b.Fatalf("read %d bytes: %v", n, err)
+		}
+		if resp.Close { // server.max-keep-alive-requests (1000) reached
+			c.Close()
+			c = dial()
+			br.Reset(c)
 		}
 	}
 }

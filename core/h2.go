@@ -140,7 +140,7 @@ func (s *Server) ServeH2(w *h2.ResponseWriter, r *h2.Request) {
 	rc.srvLog = s.log
 	rc.srv = s
 	rc.w = h2Writer{w}
-	rc.Start = time.Now()
+	rc.Start = r.Arrived
 	rc.fillFromH2(r, w)
 	rc.resetConditions()
 	rc.Conf = snap.Core.Table.Resolve(rc)

@@ -377,3 +377,46 @@ func TestH2DownloadSurvivesReloadAndStop(t *testing.T) {
 		t.Fatalf("download: %s, %d bytes intact: %v", res.String(), len(got), bytes.Equal(got, data))
 	}
 }
+
+// TestH2AccessLogTimes: the access log's request time and duration are
+// those of each request over HTTP/2 too (prior knowledge and an upgraded
+// stream 1), as over HTTP/1.1.
+func TestH2AccessLogTimes(t *testing.T) {
+	requirePeer(t, "curl")
+	root := t.TempDir()
+	writeTree(t, root, map[string]string{"www/index.html": "<p>index</p>\n"})
+	conf := `
+server.document-root = "@ROOT@/www"
+server.bind = "127.0.0.1"
+server.port = @PORT@
+server.modules = ("mod_accesslog")
+accesslog.filename = "@ROOT@/access.log"
+accesslog.format = "%{%s}t %D %H %U"
+`
+	g := startServer(t, "golighty", golightyBin, root, strings.ReplaceAll(conf, "@ROOT@", root))
+	before := time.Now().Unix()
+	modes := []struct{ flag, proto string }{{"--http1.1", "HTTP/1.1"}, {"--http2-prior-knowledge", "HTTP/2.0"}, {"--http2", "HTTP/2.0"}}
+	for _, m := range modes {
+		if f := h2Curl(t, m.flag, "http://"+g.addr+"/index.html"); f.status != "200" {
+			t.Fatalf("%s: status %s", m.flag, f.status)
+		}
+	}
+	after := time.Now().Unix()
+	g.cmd.Process.Signal(os.Interrupt) // the log is written out at exit
+	g.cmd.Wait()
+	b, _ := os.ReadFile(root + "/access.log")
+	lines := strings.Split(strings.TrimSuffix(string(b), "\n"), "\n")
+	if len(lines) != len(modes) {
+		t.Fatalf("access log %q, want %d lines", lines, len(modes))
+	}
+	for i, l := range lines {
+		var sec, dur int64
+		var proto, uri string
+		if _, err := fmt.Sscanf(l, "%d %d %s %s", &sec, &dur, &proto, &uri); err != nil {
+			t.Fatalf("line %q: %v", l, err)
+		}
+		if sec < before || sec > after || dur < 0 || dur > 5e6 || proto != modes[i].proto || uri != "/index.html" {
+			t.Errorf("%s: logged %q, want a time in [%d, %d], a duration under 5 s and %s", modes[i].flag, l, before, after, modes[i].proto)
+		}
+	}
+}

@@ -904,6 +904,7 @@ func (c *conn) newStream(id uint32, end bool) error {
 	s.sendWin = c.peerInitWin
 	s.recvWin = initialWindow
 	s.lastRecv = time.Now()
+	r.Arrived = s.lastRecv
 	c.streams[id] = s
 	s.counted = true
 	c.active++
@@ -1211,6 +1212,7 @@ func (c *conn) startUpgraded(up *h1.Request) {
 	c.active++
 	c.seq = up.Seq
 	r.Seq = up.Seq
+	r.Arrived = time.Now()
 	c.dispatch(s) // default priority: lighttpd's heuristics skip this stream
 }
 

@@ -1,6 +1,7 @@
 package h2
 
 import (
+	"time"
 	"unsafe"
 
 	"github.com/golighty/golighty/core/h1"
@@ -34,8 +35,11 @@ type Request struct {
 	Reason string
 
 	Conn *h1.ConnInfo
-	Seq  int   // 1-based request number on the connection
-	Body *Body // nil when the request has no body
+	Seq  int // 1-based request number on the connection
+	// Arrived is when the stream's header block was complete (the
+	// request's start, as the stream's first read-idle stamp).
+	Arrived time.Time
+	Body    *Body // nil when the request has no body
 }
 
 // Header returns the value of the first field named name (ASCII

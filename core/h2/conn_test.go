@@ -7,6 +7,7 @@ import (
 	"os"
 	"path/filepath"
 	"strconv"
+	"strings"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -73,6 +74,68 @@ func TestResponseHeaders(t *testing.T) {
 	}
 	if r.header["server"] != "test" || r.header["date"] == "" || r.header["x-app"] != "kept" {
 		t.Errorf("header %v", r.header)
+	}
+}
+
+// TestLargeResponseHead: a head larger than the client's frame size goes
+// out as HEADERS and CONTINUATION frames of at most that size, END_HEADERS
+// on the last, END_STREAM on the HEADERS frame alone.
+func TestLargeResponseHead(t *testing.T) {
+	big := strings.Repeat("v", 20000)
+	for _, withBody := range []bool{false, true} {
+		e := startEngine(t, HandlerFunc(func(w *ResponseWriter, r *Request) {
+			w.AddHeader("X-One", big)
+			w.AddHeader("X-Two", big)
+			if withBody {
+				w.WriteHead(3, []byte("ok\n"))
+			} else {
+				w.WriteHead(0, nil)
+			}
+		}), nil)
+		cl := dial(t, e.addr)
+		cl.headers(1, true, get("/x")...)
+		var block []byte
+		frames, ended, endHeaders := 0, false, false
+		for !endHeaders {
+			f := cl.read()
+			if f.Header().StreamID != 1 {
+				continue
+			}
+			frames++
+			if f.Header().Length > 16384 {
+				t.Errorf("frame of %d bytes", f.Header().Length)
+			}
+			switch f := f.(type) {
+			case *http2.HeadersFrame:
+				if frames != 1 {
+					t.Fatalf("HEADERS as frame %d", frames)
+				}
+				block, ended, endHeaders = append(block, f.HeaderBlockFragment()...), f.StreamEnded(), f.HeadersEnded()
+			case *http2.ContinuationFrame:
+				if frames == 1 || f.Header().Flags&^http2.FlagContinuationEndHeaders != 0 {
+					t.Fatalf("CONTINUATION as frame %d, flags %v", frames, f.Header().Flags)
+				}
+				block, endHeaders = append(block, f.HeaderBlockFragment()...), f.HeadersEnded()
+			default:
+				t.Fatalf("%v inside the header block", f)
+			}
+		}
+		cl.fields = cl.fields[:0]
+		if _, err := cl.dec.Write(block); err != nil {
+			t.Fatal(err)
+		}
+		got := map[string]string{}
+		for _, f := range cl.fields {
+			got[f.Name] = f.Value
+		}
+		if frames != 3 || ended == withBody || got["x-one"] != big || got["x-two"] != big || got[":status"] != "200" {
+			t.Errorf("body %v: %d frames, END_STREAM %v, fields %d", withBody, frames, ended, len(got))
+		}
+		if withBody {
+			if r := cl.collect(1, false, nil); string(r.body) != "ok\n" || !r.ended {
+				t.Errorf("body %q ended %v", r.body, r.ended)
+			}
+		}
 	}
 }
 

@@ -594,20 +594,24 @@ func (c *conn) writeContinue(s *stream) {
 }
 
 func (c *conn) writeBlock(id uint32, block []byte, end bool) {
-	first := true
+	t, flags := http2.FrameHeaders, http2.Flags(0)
+	if end {
+		flags = http2.FlagHeadersEndStream
+	}
 	for {
 		n := min(len(block), c.peerMaxFrame)
-		last := n == len(block)
-		if first {
-			c.wfr.WriteHeaders(http2.HeadersFrameParam{StreamID: id, BlockFragment: block[:n], EndStream: end, EndHeaders: last})
-			first = false
-		} else {
-			c.wfr.WriteContinuation(id, last, block[:n])
+		if n == len(block) {
+			flags |= http2.FlagHeadersEndHeaders // CONTINUATION's END_HEADERS too
 		}
-		block = block[n:]
-		if last {
+		var at int
+		c.ctrl, at = appendFrameHeader(c.ctrl, t, flags, id)
+		setFrameLength(c.ctrl, at, n)
+		c.ctrl = append(c.ctrl, block[:n]...)
+		if n == len(block) {
 			break
 		}
+		block = block[n:]
+		t, flags = http2.FrameContinuation, 0
 	}
 	c.signal()
 }

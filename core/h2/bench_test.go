@@ -146,3 +146,50 @@ func BenchmarkEncodeHead(b *testing.B) {
 		i++
 	}
 }
+
+// BenchmarkDecodeRequests: the header blocks of a connection's requests
+// after its first (a client's encoder has indexed the fields that repeat;
+// :path changes, a literal kept out of the table so that the blocks can be
+// decoded again in turn), decoded with lighttpd's rules into Requests.
+func BenchmarkDecodeRequests(b *testing.B) {
+	var buf bytes.Buffer
+	enc := hpack.NewEncoder(&buf)
+	var blocks [][]byte
+	for i := range 64 {
+		buf.Reset()
+		for _, kv := range [][2]string{
+			{":method", "GET"}, {":scheme", "https"}, {":authority", "www.example.org"}, {":path", "/static/f" + strconv.Itoa(i) + ".txt"},
+			{"user-agent", "Mozilla/5.0 (X11; Linux x86_64; rv:128.0) Gecko/20100101 Firefox/128.0"},
+			{"accept", "*/*"}, {"accept-encoding", "gzip, deflate, br, zstd"}, {"priority", "u=4, i"},
+		} {
+			enc.WriteField(hpack.HeaderField{Name: kv[0], Value: kv[1], Sensitive: kv[0] == ":path"})
+		}
+		blocks = append(blocks, bytes.Clone(buf.Bytes()))
+	}
+	c := newConn(&Server{}, nil, &ConnOptions{Info: &h1.ConnInfo{}})
+	var r Request
+	var scratch []byte
+	// The first block fills the decoder's table, as a connection's first
+	// request does.
+	c.blk = blocks[0]
+	if err := c.decode(&r, &scratch, false); err != nil {
+		b.Fatal(err)
+	}
+	b.ReportAllocs()
+	i := 1
+	for b.Loop() {
+		r = Request{Headers: r.Headers[:0]}
+		scratch = scratch[:0]
+		c.blk = blocks[i]
+		if err := c.decode(&r, &scratch, false); err != nil {
+			b.Fatal(err)
+		}
+		c.fp.finish(true)
+		if r.Status != 0 || c.fp.malformed != "" {
+			b.Fatal(r.Status, c.fp.malformed)
+		}
+		if i++; i == len(blocks) {
+			i = 1
+		}
+	}
+}

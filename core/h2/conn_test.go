@@ -190,6 +190,8 @@ func TestMalformed(t *testing.T) {
 		{"duplicate path", get("/", ":path", "/")},
 		{"duplicate method", []string{":method", "GET", ":method", "GET", ":scheme", "http", ":path", "/"}},
 		{"CR in value", get("/", "x", "a\rb")},
+		{"LF in value", get("/", "x", "a\nb")},
+		{"NUL in value", get("/", "x", "a\x00b")},
 		{"bad name", get("/", "x y", "1")},
 		{"content-length without body", get("/", "content-length", "3")},
 	} {
@@ -207,8 +209,8 @@ func TestMalformed(t *testing.T) {
 			}
 		})
 	}
-	if n := called.Load(); n != 18 {
-		t.Errorf("handler called %d times, want only for the follow-up requests (18)", n)
+	if n := called.Load(); n != 20 {
+		t.Errorf("handler called %d times, want only for the follow-up requests (20)", n)
 	}
 }
 
@@ -239,6 +241,8 @@ func TestLighttpdStatuses(t *testing.T) {
 		{"relative path", true, get("x"), 400},
 		{"duplicate content-length", false, []string{":method", "PUT", ":scheme", "http", ":authority", "a", ":path", "/", "content-length", "1", "content-length", "1"}, 400},
 		{"http2-settings", true, get("/", "http2-settings", "AAA"), 400},
+		{"control character", true, get("/", "x", "a\x01b"), 400},
+		{"DEL", true, get("/", "x", "a\x7fb"), 400},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			cl := dial(t, e.addr)
@@ -252,6 +256,31 @@ func TestLighttpdStatuses(t *testing.T) {
 				t.Fatal("handler not called")
 			}
 		})
+	}
+}
+
+// TestHeaderStrictOff: without server.http-parseopts "header-strict",
+// control characters other than CR, LF and NUL pass in field values.
+func TestHeaderStrictOff(t *testing.T) {
+	got := make(chan *Request, 1)
+	e := startEngine(t, HandlerFunc(func(w *ResponseWriter, r *Request) {
+		cp := *r
+		cp.Headers = append([]h1.Header(nil), r.Headers...)
+		got <- &cp
+	}), func(c *Config) { c.Parse.HeaderStrict = false })
+	cl := dial(t, e.addr)
+	cl.headers(1, true, get("/", "x", "a\x01\x7fb")...)
+	select {
+	case r := <-got:
+		if v := r.Header("x"); r.Status != 0 || string(v) != "a\x01\x7fb" {
+			t.Errorf("status %d, x %q", r.Status, v)
+		}
+	case <-time.After(3 * time.Second):
+		t.Fatal("handler not called")
+	}
+	cl.headers(3, true, get("/", "x", "a\x00b")...)
+	if r := cl.collect(3, false, nil); !r.gotRST || r.rst != http2.ErrCodeProtocol {
+		t.Errorf("NUL: rst %v %v, want PROTOCOL_ERROR", r.gotRST, r.rst)
 	}
 }
 

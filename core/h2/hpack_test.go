@@ -114,3 +114,22 @@ func TestEncodeHead(t *testing.T) {
 		}
 	}
 }
+
+// TestSafeValue: CR, LF and NUL anywhere in values of every length are
+// found, other bytes (controls, DEL, high bytes) pass.
+func TestSafeValue(t *testing.T) {
+	for n := 0; n <= 40; n++ {
+		for pos := 0; pos < n; pos++ {
+			for _, bad := range []byte{'\r', '\n', 0} {
+				b := []byte(strings.Repeat("\x01\t\x7f\xff a", 8)[:n])
+				b[pos] = bad
+				if safeValue(string(b)) {
+					t.Fatalf("%q passed", b)
+				}
+			}
+		}
+		if v := strings.Repeat("\x01\t\x1f\x7f\xff\x80a ", 6)[:n]; !safeValue(v) {
+			t.Fatalf("%q refused", v)
+		}
+	}
+}

@@ -343,7 +343,23 @@ type respField struct {
 	known       *respName
 }
 
+// safeValue reports whether v holds no CR, LF or NUL. Eight bytes are
+// tested at once (a word with no byte below 0x20 holds none of them); a
+// word that may hold one is checked bytewise.
 func safeValue(v string) bool {
+	const lo, hi = 0x0101010101010101, 0x8080808080808080
+	for len(v) >= 8 {
+		x := uint64(v[0]) | uint64(v[1])<<8 | uint64(v[2])<<16 | uint64(v[3])<<24 |
+			uint64(v[4])<<32 | uint64(v[5])<<40 | uint64(v[6])<<48 | uint64(v[7])<<56
+		if (x-lo*0x20)&^x&hi != 0 && !safeBytes(v[:8]) {
+			return false
+		}
+		v = v[8:]
+	}
+	return safeBytes(v)
+}
+
+func safeBytes(v string) bool {
 	for i := 0; i < len(v); i++ {
 		if c := v[i]; c == '\r' || c == '\n' || c == 0 {
 			return false

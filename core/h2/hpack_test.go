@@ -121,10 +121,12 @@ func TestSafeValue(t *testing.T) {
 	for n := 0; n <= 40; n++ {
 		for pos := 0; pos < n; pos++ {
 			for _, bad := range []byte{'\r', '\n', 0} {
-				b := []byte(strings.Repeat("\x01\t\x7f\xff a", 8)[:n])
-				b[pos] = bad
-				if safeValue(string(b)) {
-					t.Fatalf("%q passed", b)
+				for _, fill := range []string{"\x01\t\x7f\xff a", "abc\x7f\xffdef"} {
+					b := []byte(strings.Repeat(fill, 8)[:n])
+					b[pos] = bad
+					if safeValue(string(b)) {
+						t.Fatalf("%q passed", b)
+					}
 				}
 			}
 		}

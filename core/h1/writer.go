@@ -554,10 +554,18 @@ var statusText = map[int]string{
 // StatusText is lighttpd's reason phrase for code ("" if unknown).
 func StatusText(code int) string { return statusText[code] }
 
+// statusLines holds "CODE Reason" for the codes statusText names.
+var statusLines = func() (l [600]string) {
+	for code, text := range statusText {
+		l[code] = strconv.Itoa(code) + " " + text
+	}
+	return l
+}()
+
 // appendStatus appends "CODE Reason" (an unknown code as "CODE ").
 func appendStatus(b []byte, code int) []byte {
-	if code == 200 {
-		return append(b, "200 OK"...)
+	if code >= 0 && code < len(statusLines) && statusLines[code] != "" {
+		return append(b, statusLines[code]...)
 	}
 	b = strconv.AppendInt(b, int64(code), 10)
 	b = append(b, ' ')

@@ -62,8 +62,10 @@ var respNames, memoSlots = func() (map[string]*respName, int) {
 	} {
 		add(n, &respName{slot: -1, static: idx})
 	}
+	// Other spellings handlers and backends use (PHP's "Content-type").
 	m["ETag"] = m["etag"]
 	m["WWW-Authenticate"] = m["www-authenticate"]
+	m["Content-type"] = m["content-type"]
 	return m, slot
 }()
 

@@ -700,8 +700,9 @@ func (w *ResponseWriter) sendFile(f io.ReaderAt, off, n int64) error {
 	return nil
 }
 
-// lowerName returns name lower-cased as an immutable string (the encoder's
-// dynamic table keeps the strings it indexes).
+// lowerName describes a name that respNames does not hold as spelled: by
+// its lower-case form, looked up again, or as a literal's name (immutable:
+// the encoder's dynamic table keeps the strings it indexes).
 func (c *conn) lowerName(name string) respName {
 	var b [64]byte
 	if len(name) <= len(b) {

@@ -79,6 +79,7 @@ func h2ConfigFor(snap *Snapshot) h2.Config {
 	c.MaxWriteIdle = h.MaxWriteIdle
 	c.ServerTag = h.ServerTag
 	c.Parse = h.Parse
+	c.Inline = snap.H2Inline()
 	return c
 }
 
@@ -166,6 +167,7 @@ func (s *Server) ServeH2(w *h2.ResponseWriter, r *h2.Request) {
 	}
 	if rc.failedLog {
 		if snap.Core.Server.AuthDelayInvalidCreds {
+			w.Detach()
 			now := time.Now()
 			time.Sleep(now.Truncate(time.Second).Add(time.Second).Sub(now))
 		}
@@ -202,4 +204,13 @@ func (rc *Request) fillFromH2(r *h2.Request, w *h2.ResponseWriter) {
 		rc.fillConn(ci)
 	}
 	rc.Conn.Requests = r.Seq - 1
+}
+
+// leaveReader moves an HTTP/2 request that runs on its connection's reader
+// goroutine off it (h2.ResponseWriter.Detach) before a handler that may
+// wait; other requests are left alone.
+func (rc *Request) leaveReader() {
+	if x, ok := rc.w.(h2Writer); ok {
+		x.w.Detach()
+	}
 }

@@ -65,6 +65,20 @@ type Handler interface {
 	Serve(*Request) Result
 }
 
+// An HTTP/2 request may run on its connection's reader goroutine, saving
+// the hand-over to a worker (h2.Config.Inline), while it runs through
+// hooks and a handler that never wait for the network, a child process or
+// a timer, nor compute for long (the local file system is fine: lighttpd
+// waits for it in its only thread). A module declares it:
+type (
+	// InlineHooks is a module whose hooks are all such: a configuration
+	// whose modules all are lets HTTP/2 requests start on the reader.
+	InlineHooks interface{ InlineHooks() }
+	// InlineHandler is a handler that is such (mod_staticfile): before
+	// any other the request leaves the reader (h2.ResponseWriter.Detach).
+	InlineHandler interface{ InlineHandler() }
+)
+
 // Result tells the pipeline how to continue after a hook.
 type Result uint8
 

@@ -123,6 +123,9 @@ func (rc *Request) phases() Result {
 		}
 		return rc.Status(501)
 	}
+	if _, ok := rc.Handler.(InlineHandler); !ok {
+		rc.leaveReader()
+	}
 	return rc.Handler.Serve(rc)
 }
 

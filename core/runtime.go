@@ -26,7 +26,9 @@ type Snapshot struct {
 	stat    *statcache.Cache
 	statKey string
 
-	slots       int // per-request module slots reserved (Slot)
+	slots int // per-request module slots reserved (Slot)
+	// h2Inline: every module is InlineHooks (h2.Config.Inline).
+	h2Inline    bool
 	fileWatches []fileWatch
 	errorLogs   map[string]*slog.Logger // server.errorlog set in conditionals
 	errorSinks  []*logsink.Sink
@@ -70,6 +72,10 @@ func (s *Snapshot) Modules() []string {
 	return out
 }
 
+// H2Inline reports whether HTTP/2 streams may start on their connection's
+// reader goroutine: every loaded module is InlineHooks.
+func (s *Snapshot) H2Inline() bool { return s.h2Inline }
+
 // Module returns the loaded instance of a module, for tests and for modules
 // that cooperate (mod_status reading counters).
 func (s *Snapshot) Module(name string) (Module, bool) {
@@ -83,8 +89,12 @@ func (s *Snapshot) Module(name string) (Module, bool) {
 
 func (s *Snapshot) collectHooks() {
 	h := &s.hooks
+	s.h2Inline = true
 	for _, lm := range s.modules {
 		m := lm.m
+		if _, ok := m.(InlineHooks); !ok {
+			s.h2Inline = false
+		}
 		if x, ok := m.(ConnStartHook); ok {
 			h.connStart = append(h.connStart, x)
 		}

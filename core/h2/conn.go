@@ -102,8 +102,10 @@ type conn struct {
 	encBuf        bytes.Buffer
 	lit           []byte // literal fields of the head being encoded
 	intern        map[string]string
-	memo          fieldMemo // the encoder's indexed fields (fieldmemo.go)
-	recent        []*stream // early-closed streams still recognised
+	memo          fieldMemo     // the encoder's indexed fields (fieldmemo.go)
+	inlineQ       []*stream     // streams to run on the reader (inline.go)
+	loopEnd       chan struct{} // closed once a moved read loop finished the connection
+	recent        []*stream     // early-closed streams still recognised
 	sendq         []*stream
 	goaway        int    // 0 none, 1 first GOAWAY sent, 2 final GOAWAY sent
 	goawayID      uint32 // last stream id of the final GOAWAY
@@ -184,7 +186,12 @@ func (w ctrlWriter) Write(p []byte) (int, error) {
 // serve runs the reader side of the connection; the writer runs in its own
 // goroutine, handlers in theirs.
 func (c *conn) serve(opts *ConnOptions) {
-	defer c.finish()
+	moved := false
+	defer func() {
+		if !moved {
+			c.finish()
+		}
+	}()
 	c.mu.Lock()
 	if opts.Upgrade != nil {
 		c.upgraded = true
@@ -210,9 +217,19 @@ func (c *conn) serve(opts *ConnOptions) {
 	if err == nil && opts.Upgrade != nil {
 		c.startUpgraded(opts.Upgrade)
 	}
-	for err == nil {
-		err = c.readFrame()
+	if err == nil {
+		err = c.readLoop()
 	}
+	if moved = err == errReaderMoved; moved {
+		<-c.loopEnd // the goroutine reading last finished the connection
+		return
+	}
+	c.endReading(err)
+}
+
+// endReading answers the error that ended the reading: a connection error
+// with GOAWAY before the connection finishes.
+func (c *conn) endReading(err error) {
 	var ce connErr
 	if errors.As(err, &ce) {
 		c.mu.Lock()
@@ -935,7 +952,11 @@ func (c *conn) newStream(id uint32, end bool) error {
 // handler returns: the rapid-reset defence).
 func (c *conn) dispatch(s *stream) error {
 	if c.running < c.slots() {
-		c.launch(s)
+		if c.cfg.Inline && s.st == stateHalfClosedRemote && s.req.Body == nil {
+			c.launchInline(s)
+		} else {
+			c.launch(s)
+		}
 		return nil
 	}
 	s.inPending = true
@@ -956,9 +977,15 @@ func (c *conn) launch(s *stream) {
 	c.srv.run(s)
 }
 
-func (c *conn) runHandler(s *stream) {
+// runHandler runs s's handler; for a stream run inline it reports whether
+// the reader's role moved to another goroutine meanwhile.
+func (c *conn) runHandler(s *stream) (moved bool) {
+	inline := s.inline
 	defer c.handlers.Done()
 	defer func() {
+		// Read before handlerDone, which may free s.
+		moved = inline && !s.inline
+		s.inline = false
 		if v := recover(); v != nil {
 			if c.srv.OnPanic != nil {
 				c.srv.OnPanic(v)
@@ -973,6 +1000,7 @@ func (c *conn) runHandler(s *stream) {
 	}()
 	c.srv.Handler.ServeH2(&s.rw, &s.req)
 	s.rw.finish()
+	return
 }
 
 // handlerDone frees the handler's slot and starts a queued stream.

@@ -80,11 +80,19 @@ func FuzzFrames(f *testing.F) {
 	cfg := DefaultConfig()
 	cfg.MaxReadIdle, cfg.MaxWriteIdle, cfg.HeadTimeout, cfg.MaxKeepAliveIdle = time.Second, time.Second, time.Second, time.Second
 	srv.SetConfig(cfg)
+	// Half the inputs run their streams on the reader (Config.Inline).
+	inline := &Server{Handler: srv.Handler}
+	cfg.Inline = true
+	inline.SetConfig(cfg)
 	f.Fuzz(func(t *testing.T, data []byte) {
+		s := srv
+		if len(data)%2 == 1 {
+			s = inline
+		}
 		a, b := net.Pipe()
 		done := make(chan struct{})
 		go func() {
-			srv.ServeConn(b, ConnOptions{})
+			s.ServeConn(b, ConnOptions{})
 			close(done)
 		}()
 		go io.Copy(io.Discard, a)

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"io"
 	"net"
+	"os"
 	"strings"
 	"sync"
 	"testing"
@@ -26,6 +27,17 @@ func startEngine(t testing.TB, h Handler, adjust func(*Config)) *engine {
 	t.Helper()
 	cfg := DefaultConfig()
 	cfg.ServerTag = "test"
+	if os.Getenv("H2_INLINE") == "1" {
+		// Every stream starts on the reader and hands the reader on at
+		// once: the engine's tests then exercise the hand-over (their
+		// handlers wait without detaching, which inline handlers may not).
+		cfg.Inline = true
+		inner := h
+		h = HandlerFunc(func(w *ResponseWriter, r *Request) {
+			w.Detach()
+			inner.ServeH2(w, r)
+		})
+	}
 	if adjust != nil {
 		adjust(&cfg)
 	}
@@ -54,7 +66,13 @@ func startEngine(t testing.TB, h Handler, adjust func(*Config)) *engine {
 	t.Cleanup(func() {
 		ln.Close()
 		e.srv.Close()
-		e.wg.Wait()
+		done := make(chan struct{})
+		go func() { e.wg.Wait(); close(done) }()
+		select {
+		case <-done:
+		case <-time.After(10 * time.Second):
+			t.Error("a connection was still served 10 s after the engine closed")
+		}
 	})
 	return e
 }

@@ -36,7 +36,11 @@ type Config struct {
 	// its first frame (as core/h1 bounds a request head).
 	HeadTimeout time.Duration
 	ServerTag   string // server.tag; empty: no server header
-	Parse       h1.ParseOptions
+	// Inline runs the handler of a stream without a body on the
+	// connection's reader goroutine (inline.go): for handlers that call
+	// ResponseWriter.Detach before anything slow.
+	Inline bool
+	Parse  h1.ParseOptions
 }
 
 // DefaultConfig returns lighttpd 1.4.69's defaults.

@@ -36,6 +36,7 @@ type stream struct {
 
 	st          streamState
 	started     bool // the handler was launched
+	inline      bool // its handler runs on the reader, which it has not handed on
 	handlerDone bool
 	counted     bool // counted in conn.active
 
@@ -132,6 +133,7 @@ func (b *Body) Read(p []byte) (int, error) {
 			return 0, nil
 		}
 		s.waitingBody = true
+		s.detach()
 		s.cond.Wait()
 		s.waitingBody = false
 	}

@@ -644,6 +644,7 @@ func (c *conn) queueBody(s *stream, p []byte) error {
 		}
 		room := streamOutMax - (len(s.out) - s.ooff)
 		if room <= 0 {
+			s.detach()
 			s.cond.Wait()
 			continue
 		}
@@ -678,14 +679,17 @@ func (w *ResponseWriter) sendFile(f io.ReaderAt, off, n int64) error {
 		if err := s.werr(); err != nil {
 			return err
 		}
+		s.detach()
 		s.cond.Wait()
 	}
 	s.file = fileSeg{f: f, off: off, n: n}
 	c.enqueue(s)
 	for (s.file.n > 0 || s.file.inflight > 0) && !(s.reset && s.file.inflight == 0) && !c.dead {
+		s.detach()
 		s.cond.Wait()
 	}
 	for s.file.inflight > 0 {
+		s.detach()
 		s.cond.Wait()
 	}
 	err := s.file.err

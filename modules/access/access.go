@@ -85,3 +85,7 @@ func matchSuffix(list []string, path string, foldCase bool) bool {
 	}
 	return false
 }
+
+// InlineHooks marks the module for HTTP/2 requests on the reader
+// (core.InlineHooks): its hooks only match the URL.
+func (*Module) InlineHooks() {}

@@ -267,3 +267,7 @@ func (m *Module) RequestDone(rc *core.Request) {
 		rc.Logf("%v", err)
 	}
 }
+
+// InlineHooks marks the module for HTTP/2 requests on the reader
+// (core.InlineHooks): it formats a line into a buffer flushed once a second.
+func (*Module) InlineHooks() {}

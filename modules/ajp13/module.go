@@ -334,3 +334,8 @@ func (r *deadlineReader) Read(p []byte) (int, error) {
 	}
 	return r.c.Read(p)
 }
+
+// InlineHooks marks the module for HTTP/2 requests on the reader
+// (core.InlineHooks): its hook only matches (its handler runs off the
+// reader).
+func (*Module) InlineHooks() {}

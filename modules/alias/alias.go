@@ -95,3 +95,7 @@ func remap(aliases []core.KV, path, basedir string, fold bool) (string, string, 
 	}
 	return "", "", 0
 }
+
+// InlineHooks marks the module for HTTP/2 requests on the reader
+// (core.InlineHooks): its hook only maps the path.
+func (*Module) InlineHooks() {}

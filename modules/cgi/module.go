@@ -191,3 +191,8 @@ func (m *Module) SubrequestStart(rc *core.Request) core.Result {
 	rc.SetHandler("mod_cgi", &handler{m: m, conf: c, interp: interp})
 	return core.GoOn
 }
+
+// InlineHooks marks the module for HTTP/2 requests on the reader
+// (core.InlineHooks): its hook only matches (its handler runs off the
+// reader).
+func (*Module) InlineHooks() {}

@@ -533,3 +533,8 @@ func element(v core.Value, key string) (lighttpdconf.Value, bool) {
 	}
 	return lighttpdconf.Value{}, false
 }
+
+// InlineHooks marks the module for HTTP/2 requests on the reader
+// (core.InlineHooks): its hook only claims directories (its handler reads
+// them off the reader).
+func (*Module) InlineHooks() {}

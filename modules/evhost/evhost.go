@@ -86,3 +86,7 @@ func (m *Module) Docroot(rc *core.Request) core.Result {
 	rc.Phys.DocRoot = p
 	return core.GoOn
 }
+
+// InlineHooks marks the module for HTTP/2 requests on the reader
+// (core.InlineHooks): its hook only builds a document root and stats it.
+func (*Module) InlineHooks() {}

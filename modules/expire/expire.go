@@ -301,3 +301,7 @@ func lookup(es []entry, k string) (Rule, bool) {
 	}
 	return Rule{}, false
 }
+
+// InlineHooks marks the module for HTTP/2 requests on the reader
+// (core.InlineHooks): its hook only adds headers.
+func (*Module) InlineHooks() {}

@@ -278,3 +278,7 @@ func requestHeader(h *core.Headers, name string) string {
 	}
 	return v
 }
+
+// InlineHooks marks the module for HTTP/2 requests on the reader
+// (core.InlineHooks): its hooks only read headers and addresses.
+func (*Module) InlineHooks() {}

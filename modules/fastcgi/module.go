@@ -255,3 +255,8 @@ func (m *Module) check(rc *core.Request, uriPath bool) core.Result {
 
 // errNoProc means a host had no usable proc when the request was sent.
 var errNoProc = errors.New("no running process")
+
+// InlineHooks marks the module for HTTP/2 requests on the reader
+// (core.InlineHooks): its hooks only match and pick a host (its handler runs
+// off the reader).
+func (*Module) InlineHooks() {}

@@ -89,3 +89,7 @@ func joinSlash(dir, name string) string {
 	dir = strings.TrimSuffix(dir, "/")
 	return dir + "/" + strings.TrimPrefix(name, "/")
 }
+
+// InlineHooks marks the module for HTTP/2 requests on the reader
+// (core.InlineHooks): its hook only stats the candidate names.
+func (*Module) InlineHooks() {}

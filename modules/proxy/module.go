@@ -209,3 +209,8 @@ func (m *Module) URIClean(rc *core.Request) core.Result {
 	rc.SetHandler("mod_proxy", &handler{conf: c, ch: ch})
 	return core.GoOn
 }
+
+// InlineHooks marks the module for HTTP/2 requests on the reader
+// (core.InlineHooks): its hook only matches (its handler runs off the
+// reader).
+func (*Module) InlineHooks() {}

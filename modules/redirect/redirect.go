@@ -107,3 +107,7 @@ func SafeLocation(loc []byte) string {
 	}
 	return string(out)
 }
+
+// InlineHooks marks the module for HTTP/2 requests on the reader
+// (core.InlineHooks): its hook only matches and rewrites.
+func (*Module) InlineHooks() {}

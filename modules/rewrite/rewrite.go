@@ -249,3 +249,7 @@ func (m *Module) process(rc *core.Request, l *urlrules.List) core.Result {
 	}
 	return res
 }
+
+// InlineHooks marks the module for HTTP/2 requests on the reader
+// (core.InlineHooks): its hooks only match and rewrite.
+func (*Module) InlineHooks() {}

@@ -277,3 +277,8 @@ func (r *deadlineReader) Read(p []byte) (int, error) {
 	}
 	return r.c.Read(p)
 }
+
+// InlineHooks marks the module for HTTP/2 requests on the reader
+// (core.InlineHooks): its hooks only match and pick a host (its handler runs
+// off the reader).
+func (*Module) InlineHooks() {}

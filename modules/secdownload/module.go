@@ -81,3 +81,7 @@ func (m *Module) Physical(rc *core.Request) core.Result {
 	}
 	return core.GoOn
 }
+
+// InlineHooks marks the module for HTTP/2 requests on the reader
+// (core.InlineHooks): its hook only checks a hash and a time.
+func (*Module) InlineHooks() {}

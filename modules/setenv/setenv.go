@@ -218,3 +218,7 @@ func InsertResponseHeader(h *core.Headers, name, value string) {
 		}
 	}
 }
+
+// InlineHooks marks the module for HTTP/2 requests on the reader
+// (core.InlineHooks): its hooks only set headers and variables.
+func (*Module) InlineHooks() {}

@@ -127,3 +127,7 @@ func buildPath(serverRoot, host, docRoot string) string {
 	}
 	return vhostpath.WithSlash(p)
 }
+
+// InlineHooks marks the module for HTTP/2 requests on the reader
+// (core.InlineHooks): its hook only builds a document root and stats it.
+func (*Module) InlineHooks() {}

@@ -752,3 +752,7 @@ func (m *Module) addEnv(rc *core.Request, tc *core.TLSConn, c *conf) {
 		rc.Env.Set("SSL_CLIENT_CERT", v.pem)
 	}
 }
+
+// InlineHooks marks the module for HTTP/2 requests on the reader
+// (core.InlineHooks): its per-request hooks only fill variables.
+func (*Module) InlineHooks() {}

@@ -81,3 +81,11 @@ func refuse(c conf, pathInfo, path string) string {
 func (m *Module) Serve(rc *core.Request) core.Result {
 	return rc.SendFile(rc.Phys.Path)
 }
+
+// InlineHooks marks the module for HTTP/2 requests on the reader
+// (core.InlineHooks): its hook only claims files.
+func (*Module) InlineHooks() {}
+
+// InlineHandler: serving a file waits for nothing but the file system
+// (core.InlineHandler); HTTP/2 flow control is waited for off the reader.
+func (*Module) InlineHandler() {}

@@ -106,3 +106,8 @@ func pluginName(module string) string {
 	}
 	return strings.TrimPrefix(module, "mod_")
 }
+
+// InlineHooks marks the module for HTTP/2 requests on the reader
+// (core.InlineHooks): its hook only matches (its handler runs off the
+// reader).
+func (*Module) InlineHooks() {}

@@ -376,3 +376,8 @@ func (h *handler) run(rc *core.Request, client net.Conn, backend net.Conn) {
 	client.SetReadDeadline(time.Unix(1, 0))
 	wg.Wait()
 }
+
+// InlineHooks marks the module for HTTP/2 requests on the reader
+// (core.InlineHooks): its hook only matches (its handler runs off the
+// reader).
+func (*Module) InlineHooks() {}

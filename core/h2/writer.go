@@ -4,6 +4,7 @@ import (
 	"encoding/binary"
 	"io"
 	"runtime"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -201,7 +202,9 @@ func (c *conn) fillData(buf []byte, reads []fileRead) ([]byte, []fileRead) {
 			} else {
 				n = int(min(int64(n), s.file.n))
 				reads = append(reads, fileRead{s: s, at: len(buf), n: n, off: s.file.off})
-				buf = append(buf, make([]byte, n)...)
+				// Room for the read, not cleared: it is filled whole, or
+				// the batch is not sent (below).
+				buf = slices.Grow(buf, n)[:len(buf)+n]
 				s.file.off += int64(n)
 				s.file.n -= int64(n)
 				s.file.inflight++

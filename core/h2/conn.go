@@ -10,6 +10,7 @@ import (
 	"sort"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"time"
 
 	"github.com/golighty/golighty/core/bufpoison"
@@ -60,14 +61,19 @@ func (e connErr) Error() string { return "h2: connection error " + e.code.String
 type conn struct {
 	srv  *Server
 	nc   net.Conn
-	info h1.ConnInfo
-	br   *bufio.Reader
-	fr   *http2.Framer
-	dec  *hpack.Decoder
-	fp   fieldParser
-	cfg  *Config
-	opts h1.ParseOptions
-	rdl  time.Time
+	rawc syscall.RawConn // nc's descriptor when it is a plain socket (writer.go)
+	// The writer's raw write: its callback, bound once, and its state.
+	writeFn func(fd uintptr) bool
+	wp      []byte
+	werrno  syscall.Errno
+	info    h1.ConnInfo
+	br      *bufio.Reader
+	fr      *http2.Framer
+	dec     *hpack.Decoder
+	fp      fieldParser
+	cfg     *Config
+	opts    h1.ParseOptions
+	rdl     time.Time
 
 	// header block being assembled (reader goroutine only)
 	blk       []byte
@@ -152,6 +158,9 @@ func newConn(s *Server, nc net.Conn, opts *ConnOptions) *conn {
 		r = io.MultiReader(bytes.NewReader(bytes.Clone(opts.Buffered)), nc)
 	}
 	c.br = bufio.NewReaderSize(r, 32<<10)
+	if h1.IsRawSocket(nc) {
+		c.rawc, _ = nc.(syscall.Conn).SyscallConn()
+	}
 	c.fr = http2.NewFramer(nil, c.br)
 	c.fr.SetMaxReadFrameSize(maxFrameSize)
 	c.fr.SetReuseFrames()

@@ -30,3 +30,13 @@ func Writev(fd uintptr, iov []unix.Iovec) (int, syscall.Errno) {
 	r, _, e := unix.RawSyscall(unix.SYS_WRITEV, fd, uintptr(unsafe.Pointer(&iov[0])), uintptr(len(iov)))
 	return int(r), e
 }
+
+// PreadNowait is preadv2(2) with RWF_NOWAIT: it reads only what the page
+// cache holds (EAGAIN when the first byte is not there), so the call never
+// waits for a disk.
+func PreadNowait(fd uintptr, p []byte, off int64) (int, syscall.Errno) {
+	iov := unix.Iovec{Base: &p[0], Len: uint64(len(p))}
+	r, _, e := unix.RawSyscall6(unix.SYS_PREADV2, fd, uintptr(unsafe.Pointer(&iov)), 1,
+		uintptr(off), uintptr(off>>32), unix.RWF_NOWAIT)
+	return int(r), e
+}

@@ -34,3 +34,8 @@ func errnoOf(n int, err error) (int, syscall.Errno) {
 	}
 	return max(n, 0), 0
 }
+
+// PreadNowait is preadv2(2) with RWF_NOWAIT.
+func PreadNowait(fd uintptr, p []byte, off int64) (int, syscall.Errno) {
+	return errnoOf(unix.Preadv2(int(fd), [][]byte{p}, off, unix.RWF_NOWAIT))
+}

@@ -17,6 +17,7 @@ import (
 	"github.com/golighty/golighty/core/h1"
 	"golang.org/x/net/http2"
 	"golang.org/x/net/http2/hpack"
+	"golang.org/x/sys/unix"
 )
 
 const (
@@ -66,6 +67,7 @@ type conn struct {
 	writeFn func(fd uintptr) bool
 	wp      []byte
 	werrno  syscall.Errno
+	iov     []unix.Iovec // the writer's file reads (readFrames)
 	info    h1.ConnInfo
 	br      *bufio.Reader
 	fr      *http2.Framer

@@ -30,3 +30,41 @@ func TestReadAt(t *testing.T) {
 		t.Error("a read past the end succeeded")
 	}
 }
+
+// TestReadFrames: consecutive frames of one file region get their payloads
+// (one read into several buffers, or frame by frame for other readers),
+// the bytes between them (frame headers) stay, and a region past the end
+// fails.
+func TestReadFrames(t *testing.T) {
+	path, data := writeTemp(t, 200_000)
+	f, err := os.Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	c := &conn{}
+	for _, src := range []interface {
+		ReadAt([]byte, int64) (int, error)
+	}{f, bytes.NewReader(data)} {
+		s := &stream{file: fileSeg{f: src}}
+		buf := bytes.Repeat([]byte{0xAA}, 3*(9+16384))
+		var rs []fileRead
+		off := int64(50_000)
+		for i := 0; i < 3; i++ {
+			rs = append(rs, fileRead{s: s, at: i*(9+16384) + 9, n: 16384, off: off})
+			off += 16384
+		}
+		if err := c.readFrames(buf, rs); err != nil {
+			t.Fatalf("%T: %v", src, err)
+		}
+		for _, r := range rs {
+			if !bytes.Equal(buf[r.at:r.at+r.n], data[r.off:r.off+int64(r.n)]) || buf[r.at-1] != 0xAA {
+				t.Fatalf("%T: frame at %d wrong", src, r.at)
+			}
+		}
+		rs[2].off, rs[1].off, rs[0].off = 199_000, 199_000-16384, 199_000-2*16384
+		if err := c.readFrames(buf, rs); err == nil {
+			t.Errorf("%T: a region past the end was read", src)
+		}
+	}
+}

@@ -65,12 +65,17 @@ func (c *conn) writeLoop() {
 		c.mu.Unlock()
 
 		failed := false
-		for i := range reads {
-			r := &reads[i]
-			if err := readAt(r.s.file.f, buf[r.at:r.at+r.n], r.off); err != nil {
-				failed = true
-				r.err = err
+		for i := 0; i < len(reads); {
+			// Consecutive frames of one file are read together.
+			j := i + 1
+			for j < len(reads) && reads[j].s == reads[i].s && reads[j].off == reads[j-1].off+int64(reads[j-1].n) {
+				j++
 			}
+			if err := c.readFrames(buf, reads[i:j]); err != nil {
+				failed = true
+				reads[i].err = err
+			}
+			i = j
 		}
 		if len(reads) > 0 {
 			c.mu.Lock()
@@ -155,6 +160,33 @@ func (c *conn) writeRaw(fd uintptr) bool {
 		}
 	}
 	return true
+}
+
+// readFrames fills the payloads of consecutive DATA frames of one file
+// region (rs, in buf): one preadv2 for them all when the pages are cached,
+// else frame by frame.
+func (c *conn) readFrames(buf []byte, rs []fileRead) error {
+	if f, ok := rs[0].s.file.f.(*os.File); ok && len(rs) > 1 {
+		c.iov = c.iov[:0]
+		total := 0
+		for _, r := range rs {
+			v := unix.Iovec{Base: &buf[r.at]}
+			v.SetLen(r.n)
+			c.iov = append(c.iov, v)
+			total += r.n
+		}
+		n, e := rawsys.PreadvNowait(f.Fd(), c.iov, rs[0].off)
+		clear(c.iov)
+		if e == 0 && n == total {
+			return nil
+		}
+	}
+	for _, r := range rs {
+		if err := readAt(r.s.file.f, buf[r.at:r.at+r.n], r.off); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // readAt fills p from f at off: a file's cached pages with raw

@@ -40,3 +40,10 @@ func PreadNowait(fd uintptr, p []byte, off int64) (int, syscall.Errno) {
 		uintptr(off), uintptr(off>>32), unix.RWF_NOWAIT)
 	return int(r), e
 }
+
+// PreadvNowait is preadv2(2) with RWF_NOWAIT into several buffers.
+func PreadvNowait(fd uintptr, iov []unix.Iovec, off int64) (int, syscall.Errno) {
+	r, _, e := unix.RawSyscall6(unix.SYS_PREADV2, fd, uintptr(unsafe.Pointer(&iov[0])), uintptr(len(iov)),
+		uintptr(off), uintptr(off>>32), unix.RWF_NOWAIT)
+	return int(r), e
+}

@@ -39,3 +39,12 @@ func errnoOf(n int, err error) (int, syscall.Errno) {
 func PreadNowait(fd uintptr, p []byte, off int64) (int, syscall.Errno) {
 	return errnoOf(unix.Preadv2(int(fd), [][]byte{p}, off, unix.RWF_NOWAIT))
 }
+
+// PreadvNowait is preadv2(2) with RWF_NOWAIT into several buffers.
+func PreadvNowait(fd uintptr, iov []unix.Iovec, off int64) (int, syscall.Errno) {
+	bufs := make([][]byte, len(iov))
+	for i, v := range iov {
+		bufs[i] = unsafe.Slice(v.Base, v.Len)
+	}
+	return errnoOf(unix.Preadv2(int(fd), bufs, off, unix.RWF_NOWAIT))
+}

@@ -35,10 +35,9 @@ func Writev(fd uintptr, iov []unix.Iovec) (int, syscall.Errno) {
 // cache holds (EAGAIN when the first byte is not there), so the call never
 // waits for a disk.
 func PreadNowait(fd uintptr, p []byte, off int64) (int, syscall.Errno) {
-	iov := unix.Iovec{Base: &p[0], Len: uint64(len(p))}
-	r, _, e := unix.RawSyscall6(unix.SYS_PREADV2, fd, uintptr(unsafe.Pointer(&iov)), 1,
-		uintptr(off), uintptr(off>>32), unix.RWF_NOWAIT)
-	return int(r), e
+	iov := [1]unix.Iovec{{Base: &p[0]}}
+	iov[0].SetLen(len(p))
+	return PreadvNowait(fd, iov[:], off)
 }
 
 // PreadvNowait is preadv2(2) with RWF_NOWAIT into several buffers.

@@ -4,6 +4,8 @@ import (
 	"net"
 	"sync"
 	"sync/atomic"
+
+	"github.com/golighty/golighty/core/rawaccept"
 )
 
 // connLimiter caps open client connections across every listener
@@ -48,6 +50,8 @@ func (l *limitedListener) Accept() (net.Conn, error) {
 	// Keep the concrete connection type visible: the engine needs the
 	// socket's descriptor for sendfile(2).
 	switch cc := c.(type) {
+	case *rawaccept.Conn:
+		return &limitedRawConn{Conn: cc, slot: slot{lim: l.lim}}, nil
 	case *net.TCPConn:
 		return &limitedTCPConn{TCPConn: cc, slot: slot{lim: l.lim}}, nil
 	case *net.UnixConn:
@@ -80,6 +84,17 @@ type limitedConn struct {
 }
 
 func (c *limitedConn) Close() error {
+	err := c.Conn.Close()
+	c.slot.release()
+	return err
+}
+
+type limitedRawConn struct {
+	*rawaccept.Conn
+	slot slot
+}
+
+func (c *limitedRawConn) Close() error {
 	err := c.Conn.Close()
 	c.slot.release()
 	return err

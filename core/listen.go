@@ -12,6 +12,7 @@ import (
 	"sync"
 	"syscall"
 
+	"github.com/golighty/golighty/core/rawaccept"
 	"github.com/golighty/golighty/lighttpdconf"
 	"golang.org/x/sys/unix"
 )
@@ -267,14 +268,14 @@ func openListener(sp ListenSpec) (*Listener, error) {
 		if !ok {
 			return nil, fmt.Errorf("systemd socket %s is gone", sp.Address)
 		}
-		return &Listener{Spec: sp, Listener: l}, nil
+		return rawAccepting(sp, l)
 	case "fd":
 		f := os.NewFile(uintptr(sp.FD), "stdin")
 		ln, err := net.FileListener(f)
 		if err != nil {
 			return nil, fmt.Errorf("server.bind = \"/dev/stdin\": stdin is not a listening socket: %v", err)
 		}
-		return &Listener{Spec: sp, Listener: ln}, nil
+		return rawAccepting(sp, ln)
 	case "unix":
 		if err := removeStaleSocket(sp.Address); err != nil {
 			return nil, err
@@ -321,7 +322,24 @@ func openListener(sp ListenSpec) (*Listener, error) {
 			return nil, fmt.Errorf("chmod %s: %w", sp.Address, err)
 		}
 	}
-	return &Listener{Spec: sp, Listener: ln}, nil
+	return rawAccepting(sp, ln)
+}
+
+// rawAccepting makes the Listener of ln: a TCP socket's connections are
+// accepted and served by package rawaccept (no netpoller registration
+// unless they wait, no system call per connection beyond lighttpd's);
+// unix sockets keep net's.
+func rawAccepting(sp ListenSpec, ln net.Listener) (*Listener, error) {
+	tl, ok := ln.(*net.TCPListener)
+	if !ok {
+		return &Listener{Spec: sp, Listener: ln}, nil
+	}
+	rl, err := rawaccept.Wrap(tl)
+	if err != nil {
+		ln.Close()
+		return nil, fmt.Errorf("can't listen on socket: %s: %v", sp.Token, err)
+	}
+	return &Listener{Spec: sp, Listener: rl}, nil
 }
 
 // warnIPv6Sockets gives lighttpd's warnings about IPv6 sockets: one asked

@@ -13,9 +13,10 @@ import (
 	"golang.org/x/sys/unix"
 )
 
-// Idle connections are parked: a keep-alive connection (or a new one) that
-// has waited Config.IdleGrace for its next request with nothing buffered gives up
-// its goroutine, its conn (buffers, request state) and its stack, and waits
+// Idle connections are parked: a keep-alive connection that has waited
+// Config.IdleGrace for its next request with nothing buffered, or a new one
+// whose first request is not there yet (parksFirst), gives up its
+// goroutine, its conn (buffers, request state) and its stack, and waits
 // in an epoll set of the engine's own until bytes arrive; then a new
 // goroutine picks it up. Measured with 8,000 open connections, a waiting
 // goroutine with its conn costs about 8 KB (a 2-4 KiB stack, a 3 KiB conn,

@@ -6,6 +6,7 @@ import (
 	"io"
 	"net"
 	"runtime"
+	"sync/atomic"
 	"testing"
 	"time"
 )
@@ -37,6 +38,26 @@ func parkedCount(s *Server) int {
 		return 0
 	}
 	return p.parked()
+}
+
+// parkedTails is the number of deferred downloads waiting in the poller
+// (a new connection may be parked there before its request too).
+func parkedTails(s *Server) int {
+	s.idleMu.Lock()
+	p := s.idle
+	s.idleMu.Unlock()
+	if p == nil {
+		return 0
+	}
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	n := 0
+	for _, e := range p.conns.ents {
+		if e.pc != nil && e.pc.tail != nil {
+			n++
+		}
+	}
+	return n
 }
 
 // served is the number of connections with a goroutine (a conn) now.
@@ -237,5 +258,59 @@ func BenchmarkParkResume(b *testing.B) {
 	}
 	if parkedCount(s) == 0 && served(s) == 0 {
 		b.Fatal("connection gone")
+	}
+}
+
+// acceptCounter counts the offers of new connections (ConnAcceptor).
+type acceptCounter struct {
+	Handler
+	n atomic.Int32
+}
+
+func (a *acceptCounter) AcceptConn(*ConnInfo) bool { a.n.Add(1); return false }
+
+// TestNewConnectionParksAtOnce: a new connection whose request is not
+// there yet is parked at once, whatever the grace of idle keep-alive
+// waits, unless parking is off; it is offered to the ConnAcceptor once,
+// not again when it resumes; a keep-alive wait still keeps its goroutine
+// for the grace.
+func TestNewConnectionParksAtOnce(t *testing.T) {
+	for _, tc := range []struct {
+		name  string
+		grace time.Duration
+		parks bool
+	}{
+		{"grace longer than the test", 30 * time.Second, true},
+		{"parking off", -1, false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			cfg := testConfig()
+			cfg.IdleGrace = tc.grace
+			h := &acceptCounter{Handler: testHandler(testDocroot(t))}
+			s, addr := startServer(t, cfg, h)
+			c, br := dial(t, addr)
+			if tc.parks {
+				waitFor(t, "the new connection to park", func() bool { return parkedCount(s) == 1 && served(s) == 0 })
+			} else {
+				waitFor(t, "the new connection to be served", func() bool { return served(s) == 1 })
+				time.Sleep(50 * time.Millisecond)
+				if parkedCount(s) != 0 {
+					t.Fatal("parked with parking off")
+				}
+			}
+			for i := range 2 {
+				send(t, c, "GET /f.txt HTTP/1.1\r\nHost: a\r\n\r\n")
+				if r := read(t, br, false); r.status != 200 || string(r.body) != fileBody {
+					t.Fatalf("response %d: %d %q", i, r.status, r.body)
+				}
+			}
+			time.Sleep(50 * time.Millisecond)
+			if n, p := served(s), parkedCount(s); n != 1 || p != 0 {
+				t.Errorf("keep-alive wait: %d served, %d parked; want it in its goroutine", n, p)
+			}
+			if n := h.n.Load(); n != 1 {
+				t.Errorf("connection offered %d times, want once", n)
+			}
+		})
 	}
 }

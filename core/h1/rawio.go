@@ -39,6 +39,7 @@ type rawState struct {
 	readFn, writeFn func(fd uintptr) bool
 	moreFn          func(fd uintptr) bool // flushMore's send
 	shutFn          func(fd uintptr)      // closeWrite's shutdown
+	nowFn           func(fd uintptr)      // readNow's read
 	rp              []byte
 	n               int
 	errno           syscall.Errno
@@ -193,4 +194,45 @@ func (c *conn) closeWrite(cw interface{ CloseWrite() error }) error {
 
 func (c *conn) shutdownRaw(fd uintptr) {
 	c.raw.errno = rawsys.Shutdown(fd, unix.SHUT_WR)
+}
+
+// nowRead is what a read without waiting found.
+type nowRead int
+
+const (
+	readSome   nowRead = iota // bytes, appended to c.buf
+	nothingYet                // the socket has none for now
+	readEnd                   // the end of the stream or an error (a read reports it)
+)
+
+// readNow reads what the socket holds into c.buf[c.w:] without waiting.
+func (c *conn) readNow() nowRead {
+	rc := c.sock()
+	s := &c.raw
+	if s.nowFn == nil {
+		s.nowFn = c.readNowRaw
+	}
+	s.rp, s.n, s.errno = c.buf[c.w:], 0, 0
+	err := rc.Control(s.nowFn)
+	n, errno := s.n, s.errno
+	s.release()
+	switch {
+	case err != nil || errno != 0 && errno != unix.EAGAIN || errno == 0 && n == 0:
+		return readEnd
+	case errno == unix.EAGAIN:
+		return nothingYet
+	}
+	c.w += n
+	return readSome
+}
+
+func (c *conn) readNowRaw(fd uintptr) {
+	s := &c.raw
+	for {
+		n, e := rawsys.Read(fd, s.rp)
+		if e != unix.EINTR {
+			s.n, s.errno = n, e
+			return
+		}
+	}
 }

@@ -340,6 +340,9 @@ func TestStalledDownloadNoLeak(t *testing.T) {
 	cfg := testConfig()
 	cfg.MaxWriteIdle = 300 * time.Millisecond
 	s, addr := startServer(t, cfg, rangeHandler(root))
+	// The idle poller (started by the first connection parked, which may
+	// be a new one whose request is late) stays: start it before counting.
+	waitFor(t, "the idle poller", func() bool { return s.poller() != nil })
 	// netyield's pooled eventfds (one per download yielding at once) stay.
 	fds := func() int {
 		e, _ := os.ReadDir("/proc/self/fd")

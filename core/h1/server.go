@@ -547,7 +547,8 @@ func putConn(c *conn) {
 // wait for room for a deferred file (another goroutine owns it from then on).
 func (c *conn) serve() (handedOff bool) {
 	defer c.recoverPanic()
-	if ca, ok := c.srv.Handler.(ConnAcceptor); ok && ca.AcceptConn(&c.info) {
+	// A resumed connection was offered when it was accepted.
+	if ca, ok := c.srv.Handler.(ConnAcceptor); ok && !c.resumed && ca.AcceptConn(&c.info) {
 		c.rwc.Close()
 		return false
 	}
@@ -684,6 +685,20 @@ func (c *conn) readRequest() bool {
 		} else if c.readLimit.IsZero() && c.cfg.HeadTimeout > 0 {
 			c.readLimit = monoclock.Now().Add(c.cfg.HeadTimeout)
 		}
+		if c.parksFirst() {
+			switch c.readNow() {
+			case nothingYet:
+				if p := c.srv.poller(); p != nil && p.park(c, c.headDeadline(monoclock.Now())) {
+					c.parked = true
+					return false
+				}
+			case readSome:
+				if c.onSmall && c.w == len(c.buf) {
+					c.bigBuf()
+				}
+				continue
+			} // the end of the stream or an error: the read below reports it
+		}
 		c.setHeadDeadline()
 		n, err := c.read(c.buf[c.w:])
 		c.idle.Store(false)
@@ -714,12 +729,25 @@ func boolInt(b bool) int {
 	return 0
 }
 
-func (c *conn) setHeadDeadline() {
+// parksFirst reports whether c, a new connection, is parked (idle.go) at
+// once if its request is not there yet, rather than waiting in its
+// goroutine: lighttpd's event loop waits for it the same way, and a socket
+// that package rawaccept has not put in the netpoller need not enter it
+// (with a connection per request that saved 2 µs of the server's 25 per
+// request; with 64 clients, two thirds of the connections were accepted
+// before their request came).
+func (c *conn) parksFirst() bool {
+	return c.seq == 1 && c.w == 0 && !c.resumed && c.canPark && c.cfg.idleGrace() > 0 &&
+		c.srv.parking.Load() && !c.srv.closing.Load()
+}
+
+// headDeadline is when the wait for a request head ends: the idle limit
+// from now, or the head's own limit if that is sooner (zero: none).
+func (c *conn) headDeadline(now time.Time) time.Time {
 	idle := c.cfg.MaxReadIdle
 	if c.seq > 1 {
 		idle = c.kaIdle
 	}
-	now := monoclock.Now()
 	var d time.Time
 	if idle > 0 {
 		d = now.Add(idle)
@@ -727,6 +755,12 @@ func (c *conn) setHeadDeadline() {
 	if !c.readLimit.IsZero() && (d.IsZero() || c.readLimit.Before(d)) {
 		d = c.readLimit
 	}
+	return d
+}
+
+func (c *conn) setHeadDeadline() {
+	now := monoclock.Now()
+	d := c.headDeadline(now)
 	c.graceWait = false
 	resumed := c.resumed
 	c.resumed = false

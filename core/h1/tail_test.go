@@ -112,7 +112,7 @@ func TestDeferredFileParks(t *testing.T) {
 	base := runtime.NumGoroutine()
 	const n = 20
 	conns := stalledDownloads(t, addr, name, n)
-	waitFor(t, "every download to wait in the poller", func() bool { return parkedCount(s) == n })
+	waitFor(t, "every download to wait in the poller", func() bool { return parkedTails(s) == n })
 	// The workers that served the requests exit after a second idle.
 	waitFor(t, "the workers to go", func() bool { return runtime.NumGoroutine() <= base+2 })
 	if served(s) != n {
@@ -157,7 +157,7 @@ func TestDeferredFileEnds(t *testing.T) {
 			h := newTailHandler(root)
 			s, addr := startServer(t, cfg, h)
 			conns := stalledDownloads(t, addr, "huge.bin", 1)
-			waitFor(t, "the download to wait in the poller", func() bool { return parkedCount(s) == 1 })
+			waitFor(t, "the download to wait in the poller", func() bool { return parkedTails(s) == 1 })
 			start := time.Now()
 			switch how {
 			case "client gone":

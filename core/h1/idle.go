@@ -118,11 +118,30 @@ func (p *idlePoller) park(c *conn, deadline time.Time) bool {
 	if rc == nil {
 		return false
 	}
-	pc := &parkedConn{rwc: c.rwc, info: c.info, seq: c.seq - 1, kaIdle: c.kaIdle, wdl: c.wdl, deadline: deadline, armed: c.armed}
+	pc := parkedPool.Get().(*parkedConn)
+	pc.rwc, pc.info, pc.seq, pc.kaIdle, pc.wdl = c.rwc, c.info, c.seq-1, c.kaIdle, c.wdl
+	pc.deadline, pc.armed = deadline, c.armed
+	id, ok := p.register(pc)
+	if !ok {
+		putParked(pc)
+		return false
+	}
 	// One-shot: the event fires once, then the descriptor stays in the set
 	// disarmed until the next park re-arms it. An fd that is readable (or
-	// hung up) already reports at once.
-	return p.arm(pc, rc, opFor(pc.armed), unix.EPOLLIN|unix.EPOLLRDHUP)
+	// hung up) already reports at once. The registration goes through c's
+	// bound epollArm (c stays this goroutine's: the connection resumes in
+	// another conn), so a park allocates nothing.
+	a := &c.linger.epollArm
+	a.bind()
+	a.p, a.op, a.err = p, opFor(c.armed), nil // not pc's: the poller may have it once armed
+	a.ev = unix.EpollEvent{Events: unix.EPOLLIN | unix.EPOLLRDHUP | unix.EPOLLONESHOT, Fd: int32(id), Pad: int32(id >> 32)}
+	err := rc.Control(a.sockF)
+	a.p = nil
+	if err == nil && a.err == nil || !p.unregister(id) {
+		return true // armed; or stop took pc meanwhile and closed it
+	}
+	putParked(pc)
+	return false
 }
 
 // opFor is the epoll_ctl operation that arms a descriptor: it stays in the
@@ -348,6 +367,7 @@ func (p *idlePoller) end(pc *parkedConn) {
 		return
 	}
 	p.srv.closeParked(pc)
+	putParked(pc)
 }
 
 // parked is the number of connections parked now.

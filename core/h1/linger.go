@@ -181,8 +181,8 @@ func (c *conn) lingerRaw() lingerEnd {
 }
 
 // parkedPool recycles the parkedConns of lingering connections (one per
-// connection closed after a response) and of suspended handlers (one per
-// backend wait).
+// connection closed after a response), of idle ones (one per park) and of
+// suspended handlers (one per backend wait).
 var parkedPool = sync.Pool{New: func() any { return new(parkedConn) }}
 
 // putParked recycles pc, keeping its bound functions.

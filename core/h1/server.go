@@ -269,6 +269,8 @@ func (s *Server) resume(pc *parkedConn) {
 	c := attachConn(s, pc.rwc)
 	c.info = pc.info
 	c.seq, c.kaIdle, c.wdl, c.armed = pc.seq, pc.kaIdle, pc.wdl, pc.armed
+	// The poller took pc out of its table: no one else has it.
+	putParked(pc)
 	c.rdl = time.Unix(1, 0) // the grace deadline that expired is still set
 	// Bytes (or a hang-up) are waiting: read them before any grace limit
 	// can send the connection back (a read whose deadline has passed

@@ -139,3 +139,88 @@ func TestDropsPrivileges(t *testing.T) {
 	}
 	t.Fatal("no Uid line")
 }
+
+// TestSilentAndLateClients, side by side: of connections opened at once,
+// those that send their request late are served, those that send nothing
+// are closed at server.max-read-idle, and the server keeps no descriptor
+// of any of them afterwards (golighty accepts with raw accept4 and parks a
+// connection whose request is not there yet: the accounting of both).
+func TestSilentAndLateClients(t *testing.T) {
+	for _, name := range []string{"golighty", "lighttpd"} {
+		t.Run(name, func(t *testing.T) {
+			bin := golightyBin
+			if name == "lighttpd" {
+				bin = requirePeer(t, "lighttpd")
+			}
+			dir := t.TempDir()
+			os.WriteFile(filepath.Join(dir, "a.txt"), []byte("abc\n"), 0o644)
+			conf := fmt.Sprintf("server.document-root = %q\nserver.bind = \"127.0.0.1\"\nserver.port = @PORT@\n"+
+				"server.max-read-idle = 1\nserver.errorlog = %q\n", dir, filepath.Join(dir, "error.log"))
+			s := startServer(t, name, bin, dir, conf)
+			// Sockets only: a file the stat cache keeps open or the idle
+			// poller's epoll set (made at the first park) are not leaks.
+			fds := func() int {
+				dir := fmt.Sprintf("/proc/%d/fd", s.cmd.Process.Pid)
+				ents, err := os.ReadDir(dir)
+				if err != nil {
+					t.Skip("no /proc")
+				}
+				n := 0
+				for _, e := range ents {
+					if l, _ := os.Readlink(dir + "/" + e.Name()); strings.HasPrefix(l, "socket:") {
+						n++
+					}
+				}
+				return n
+			}
+			time.Sleep(100 * time.Millisecond) // the start-up probe's connection is gone
+			base := fds()
+			const n = 60
+			conns := make([]net.Conn, n)
+			for i := range conns {
+				c, err := net.Dial("tcp", s.addr)
+				if err != nil {
+					t.Fatal(err)
+				}
+				defer c.Close()
+				conns[i] = c
+			}
+			time.Sleep(200 * time.Millisecond)
+			if got := fds(); got < base+n {
+				t.Fatalf("%d sockets with %d connections open, %d before", got, n, base)
+			}
+			start := time.Now()
+			for i, c := range conns {
+				if i%2 == 0 {
+					continue // silent
+				}
+				if _, err := c.Write([]byte("GET /a.txt HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")); err != nil {
+					t.Fatal(err)
+				}
+			}
+			for i, c := range conns {
+				c.SetReadDeadline(time.Now().Add(10 * time.Second))
+				out, err := io.ReadAll(c)
+				c.Close() // the server's lingering close waits for this
+				switch {
+				case err != nil:
+					t.Fatalf("connection %d: %v after %q", i, err, out)
+				case i%2 == 1 && (!strings.HasPrefix(string(out), "HTTP/1.1 200 OK\r\n") || !strings.HasSuffix(string(out), "\r\n\r\nabc\n")):
+					t.Fatalf("late request %d: %q", i, out)
+				case i%2 == 0 && len(out) != 0:
+					t.Fatalf("silent connection %d was answered: %q", i, out)
+				}
+			}
+			if el := time.Since(start); el < 700*time.Millisecond || el > 5*time.Second {
+				t.Errorf("silent connections closed after %v, server.max-read-idle is 1 s", el)
+			}
+			deadline := time.Now().Add(3 * time.Second)
+			for fds() > base && time.Now().Before(deadline) {
+				time.Sleep(20 * time.Millisecond)
+			}
+			if got := fds(); got > base {
+				t.Errorf("%d sockets after every connection ended, %d before", got, base)
+			}
+		})
+	}
+}

@@ -85,6 +85,10 @@ type conn struct {
 	blkSelf   bool // HEADERS priority depends on its own stream
 	blkStart  time.Time
 	blkPrio   bool
+	// readAt is when the reader last got bytes after its buffer ran
+	// empty: the arrival of the frames read since (a request's start).
+	// One clock read per socket read, where each new stream took one.
+	readAt time.Time
 
 	flood     floodMeter
 	ended     atomic.Bool // the writer is done: reading ends
@@ -144,6 +148,7 @@ func newConn(s *Server, nc net.Conn, opts *ConnOptions) *conn {
 		intern:       make(map[string]string),
 		idleSince:    time.Now(),
 	}
+	c.readAt = c.idleSince // the bytes the engine before buffered
 	if opts.Info != nil {
 		c.info = *opts.Info
 	} else {
@@ -297,6 +302,7 @@ func (c *conn) readPreface() error {
 	if _, err := io.ReadFull(c.br, p[:]); err != nil {
 		return err
 	}
+	c.readAt = time.Now() // the first frames may have come with it
 	if string(p[:]) != clientPreface {
 		return connErr{http2.ErrCodeProtocol, "bad connection preface"}
 	}
@@ -327,8 +333,10 @@ func (c *conn) readFrame() error {
 			}
 			return err
 		}
+		c.readAt = time.Now()
 	}
-	if !c.frameBuffered() {
+	buffered := c.frameBuffered()
+	if !buffered {
 		d := time.Now().Add(c.cfg.MaxReadIdle)
 		if c.blkStream != 0 && c.blkStart.Add(c.cfg.HeadTimeout).Before(d) {
 			d = c.blkStart.Add(c.cfg.HeadTimeout)
@@ -338,6 +346,9 @@ func (c *conn) readFrame() error {
 	f, err := c.fr.ReadFrame()
 	if err != nil {
 		return c.frameError(err)
+	}
+	if !buffered {
+		c.readAt = time.Now() // the frame's rest came in a read of its own
 	}
 	return c.handleFrame(f)
 }
@@ -931,8 +942,8 @@ func (c *conn) newStream(id uint32, end bool) error {
 	}
 	s.sendWin = c.peerInitWin
 	s.recvWin = initialWindow
-	s.lastRecv = time.Now()
-	r.Arrived = s.lastRecv
+	s.lastRecv = c.readAt
+	r.Arrived = c.readAt
 	c.streams[id] = s
 	s.counted = true
 	c.active++

@@ -3,10 +3,12 @@ package h1
 import (
 	"bufio"
 	"context"
+	"errors"
 	"io"
 	"net"
 	"runtime"
 	"sync/atomic"
+	"syscall"
 	"testing"
 	"time"
 )
@@ -312,5 +314,41 @@ func TestNewConnectionParksAtOnce(t *testing.T) {
 				t.Errorf("connection offered %d times, want once", n)
 			}
 		})
+	}
+}
+
+// refusedConn is a raw socket whose connection start refused it (as
+// core's PROXY-header wrapper does): no descriptor, reads fail.
+type refusedConn struct{ net.Conn }
+
+var errRefusedStart = errors.New("refused at its start")
+
+func (refusedConn) RawSocket() {}
+func (refusedConn) SyscallConn() (syscall.RawConn, error) {
+	return nil, errRefusedStart
+}
+func (refusedConn) Read([]byte) (int, error) { return 0, errRefusedStart }
+
+// TestNewConnectionRefusedAtStart: a new connection that gives no
+// descriptor is closed as its read fails, without a panic.
+func TestNewConnectionRefusedAtStart(t *testing.T) {
+	var panics atomic.Int32
+	s, _ := startServer(t, testConfig(), testHandler(testDocroot(t)))
+	s.OnPanic = func(any) { panics.Add(1) }
+	waitFor(t, "the server to run", func() bool { return s.poller() != nil })
+	a, b := net.Pipe()
+	defer b.Close()
+	done := make(chan struct{})
+	go func() { s.ServeConn(refusedConn{a}); close(done) }()
+	select {
+	case <-done:
+	case <-time.After(5 * time.Second):
+		t.Fatal("the refused connection is still served")
+	}
+	if n := panics.Load(); n != 0 {
+		t.Fatalf("%d panics", n)
+	}
+	if n := s.OpenConns(); n != 0 {
+		t.Fatalf("OpenConns = %d", n)
 	}
 }

@@ -208,6 +208,9 @@ const (
 // readNow reads what the socket holds into c.buf[c.w:] without waiting.
 func (c *conn) readNow() nowRead {
 	rc := c.sock()
+	if rc == nil { // a connection start that refused it: the read reports that
+		return readEnd
+	}
 	s := &c.raw
 	if s.nowFn == nil {
 		s.nowFn = c.readNowRaw

@@ -60,7 +60,12 @@ type registration struct {
 func (c *Conn) RawSocket() {}
 
 // RemoteAddr is the client's address.
-func (c *Conn) RemoteAddr() net.Addr { return c.remote }
+func (c *Conn) RemoteAddr() net.Addr {
+	if c.remote == nil {
+		return nil // not a nil *net.TCPAddr in an interface
+	}
+	return c.remote
+}
 
 // LocalAddr is the connection's own address: the listener's, or on a
 // wildcard listener what getsockname(2) reports (asked for once).

@@ -130,6 +130,9 @@ func startServerOn(t testing.TB, name, bin, dir, conf string, port int) *server 
 			cmd.Process.Kill()
 			<-done
 		}
+		if name == "golighty" {
+			checkNoPanic(t, log.String(), dir)
+		}
 	})
 	deadline := time.Now().Add(10 * time.Second)
 	for time.Now().Before(deadline) {
@@ -199,4 +202,27 @@ func (s *server) raw(t *testing.T, req string, head bool) exchange {
 		ex.body, _ = io.ReadAll(resp.Body)
 	}
 	return ex
+}
+
+// checkNoPanic fails the test if golighty recovered from a panic while it
+// ran: the engine answers such a request with a 500 or closes the
+// connection, which a test comparing responses can take for the intended
+// outcome. It reads the server's output and the *.log files of its
+// directory (server.errorlog is usually there).
+func checkNoPanic(t testing.TB, output, dir string) {
+	t.Helper()
+	const mark = "panic serving request"
+	texts := []string{output}
+	logs, _ := filepath.Glob(filepath.Join(dir, "*.log"))
+	for _, l := range logs {
+		if b, err := os.ReadFile(l); err == nil {
+			texts = append(texts, string(b))
+		}
+	}
+	for _, text := range texts {
+		if i := strings.Index(text, mark); i >= 0 {
+			t.Errorf("golighty recovered from a panic: %.2000s", text[i:])
+			return
+		}
+	}
 }

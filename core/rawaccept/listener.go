@@ -64,7 +64,8 @@ func Wrap(ln *net.TCPListener) (*Listener, error) {
 		}
 		var derr error
 		if dup, derr = unix.FcntlInt(fd, unix.F_DUPFD_CLOEXEC, 0); derr != nil {
-			e = derr.(syscall.Errno)
+			e = unix.EBADF
+			errors.As(derr, &e)
 		}
 	}); err != nil {
 		return nil, err

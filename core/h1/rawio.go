@@ -229,13 +229,9 @@ func (c *conn) readNow() nowRead {
 	return readSome
 }
 
+// readNowRaw is rawRead once, with its EAGAIN kept (Control does not wait).
 func (c *conn) readNowRaw(fd uintptr) {
-	s := &c.raw
-	for {
-		n, e := rawsys.Read(fd, s.rp)
-		if e != unix.EINTR {
-			s.n, s.errno = n, e
-			return
-		}
+	if !c.rawRead(fd) {
+		c.raw.errno = unix.EAGAIN
 	}
 }

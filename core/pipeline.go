@@ -50,6 +50,7 @@ func (rc *Request) continuePhases(res Result) {
 }
 
 func (rc *Request) phases() Result {
+	rc.closeDeferred() // a backend the last pass used may be needed again
 	rc.resetConditions()
 	rc.Conf = rc.Snap.Core.Table.Resolve(rc)
 	rc.log = rc.Snap.loggerFor(rc.Conf.ErrorLog, rc.srvLog)

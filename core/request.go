@@ -118,6 +118,8 @@ type Request struct {
 	// lastStat is the last entry Stat returned: sendFile opens the file
 	// through it (statcache.OpenStat) instead of looking the path up again.
 	lastStat *statcache.Entry
+
+	closeLater []io.Closer // CloseAfterResponse
 }
 
 // ResponseWriter is what a transport (the HTTP/1.x engine, HTTP/2) gives
@@ -201,6 +203,7 @@ func (rc *Request) reset() {
 	clear(rc.slots)
 	rc.slots = rc.slots[:0]
 	rc.lastStat = nil
+	rc.closeDeferred() // none left on the normal paths (respondH1 hands them on)
 	rc.caps = rc.caps[:0]
 	rc.capIdx = rc.capIdx[:0]
 	rc.loops = 0

@@ -3,6 +3,7 @@ package core
 import (
 	"context"
 	"errors"
+	"io"
 	"log/slog"
 	"net"
 	"os"
@@ -347,8 +348,11 @@ func h1ConfigFor(snap *Snapshot) h1.Config {
 // h1Writer adapts the wire engine's writer to the core's ResponseWriter.
 type h1Writer struct{ w *h1.ResponseWriter }
 
+func (x h1Writer) DeferClose(c io.Closer) { x.w.DeferClose(c) }
+
 var (
 	_ fileDeferrer   = h1Writer{}
+	_ closeDeferrer  = h1Writer{}
 	_ h1.TailHandler = (*Server)(nil)
 )
 
@@ -427,6 +431,10 @@ func (s *Server) ServeH1(w *h1.ResponseWriter, r *h1.Request) {
 func (s *Server) respondH1(rc *Request, w *h1.ResponseWriter, r *h1.Request) {
 	snap := rc.Snap
 	rc.prepareResponse()
+	// No pass through the pipeline comes any more: what the handler
+	// closes after the response goes to the engine, which closes it after
+	// the flush or as soon as a write would wait.
+	rc.handCloses()
 	if rc.dropped {
 		w.Drop()
 		s.endH1(rc, w, r, nil, false)
@@ -505,6 +513,7 @@ func (s *Server) endH1(rc *Request, w *h1.ResponseWriter, r *h1.Request, err err
 // panicked ends a request whose serving (or ending) panicked with v; rc's
 // state is unknown, so it is not pooled again.
 func (s *Server) panicked(rc *Request, snap *Snapshot, w *h1.ResponseWriter, r *h1.Request, v any) {
+	rc.closeDeferred()
 	s.stats.inFlight.Add(-1)
 	defer snap.release()
 	if v == nil {

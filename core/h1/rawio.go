@@ -152,6 +152,7 @@ func (c *conn) rawWritev(fd uintptr) bool {
 		case unix.EINTR:
 			continue
 		case unix.EAGAIN:
+			c.closeDeferred() // the client may take long to make room
 			return false
 		default:
 			s.errno = e

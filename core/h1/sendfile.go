@@ -154,6 +154,7 @@ func (c *conn) sendfileStep(s uintptr) bool {
 		}
 		switch {
 		case e == unix.EAGAIN:
+			c.closeDeferred() // the client may take long to make room
 			return full()
 		case e == unix.EINTR:
 			continue
@@ -315,6 +316,7 @@ func (c *conn) rawSendMore(fd uintptr) bool {
 		r, _, e := unix.RawSyscall6(unix.SYS_SENDTO, fd, uintptr(unsafe.Pointer(&s.rp[0])), uintptr(len(s.rp)), unix.MSG_MORE|unix.MSG_NOSIGNAL, 0, 0)
 		switch {
 		case e == unix.EAGAIN:
+			c.closeDeferred() // the client may take long to make room
 			return false
 		case e == unix.EINTR:
 			continue

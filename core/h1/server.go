@@ -5,6 +5,7 @@ import (
 	"context"
 	"crypto/tls"
 	"errors"
+	"io"
 	"net"
 	"net/netip"
 	"os"
@@ -349,23 +350,24 @@ type conn struct {
 	opts       ParseOptions
 	info       ConnInfo
 
-	buf       []byte // read buffer: [0:bodyBase) current head, [r:w) unread bytes
-	need      int    // read buffer size the current Config requires
-	bigArr    *[minReadBuf]byte
-	small     [smallReadBuf]byte
-	r, w      int
-	bodyBase  int
-	wbuf      []byte          // output buffer, only held while a response is being written
-	wbufArr   *[wbufSize]byte // wbuf's pooled backing array
-	werr      error
-	seq       int
-	readLimit time.Time // total head deadline (zero: none)
-	rdl, wdl  time.Time // read and write deadlines last set on rwc
-	idle      atomic.Bool
-	bodyStop  atomic.Bool   // Body.Interrupt was called for the current request
-	sends     uint64        // writes to rwc so far (ResponseWriter.Discard)
-	kaIdle    time.Duration // keep-alive idle limit chosen for the last response
-	hijacked  *tunnelConn   // the handler took the connection over (Hijack)
+	buf        []byte // read buffer: [0:bodyBase) current head, [r:w) unread bytes
+	need       int    // read buffer size the current Config requires
+	bigArr     *[minReadBuf]byte
+	small      [smallReadBuf]byte
+	r, w       int
+	bodyBase   int
+	wbuf       []byte          // output buffer, only held while a response is being written
+	wbufArr    *[wbufSize]byte // wbuf's pooled backing array
+	werr       error
+	seq        int
+	readLimit  time.Time // total head deadline (zero: none)
+	rdl, wdl   time.Time // read and write deadlines last set on rwc
+	idle       atomic.Bool
+	bodyStop   atomic.Bool   // Body.Interrupt was called for the current request
+	sends      uint64        // writes to rwc so far (ResponseWriter.Discard)
+	kaIdle     time.Duration // keep-alive idle limit chosen for the last response
+	hijacked   *tunnelConn   // the handler took the connection over (Hijack)
+	closeLater []io.Closer   // closed once the response is out (ResponseWriter.DeferClose)
 
 	tailUntil time.Time // a deferred file waiting for room fails after this (zero: never)
 
@@ -530,6 +532,7 @@ func putConn(c *conn) {
 	c.werr = nil
 	c.handling = false
 	c.hijacked = nil
+	c.closeDeferred()
 	c.bodyStop.Store(false)
 	c.noKeepAlive = false
 	c.h2prior = false
@@ -560,6 +563,7 @@ func (c *conn) serve() (handedOff bool) {
 // recoverPanic answers a panic of the engine or a handler (deferred).
 func (c *conn) recoverPanic() {
 	if v := recover(); v != nil {
+		c.closeDeferred()
 		if c.srv.OnPanic != nil {
 			c.srv.OnPanic(v)
 		}
@@ -842,6 +846,10 @@ func (c *conn) handle() (keep, handedOff bool) {
 // in the poller (handedOff), a tunnel ends the connection, a deferred file
 // is sent, then the exchange completes (afterHandle).
 func (c *conn) afterServe() (keep, handedOff bool) {
+	if c.rw.susp.rc != nil || c.hijacked != nil || c.rw.tail.f != nil {
+		// What follows may wait long: nothing holds a backend meanwhile.
+		c.closeDeferred()
+	}
 	if c.rw.susp.rc != nil {
 		if c.suspend() {
 			return false, true
@@ -862,8 +870,25 @@ func (c *conn) afterServe() (keep, handedOff bool) {
 }
 
 // afterHandle completes the exchange once the response is out (its framing,
-// a flush) and reports whether to keep the connection.
+// a flush) and reports whether to keep the connection. The closes deferred
+// by the handler run last, before anything else (a pipelined request) can
+// ask the same backend for a connection.
 func (c *conn) afterHandle() bool {
+	keep := c.completeExchange()
+	c.closeDeferred()
+	return keep
+}
+
+// closeDeferred closes what ResponseWriter.DeferClose was given.
+func (c *conn) closeDeferred() {
+	for i, x := range c.closeLater {
+		x.Close()
+		c.closeLater[i] = nil
+	}
+	c.closeLater = c.closeLater[:0]
+}
+
+func (c *conn) completeExchange() bool {
 	if c.bodyStop.Swap(false) {
 		c.rdl = time.Unix(1, 0) // what Interrupt set on the socket
 	}

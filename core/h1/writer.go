@@ -22,28 +22,29 @@ type ResponseWriter struct {
 	c   *conn
 	req *Request
 
-	status                           int
-	hdr                              []byte // "Name: value\r\n" lines from the handler
-	connPos                          int    // offset in hdr of a handler Connection header, -1 if none
-	hasDate, hasServer, hasCL, hasTE bool
-
-	tag       string // server.tag of this response, when tagSet
-	tagSet    bool
-	wroteHead bool
-	dropped   bool   // Drop: no response at all, the connection closes
-	headAt    int    // offset of the head in c.wbuf
-	sendsAt   uint64 // c.sends when the head was buffered
-	keepAlive bool
-	chunked   bool // body is sent with chunked framing
-	noBody    bool // HEAD, 1xx, 204, 304: no body bytes on the wire
-	written   int64
-	headLen   int  // bytes of the serialised head (status line to empty line)
-	tunnel    bool // Hijack: no body framing
-	upgrade   bool // Hijack of a 101: "Connection: upgrade"
+	status  int
+	hdr     []byte // "Name: value\r\n" lines from the handler
+	connPos int    // offset in hdr of a handler Connection header, -1 if none
+	tag     string // server.tag of this response, when tagSet
+	headAt  int    // offset of the head in c.wbuf
+	sendsAt uint64 // c.sends when the head was buffered
+	written int64
+	headLen int // bytes of the serialised head (status line to empty line)
 
 	tail      fileSpan   // DeferFile: the body's end, sent after the handler
 	tailState any        // SetTailState (and the suspended handler's state)
 	susp      suspension // Suspend: the handler waits for its backend
+
+	// The flags sit together so that none adds padding (TestConnSizeClass).
+	hasDate, hasServer, hasCL, hasTE bool
+	tagSet                           bool
+	wroteHead                        bool
+	dropped                          bool // Drop: no response at all, the connection closes
+	keepAlive                        bool
+	chunked                          bool // body is sent with chunked framing
+	noBody                           bool // HEAD, 1xx, 204, 304: no body bytes on the wire
+	tunnel                           bool // Hijack: no body framing
+	upgrade                          bool // Hijack of a 101: "Connection: upgrade"
 }
 
 func (w *ResponseWriter) reset(r *Request) {
@@ -412,6 +413,22 @@ func (w *ResponseWriter) DeferFile(f *os.File, off, n int64) bool {
 	w.tail = fileSpan{f: f, off: off, n: n}
 	c.sends++
 	return true
+}
+
+// DeferClose has x closed once the response is out: after its flush, or
+// as soon as a write must wait for the client, or before the connection
+// waits for anything else (a deferred file, a suspension, a tunnel, the
+// next pipelined request). A backend that waits for its connection to
+// close (php-cgi reads until EOF after answering) then runs after the
+// client has its response, not in the middle of writing it, and a client
+// that reads slowly never holds it. On a connection the engine does not
+// write with raw system calls (TLS) x is closed now.
+func (w *ResponseWriter) DeferClose(x io.Closer) {
+	if w.c.sock() == nil {
+		x.Close()
+		return
+	}
+	w.c.closeLater = append(w.c.closeLater, x)
 }
 
 // TailHandler is a Handler whose responses may end with a file the engine

@@ -290,7 +290,7 @@ func (h *handler) response(rc *core.Request, proc *gw.Proc, resp *fcgi.Response,
 		if resp.StdinPending() {
 			rc.InterruptBody()
 		}
-		resp.Close()
+		resp.CloseAfter(rc)
 		// The handler lives as long as the request (through an
 		// X-Sendfile download): it must not keep the response alive.
 		h.resp, h.er = nil, gw.ErrReader{}

@@ -401,6 +401,15 @@ func (d *Dialer) discard(c *conn) {
 	}
 }
 
+// discardLater is discard with the socket's close left to l.
+func (d *Dialer) discardLater(c *conn, l LaterCloser) {
+	l.CloseAfterResponse(c.nc)
+	c.putReader()
+	if d.KeepConn {
+		<-d.slots
+	}
+}
+
 func (d *Dialer) network() string {
 	if d.Network != "" {
 		return d.Network
@@ -770,14 +779,28 @@ func (r *Response) StdinPending() bool {
 // waits for the goroutine copying Stdin, so nothing reads the caller's
 // Stdin once Close returned: a caller whose Stdin can block (a client
 // connection) must unblock it first when StdinPending says the copy runs.
-func (r *Response) Close() error {
+func (r *Response) Close() error { return r.CloseAfter(nil) }
+
+// LaterCloser closes a connection once the client has its response
+// (core.Request.CloseAfterResponse).
+type LaterCloser interface {
+	CloseAfterResponse(c io.Closer)
+}
+
+// CloseAfter is Close, except that a connection the backend finished
+// cleanly (END_REQUEST read, no Stdin copy running) and that is not kept
+// goes to l, which closes it later, instead of being closed now: php-cgi
+// waits for that close after answering, and its wake-up then does not
+// interrupt the server while it writes the response. l may be nil.
+func (r *Response) CloseAfter(l LaterCloser) error {
 	if r.closed {
 		return nil
 	}
 	r.closed = true
-	reuse := r.d.KeepConn && r.rr.err == io.EOF && len(r.pending) == 0 && (r.c.br == nil || r.c.br.Buffered() == 0)
+	done := r.rr.err == io.EOF
+	reuse := r.d.KeepConn && done && len(r.pending) == 0 && (r.c.br == nil || r.c.br.Buffered() == 0)
 	if r.stop != nil && !r.stop() {
-		reuse = false // the context already closed the connection
+		reuse, done = false, false // the context already closed the connection
 	}
 	if reuse && r.in != nil {
 		select {
@@ -787,7 +810,11 @@ func (r *Response) Close() error {
 			reuse = false
 		}
 	}
-	r.d.release(r.c, reuse)
+	if !reuse && done && r.in == nil && l != nil {
+		r.d.discardLater(r.c, l)
+	} else {
+		r.d.release(r.c, reuse)
+	}
 	if r.in != nil {
 		<-r.in.done // the released connection is closed unless the copy ended
 	}

@@ -229,8 +229,8 @@ func (c *Cache) open(stale *Entry) (*Handle, error) {
 		}
 	}
 	sf.refs.Store(2) // the cache and the Handle
-	if v, ok := c.m.Load(e.Path); ok {
-		if cur := v.(*Entry); cur != stale && cur.file != nil && cur.sameAs(&st) && cur.file.acquire() {
+	if cur, ok := c.m.Load(e.Path); ok {
+		if cur != stale && cur.file != nil && cur.sameAs(&st) && cur.file.acquire() {
 			// A concurrent Open published the same file first: use it.
 			f.Close()
 			c.content.Add(-int64(len(e.content)))

@@ -35,6 +35,7 @@ import (
 
 	"github.com/golighty/golighty/core/httpfile"
 	"github.com/golighty/golighty/core/monoclock"
+	"github.com/puzpuzpuz/xsync/v4"
 	"golang.org/x/sys/unix"
 )
 
@@ -94,7 +95,7 @@ type Config struct {
 
 // Cache is a stat cache. The zero value is not usable; call New.
 //
-// Lookups are lock-free (sync.Map) and a hit writes no shared memory; once
+// Lookups are lock-free (xsync.Map) and a hit writes no shared memory; once
 // per second per path a re-stat stores a new stamp. MaxEntries is a soft
 // bound: concurrent inserts may overshoot it briefly before eviction.
 type Cache struct {
@@ -106,7 +107,7 @@ type Cache struct {
 
 	content atomic.Int64 // bytes of small files held by cached entries
 
-	m         sync.Map // string -> *Entry
+	m         *xsync.Map[string, *Entry]
 	count     atomic.Int64
 	lastSweep atomic.Int64
 	sweeping  sync.Mutex
@@ -114,7 +115,7 @@ type Cache struct {
 
 // New returns a Cache.
 func New(cfg Config) *Cache {
-	c := &Cache{engine: cfg.Engine, smallMax: cfg.SmallFileMax, now: cfg.Now}
+	c := &Cache{engine: cfg.Engine, smallMax: cfg.SmallFileMax, now: cfg.Now, m: xsync.NewMap[string, *Entry]()}
 	if c.now == nil {
 		c.now = monoclock.Seconds // stamps are only compared with each other
 	}
@@ -282,8 +283,7 @@ func (c *Cache) Stat(path string) (*Entry, error) {
 	k, slash := key(path)
 	now := c.now()
 	if c.engine == EngineSimple {
-		if v, ok := c.m.Load(k); ok && v.(*Entry).stamp.Load() == now {
-			e := v.(*Entry)
+		if e, ok := c.m.Load(k); ok && e.stamp.Load() == now {
 			if slash && !e.IsDir() {
 				return nil, &fs.PathError{Op: "stat", Path: path, Err: ErrNotDir}
 			}
@@ -324,9 +324,9 @@ func statPath(path string, st *syscall.Stat_t) error {
 // entry; a path new to a full cache gets one that is not stored (admits).
 func (c *Cache) refresh(k string, st *syscall.Stat_t, now int64) *Entry {
 	c.maybeSweep(now)
-	v, cached := c.m.Load(k)
+	old, cached := c.m.Load(k)
 	if cached {
-		if old := v.(*Entry); old.sameAs(st) {
+		if old.sameAs(st) {
 			old.stamp.Store(now)
 			return old
 		}
@@ -359,8 +359,8 @@ func (c *Cache) admits(k string) bool {
 // store publishes e under k. Whoever removes an entry from the map drops
 // its descriptor reference, so each entry is dropped exactly once.
 func (c *Cache) store(k string, e *Entry, now int64) {
-	if prev, loaded := c.m.Swap(k, e); loaded {
-		c.drop(prev.(*Entry))
+	if prev, loaded := c.m.LoadAndStore(k, e); loaded {
+		c.drop(prev)
 		return
 	}
 	if c.count.Add(1) > c.maxEntries {
@@ -403,9 +403,9 @@ func (c *Cache) evict(now int64) {
 }
 
 func (c *Cache) deleteIf(pred func(*Entry) bool) {
-	c.m.Range(func(k, v any) bool {
-		if e := v.(*Entry); pred(e) {
-			c.remove(k.(string), e)
+	c.m.Range(func(k string, e *Entry) bool {
+		if pred(e) {
+			c.remove(k, e)
 		}
 		return true
 	})
@@ -415,12 +415,19 @@ func (c *Cache) deleteIf(pred func(*Entry) bool) {
 func (c *Cache) remove(k string, e *Entry) {
 	if e == nil {
 		if v, ok := c.m.LoadAndDelete(k); ok {
-			c.drop(v.(*Entry))
+			c.drop(v)
 			c.count.Add(-1)
 		}
 		return
 	}
-	if c.m.CompareAndDelete(k, e) {
+	deleted := false
+	c.m.Compute(k, func(cur *Entry, loaded bool) (*Entry, xsync.ComputeOp) {
+		if deleted = loaded && cur == e; deleted {
+			return nil, xsync.DeleteOp
+		}
+		return cur, xsync.CancelOp
+	})
+	if deleted {
 		c.drop(e)
 		c.count.Add(-1)
 	}
@@ -438,8 +445,8 @@ func (c *Cache) Len() int { return int(c.count.Load()) }
 // Close drops every entry; descriptors close once the last Handle using
 // them is released. The Cache stays usable.
 func (c *Cache) Close() {
-	c.m.Range(func(k, _ any) bool {
-		c.remove(k.(string), nil)
+	c.m.Range(func(k string, _ *Entry) bool {
+		c.remove(k, nil)
 		return true
 	})
 }
@@ -523,9 +530,9 @@ func (c *Cache) InvalidateTree(dir string) {
 	if k == "/" {
 		prefix = k
 	}
-	c.m.Range(func(p, v any) bool {
-		if strings.HasPrefix(p.(string), prefix) {
-			c.remove(p.(string), v.(*Entry))
+	c.m.Range(func(p string, e *Entry) bool {
+		if strings.HasPrefix(p, prefix) {
+			c.remove(p, e)
 		}
 		return true
 	})

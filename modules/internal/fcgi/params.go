@@ -2,6 +2,7 @@ package fcgi
 
 import (
 	"encoding/binary"
+	"slices"
 	"sync"
 )
 
@@ -45,20 +46,32 @@ func (p *Params) Len() int { return len(p.buf) }
 
 // Add appends one pair. Lengths below 128 take one byte, longer ones four
 // bytes with the top bit set (FastCGI 1.0 §3.4).
-func (p *Params) Add(name, value string) {
-	p.buf = appendLen(p.buf, len(name))
-	p.buf = appendLen(p.buf, len(value))
-	p.buf = append(p.buf, name...)
-	p.buf = append(p.buf, value...)
-}
+func (p *Params) Add(name, value string) { addPair(p, name, value) }
 
 // AddBytes is Add for byte-slice values (header values read from a request
 // buffer), avoiding a string conversion.
-func (p *Params) AddBytes(name string, value []byte) {
-	p.buf = appendLen(p.buf, len(name))
-	p.buf = appendLen(p.buf, len(value))
-	p.buf = append(p.buf, name...)
-	p.buf = append(p.buf, value...)
+func (p *Params) AddBytes(name string, value []byte) { addPair(p, name, value) }
+
+// addPair makes room for the pair once and copies it in: a request adds
+// thirty or so, and four appends each (a capacity check and a call apiece)
+// were most of the CGI environment's own time.
+func addPair[V string | []byte](p *Params, name string, value V) {
+	if len(name) >= 128 || len(value) >= 128 {
+		p.buf = appendLen(p.buf, len(name))
+		p.buf = appendLen(p.buf, len(value))
+		p.buf = append(p.buf, name...)
+		p.buf = append(p.buf, value...)
+		return
+	}
+	n := len(p.buf)
+	end := n + 2 + len(name) + len(value)
+	if end > cap(p.buf) {
+		p.buf = slices.Grow(p.buf, end-n)
+	}
+	b := p.buf[n:end]
+	b[0], b[1] = byte(len(name)), byte(len(value))
+	copy(b[2+copy(b[2:], name):], value)
+	p.buf = p.buf[:end]
 }
 
 func appendLen(b []byte, n int) []byte {

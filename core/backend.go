@@ -151,9 +151,10 @@ func (rc *Request) BackendHeaders(br *bufio.Reader, o *BackendOpts) (BackendHead
 			continue
 		}
 		n, in := internName(name)
+		f := fieldOf(n, in)
 		if o.Authorizer && (resp.Status == 0 || resp.Status == 200) {
 			switch {
-			case strings.EqualFold(n, "Status"):
+			case f == fieldStatus:
 				st, ok := statusValue(value)
 				if !ok {
 					return fail("invalid Status: %q", truncate(value))
@@ -165,7 +166,7 @@ func (rc *Request) BackendHeaders(br *bufio.Reader, o *BackendOpts) (BackendHead
 			continue
 		}
 		switch {
-		case strings.EqualFold(n, "Status") && o.Kind != BackendProxy:
+		case f == fieldStatus && o.Kind != BackendProxy:
 			st, ok := statusValue(value)
 			if !ok {
 				return fail("invalid Status: %q", truncate(value))
@@ -173,9 +174,9 @@ func (rc *Request) BackendHeaders(br *bufio.Reader, o *BackendOpts) (BackendHead
 			resp.Status = st
 			bh.StatusSet = true
 			continue
-		case strings.EqualFold(n, "Upgrade") && o.Kind != BackendProxy && o.Kind != BackendCGI:
+		case f == fieldUpgrade && o.Kind != BackendProxy && o.Kind != BackendCGI:
 			continue
-		case strings.EqualFold(n, "Connection"):
+		case f == fieldConnection:
 			if o.Kind == BackendProxy {
 				if h1.HasToken(value, "close") {
 					bh.Close = true
@@ -185,11 +186,11 @@ func (rc *Request) BackendHeaders(br *bufio.Reader, o *BackendOpts) (BackendHead
 			if h1.HasToken(value, "close") {
 				rc.KeepAlive = false
 			}
-		case strings.EqualFold(n, "Content-Type"):
+		case f == fieldContentType:
 			if bytes.HasPrefix(value, []byte("application/javascript")) {
 				value = append([]byte("text/"), value[len("application/"):]...)
 			}
-		case strings.EqualFold(n, "Content-Length"):
+		case f == fieldContentLength:
 			// The first one counts, as in lighttpd; an unparsable one
 			// leaves the body to end with the connection and is not
 			// forwarded (lighttpd forwards it and "hopes for the best").
@@ -203,24 +204,24 @@ func (rc *Request) BackendHeaders(br *bufio.Reader, o *BackendOpts) (BackendHead
 				continue
 			}
 			bh.ContentLength = cl
-		case strings.EqualFold(n, "Transfer-Encoding"):
+		case f == fieldTransferEncoding:
 			bh.Chunked = true
 			bh.ContentLength = -1
 			resp.Header.Del("Content-Length")
 			continue
-		case strings.EqualFold(n, "HTTP2-Settings"):
+		case f == fieldHTTP2Settings:
 			continue
-		case strings.EqualFold(n, "X-Sendfile"), strings.EqualFold(n, "X-send-response-body"):
+		case f == fieldXSendfile, f == fieldXSendResponseBody:
 			if xsf == "" {
 				xsf = string(value)
 			}
 			continue
-		case strings.EqualFold(n, "X-LIGHTTPD-send-file"):
+		case f == fieldXLighttpdSendFile:
 			if xsf == "" && o.Kind == BackendFastCGI {
 				xsf = string(value)
 			}
 			continue
-		case strings.EqualFold(n, "X-Sendfile2"):
+		case f == fieldXSendfile2:
 			// Never forwarded, unlike lighttpd with x-sendfile disabled: a
 			// handoff header must not leak a path to the client.
 			if o.Kind == BackendFastCGI && xsf2 == "" {

@@ -1,6 +1,10 @@
 package core
 
-import "sync/atomic"
+import (
+	"sync/atomic"
+
+	"github.com/golighty/golighty/core/ascii"
+)
 
 // Backend response headers repeat from one response to the next: PHP sends
 // "X-Powered-By: PHP/8.2.x" and "Content-type: text/html; charset=UTF-8"
@@ -11,14 +15,92 @@ import "sync/atomic"
 type internedName struct {
 	name      string
 	keepValue bool
+	field     backendField
 	last      atomic.Pointer[string] // the last value (keepValue only)
+}
+
+// backendField names the backend response headers BackendHeaders treats
+// apart from the rest: a common name carries its field from the table, any
+// other spelling is matched once per header by its length first (a chain of
+// eleven case-insensitive compares per header was a third of the parse).
+type backendField uint8
+
+const (
+	fieldOther backendField = iota
+	fieldStatus
+	fieldUpgrade
+	fieldConnection
+	fieldContentType
+	fieldContentLength
+	fieldTransferEncoding
+	fieldHTTP2Settings
+	fieldXSendfile
+	fieldXSendResponseBody
+	fieldXLighttpdSendFile
+	fieldXSendfile2
+)
+
+// fieldOf is the field of the header named n (in: its table entry, or nil).
+func fieldOf(n string, in *internedName) backendField {
+	if in != nil {
+		return in.field
+	}
+	return classifyField(n)
+}
+
+func classifyField(n string) backendField {
+	is := func(s string) bool { return ascii.EqualFold(n, s) }
+	switch len(n) {
+	case 6:
+		if is("Status") {
+			return fieldStatus
+		}
+	case 7:
+		if is("Upgrade") {
+			return fieldUpgrade
+		}
+	case 10:
+		switch {
+		case is("Connection"):
+			return fieldConnection
+		case is("X-Sendfile"):
+			return fieldXSendfile
+		}
+	case 11:
+		if is("X-Sendfile2") {
+			return fieldXSendfile2
+		}
+	case 12:
+		if is("Content-Type") {
+			return fieldContentType
+		}
+	case 14:
+		switch {
+		case is("Content-Length"):
+			return fieldContentLength
+		case is("HTTP2-Settings"):
+			return fieldHTTP2Settings
+		}
+	case 17:
+		if is("Transfer-Encoding") {
+			return fieldTransferEncoding
+		}
+	case 20:
+		switch {
+		case is("X-send-response-body"):
+			return fieldXSendResponseBody
+		case is("X-LIGHTTPD-send-file"):
+			return fieldXLighttpdSendFile
+		}
+	}
+	return fieldOther
 }
 
 var internedNames = func() map[string]*internedName {
 	m := make(map[string]*internedName)
 	add := func(keepValue bool, names ...string) {
 		for _, n := range names {
-			m[n] = &internedName{name: n, keepValue: keepValue}
+			m[n] = &internedName{name: n, keepValue: keepValue, field: classifyField(n)}
 		}
 	}
 	add(true, "Content-Type", "Content-type", "X-Powered-By", "Cache-Control", "Expires",

@@ -1,6 +1,7 @@
 package core
 
 import (
+	"strings"
 	"testing"
 	"unsafe"
 )
@@ -45,6 +46,42 @@ func TestInternHeader(t *testing.T) {
 		}
 		if n != tc.name || v != tc.value {
 			t.Errorf("%s: %s gave %q: %q", tc.name, tc.value, n, v)
+		}
+	}
+}
+
+// TestClassifyField: every spelling of the headers BackendHeaders treats
+// apart maps to its field, through the table or without it, and names of
+// the same lengths do not.
+func TestClassifyField(t *testing.T) {
+	want := map[string]backendField{
+		"Status": fieldStatus, "Upgrade": fieldUpgrade, "Connection": fieldConnection,
+		"Content-Type": fieldContentType, "Content-Length": fieldContentLength,
+		"Transfer-Encoding": fieldTransferEncoding, "HTTP2-Settings": fieldHTTP2Settings,
+		"X-Sendfile": fieldXSendfile, "X-send-response-body": fieldXSendResponseBody,
+		"X-LIGHTTPD-send-file": fieldXLighttpdSendFile, "X-Sendfile2": fieldXSendfile2,
+	}
+	for name, f := range want {
+		for _, n := range []string{name, strings.ToLower(name), strings.ToUpper(name)} {
+			if got := fieldOf(internName([]byte(n))); got != f {
+				t.Errorf("%q: field %d, want %d", n, got, f)
+			}
+		}
+		// Same length, one byte off: not the field.
+		other := name[:len(name)-1] + "_"
+		if got := fieldOf(internName([]byte(other))); got != fieldOther {
+			t.Errorf("%q: field %d, want none", other, got)
+		}
+	}
+	for n, in := range internedNames {
+		f := fieldOther
+		for name, wf := range want {
+			if strings.EqualFold(n, name) {
+				f = wf
+			}
+		}
+		if in.field != f {
+			t.Errorf("table entry %q: field %d, want %d", n, in.field, f)
 		}
 	}
 }

@@ -65,6 +65,17 @@ type Handler interface {
 	Serve(*Request) Result
 }
 
+// HandlerReleaser is a Handler made for one request and reused by its
+// module (a pool): ReleaseHandler runs when the request that ended with it
+// as its handler is reset, after its response and its request-done hooks,
+// and nothing of the request refers to it afterwards. A request that
+// panicked keeps its handler (its state is unknown), as does a handler
+// replaced before the request ended.
+type HandlerReleaser interface {
+	Handler
+	ReleaseHandler()
+}
+
 // An HTTP/2 request may run on its connection's reader goroutine, saving
 // the hand-over to a worker (h2.Config.Inline), while it runs through
 // hooks and a handler that never wait for the network, a child process or

@@ -194,6 +194,9 @@ func (rc *Request) reset() {
 	rc.PathInfo = ""
 	rc.Env.Reset()
 	rc.Conf = CoreConf{}
+	if h, ok := rc.Handler.(HandlerReleaser); ok {
+		h.ReleaseHandler()
+	}
 	rc.Handler, rc.HandlerName = nil, ""
 	rc.Resp.reset()
 	rc.ErrorStatus = 0

@@ -64,9 +64,13 @@ func (c *conn) suspend() bool {
 	if p == nil {
 		return false
 	}
-	s := &c.rw.susp
+	// Read before the registration: its lock orders these reads before
+	// the resuming goroutine's use of c (a read after it, while the
+	// epoll_ctl below runs, was ordered only by the kernel's wake-up,
+	// which the race detector cannot see).
+	sock, until := c.rw.susp.rc, c.rw.susp.until
 	pc := parkedPool.Get().(*parkedConn)
-	pc.susp, pc.deadline = c, s.until
+	pc.susp, pc.deadline = c, until
 	id, ok := p.register(pc)
 	if !ok {
 		putParked(pc)
@@ -75,7 +79,7 @@ func (c *conn) suspend() bool {
 	a := armPool.Get().(*epollArm)
 	a.p, a.op, a.err = p, unix.EPOLL_CTL_ADD, nil
 	a.ev = unix.EpollEvent{Events: unix.EPOLLIN | unix.EPOLLRDHUP | unix.EPOLLONESHOT, Fd: int32(id), Pad: int32(id >> 32)}
-	err := s.rc.Control(a.sockF)
+	err := sock.Control(a.sockF)
 	if err == nil {
 		err = a.err
 	}

@@ -249,7 +249,9 @@ func (m *Module) check(rc *core.Request, uriPath bool) core.Result {
 			}
 		}
 	}
-	rc.SetHandler("mod_fastcgi", &handler{m: m, conf: c, ext: ext, host: host, si: si})
+	h := handlers.Get().(*handler)
+	h.m, h.conf, h.ext, h.host, h.si = m, c, ext, host, si
+	rc.SetHandler("mod_fastcgi", h)
 	return core.GoOn
 }
 

@@ -204,12 +204,23 @@ func (c *conn) close() {
 // the Response. Cancelling ctx closes the connection promptly; pending
 // reads then fail with ctx's error.
 func (d *Dialer) Do(ctx context.Context, req *Request) (*Response, error) {
+	resp := new(Response)
+	if err := d.DoInto(ctx, req, resp); err != nil {
+		return nil, err
+	}
+	return resp, nil
+}
+
+// DoInto is Do with the Response made in resp, for a caller that keeps one
+// in its request handler: the Response it held there before must be closed
+// (resp is overwritten).
+func (d *Dialer) DoInto(ctx context.Context, req *Request, resp *Response) error {
 	role := req.Role
 	if role == 0 {
 		role = RoleResponder
 	}
 	if req.Stdin == nil && req.ContentLength > 0 {
-		return nil, fmt.Errorf("fcgi: ContentLength %d without Stdin", req.ContentLength)
+		return fmt.Errorf("fcgi: ContentLength %d without Stdin", req.ContentLength)
 	}
 	wbp := writeBufPool.Get().(*[]byte)
 	defer func() {
@@ -230,7 +241,7 @@ func (d *Dialer) Do(ctx context.Context, req *Request) (*Response, error) {
 		start := len(w)
 		w = append(w, make([]byte, headerLen+int(n))...)
 		if _, err := io.ReadFull(req.Stdin, w[start+headerLen:]); err != nil {
-			return nil, fmt.Errorf("fcgi: reading request body (%d bytes expected): %w", n, err)
+			return fmt.Errorf("fcgi: reading request body (%d bytes expected): %w", n, err)
 		}
 		putHeader(w[start:], typeStdin, int(n))
 		w = appendEmpty(w, typeStdin)
@@ -241,9 +252,9 @@ func (d *Dialer) Do(ctx context.Context, req *Request) (*Response, error) {
 
 	c, err := d.send(ctx, w, req.Fresh || stream)
 	if err != nil {
-		return nil, err
+		return err
 	}
-	resp := &Response{d: d, c: c, addr: d.Address}
+	*resp = Response{d: d, c: c, addr: d.Address}
 	resp.rr.reset(nil, req.Stderr) // the reader comes with the first read
 	if ctx.Done() != nil {
 		resp.ctx = ctx
@@ -254,7 +265,7 @@ func (d *Dialer) Do(ctx context.Context, req *Request) (*Response, error) {
 		resp.in = &stdinStream{done: make(chan struct{})}
 		go resp.in.run(c.nc, d.WriteTimeout, req.Stdin, req.ContentLength)
 	}
-	return resp, nil
+	return nil
 }
 
 // appendBegin encodes BEGIN_REQUEST, the params split into records of at

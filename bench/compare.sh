@@ -10,7 +10,7 @@
 # measured interval and its peak RSS sampled during the load: read a
 # client-bound case by its CPU, not its rate (bench/README.md).
 #
-#   bench/compare.sh [case ...]     cases: 1k 100k noka 304 many big mixed php phpkeep xsendfile readfile
+#   bench/compare.sh [case ...]     cases: 1k 100k noka 304 many big mixed php phppage phpkeep xsendfile readfile
 #                                   slow idle rewrite rwnomatch authbcrypt authapr1 authplain svhost evhost vhostdb
 #                                   xff xffnone gz gzcache br brcache propfind magnet
 #                                   cgi proxy1k proxy1m wsecho
@@ -85,7 +85,7 @@ PORT_L=${PORT_L:-18081}
 PORT_B=${PORT_B:-18082} # gwbench HTTP backend
 PORT_E=${PORT_E:-18083} # gwbench TCP echo
 cases=("$@")
-[ ${#cases[@]} -eq 0 ] && cases=(1k 100k noka 304 many big mixed php phpkeep xsendfile readfile slow idle rewrite rwnomatch authbcrypt authapr1 authplain svhost evhost vhostdb xff xffnone gz gzcache br brcache propfind magnet cgi proxy1k proxy1m wsecho)
+[ ${#cases[@]} -eq 0 ] && cases=(1k 100k noka 304 many big mixed php phppage phpkeep xsendfile readfile slow idle rewrite rwnomatch authbcrypt authapr1 authplain svhost evhost vhostdb xff xffnone gz gzcache br brcache propfind magnet cgi proxy1k proxy1m wsecho)
 
 for tool in wrk lighttpd taskset go; do
   command -v "$tool" >/dev/null || { echo "missing $tool (apt-get install wrk lighttpd util-linux)"; exit 1; }
@@ -116,6 +116,8 @@ if [[ " ${cases[*]} " == *" php"* || " ${cases[*]} " == *"xsendfile"* || " ${cas
   head -c $((10 * 1024 * 1024)) /dev/urandom > "$work/files/10m.bin"
   echo '<?php echo "Hello, world!\n";' > "$work/www/hello.php"
   cp "$work/www/hello.php" "$work/www/hello.kphp"
+  # A page as PHP sites send them: 20 KiB of HTML, no Content-Length.
+  echo '<?php echo str_repeat("<p>A line of text in a paragraph of the page.</p>\n", 400);' > "$work/www/page.php"
   printf '<?php header("Content-Type: application/octet-stream");\nheader("X-Sendfile: %s/files/10m.bin");\n' "$work" > "$work/www/xs.php"
   printf '<?php header("Content-Type: application/octet-stream");\nreadfile("%s/files/10m.bin");\n' "$work" > "$work/www/rf.php"
 fi
@@ -414,6 +416,7 @@ run_case() { # case server
     big) url+=/big.bin; dl=(-c 8 -d "${DURATION}s" -warm 1s) ;;
     mixed) url+=/1k.txt; args=(-t 1 -c 4 -d "${DURATION}s" --latency) ;;
     php) url+=/hello.php ;;
+    phppage) url+=/page.php ;;
     phpkeep) url+=/hello.kphp ;;
     xsendfile) url+=/xs.php; dl=(-c 8 -d "${DURATION}s" -warm 1s) ;;
     readfile) url+=/rf.php; dl=(-c 8 -d "${DURATION}s" -warm 1s) ;;

@@ -23,6 +23,24 @@ type handler struct {
 	x    exchange
 }
 
+// handlers are reused from one request to the next (core.HandlerReleaser):
+// a handler was a quarter of a proxied request's allocated bytes.
+var handlers = sync.Pool{New: func() any { return new(handler) }}
+
+var _ core.HandlerReleaser = (*handler)(nil)
+
+// ReleaseHandler readies h for another request once its own ended: its
+// exchange was released then (attempts, Resume), and no goroutine of the
+// exchange refers to the handler (the copier and the client watch hold the
+// request and the backend connection, not h).
+func (h *handler) ReleaseHandler() {
+	if h.x.hp != nil || h.x.body != nil {
+		return // not at rest (no request that ended leaves it so): left to the collector
+	}
+	*h = handler{}
+	handlers.Put(h)
+}
+
 // exchange is a request's state across its attempts, kept in the handler
 // so that a request waiting for its backend's answer without a goroutine
 // (core.Request.Suspend) goes on with it in Resume.

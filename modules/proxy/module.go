@@ -206,7 +206,9 @@ func (m *Module) URIClean(rc *core.Request) core.Result {
 		rc.KeepAlive = false
 		return rc.Status(405)
 	}
-	rc.SetHandler("mod_proxy", &handler{conf: c, ch: ch})
+	h := handlers.Get().(*handler)
+	h.conf, h.ch = c, ch
+	rc.SetHandler("mod_proxy", h)
 	return core.GoOn
 }
 

@@ -47,7 +47,10 @@ func (h *handler) buildRequest(dst []byte, rc *core.Request, rm *remap, bodyLen 
 		dst[lineEnd] = '0' // no Host: an HTTP/1.0 request
 	}
 
-	hs := make([]header, 0, rc.Header.Len()+6)
+	// Room for a browser's headers and the ones added below without an
+	// allocation (hs stays on the stack unless a request has more).
+	var room [24]header
+	hs := room[:0]
 	for i := 0; i < rc.Header.Len(); i++ {
 		hd := rc.Header.At(i)
 		hs = append(hs, header{hd.Name, hd.Value})

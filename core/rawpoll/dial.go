@@ -140,20 +140,18 @@ func (c *Conn) awaitConnect(ctx context.Context, timeout time.Duration) error {
 	}
 	var soErr error
 	err := c.do(&c.wr, func(fd uintptr) bool {
-		v, err := unix.GetsockoptInt(int(fd), unix.SOL_SOCKET, unix.SO_ERROR)
+		v, errno := rawsys.GetsockoptInt(int(fd), unix.SOL_SOCKET, unix.SO_ERROR)
 		switch {
-		case err != nil:
-			soErr = os.NewSyscallError("getsockopt", err)
+		case errno != 0:
+			soErr = os.NewSyscallError("getsockopt", errno)
 		case v == int(unix.EINPROGRESS), v == int(unix.EALREADY), v == int(unix.EINTR):
 			return false // not yet: wait for writability
 		case v != 0:
 			soErr = os.NewSyscallError("connect", syscall.Errno(v))
-		default:
+		case !rawsys.Connected(int(fd)):
 			// SO_ERROR is also 0 while the handshake runs: only a peer
 			// address proves the connection is up.
-			if _, err := unix.Getpeername(int(fd)); err != nil {
-				return false
-			}
+			return false
 		}
 		return true
 	})

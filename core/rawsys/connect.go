@@ -85,6 +85,24 @@ func SetsockoptInt(fd, level, opt, value int) syscall.Errno {
 	return e
 }
 
+// GetsockoptInt is getsockopt(2) of an int option.
+func GetsockoptInt(fd, level, opt int) (int, syscall.Errno) {
+	var v int32
+	n := uint32(4)
+	_, _, e := unix.RawSyscall6(unix.SYS_GETSOCKOPT, uintptr(fd), uintptr(level), uintptr(opt), uintptr(unsafe.Pointer(&v)), uintptr(unsafe.Pointer(&n)), 0)
+	return int(v), e
+}
+
+// Connected reports whether the socket has a peer (getpeername(2)
+// succeeds), without decoding its address: x/sys/unix's Getpeername
+// allocates the address and asks the socket's protocol with a second call.
+func Connected(fd int) bool {
+	var sa unix.RawSockaddrAny
+	n := uint32(unsafe.Sizeof(sa))
+	_, _, e := unix.RawSyscall(unix.SYS_GETPEERNAME, uintptr(fd), uintptr(unsafe.Pointer(&sa)), uintptr(unsafe.Pointer(&n)))
+	return e == 0
+}
+
 // EpollCtl is epoll_ctl(2), which never blocks: raw, so changing what an
 // epoll set watches costs no trip through the scheduler.
 func EpollCtl(epfd, op, fd int, ev *unix.EpollEvent) error {

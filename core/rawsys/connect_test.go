@@ -247,3 +247,60 @@ func TestShutdown(t *testing.T) {
 		t.Errorf("after a full shutdown (%v): readable %v, %v; want readable", e, ready, err)
 	}
 }
+
+// TestConnectedAndSoError: a socket reads as connected only once it has a
+// peer, and SO_ERROR reports a refused connect; SO_TYPE reads back.
+func TestConnectedAndSoError(t *testing.T) {
+	ln, err := net.Listen("tcp4", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	port := ln.Addr().(*net.TCPAddr).Port
+	fd, err := unix.Socket(unix.AF_INET, unix.SOCK_STREAM|unix.SOCK_CLOEXEC, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer unix.Close(fd)
+	if Connected(fd) {
+		t.Fatal("a socket that never connected reads as connected")
+	}
+	if v, e := GetsockoptInt(fd, unix.SOL_SOCKET, unix.SO_TYPE); e != 0 || v != unix.SOCK_STREAM {
+		t.Fatalf("SO_TYPE %d, %v", v, e)
+	}
+	if e := Connect(fd, &unix.SockaddrInet4{Port: port, Addr: [4]byte{127, 0, 0, 1}}); e != 0 {
+		t.Fatal(e)
+	}
+	if !Connected(fd) {
+		t.Fatal("a connected socket reads as not connected")
+	}
+	if v, e := GetsockoptInt(fd, unix.SOL_SOCKET, unix.SO_ERROR); e != 0 || v != 0 {
+		t.Fatalf("SO_ERROR %d, %v on a connected socket", v, e)
+	}
+
+	// A refused non-blocking connect: SO_ERROR says so once it failed.
+	ln2, err := net.Listen("tcp4", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	closed := ln2.Addr().(*net.TCPAddr).Port
+	ln2.Close()
+	fd2, err := unix.Socket(unix.AF_INET, unix.SOCK_STREAM|unix.SOCK_NONBLOCK|unix.SOCK_CLOEXEC, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer unix.Close(fd2)
+	e := Connect(fd2, &unix.SockaddrInet4{Port: closed, Addr: [4]byte{127, 0, 0, 1}})
+	if e == unix.EINPROGRESS {
+		pfd := []unix.PollFd{{Fd: int32(fd2), Events: unix.POLLOUT}}
+		unix.Poll(pfd, 5000)
+		var v int
+		v, e = GetsockoptInt(fd2, unix.SOL_SOCKET, unix.SO_ERROR)
+		if e == 0 {
+			e = syscall.Errno(v)
+		}
+	}
+	if e != unix.ECONNREFUSED || Connected(fd2) {
+		t.Fatalf("connect to a closed port: %v, connected %v", e, Connected(fd2))
+	}
+}

@@ -76,22 +76,26 @@ func (p *Pool[J]) Dispatch(r Runner[J], j J) {
 }
 
 func (p *Pool[J]) work(r Runner[J], j J) {
-	w := &worker[J]{jobs: make(chan J, 1)}
+	var w *worker[J]
 	for ok := true; ok; j, ok = <-w.jobs {
 		r.RunJob(j)
-		if !p.wait(w) {
+		if w = p.wait(w); w == nil {
 			return
 		}
 	}
 }
 
-// wait puts w on the idle stack; false once the pool stopped or the stack
-// is full (w exits).
-func (p *Pool[J]) wait(w *worker[J]) bool {
+// wait puts w on the idle stack, made at its first wait (in a burst most
+// goroutines find the stack full and exit without one); nil once the pool
+// stopped or the stack is full (the goroutine exits).
+func (p *Pool[J]) wait(w *worker[J]) *worker[J] {
 	p.mu.Lock()
 	if p.stopped || len(p.idle) >= MaxIdle {
 		p.mu.Unlock()
-		return false
+		return nil
+	}
+	if w == nil {
+		w = &worker[J]{jobs: make(chan J, 1)}
 	}
 	w.epoch = p.epoch
 	p.idle = append(p.idle, w)
@@ -104,7 +108,7 @@ func (p *Pool[J]) wait(w *worker[J]) bool {
 		}
 	}
 	p.mu.Unlock()
-	return true
+	return w
 }
 
 // retireIdle ends the workers that were idle at its previous tick already

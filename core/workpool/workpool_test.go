@@ -37,7 +37,7 @@ func TestLastIdleTakesNextJob(t *testing.T) {
 	var p Pool[int]
 	defer p.Stop()
 	a, b := idleWorker(), idleWorker()
-	if !p.wait(a) || !p.wait(b) {
+	if p.wait(a) == nil || p.wait(b) == nil {
 		t.Fatal("wait refused before stop")
 	}
 	r := &recorder{ran: make(chan int, 2)}
@@ -103,7 +103,7 @@ func TestStop(t *testing.T) {
 	if j, ok, exit := received(w); !exit {
 		t.Fatalf("an idle worker got %v, %v at stop; want to exit", j, ok)
 	}
-	if p.wait(idleWorker()) {
+	if p.wait(idleWorker()) != nil {
 		t.Fatal("a worker was kept idle after stop")
 	}
 }
@@ -112,15 +112,15 @@ func TestIdleStackBounded(t *testing.T) {
 	var p Pool[int]
 	defer p.Stop()
 	for i := 0; i < MaxIdle; i++ {
-		if !p.wait(idleWorker()) {
+		if p.wait(idleWorker()) == nil {
 			t.Fatalf("worker %d refused below the bound", i)
 		}
 	}
-	if p.wait(idleWorker()) {
+	if p.wait(idleWorker()) != nil {
 		t.Fatal("a worker beyond the bound was kept idle (it should exit, its stack freed)")
 	}
 	p.Dispatch(&recorder{ran: make(chan int, 1)}, 1) // one leaves the stack: room again
-	if !p.wait(idleWorker()) {
+	if p.wait(idleWorker()) == nil {
 		t.Fatal("a worker was refused with room on the stack")
 	}
 }
@@ -129,4 +129,21 @@ func (p *Pool[J]) idlers() int {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	return len(p.idle)
+}
+
+// TestWorkerMadeAtFirstWait: a goroutine gets its place on the stack when
+// it first waits; one that finds the stack full exits without one.
+func TestWorkerMadeAtFirstWait(t *testing.T) {
+	var p Pool[int]
+	defer p.Stop()
+	w := p.wait(nil)
+	if w == nil || w.jobs == nil {
+		t.Fatal("no worker made for a goroutine's first wait")
+	}
+	for p.idlers() < MaxIdle {
+		p.wait(idleWorker())
+	}
+	if p.wait(nil) != nil {
+		t.Fatal("a worker was made for a goroutine that exits (the stack is full)")
+	}
 }

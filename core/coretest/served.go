@@ -162,3 +162,45 @@ func GoroutinesIn(frame string) int {
 	buf = buf[:runtime.Stack(buf, true)]
 	return strings.Count(string(buf), frame)
 }
+
+// GetsAndPosts sends n requests for path?i=N (N from 0) one after another
+// on one keep-alive connection to addr: a GET, or for every third a POST
+// with an N-byte body. The backend must answer each with "METHOD URI
+// BODYLEN" (the request URI as it received it). halfway runs before the
+// second half (a test changing how requests wait). Each answer must be its
+// own request's: a handler reused with something of an earlier request
+// would show here.
+func GetsAndPosts(t testing.TB, addr, path string, n int, halfway func()) {
+	t.Helper()
+	c, err := net.Dial("tcp", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	c.SetDeadline(time.Now().Add(20 * time.Second))
+	br := bufio.NewReader(c)
+	for i := range n {
+		if i == n/2 && halfway != nil {
+			halfway()
+		}
+		uri := path + "?i=" + strconv.Itoa(i)
+		req := "GET " + uri + " HTTP/1.1\r\nHost: x\r\n\r\n"
+		want := "GET " + uri + " 0"
+		if i%3 == 1 {
+			body := strings.Repeat("b", i)
+			req = "POST " + uri + " HTTP/1.1\r\nHost: x\r\nContent-Length: " + strconv.Itoa(i) + "\r\n\r\n" + body
+			want = "POST " + uri + " " + strconv.Itoa(i)
+		}
+		if _, err := io.WriteString(c, req); err != nil {
+			t.Fatal(err)
+		}
+		resp, err := http.ReadResponse(br, nil)
+		if err != nil {
+			t.Fatal(i, err)
+		}
+		got, err := io.ReadAll(resp.Body)
+		if err != nil || resp.StatusCode != 200 || string(got) != want {
+			t.Fatalf("request %d: %d %q (%v), want %q", i, resp.StatusCode, got, err, want)
+		}
+	}
+}

@@ -1,24 +1,19 @@
 package fastcgi
 
 import (
-	"bufio"
 	"fmt"
-	"io"
 	"net"
-	"net/http"
 	"reflect"
-	"strings"
 	"sync/atomic"
 	"testing"
-	"time"
 
 	"github.com/golighty/golighty/core/coretest"
 	"github.com/golighty/golighty/modules/internal/gw"
 )
 
 // TestHandlersReused: a request's handler is reused by later requests
-// (core.HandlerReleaser), and carries nothing from one to the next: each
-// answer is its own request's, for GETs, POSTs and requests that waited
+// (core.HandlerReleaser), and carries nothing from one to the next
+// (coretest.GetsAndPosts), for GETs, POSTs and requests that waited
 // suspended. (Under the race detector sync.Pool drops a quarter of what is
 // put back, hence the loose bound.)
 func TestHandlersReused(t *testing.T) {
@@ -28,42 +23,13 @@ func TestHandlersReused(t *testing.T) {
 	t.Cleanup(func() { handlers.New = oldNew })
 
 	b := startRaw(t, "unix", func(req *rawReq, c net.Conn) {
-		q, _ := req.param("QUERY_STRING")
+		uri, _ := req.param("REQUEST_URI")
 		m, _ := req.param("REQUEST_METHOD")
-		writeResponse(c, fmt.Sprintf("Content-Type: text/plain\r\n\r\n%s %s %d", m, q, len(req.stdin)))
+		writeResponse(c, fmt.Sprintf("Content-Type: text/plain\r\n\r\n%s %s %d", m, uri, len(req.stdin)))
 	})
 	addr := coretest.BenchServer(t, servedConf(hostOpt(b.ln), ""), map[string]string{"www/a.php": ""})
-	c, err := net.Dial("tcp", addr)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Close()
-	c.SetDeadline(time.Now().Add(20 * time.Second))
-	br := bufio.NewReader(c)
 	const n = 60
-	for i := range n {
-		if i == n/2 {
-			suspendEvery(t) // the second half waits without a goroutine
-		}
-		req := fmt.Sprintf("GET /a.php?i=%d HTTP/1.1\r\nHost: x\r\n\r\n", i)
-		want := fmt.Sprintf("GET i=%d 0", i)
-		if i%3 == 1 {
-			body := strings.Repeat("b", i)
-			req = fmt.Sprintf("POST /a.php?i=%d HTTP/1.1\r\nHost: x\r\nContent-Length: %d\r\n\r\n%s", i, len(body), body)
-			want = fmt.Sprintf("POST i=%d %d", i, len(body))
-		}
-		if _, err := io.WriteString(c, req); err != nil {
-			t.Fatal(err)
-		}
-		resp, err := http.ReadResponse(br, nil)
-		if err != nil {
-			t.Fatal(i, err)
-		}
-		got, err := io.ReadAll(resp.Body)
-		if err != nil || resp.StatusCode != 200 || string(got) != want {
-			t.Fatalf("request %d: %d %q (%v), want %q", i, resp.StatusCode, got, err, want)
-		}
-	}
+	coretest.GetsAndPosts(t, addr, "/a.php", n, func() { suspendEvery(t) })
 	if m := made.Load(); m > n/2 {
 		t.Errorf("%d handlers made for %d requests: they are not reused", m, n)
 	}

@@ -355,7 +355,7 @@ func readSmall(f *os.File, p []byte, off int64) error {
 		return nil
 	}
 	m, e := rawsys.PreadNowait(f.Fd(), p, off)
-	if e != 0 || m < 0 {
+	if e != 0 {
 		m = 0
 	}
 	if m == len(p) {

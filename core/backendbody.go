@@ -87,24 +87,25 @@ func (rc *Request) SendBackendBody(b BackendBody) error {
 	}()
 	scratch := *sp
 	if cl := b.ContentLength; mode&3 == 0 && cl >= 0 && cl <= spoolMem {
-		// The length is known and small: read it whole.
-		buf := scratch
+		// The length is known and small: read it whole into a pool buffer
+		// (the scratch one, or one of the memory share's), which becomes
+		// the body.
+		bp, pool := sp, &bodyScratch
 		if cl > int64(len(scratch)) {
-			buf = make([]byte, cl)
+			bp, pool = spoolMemBufs.Get().(*[]byte), &spoolMemBufs
 		}
-		n, err := io.ReadFull(b.R, buf[:cl])
+		n, err := io.ReadFull(b.R, (*bp)[:cl])
 		if err == io.EOF || err == io.ErrUnexpectedEOF {
 			err = rc.checkLength(&b, int64(n))
 		}
 		if err != nil {
+			if bp != sp {
+				pool.Put(bp)
+			}
 			return err
 		}
-		if cl > int64(len(scratch)) {
-			rc.Resp.SetBody(buf[:n])
-			return nil
-		}
-		rc.Resp.setPooledBody(sp, n, &bodyScratch)
-		kept = true
+		rc.Resp.setPooledBody(bp, n, pool)
+		kept = bp == sp
 		return nil
 	}
 	var n int

@@ -403,7 +403,7 @@ func TestBackendBodyAllocations(t *testing.T) {
 	c := dial()
 	br := bufio.NewReaderSize(c, 64<<10)
 	c.SetDeadline(time.Now().Add(20 * time.Second))
-	for _, path := range []string{"/m0/small", "/m0/mid"} {
+	for _, path := range []string{"/m0/small", "/m0/mid", "/m0/midcl"} {
 		req := []byte("GET " + path + " HTTP/1.1\r\nHost: x\r\n\r\n")
 		get := func() {
 			if _, err := c.Write(req); err != nil {

@@ -51,8 +51,8 @@ func (m *Module) Close() error { return m.gw.Close() }
 // URIClean takes requests whose URL path matches ajp13.server.
 func (m *Module) URIClean(rc *core.Request) core.Result {
 	c := m.table.Resolve(rc)
-	ch, res := gw.Check(rc, &c.gw, true)
-	if ch == nil {
+	ch, ok, res := gw.Check(rc, &c.gw, true)
+	if !ok {
 		return res
 	}
 	rc.SetHandler("mod_ajp13", &handler{conf: c, ch: ch})
@@ -61,7 +61,8 @@ func (m *Module) URIClean(rc *core.Request) core.Result {
 
 type handler struct {
 	conf conf
-	ch   *gw.Choice
+	ch   gw.Choice
+	be   gw.Backend
 }
 
 var readerPool = sync.Pool{New: func() any { return bufio.NewReaderSize(nil, 16<<10) }}
@@ -79,8 +80,8 @@ func (h *handler) Serve(rc *core.Request) core.Result {
 	if err != nil || method == 0 {
 		return rc.Status(400)
 	}
-	be, err := gw.Connect(context.Background(), h.ch.Ext, h.ch.Host, h.conf.gw.Balance, &h.ch.SI, true)
-	if err != nil {
+	be := &h.be
+	if err := gw.Connect(context.Background(), be, h.ch.Ext, h.ch.Host, h.conf.gw.Balance, &h.ch.SI, true); err != nil {
 		return rc.Status(503)
 	}
 	defer be.Release(false)

@@ -19,8 +19,13 @@ import (
 // handler is one request's backend choice, and the exchange it runs.
 type handler struct {
 	conf conf
-	ch   *gw.Choice
+	ch   gw.Choice
 	x    exchange
+	// watch is the client watch of the exchange's waits. The goroutine
+	// that checks watches may hold a pointer to it after Stop, and looks at
+	// it only under its lock: it is never cleared by assignment, only
+	// restarted (Start).
+	watch gw.ClientWatch
 }
 
 // handlers are reused from one request to the next (core.HandlerReleaser):
@@ -37,7 +42,7 @@ func (h *handler) ReleaseHandler() {
 	if h.x.hp != nil || h.x.body != nil {
 		return // not at rest (no request that ended leaves it so): left to the collector
 	}
-	*h = handler{}
+	h.conf, h.ch, h.x = conf{}, gw.Choice{}, exchange{}
 	handlers.Put(h)
 }
 
@@ -51,7 +56,14 @@ type exchange struct {
 	rm               remap
 	fresh            bool // connect anew: a kept connection was found dead
 
+	// The current attempt: its backend connection, its wait, and the
+	// answer's readers (held here, so an exchange allocates none).
+	be   gw.Backend
 	susp gw.Suspension
+	rt   readTimeout
+	er   gw.ErrReader
+	lim  io.LimitedReader
+	peer gw.Peer
 }
 
 // release lets go of the request's body and head.
@@ -132,8 +144,8 @@ func (h *handler) attempts(rc *core.Request) (res core.Result) {
 		}
 	}()
 	for {
-		be, err := gw.Connect(context.Background(), h.ch.Ext, h.ch.Host, h.conf.gw.Balance, &h.ch.SI, x.fresh)
-		if err != nil {
+		be := &x.be
+		if err := gw.Connect(context.Background(), be, h.ch.Ext, h.ch.Host, h.conf.gw.Balance, &h.ch.SI, x.fresh); err != nil {
 			return rc.Status(503)
 		}
 		res, again := h.exchange(rc, be)
@@ -152,8 +164,8 @@ func (h *handler) attempts(rc *core.Request) (res core.Result) {
 // stops.
 func (h *handler) Resume(rc *core.Request) (res core.Result) {
 	x := &h.x
-	be, w, err := x.susp.Resume()
-	res, again := h.answer(rc, be, nil, w, err)
+	be, err := x.susp.Resume()
+	res, again := h.answer(rc, be, nil, err)
 	if !again {
 		x.release()
 		return res
@@ -205,19 +217,19 @@ func (h *handler) exchange(rc *core.Request, be *gw.Backend) (res core.Result, a
 		x.dropHead()
 	}
 	d := time.Duration(hc.ReadTimeout) * time.Second
-	if cp == nil && x.susp.Suspend(rc, waits, be, d) {
+	if cp == nil && x.susp.Suspend(rc, waits, be, d, &h.watch) {
 		return core.Suspended, false
 	}
 	// The read buffer is taken once the backend answers: requests waiting
 	// on a slow backend (long polls) hold none meanwhile.
-	w, err := x.susp.Await(rc, waits, be, d)
-	return h.answer(rc, be, cp, w, err)
+	err := x.susp.Await(rc, waits, be, d, &h.watch)
+	return h.answer(rc, be, cp, err)
 }
 
 // answer answers the client with the backend's response, once its wait
-// (err) ended, and lets go of be: kept for another request if the exchange
-// ended exactly.
-func (h *handler) answer(rc *core.Request, be *gw.Backend, cp *copier, w *gw.ClientWatch, err error) (res core.Result, again bool) {
+// (err) ended with the client watch running, and lets go of be: kept for
+// another request if the exchange ended exactly.
+func (h *handler) answer(rc *core.Request, be *gw.Backend, cp *copier, err error) (res core.Result, again bool) {
 	x := &h.x
 	keep := false
 	defer func() {
@@ -226,15 +238,16 @@ func (h *handler) answer(rc *core.Request, be *gw.Backend, cp *copier, w *gw.Cli
 		}
 		be.Release(keep)
 	}()
-	peer := &gw.Peer{Proto: "proxy", Addr: be.Proc.Name}
-	rt := &readTimeout{c: be.Conn, d: time.Duration(be.Host.Conf.ReadTimeout) * time.Second}
-	er := &gw.ErrReader{R: rt}
+	x.peer = gw.Peer{Proto: "proxy", Addr: be.Proc.Name}
+	x.rt = readTimeout{c: be.Conn, d: time.Duration(be.Host.Conf.ReadTimeout) * time.Second}
+	x.er = gw.ErrReader{R: &x.rt}
+	peer, er := &x.peer, &x.er
 	br := readers.Get(er)
 	defer readers.Put(br)
 	if err == nil {
 		_, err = br.Peek(1)
 	}
-	if w.Stop() {
+	if h.watch.Stop() {
 		rc.AbortStream()
 		return core.Finished, false
 	}
@@ -267,7 +280,8 @@ func (h *handler) answer(rc *core.Request, be *gw.Backend, cp *copier, w *gw.Cli
 	case bh.Chunked:
 		bsrc = httputil.NewChunkedReader(br)
 	case bh.ContentLength >= 0:
-		bsrc = io.LimitReader(br, bh.ContentLength)
+		x.lim = io.LimitedReader{R: br, N: bh.ContentLength}
+		bsrc = &x.lim
 	case rc.Method == "HEAD", rc.Resp.Status == 204, rc.Resp.Status == 304, rc.Resp.Status < 200:
 		bsrc = eofReader{}
 	}
@@ -363,8 +377,8 @@ func (h *handler) tunnelOpts(rc *core.Request, be *gw.Backend) *gw.TunnelOpts {
 // connect serves CONNECT (proxy.header "connect"): a connection to the
 // backend, a 200 to the client, and a raw tunnel between them.
 func (h *handler) connect(rc *core.Request) core.Result {
-	be, err := gw.Connect(context.Background(), h.ch.Ext, h.ch.Host, h.conf.gw.Balance, &h.ch.SI, true)
-	if err != nil {
+	be := &h.x.be
+	if err := gw.Connect(context.Background(), be, h.ch.Ext, h.ch.Host, h.conf.gw.Balance, &h.ch.SI, true); err != nil {
 		return rc.Status(503)
 	}
 	defer be.Release(false)

@@ -196,8 +196,8 @@ func kvStrings(v lighttpdconf.Value) ([]core.KV, bool) {
 // is always off for mod_proxy). CONNECT needs proxy.header "connect".
 func (m *Module) URIClean(rc *core.Request) core.Result {
 	c := m.table.Resolve(rc)
-	ch, res := gw.Check(rc, &c.gw, true)
-	if ch == nil {
+	ch, ok, res := gw.Check(rc, &c.gw, true)
+	if !ok {
 		return res
 	}
 	// CONNECT needs proxy.header "connect" and a connection that can be

@@ -73,8 +73,8 @@ func (m *Module) SubrequestStart(rc *core.Request) core.Result { return m.check(
 
 func (m *Module) check(rc *core.Request, uriPath bool) core.Result {
 	c := m.table.Resolve(rc)
-	ch, res := gw.Check(rc, &c.gw, uriPath)
-	if ch == nil {
+	ch, ok, res := gw.Check(rc, &c.gw, uriPath)
+	if !ok {
 		return res
 	}
 	rc.SetHandler("mod_scgi", &handler{conf: c, ch: ch})
@@ -83,11 +83,13 @@ func (m *Module) check(rc *core.Request, uriPath bool) core.Result {
 
 type handler struct {
 	conf conf
-	ch   *gw.Choice
+	ch   gw.Choice
 
 	// While the request waits suspended (Resume): its body and the wait.
-	body *gw.Body
-	susp gw.Suspension
+	body  *gw.Body
+	be    gw.Backend
+	susp  gw.Suspension
+	watch gw.ClientWatch
 }
 
 var (
@@ -127,8 +129,8 @@ func (h *handler) Serve(rc *core.Request) (res core.Result) {
 		rc.Logf("%v for %s", err, rc.URI.Path)
 		return rc.Status(400)
 	}
-	be, err := gw.Connect(context.Background(), h.ch.Ext, h.ch.Host, h.conf.gw.Balance, &h.ch.SI, true)
-	if err != nil {
+	be := &h.be
+	if err := gw.Connect(context.Background(), be, h.ch.Ext, h.ch.Host, h.conf.gw.Balance, &h.ch.SI, true); err != nil {
 		return rc.Status(503)
 	}
 	defer func() {
@@ -146,13 +148,13 @@ func (h *handler) Serve(rc *core.Request) (res core.Result) {
 // Resume goes on with a request that waited for its backend's answer
 // without a goroutine (core.Resumer).
 func (h *handler) Resume(rc *core.Request) core.Result {
-	be, w, err := h.susp.Resume()
+	be, err := h.susp.Resume()
 	defer func() {
 		h.body.Close()
 		h.body = nil
 		be.Release(false)
 	}()
-	return h.answer(rc, be, w, err)
+	return h.answer(rc, be, err)
 }
 
 // exchange sends the request on be and waits for the backend's answer, in
@@ -199,17 +201,17 @@ func (h *handler) exchange(rc *core.Request, be *gw.Backend, head []byte, body *
 		}()
 	}
 	d := time.Duration(hc.ReadTimeout) * time.Second
-	if copyDone == nil && h.susp.Suspend(rc, waits, be, d) {
+	if copyDone == nil && h.susp.Suspend(rc, waits, be, d, &h.watch) {
 		return core.Suspended
 	}
 	// The read buffer is taken once the backend answers.
-	w, err := h.susp.Await(rc, waits, be, d)
-	return h.answer(rc, be, w, err)
+	err := h.susp.Await(rc, waits, be, d, &h.watch)
+	return h.answer(rc, be, err)
 }
 
 // answer answers the client with the backend's response once its wait
-// (err) ended.
-func (h *handler) answer(rc *core.Request, be *gw.Backend, w *gw.ClientWatch, err error) core.Result {
+// (err) ended; the client watch is stopped then.
+func (h *handler) answer(rc *core.Request, be *gw.Backend, err error) core.Result {
 	hc := &be.Host.Conf
 	peer := &gw.Peer{Proto: "scgi", Addr: be.Proc.Name}
 	dr := &deadlineReader{c: be.Conn, d: time.Duration(hc.ReadTimeout) * time.Second}
@@ -219,7 +221,7 @@ func (h *handler) answer(rc *core.Request, be *gw.Backend, w *gw.ClientWatch, er
 	if err == nil {
 		_, err = br.Peek(1)
 	}
-	if w.Stop() {
+	if h.watch.Stop() {
 		rc.AbortStream()
 		return core.Finished
 	}

@@ -47,8 +47,8 @@ func (m *Module) Close() error { return m.gw.Close() }
 // or "/" matches every connection).
 func (m *Module) ConnAccept(rc *core.Request) core.Result {
 	c := m.table.Resolve(rc)
-	ch, res := gw.Check(rc, &c.gw, true)
-	if ch == nil {
+	ch, ok, res := gw.Check(rc, &c.gw, true)
+	if !ok {
 		return res
 	}
 	rc.SetHandler("mod_sockproxy", &handler{conf: c, ch: ch})
@@ -57,14 +57,15 @@ func (m *Module) ConnAccept(rc *core.Request) core.Result {
 
 type handler struct {
 	conf conf
-	ch   *gw.Choice
+	ch   gw.Choice
+	be   gw.Backend
 }
 
 // Serve connects to the backend and passes bytes both ways until it
 // closes; a connection that cannot be passed on is closed.
 func (h *handler) Serve(rc *core.Request) core.Result {
-	be, err := gw.Connect(context.Background(), h.ch.Ext, h.ch.Host, h.conf.gw.Balance, &h.ch.SI, true)
-	if err != nil {
+	be := &h.be
+	if err := gw.Connect(context.Background(), be, h.ch.Ext, h.ch.Host, h.conf.gw.Balance, &h.ch.SI, true); err != nil {
 		return core.Finished
 	}
 	defer be.Release(false)

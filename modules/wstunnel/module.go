@@ -86,8 +86,8 @@ func (m *Module) URIClean(rc *core.Request) core.Result {
 		return core.GoOn
 	}
 	c := m.table.Resolve(rc)
-	ch, res := gw.Check(rc, &c.gw, true)
-	if ch == nil {
+	ch, ok, res := gw.Check(rc, &c.gw, true)
+	if !ok {
 		return res
 	}
 	h := &handler{conf: c, ch: ch}
@@ -169,7 +169,8 @@ func (h *handler) originStatus(rc *core.Request) int {
 // handler is one WebSocket tunnel.
 type handler struct {
 	conf     conf
-	ch       *gw.Choice
+	ch       gw.Choice
+	be       gw.Backend
 	version  int
 	binary   bool
 	subproto string
@@ -180,8 +181,8 @@ type handler struct {
 // Serve connects to the backend, completes the handshake and runs the
 // tunnel until either side ends it.
 func (h *handler) Serve(rc *core.Request) core.Result {
-	be, err := gw.Connect(context.Background(), h.ch.Ext, h.ch.Host, h.conf.gw.Balance, &h.ch.SI, true)
-	if err != nil {
+	be := &h.be
+	if err := gw.Connect(context.Background(), be, h.ch.Ext, h.ch.Host, h.conf.gw.Balance, &h.ch.SI, true); err != nil {
 		return rc.Status(503)
 	}
 	defer be.Release(false)

@@ -150,12 +150,13 @@ type Choice struct {
 // Check is gw_check_extension for a stream module: the path (the URL path
 // when uriPath, else the physical path) is matched against c.Srv, a host is
 // selected (503 when every host is down), and with check-local disabled a
-// prefix key splits PATH_INFO off the URL path. It returns nil when the
+// prefix key splits PATH_INFO off the URL path. ok is false when the
 // request is not for this module, or when the match waits for the
-// physical path (check-local enabled).
-func Check(rc *core.Request, c *Conf, uriPath bool) (*Choice, core.Result) {
+// physical path (check-local enabled). The choice is a value, which the
+// handler keeps: most requests checked are not for the module.
+func Check(rc *core.Request, c *Conf, uriPath bool) (ch Choice, ok bool, res core.Result) {
 	if rc.Handler != nil || c.Srv == nil {
-		return nil, core.GoOn
+		return ch, false, core.GoOn
 	}
 	fn := rc.Phys.Path
 	if uriPath {
@@ -163,19 +164,19 @@ func Check(rc *core.Request, c *Conf, uriPath bool) (*Choice, core.Result) {
 	}
 	ext := c.Srv.Match(c.MapExt, fn, rc.URI.Path, false)
 	if ext == nil {
-		return nil, core.GoOn
+		return ch, false, core.GoOn
 	}
-	ch := &Choice{Ext: ext, SI: SelectInfo{
+	ch = Choice{Ext: ext, SI: SelectInfo{
 		Authority: rc.URI.Authority, Path: rc.URI.Path, Query: rc.URI.Query,
 		RemoteIP: rc.Conn.RemoteIP, Debug: c.Debug, Log: rc,
 	}}
 	ch.Host = ext.Select(c.Balance, &ch.SI)
 	if ch.Host == nil {
-		return nil, rc.Status(503)
+		return ch, false, rc.Status(503)
 	}
 	if uriPath {
 		if ch.Host.Conf.CheckLocal {
-			return nil, core.GoOn
+			return ch, false, core.GoOn
 		}
 		if ext.IsPrefix() {
 			script, info := SplitPathInfo(ext.Key, rc.URI.Path, ch.Host.Conf.FixRootScriptname)
@@ -184,5 +185,5 @@ func Check(rc *core.Request, c *Conf, uriPath bool) (*Choice, core.Result) {
 			}
 		}
 	}
-	return ch, core.GoOn
+	return ch, true, core.GoOn
 }

@@ -79,13 +79,14 @@ func (b *Backend) Release(keep bool) {
 // Select picks next, at most MaxReconnects times, and only once more after
 // a connect that timed out. ErrAllDown, or the last connect error, means
 // the request is answered 503. With keep-conn a kept connection is used
-// first, unless fresh asks for a new one.
-func Connect(ctx context.Context, ext *Ext, host *Host, bal Balance, si *SelectInfo, fresh bool) (*Backend, error) {
+// first, unless fresh asks for a new one. The connection is set in be,
+// which the handler holds (nothing is allocated for it).
+func Connect(ctx context.Context, be *Backend, ext *Ext, host *Host, bal Balance, si *SelectInfo, fresh bool) error {
 	var last error = ErrAllDown
 	for attempt := 0; attempt < MaxReconnects; attempt++ {
 		if attempt > 0 {
 			if host = ext.Select(bal, si); host == nil {
-				return nil, last
+				return last
 			}
 		}
 		proc := host.Acquire(si)
@@ -106,12 +107,14 @@ func Connect(ctx context.Context, ext *Ext, host *Host, bal Balance, si *SelectI
 		}
 		if p := proc.Pool(); p != nil && !fresh {
 			if c := p.get(); c != nil {
-				return &Backend{Conn: c, Host: host, Proc: proc, Reused: true, si: si}, nil
+				*be = Backend{Conn: c, Host: host, Proc: proc, Reused: true, si: si}
+				return nil
 			}
 		}
 		c, err := proc.Dial(ctx)
 		if err == nil {
-			return &Backend{Conn: c, Host: host, Proc: proc, si: si}, nil
+			*be = Backend{Conn: c, Host: host, Proc: proc, si: si}
+			return nil
 		}
 		last = err
 		proc.ConnectFailed(err, si.logf)
@@ -120,7 +123,7 @@ func Connect(ctx context.Context, ext *Ext, host *Host, bal Balance, si *SelectI
 			break
 		}
 	}
-	return nil, last
+	return last
 }
 
 // IsTimeout reports a deadline or timeout error.

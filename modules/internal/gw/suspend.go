@@ -62,9 +62,11 @@ func (g *WaitGate) SetAbove(n int32) int32 { return g.above.Swap(n) }
 // client goes, it shuts the backend socket down, which the engine
 // watching the socket sees as the answer's end.
 type Suspension struct {
-	be      *Backend
-	until   time.Time
-	watch   *ClientWatch
+	be    *Backend
+	until time.Time
+	// target is the backend the client watch aborts (Abort): set before
+	// the watch starts and not changed until the caller stopped it.
+	target  *Backend
 	waiting atomic.Bool
 	entered bool // Suspend counted the goroutine's wait that follows (Await)
 }
@@ -72,18 +74,16 @@ type Suspension struct {
 // Suspend lets rc wait for be's answer, within d (zero: no limit), without
 // its goroutine when g is full and the engine can watch the socket. On
 // true the handler returns core.Suspended at once, and its Resume takes
-// the wait back with s.Resume. The whole request must have gone out.
-func (s *Suspension) Suspend(rc *core.Request, g *WaitGate, be *Backend, d time.Duration) bool {
+// the wait back with s.Resume; w, the handler's client watch, runs with s
+// as its Aborter until the handler stops it. The whole request must have
+// gone out.
+func (s *Suspension) Suspend(rc *core.Request, g *WaitGate, be *Backend, d time.Duration, w *ClientWatch) bool {
 	if g.EnterBelow() {
 		s.entered = true
 		return false
 	}
-	sc, ok := be.Conn.(syscall.Conn)
+	raw, ok := rawOf(be)
 	if !ok {
-		return false
-	}
-	raw, err := sc.SyscallConn()
-	if err != nil {
 		return false
 	}
 	var until time.Time
@@ -93,43 +93,62 @@ func (s *Suspension) Suspend(rc *core.Request, g *WaitGate, be *Backend, d time.
 	if !rc.Suspend(raw, until) {
 		return false
 	}
-	s.be, s.until = be, until
+	s.be, s.until, s.target = be, until, be
 	s.waiting.Store(true)
-	s.watch = WatchClient(rc, func() {
-		if s.waiting.Load() {
-			raw.Control(func(fd uintptr) { rawsys.Shutdown(fd, syscall.SHUT_RDWR) })
-			return
-		}
-		be.SetReadDeadline(time.Unix(1, 0))
-	})
+	w.Start(rc, s)
 	return true
 }
 
-// Resume ends the suspension: the backend waited on, the client watch (to
-// Stop once the answer's first bytes are read, as Await's) and the wait's
+func rawOf(be *Backend) (syscall.RawConn, bool) {
+	sc, ok := be.Conn.(syscall.Conn)
+	if !ok {
+		return nil, false
+	}
+	raw, err := sc.SyscallConn()
+	return raw, err == nil
+}
+
+// Abort ends the backend request for the client watch (Aborter): while the
+// request is suspended the socket is shut down (the engine reads that as
+// the answer's end and resumes the request); a goroutine's wait or read is
+// given a deadline in the past.
+func (s *Suspension) Abort() {
+	if s.waiting.Load() {
+		if raw, ok := rawOf(s.target); ok {
+			raw.Control(func(fd uintptr) { rawsys.Shutdown(fd, syscall.SHUT_RDWR) })
+		}
+		return
+	}
+	s.target.SetReadDeadline(time.Unix(1, 0))
+}
+
+// Resume ends the suspension: the backend waited on and the wait's
 // outcome, known at once (the socket is readable, or the limit passed)
-// unless the server stops meanwhile: then the answer is awaited here.
-func (s *Suspension) Resume() (*Backend, *ClientWatch, error) {
-	be, w := s.be, s.watch
-	s.be, s.watch = nil, nil
+// unless the server stops meanwhile: then the answer is awaited here. The
+// client watch runs on, to be stopped once the answer's first bytes are
+// read, as after Await.
+func (s *Suspension) Resume() (*Backend, error) {
+	be := s.be
+	s.be = nil
 	s.waiting.Store(false)
 	if !s.until.IsZero() {
 		be.SetReadDeadline(s.until)
 	}
-	return be, w, AwaitAnswer(be.Conn, 0)
+	return be, AwaitAnswer(be.Conn, 0)
 }
 
 // Await waits in the goroutine for be's answer within d (zero: no limit),
 // counted by g (already, if Suspend declined because g had room), with the
-// client watch running (to Stop once the answer's first bytes are read): a
-// client that goes ends the wait.
-func (s *Suspension) Await(rc *core.Request, g *WaitGate, be *Backend, d time.Duration) (*ClientWatch, error) {
-	w := WatchClient(rc, func() { be.SetReadDeadline(time.Unix(1, 0)) })
+// client watch w running (to be stopped once the answer's first bytes are
+// read): a client that goes ends the wait.
+func (s *Suspension) Await(rc *core.Request, g *WaitGate, be *Backend, d time.Duration, w *ClientWatch) error {
+	s.target = be
+	w.Start(rc, s)
 	if !s.entered {
 		g.Enter()
 	}
 	s.entered = false
 	err := AwaitAnswer(be.Conn, d)
 	g.Leave()
-	return w, err
+	return err
 }

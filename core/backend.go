@@ -83,6 +83,7 @@ func (rc *Request) BackendHeaders(br *bufio.Reader, o *BackendOpts) (BackendHead
 	first := true
 	clSeen := false
 	var xsf, xsf2 string
+	var va valueArena
 	for {
 		line, err := br.ReadSlice('\n')
 		total += len(line)
@@ -105,6 +106,7 @@ func (rc *Request) BackendHeaders(br *bufio.Reader, o *BackendOpts) (BackendHead
 				// lighttpd discards it and reads the final one.
 				resp.Status = 0
 				resp.Header.Reset()
+				va.reset()
 				first, xsf, xsf2, clSeen = true, "", "", false
 				bh = BackendHead{ContentLength: -1}
 				continue
@@ -207,6 +209,7 @@ func (rc *Request) BackendHeaders(br *bufio.Reader, o *BackendOpts) (BackendHead
 		case f == fieldTransferEncoding:
 			bh.Chunked = true
 			bh.ContentLength = -1
+			va.flush(&resp.Header) // a Content-Length waiting for its value is emptied too
 			resp.Header.Del("Content-Length")
 			continue
 		case f == fieldHTTP2Settings:
@@ -229,10 +232,15 @@ func (rc *Request) BackendHeaders(br *bufio.Reader, o *BackendOpts) (BackendHead
 			}
 			continue
 		}
-		if len(value) > 0 {
+		switch {
+		case len(value) == 0:
+		case in != nil && in.keepValue:
 			resp.Header.Append(n, internValue(in, value))
+		default:
+			va.add(&resp.Header, n, value)
 		}
 	}
+	va.flush(&resp.Header)
 	if o.Authorizer {
 		if resp.Status == 0 || resp.Status == 200 {
 			bh.Approved = true

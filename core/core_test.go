@@ -2,6 +2,7 @@ package core
 
 import (
 	"bufio"
+	"fmt"
 	"os"
 	"path/filepath"
 	"reflect"
@@ -228,6 +229,15 @@ func TestBackendHeaders(t *testing.T) {
 		{name: "truncated head", head: "X-A: 1\r\n", wantErr: true, status: 502},
 		{name: "empty reply", head: "", wantErr: true, status: 502},
 		{name: "oversized head", head: "X-A: " + strings.Repeat("a", MaxBackendHead) + "\r\n\r\n", wantErr: true, status: 502},
+		// Values not kept (valueArena) keep their order among kept ones.
+		{name: "values in order", head: "Date: d1\r\nServer: s\r\nETag: \"e\"\r\nX-A: 1\r\nContent-Length: 3\r\n\r\n", status: 200,
+			headers: []Header{{"Date", "d1"}, {"Server", "s"}, {"ETag", `"e"`}, {"X-A", "1"}, {"Content-Length", "3"}}, cl: 3, keepAlive: true},
+		{name: "chunked empties an earlier content-length", head: "Content-Length: 5\r\nX-A: a\r\nTransfer-Encoding: chunked\r\nX-B: b\r\n\r\n", status: 200,
+			headers: []Header{{"Content-Length", ""}, {"X-A", "a"}, {"X-B", "b"}}, cl: -1, keepAlive: true},
+		{name: "interim response's values dropped", head: "Status: 103\r\nLink: </a>\r\n\r\nServer: s\r\nX-A: 1\r\n\r\n", status: 200,
+			headers: []Header{{"Server", "s"}, {"X-A", "1"}}, cl: -1, keepAlive: true},
+		{name: "more values than gathered at once", head: manyValues(30, 3), status: 200, headers: manyHeaders(30, 3), cl: -1, keepAlive: true},
+		{name: "values past the gathering room", head: manyValues(3, 700), status: 200, headers: manyHeaders(3, 700), cl: -1, keepAlive: true},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -254,6 +264,47 @@ func TestBackendHeaders(t *testing.T) {
 				t.Fatalf("keep-alive %v, want %v", rc.KeepAlive, tt.keepAlive)
 			}
 		})
+	}
+}
+
+func manyValues(n, size int) string {
+	var b strings.Builder
+	for _, h := range manyHeaders(n, size) {
+		b.WriteString(h.Name + ": " + h.Value + "\r\n")
+	}
+	return b.String() + "\r\n"
+}
+
+func manyHeaders(n, size int) []Header {
+	var hs []Header
+	for i := range n {
+		hs = append(hs, Header{fmt.Sprintf("X-%d", i), strings.Repeat(string(rune('a'+i%26)), size)})
+	}
+	return hs
+}
+
+// TestBackendHeaderValueAllocs: the values that are not kept are made
+// strings together, so four cost what one does.
+func TestBackendHeaderValueAllocs(t *testing.T) {
+	s := mustCompile(t, `server.document-root = "/srv"`)
+	rc := newRequest(s, "GET", "x", "/index.php")
+	sr := strings.NewReader("")
+	br := bufio.NewReaderSize(sr, 4096)
+	allocs := func(head string) float64 {
+		return testing.AllocsPerRun(50, func() {
+			rc.Resp.Header.Reset()
+			sr.Reset(head)
+			br.Reset(sr)
+			if _, err := rc.BackendHeaders(br, &BackendOpts{}); err != nil {
+				t.Fatal(err)
+			}
+		})
+	}
+	one := allocs("Content-Type: text/html\r\nDate: Mon, 07 Dec 2026 12:00:00 GMT\r\n\r\n")
+	four := allocs("Content-Type: text/html\r\nDate: Mon, 07 Dec 2026 12:00:00 GMT\r\nETag: \"1-2\"\r\n" +
+		"Last-Modified: Mon, 07 Dec 2026 11:00:00 GMT\r\nContent-Length: 1024\r\n\r\n")
+	if four != one {
+		t.Errorf("four values not kept: %v allocations, one: %v; want the same", four, one)
 	}
 }
 

@@ -95,8 +95,7 @@ func (t *Target) Dial(ctx context.Context, timeout time.Duration) (*Conn, error)
 		unix.Close(fd)
 		return nil, t.dialError(os.NewSyscallError("connect", cerr))
 	}
-	c := Open(fd, t.address)
-	c.remote = t.remote
+	c := open(fd, t.address, t.remote)
 	if pending {
 		if err := c.awaitConnect(ctx, timeout); err != nil {
 			c.Close()
@@ -138,23 +137,12 @@ func (c *Conn) awaitConnect(ctx context.Context, timeout time.Duration) error {
 		stop := context.AfterFunc(ctx, func() { c.SetWriteDeadline(time.Unix(1, 0)) })
 		defer stop()
 	}
-	var soErr error
-	err := c.do(&c.wr, func(fd uintptr) bool {
-		v, errno := rawsys.GetsockoptInt(int(fd), unix.SOL_SOCKET, unix.SO_ERROR)
-		switch {
-		case errno != 0:
-			soErr = os.NewSyscallError("getsockopt", errno)
-		case v == int(unix.EINPROGRESS), v == int(unix.EALREADY), v == int(unix.EINTR):
-			return false // not yet: wait for writability
-		case v != 0:
-			soErr = os.NewSyscallError("connect", syscall.Errno(v))
-		case !rawsys.Connected(int(fd)):
-			// SO_ERROR is also 0 while the handshake runs: only a peer
-			// address proves the connection is up.
-			return false
-		}
-		return true
-	})
+	d := &c.s.wr
+	d.connecting = true
+	err := c.do(d, nil)
+	d.connecting = false
+	connErr, soErr := d.errno, d.n != 0
+	d.errno, d.n = 0, 0
 	if err != nil {
 		if err := ctx.Err(); err != nil {
 			return err
@@ -167,5 +155,32 @@ func (c *Conn) awaitConnect(ctx context.Context, timeout time.Duration) error {
 		}
 		return err
 	}
-	return soErr
+	switch {
+	case connErr == 0:
+		return nil
+	case soErr:
+		return os.NewSyscallError("getsockopt", connErr)
+	}
+	return os.NewSyscallError("connect", connErr)
+}
+
+// connectRaw checks a connect in progress (the write direction's call
+// while connecting): done when it failed (d.errno; d.n set when asking
+// SO_ERROR itself failed) or when the socket has its peer.
+func (c *sock) connectRaw(fd uintptr) bool {
+	d := &c.wr
+	v, errno := rawsys.GetsockoptInt(int(fd), unix.SOL_SOCKET, unix.SO_ERROR)
+	switch {
+	case errno != 0:
+		d.errno, d.n = errno, 1
+	case v == int(unix.EINPROGRESS), v == int(unix.EALREADY), v == int(unix.EINTR):
+		return false // not yet: wait for writability
+	case v != 0:
+		d.errno = syscall.Errno(v)
+	case !rawsys.Connected(int(fd)):
+		// SO_ERROR is also 0 while the handshake runs: only a peer
+		// address proves the connection is up.
+		return false
+	}
+	return true
 }

@@ -36,16 +36,30 @@ import (
 // Conn is a non-blocking socket. It implements net.Conn (with CloseWrite)
 // and syscall.Conn; errors are *os.PathError with os.ErrDeadlineExceeded
 // and os.ErrClosed, as os.File reports them.
+//
+// A Conn is a handle: the socket's state (sock, a few hundred bytes) is
+// reused by later connections once this one is closed and its last call
+// returned, and every call checks the handle's generation against the
+// state's, so a call made through a Conn after its Close (a second Close,
+// a late deadline) finds it closed and can never reach the socket that
+// uses the state now. A connection per request to php-cgi allocated its
+// state each time; reused, PHP hello cost 3.5% less CPU.
 type Conn struct {
+	s   *sock
+	gen uint64
+}
+
+type sock struct {
 	fd     int
 	name   string
 	remote net.Addr // set by Target.Dial
 
-	// mu guards refs, closing and the directions' slots and deadlines:
-	// an operation holds a reference for its whole duration, so the
-	// descriptor number is not closed (and reused by another socket)
-	// while a call may still use it.
+	// mu guards gen, refs, closing and the directions' slots and
+	// deadlines: an operation holds a reference for its whole duration,
+	// so the descriptor number is not closed (and reused by another
+	// socket) while a call may still use it.
 	mu      sync.Mutex
+	gen     uint64 // the current handle's; advanced when the state is let go
 	refs    int
 	closing bool
 
@@ -67,28 +81,53 @@ type dir struct {
 	addErr error
 
 	// The state of one raw call: a caller's function, or (nil) the Conn's
-	// own read or write of p. No function value is made per Conn or per
-	// call: the slot's callback (bound once per slot) calls Conn.step.
-	cur   func(fd uintptr) bool
-	p     []byte
-	n     int
-	errno syscall.Errno
+	// own read or write of p, or its connect's check (connecting). No
+	// function value is made per Conn or per call: the slot's callback
+	// (bound once per slot) calls sock.step.
+	cur        func(fd uintptr) bool
+	connecting bool
+	p          []byte
+	n          int
+	errno      syscall.Errno
 }
+
+var socks = sync.Pool{New: func() any { return new(sock) }}
 
 // Open takes fd, a non-blocking socket: the Conn owns it from now on
 // (Close closes it). name appears in errors.
-func Open(fd int, name string) *Conn {
-	c := &Conn{fd: fd, name: name}
-	c.rd.events = unix.EPOLLIN | unix.EPOLLRDHUP | unix.EPOLLET
-	c.wr.events = unix.EPOLLOUT | unix.EPOLLET
+func Open(fd int, name string) *Conn { return open(fd, name, nil) }
+
+func open(fd int, name string, remote net.Addr) *Conn {
+	s := socks.Get().(*sock)
+	// Set under the lock, which a stale Conn may be taking to find it
+	// closed (so mu itself is never overwritten).
+	s.mu.Lock()
+	s.fd, s.name, s.remote, s.refs, s.closing = fd, name, remote, 0, false
+	s.rd = dir{events: unix.EPOLLIN | unix.EPOLLRDHUP | unix.EPOLLET}
+	s.wr = dir{events: unix.EPOLLOUT | unix.EPOLLET}
+	c := &Conn{s: s, gen: s.gen}
+	s.mu.Unlock()
 	return c
 }
 
-// Name is the name given to Open.
-func (c *Conn) Name() string { return c.name }
+// Name is the name given to Open ("" once the Conn is closed and gone).
+func (c *Conn) Name() string {
+	if !c.incref() {
+		return ""
+	}
+	defer c.s.decref()
+	return c.s.name
+}
 
-// RemoteAddr is the address dialed (nil for a Conn made by Open).
-func (c *Conn) RemoteAddr() net.Addr { return c.remote }
+// RemoteAddr is the address dialed (nil for a Conn made by Open, or once
+// it is closed and gone).
+func (c *Conn) RemoteAddr() net.Addr {
+	if !c.incref() {
+		return nil
+	}
+	defer c.s.decref()
+	return c.s.remote
+}
 
 // LocalAddr is the socket's own address, asked for when needed.
 func (c *Conn) LocalAddr() net.Addr {
@@ -119,63 +158,74 @@ func (c *Conn) CloseWrite() error {
 	return nil
 }
 
+// incref takes a reference for a call through c: false if c is closed
+// (or its state serves a later Conn).
 func (c *Conn) incref() bool {
-	c.mu.Lock()
-	ok := !c.closing
+	s := c.s
+	s.mu.Lock()
+	ok := s.gen == c.gen && !s.closing
 	if ok {
-		c.refs++
+		s.refs++
 	}
-	c.mu.Unlock()
+	s.mu.Unlock()
 	return ok
 }
 
-func (c *Conn) decref() {
-	c.mu.Lock()
-	c.refs--
-	last := c.closing && c.refs == 0
-	c.mu.Unlock()
+func (s *sock) decref() {
+	s.mu.Lock()
+	s.refs--
+	last := s.closing && s.refs == 0
+	s.mu.Unlock()
 	if last {
-		c.destroy()
+		s.destroy()
 	}
 }
 
 // Close closes the socket; blocked reads and writes return os.ErrClosed.
 // The descriptor is closed once the last call using it has returned.
 func (c *Conn) Close() error {
-	c.mu.Lock()
-	if c.closing {
-		c.mu.Unlock()
+	s := c.s
+	s.mu.Lock()
+	if s.gen != c.gen || s.closing {
+		s.mu.Unlock()
 		return c.pathError("close", os.ErrClosed)
 	}
-	c.closing = true
-	last := c.refs == 0
+	s.closing = true
+	last := s.refs == 0
 	if !last {
 		// A call is in flight and may be waiting: wake it. With none, no
 		// wait can start any more (closing), and a deadline set and reset
 		// per close cost 0.8 µs per PHP request.
-		for _, d := range []*dir{&c.rd, &c.wr} {
+		for _, d := range []*dir{&s.rd, &s.wr} {
 			if d.s != nil {
 				d.s.setDeadline(time.Unix(1, 0))
 			}
 		}
 	}
-	c.mu.Unlock()
+	s.mu.Unlock()
 	if last {
-		c.destroy()
+		s.destroy()
 	}
 	return nil
 }
 
-func (c *Conn) destroy() {
+// destroy closes the socket after the last call returned, and lets the
+// state go to a later Conn: the generation moves on first, so no call
+// through this Conn gets past its check any more.
+func (s *sock) destroy() {
 	// close(2) of a socket does not block (no SO_LINGER is set); the
 	// kernel takes it out of the slots' sets.
-	unix.RawSyscall(unix.SYS_CLOSE, uintptr(c.fd), 0, 0)
-	for _, d := range []*dir{&c.rd, &c.wr} {
+	unix.RawSyscall(unix.SYS_CLOSE, uintptr(s.fd), 0, 0)
+	for _, d := range []*dir{&s.rd, &s.wr} {
 		if d.s != nil {
 			d.s.release()
 			d.s = nil
 		}
 	}
+	s.mu.Lock()
+	s.gen++
+	s.mu.Unlock()
+	socks.Put(s)
 }
 
 // SetDeadline sets both deadlines.
@@ -186,21 +236,23 @@ func (c *Conn) SetDeadline(t time.Time) error {
 
 // SetReadDeadline bounds the waits of reads from now on, and of a read
 // waiting now.
-func (c *Conn) SetReadDeadline(t time.Time) error { return c.setDeadline(&c.rd, t) }
+func (c *Conn) SetReadDeadline(t time.Time) error { return c.setDeadline(&c.s.rd, t) }
 
 // SetWriteDeadline bounds the waits of writes.
-func (c *Conn) SetWriteDeadline(t time.Time) error { return c.setDeadline(&c.wr, t) }
+func (c *Conn) SetWriteDeadline(t time.Time) error { return c.setDeadline(&c.s.wr, t) }
 
 func (c *Conn) setDeadline(d *dir, t time.Time) error {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	if c.closing {
+	s := c.s
+	s.mu.Lock()
+	if s.gen != c.gen || s.closing {
+		s.mu.Unlock()
 		return c.pathError("set deadline", os.ErrClosed)
 	}
 	d.deadline = t
 	if d.s != nil {
 		d.s.setDeadline(t)
 	}
+	s.mu.Unlock()
 	return nil
 }
 
@@ -210,8 +262,9 @@ func (c *Conn) setDeadline(d *dir, t time.Time) error {
 // ready must be made inside it: readiness that arrives after that check is
 // then never lost. On a newly borrowed slot the check is the socket's
 // registration itself (slotStep). Events left in the set need no
-// draining: each new one wakes the netpoller again.
-func (c *Conn) wait(d *dir) error {
+// draining: each new one wakes the netpoller again. The caller holds a
+// reference.
+func (c *sock) wait(d *dir) error {
 	c.mu.Lock()
 	if c.closing {
 		c.mu.Unlock()
@@ -257,7 +310,7 @@ func (c *Conn) wait(d *dir) error {
 // system call that could only find EAGAIN (the read, write or peek that
 // would have been made here) is not made. Later calls run d's step, or
 // for AwaitReadable end the wait: the set reported the socket.
-func (c *Conn) slotStep(d *dir) bool {
+func (c *sock) slotStep(d *dir) bool {
 	first := !d.called
 	d.called = true
 	switch {
@@ -285,7 +338,7 @@ func (c *Conn) Read(p []byte) (int, error) {
 	if len(p) == 0 {
 		return 0, nil
 	}
-	n, err := c.transfer(&c.rd, p)
+	n, err := c.transfer(&c.s.rd, p)
 	switch {
 	case err != nil:
 		return 0, c.pathError("read", err)
@@ -298,8 +351,12 @@ func (c *Conn) Read(p []byte) (int, error) {
 // transfer runs d's raw call on p: the bytes moved, and the error of the
 // call or of the wait.
 func (c *Conn) transfer(d *dir, p []byte) (int, error) {
+	if !c.incref() {
+		return 0, os.ErrClosed
+	}
+	defer c.s.decref()
 	d.p, d.n, d.errno = p, 0, 0
-	err := c.do(d, nil)
+	err := c.s.run(d, nil)
 	n := d.n
 	if err == nil && d.errno != 0 {
 		err = d.errno
@@ -308,7 +365,7 @@ func (c *Conn) transfer(d *dir, p []byte) (int, error) {
 	return n, err
 }
 
-func (c *Conn) readRaw(fd uintptr) bool {
+func (c *sock) readRaw(fd uintptr) bool {
 	d := &c.rd
 	for {
 		n, e := rawsys.Read(fd, d.p)
@@ -328,14 +385,14 @@ func (c *Conn) Write(p []byte) (int, error) {
 	if len(p) == 0 {
 		return 0, nil
 	}
-	n, err := c.transfer(&c.wr, p)
+	n, err := c.transfer(&c.s.wr, p)
 	if err != nil {
 		return n, c.pathError("write", err)
 	}
 	return n, nil
 }
 
-func (c *Conn) writeRaw(fd uintptr) bool {
+func (c *sock) writeRaw(fd uintptr) bool {
 	d := &c.wr
 	for d.n < len(d.p) {
 		n, e := rawsys.Write(fd, d.p[d.n:])
@@ -353,13 +410,18 @@ func (c *Conn) writeRaw(fd uintptr) bool {
 	return true
 }
 
-// do calls f (nil: d's own read or write) until it reports done, waiting
-// for d's readiness between calls (f returns false after EAGAIN).
+// do calls f (nil: d's own call) until it reports done, waiting for d's
+// readiness between calls (f returns false after EAGAIN).
 func (c *Conn) do(d *dir, f func(fd uintptr) bool) error {
 	if !c.incref() {
 		return os.ErrClosed
 	}
-	defer c.decref()
+	defer c.s.decref()
+	return c.s.run(d, f)
+}
+
+// run is do for a caller holding a reference.
+func (c *sock) run(d *dir, f func(fd uintptr) bool) error {
 	d.cur = f
 	if c.step(d) {
 		d.cur = nil
@@ -371,10 +433,12 @@ func (c *Conn) do(d *dir, f func(fd uintptr) bool) error {
 }
 
 // step makes d's current call once on the socket.
-func (c *Conn) step(d *dir) bool {
+func (c *sock) step(d *dir) bool {
 	switch {
 	case d.cur != nil:
 		return d.cur(uintptr(c.fd))
+	case d.connecting:
+		return c.connectRaw(uintptr(c.fd))
 	case d == &c.rd:
 		return c.readRaw(uintptr(c.fd))
 	default:
@@ -382,8 +446,17 @@ func (c *Conn) step(d *dir) bool {
 	}
 }
 
+// pathError names c's socket in err, as os.File's errors do (with no name
+// once c is closed and its state serves a later Conn).
 func (c *Conn) pathError(op string, err error) error {
-	return &os.PathError{Op: op, Path: c.name, Err: err}
+	s := c.s
+	s.mu.Lock()
+	name := ""
+	if s.gen == c.gen {
+		name = s.name
+	}
+	s.mu.Unlock()
+	return &os.PathError{Op: op, Path: name, Err: err}
 }
 
 // SyscallConn gives raw access to the socket, with the semantics of
@@ -399,13 +472,13 @@ func (c *Conn) rawControl(f func(fd uintptr)) error {
 	if !c.incref() {
 		return os.ErrClosed
 	}
-	defer c.decref()
-	f(uintptr(c.fd))
+	defer c.s.decref()
+	f(uintptr(c.s.fd))
 	return nil
 }
 
-func (r rawConn) Read(f func(fd uintptr) bool) error  { return r.c.do(&r.c.rd, f) }
-func (r rawConn) Write(f func(fd uintptr) bool) error { return r.c.do(&r.c.wr, f) }
+func (r rawConn) Read(f func(fd uintptr) bool) error  { return r.c.do(&r.c.s.rd, f) }
+func (r rawConn) Write(f func(fd uintptr) bool) error { return r.c.do(&r.c.s.wr, f) }
 
 // AwaitReadable waits until a read of the socket would return at once
 // (data, the end of the stream or an error), reading nothing
@@ -421,10 +494,11 @@ func (c *Conn) awaitReadable() error {
 	if !c.incref() {
 		return os.ErrClosed
 	}
-	defer c.decref()
-	d := &c.rd
+	s := c.s
+	defer s.decref()
+	d := &s.rd
 	d.await = true
-	err := c.wait(d)
+	err := s.wait(d)
 	d.await = false
 	return err
 }
@@ -437,7 +511,7 @@ type slot struct {
 	rc   syscall.RawConn
 	// The borrower and direction, set while lent; call (made once per
 	// slot) runs their step when the netpoller reports the set ready.
-	c    *Conn
+	c    *sock
 	d    *dir
 	call func(uintptr) bool
 	// timed: f has a read deadline, which release must clear for the

@@ -8,6 +8,7 @@ import (
 	"net"
 	"os"
 	"path/filepath"
+	"runtime"
 	"strconv"
 	"strings"
 	"sync"
@@ -146,7 +147,7 @@ func TestAwaitReadable(t *testing.T) {
 	if err := (rawConn{c}).AwaitReadable(); !errors.Is(err, unix.EPERM) {
 		t.Fatalf("await on a regular file: %v, want EPERM", err)
 	}
-	if c.rd.s != nil {
+	if c.s.rd.s != nil {
 		t.Fatal("the slot of a failed registration is still held")
 	}
 }
@@ -558,5 +559,88 @@ func TestSlotComesBackWithoutDeadline(t *testing.T) {
 				t.Fatalf("the next connection's read: %d, %v (a stale deadline on its slot?)", n, err)
 			}
 		})
+	}
+}
+
+// TestClosedConnCannotReachItsSuccessor: once a Conn is closed its state
+// serves later Conns; every call through the closed one (a second Close, a
+// deadline, a read, a write, raw access) finds it closed and leaves the
+// socket that uses the state now untouched.
+func TestClosedConnCannotReachItsSuccessor(t *testing.T) {
+	var old, cur *Conn
+	var peer int
+	for range 100 {
+		old, _ = pair(t)
+		old.Close()
+		cur, peer = pair(t)
+		if cur.s == old.s {
+			break
+		}
+	}
+	if cur.s != old.s {
+		t.Fatal("a closed Conn's state was never reused")
+	}
+	// Bytes wait for the successor: a stale read that reached its socket
+	// would take them rather than block.
+	answer(peer, false)
+	if err := old.Close(); !errors.Is(err, os.ErrClosed) {
+		t.Errorf("second Close: %v, want os.ErrClosed", err)
+	}
+	if err := old.SetDeadline(time.Unix(1, 0)); !errors.Is(err, os.ErrClosed) {
+		t.Errorf("SetDeadline: %v, want os.ErrClosed", err)
+	}
+	if _, err := old.Write([]byte("stale")); !errors.Is(err, os.ErrClosed) {
+		t.Errorf("Write: %v, want os.ErrClosed", err)
+	}
+	if _, err := old.Read(make([]byte, 8)); !errors.Is(err, os.ErrClosed) {
+		t.Errorf("Read: %v, want os.ErrClosed", err)
+	}
+	rc, _ := old.SyscallConn()
+	if err := rc.Control(func(uintptr) { t.Error("raw access to the successor's socket") }); !errors.Is(err, os.ErrClosed) {
+		t.Errorf("Control: %v, want os.ErrClosed", err)
+	}
+	if old.Name() != "" || old.RemoteAddr() != nil {
+		t.Errorf("closed Conn names %q, %v", old.Name(), old.RemoteAddr())
+	}
+
+	// The successor still has its socket, and no deadline.
+	if _, err := cur.Write([]byte("ping")); err != nil {
+		t.Fatalf("successor's write: %v", err)
+	}
+	buf := make([]byte, 8)
+	if n, err := unix.Read(peer, buf); err != nil || string(buf[:n]) != "ping" {
+		t.Fatalf("peer read %q, %v", buf[:max(n, 0)], err)
+	}
+	if n, err := cur.Read(buf); err != nil || string(buf[:n]) != "x" {
+		t.Fatalf("successor's read %q, %v", buf[:n], err)
+	}
+}
+
+// TestOpenCloseAllocs: a Conn costs its handle, not its state (without the
+// race detector, which makes sync.Pool drop items).
+func TestOpenCloseAllocs(t *testing.T) {
+	if rawsys.RaceEnabled {
+		t.Skip("the race detector makes sync.Pool drop items")
+	}
+	fds, err := unix.Socketpair(unix.AF_UNIX, unix.SOCK_STREAM|unix.SOCK_NONBLOCK|unix.SOCK_CLOEXEC, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer unix.Close(fds[1])
+	fd := fds[0]
+	const n = 2000
+	var before, after runtime.MemStats
+	runtime.ReadMemStats(&before)
+	for range n {
+		d, err := unix.Dup(fd)
+		if err != nil {
+			t.Fatal(err)
+		}
+		Open(d, "dup").Close()
+	}
+	runtime.ReadMemStats(&after)
+	unix.Close(fd)
+	if bytes := (after.TotalAlloc - before.TotalAlloc) / n; bytes >= 64 {
+		t.Errorf("Open and Close: %d bytes per Conn, want the 16-byte handle", bytes)
 	}
 }

@@ -213,7 +213,8 @@ func (d *Dialer) Do(ctx context.Context, req *Request) (*Response, error) {
 
 // DoInto is Do with the Response made in resp, for a caller that keeps one
 // in its request handler: the Response it held there before must be closed
-// (resp is overwritten).
+// (resp is overwritten, also on error). Without KeepConn the connection's
+// state lives in resp too, so a request allocates none.
 func (d *Dialer) DoInto(ctx context.Context, req *Request, resp *Response) error {
 	role := req.Role
 	if role == 0 {
@@ -250,11 +251,12 @@ func (d *Dialer) DoInto(ctx context.Context, req *Request, resp *Response) error
 	}
 	*wbp = w
 
-	c, err := d.send(ctx, w, req.Fresh || stream)
+	*resp = Response{d: d, addr: d.Address}
+	c, err := d.send(ctx, w, req.Fresh || stream, &resp.own)
 	if err != nil {
 		return err
 	}
-	*resp = Response{d: d, c: c, addr: d.Address}
+	resp.c = c
 	resp.rr.reset(nil, req.Stderr) // the reader comes with the first read
 	if ctx.Done() != nil {
 		resp.ctx = ctx
@@ -300,10 +302,11 @@ func appendEmpty(w []byte, typ uint8) []byte {
 // send writes the request head on a pooled or new connection. A write that
 // fails on a pooled connection (the backend closed it after our liveness
 // check) is replayed once on a fresh connection; nothing has been consumed
-// from the caller's body at that point.
-func (d *Dialer) send(ctx context.Context, w []byte, fresh bool) (*conn, error) {
+// from the caller's body at that point. A new connection that is not
+// kept is made in own.
+func (d *Dialer) send(ctx context.Context, w []byte, fresh bool, own *conn) (*conn, error) {
 	for {
-		c, err := d.acquire(ctx, fresh)
+		c, err := d.acquire(ctx, fresh, own)
 		if err != nil {
 			return nil, err
 		}
@@ -332,9 +335,10 @@ func (d *Dialer) pool() {
 // idle one (unless fresh), else a new one while fewer than MaxConns are
 // open, else the first to become idle. A fresh request takes over an idle
 // connection's place by closing it, so idle connections never block it.
-func (d *Dialer) acquire(ctx context.Context, fresh bool) (*conn, error) {
+// Without KeepConn the connection is made in own.
+func (d *Dialer) acquire(ctx context.Context, fresh bool, own *conn) (*conn, error) {
 	if !d.KeepConn {
-		return d.dial(ctx)
+		return d.dial(ctx, own)
 	}
 	d.pool()
 	for {
@@ -372,7 +376,7 @@ func (d *Dialer) acquire(ctx context.Context, fresh bool) (*conn, error) {
 
 // dialSlot dials for a slot already taken, giving it back on failure.
 func (d *Dialer) dialSlot(ctx context.Context) (*conn, error) {
-	c, err := d.dial(ctx)
+	c, err := d.dial(ctx, nil)
 	if err != nil {
 		<-d.slots
 	}
@@ -431,13 +435,17 @@ func (d *Dialer) network() string {
 	return "tcp"
 }
 
-func (d *Dialer) dial(ctx context.Context) (*conn, error) {
+// dial connects a new connection, made in c (nil: a new one; a kept
+// connection outlives its request's Response).
+func (d *Dialer) dial(ctx context.Context, c *conn) (*conn, error) {
 	nc, err := d.connect(ctx)
 	if err != nil {
 		return nil, fmt.Errorf("fcgi: connect: %w", err)
 	}
-	c := &conn{nc: nc}
-	c.dr = deadlineReader{nc: nc, d: d.ReadTimeout}
+	if c == nil {
+		c = new(conn)
+	}
+	*c = conn{nc: nc, dr: deadlineReader{nc: nc, d: d.ReadTimeout}}
 	return c, nil
 }
 
@@ -544,6 +552,7 @@ func peerGone(err error) bool {
 type Response struct {
 	d    *Dialer
 	c    *conn
+	own  conn // c when the connection is not kept (DoInto)
 	addr string
 	rr   recordReader
 	in   *stdinStream // nil when the body went with the params

@@ -138,8 +138,8 @@ func (rc *Request) BackendHeaders(br *bufio.Reader, o *BackendOpts) (BackendHead
 			continue // lighttpd skips lines without a name
 		}
 		name := line[:colon]
-		value := bytes.TrimLeft(line[colon+1:], " \t")
-		if bytes.IndexByte(value, '\r') >= 0 || bytes.IndexByte(value, 0) >= 0 || bytes.IndexByte(name, 0) >= 0 {
+		value := trimSpaceLeft(line[colon+1:])
+		if splits(value) || bytes.IndexByte(name, 0) >= 0 {
 			// Stricter than lighttpd on purpose: a value that could split
 			// the response is refused, never forwarded.
 			return fail("header %q holds a control character", truncate(name))
@@ -299,6 +299,26 @@ func statusValue(v []byte) (int, bool) {
 }
 
 // isToken reports whether name is an HTTP field name (RFC 9110 token).
+// trimSpaceLeft drops the spaces and tabs a value starts with (what
+// bytes.TrimLeft(v, " \t") does, without building its character set).
+func trimSpaceLeft(v []byte) []byte {
+	i := 0
+	for i < len(v) && (v[i] == ' ' || v[i] == '\t') {
+		i++
+	}
+	return v[i:]
+}
+
+// splits reports a CR or NUL in a header value, in one pass.
+func splits(v []byte) bool {
+	for _, c := range v {
+		if c <= '\r' && (c == '\r' || c == 0) {
+			return true
+		}
+	}
+	return false
+}
+
 func isToken(name []byte) bool {
 	for _, c := range name {
 		switch {

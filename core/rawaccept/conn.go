@@ -26,8 +26,12 @@ import (
 // it), but one whose deadline was already past when set fails at once.
 type Conn struct {
 	fd     int
-	remote *net.TCPAddr
-	local  atomic.Pointer[net.TCPAddr] // the listener's address, or getsockname's once asked
+	remote *net.TCPAddr // raddr, or nil for a family other than IPv4 and IPv6
+	// The client's address and its IP's bytes live in the Conn: made apart,
+	// they were two more allocations per connection.
+	raddr net.TCPAddr
+	rip   [16]byte
+	local atomic.Pointer[net.TCPAddr] // the listener's address, or getsockname's once asked
 
 	// refs counts the calls using fd, plus closedBit from Close on: the
 	// descriptor is closed when both hold (destroy), so no call can use a

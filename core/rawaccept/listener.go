@@ -20,7 +20,6 @@ package rawaccept
 import (
 	"errors"
 	"net"
-	"net/netip"
 	"os"
 	"strconv"
 	"sync"
@@ -137,7 +136,10 @@ func (l *Listener) accept(fd uintptr) bool {
 }
 
 func (l *Listener) newConn() *Conn {
-	c := &Conn{fd: l.nfd, remote: tcpAddr(&l.sa)}
+	c := &Conn{fd: l.nfd}
+	if setTCPAddr(&c.raddr, &c.rip, &l.sa) {
+		c.remote = &c.raddr
+	}
 	if !l.wildcard {
 		c.local.Store(l.addr)
 	}
@@ -156,19 +158,31 @@ func (l *Listener) newConn() *Conn {
 // tcpAddr is the address accept4(2) or getsockname(2) wrote (nil for a
 // family other than IPv4 and IPv6).
 func tcpAddr(sa *unix.RawSockaddrAny) *net.TCPAddr {
+	a := new(net.TCPAddr)
+	if !setTCPAddr(a, new([16]byte), sa) {
+		return nil
+	}
+	return a
+}
+
+// setTCPAddr sets a to the address in sa, its IP in ip's bytes (as
+// net.TCPAddrFromAddrPort spells it: 4 bytes for IPv4); false for a family
+// other than IPv4 and IPv6.
+func setTCPAddr(a *net.TCPAddr, ip *[16]byte, sa *unix.RawSockaddrAny) bool {
 	switch sa.Addr.Family {
 	case unix.AF_INET:
 		s := (*unix.RawSockaddrInet4)(unsafe.Pointer(sa))
-		return net.TCPAddrFromAddrPort(netip.AddrPortFrom(netip.AddrFrom4(s.Addr), ntohs(s.Port)))
+		*a = net.TCPAddr{IP: ip[:copy(ip[:], s.Addr[:])], Port: int(ntohs(s.Port))}
+		return true
 	case unix.AF_INET6:
 		s := (*unix.RawSockaddrInet6)(unsafe.Pointer(sa))
-		a := net.TCPAddrFromAddrPort(netip.AddrPortFrom(netip.AddrFrom16(s.Addr), ntohs(s.Port)))
+		*a = net.TCPAddr{IP: ip[:copy(ip[:], s.Addr[:])], Port: int(ntohs(s.Port))}
 		if s.Scope_id != 0 {
 			a.Zone = zoneName(int(s.Scope_id))
 		}
-		return a
+		return true
 	}
-	return nil
+	return false
 }
 
 // ntohs reads a port as the sockaddr stores it (network byte order).

@@ -6,6 +6,7 @@ import (
 	"io"
 	"net"
 	"os"
+	"runtime"
 	"strconv"
 	"sync"
 	"syscall"
@@ -446,3 +447,43 @@ func BenchmarkAcceptClose(b *testing.B) {
 }
 
 var _ syscall.Conn = (*Conn)(nil)
+
+// TestAcceptAllocs: an accepted connection is one allocation, its client
+// address included (it was three).
+func TestAcceptAllocs(t *testing.T) {
+	l := listen(t, "127.0.0.1:0")
+	const n = 50
+	clients := make([]net.Conn, 0, n)
+	for range n {
+		cc, err := net.Dial("tcp", l.Addr().String())
+		if err != nil {
+			t.Fatal(err)
+		}
+		clients = append(clients, cc)
+	}
+	defer func() {
+		for _, cc := range clients {
+			cc.Close()
+		}
+	}()
+	conns := make([]net.Conn, 0, n)
+	var before, after runtime.MemStats
+	runtime.ReadMemStats(&before)
+	for range n {
+		c, err := l.Accept()
+		if err != nil {
+			t.Fatal(err)
+		}
+		conns = append(conns, c)
+	}
+	runtime.ReadMemStats(&after)
+	for _, c := range conns {
+		if c.RemoteAddr().(*net.TCPAddr).Port == 0 {
+			t.Error("no client port")
+		}
+		c.Close()
+	}
+	if per := float64(after.Mallocs-before.Mallocs) / n; per > 1.1 {
+		t.Errorf("%.2f allocations per accepted connection, want 1", per)
+	}
+}

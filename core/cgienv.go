@@ -34,13 +34,12 @@ type CGIOptions struct {
 // CGIEnv emits the CGI/1.1 variables of rc in lighttpd's order and spelling
 // (behaviors.md §7.3, src/http_cgi.c).
 func (rc *Request) CGIEnv(env EnvSink, o *CGIOptions) {
-	var num [20]byte
 	if !o.Authorizer {
 		n := rc.BodyLength
 		if n < 0 {
 			n = rc.BodyRead
 		}
-		env.Add("CONTENT_LENGTH", string(strconv.AppendInt(num[:0], n, 10)))
+		env.Add("CONTENT_LENGTH", strconv.FormatInt(n, 10))
 	}
 	env.Add("QUERY_STRING", rc.URI.Query)
 	uri := rc.Target
@@ -101,7 +100,7 @@ func (rc *Request) CGIEnv(env EnvSink, o *CGIOptions) {
 	}
 	env.Add("SERVER_NAME", stripPort(name))
 	env.Add("REMOTE_ADDR", rc.Conn.RemoteIP)
-	env.Add("REMOTE_PORT", string(strconv.AppendInt(num[:0], int64(rc.Conn.RemotePort), 10)))
+	env.Add("REMOTE_PORT", strconv.Itoa(rc.Conn.RemotePort))
 	for i := 0; i < rc.Header.Len(); i++ {
 		h := rc.Header.At(i)
 		// Proxy: httpoxy. Expect, Transfer-Encoding: consumed by the
@@ -122,7 +121,7 @@ func (rc *Request) CGIEnv(env EnvSink, o *CGIOptions) {
 		env.Add("AUTH_TYPE", rc.AuthType)
 	}
 	if rc.ErrorStatus != 0 {
-		env.Add("REDIRECT_STATUS", string(strconv.AppendInt(num[:0], int64(rc.ErrorStatus), 10)))
+		env.Add("REDIRECT_STATUS", strconv.Itoa(rc.ErrorStatus))
 	}
 	rc.RequestEnv()
 	for i := 0; i < rc.Env.Len(); i++ {

@@ -15,6 +15,7 @@ import (
 
 	"github.com/golighty/golighty/core/bufpoison"
 	"github.com/golighty/golighty/core/h1"
+	"github.com/golighty/golighty/core/monoclock"
 	"golang.org/x/net/http2"
 	"golang.org/x/net/http2/hpack"
 	"golang.org/x/sys/unix"
@@ -87,7 +88,10 @@ type conn struct {
 	blkPrio   bool
 	// readAt is when the reader last got bytes after its buffer ran
 	// empty: the arrival of the frames read since (a request's start).
-	// One clock read per socket read, where each new stream took one.
+	// One clock read per socket read, where each new stream took one. It
+	// is the wall clock's (the access log's time); the times that only
+	// bound or measure durations (deadlines, idle and stall starts) come
+	// from monoclock.Now, one clock read where time.Now makes two.
 	readAt time.Time
 
 	flood     floodMeter
@@ -376,7 +380,7 @@ func (c *conn) setReadDeadline(d time.Time) {
 // limit without streams, the header-block deadline inside one, else the
 // read-idle limit (body reads are checked per stream then).
 func (c *conn) idleDeadline() time.Time {
-	now := time.Now()
+	now := monoclock.Now()
 	if c.blkStream != 0 {
 		return c.blkStart.Add(c.cfg.HeadTimeout)
 	}
@@ -399,7 +403,7 @@ func (c *conn) onIdleTimeout() error {
 	if c.ended.Load() {
 		return io.EOF
 	}
-	now := time.Now()
+	now := monoclock.Now()
 	if c.blkStream != 0 {
 		return connErr{http2.ErrCodeProtocol, "header block timeout"}
 	}
@@ -458,7 +462,7 @@ type floodMeter struct {
 }
 
 func (m *floodMeter) add() bool {
-	now := time.Now()
+	now := monoclock.Now()
 	if now.Sub(m.start) > floodWindow {
 		m.start, m.n = now, 0
 	}
@@ -755,7 +759,7 @@ func (c *conn) data(f *http2.DataFrame) error {
 		return c.overQueued()
 	}
 	s.received += int64(len(data))
-	s.lastRecv = time.Now()
+	s.lastRecv = monoclock.Now()
 	if cl := s.req.ContentLength; cl >= 0 && (s.received > cl || f.StreamEnded() && s.received != cl) {
 		c.resetStream(s, http2.ErrCodeProtocol)
 		return c.overQueued()
@@ -820,7 +824,7 @@ func (c *conn) headers(f *http2.HeadersFrame) error {
 	if f.HeadersEnded() {
 		return c.endBlock()
 	}
-	c.blkStart = time.Now()
+	c.blkStart = monoclock.Now()
 	return nil
 }
 
@@ -1127,7 +1131,7 @@ func (c *conn) closeStream(s *stream) {
 		s.counted = false
 		c.active--
 		if c.active == 0 {
-			c.idleSince = time.Now()
+			c.idleSince = monoclock.Now()
 		}
 	}
 	s.cond.Broadcast()

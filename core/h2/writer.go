@@ -12,6 +12,7 @@ import (
 
 	"github.com/golighty/golighty/core/ascii"
 	"github.com/golighty/golighty/core/h1"
+	"github.com/golighty/golighty/core/monoclock"
 	"github.com/golighty/golighty/core/rawsys"
 	"golang.org/x/net/http2"
 	"golang.org/x/sys/unix"
@@ -100,7 +101,7 @@ func (c *conn) writeLoop() {
 			c.mu.Unlock()
 			continue
 		}
-		if d := time.Now().Add(c.cfg.MaxWriteIdle); wdl.IsZero() || d.Sub(wdl) >= time.Second {
+		if d := monoclock.Now().Add(c.cfg.MaxWriteIdle); wdl.IsZero() || d.Sub(wdl) >= time.Second {
 			c.nc.SetWriteDeadline(d)
 			wdl = d
 		}
@@ -248,7 +249,7 @@ func (c *conn) hasWork() bool {
 // sending for server.max-write-idle (zero-window stalls) and reports
 // whether some stream is still waiting for window.
 func (c *conn) checkStalls() bool {
-	now := time.Now()
+	now := monoclock.Now()
 	waiting := false
 	for i := 0; i < len(c.sendq); i++ {
 		s := c.sendq[i]
@@ -432,7 +433,7 @@ func (w *ResponseWriter) AddHeader(name, value string) {
 	if value == "" || w.wroteHead || !safeValue(value) {
 		return
 	}
-	rn := respNames[name]
+	rn := lookupRespName(name)
 	if rn == nil && omitField(name) {
 		return
 	}
@@ -816,7 +817,7 @@ func (c *conn) lowerName(name string) respName {
 		for i := 0; i < len(name); i++ {
 			b[i] = toLower(name[i])
 		}
-		if rn := respNames[string(b[:len(name)])]; rn != nil {
+		if rn := lookupRespName(string(b[:len(name)])); rn != nil {
 			return *rn
 		}
 		return respName{lower: c.internValue(string(b[:len(name)])), slot: -1}

@@ -172,11 +172,13 @@ func setTCPAddr(a *net.TCPAddr, ip *[16]byte, sa *unix.RawSockaddrAny) bool {
 	switch sa.Addr.Family {
 	case unix.AF_INET:
 		s := (*unix.RawSockaddrInet4)(unsafe.Pointer(sa))
-		*a = net.TCPAddr{IP: ip[:copy(ip[:], s.Addr[:])], Port: int(ntohs(s.Port))}
+		n := copy(ip[:], s.Addr[:])
+		*a = net.TCPAddr{IP: ip[:n:n], Port: int(ntohs(s.Port))} // no room to append into
 		return true
 	case unix.AF_INET6:
 		s := (*unix.RawSockaddrInet6)(unsafe.Pointer(sa))
-		*a = net.TCPAddr{IP: ip[:copy(ip[:], s.Addr[:])], Port: int(ntohs(s.Port))}
+		*a = net.TCPAddr{IP: ip[:], Port: int(ntohs(s.Port))}
+		copy(ip[:], s.Addr[:])
 		if s.Scope_id != 0 {
 			a.Zone = zoneName(int(s.Scope_id))
 		}

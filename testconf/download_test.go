@@ -246,6 +246,24 @@ func socketInodes(t *testing.T, pid int) map[string]bool {
 	return out
 }
 
+// peerSocket is the socket ("socket:[inode]") of the IPv4 connection whose
+// remote end is port on this host, from /proc/net/tcp ("" if none).
+func peerSocket(t *testing.T, port int) string {
+	t.Helper()
+	data, err := os.ReadFile("/proc/net/tcp")
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := fmt.Sprintf(":%04X", port)
+	for _, line := range strings.Split(string(data), "\n")[1:] {
+		f := strings.Fields(line)
+		if len(f) > 9 && strings.HasSuffix(f[2], want) && f[9] != "0" {
+			return "socket:[" + f[9] + "]"
+		}
+	}
+	return ""
+}
+
 // TestDownloadStopReading: a client that stops reading a download is cut
 // off after server.max-write-idle, by both servers, and golighty keeps no
 // socket (or file) of it.
@@ -255,7 +273,6 @@ func TestDownloadStopReading(t *testing.T) {
 		t.Run(s.name, func(t *testing.T) {
 			t.Parallel()
 			pid := s.cmd.Process.Pid
-			base := socketInodes(t, pid)
 			c, err := net.Dial("tcp", s.addr)
 			if err != nil {
 				t.Fatal(err)
@@ -263,14 +280,13 @@ func TestDownloadStopReading(t *testing.T) {
 			defer c.Close()
 			c.(*net.TCPConn).SetReadBuffer(8 << 10)
 			io.WriteString(c, "GET /sparse.bin HTTP/1.1\r\nHost: x\r\n\r\n")
-			// The server's end of this connection is the socket that
-			// was not there before.
+			// The server's end of this connection: the socket whose peer
+			// is this client's port (not merely a new one: the start-up
+			// probe's connection may be accepted and closed meanwhile).
 			var ours string
 			for deadline := time.Now().Add(3 * time.Second); ours == ""; {
-				for k := range socketInodes(t, pid) {
-					if !base[k] {
-						ours = k
-					}
+				if k := peerSocket(t, c.LocalAddr().(*net.TCPAddr).Port); k != "" && socketInodes(t, pid)[k] {
+					ours = k
 				}
 				if ours == "" && time.Now().After(deadline) {
 					t.Fatal("the server never accepted the connection")

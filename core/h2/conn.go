@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"bytes"
 	"crypto/tls"
+	"encoding/binary"
 	"errors"
 	"io"
 	"net"
@@ -85,7 +86,6 @@ type conn struct {
 	blkEnd    bool
 	blkSelf   bool // HEADERS priority depends on its own stream
 	blkStart  time.Time
-	blkPrio   bool
 	// readAt is when the reader last got bytes after its buffer ran
 	// empty: the arrival of the frames read since (a request's start).
 	// One clock read per socket read, where each new stream took one. It
@@ -347,7 +347,21 @@ func (c *conn) readFrame() error {
 		}
 		c.setReadDeadline(d)
 	}
-	f, err := c.fr.ReadFrame()
+	fh, err := c.fr.ReadFrameHeader() // also checks the size and CONTINUATION's order
+	if err != nil {
+		return c.frameError(err)
+	}
+	if fh.Type == http2.FrameHeaders {
+		hf, err := c.readHeadersFrame(fh)
+		if err != nil {
+			return c.frameError(err)
+		}
+		if !buffered {
+			c.readAt = time.Now()
+		}
+		return c.headers(hf)
+	}
+	f, err := c.fr.ReadFrameForHeader(fh)
 	if err != nil {
 		return c.frameError(err)
 	}
@@ -355,6 +369,54 @@ func (c *conn) readFrame() error {
 		c.readAt = time.Now() // the frame's rest came in a read of its own
 	}
 	return c.handleFrame(f)
+}
+
+// headersFrame is what headers needs of a HEADERS frame, whose header block
+// fragment readHeadersFrame left in c.blk.
+type headersFrame struct {
+	id                    uint32
+	endStream, endHeaders bool
+	selfDep               bool // a priority that depends on its own stream
+}
+
+// readHeadersFrame reads the payload of the HEADERS frame fh into c.blk
+// and keeps only its header block fragment there. x/net's Framer makes a
+// HeadersFrame for every one (an allocation per request); its checks and
+// errors are the same here. A header block cannot be in progress: the
+// Framer refuses anything but CONTINUATION then.
+func (c *conn) readHeadersFrame(fh http2.FrameHeader) (headersFrame, error) {
+	n := int(fh.Length)
+	if cap(c.blk) < n {
+		c.blk = make([]byte, n)
+	}
+	c.blk = c.blk[:n]
+	p := c.blk
+	if _, err := io.ReadFull(c.br, p); err != nil {
+		return headersFrame{}, err
+	}
+	hf := headersFrame{id: fh.StreamID, endStream: fh.Flags.Has(http2.FlagHeadersEndStream), endHeaders: fh.Flags.Has(http2.FlagHeadersEndHeaders)}
+	if hf.id == 0 {
+		return hf, http2.ConnectionError(http2.ErrCodeProtocol)
+	}
+	pad := 0
+	if fh.Flags.Has(http2.FlagHeadersPadded) {
+		if len(p) < 1 {
+			return hf, io.ErrUnexpectedEOF
+		}
+		pad, p = int(p[0]), p[1:]
+	}
+	if fh.Flags.Has(http2.FlagHeadersPriority) {
+		if len(p) < 5 {
+			return hf, io.ErrUnexpectedEOF
+		}
+		hf.selfDep = binary.BigEndian.Uint32(p)&0x7fffffff == hf.id
+		p = p[5:]
+	}
+	if len(p) < pad {
+		return hf, http2.StreamError{StreamID: hf.id, Code: http2.ErrCodeProtocol}
+	}
+	c.blk = c.blk[:copy(c.blk, p[:len(p)-pad])]
+	return hf, nil
 }
 
 // frameBuffered reports whether the next frame is wholly in the buffer (no
@@ -495,8 +557,6 @@ func (c *conn) handleFrame(f http2.Frame) error {
 	switch f := f.(type) {
 	case *http2.DataFrame:
 		return c.data(f)
-	case *http2.HeadersFrame:
-		return c.headers(f)
 	case *http2.SettingsFrame:
 		return c.settings(f)
 	case *http2.PingFrame:
@@ -806,22 +866,21 @@ func (c *conn) returnWindow(s *stream, n int64) {
 	c.queued()
 }
 
-// headers handles a HEADERS frame: a new stream, or trailers.
-func (c *conn) headers(f *http2.HeadersFrame) error {
-	id := f.StreamID
+// headers handles a HEADERS frame (its fragment in c.blk): a new stream, or
+// trailers.
+func (c *conn) headers(f headersFrame) error {
+	id := f.id
 	if id&1 == 0 {
 		return connErr{http2.ErrCodeProtocol, "even stream id"}
 	}
-	if len(f.HeaderBlockFragment()) == 0 && !f.HeadersEnded() {
+	if len(c.blk) == 0 && !f.endHeaders {
 		if err := c.cheap(); err != nil {
 			return err
 		}
 	}
-	c.blk = append(c.blk[:0], f.HeaderBlockFragment()...)
-	c.blkStream, c.blkFrames, c.blkEnd = id, 1, f.StreamEnded()
-	c.blkPrio = f.HasPriority()
-	c.blkSelf = f.HasPriority() && f.Priority.StreamDep == id
-	if f.HeadersEnded() {
+	c.blkStream, c.blkFrames, c.blkEnd = id, 1, f.endStream
+	c.blkSelf = f.selfDep
+	if f.endHeaders {
 		return c.endBlock()
 	}
 	c.blkStart = monoclock.Now()
@@ -913,9 +972,8 @@ func (c *conn) endBlock() error {
 
 // decode runs the HPACK decoder over the current block into r.
 func (c *conn) decode(r *Request, scratch *[]byte, trailer bool) error {
-	var tmp []byte
 	if scratch == nil {
-		scratch = &tmp
+		scratch = new([]byte) // (a variable of decode's own escaped on every call)
 	}
 	c.fp.reset(r, scratch, &c.opts, c.cfg.MaxRequestFieldSize, trailer)
 	if _, err := c.dec.Write(c.blk); err != nil {

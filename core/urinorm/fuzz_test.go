@@ -22,6 +22,14 @@ func FuzzNormalize(f *testing.F) {
 			o.NormalizeUnreserved, o.NormalizeRequired = false, true
 		}
 		got, err := Parse(raw, &o)
+		for _, oo := range []Options{o, {}, {URLNormalize: true, NormalizeRequired: true, PathDotsegReject: true, Query20Plus: true}} {
+			// The one-pass path for plain targets answers as the steps do.
+			fast, ferr := Parse(raw, &oo)
+			slow, serr := parse(raw, &oo)
+			if fast != slow || ferr != serr {
+				t.Fatalf("%q with %+v: Parse %+v %v, step by step %+v %v", raw, oo, fast, ferr, slow, serr)
+			}
+		}
 		if err != nil {
 			return
 		}

@@ -380,6 +380,47 @@ type Target struct {
 // leaves unchanged are substrings of target, so a typical target costs no
 // allocation.
 func Parse(target string, o *Options) (Target, error) {
+	if t, ok := plainTarget(target, o); ok {
+		return t, nil
+	}
+	return parse(target, o)
+}
+
+// plainTarget is Parse for the usual target, which every step leaves as it
+// is: it starts with '/', every byte may appear raw (no '%' escape, no '#',
+// nothing to encode) and its path has no "." or ".." segment and no "//".
+// Whatever the options, it is then its own normalized form and its path
+// needs no decoding or simplifying: one pass over it instead of five
+// (BenchmarkParse: 340 ns for a 51-byte target, a few percent of a small
+// static request).
+func plainTarget(target string, o *Options) (Target, bool) {
+	if len(target) == 0 || target[0] != '/' {
+		return Target{}, false
+	}
+	// Only required mode lets every '?' move the query's start.
+	lastQ := o.URLNormalize && o.NormalizeRequired
+	qs := -1
+	for i := 1; i < len(target); i++ {
+		c := target[i]
+		if mustEncode[c] {
+			return Target{}, false
+		}
+		if c == '?' && (qs < 0 || lastQ) {
+			qs = i
+		}
+	}
+	t := Target{Normalized: target, Path: target}
+	if qs >= 0 {
+		t.Path, t.Query, t.HasQuery = target[:qs], target[qs+1:], true
+	}
+	if needsSimplify(readOnlyBytes(t.Path)) {
+		return Target{}, false
+	}
+	return t, true
+}
+
+// parse is Parse step by step.
+func parse(target string, o *Options) (Target, error) {
 	var nbuf, pbuf [256]byte
 	out, qs, err := NormalizeTarget(nbuf[:0], readOnlyBytes(target), o)
 	if err != nil {

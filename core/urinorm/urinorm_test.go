@@ -246,3 +246,51 @@ func TestAppendRelURI(t *testing.T) {
 		t.Fatalf("AppendRelURI = %q, want %q", got, want)
 	}
 }
+
+// TestPlainTarget: the targets Parse takes in one pass, and those it leaves
+// to the steps, in every normalization mode; both ways agree.
+func TestPlainTarget(t *testing.T) {
+	modes := map[string]Options{
+		"default":    DefaultOptions(),
+		"required":   {URLNormalize: true, NormalizeRequired: true, CtrlsReject: true, PathDotsegRemove: true},
+		"off":        {},
+		"dotseg 400": {URLNormalize: true, NormalizeUnreserved: true, PathDotsegReject: true},
+	}
+	for _, tc := range []struct {
+		target string
+		plain  bool
+	}{
+		{"/", true},
+		{"/index.html", true},
+		{"/dir/", true},
+		{"/api/v1/users?id=42&sort=name", true},
+		{"/a?b?c", true}, // the query starts at the first '?', or the last in required mode
+		{"/a?x/../y", true},
+		{"/a/.hidden/b..c/...", true},
+		{"/~user/$x!'()*+,;=:@", true},
+		{"/a/../b", false},
+		{"/a/./b", false},
+		{"/a/..", false},
+		{"/a//b", false},
+		{"/a%20b", false},
+		{"/a#frag", false},
+		{"/a b", false},
+		{"/caf\xc3\xa9", false},
+		{"/a\\b", false},
+		{"a/b", false},
+		{"", false},
+		{"*", false},
+	} {
+		for name, o := range modes {
+			_, plain := plainTarget(tc.target, &o)
+			if plain != tc.plain {
+				t.Errorf("%s: plainTarget(%q) = %v, want %v", name, tc.target, plain, tc.plain)
+			}
+			fast, ferr := Parse(tc.target, &o)
+			slow, serr := parse(tc.target, &o)
+			if fast != slow || ferr != serr {
+				t.Errorf("%s: Parse(%q) = %+v %v, step by step %+v %v", name, tc.target, fast, ferr, slow, serr)
+			}
+		}
+	}
+}

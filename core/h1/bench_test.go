@@ -171,3 +171,26 @@ func BenchmarkConnPerRequest(b *testing.B) {
 		c.Close()
 	}
 }
+
+// BenchmarkHostCache: a connection's Host check, from its cache (the same
+// host as the last request) and without it.
+func BenchmarkHostCache(b *testing.B) {
+	o := DefaultParseOptions()
+	h := []byte("127.0.0.1:8080")
+	var scratch []byte
+	b.Run("hit", func(b *testing.B) {
+		var hc HostCache
+		for b.Loop() {
+			if _, ok := hc.Policy(h, &o, &scratch); !ok {
+				b.Fatal("refused")
+			}
+		}
+	})
+	b.Run("policy", func(b *testing.B) {
+		for b.Loop() {
+			if _, ok := hostPolicy(h, &o, &scratch); !ok {
+				b.Fatal("refused")
+			}
+		}
+	})
+}

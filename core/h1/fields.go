@@ -3,14 +3,6 @@ package h1
 // Rules of this parser that the HTTP/2 engine applies to header fields that
 // arrive already split by HPACK, so both protocols judge a request alike.
 
-// HostPolicy validates and normalizes a lower-cased Host value as lighttpd's
-// http_request_host_policy does (host-strict, host-normalize, the scheme's
-// default port). h may be modified in place; the result aliases h or lives
-// in scratch.
-func HostPolicy(h []byte, o *ParseOptions, scratch *[]byte) ([]byte, bool) {
-	return hostPolicy(h, o, scratch)
-}
-
 // CheckFieldName returns lighttpd's status (400) and error-log reason for a
 // field name it refuses, or 0.
 func CheckFieldName(name []byte, strict bool) (int, string) { return checkName(name, strict) }

@@ -133,7 +133,7 @@ func (p *idlePoller) park(c *conn, deadline time.Time) bool {
 	// another conn), so a park allocates nothing.
 	a := &c.linger.epollArm
 	a.bind()
-	a.p, a.op, a.err = p, opFor(c.armed), nil // not pc's: the poller may have it once armed
+	a.p, a.op, a.err = p, int32(opFor(c.armed)), nil // not pc's: the poller may have it once armed
 	a.ev = unix.EpollEvent{Events: unix.EPOLLIN | unix.EPOLLRDHUP | unix.EPOLLONESHOT, Fd: int32(id), Pad: int32(id >> 32)}
 	err := rc.Control(a.sockF)
 	a.p = nil

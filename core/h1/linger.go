@@ -87,8 +87,8 @@ type lingerArm struct {
 type epollArm struct {
 	p     *idlePoller
 	fd    uintptr
-	op    int
 	ev    unix.EpollEvent
+	op    int32 // (beside ev's 12 bytes: no padding)
 	err   error
 	sockF func(fd uintptr)   // a.sock
 	ctlF  func(epfd uintptr) // a.ctl
@@ -110,7 +110,7 @@ func (a *epollArm) sock(fd uintptr) {
 // ctl adds, or modifies; an add of a socket already in the set (one that
 // an earlier wait left there, disarmed) modifies it.
 func (a *epollArm) ctl(epfd uintptr) {
-	a.err = rawsys.EpollCtl(int(epfd), a.op, int(a.fd), &a.ev)
+	a.err = rawsys.EpollCtl(int(epfd), int(a.op), int(a.fd), &a.ev)
 	if a.op == unix.EPOLL_CTL_ADD && errors.Is(a.err, unix.EEXIST) {
 		a.err = rawsys.EpollCtl(int(epfd), unix.EPOLL_CTL_MOD, int(a.fd), &a.ev)
 	}
@@ -167,7 +167,7 @@ func (c *conn) lingerRaw() lingerEnd {
 		return lingerInGoroutine
 	}
 	a.bind()
-	a.p, a.op, a.err = p, opFor(c.armed), nil
+	a.p, a.op, a.err = p, int32(opFor(c.armed)), nil
 	a.ev = unix.EpollEvent{Events: unix.EPOLLIN | unix.EPOLLRDHUP | unix.EPOLLONESHOT, Fd: int32(id), Pad: int32(id >> 32)}
 	err := rc.Control(a.sockF)
 	a.p = nil

@@ -66,7 +66,6 @@ func DefaultParseOptions() ParseOptions {
 type Request struct {
 	Method string // interned method name ("GET"), empty if unknown
 	Target []byte // raw request-target, starting at '/' for absolute-form ("*" / authority for OPTIONS/CONNECT)
-	Proto  Proto
 	// Headers in arrival order with lighttpd's joining rules applied; a
 	// Host from an absolute-form target appears as a "Host" header.
 	Headers []Header
@@ -74,12 +73,14 @@ type Request struct {
 	Host []byte
 	// ContentLength is the body length; -1 with Chunked.
 	ContentLength int64
+	Proto         Proto // (with the flags below: no padding of its own)
 	Chunked       bool
 	KeepAlive     bool
 	// Expect100 reports "Expect: 100-continue" on an HTTP/1.1 request; the
 	// connection answers it on the first Body read. The Expect header itself
 	// stays in Headers (lighttpd removes it only when the body is read).
-	Expect100 bool
+	Expect100         bool
+	hasCL, hasUpgrade bool // (among the flags above: no padding of their own)
 	// HeadLen is the size of the head block in bytes (request line to final
 	// empty line), lighttpd's rqst_header_len.
 	HeadLen int
@@ -94,14 +95,14 @@ type Request struct {
 	Seq  int // 1-based request number on the connection
 	Body *Body
 
-	hasCL, hasUpgrade bool
-	hostIdx           int    // index of the Host header, -1 if none
-	names             uint64 // bloom set of header names seen (see nameBit)
-	scratch           []byte
+	hostIdx int       // index of the Host header, -1 if none
+	names   uint64    // bloom set of header names seen (see nameBit)
+	scratch []byte    // normalized values
+	hosts   HostCache // kept across requests
 }
 
 func (r *Request) reset() {
-	*r = Request{Headers: r.Headers[:0], scratch: r.scratch[:0], hostIdx: -1, Conn: r.Conn, Body: r.Body}
+	*r = Request{Headers: r.Headers[:0], scratch: r.scratch[:0], hostIdx: -1, Conn: r.Conn, Body: r.Body, hosts: r.hosts}
 }
 
 // Header returns the value of the first header whose name matches name
@@ -612,7 +613,7 @@ func checkRequest(r *Request, o *ParseOptions) (int, string) {
 		return 400, "invalid character in URI -> 400"
 	}
 	if r.hostIdx >= 0 {
-		h, ok := hostPolicy(r.Host, o, &r.scratch)
+		h, ok := r.hosts.Policy(r.Host, o, &r.scratch)
 		if !ok {
 			return 400, "Invalid Hostname -> 400"
 		}

@@ -310,3 +310,69 @@ func TestHasToken(t *testing.T) {
 		t.Errorf("%v allocations per call, want 0", n)
 	}
 }
+
+// TestHostCache: a connection's host cache answers as the policy does,
+// whatever came before: the same bytes under other options, a host that was
+// normalized, an invalid one after a valid one.
+func TestHostCache(t *testing.T) {
+	strict := DefaultParseOptions()
+	lax := strict
+	lax.HostStrict = false
+	tls := strict
+	tls.SchemePort = 443
+	var hc HostCache
+	for i, tc := range []struct {
+		in   string
+		o    *ParseOptions
+		want string // "" = invalid
+		kept bool   // the cache holds in afterwards
+	}{
+		{"example.com", &strict, "example.com", true},
+		{"example.com", &strict, "example.com", true},
+		{"a_b.com", &lax, "a_b.com", true},
+		{"a_b.com", &strict, "", false}, // passed before, but not host-strict
+		{"example.com:443", &strict, "example.com:443", true},
+		{"example.com:443", &tls, "example.com", false}, // normalized: not kept
+		{"example.com.", &strict, "example.com", false},
+		{"example.com", &strict, "example.com", true},
+		{"exam ple.com", &strict, "", false},
+		{"[::1]", &strict, "[::1]", false}, // rewritten into scratch
+	} {
+		var scratch []byte
+		got, ok := hc.Policy([]byte(tc.in), tc.o, &scratch)
+		var scratch2 []byte
+		want, wantOK := hostPolicy([]byte(tc.in), tc.o, &scratch2)
+		if ok != wantOK || string(got) != string(want) || ok != (tc.want != "") || ok && string(got) != tc.want {
+			t.Errorf("%d %q: got %q %v, the policy %q %v, want %q", i, tc.in, got, ok, want, wantOK, tc.want)
+		}
+		if kept := string(hc.host) == tc.in && hc.opts == hostOpts(tc.o); kept != tc.kept {
+			t.Errorf("%d %q: cache holds %q (%d), kept %v, want %v", i, tc.in, hc.host, hc.opts, kept, tc.kept)
+		}
+	}
+}
+
+// TestHostCacheAcrossRequests: a connection's parsed requests share the
+// cache (it survives the Request's reset) and a cached host still goes
+// through the request's other checks.
+func TestHostCacheAcrossRequests(t *testing.T) {
+	o := DefaultParseOptions()
+	var r Request
+	for i, tc := range []struct {
+		head   string
+		status int
+	}{
+		{"GET / HTTP/1.1\r\nHost: example.com\r\n\r\n", 0},
+		{"GET /x HTTP/1.1\r\nHost: example.com\r\n\r\n", 0},
+		{"GET / HTTP/1.1\r\nHost: example.com:80\r\n\r\n", 0},
+		{"GET / HTTP/1.1\r\nHost: exa mple.com\r\n\r\n", 400},
+		{"GET / HTTP/1.1\r\nHost: example.com\r\nHost: example.org\r\n\r\n", 400},
+	} {
+		ParseRequest([]byte(tc.head), &r, &o)
+		if r.Status != tc.status || tc.status == 0 && string(r.Host) != "example.com" {
+			t.Errorf("%d: status %d host %q, want %d", i, r.Status, r.Host, tc.status)
+		}
+		if i == 0 && string(r.hosts.host) != "example.com" {
+			t.Fatalf("cache holds %q after the first request", r.hosts.host)
+		}
+	}
+}

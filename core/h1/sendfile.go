@@ -37,7 +37,7 @@ var (
 )
 
 // sendMode says how sendfileChunks may wait.
-type sendMode int
+type sendMode uint8
 
 const (
 	sendWait   sendMode = iota // wait for room through the netpoller
@@ -72,7 +72,7 @@ const pollerBudget = 4 * sendChunk
 // so other goroutines keep running meanwhile.
 func (c *conn) sendfileChunks(rc syscall.RawConn, sp *fileSpan, mode sendMode) error {
 	st := &c.sf
-	*st = sendState{sp: sp, mode: mode, fd: int(sp.f.Fd())}
+	*st = sendState{sp: sp, mode: mode, fd: int32(sp.f.Fd())}
 	defer func() { st.sp = nil }()
 	if c.sendfileFn == nil {
 		c.sendfileFn = c.sendfileStep // once per conn (conns are pooled)
@@ -103,8 +103,8 @@ func (c *conn) sendfileChunks(rc syscall.RawConn, sp *fileSpan, mode sendMode) e
 // costs no allocation per chunk.
 type sendState struct {
 	sp   *fileSpan
+	fd   int32 // (with mode: one word)
 	mode sendMode
-	fd   int
 	sent int64
 	err  error
 }
@@ -126,7 +126,7 @@ func (c *conn) sendfileStep(s uintptr) bool {
 		// (The poller's sends are cut short by the socket's room anyway.)
 		want = segmentAligned(int64(c.rw.headLen)+c.rw.written, want, c.mss.get(s))
 	}
-	cached := probeCached(st.fd, sp.off+want-1)
+	cached := probeCached(int(st.fd), sp.off+want-1)
 	if !cached && st.mode == sendPoller {
 		st.err = errNeedsDisk
 		return true
@@ -142,9 +142,9 @@ func (c *conn) sendfileStep(s uintptr) bool {
 		var m int
 		var e error
 		if cached {
-			m, e = rawSendfile(int(s), st.fd, &sp.off, int(want))
+			m, e = rawSendfile(int(s), int(st.fd), &sp.off, int(want))
 		} else {
-			m, e = unix.Sendfile(int(s), st.fd, &sp.off, int(want))
+			m, e = unix.Sendfile(int(s), int(st.fd), &sp.off, int(want))
 		}
 		if m > 0 {
 			sp.n -= int64(m)

@@ -71,10 +71,12 @@ type fieldParser struct {
 	malformed                     string // RFC 9113 malformed: RST_STREAM PROTOCOL_ERROR
 	hostIdx                       int
 	cookieIdx                     int
+
+	hosts h1.HostCache // the connection's, kept across requests
 }
 
 func (p *fieldParser) reset(r *Request, scratch *[]byte, opts *h1.ParseOptions, max int, trailer bool) {
-	*p = fieldParser{r: r, scratch: scratch, opts: opts, max: max, trailer: trailer, hostIdx: -1, cookieIdx: -1}
+	*p = fieldParser{r: r, scratch: scratch, opts: opts, max: max, trailer: trailer, hostIdx: -1, cookieIdx: -1, hosts: p.hosts}
 }
 
 // refuse records lighttpd's status for the request (the first one wins).
@@ -407,7 +409,7 @@ func (p *fieldParser) finish(endStream bool) {
 		p.refuse(400, "HTTP/1.1 but Host missing -> 400")
 		return
 	}
-	h, ok := h1.HostPolicy(r.Host, o, p.scratch)
+	h, ok := p.hosts.Policy(r.Host, o, p.scratch)
 	if !ok {
 		p.refuse(400, "Invalid Hostname -> 400")
 		return

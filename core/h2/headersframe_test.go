@@ -111,19 +111,15 @@ func TestBadHeadersFrames(t *testing.T) {
 		{"padding too long", 1, http2.FlagHeadersEndHeaders | http2.FlagHeadersPadded, func(frag []byte) []byte {
 			return append([]byte{byte(len(frag) + 1)}, frag...)
 		}, "rst"},
-		{"depends on itself", 1, http2.FlagHeadersEndHeaders | http2.FlagHeadersEndStream, func(frag []byte) []byte {
+		{"depends on itself", 1, http2.FlagHeadersEndHeaders | http2.FlagHeadersEndStream | http2.FlagHeadersPriority, func(frag []byte) []byte {
 			_, p := headersPayload(frag, -1, true, 1)
 			return p
 		}, "rst"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			cl := dial(t, e.addr)
-			flags := tc.flags
 			p := tc.payload(cl.block(get("/")...))
-			if tc.name == "depends on itself" {
-				flags |= http2.FlagHeadersPriority
-			}
-			if err := cl.fr.WriteRawFrame(http2.FrameHeaders, flags, tc.id, p); err != nil {
+			if err := cl.fr.WriteRawFrame(http2.FrameHeaders, tc.flags, tc.id, p); err != nil {
 				t.Fatal(err)
 			}
 			switch tc.want {

@@ -17,9 +17,21 @@
 // the select and the timer were 8% of the server's CPU with small
 // responses. Workers idle for a whole period are retired by one timer for
 // the pool, which ticks only while some are idle.
+//
+// A dispatcher that had to start a worker lets it run first (Dispatch). In a
+// burst (a thousand connections accepted at once, a thousand answers
+// arriving together) the dispatcher would otherwise hand out every job
+// before any worker ran: each job found no idle worker and started one, each
+// new goroutine grew its stack, and most exited again beyond MaxIdle. With
+// the new worker's job done first, it is idle again for the next: 1,000
+// paced X-Sendfile downloads started 890 goroutines in their first 1.5 s,
+// now 150, and the burst's user time fell by a fifth (medians of five
+// rounds, 64 -> 50 ms). A steady load finds idle workers and is not
+// affected (a connection per request started 76 goroutines in 142,000).
 package workpool
 
 import (
+	"runtime"
 	"sync"
 	"time"
 )
@@ -59,13 +71,16 @@ type worker[J any] struct {
 }
 
 // Dispatch runs j on the idle worker that finished last, or on a new one;
-// r runs it (and every later job of that worker).
+// r runs it (and every later job of that worker). A new worker runs before
+// the caller goes on (the caller yields its processor), so that a job that
+// ends quickly leaves it idle for the caller's next one.
 func (p *Pool[J]) Dispatch(r Runner[J], j J) {
 	p.mu.Lock()
 	n := len(p.idle)
 	if n == 0 {
 		p.mu.Unlock()
 		go p.work(r, j)
+		runtime.Gosched()
 		return
 	}
 	w := p.idle[n-1]

@@ -1,6 +1,8 @@
 package workpool
 
 import (
+	"runtime"
+	"runtime/metrics"
 	"sync"
 	"testing"
 	"time"
@@ -146,4 +148,36 @@ func TestWorkerMadeAtFirstWait(t *testing.T) {
 	if p.wait(nil) != nil {
 		t.Fatal("a worker was made for a goroutine that exits (the stack is full)")
 	}
+}
+
+// quick runs jobs that end at once.
+type quick struct{ wg *sync.WaitGroup }
+
+func (q quick) RunJob(int) { q.wg.Done() }
+
+// TestBurstReusesWorkers: a dispatcher handing out a burst of short jobs
+// lets each new worker run first, so the burst reuses a few workers instead
+// of starting one per job. One processor: the dispatcher would otherwise
+// hand out every job before any worker ran.
+func TestBurstReusesWorkers(t *testing.T) {
+	defer runtime.GOMAXPROCS(runtime.GOMAXPROCS(1))
+	var p Pool[int]
+	defer p.Stop()
+	var wg sync.WaitGroup
+	const jobs = 1000
+	wg.Add(jobs)
+	before := goroutinesCreated()
+	for i := range jobs {
+		p.Dispatch(quick{&wg}, i)
+	}
+	wg.Wait()
+	if n := goroutinesCreated() - before; n > jobs/10 {
+		t.Errorf("%d goroutines started for a burst of %d short jobs, want at most a tenth", n, jobs)
+	}
+}
+
+func goroutinesCreated() uint64 {
+	s := []metrics.Sample{{Name: "/sched/goroutines-created:goroutines"}}
+	metrics.Read(s)
+	return s[0].Value.Uint64()
 }

@@ -6,6 +6,7 @@ import (
 	"os"
 	"path/filepath"
 	"reflect"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -398,6 +399,18 @@ type envList [][2]string
 
 func (e *envList) Add(name, value string) { *e = append(*e, [2]string{name, value}) }
 
+// intEnvList is an envList that is also an IntSink, counting the numbers.
+type intEnvList struct {
+	list envList
+	ints int
+}
+
+func (e *intEnvList) Add(name, value string) { e.list.Add(name, value) }
+func (e *intEnvList) AddInt(name string, n int64) {
+	e.ints++
+	e.list.Add(name, strconv.FormatInt(n, 10))
+}
+
 func TestCGIEnv(t *testing.T) {
 	s := mustCompile(t, `server.document-root = "/srv/example/www"
 server.tag = "lighttpd/1.4.69"`)
@@ -425,6 +438,12 @@ server.tag = "lighttpd/1.4.69"`)
 	}
 	if !reflect.DeepEqual(got, want) {
 		t.Fatalf("params:\n got %q\nwant %q", got, want)
+	}
+	// A sink that takes numbers as they are gets the same variables.
+	ints := intEnvList{}
+	rc.CGIEnv(&ints, &CGIOptions{XSendfile: true})
+	if !reflect.DeepEqual(ints.list, want) || ints.ints != 2 {
+		t.Fatalf("params through AddInt (%d numbers, want 2):\n got %q\nwant %q", ints.ints, ints.list, want)
 	}
 	var auth envList
 	rc.CGIEnv(&auth, &CGIOptions{Authorizer: true, DocRoot: "/srv/remote"})

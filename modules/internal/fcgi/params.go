@@ -3,6 +3,7 @@ package fcgi
 import (
 	"encoding/binary"
 	"slices"
+	"strconv"
 	"sync"
 )
 
@@ -47,6 +48,13 @@ func (p *Params) Len() int { return len(p.buf) }
 // Add appends one pair. Lengths below 128 take one byte, longer ones four
 // bytes with the top bit set (FastCGI 1.0 §3.4).
 func (p *Params) Add(name, value string) { addPair(p, name, value) }
+
+// AddInt appends a pair whose value is n in decimal, formatted in place
+// (no string made for it; core.IntSink).
+func (p *Params) AddInt(name string, n int64) {
+	var b [20]byte
+	addPair(p, name, strconv.AppendInt(b[:0], n, 10))
+}
 
 // AddBytes is Add for byte-slice values (header values read from a request
 // buffer), avoiding a string conversion.

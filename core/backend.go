@@ -298,7 +298,6 @@ func statusValue(v []byte) (int, bool) {
 	return n, n >= 100
 }
 
-// isToken reports whether name is an HTTP field name (RFC 9110 token).
 // trimSpaceLeft drops the spaces and tabs a value starts with (what
 // bytes.TrimLeft(v, " \t") does, without building its character set).
 func trimSpaceLeft(v []byte) []byte {
@@ -319,6 +318,7 @@ func splits(v []byte) bool {
 	return false
 }
 
+// isToken reports whether name is an HTTP field name (RFC 9110 token).
 func isToken(name []byte) bool {
 	for _, c := range name {
 		switch {

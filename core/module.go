@@ -68,7 +68,10 @@ type Handler interface {
 // HandlerReleaser is a Handler made for one request and reused by its
 // module (a pool): ReleaseHandler runs when the request that ended with it
 // as its handler is reset, after its response and its request-done hooks,
-// and nothing of the request refers to it afterwards. A request that
+// or, for a response whose body is a file the engine sends after the
+// handler returned (a static file, X-Sendfile), once its head is written,
+// before that file is sent and before the request-done hooks. Nothing of
+// the request refers to it afterwards. A request that
 // panicked keeps its handler (its state is unknown), as does a handler
 // replaced before the request ended.
 type HandlerReleaser interface {

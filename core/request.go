@@ -70,7 +70,6 @@ type Request struct {
 	Body        io.Reader // request body (nil when none)
 	BodyLength  int64     // Content-Length, -1 for chunked, 0 when none
 	Start       time.Time
-	KeepAlive   bool
 	RemoteUser  string // set by mod_auth
 	AuthType    string
 	URI         URI
@@ -92,28 +91,33 @@ type Request struct {
 	RespHeadLen int   // bytes of the response head written
 	Aborted     bool  // the response could not be written completely
 
-	condCache  []uint8
-	caps       []capRef
-	capIdx     []int
-	loops      int
-	dropped    bool
-	canSuspend bool         // the handler may wait for its backend without a goroutine (Suspend)
-	suspended  bool         // it does: ServeH1 returns, ResumeH1 goes on
-	failedLog  bool         // a failed login: delay the response, then close
-	rawConn    bool         // a connection taken over at accept (ConnAcceptHook)
-	log        *slog.Logger // error log of this request (per-condition server.errorlog)
-	srvLog     *slog.Logger // the process's error log
-	srv        *Server      // the server the request arrived at
-	pathBuf    []byte       // backing store of Phys.Path
-	netConn    io.Closer    // the client connection, closed by AbortStream
-	slots      []any        // per-module state (Slot)
-	w          ResponseWriter
-	condValid  uint16     // bit per condField known (0: all, a request); see connstart.go, ResolveConn
-	starting   *startConn // the connection whose ConnStart hooks run
+	KeepAlive bool // the connection stays open after the response
 
-	tlsConn     *TLSConn // the TLS connection of the request (nil on a plain one)
-	envHooksRun bool     // RequestEnv hooks ran
-	stats       *Stats   // the serving Server's counters
+	condCache []uint8
+	caps      []capRef
+	capIdx    []int
+	loops     int
+	log       *slog.Logger // error log of this request (per-condition server.errorlog)
+	srvLog    *slog.Logger // the process's error log
+	srv       *Server      // the server the request arrived at
+	pathBuf   []byte       // backing store of Phys.Path
+	netConn   io.Closer    // the client connection, closed by AbortStream
+	slots     []any        // per-module state (Slot)
+	w         ResponseWriter
+	starting  *startConn // the connection whose ConnStart hooks run
+
+	// The one-byte fields share a word: a request is kept for the whole
+	// of a download (TestRequestSizeClass).
+	dropped     bool
+	canSuspend  bool   // the handler may wait for its backend without a goroutine (Suspend)
+	suspended   bool   // it does: ServeH1 returns, ResumeH1 goes on
+	failedLog   bool   // a failed login: delay the response, then close
+	rawConn     bool   // a connection taken over at accept (ConnAcceptHook)
+	envHooksRun bool   // RequestEnv hooks ran
+	condValid   uint16 // bit per condField known (0: all, a request); see connstart.go, ResolveConn
+
+	tlsConn *TLSConn // the TLS connection of the request (nil on a plain one)
+	stats   *Stats   // the serving Server's counters
 
 	// lastStat is the last entry Stat returned: sendFile opens the file
 	// through it (statcache.OpenStat) instead of looking the path up again.
@@ -194,10 +198,8 @@ func (rc *Request) reset() {
 	rc.PathInfo = ""
 	rc.Env.Reset()
 	rc.Conf = CoreConf{}
-	if h, ok := rc.Handler.(HandlerReleaser); ok {
-		h.ReleaseHandler()
-	}
-	rc.Handler, rc.HandlerName = nil, ""
+	rc.releaseHandler()
+	rc.HandlerName = ""
 	rc.Resp.reset()
 	rc.ErrorStatus = 0
 	rc.HeadLen, rc.BodyRead, rc.RespHeadLen, rc.Aborted = 0, 0, 0, false
@@ -217,6 +219,15 @@ func (rc *Request) reset() {
 	rc.w = nil
 	rc.condValid, rc.starting, rc.envHooksRun = 0, nil, false
 	rc.tlsConn = nil
+}
+
+// releaseHandler gives the request's handler back to its module
+// (HandlerReleaser) and forgets it; HandlerName stays for the log.
+func (rc *Request) releaseHandler() {
+	if h, ok := rc.Handler.(HandlerReleaser); ok {
+		h.ReleaseHandler()
+	}
+	rc.Handler = nil
 }
 
 // poisonString is what poisoned header slots read (bufpoison).

@@ -27,7 +27,6 @@ type Response struct {
 	Status int
 	Header Headers
 
-	kind  bodyKind
 	bytes []byte
 	file  fileBody
 	// pooled is the pool buffer a backend's body was read into, given back
@@ -35,14 +34,18 @@ type Response struct {
 	// may view it until the response is out (setPooledBody).
 	pooled     *[]byte
 	pooledFrom *sync.Pool
+	// written counts body bytes put on the wire (%b in the access log).
+	written int64
+
+	// (The one-byte fields share a word: a Response is part of every
+	// Request, which is kept for a whole download.)
+	kind bodyKind
 	// Dynamic is set when a backend (FastCGI, CGI, proxy) produced the
 	// response: error documents and error handlers leave it alone unless
 	// server.error-intercept is enabled.
 	Dynamic bool
 	// started is set once the head went to the client.
 	started bool
-	// written counts body bytes put on the wire (%b in the access log).
-	written int64
 	// deferred: the wire engine sends the file body after the handler
 	// returned, and ends the request then (fileDeferrer).
 	deferred bool
@@ -54,14 +57,15 @@ type Response struct {
 	// static file or X-Sendfile (the file sender sends the whole file
 	// until then), X-Sendfile2's concatenated ranges.
 	rangePending bool
+	streamHook   bool // the hooks run for StartStream
+
 	contentRange string
 	plan         httpfile.Plan
 	clBuf        [20]byte
 	// filter, set by a response_start hook, transforms the body (filter.go).
-	filter     func(dst io.Writer) BodyFilter
-	streamOut  BodyFilter // the filter of a streamed body, closed at its end
-	streamLen  int64      // a stream's announced length while the hooks run (-1 unknown)
-	streamHook bool       // the hooks run for StartStream
+	filter    func(dst io.Writer) BodyFilter
+	streamOut BodyFilter // the filter of a streamed body, closed at its end
+	streamLen int64      // a stream's announced length while the hooks run (-1 unknown)
 }
 
 // fileBody is a file response: one or more byte ranges of files, each sent

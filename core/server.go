@@ -458,7 +458,11 @@ func (s *Server) respondH1(rc *Request, w *h1.ResponseWriter, r *h1.Request) {
 	}
 	err := rc.writeResponse()
 	if rc.Resp.deferred {
-		// The engine sends the file and calls FinishTail.
+		// The engine sends the file and calls FinishTail. The handler is
+		// done (the body is a file of the core's): it goes back to its
+		// module now, not when the download ends, so a thousand long
+		// X-Sendfile downloads do not keep a thousand FastCGI handlers.
+		rc.releaseHandler()
 		w.SetTailState(rc)
 		return
 	}

@@ -11,6 +11,7 @@ import (
 	"syscall"
 	"testing"
 	"time"
+	"unsafe"
 )
 
 // parkConfig parks idle connections after 30 ms.
@@ -350,5 +351,13 @@ func TestNewConnectionRefusedAtStart(t *testing.T) {
 	}
 	if n := s.OpenConns(); n != 0 {
 		t.Fatalf("OpenConns = %d", n)
+	}
+}
+
+// TestParkedTailSize: a download waiting for room keeps its conn and a
+// parkedConn; the idle connection's socket part (parkedSock) is not in it.
+func TestParkedTailSize(t *testing.T) {
+	if n := unsafe.Sizeof(parkedConn{}); n > 112 {
+		t.Fatalf("parkedConn is %d bytes, over the 112-byte size class", n)
 	}
 }

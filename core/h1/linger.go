@@ -183,13 +183,18 @@ func (c *conn) lingerRaw() lingerEnd {
 // parkedPool recycles the parkedConns of lingering connections (one per
 // connection closed after a response), of idle ones (one per park) and of
 // suspended handlers (one per backend wait).
-var parkedPool = sync.Pool{New: func() any { return new(parkedConn) }}
+var parkedPool = sync.Pool{New: func() any { return &parkedConn{parkedSock: new(parkedSock)} }}
 
 // putParked recycles pc, keeping its bound functions.
 func putParked(pc *parkedConn) {
-	fn, rearmF := pc.drainer.fn, pc.rearmF
-	*pc = parkedConn{}
-	pc.drainer.fn, pc.rearmF = fn, rearmF
+	ps := pc.parkedSock
+	if ps == nil {
+		return // a deferred file's, not the pool's
+	}
+	fn, rearmF := ps.drainer.fn, pc.rearmF
+	*ps = parkedSock{}
+	ps.drainer.fn = fn
+	*pc = parkedConn{parkedSock: ps, rearmF: rearmF}
 	parkedPool.Put(pc)
 }
 

@@ -4,7 +4,7 @@ import "testing"
 
 func TestParkTable(t *testing.T) {
 	var tb parkTable
-	a, b := &parkedConn{seq: 1}, &parkedConn{seq: 2}
+	a, b := &parkedConn{parkedSock: &parkedSock{seq: 1}}, &parkedConn{parkedSock: &parkedSock{seq: 2}}
 	idA := tb.add(a)
 	idB := tb.add(b)
 	if tb.n != 2 || idA == idB {
@@ -18,7 +18,7 @@ func TestParkTable(t *testing.T) {
 	}
 	// The freed entry is reused with a new generation: the old id (an
 	// event that was already queued for a) must not find the new tenant.
-	c := &parkedConn{seq: 3}
+	c := &parkedConn{parkedSock: &parkedSock{seq: 3}}
 	idC := tb.add(c)
 	if uint32(idC) != uint32(idA) {
 		t.Fatalf("entry not reused: %x after %x", idC, idA)

@@ -212,7 +212,7 @@ func (c *Cache) open(stale *Entry) (*Handle, error) {
 		f.Close()
 		return nil, err
 	}
-	e := newEntry(stale.Path, &st, stale.stamp.Load())
+	e := entryFor(stale.Path, &st, stale.stamp.Load(), stale)
 	if !e.IsRegular() {
 		f.Close()
 		return newHandle(e, nil), nil

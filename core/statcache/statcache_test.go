@@ -15,6 +15,7 @@ import (
 	"syscall"
 	"testing"
 	"time"
+	"unsafe"
 
 	"github.com/golighty/golighty/core/httpfile"
 	"golang.org/x/sys/unix"
@@ -857,5 +858,57 @@ func TestOpenDescriptor(t *testing.T) {
 	var pe *os.PathError
 	if !errors.As(err, &pe) || pe.Op != "open" || !errors.Is(err, fs.ErrNotExist) {
 		t.Errorf("missing file: %#v, want *os.PathError open, fs.ErrNotExist", err)
+	}
+}
+
+// TestOpenSharesStrings: the entry an open makes shares its path with the
+// stat's entry it replaces and with its descriptor's name, and its
+// Last-Modified string with the stat's entry (10,000 cached files held two
+// of each); a file whose second changed meanwhile gets its own date.
+func TestOpenSharesStrings(t *testing.T) {
+	p := filepath.Join(t.TempDir(), "f.txt")
+	write(t, p, "hello")
+	c := New(Config{})
+	defer c.Close()
+	st, err := c.Stat(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	h, err := c.OpenStat(p, st)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer h.Release()
+	e := h.Entry
+	if e == st {
+		t.Fatal("the open kept the stat's entry: nothing to compare")
+	}
+	same := func(a, b string) bool { return unsafe.StringData(a) == unsafe.StringData(b) }
+	if !same(e.Path, st.Path) || !same(e.Path, h.File().Name()) {
+		t.Errorf("path copied: entry %p, stat's %p, file's %p",
+			unsafe.StringData(e.Path), unsafe.StringData(st.Path), unsafe.StringData(h.File().Name()))
+	}
+	if !same(e.LastModified, st.LastModified) {
+		t.Errorf("Last-Modified made again: %q", e.LastModified)
+	}
+
+	// A file changed (to another second) between the stat and the open.
+	q := filepath.Join(t.TempDir(), "g.txt")
+	write(t, q, "one")
+	st2, err := c.Stat(q)
+	if err != nil {
+		t.Fatal(err)
+	}
+	later := time.Unix(st2.MtimeSec+7, 0)
+	if err := os.Chtimes(q, later, later); err != nil {
+		t.Fatal(err)
+	}
+	h2, err := c.OpenStat(q, st2)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer h2.Release()
+	if want := string(httpfile.AppendHTTPDate(nil, later.Unix())); h2.Entry.LastModified != want {
+		t.Errorf("changed file: Last-Modified %q, want %q", h2.Entry.LastModified, want)
 	}
 }

@@ -6,6 +6,7 @@ import (
 	"io"
 	"net"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 	"unsafe"
@@ -573,6 +574,76 @@ func TestWriteIdleTimeout(t *testing.T) {
 	}
 	if n := s.OpenConns(); n != 0 {
 		t.Errorf("connection still open after max-write-idle: %d", n)
+	}
+}
+
+// deadlineCountingConn is a plain socket that counts the write deadlines
+// set on it.
+type deadlineCountingConn struct {
+	*net.TCPConn
+	writeDeadlines atomic.Int32
+}
+
+func (*deadlineCountingConn) RawSocket() {}
+func (c *deadlineCountingConn) SetWriteDeadline(t time.Time) error {
+	c.writeDeadlines.Add(1)
+	return c.TCPConn.SetWriteDeadline(t)
+}
+
+// TestWriteDeadlineOnlyToWait: responses the socket takes at once set no
+// write deadline (no clock read, no timer); one that must wait for its
+// client gets it then, and a client that stops reading is still given up
+// after max-write-idle.
+func TestWriteDeadlineOnlyToWait(t *testing.T) {
+	cfg := testConfig()
+	cfg.MaxWriteIdle = 200 * time.Millisecond
+	root := testDocroot(t)
+	files := testHandler(root)
+	chunk := make([]byte, 64<<10)
+	s, _ := startServer(t, cfg, HandlerFunc(func(w *ResponseWriter, r *Request) {
+		if string(r.Target) != "/written" {
+			files.ServeH1(w, r)
+			return
+		}
+		w.AddHeader("Content-Type", "application/octet-stream")
+		for range 512 { // 32 MiB through the output buffer, no sendfile
+			if _, err := w.Write(chunk); err != nil {
+				return
+			}
+		}
+	}))
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	must(t, err)
+	defer ln.Close()
+	c, err := net.Dial("tcp", ln.Addr().String())
+	must(t, err)
+	defer c.Close()
+	sc, err := ln.Accept()
+	must(t, err)
+	wc := &deadlineCountingConn{TCPConn: sc.(*net.TCPConn)}
+	done := make(chan struct{})
+	go func() { s.ServeConn(wc); close(done) }()
+
+	br := bufio.NewReader(c)
+	for i := range 3 {
+		send(t, c, "GET /f.txt HTTP/1.1\r\nHost: a\r\n\r\n")
+		if r := read(t, br, false); r.status != 200 || string(r.body) != fileBody {
+			t.Fatalf("response %d: %d %q", i, r.status, r.body)
+		}
+	}
+	if n := wc.writeDeadlines.Load(); n != 0 {
+		t.Fatalf("%d write deadlines set for three small responses, want none", n)
+	}
+
+	c.(*net.TCPConn).SetReadBuffer(4096)
+	send(t, c, "GET /written HTTP/1.1\r\nHost: a\r\n\r\n")
+	select {
+	case <-done:
+	case <-time.After(5 * time.Second):
+		t.Fatal("a client that stopped reading still holds its connection after max-write-idle")
+	}
+	if n := wc.writeDeadlines.Load(); n == 0 {
+		t.Fatal("the write waited without a deadline")
 	}
 }
 

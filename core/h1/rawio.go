@@ -152,7 +152,8 @@ func (c *conn) rawWritev(fd uintptr) bool {
 		case unix.EINTR:
 			continue
 		case unix.EAGAIN:
-			c.closeDeferred() // the client may take long to make room
+			c.closeDeferred()    // the client may take long to make room
+			c.setWriteDeadline() // the wait's limit (beforeWrite)
 			return false
 		default:
 			s.errno = e

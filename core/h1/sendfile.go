@@ -290,7 +290,7 @@ func (c *conn) flushMore() error {
 	if c.werr != nil || len(c.wbuf) == 0 || !c.info.Remote.IsValid() || rc == nil || rawsys.RaceEnabled {
 		return c.flush()
 	}
-	c.setWriteDeadline()
+	c.beforeWrite()
 	c.sends++
 	st := &c.raw
 	if st.moreFn == nil {
@@ -317,6 +317,7 @@ func (c *conn) rawSendMore(fd uintptr) bool {
 		switch {
 		case e == unix.EAGAIN:
 			c.closeDeferred() // the client may take long to make room
+			c.setWriteDeadline()
 			return false
 		case e == unix.EINTR:
 			continue

@@ -612,15 +612,8 @@ func TestWriteDeadlineOnlyToWait(t *testing.T) {
 			}
 		}
 	}))
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	must(t, err)
-	defer ln.Close()
-	c, err := net.Dial("tcp", ln.Addr().String())
-	must(t, err)
-	defer c.Close()
-	sc, err := ln.Accept()
-	must(t, err)
-	wc := &deadlineCountingConn{TCPConn: sc.(*net.TCPConn)}
+	c, sc := tcpPair(t)
+	wc := &deadlineCountingConn{TCPConn: sc}
 	done := make(chan struct{})
 	go func() { s.ServeConn(wc); close(done) }()
 
@@ -635,7 +628,7 @@ func TestWriteDeadlineOnlyToWait(t *testing.T) {
 		t.Fatalf("%d write deadlines set for three small responses, want none", n)
 	}
 
-	c.(*net.TCPConn).SetReadBuffer(4096)
+	c.SetReadBuffer(4096)
 	send(t, c, "GET /written HTTP/1.1\r\nHost: a\r\n\r\n")
 	select {
 	case <-done:

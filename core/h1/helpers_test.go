@@ -142,6 +142,22 @@ func testConfig() Config {
 	return c
 }
 
+// tcpPair returns both ends of a loopback TCP connection; the test's end
+// closes them.
+func tcpPair(t testing.TB) (client, server *net.TCPConn) {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	must(t, err)
+	defer ln.Close()
+	c, err := net.Dial("tcp", ln.Addr().String())
+	must(t, err)
+	t.Cleanup(func() { c.Close() })
+	sc, err := ln.Accept()
+	must(t, err)
+	t.Cleanup(func() { sc.Close() })
+	return c.(*net.TCPConn), sc.(*net.TCPConn)
+}
+
 // startServer runs an engine on a loopback port; cleanup shuts it down.
 func startServer(t testing.TB, cfg Config, h Handler) (*Server, string) {
 	t.Helper()

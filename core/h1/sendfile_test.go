@@ -439,13 +439,8 @@ func TestSegmentAligned(t *testing.T) {
 
 // TestTCPMSS: a TCP socket reports its segment size, a Unix socket none (-1).
 func TestTCPMSS(t *testing.T) {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	must(t, err)
-	defer ln.Close()
-	c, err := net.Dial("tcp", ln.Addr().String())
-	must(t, err)
-	defer c.Close()
-	rc, err := c.(*net.TCPConn).SyscallConn()
+	c, _ := tcpPair(t)
+	rc, err := c.SyscallConn()
 	must(t, err)
 	var mss int64
 	must(t, rc.Control(func(fd uintptr) { mss = tcpMSS(fd) }))

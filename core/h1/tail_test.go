@@ -241,18 +241,9 @@ func TestRearmDoesNotAllocate(t *testing.T) {
 	p, err := newIdlePoller(&Server{})
 	must(t, err)
 	defer p.stop()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	must(t, err)
-	defer ln.Close()
-	client, err := net.Dial("tcp", ln.Addr().String())
-	must(t, err)
-	defer client.Close()
-	server, err := ln.Accept()
-	must(t, err)
-	defer server.Close()
+	_, tc := tcpPair(t)
 	// Parked downloads wait for room: fill the socket (the client never
 	// reads), so no event fires and the poller never sees pc.
-	tc := server.(*net.TCPConn)
 	tc.SetWriteBuffer(8 << 10)
 	tc.SetWriteDeadline(time.Now().Add(100 * time.Millisecond))
 	if _, err := tc.Write(make([]byte, 8<<20)); !errors.Is(err, os.ErrDeadlineExceeded) {

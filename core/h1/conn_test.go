@@ -134,6 +134,42 @@ func TestHeadTimeoutTotal(t *testing.T) {
 	}
 }
 
+// TestHeadTimeoutKeepAlive: a keep-alive connection's wait for its next
+// request is not bounded by the head's limit, but a head that has begun
+// is, from its first bytes.
+func TestHeadTimeoutKeepAlive(t *testing.T) {
+	cfg := testConfig()
+	cfg.HeadTimeout = 300 * time.Millisecond
+	_, addr := startServer(t, cfg, testHandler(testDocroot(t)))
+	c, br := dial(t, addr)
+	for i := range 2 {
+		if i == 1 {
+			time.Sleep(600 * time.Millisecond) // idle, twice the head's limit
+		}
+		send(t, c, "GET /f.txt HTTP/1.1\r\nHost: a\r\n\r\n")
+		if r := read(t, br, false); r.status != 200 {
+			t.Fatalf("request %d: status %d", i+1, r.status)
+		}
+	}
+	raw := "GET /f.txt HTTP/1.1\r\nHost: a\r\nX-Slow: aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa\r\n\r\n"
+	start := time.Now()
+	go func() {
+		for i := 0; i < len(raw); i++ {
+			if _, err := io.WriteString(c, raw[i:i+1]); err != nil {
+				return
+			}
+			time.Sleep(50 * time.Millisecond)
+		}
+	}()
+	c.SetReadDeadline(time.Now().Add(10 * time.Second))
+	if n, err := br.Read(make([]byte, 1)); n != 0 || err == nil {
+		t.Fatalf("expected a silent close of the slow head, read %d bytes", n)
+	}
+	if el := time.Since(start); el > 2*time.Second {
+		t.Errorf("closed after %v, want ~300ms", el)
+	}
+}
+
 func TestIdleTimeouts(t *testing.T) {
 	tests := []struct {
 		name  string

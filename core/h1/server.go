@@ -688,8 +688,6 @@ func (c *conn) readRequest() bool {
 			if c.srv.closing.Load() {
 				return false
 			}
-		} else if c.readLimit.IsZero() && c.cfg.HeadTimeout > 0 {
-			c.readLimit = monoclock.Now().Add(c.cfg.HeadTimeout)
 		}
 		if c.parksFirst() {
 			switch c.readNow() {
@@ -748,8 +746,14 @@ func (c *conn) parksFirst() bool {
 }
 
 // headDeadline is when the wait for a request head ends: the idle limit
-// from now, or the head's own limit if that is sooner (zero: none).
+// from now, or the head's own limit if that is sooner (zero: none). The
+// head's limit runs from the first wait for a head that has begun (any
+// head of a new connection, a later one once its first bytes came), so a
+// head that arrives whole reads no clock for it.
 func (c *conn) headDeadline(now time.Time) time.Time {
+	if c.readLimit.IsZero() && c.cfg.HeadTimeout > 0 && (c.w > 0 || c.seq == 1) {
+		c.readLimit = now.Add(c.cfg.HeadTimeout)
+	}
 	idle := c.cfg.MaxReadIdle
 	if c.seq > 1 {
 		idle = c.kaIdle

@@ -3,6 +3,7 @@ package h1
 import (
 	"bufio"
 	"context"
+	"github.com/golighty/golighty/core/allocsize"
 	"io"
 	"net"
 	"strings"
@@ -713,10 +714,12 @@ func TestIdleConnectionFootprint(t *testing.T) {
 
 // TestConnSizeClass: a conn (pooled, one per open connection, held
 // through a download) stays in the 3,456-byte size class; past it the
-// allocator rounds it up to 4,096. Reorder or trim fields before growing
-// it (its flags sit together so that none adds padding).
+// allocator rounds it up to 4,096. The class holds 3,448 bytes of conn:
+// the block also carries the allocator's 8-byte header (allocsize). Reorder
+// or trim fields before growing it (its flags sit together so that none
+// adds padding).
 func TestConnSizeClass(t *testing.T) {
-	if n := unsafe.Sizeof(conn{}); n > 3456 {
-		t.Fatalf("conn is %d bytes, over the 3,456-byte size class", n)
+	if n := allocsize.Of(func() any { return new(conn) }); n > 3456 {
+		t.Fatalf("a conn (%d bytes) takes %d from the heap, over the 3,456-byte size class", unsafe.Sizeof(conn{}), n)
 	}
 }

@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"context"
 	"errors"
+	"github.com/golighty/golighty/core/allocsize"
 	"io"
 	"net"
 	"runtime"
@@ -357,7 +358,7 @@ func TestNewConnectionRefusedAtStart(t *testing.T) {
 // TestParkedTailSize: a download waiting for room keeps its conn and a
 // parkedConn; the idle connection's socket part (parkedSock) is not in it.
 func TestParkedTailSize(t *testing.T) {
-	if n := unsafe.Sizeof(parkedConn{}); n > 112 {
-		t.Fatalf("parkedConn is %d bytes, over the 112-byte size class", n)
+	if n := allocsize.Of(func() any { return new(parkedConn) }); n > 112 {
+		t.Fatalf("a parkedConn (%d bytes) takes %d from the heap, over the 112-byte size class", unsafe.Sizeof(parkedConn{}), n)
 	}
 }

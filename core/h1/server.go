@@ -6,6 +6,7 @@ import (
 	"crypto/tls"
 	"errors"
 	"io"
+	"math"
 	"net"
 	"net/netip"
 	"os"
@@ -351,7 +352,6 @@ type conn struct {
 	info       ConnInfo
 
 	buf        []byte // read buffer: [0:bodyBase) current head, [r:w) unread bytes
-	need       int    // read buffer size the current Config requires
 	bigArr     *[minReadBuf]byte
 	small      [smallReadBuf]byte
 	r, w       int
@@ -395,6 +395,8 @@ type conn struct {
 	resumed     bool // woken by the poller: the next read waits in full
 	armed       bool // the descriptor is in the poller's epoll set
 
+	need int32 // read buffer size the current Config requires (beside the flags: no padding)
+
 	req  Request
 	body Body
 	rw   ResponseWriter
@@ -423,7 +425,7 @@ var rbufPool = sync.Pool{New: func() any { return new([minReadBuf]byte) }}
 
 // bigBuf makes c.buf a full-size read buffer, keeping unread bytes.
 func (c *conn) bigBuf() {
-	if !c.onSmall && len(c.buf) >= c.need {
+	if !c.onSmall && len(c.buf) >= int(c.need) {
 		return
 	}
 	var nb []byte
@@ -591,7 +593,8 @@ func (c *conn) loop() (handedOff bool) {
 	for {
 		c.cfg = c.srv.config()
 		// Room for a whole head plus a chunk-size line behind it.
-		c.need = max(c.cfg.MaxRequestFieldSize+1+2048, minReadBuf)
+		// The key is 32-bit unsigned: past 2 GiB a head is unbounded anyway.
+		c.need = int32(min(max(c.cfg.MaxRequestFieldSize+1+2048, minReadBuf), math.MaxInt32))
 		if !c.onSmall {
 			c.bigBuf()
 		}

@@ -3,7 +3,6 @@ package core
 import (
 	"bufio"
 	"fmt"
-	"github.com/golighty/golighty/core/allocsize"
 	"os"
 	"path/filepath"
 	"reflect"
@@ -12,6 +11,7 @@ import (
 	"testing"
 	"unsafe"
 
+	"github.com/golighty/golighty/core/allocsize"
 	"github.com/golighty/golighty/lighttpdconf"
 )
 

@@ -14,6 +14,7 @@ import (
 
 	"github.com/golighty/golighty/core/h1"
 	"github.com/golighty/golighty/core/h2"
+	"github.com/golighty/golighty/core/monoclock"
 	"github.com/golighty/golighty/core/urinorm"
 )
 
@@ -394,7 +395,7 @@ func (s *Server) ServeH1(w *h1.ResponseWriter, r *h1.Request) {
 	rc.srvLog = s.log
 	rc.srv = s
 	rc.w = h1Writer{w}
-	rc.Start = time.Now()
+	rc.Start = monoclock.Time() // one clock read, not time.Now's two
 	rc.fillFromH1(r)
 	rc.resetConditions()
 	rc.Conf = snap.Core.Table.Resolve(rc)
@@ -508,7 +509,9 @@ func (s *Server) endH1(rc *Request, w *h1.ResponseWriter, r *h1.Request, err err
 		}
 	}
 	s.stats.inFlight.Add(-1)
-	s.stats.record(rc.Method, rc.Resp.Status, int64(rc.HeadLen)+rc.BodyRead, int64(rc.RespHeadLen)+rc.Resp.written, time.Since(rc.Start))
+	end := monoclock.Time()
+	s.stats.record(rc.Method, rc.Resp.Status, int64(rc.HeadLen)+rc.BodyRead, int64(rc.RespHeadLen)+rc.Resp.written, end.Sub(rc.Start))
+	w.Done(end) // the connection's next wait counts from it: no clock read of its own
 	rc.reset()
 	s.reqs.Put(rc)
 	snap.release()

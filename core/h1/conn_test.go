@@ -3,14 +3,18 @@ package h1
 import (
 	"bufio"
 	"context"
-	"github.com/golighty/golighty/core/allocsize"
+	"errors"
 	"io"
 	"net"
+	"strconv"
 	"strings"
 	"sync/atomic"
 	"testing"
 	"time"
 	"unsafe"
+
+	"github.com/golighty/golighty/core/allocsize"
+	"github.com/golighty/golighty/core/monoclock"
 )
 
 func dial(t *testing.T, addr string) (net.Conn, *bufio.Reader) {
@@ -721,5 +725,67 @@ func TestIdleConnectionFootprint(t *testing.T) {
 func TestConnSizeClass(t *testing.T) {
 	if n := allocsize.Of(func() any { return new(conn) }); n > 3456 {
 		t.Fatalf("a conn (%d bytes) takes %d from the heap, over the 3,456-byte size class", unsafe.Sizeof(conn{}), n)
+	}
+}
+
+// TestWaitCountsFromDone: the wait for the next request counts from the
+// reading the handler gave with Done (the core's end-of-request clock
+// read) instead of reading the clock again, unless a write waited since.
+func TestWaitCountsFromDone(t *testing.T) {
+	cfg := testConfig()
+	cfg.IdleGrace = -1 // the keep-alive wait stays in the goroutine, bounded by its limit
+	const idle = 2 * time.Second
+	big := make([]byte, 8<<20) // more than the sockets' buffers hold
+	_, addr := startServer(t, cfg, HandlerFunc(func(w *ResponseWriter, r *Request) {
+		w.SetKeepAliveIdle(idle)
+		w.AddHeader("Content-Type", "text/plain")
+		switch string(r.Target) {
+		case "/stale": // a reading from before the idle limit: the wait is over at once
+			w.Done(monoclock.Now().Add(-idle - time.Second))
+			w.AddHeader("Content-Length", "2")
+			io.WriteString(w, "ok")
+		case "/fresh":
+			w.Done(monoclock.Now())
+			w.AddHeader("Content-Length", "2")
+			io.WriteString(w, "ok")
+		case "/waited": // the same stale reading, then a write that must wait
+			w.Done(monoclock.Now().Add(-idle - time.Second))
+			w.AddHeader("Content-Length", strconv.Itoa(len(big)))
+			w.Write(big)
+		}
+	}))
+	for _, tc := range []struct {
+		path       string
+		stays      bool
+		readBehind time.Duration // the client starts reading the response this late
+	}{
+		{"/stale", false, 0},
+		{"/fresh", true, 0},
+		{"/waited", true, 300 * time.Millisecond},
+	} {
+		t.Run(tc.path[1:], func(t *testing.T) {
+			c, br := dial(t, addr)
+			c.(*net.TCPConn).SetReadBuffer(64 << 10)
+			send(t, c, "GET "+tc.path+" HTTP/1.1\r\nHost: a\r\n\r\n")
+			time.Sleep(tc.readBehind)
+			if r := read(t, br, false); r.status != 200 {
+				t.Fatalf("status %d", r.status)
+			}
+			start := time.Now()
+			c.SetReadDeadline(start.Add(500 * time.Millisecond))
+			_, err := br.ReadByte()
+			var ne net.Error
+			stayed := errors.As(err, &ne) && ne.Timeout()
+			if stayed != tc.stays {
+				t.Fatalf("open after the response: %v, want %v (read: %v after %v)", stayed, tc.stays, err, time.Since(start))
+			}
+			if tc.stays {
+				c.SetReadDeadline(time.Now().Add(5 * time.Second))
+				send(t, c, "GET /fresh HTTP/1.1\r\nHost: a\r\n\r\n")
+				if r := read(t, br, false); r.status != 200 {
+					t.Fatalf("next request: status %d", r.status)
+				}
+			}
+		})
 	}
 }

@@ -4,7 +4,6 @@ import (
 	"bufio"
 	"context"
 	"errors"
-	"github.com/golighty/golighty/core/allocsize"
 	"io"
 	"net"
 	"runtime"
@@ -13,6 +12,8 @@ import (
 	"testing"
 	"time"
 	"unsafe"
+
+	"github.com/golighty/golighty/core/allocsize"
 )
 
 // parkConfig parks idle connections after 30 ms.

@@ -529,6 +529,7 @@ func putConn(c *conn) {
 	c.srv, c.rwc, c.cfg = nil, nil, nil
 	c.info = ConnInfo{}
 	c.r, c.w, c.bodyBase, c.seq = 0, 0, 0, 0
+	c.rw.doneAt = 0 // a reading of this connection's, stale for the next
 	c.wbuf = c.wbuf[:0]
 	c.releaseW()
 	c.werr = nil
@@ -772,7 +773,7 @@ func (c *conn) headDeadline(now time.Time) time.Time {
 }
 
 func (c *conn) setHeadDeadline() {
-	now := monoclock.Now()
+	now := c.rw.takeDone()
 	d := c.headDeadline(now)
 	c.graceWait = false
 	resumed := c.resumed
@@ -1071,6 +1072,7 @@ func (c *conn) beforeWrite() {
 }
 
 func (c *conn) setWriteDeadline() {
+	c.rw.doneAt = 0 // the write may wait: the handler's end time goes stale
 	if c.cfg.MaxWriteIdle <= 0 {
 		return
 	}

@@ -30,7 +30,7 @@ type ResponseWriter struct {
 	headAt  int    // offset of the head in c.wbuf
 	sendsAt uint64 // c.sends when the head was buffered
 	written int64
-	headLen int // bytes of the serialised head (status line to empty line)
+	doneAt  int64 // Done's reading (monoclock.Nanos); 0: none
 
 	tail      fileSpan   // DeferFile: the body's end, sent after the handler
 	tailState any        // SetTailState (and the suspended handler's state)
@@ -42,10 +42,27 @@ type ResponseWriter struct {
 	wroteHead                        bool
 	dropped                          bool // Drop: no response at all, the connection closes
 	keepAlive                        bool
-	chunked                          bool // body is sent with chunked framing
-	noBody                           bool // HEAD, 1xx, 204, 304: no body bytes on the wire
-	tunnel                           bool // Hijack: no body framing
-	upgrade                          bool // Hijack of a 101: "Connection: upgrade"
+	chunked                          bool  // body is sent with chunked framing
+	noBody                           bool  // HEAD, 1xx, 204, 304: no body bytes on the wire
+	tunnel                           bool  // Hijack: no body framing
+	upgrade                          bool  // Hijack of a 101: "Connection: upgrade"
+	headLen                          int32 // bytes of the serialised head (status line to empty line)
+}
+
+// Done gives the connection the handler's clock reading (monoclock's) at
+// the end of the request: the wait for the next request counts from it
+// instead of reading the clock again, unless sending the response had to
+// wait.
+func (w *ResponseWriter) Done(at time.Time) { w.doneAt = monoclock.Nanos(at) }
+
+// takeDone is the reading Done gave, or the clock's when there is none or
+// the connection waited to write since (setWriteDeadline forgets it).
+func (w *ResponseWriter) takeDone() time.Time {
+	if n := w.doneAt; n != 0 {
+		w.doneAt = 0
+		return monoclock.At(n)
+	}
+	return monoclock.Now()
 }
 
 func (w *ResponseWriter) reset(r *Request) {
@@ -101,7 +118,7 @@ func (w *ResponseWriter) Written() int64 {
 }
 
 // HeadLen is the size of the response head once written (traffic counters).
-func (w *ResponseWriter) HeadLen() int { return w.headLen }
+func (w *ResponseWriter) HeadLen() int { return int(w.headLen) }
 
 // KeepAlive reports whether the connection stays open after this response
 // (final once the head is written).
@@ -265,7 +282,7 @@ func (w *ResponseWriter) writeHead(bodyLen int64) {
 		b = append(b, "\r\n"...)
 	}
 	b = append(b, "\r\n"...)
-	w.headLen = len(b) - w.headAt
+	w.headLen = int32(len(b) - w.headAt)
 	c.wbuf = b
 }
 

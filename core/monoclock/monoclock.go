@@ -31,7 +31,29 @@ var (
 	ticker   atomic.Pointer[time.Timer]
 	monoSecs atomic.Int64 // whole seconds since base, monotonic
 	unixSecs atomic.Int64 // the wall clock's Unix seconds
+	tickAt   atomic.Pointer[time.Time]
 )
+
+// Time is the current time on both clocks for one reading of the monotonic
+// one: the last tick's time.Now advanced by the monotonic clock since. Its
+// wall part takes up a step of the system clock at the next tick (as
+// lighttpd's request times do: it reads its clock once a second), unlike
+// Now's; durations between readings are exact. Request start and end times
+// (the access log's) use it: time.Now reads both clocks.
+func Time() time.Time {
+	tickOnce.Do(startTicking)
+	t := *tickAt.Load()
+	return t.Add(time.Since(t))
+}
+
+// Nanos is a reading of this package's clocks as nanoseconds on the
+// monotonic clock since the process started: 8 bytes for structures that
+// cannot afford a time.Time's 24. At turns it back into a time for
+// deadlines (with Now's wall part).
+func Nanos(t time.Time) int64 { return int64(t.Sub(base)) }
+
+// At is the time Nanos read as n.
+func At(n int64) time.Time { return base.Add(time.Duration(n)) }
 
 // Seconds counts whole seconds on the monotonic clock (from the start of
 // the process's first wall second), as of the last tick: a clock that ticks
@@ -61,5 +83,6 @@ func tick() time.Duration {
 	// same ticks as unixSecs.
 	monoSecs.Store(int64((now.Sub(base) + time.Duration(base.Nanosecond())) / time.Second))
 	unixSecs.Store(now.Unix())
+	tickAt.Store(&now)
 	return time.Second - time.Duration(now.Nanosecond())
 }

@@ -22,6 +22,32 @@ func TestNow(t *testing.T) {
 	}
 }
 
+// TestTime: the request clock agrees with time.Now on both clocks, moves
+// forward, and its readings survive Nanos and At.
+func TestTime(t *testing.T) {
+	a := Time()
+	now := time.Now()
+	time.Sleep(2 * time.Millisecond)
+	b := Time()
+	// Against time.Now's wall clock too: Round(0) drops the monotonic
+	// reading, so Sub compares wall times.
+	if d := now.Round(0).Sub(a.Round(0)); d < 0 || d > 50*time.Millisecond {
+		t.Errorf("Time's wall clock is %v behind time.Now's", d)
+	}
+	if d := now.Sub(a); d < 0 || d > 50*time.Millisecond {
+		t.Errorf("Time's monotonic clock is %v behind time.Now's", d)
+	}
+	if d := b.Sub(a); d < 2*time.Millisecond {
+		t.Errorf("Time advanced %v over a 2 ms sleep", d)
+	}
+	if got := At(Nanos(b)); got.Sub(b) != 0 {
+		t.Errorf("At(Nanos(b)) is %v from b", got.Sub(b))
+	}
+	if n := Nanos(b) - Nanos(a); n != int64(b.Sub(a)) {
+		t.Errorf("Nanos differ by %d, the readings by %d", n, b.Sub(a))
+	}
+}
+
 // TestTicking: Seconds and Unix follow the clocks to within a tick, and
 // they advance when a second passes.
 func TestTicking(t *testing.T) {
@@ -61,6 +87,18 @@ func TestTicking(t *testing.T) {
 func BenchmarkNow(b *testing.B) {
 	for b.Loop() {
 		Now()
+	}
+}
+
+func BenchmarkTime(b *testing.B) {
+	for b.Loop() {
+		Time()
+	}
+}
+
+func BenchmarkTimeNow(b *testing.B) {
+	for b.Loop() {
+		time.Now()
 	}
 }
 

@@ -2,9 +2,9 @@ package accesslog
 
 import (
 	"strings"
-	"time"
 
 	"github.com/golighty/golighty/core"
+	"github.com/golighty/golighty/core/monoclock"
 	"github.com/golighty/golighty/modules/accesslog/format"
 )
 
@@ -34,7 +34,7 @@ func fillRecord(r *format.Record, rc *core.Request, serverTag string) {
 	r.RemotePort = rc.Conn.RemotePort
 	r.LocalAddr, r.LocalPort = format.SplitServerToken(rc.Conn.Socket, false)
 	r.Start = rc.Start
-	r.End = time.Now()
+	r.End = monoclock.Time() // one clock read, as for rc.Start
 	r.Method = rc.Method
 	r.OrigTarget = rc.Target
 	r.Target = rc.URI.Target

@@ -11,6 +11,7 @@ import (
 	"time"
 	"unsafe"
 
+	"github.com/golighty/golighty/core/monoclock"
 	"github.com/golighty/golighty/core/rawsys"
 	"golang.org/x/sys/unix"
 )
@@ -198,7 +199,7 @@ func (c *Conn) setDeadline(d *deadline, t time.Time, read bool) error {
 		}
 		return r.f.SetWriteDeadline(t)
 	}
-	d.expired.Store(!t.IsZero() && !t.After(time.Now()))
+	d.expired.Store(!t.IsZero() && !t.After(monoclock.Time())) // one clock read, not two
 	return nil
 }
 

@@ -89,9 +89,10 @@ type conn struct {
 	// readAt is when the reader last got bytes after its buffer ran
 	// empty: the arrival of the frames read since (a request's start).
 	// One clock read per socket read, where each new stream took one. It
-	// is the wall clock's (the access log's time); the times that only
-	// bound or measure durations (deadlines, idle and stall starts) come
-	// from monoclock.Now, one clock read where time.Now makes two.
+	// carries the wall clock (the access log's time) from monoclock.Time,
+	// one clock read where time.Now makes two; the times that only bound
+	// or measure durations (deadlines, idle and stall starts) come from
+	// monoclock.Now.
 	readAt time.Time
 
 	flood     floodMeter
@@ -150,7 +151,7 @@ func newConn(s *Server, nc net.Conn, opts *ConnOptions) *conn {
 		wake:         make(chan struct{}, 1),
 		writerEnd:    make(chan struct{}),
 		intern:       make(map[string]string),
-		idleSince:    time.Now(),
+		idleSince:    monoclock.Time(),
 	}
 	c.readAt = c.idleSince // the bytes the engine before buffered
 	if opts.Info != nil {
@@ -306,7 +307,7 @@ func (c *conn) readPreface() error {
 	if _, err := io.ReadFull(c.br, p[:]); err != nil {
 		return err
 	}
-	c.readAt = time.Now() // the first frames may have come with it
+	c.readAt = monoclock.Time() // the first frames may have come with it
 	if string(p[:]) != clientPreface {
 		return connErr{http2.ErrCodeProtocol, "bad connection preface"}
 	}
@@ -337,11 +338,11 @@ func (c *conn) readFrame() error {
 			}
 			return err
 		}
-		c.readAt = time.Now()
+		c.readAt = monoclock.Time()
 	}
 	buffered := c.frameBuffered()
 	if !buffered {
-		d := time.Now().Add(c.cfg.MaxReadIdle)
+		d := monoclock.Now().Add(c.cfg.MaxReadIdle)
 		if c.blkStream != 0 && c.blkStart.Add(c.cfg.HeadTimeout).Before(d) {
 			d = c.blkStart.Add(c.cfg.HeadTimeout)
 		}
@@ -357,7 +358,7 @@ func (c *conn) readFrame() error {
 			return c.frameError(err)
 		}
 		if !buffered {
-			c.readAt = time.Now()
+			c.readAt = monoclock.Time()
 		}
 		return c.headers(hf)
 	}
@@ -366,7 +367,7 @@ func (c *conn) readFrame() error {
 		return c.frameError(err)
 	}
 	if !buffered {
-		c.readAt = time.Now() // the frame's rest came in a read of its own
+		c.readAt = monoclock.Time() // the frame's rest came in a read of its own
 	}
 	return c.handleFrame(f)
 }
@@ -1324,7 +1325,7 @@ func (c *conn) startUpgraded(up *h1.Request) {
 	c.active++
 	c.seq = up.Seq
 	r.Seq = up.Seq
-	r.Arrived = time.Now()
+	r.Arrived = monoclock.Time()
 	c.dispatch(s) // default priority: lighttpd's heuristics skip this stream
 }
 

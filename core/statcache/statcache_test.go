@@ -17,6 +17,7 @@ import (
 	"time"
 	"unsafe"
 
+	"github.com/golighty/golighty/core/allocsize"
 	"github.com/golighty/golighty/core/httpfile"
 	"golang.org/x/sys/unix"
 )
@@ -558,20 +559,52 @@ func TestContainsSymlink(t *testing.T) {
 	}
 }
 
-func TestContentTypeMemo(t *testing.T) {
+// TestEntrySize: a cached file's entry and its ETag memo are what the
+// cache holds per file beyond its bytes (10,000 of them in the bench's
+// "many" case): the entry in the 128-byte size class (144 with a padded
+// field), the ETag in one 16-byte object (a memo and a string of 40 bytes
+// before), and a memoised ETag costs nothing.
+func TestEntrySize(t *testing.T) {
+	if n := allocsize.Of(func() any { return new(Entry) }); n > 128 {
+		t.Errorf("an Entry (%d bytes) takes %d from the heap, over the 128-byte size class", unsafe.Sizeof(Entry{}), n)
+	}
 	p := filepath.Join(t.TempDir(), "f.txt")
 	write(t, p, "x")
 	c, _ := newFake(t, Config{})
 	e, _ := c.Stat(p)
-	calls := 0
-	lookup := func(string) (string, bool) { calls++; return "text/plain", true }
-	for i := 0; i < 3; i++ {
-		if v, ok := e.ContentType(lookup); v != "text/plain" || !ok {
-			t.Fatalf("ContentType = %q, %v", v, ok)
+	want := string(httpfile.ETag(nil, e.FileID(), httpfile.ETagDefault))
+	fresh := make([]*Entry, 0, 5*256)
+	for range cap(fresh) {
+		fresh = append(fresh, &Entry{Ino: e.Ino, Size: e.Size, MtimeSec: e.MtimeSec, MtimeNsec: e.MtimeNsec, Mode: e.Mode})
+	}
+	i := 0
+	n := allocsize.Of(func() any {
+		f := fresh[i]
+		i++
+		if got := f.ETag(httpfile.ETagDefault); got != want {
+			t.Fatalf("ETag = %q, want %q", got, want)
+		}
+		return nil
+	})
+	if n > 16 {
+		t.Errorf("memoising an ETag takes %d bytes, want one 16-byte object", n)
+	}
+	if a := testing.AllocsPerRun(100, func() { e.ETag(httpfile.ETagDefault) }); a != 0 {
+		t.Errorf("a memoised ETag allocates %v times", a)
+	}
+	// Other flags replace the memo, and the longest ETag fits it.
+	if got, want := e.ETag(httpfile.ETagUseSize), string(httpfile.ETag(nil, e.FileID(), httpfile.ETagUseSize)); got != want {
+		t.Errorf("ETag with other flags = %q, want %q", got, want)
+	}
+	long := &Entry{Mode: e.Mode}
+	for ino := uint64(0); len(long.ETag(httpfile.ETagUseInode)) < maxETag; ino++ {
+		long = &Entry{Mode: e.Mode, Ino: ino * 7919}
+		if ino > 1<<20 {
+			t.Fatal("no 10-digit ETag found")
 		}
 	}
-	if calls != 1 {
-		t.Errorf("lookup called %d times", calls)
+	if got, want := long.ETag(httpfile.ETagUseInode), string(httpfile.ETag(nil, long.FileID(), httpfile.ETagUseInode)); got != want {
+		t.Errorf("longest ETag = %q, want %q", got, want)
 	}
 }
 

@@ -468,10 +468,31 @@ func entryFor(path string, st *syscall.Stat_t, now int64, prev *Entry) *Entry {
 	if prev != nil && prev.MtimeSec == st.Mtim.Sec {
 		e.LastModified = prev.LastModified
 	} else {
-		e.LastModified = string(httpfile.AppendHTTPDate(make([]byte, 0, httpfile.HTTPDateLen), st.Mtim.Sec))
+		e.LastModified = lastModified(st.Mtim.Sec)
 	}
 	e.stamp.Store(now)
 	return e
+}
+
+// lastDate is the Last-Modified string made last, shared by the next
+// entries of the same second: a tree copied, unpacked or checked out at
+// once has most of its files' times in a few seconds, and each of them
+// held a 32-byte copy of the same date.
+var lastDate atomic.Pointer[dateMemo]
+
+type dateMemo struct {
+	sec int64
+	s   string
+}
+
+// lastModified is the IMF-fixdate of sec.
+func lastModified(sec int64) string {
+	if m := lastDate.Load(); m != nil && m.sec == sec {
+		return m.s
+	}
+	s := string(httpfile.AppendHTTPDate(make([]byte, 0, httpfile.HTTPDateLen), sec))
+	lastDate.Store(&dateMemo{sec: sec, s: s})
+	return s
 }
 
 func (e *Entry) sameAs(st *syscall.Stat_t) bool {

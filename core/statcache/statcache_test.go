@@ -9,6 +9,7 @@ import (
 	"net"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -943,5 +944,36 @@ func TestOpenSharesStrings(t *testing.T) {
 	defer h2.Release()
 	if want := string(httpfile.AppendHTTPDate(nil, later.Unix())); h2.Entry.LastModified != want {
 		t.Errorf("changed file: Last-Modified %q, want %q", h2.Entry.LastModified, want)
+	}
+}
+
+// TestFilesShareDates: files whose times fall in the same second share
+// one Last-Modified string (a tree copied at once), and a file of another
+// second gets its own, right, date.
+func TestFilesShareDates(t *testing.T) {
+	dir := t.TempDir()
+	at := time.Unix(1700000000, 0)
+	c := New(Config{})
+	defer c.Close()
+	var dates []string
+	for i, sec := range []int64{0, 0, 5, 5} {
+		p := filepath.Join(dir, strconv.Itoa(i))
+		write(t, p, "x")
+		when := at.Add(time.Duration(sec)*time.Second + time.Duration(i)*time.Millisecond)
+		if err := os.Chtimes(p, when, when); err != nil {
+			t.Fatal(err)
+		}
+		e, err := c.Stat(p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if want := string(httpfile.AppendHTTPDate(nil, when.Unix())); e.LastModified != want {
+			t.Fatalf("file %d: Last-Modified %q, want %q", i, e.LastModified, want)
+		}
+		dates = append(dates, e.LastModified)
+	}
+	same := func(a, b string) bool { return unsafe.StringData(a) == unsafe.StringData(b) }
+	if !same(dates[0], dates[1]) || !same(dates[2], dates[3]) {
+		t.Error("files of the same second hold copies of their date")
 	}
 }

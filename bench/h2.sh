@@ -70,9 +70,23 @@ start_server() { # name -> pid
 }
 
 cpu_ticks() { awk '{print $14+$15}' "/proc/$1/stat"; }
-peak_rss_kb() { awk '/VmHWM/{print $2}' "/proc/$1/status"; }
+hwm_kb() { awk '/VmHWM/{print $2}' "/proc/$1/status"; }
 
-run_case() { # case server -> "req/s MB/s cpu_us_per_req rss_kb"
+# sample_rss pid file: the largest VmRSS seen while the load runs, every
+# 100 ms, into file (VmHWM also counts the start-up, which for golighty
+# is the binary's pages the memory governor drops within the second).
+sample_rss() {
+  local pid=$1 out=$2 max=0 v
+  echo 0 > "$out"
+  while [ -e "$out.run" ]; do
+    v=$(awk '/VmRSS/{print $2}' "/proc/$pid/status" 2>/dev/null) || break
+    [ -z "$v" ] && break
+    [ "$v" -gt "$max" ] && max=$v && echo "$max" > "$out"
+    sleep 0.1
+  done
+}
+
+run_case() { # case server -> "req/s MB/s cpu_us_per_req peak_rss_kb hwm_kb"
   local c=$1 name=$2 port=$PORT_G
   [ "$name" = lighttpd ] && port=$PORT_L
   local pid; pid=$(start_server "$name")
@@ -81,10 +95,16 @@ run_case() { # case server -> "req/s MB/s cpu_us_per_req rss_kb"
     small) args=(-D "$DURATION" --warm-up-time=1 -c 16 -m 8 -i "$work/uris-$port") ;;
     big) args=(-n 8 -c 4 -m 1 "http://127.0.0.1:$port/big.bin") ;;
   esac
+  local peakf="$work/peak.$name"
+  touch "$peakf.run"
+  sample_rss "$pid" "$peakf" &
+  local sampler=$!
   local t0; t0=$(cpu_ticks "$pid")
   local out; out=$(taskset -c "$CLIENT_CPU" h2load "${args[@]}" 2>&1)
   local t1; t1=$(cpu_ticks "$pid")
-  local rss; rss=$(peak_rss_kb "$pid")
+  rm -f "$peakf.run"; wait "$sampler" 2>/dev/null || true
+  local rss; rss=$(cat "$peakf")
+  local hwm; hwm=$(hwm_kb "$pid")
   kill "$pid"; wait "$pid" 2>/dev/null || true
   # "finished in 8.00s, 51234.50 req/s, 60.55MB/s"
   local reqs mb done hz cpu_us
@@ -94,18 +114,18 @@ run_case() { # case server -> "req/s MB/s cpu_us_per_req rss_kb"
   if ! grep -q "0 failed, 0 errored" <<<"$out"; then echo "h2load reported failures for $name:" >&2; grep '^requests:' <<<"$out" >&2; fi
   hz=$(getconf CLK_TCK)
   cpu_us=$(awk -v a="$t0" -v b="$t1" -v n="$done" -v hz="$hz" 'BEGIN{ if (n>0) printf "%.2f", (b-a)/hz*1e6/n; else print "nan" }')
-  echo "$reqs $mb $cpu_us $rss"
+  echo "$reqs $mb $cpu_us $rss $hwm"
 }
 
 median() { sort -g | awk '{a[NR]=$1} END{ if (NR%2) print a[(NR+1)/2]; else printf "%.2f\n", (a[NR/2]+a[NR/2+1])/2 }'; }
 
-printf '%-6s %-9s %12s %10s %12s %10s\n' case server req/s MB/s cpu-us/req rss-MB
+printf '%-6s %-9s %12s %10s %12s %10s %10s\n' case server req/s MB/s cpu-us/req peak-MB hwm-MB
 for c in "${cases[@]}"; do
   declare -A r=()
   for i in $(seq "$RUNS"); do
     for s in lighttpd golighty; do
-      read -r q m cpu rss < <(run_case "$c" "$s")
-      r[$s.q]+="$q "; r[$s.m]+="$m "; r[$s.c]+="$cpu "; r[$s.r]+="$rss "
+      read -r q m cpu rss hwm < <(run_case "$c" "$s")
+      r[$s.q]+="$q "; r[$s.m]+="$m "; r[$s.c]+="$cpu "; r[$s.r]+="$rss "; r[$s.h]+="$hwm "
     done
   done
   for s in lighttpd golighty; do
@@ -113,7 +133,9 @@ for c in "${cases[@]}"; do
     m=$(tr ' ' '\n' <<<"${r[$s.m]}" | grep . | median)
     cpu=$(tr ' ' '\n' <<<"${r[$s.c]}" | grep . | median)
     rss=$(tr ' ' '\n' <<<"${r[$s.r]}" | grep . | sort -g | tail -1)
-    printf '%-6s %-9s %12s %10s %12s %10.1f\n' "$c" "$s" "$q" "$m" "$cpu" "$(awk -v k="$rss" 'BEGIN{print k/1024}')"
+    hwm=$(tr ' ' '\n' <<<"${r[$s.h]}" | grep . | sort -g | tail -1)
+    printf '%-6s %-9s %12s %10s %12s %10.1f %10.1f\n' "$c" "$s" "$q" "$m" "$cpu" \
+      "$(awk -v k="$rss" 'BEGIN{print k/1024}')" "$(awk -v k="$hwm" 'BEGIN{print k/1024}')"
     declare "med_${s}_q=$q" "med_${s}_m=$m" "med_${s}_c=$cpu"
   done
   awk -v g="$med_golighty_q" -v l="$med_lighttpd_q" -v gm="$med_golighty_m" -v lm="$med_lighttpd_m" \

@@ -374,20 +374,8 @@ start_server() { # name [config suffix] -> pid
 }
 
 cpu_ticks() { awk '{print $14+$15}' "/proc/$1/stat"; }
-peak_rss_kb() { awk '/VmHWM/{print $2}' "/proc/$1/status"; }
-
-# sample_rss pid file: writes the largest VmRSS seen, every 100 ms, until
-# the file is removed or pid ends (peak memory under load; VmHWM also
-# counts the start-up).
-sample_rss() {
-  local pid=$1 out=$2 max=0 v
-  while [ -e "$out" ]; do
-    v=$(awk '/VmRSS/{print $2}' "/proc/$pid/status" 2>/dev/null) || break
-    [ -z "$v" ] && break
-    [ "$v" -gt "$max" ] && max=$v && echo "$max" > "$out.max"
-    sleep 0.1
-  done
-}
+# shellcheck source=bench/rss.sh
+. bench/rss.sh # (the script runs from the repository root)
 
 kv() { # key line -> the value of key=value in line
   tr ' ' '\n' <<<"$2" | awk -F= -v k="$1" '$1==k{print $2}'
@@ -477,7 +465,7 @@ run_case() { # case server
       client=$(awk '$1=="50%"{print $2}' <<<"$out" | to_us)
     fi
   fi
-  local hwm; hwm=$(peak_rss_kb "$pid")
+  local hwm; hwm=$(hwm_kb "$pid")
   rm -f "$peakf"; wait "$sampler" 2>/dev/null || true
   local peak; peak=$(cat "$peakf.max"); rm -f "$peakf.max"
   kill "$pid"; wait "$pid" 2>/dev/null || true

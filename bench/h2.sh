@@ -70,21 +70,8 @@ start_server() { # name -> pid
 }
 
 cpu_ticks() { awk '{print $14+$15}' "/proc/$1/stat"; }
-hwm_kb() { awk '/VmHWM/{print $2}' "/proc/$1/status"; }
-
-# sample_rss pid file: the largest VmRSS seen while the load runs, every
-# 100 ms, into file (VmHWM also counts the start-up, which for golighty
-# is the binary's pages the memory governor drops within the second).
-sample_rss() {
-  local pid=$1 out=$2 max=0 v
-  echo 0 > "$out"
-  while [ -e "$out.run" ]; do
-    v=$(awk '/VmRSS/{print $2}' "/proc/$pid/status" 2>/dev/null) || break
-    [ -z "$v" ] && break
-    [ "$v" -gt "$max" ] && max=$v && echo "$max" > "$out"
-    sleep 0.1
-  done
-}
+# shellcheck source=bench/rss.sh
+. bench/rss.sh # (the script runs from the repository root)
 
 run_case() { # case server -> "req/s MB/s cpu_us_per_req peak_rss_kb hwm_kb"
   local c=$1 name=$2 port=$PORT_G
@@ -96,14 +83,14 @@ run_case() { # case server -> "req/s MB/s cpu_us_per_req peak_rss_kb hwm_kb"
     big) args=(-n 8 -c 4 -m 1 "http://127.0.0.1:$port/big.bin") ;;
   esac
   local peakf="$work/peak.$name"
-  touch "$peakf.run"
+  echo 0 > "$peakf.max"; touch "$peakf"
   sample_rss "$pid" "$peakf" &
   local sampler=$!
   local t0; t0=$(cpu_ticks "$pid")
   local out; out=$(taskset -c "$CLIENT_CPU" h2load "${args[@]}" 2>&1)
   local t1; t1=$(cpu_ticks "$pid")
-  rm -f "$peakf.run"; wait "$sampler" 2>/dev/null || true
-  local rss; rss=$(cat "$peakf")
+  rm -f "$peakf"; wait "$sampler" 2>/dev/null || true
+  local rss; rss=$(cat "$peakf.max")
   local hwm; hwm=$(hwm_kb "$pid")
   kill "$pid"; wait "$pid" 2>/dev/null || true
   # "finished in 8.00s, 51234.50 req/s, 60.55MB/s"

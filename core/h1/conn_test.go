@@ -638,6 +638,10 @@ func (c *deadlineCountingConn) SetWriteDeadline(t time.Time) error {
 func TestWriteDeadlineOnlyToWait(t *testing.T) {
 	cfg := testConfig()
 	cfg.MaxWriteIdle = 200 * time.Millisecond
+	// The connection stays in ServeConn's goroutine, whose return says it
+	// ended: parked before its first request came (the server runs Serve,
+	// so it parks), it would return at once and be served elsewhere.
+	cfg.IdleGrace = -1
 	root := testDocroot(t)
 	files := testHandler(root)
 	chunk := make([]byte, 64<<10)

@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"io"
 	"sync"
+
+	"github.com/golighty/golighty/core/filefd"
 )
 
 // BackendBody is a backend's response body, handed to SendBackendBody after
@@ -263,7 +265,7 @@ func (r *Response) setTempBody(t *tempFiles) {
 	r.dropFile()
 	r.kind = bodyFile
 	for _, s := range t.segs {
-		r.file.parts = append(r.file.parts, filePart{f: s.f, n: s.n})
+		r.file.parts = append(r.file.parts, filePart{fd: filefd.Of(s.f), n: s.n})
 		r.file.temps = append(r.file.temps, s.f)
 	}
 	r.rangePending = true
@@ -298,7 +300,7 @@ func (rc *Request) streamSpooled(b *BackendBody, t *tempFiles, scratch []byte, m
 	}
 	for _, s := range t.segs {
 		if direct {
-			if err := rc.w.SendFile(s.f, 0, s.n); err != nil {
+			if err := rc.w.SendFile(filefd.Of(s.f), 0, s.n); err != nil {
 				return nil
 			}
 			rc.Resp.written += s.n
@@ -307,7 +309,7 @@ func (rc *Request) streamSpooled(b *BackendBody, t *tempFiles, scratch []byte, m
 		// A body filter takes the bytes: read them back (scratch holds the
 		// piece that was not spooled).
 		bp := filterBufs.Get().(*[]byte)
-		err := copyFileRange(w, s.f, 0, s.n, *bp)
+		err := copyFileRange(w, filefd.Of(s.f), 0, s.n, *bp)
 		filterBufs.Put(bp)
 		if err != nil {
 			return nil
@@ -436,7 +438,7 @@ func (rc *Request) streamAhead(b *BackendBody, scratch []byte, n int) error {
 			q.mu.Unlock()
 			k := s.n - s.done
 			if direct {
-				err = rc.w.SendFile(s.f, s.done, k)
+				err = rc.w.SendFile(filefd.Of(s.f), s.done, k)
 				rc.Resp.written += k
 			} else {
 				k = min(k, int64(len(scratch)))

@@ -66,7 +66,7 @@ func (rc *Request) AppendBodyFile(path string, off, n int64) error {
 	r.kind = bodyFile
 	r.rangePending = true
 	r.file.handles = append(r.file.handles, h)
-	part := filePart{f: h.File(), off: off, n: n}
+	part := filePart{fd: h.FD(), off: off, n: n}
 	if data, ok := h.Content(); ok && data != nil {
 		part.data = data
 	}
@@ -99,7 +99,7 @@ func (r *Response) ReadBody() ([]byte, bool, error) {
 			}
 			start := len(out)
 			out = append(out, make([]byte, p.n)...)
-			if _, err := p.f.ReadAt(out[start:], p.off); err != nil {
+			if _, err := p.fd.ReadAt(out[start:], p.off); err != nil {
 				return nil, true, err
 			}
 		}

@@ -2,8 +2,9 @@ package core
 
 import (
 	"io"
-	"os"
 	"testing"
+
+	"github.com/golighty/golighty/core/filefd"
 )
 
 type countCloser struct{ n int }
@@ -15,7 +16,7 @@ type deferringWriter struct{ deferred []io.Closer }
 
 func (*deferringWriter) WriteHead(int, *Headers, int64, []byte) error { return nil }
 func (*deferringWriter) Write(p []byte) (int, error)                  { return len(p), nil }
-func (*deferringWriter) SendFile(*os.File, int64, int64) error        { return nil }
+func (*deferringWriter) SendFile(filefd.FD, int64, int64) error       { return nil }
 func (*deferringWriter) Flush() error                                 { return nil }
 func (w *deferringWriter) DeferClose(c io.Closer)                     { w.deferred = append(w.deferred, c) }
 

@@ -3,9 +3,9 @@ package core
 import (
 	"errors"
 	"net"
-	"os"
 	"time"
 
+	"github.com/golighty/golighty/core/filefd"
 	"github.com/golighty/golighty/core/h1"
 )
 
@@ -81,7 +81,7 @@ type rawWriter struct{ c net.Conn }
 
 func (rawWriter) WriteHead(int, *Headers, int64, []byte) error { return errRawConn }
 func (rawWriter) Write([]byte) (int, error)                    { return 0, errRawConn }
-func (rawWriter) SendFile(*os.File, int64, int64) error        { return errRawConn }
+func (rawWriter) SendFile(filefd.FD, int64, int64) error       { return errRawConn }
 func (rawWriter) Flush() error                                 { return errRawConn }
 func (x rawWriter) Hijack(int, *Headers, bool, bool) (net.Conn, error) {
 	return x.c, nil

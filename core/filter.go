@@ -6,6 +6,8 @@ import (
 	"io"
 	"os"
 	"sync"
+
+	"github.com/golighty/golighty/core/filefd"
 )
 
 // BodyFilter transforms a response body on its way to the client
@@ -91,7 +93,7 @@ func (rc *Request) SetBodyFile(path string) error {
 	r.bytes = nil
 	r.kind = bodyFile
 	r.file.handles = append(r.file.handles, h)
-	part := filePart{f: h.File(), n: h.Entry.Size}
+	part := filePart{fd: h.FD(), n: h.Entry.Size}
 	if data, ok := h.Content(); ok {
 		part.data = data
 		if data == nil {
@@ -153,7 +155,7 @@ func (rc *Request) filterBody() {
 	r.bytes = nil
 	r.kind = bodyFile
 	r.file.owned = sp.f
-	r.file.parts = append(r.file.parts, filePart{f: sp.f, n: sp.n})
+	r.file.parts = append(r.file.parts, filePart{fd: filefd.Of(sp.f), n: sp.n})
 }
 
 // feedFilter writes the complete body into f.
@@ -181,7 +183,7 @@ func (rc *Request) feedFilter(f BodyFilter) error {
 				}
 				continue
 			}
-			if err := copyFileRange(f, p.f, p.off, p.n, *bp); err != nil {
+			if err := copyFileRange(f, p.fd, p.off, p.n, *bp); err != nil {
 				return err
 			}
 		}
@@ -195,7 +197,7 @@ func (rc *Request) feedFilter(f BodyFilter) error {
 
 // copyFileRange writes n bytes of src from off to dst with positional
 // reads (the descriptor may be shared with other requests).
-func copyFileRange(dst io.Writer, src *os.File, off, n int64, buf []byte) error {
+func copyFileRange(dst io.Writer, src filefd.FD, off, n int64, buf []byte) error {
 	for n > 0 {
 		m, err := src.ReadAt(buf[:min(int64(len(buf)), n)], off)
 		if m > 0 {
@@ -207,7 +209,7 @@ func copyFileRange(dst io.Writer, src *os.File, off, n int64, buf []byte) error 
 		}
 		if n > 0 && err != nil {
 			if errors.Is(err, io.EOF) {
-				return fmt.Errorf("%s: file truncated", src.Name())
+				return fmt.Errorf("file truncated: %d bytes short at offset %d", n, off)
 			}
 			return err
 		}

@@ -3,9 +3,9 @@ package core
 import (
 	"crypto/tls"
 	"net"
-	"os"
 	"time"
 
+	"github.com/golighty/golighty/core/filefd"
 	"github.com/golighty/golighty/core/h1"
 	"github.com/golighty/golighty/core/h2"
 )
@@ -94,10 +94,10 @@ func (x h2Writer) WriteHead(status int, h *Headers, bodyLen int64, body []byte) 
 	}
 	return x.w.WriteHead(bodyLen, body)
 }
-func (x h2Writer) Write(p []byte) (int, error)             { return x.w.Write(p) }
-func (x h2Writer) SendFile(f *os.File, off, n int64) error { return x.w.SendFile(f, off, n) }
-func (x h2Writer) Flush() error                            { return x.w.Flush() }
-func (x h2Writer) SetServerTag(tag string)                 { x.w.SetServerTag(tag) }
+func (x h2Writer) Write(p []byte) (int, error)               { return x.w.Write(p) }
+func (x h2Writer) SendFile(fd filefd.FD, off, n int64) error { return x.w.SendFile(fd, off, n) }
+func (x h2Writer) Flush() error                              { return x.w.Flush() }
+func (x h2Writer) SetServerTag(tag string)                   { x.w.SetServerTag(tag) }
 
 // h2Stream is what AbortStream closes and ClientReset asks on HTTP/2: the
 // stream, not the connection.

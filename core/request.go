@@ -4,11 +4,11 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"os"
 	"strings"
 	"time"
 
 	"github.com/golighty/golighty/core/bufpoison"
+	"github.com/golighty/golighty/core/filefd"
 	"github.com/golighty/golighty/core/proxyhdr"
 	"github.com/golighty/golighty/core/statcache"
 )
@@ -137,8 +137,9 @@ type ResponseWriter interface {
 	WriteHead(status int, h *Headers, bodyLen int64, body []byte) error
 	// Write streams body bytes after WriteHead.
 	Write(p []byte) (int, error)
-	// SendFile streams n bytes of f from off with the kernel's sendfile.
-	SendFile(f *os.File, off, n int64) error
+	// SendFile streams n bytes of the file fd from off with the kernel's
+	// sendfile; fd stays open until the response is done.
+	SendFile(fd filefd.FD, off, n int64) error
 	// Flush pushes buffered bytes to the client (streamed responses).
 	Flush() error
 }

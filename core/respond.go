@@ -8,6 +8,7 @@ import (
 	"strings"
 	"sync/atomic"
 
+	"github.com/golighty/golighty/core/filefd"
 	"github.com/golighty/golighty/core/h1"
 	"github.com/golighty/golighty/core/httpfile"
 )
@@ -245,14 +246,14 @@ func (rc *Request) writeResponse() error {
 // handler returned (h1.ResponseWriter.DeferFile): a slow download then
 // holds no goroutine, and the engine ends the request when the file is out.
 type fileDeferrer interface {
-	DeferFile(f *os.File, off, n int64) bool
+	DeferFile(fd filefd.FD, off, n int64) bool
 }
 
 func (rc *Request) sendFileParts() error {
 	r := &rc.Resp
 	if len(r.file.parts) == 1 && !r.file.multipart {
-		if p := r.file.parts[0]; p.f != nil && p.data == nil && len(p.head) == 0 {
-			if fd, ok := rc.w.(fileDeferrer); ok && fd.DeferFile(p.f, p.off, p.n) {
+		if p := r.file.parts[0]; p.fd.Valid() && p.data == nil && len(p.head) == 0 {
+			if fd, ok := rc.w.(fileDeferrer); ok && fd.DeferFile(p.fd, p.off, p.n) {
 				r.deferred = true
 				return nil
 			}
@@ -270,7 +271,7 @@ func (rc *Request) sendFileParts() error {
 		case p.data != nil:
 			_, err = rc.w.Write(p.data[p.off : p.off+p.n])
 		default:
-			err = rc.w.SendFile(p.f, p.off, p.n)
+			err = rc.w.SendFile(p.fd, p.off, p.n)
 		}
 		if err != nil {
 			return err

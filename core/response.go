@@ -9,6 +9,7 @@ import (
 	"unsafe"
 
 	"github.com/golighty/golighty/core/bufpoison"
+	"github.com/golighty/golighty/core/filefd"
 	"github.com/golighty/golighty/core/httpfile"
 	"github.com/golighty/golighty/core/statcache"
 )
@@ -79,8 +80,8 @@ type fileBody struct {
 }
 
 type filePart struct {
-	f      *os.File
-	data   []byte // the whole content of a small cached file, or nil
+	fd     filefd.FD // the file, sent while the response holds it open
+	data   []byte    // the whole content of a small cached file, or nil
 	off, n int64
 	head   []byte // multipart part header, nil otherwise
 }

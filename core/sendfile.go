@@ -124,7 +124,7 @@ func (rc *Request) sendFile(path string, keep bool) int {
 	resp.dropFile()
 	resp.kind = bodyFile
 	resp.file.handles = append(resp.file.handles, h)
-	part := filePart{f: h.File(), off: 0, n: e.Size}
+	part := filePart{fd: h.FD(), off: 0, n: e.Size}
 	if data, ok := h.Content(); ok {
 		part.data = data
 		if data == nil {

@@ -6,12 +6,12 @@ import (
 	"io"
 	"log/slog"
 	"net"
-	"os"
 	"sync"
 	"sync/atomic"
 	"time"
 	"unsafe"
 
+	"github.com/golighty/golighty/core/filefd"
 	"github.com/golighty/golighty/core/h1"
 	"github.com/golighty/golighty/core/h2"
 	"github.com/golighty/golighty/core/monoclock"
@@ -368,11 +368,11 @@ func (x h1Writer) WriteHead(status int, h *Headers, bodyLen int64, body []byte) 
 	}
 	return nil
 }
-func (x h1Writer) Write(p []byte) (int, error)             { return x.w.Write(p) }
-func (x h1Writer) SendFile(f *os.File, off, n int64) error { return x.w.SendFile(f, off, n) }
-func (x h1Writer) Flush() error                            { return x.w.Flush() }
-func (x h1Writer) DeferFile(f *os.File, off, n int64) bool { return x.w.DeferFile(f, off, n) }
-func (x h1Writer) SetServerTag(tag string)                 { x.w.SetServerTag(tag) }
+func (x h1Writer) Write(p []byte) (int, error)               { return x.w.Write(p) }
+func (x h1Writer) SendFile(fd filefd.FD, off, n int64) error { return x.w.SendFile(fd, off, n) }
+func (x h1Writer) Flush() error                              { return x.w.Flush() }
+func (x h1Writer) DeferFile(fd filefd.FD, off, n int64) bool { return x.w.DeferFile(fd, off, n) }
+func (x h1Writer) SetServerTag(tag string)                   { x.w.SetServerTag(tag) }
 
 // ServeH1 runs one request from the HTTP/1.x engine through the pipeline.
 func (s *Server) ServeH1(w *h1.ResponseWriter, r *h1.Request) {

@@ -123,7 +123,7 @@ func (rc *Request) sendfile2(spec string, o *BackendOpts) {
 		if n <= 0 {
 			continue
 		}
-		part := filePart{f: h.File(), off: start, n: n}
+		part := filePart{fd: h.FD(), off: start, n: n}
 		if data, ok := h.Content(); ok && data != nil && end < int64(len(data)) {
 			part.data = data
 		}

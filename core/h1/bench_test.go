@@ -8,6 +8,8 @@ import (
 	"path/filepath"
 	"testing"
 	"time"
+
+	"github.com/golighty/golighty/core/filefd"
 )
 
 const browserRequest = "GET /static/css/site.css?v=3 HTTP/1.1\r\n" +
@@ -79,7 +81,7 @@ func BenchmarkKeepAliveRoundTrip(b *testing.B) {
 	}{
 		{"sendfile", HandlerFunc(func(w *ResponseWriter, r *Request) {
 			w.AddHeader("Content-Type", "text/plain")
-			w.SendFile(f, 0, 1024)
+			w.SendFile(filefd.Of(f), 0, 1024)
 		})},
 		{"memory", HandlerFunc(func(w *ResponseWriter, r *Request) {
 			w.AddHeader("Content-Type", "text/plain")
@@ -152,7 +154,7 @@ func BenchmarkConnPerRequest(b *testing.B) {
 	defer f.Close()
 	_, addr := startServer(b, DefaultConfig(), HandlerFunc(func(w *ResponseWriter, r *Request) {
 		w.AddHeader("Content-Type", "text/plain")
-		w.SendFile(f, 0, 1024)
+		w.SendFile(filefd.Of(f), 0, 1024)
 	}))
 	req := []byte("GET /1k.txt HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n")
 	b.ReportAllocs()

@@ -7,6 +7,8 @@ import (
 	"os"
 	"path/filepath"
 	"testing"
+
+	"github.com/golighty/golighty/core/filefd"
 )
 
 // TestCopyFile checks the read-and-write path used where sendfile(2)
@@ -42,7 +44,7 @@ func TestCopyFile(t *testing.T) {
 			defer cli.Close()
 			c := &conn{rwc: srv, cfg: &Config{}}
 			errc := make(chan error, 1)
-			go func() { errc <- c.copyFile(f, tc.off, tc.n); srv.Close() }()
+			go func() { errc <- c.copyFile(filefd.Of(f), tc.off, tc.n); srv.Close() }()
 			got, _ := io.ReadAll(cli)
 			err = <-errc
 			if tc.wantErr {

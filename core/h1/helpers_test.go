@@ -13,6 +13,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/golighty/golighty/core/filefd"
 )
 
 const fileBody = "hello, file\n"
@@ -116,7 +118,7 @@ func testHandler(root string) Handler {
 			return
 		}
 		w.AddHeader("Content-Type", "text/plain")
-		w.SendFile(f, 0, st.Size())
+		w.SendFile(filefd.Of(f), 0, st.Size())
 	})
 }
 

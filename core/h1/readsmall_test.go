@@ -9,6 +9,8 @@ import (
 	"testing"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/golighty/golighty/core/filefd"
 )
 
 // TestReadSmall: a small body is read whole from the page cache, from the
@@ -28,7 +30,7 @@ func TestReadSmall(t *testing.T) {
 	defer f.Close()
 	read := func(n int, off int64) ([]byte, error) {
 		p := make([]byte, n)
-		return p, readSmall(f, p, off)
+		return p, readSmall(filefd.Of(f), p, off)
 	}
 	if got, err := read(len(want), 0); err != nil || !bytes.Equal(got, want) {
 		t.Fatalf("cached: %v", err)

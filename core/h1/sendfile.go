@@ -7,6 +7,7 @@ import (
 	"syscall"
 	"unsafe"
 
+	"github.com/golighty/golighty/core/filefd"
 	"github.com/golighty/golighty/core/netyield"
 	"github.com/golighty/golighty/core/rawsys"
 	"golang.org/x/sys/unix"
@@ -25,7 +26,7 @@ const sendChunk = 256 << 10
 
 // fileSpan is the part of a file a response still has to send.
 type fileSpan struct {
-	f      *os.File
+	fd     filefd.FD
 	off, n int64
 }
 
@@ -72,7 +73,7 @@ const pollerBudget = 4 * sendChunk
 // so other goroutines keep running meanwhile.
 func (c *conn) sendfileChunks(rc syscall.RawConn, sp *fileSpan, mode sendMode) error {
 	st := &c.sf
-	*st = sendState{sp: sp, mode: mode, fd: int32(sp.f.Fd())}
+	*st = sendState{sp: sp, mode: mode, fd: int32(sp.fd.Int())}
 	defer func() { st.sp = nil }()
 	if c.sendfileFn == nil {
 		c.sendfileFn = c.sendfileStep // once per conn (conns are pooled)

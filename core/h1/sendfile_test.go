@@ -17,6 +17,8 @@ import (
 	"unsafe"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/golighty/golighty/core/filefd"
 )
 
 // randomFile writes n reproducible random bytes.
@@ -88,7 +90,7 @@ func rangeHandler(root string) Handler {
 			n = st.Size() - q["off"]
 		}
 		w.AddHeader("Content-Type", "application/octet-stream")
-		w.SendFile(f, q["off"], n)
+		w.SendFile(filefd.Of(f), q["off"], n)
 	})
 }
 

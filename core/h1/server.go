@@ -854,7 +854,7 @@ func (c *conn) handle() (keep, handedOff bool) {
 // in the poller (handedOff), a tunnel ends the connection, a deferred file
 // is sent, then the exchange completes (afterHandle).
 func (c *conn) afterServe() (keep, handedOff bool) {
-	if c.rw.susp.rc != nil || c.hijacked != nil || c.rw.tail.f != nil {
+	if c.rw.susp.rc != nil || c.hijacked != nil || c.rw.tail.fd.Valid() {
 		// What follows may wait long: nothing holds a backend meanwhile.
 		c.closeDeferred()
 	}
@@ -871,7 +871,7 @@ func (c *conn) afterServe() (keep, handedOff bool) {
 		c.rwc.Close()
 		return false, false
 	}
-	if c.rw.tail.f != nil && c.runTail() {
+	if c.rw.tail.fd.Valid() && c.runTail() {
 		return false, true
 	}
 	return c.afterHandle(), false

@@ -16,6 +16,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/golighty/golighty/core/filefd"
 	"github.com/golighty/golighty/core/rawsys"
 	"golang.org/x/sys/unix"
 )
@@ -48,14 +49,14 @@ func (h *tailHandler) ServeH1(w *ResponseWriter, r *Request) {
 	}
 	st, _ := f.Stat()
 	w.AddHeader("Content-Type", "application/octet-stream")
-	if w.DeferFile(f, 0, st.Size()) {
+	if w.DeferFile(filefd.Of(f), 0, st.Size()) {
 		w.SetTailState(f)
 		h.mu.Lock()
 		h.deferred++
 		h.mu.Unlock()
 		return
 	}
-	w.SendFile(f, 0, st.Size())
+	w.SendFile(filefd.Of(f), 0, st.Size())
 	f.Close()
 }
 

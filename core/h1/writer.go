@@ -2,7 +2,6 @@ package h1
 
 import (
 	"io"
-	"os"
 	"strconv"
 	"strings"
 	"sync"
@@ -11,6 +10,7 @@ import (
 	"time"
 
 	"github.com/golighty/golighty/core/ascii"
+	"github.com/golighty/golighty/core/filefd"
 	"github.com/golighty/golighty/core/monoclock"
 	"github.com/golighty/golighty/core/rawsys"
 )
@@ -367,26 +367,27 @@ const smallFile = 16 << 10
 // and the scheduler's system-call bookkeeping, was a tenth of the server's
 // user time. The rest, if any, is read the ordinary way (a disk wait then
 // lets other goroutines run).
-func readSmall(f *os.File, p []byte, off int64) error {
+func readSmall(fd filefd.FD, p []byte, off int64) error {
 	if len(p) == 0 {
 		return nil
 	}
-	m, e := rawsys.PreadNowait(f.Fd(), p, off)
+	m, e := rawsys.PreadNowait(uintptr(fd.Int()), p, off)
 	if e != 0 {
 		m = 0
 	}
 	if m == len(p) {
 		return nil
 	}
-	_, err := f.ReadAt(p[m:], off+int64(m))
+	_, err := fd.ReadAt(p[m:], off+int64(m))
 	return err
 }
 
-// SendFile sends n bytes of f from offset off as (part of) the body. As
-// the first body output it sets Content-Length: n unless the handler gave
-// a Content-Length. Small bodies are copied behind the head; larger ones go
-// out with sendfile(2) when the connection is a plain socket.
-func (w *ResponseWriter) SendFile(f *os.File, off, n int64) error {
+// SendFile sends n bytes of the file fd from offset off as (part of) the
+// body. As the first body output it sets Content-Length: n unless the
+// handler gave a Content-Length. Small bodies are copied behind the head;
+// larger ones go out with sendfile(2) when the connection is a plain
+// socket.
+func (w *ResponseWriter) SendFile(fd filefd.FD, off, n int64) error {
 	if !w.wroteHead {
 		w.writeHead(n)
 	}
@@ -404,7 +405,7 @@ func (w *ResponseWriter) SendFile(f *os.File, off, n int64) error {
 	if n <= smallFile && int64(cap(c.wbuf)-len(c.wbuf)) >= n {
 		start := len(c.wbuf)
 		c.wbuf = c.wbuf[:start+int(n)]
-		if err := readSmall(f, c.wbuf[start:], off); err != nil {
+		if err := readSmall(fd, c.wbuf[start:], off); err != nil {
 			c.wbuf = c.wbuf[:start]
 			c.werr = err // a partial body cannot be repaired
 			return err
@@ -415,7 +416,7 @@ func (w *ResponseWriter) SendFile(f *os.File, off, n int64) error {
 			return err
 		}
 		c.releaseW() // not held through a long download
-		if err := c.sendFile(&fileSpan{f: f, off: off, n: n}); err != nil {
+		if err := c.sendFile(&fileSpan{fd: fd, off: off, n: n}); err != nil {
 			c.werr = err
 			return err
 		}
@@ -437,7 +438,7 @@ func (w *ResponseWriter) SendFile(f *os.File, off, n int64) error {
 // wrapped connection, chunked framing, HEAD, a small body (copied behind
 // the head instead) or an engine not serving a listener; the caller then
 // uses SendFile.
-func (w *ResponseWriter) DeferFile(f *os.File, off, n int64) bool {
+func (w *ResponseWriter) DeferFile(fd filefd.FD, off, n int64) bool {
 	c := w.c
 	if _, ok := c.srv.Handler.(TailHandler); !ok || n <= smallFile || !c.canPark || !c.srv.parking.Load() {
 		return false
@@ -452,7 +453,7 @@ func (w *ResponseWriter) DeferFile(f *os.File, off, n int64) bool {
 		return false // SendFile reports c.werr
 	}
 	c.releaseW()
-	w.tail = fileSpan{f: f, off: off, n: n}
+	w.tail = fileSpan{fd: fd, off: off, n: n}
 	c.sends++
 	return true
 }
@@ -531,7 +532,7 @@ func (c *conn) sendFile(sp *fileSpan) error {
 	c.sends++
 	sc, ok := c.rwc.(syscall.Conn)
 	if !ok {
-		return c.copyFile(sp.f, sp.off, sp.n)
+		return c.copyFile(sp.fd, sp.off, sp.n)
 	}
 	rc := c.sock()
 	if rc == nil {
@@ -546,11 +547,11 @@ func (c *conn) sendFile(sp *fileSpan) error {
 // copyFile is sendFile for connections without a descriptor: each chunk
 // renews the write deadline, as each sendfile(2) round does, so a slow
 // client of a large file is bounded by server.max-write-idle per chunk.
-func (c *conn) copyFile(f *os.File, off, n int64) error {
+func (c *conn) copyFile(fd filefd.FD, off, n int64) error {
 	buf := copyBufPool.Get().(*[copyBufSize]byte)
 	defer copyBufPool.Put(buf)
 	for n > 0 {
-		m, err := f.ReadAt(buf[:min(n, copyBufSize)], off)
+		m, err := fd.ReadAt(buf[:min(n, copyBufSize)], off)
 		if m == 0 {
 			if err == nil || err == io.EOF {
 				err = io.ErrUnexpectedEOF // file shrank

@@ -7,6 +7,7 @@ import (
 	"strconv"
 	"testing"
 
+	"github.com/golighty/golighty/core/filefd"
 	"github.com/golighty/golighty/core/h1"
 	"golang.org/x/net/http2"
 	"golang.org/x/net/http2/hpack"
@@ -86,7 +87,7 @@ func BenchmarkFileResponses(b *testing.B) {
 		f, _ := os.Open(path)
 		defer f.Close()
 		w.AddHeader("Content-Length", strconv.Itoa(1<<20))
-		w.SendFile(f, 0, 1<<20)
+		w.SendFile(filefd.Of(f), 0, 1<<20)
 	}), "/big")
 }
 

@@ -14,6 +14,7 @@ import (
 
 	"net"
 
+	"github.com/golighty/golighty/core/filefd"
 	"github.com/golighty/golighty/core/h1"
 	"golang.org/x/net/http2"
 )
@@ -347,7 +348,7 @@ func fileHandler(path string) Handler {
 		defer f.Close()
 		st, _ := f.Stat()
 		w.AddHeader("Content-Length", strconv.FormatInt(st.Size(), 10))
-		if err := w.SendFile(f, 0, st.Size()); err != nil {
+		if err := w.SendFile(filefd.Of(f), 0, st.Size()); err != nil {
 			w.Abort()
 		}
 	})

@@ -8,6 +8,8 @@ import (
 	"time"
 
 	"golang.org/x/net/http2"
+
+	"github.com/golighty/golighty/core/filefd"
 )
 
 // inlineEngine starts an engine whose streams without a body run on the
@@ -118,7 +120,7 @@ func TestInlineFlowControl(t *testing.T) {
 				panic(err)
 			}
 			defer f.Close()
-			w.SendFile(f, 0, int64(len(want)))
+			w.SendFile(filefd.Of(f), 0, int64(len(want)))
 			return
 		}
 		w.WriteHead(int64(len(big)), nil)

@@ -5,6 +5,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/golighty/golighty/core/filefd"
 	"github.com/golighty/golighty/core/h1"
 )
 
@@ -72,7 +73,7 @@ type stream struct {
 
 // fileSeg is a part of a file the writer reads straight into DATA frames.
 type fileSeg struct {
-	f        io.ReaderAt
+	fd       filefd.FD
 	off, n   int64
 	inflight int // reads the writer is doing without the lock
 	err      error

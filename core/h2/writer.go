@@ -2,7 +2,6 @@ package h2
 
 import (
 	"encoding/binary"
-	"io"
 	"os"
 	"runtime"
 	"slices"
@@ -11,6 +10,7 @@ import (
 	"time"
 
 	"github.com/golighty/golighty/core/ascii"
+	"github.com/golighty/golighty/core/filefd"
 	"github.com/golighty/golighty/core/h1"
 	"github.com/golighty/golighty/core/monoclock"
 	"github.com/golighty/golighty/core/rawsys"
@@ -167,7 +167,7 @@ func (c *conn) writeRaw(fd uintptr) bool {
 // region (rs, in buf): one preadv2 for them all when the pages are cached,
 // else frame by frame.
 func (c *conn) readFrames(buf []byte, rs []fileRead) error {
-	if f, ok := rs[0].s.file.f.(*os.File); ok && len(rs) > 1 {
+	if len(rs) > 1 {
 		c.iov = c.iov[:0]
 		total := 0
 		for _, r := range rs {
@@ -176,40 +176,37 @@ func (c *conn) readFrames(buf []byte, rs []fileRead) error {
 			c.iov = append(c.iov, v)
 			total += r.n
 		}
-		n, e := rawsys.PreadvNowait(f.Fd(), c.iov, rs[0].off)
+		n, e := rawsys.PreadvNowait(uintptr(rs[0].s.file.fd.Int()), c.iov, rs[0].off)
 		clear(c.iov)
 		if e == 0 && n == total {
 			return nil
 		}
 	}
 	for _, r := range rs {
-		if err := readAt(r.s.file.f, buf[r.at:r.at+r.n], r.off); err != nil {
+		if err := readAt(r.s.file.fd, buf[r.at:r.at+r.n], r.off); err != nil {
 			return err
 		}
 	}
 	return nil
 }
 
-// readAt fills p from f at off: a file's cached pages with raw
-// preadv2(RWF_NOWAIT) calls, the rest (and other readers) with ReadAt.
-func readAt(f io.ReaderAt, p []byte, off int64) error {
-	if of, ok := f.(*os.File); ok {
-		fd := of.Fd()
-		for len(p) > 0 {
-			n, e := rawsys.PreadNowait(fd, p, off)
-			if e == unix.EINTR {
-				continue
-			}
-			if e != 0 || n <= 0 {
-				break // not cached, at the end, or an error: ReadAt says which
-			}
-			p, off = p[n:], off+int64(n)
+// readAt fills p from fd at off: the file's cached pages with raw
+// preadv2(RWF_NOWAIT) calls, the rest with ReadAt.
+func readAt(fd filefd.FD, p []byte, off int64) error {
+	for len(p) > 0 {
+		n, e := rawsys.PreadNowait(uintptr(fd.Int()), p, off)
+		if e == unix.EINTR {
+			continue
 		}
-		if len(p) == 0 {
-			return nil
+		if e != 0 || n <= 0 {
+			break // not cached, at the end, or an error: ReadAt says which
 		}
+		p, off = p[n:], off+int64(n)
 	}
-	_, err := f.ReadAt(p, off)
+	if len(p) == 0 {
+		return nil
+	}
+	_, err := fd.ReadAt(p, off)
 	return err
 }
 
@@ -530,11 +527,11 @@ func (w *ResponseWriter) Write(p []byte) (int, error) {
 	return n, nil
 }
 
-// SendFile sends n bytes of f from off as body: the writer reads them
+// SendFile sends n bytes of fd from off as body: the writer reads them
 // straight into DATA frames as the flow-control windows open. It returns
-// once the data is framed (f may be closed then).
-func (w *ResponseWriter) SendFile(f io.ReaderAt, off, n int64) error {
-	return w.sendFile(f, off, n)
+// once the data is framed (fd may be closed then).
+func (w *ResponseWriter) SendFile(fd filefd.FD, off, n int64) error {
+	return w.sendFile(fd, off, n)
 }
 
 // Flush is a no-op kept for the writer interface: the writer goroutine
@@ -765,7 +762,7 @@ func (c *conn) queueBody(s *stream, p []byte) error {
 	return nil
 }
 
-func (w *ResponseWriter) sendFile(f io.ReaderAt, off, n int64) error {
+func (w *ResponseWriter) sendFile(fd filefd.FD, off, n int64) error {
 	s := w.s
 	c := s.c
 	c.mu.Lock()
@@ -786,7 +783,7 @@ func (w *ResponseWriter) sendFile(f io.ReaderAt, off, n int64) error {
 		s.detach()
 		s.cond.Wait()
 	}
-	s.file = fileSeg{f: f, off: off, n: n}
+	s.file = fileSeg{fd: fd, off: off, n: n}
 	c.enqueue(s)
 	for (s.file.n > 0 || s.file.inflight > 0) && !(s.reset && s.file.inflight == 0) && !c.dead {
 		s.detach()

@@ -8,32 +8,28 @@ import (
 	"sync/atomic"
 	"syscall"
 
+	"github.com/golighty/golighty/core/filefd"
 	"golang.org/x/sys/unix"
 )
 
-// sharedFile is a descriptor shared by the cache entry and every Handle
-// using it; it is closed when the last reference goes.
-type sharedFile struct {
-	f    *os.File
-	refs atomic.Int32
-}
-
-// acquire adds a reference unless the file is already closing.
-func (s *sharedFile) acquire() bool {
+// acquire adds a reference to e's descriptor unless it has none or it is
+// closing.
+func (e *Entry) acquire() bool {
 	for {
-		n := s.refs.Load()
+		n := e.refs.Load()
 		if n <= 0 {
 			return false
 		}
-		if s.refs.CompareAndSwap(n, n+1) {
+		if e.refs.CompareAndSwap(n, n+1) {
 			return true
 		}
 	}
 }
 
-func (s *sharedFile) release() {
-	if s.refs.Add(-1) == 0 {
-		s.f.Close()
+// release drops a reference to e's descriptor, closing it with the last.
+func (e *Entry) release() {
+	if e.refs.Add(-1) == 0 {
+		unix.Close(e.fd.Int())
 	}
 }
 
@@ -42,23 +38,19 @@ func (s *sharedFile) release() {
 // file then still shows the bytes it had when opened, like lighttpd's
 // reference-counted stat cache entries).
 //
-// The *os.File is shared between concurrent requests: use positional I/O
-// only (ReadAt, SendFile here, or sendfile/pread with an explicit offset),
-// never Read, Seek, or io.Copy from the file, which move the shared offset.
+// The descriptor is shared between concurrent requests: use positional
+// I/O only (ReadAt, SendFile here, or sendfile/pread with an explicit
+// offset), never read(2) or lseek(2), which move the shared offset.
 type Handle struct {
 	// Entry is the stat data the descriptor belongs to.
 	Entry *Entry
-	file  *sharedFile
+	fd    filefd.FD // holds a reference to Entry's descriptor when valid
 	done  atomic.Bool
 }
 
-// File returns the shared descriptor, nil for empty and non-regular files.
-func (h *Handle) File() *os.File {
-	if h.file == nil {
-		return nil
-	}
-	return h.file.f
-}
+// FD returns the shared descriptor, none for empty and non-regular files.
+// It is valid until Release.
+func (h *Handle) FD() filefd.FD { return h.fd }
 
 // Content returns the whole file when it is small enough to be cached in
 // memory (always for empty files). The slice is shared and read-only.
@@ -81,10 +73,10 @@ func (h *Handle) ReadAt(p []byte, off int64) (int, error) {
 		}
 		return n, nil
 	}
-	if h.file == nil {
+	if !h.fd.Valid() {
 		return 0, io.EOF
 	}
-	return h.file.f.ReadAt(p, off)
+	return h.fd.ReadAt(p, off)
 }
 
 // SendFile writes n bytes of the file starting at off to dst with
@@ -93,47 +85,39 @@ func (h *Handle) ReadAt(p []byte, off int64) (int, error) {
 // poller, so write deadlines apply. A file that shrank below off+n ends
 // with io.ErrUnexpectedEOF.
 func (h *Handle) SendFile(dst syscall.Conn, off, n int64) (int64, error) {
-	if h.file == nil {
+	if !h.fd.Valid() {
 		return 0, fmt.Errorf("statcache: %s: no descriptor to send from", h.Entry.Path)
 	}
 	drc, err := dst.SyscallConn()
 	if err != nil {
 		return 0, err
 	}
-	src, err := h.file.f.SyscallConn()
-	if err != nil {
-		return 0, err
-	}
+	sfd := h.fd.Int()
 	var written int64
 	var serr error
-	cerr := src.Control(func(sfd uintptr) {
-		werr := drc.Write(func(dfd uintptr) bool {
-			for written < n {
-				m, err := unix.Sendfile(int(dfd), int(sfd), &off, int(min(n-written, 1<<30)))
-				if m > 0 {
-					written += int64(m)
-				}
-				switch {
-				case err == unix.EINTR:
-					continue
-				case err == unix.EAGAIN:
-					return false
-				case err != nil:
-					serr = &os.SyscallError{Syscall: "sendfile", Err: err}
-					return true
-				case m == 0:
-					serr = io.ErrUnexpectedEOF
-					return true
-				}
+	werr := drc.Write(func(dfd uintptr) bool {
+		for written < n {
+			m, err := unix.Sendfile(int(dfd), sfd, &off, int(min(n-written, 1<<30)))
+			if m > 0 {
+				written += int64(m)
 			}
-			return true
-		})
-		if serr == nil {
-			serr = werr
+			switch {
+			case err == unix.EINTR:
+				continue
+			case err == unix.EAGAIN:
+				return false
+			case err != nil:
+				serr = &os.SyscallError{Syscall: "sendfile", Err: err}
+				return true
+			case m == 0:
+				serr = io.ErrUnexpectedEOF
+				return true
+			}
 		}
+		return true
 	})
 	if serr == nil {
-		serr = cerr
+		serr = werr
 	}
 	return written, serr
 }
@@ -142,9 +126,11 @@ func (h *Handle) SendFile(dst syscall.Conn, off, n int64) (int64, error) {
 // path (a cached small file) should not allocate.
 var handlePool = sync.Pool{New: func() any { return new(Handle) }}
 
-func newHandle(e *Entry, f *sharedFile) *Handle {
+// newHandle returns a Handle of e; with fd valid it takes over a
+// reference to e's descriptor the caller acquired.
+func newHandle(e *Entry, fd filefd.FD) *Handle {
 	h := handlePool.Get().(*Handle)
-	h.Entry, h.file = e, f
+	h.Entry, h.fd = e, fd
 	h.done.Store(false)
 	return h
 }
@@ -155,10 +141,10 @@ func (h *Handle) Release() {
 	if h.done.Swap(true) {
 		return
 	}
-	if h.file != nil {
-		h.file.release()
+	if h.fd.Valid() {
+		h.Entry.release()
 	}
-	h.Entry, h.file = nil, nil
+	h.Entry, h.fd = nil, filefd.FD{}
 	handlePool.Put(h)
 }
 
@@ -192,10 +178,10 @@ func (c *Cache) OpenStat(path string, e *Entry) (*Handle, error) {
 
 func (c *Cache) openEntry(e *Entry) (*Handle, error) {
 	if !e.IsRegular() || e.Size == 0 {
-		return newHandle(e, nil), nil
+		return newHandle(e, filefd.FD{}), nil
 	}
-	if e.file != nil && e.file.acquire() {
-		return newHandle(e, e.file), nil
+	if e.acquire() {
+		return newHandle(e, e.fd), nil
 	}
 	return c.open(e)
 }
@@ -203,42 +189,41 @@ func (c *Cache) openEntry(e *Entry) (*Handle, error) {
 // open opens e.Path and builds the entry from fstat(2) of the descriptor,
 // so the stat data always describes the bytes being sent.
 func (c *Cache) open(stale *Entry) (*Handle, error) {
-	f, err := openFile(stale.Path)
+	fd, err := openFile(stale.Path)
 	if err != nil {
 		return nil, err
 	}
 	var st syscall.Stat_t
-	if err := fstat(f, &st); err != nil {
-		f.Close()
+	if err := fstat(fd, stale.Path, &st); err != nil {
+		unix.Close(fd)
 		return nil, err
 	}
 	e := entryFor(stale.Path, &st, stale.stamp.Load(), stale)
 	if !e.IsRegular() {
-		f.Close()
-		return newHandle(e, nil), nil
+		unix.Close(fd)
+		return newHandle(e, filefd.FD{}), nil
 	}
-	sf := &sharedFile{f: f}
-	e.file = sf
+	e.fd = filefd.New(fd)
 	if c.engine != EngineSimple || !c.admits(e.Path) {
-		sf.refs.Store(1) // the Handle's alone: closed at its Release
-		return newHandle(e, sf), nil
+		e.refs.Store(1) // the Handle's alone: closed at its Release
+		return newHandle(e, e.fd), nil
 	}
 	if e.Size > 0 && e.Size <= c.smallMax && c.reserve(e.Size) {
-		if e.content = readSmall(f, &st); e.content == nil {
+		if e.content = readSmall(e.fd, &st); e.content == nil {
 			c.content.Add(-e.Size)
 		}
 	}
-	sf.refs.Store(2) // the cache and the Handle
+	e.refs.Store(2) // the cache and the Handle
 	if cur, ok := c.m.Load(e.Path); ok {
-		if cur != stale && cur.file != nil && cur.sameAs(&st) && cur.file.acquire() {
+		if cur != stale && cur.sameAs(&st) && cur.acquire() {
 			// A concurrent Open published the same file first: use it.
-			f.Close()
+			unix.Close(fd)
 			c.content.Add(-int64(len(e.content)))
-			return newHandle(cur, cur.file), nil
+			return newHandle(cur, cur.fd), nil
 		}
 	}
 	c.store(e.Path, e, e.stamp.Load())
-	return newHandle(e, sf), nil
+	return newHandle(e, e.fd), nil
 }
 
 // reserve takes n bytes of the content budget; false if they would
@@ -253,54 +238,43 @@ func (c *Cache) reserve(n int64) bool {
 
 // readSmall reads the whole file and keeps the bytes only if the file did
 // not change while being read.
-func readSmall(f *os.File, st *syscall.Stat_t) []byte {
+func readSmall(fd filefd.FD, st *syscall.Stat_t) []byte {
 	buf := make([]byte, st.Size)
-	if n, err := f.ReadAt(buf, 0); n != len(buf) || (err != nil && err != io.EOF) {
+	if n, err := fd.ReadAt(buf, 0); n != len(buf) || (err != nil && err != io.EOF) {
 		return nil
 	}
 	var after syscall.Stat_t
-	if fstat(f, &after) != nil || after.Size != st.Size || after.Mtim != st.Mtim {
+	if fstat(fd.Int(), "", &after) != nil || after.Size != st.Size || after.Mtim != st.Mtim {
 		return nil
 	}
 	return buf
 }
 
-// openFile opens path for reading as os.Open would, without os's attempt
-// to add the descriptor to the netpoller: on Linux that costs four more
-// system calls per open (fcntl to make it non-blocking, an epoll_ctl that
-// refuses a regular file, two fcntl to undo it). os.NewFile of a blocking
-// descriptor only asks for its flags.
-func openFile(path string) (*os.File, error) {
+// openFile opens path for reading: a descriptor, not an *os.File (see
+// package filefd), blocking (not for the netpoller, which refuses
+// regular files anyway).
+func openFile(path string) (int, error) {
 	for {
 		fd, err := unix.Open(path, unix.O_RDONLY|unix.O_NOCTTY|unix.O_CLOEXEC, 0)
 		switch err {
 		case nil:
-			return os.NewFile(uintptr(fd), path), nil
+			return fd, nil
 		case unix.EINTR:
 			continue
 		}
-		return nil, &os.PathError{Op: "open", Path: path, Err: err}
+		return -1, &os.PathError{Op: "open", Path: path, Err: err}
 	}
 }
 
-func fstat(f *os.File, st *syscall.Stat_t) error {
-	rc, err := f.SyscallConn()
-	if err != nil {
-		return err
-	}
-	var serr error
-	if err := rc.Control(func(fd uintptr) {
-		for {
-			serr = syscall.Fstat(int(fd), st)
-			if serr != syscall.EINTR {
-				return
-			}
+func fstat(fd int, path string, st *syscall.Stat_t) error {
+	for {
+		err := syscall.Fstat(fd, st)
+		switch err {
+		case nil:
+			return nil
+		case syscall.EINTR:
+			continue
 		}
-	}); err != nil {
-		return err
+		return &os.PathError{Op: "fstat", Path: path, Err: err}
 	}
-	if serr != nil {
-		return &os.PathError{Op: "fstat", Path: f.Name(), Err: serr}
-	}
-	return nil
 }

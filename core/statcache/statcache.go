@@ -34,6 +34,7 @@ import (
 	"syscall"
 	"unsafe"
 
+	"github.com/golighty/golighty/core/filefd"
 	"github.com/golighty/golighty/core/httpfile"
 	"github.com/golighty/golighty/core/monoclock"
 	"github.com/puzpuzpuz/xsync/v4"
@@ -166,9 +167,12 @@ type Entry struct {
 	// LastModified is the IMF-fixdate of MtimeSec.
 	LastModified string
 
-	stamp   atomic.Int64 // second of the last successful stat()
-	file    *sharedFile  // nil unless opened
-	content []byte       // whole file when small and opened
+	stamp atomic.Int64 // second of the last successful stat()
+	// fd is the open file, none unless opened; refs counts the cache's
+	// and the Handles' references to it, and the last one closes it.
+	fd      filefd.FD
+	refs    atomic.Int32
+	content []byte // whole file when small and opened
 
 	etag atomic.Pointer[etagMemo]
 }
@@ -513,8 +517,8 @@ func (c *Cache) drop(e *Entry) {
 // drop releases the cache's reference to the entry's descriptor.
 func (e *Entry) drop() {
 	e.stamp.Store(droppedStamp) // no longer fresh for OpenStat
-	if e.file != nil {
-		e.file.release()
+	if e.fd.Valid() {
+		e.release()
 	}
 }
 

@@ -255,7 +255,7 @@ func readSmall(fd filefd.FD, st *syscall.Stat_t) []byte {
 // regular files anyway).
 func openFile(path string) (int, error) {
 	for {
-		fd, err := unix.Open(path, unix.O_RDONLY|unix.O_NOCTTY|unix.O_CLOEXEC, 0)
+		fd, err := openRead(path)
 		switch err {
 		case nil:
 			return fd, nil

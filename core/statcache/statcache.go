@@ -305,7 +305,7 @@ func (c *Cache) Stat(path string) (*Entry, error) {
 
 func statPath(path string, st *syscall.Stat_t) error {
 	for {
-		err := syscall.Stat(path, st)
+		err := stat(path, st)
 		if err == syscall.EINTR {
 			continue
 		}

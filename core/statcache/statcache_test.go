@@ -1025,3 +1025,59 @@ func TestOpenHeapPerFile(t *testing.T) {
 		t.Errorf("%.0f bytes and %.1f objects per cached file, want at most 200 and 2.5", perFile, objects)
 	}
 }
+
+// TestRestatAllocatesNothing: the once-a-second stat(2) of a cached path
+// copies the path to the stack, not the heap (serving 10,000 files at
+// random, package syscall's copies were most of the server's garbage);
+// paths too long for the stack buffer and paths holding a NUL still get
+// stat(2)'s answers.
+func TestRestatAllocatesNothing(t *testing.T) {
+	dir := t.TempDir()
+	p := filepath.Join(dir, "f.txt")
+	write(t, p, "x")
+	c, clk := newFake(t, Config{})
+	if _, err := c.Stat(p); err != nil {
+		t.Fatal(err)
+	}
+	allocs := testing.AllocsPerRun(100, func() {
+		clk.tick()
+		if _, err := c.Stat(p); err != nil {
+			t.Fatal(err)
+		}
+	})
+	if allocs != 0 {
+		t.Errorf("a re-stat allocates %.1f objects, want 0", allocs)
+	}
+	h, err := c.Open(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	h.Release()
+
+	long := dir
+	for len(long) < 2*shortPath {
+		long = filepath.Join(long, strings.Repeat("d", 60))
+	}
+	if err := os.MkdirAll(long, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	lp := filepath.Join(long, "f.txt")
+	write(t, lp, "long")
+	if e, err := c.Stat(lp); err != nil || e.Size != 4 {
+		t.Errorf("long path: %v, %v", e, err)
+	}
+	if h, err := c.Open(lp); err != nil || !h.FD().Valid() {
+		t.Errorf("long path open: %v", err)
+	} else {
+		h.Release()
+	}
+	if _, err := c.Stat(lp + "-missing"); !errors.Is(err, fs.ErrNotExist) {
+		t.Errorf("missing long path: %v", err)
+	}
+	if _, err := c.Stat(p + "\x00.php"); err == nil {
+		t.Error("a path holding a NUL was stat()ed (as the path before it)")
+	}
+	if _, err := c.Stat(filepath.Join(dir, "missing")); !errors.Is(err, fs.ErrNotExist) {
+		t.Errorf("missing path: %v", err)
+	}
+}

@@ -5,7 +5,6 @@ import (
 	"errors"
 	"io"
 	"os"
-	"path/filepath"
 	"testing"
 )
 
@@ -16,16 +15,15 @@ func TestFD(t *testing.T) {
 	if d := New(0); !d.Valid() || d.Int() != 0 {
 		t.Fatalf("descriptor 0 (stdin) is a descriptor: %+v", d)
 	}
-	path := filepath.Join(t.TempDir(), "f")
 	want := bytes.Repeat([]byte("0123456789"), 1000)
-	if err := os.WriteFile(path, want, 0o600); err != nil {
-		t.Fatal(err)
-	}
-	f, err := os.Open(path)
+	f, err := os.CreateTemp(t.TempDir(), "f")
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer f.Close()
+	if _, err := f.Write(want); err != nil { // (moves the offset, not pread's)
+		t.Fatal(err)
+	}
 	d := Of(f)
 	if d.Int() != int(f.Fd()) {
 		t.Fatalf("Of: %d, the file's descriptor is %d", d.Int(), f.Fd())

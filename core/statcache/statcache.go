@@ -174,17 +174,24 @@ type Entry struct {
 	refs    atomic.Int32
 	content []byte // whole file when small and opened
 
-	etag atomic.Pointer[etagMemo]
+	// etagState says whether etagB holds the entry's ETag, for which
+	// flags and how long (etagFor): the ETag lives in the entry, not in
+	// an object of its own, which was one more cache line to fetch per
+	// request on a site of many files (3% of the user time serving
+	// 10,000 at random). etagB never changes once published.
+	etagState atomic.Uint32
+	etagB     [maxETag]byte
 }
 
-// etagMemo holds an entry's ETag in one pointer-free object: a thousand
-// cached files held a memo and a string each (40 bytes, two objects the
-// collector visits). The string ETag returns views b, which never changes
-// once the memo is published.
-type etagMemo struct {
-	flags httpfile.ETagFlags
-	n     uint8
-	b     [maxETag]byte
+// etagState values: 0 none yet; etagBusy while the first maker writes
+// etagB; else etagReady | flags<<8 | length.
+const (
+	etagBusy  = 1 << 30
+	etagReady = 1 << 31
+)
+
+func etagFor(flags httpfile.ETagFlags, n int) uint32 {
+	return etagReady | uint32(flags)<<8 | uint32(n)
 }
 
 // maxETag is the longest ETag: a 32-bit hash in decimal, quoted.
@@ -207,13 +214,20 @@ func (e *Entry) ETag(flags httpfile.ETagFlags) string {
 	if flags == 0 || !(e.Mode.IsRegular() || e.Mode.IsDir()) {
 		return ""
 	}
-	if m := e.etag.Load(); m != nil && m.flags == flags {
-		return unsafe.String(&m.b[0], m.n)
+	st := e.etagState.Load()
+	if st&etagReady != 0 && httpfile.ETagFlags(st>>8) == flags {
+		return unsafe.String(&e.etagB[0], int(st&0xff))
 	}
-	m := &etagMemo{flags: flags}
-	m.n = uint8(copy(m.b[:], httpfile.ETag(m.b[:0], e.FileID(), flags)))
-	e.etag.Store(m)
-	return unsafe.String(&m.b[0], m.n)
+	var b [maxETag]byte
+	n := copy(b[:], httpfile.ETag(b[:0], e.FileID(), flags))
+	if st == 0 && e.etagState.CompareAndSwap(0, etagBusy) {
+		e.etagB = b
+		e.etagState.Store(etagFor(flags, n))
+		return unsafe.String(&e.etagB[0], n)
+	}
+	// Another request is writing it, or it was made for other flags (two
+	// configurations with different etag.* keys sharing a file).
+	return string(b[:n])
 }
 
 // ContainsSymlink reports whether the path or any of its parent directories

@@ -73,7 +73,7 @@ const pollerBudget = 4 * sendChunk
 // so other goroutines keep running meanwhile.
 func (c *conn) sendfileChunks(rc syscall.RawConn, sp *fileSpan, mode sendMode) error {
 	st := &c.sf
-	*st = sendState{sp: sp, mode: mode, fd: int32(sp.fd.Int())}
+	*st = sendState{sp: sp, mode: mode}
 	defer func() { st.sp = nil }()
 	if c.sendfileFn == nil {
 		c.sendfileFn = c.sendfileStep // once per conn (conns are pooled)
@@ -104,7 +104,6 @@ func (c *conn) sendfileChunks(rc syscall.RawConn, sp *fileSpan, mode sendMode) e
 // costs no allocation per chunk.
 type sendState struct {
 	sp   *fileSpan
-	fd   int32 // (with mode: one word)
 	mode sendMode
 	sent int64
 	err  error
@@ -127,7 +126,7 @@ func (c *conn) sendfileStep(s uintptr) bool {
 		// (The poller's sends are cut short by the socket's room anyway.)
 		want = segmentAligned(int64(c.rw.headLen)+c.rw.written, want, c.mss.get(s))
 	}
-	cached := probeCached(int(st.fd), sp.off+want-1)
+	cached := probeCached(sp.fd.Int(), sp.off+want-1)
 	if !cached && st.mode == sendPoller {
 		st.err = errNeedsDisk
 		return true
@@ -143,9 +142,9 @@ func (c *conn) sendfileStep(s uintptr) bool {
 		var m int
 		var e error
 		if cached {
-			m, e = rawSendfile(int(s), int(st.fd), &sp.off, int(want))
+			m, e = rawSendfile(int(s), sp.fd.Int(), &sp.off, int(want))
 		} else {
-			m, e = unix.Sendfile(int(s), int(st.fd), &sp.off, int(want))
+			m, e = unix.Sendfile(int(s), sp.fd.Int(), &sp.off, int(want))
 		}
 		if m > 0 {
 			sp.n -= int64(m)

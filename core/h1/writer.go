@@ -12,7 +12,6 @@ import (
 	"github.com/golighty/golighty/core/ascii"
 	"github.com/golighty/golighty/core/filefd"
 	"github.com/golighty/golighty/core/monoclock"
-	"github.com/golighty/golighty/core/rawsys"
 )
 
 // ResponseWriter writes one response. The handler sets the status and
@@ -360,28 +359,6 @@ func (w *ResponseWriter) Flush() error {
 // optimisation uses 16 KiB too).
 const smallFile = 16 << 10
 
-// readSmall fills p from f at off. What the page cache holds is read with
-// a raw preadv2(RWF_NOWAIT), which cannot wait for a disk: a file not
-// held in the stat cache's memory (a site whose files outnumber it) costs
-// one such read per request, and os.File's ReadAt, with its descriptor lock
-// and the scheduler's system-call bookkeeping, was a tenth of the server's
-// user time. The rest, if any, is read the ordinary way (a disk wait then
-// lets other goroutines run).
-func readSmall(fd filefd.FD, p []byte, off int64) error {
-	if len(p) == 0 {
-		return nil
-	}
-	m, e := rawsys.PreadNowait(uintptr(fd.Int()), p, off)
-	if e != 0 {
-		m = 0
-	}
-	if m == len(p) {
-		return nil
-	}
-	_, err := fd.ReadAt(p[m:], off+int64(m))
-	return err
-}
-
 // SendFile sends n bytes of the file fd from offset off as (part of) the
 // body. As the first body output it sets Content-Length: n unless the
 // handler gave a Content-Length. Small bodies are copied behind the head;
@@ -405,7 +382,7 @@ func (w *ResponseWriter) SendFile(fd filefd.FD, off, n int64) error {
 	if n <= smallFile && int64(cap(c.wbuf)-len(c.wbuf)) >= n {
 		start := len(c.wbuf)
 		c.wbuf = c.wbuf[:start+int(n)]
-		if err := readSmall(fd, c.wbuf[start:], off); err != nil {
+		if err := fd.ReadFull(c.wbuf[start:], off); err != nil {
 			c.wbuf = c.wbuf[:start]
 			c.werr = err // a partial body cannot be repaired
 			return err

@@ -183,31 +183,11 @@ func (c *conn) readFrames(buf []byte, rs []fileRead) error {
 		}
 	}
 	for _, r := range rs {
-		if err := readAt(r.s.file.fd, buf[r.at:r.at+r.n], r.off); err != nil {
+		if err := r.s.file.fd.ReadFull(buf[r.at:r.at+r.n], r.off); err != nil {
 			return err
 		}
 	}
 	return nil
-}
-
-// readAt fills p from fd at off: the file's cached pages with raw
-// preadv2(RWF_NOWAIT) calls, the rest with ReadAt.
-func readAt(fd filefd.FD, p []byte, off int64) error {
-	for len(p) > 0 {
-		n, e := rawsys.PreadNowait(uintptr(fd.Int()), p, off)
-		if e == unix.EINTR {
-			continue
-		}
-		if e != 0 || n <= 0 {
-			break // not cached, at the end, or an error: ReadAt says which
-		}
-		p, off = p[n:], off+int64(n)
-	}
-	if len(p) == 0 {
-		return nil
-	}
-	_, err := fd.ReadAt(p, off)
-	return err
 }
 
 // endWrite half-closes after the last frames so the client reads them

@@ -8,26 +8,6 @@ import (
 	"github.com/golighty/golighty/core/filefd"
 )
 
-// TestReadAt: a file's bytes come whole from any offset (through the
-// page cache's raw reads or ReadAt), and a read past the end fails.
-func TestReadAt(t *testing.T) {
-	path, data := writeTemp(t, 200_000)
-	f, err := os.Open(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
-	for _, r := range []struct{ off, n int }{{0, 1}, {0, 16384}, {12345, 70000}, {199_999, 1}, {100_000, 100_000}} {
-		p := bytes.Repeat([]byte{0xAA}, r.n)
-		if err := readAt(filefd.Of(f), p, int64(r.off)); err != nil || !bytes.Equal(p, data[r.off:r.off+r.n]) {
-			t.Fatalf("at %d, %d bytes: %v, equal %v", r.off, r.n, err, bytes.Equal(p, data[r.off:r.off+r.n]))
-		}
-	}
-	if err := readAt(filefd.Of(f), make([]byte, 10), 199_995); err == nil {
-		t.Error("a read past the end succeeded")
-	}
-}
-
 // TestReadFrames: consecutive frames of one file region get their payloads
 // (one read into several buffers), the bytes between them (frame headers)
 // stay, and a region past the end fails.

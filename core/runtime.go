@@ -221,6 +221,8 @@ type SharedPool struct {
 	mu    sync.Mutex
 	items map[string]*sharedItem
 	logs  *logsink.Pool
+
+	contentBudget int64 // for the stat cache (0: its default)
 }
 
 type sharedItem struct {
@@ -231,6 +233,11 @@ type sharedItem struct {
 
 // NewSharedPool returns an empty pool.
 func NewSharedPool() *SharedPool { return &SharedPool{items: map[string]*sharedItem{}} }
+
+// SetContentBudget sets the bytes of small files the stat cache may keep
+// in memory (0: statcache.DefaultContentBudget). The cache is made by the
+// first Compile and outlives reloads: set it before that.
+func (p *SharedPool) SetContentBudget(n int64) { p.contentBudget = n }
 
 // ErrSharedType means a key is in the pool with a value of another type.
 var ErrSharedType = errors.New("core: shared resource has another type")

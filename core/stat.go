@@ -23,7 +23,7 @@ func statCacheFor(p *SharedPool, engine string) (*statcache.Cache, string, error
 	}
 	key := "statcache:" + engine
 	c, err := Acquire(p, key, func() (*statcache.Cache, func(), error) {
-		c := statcache.New(statcache.Config{Engine: e})
+		c := statcache.New(statcache.Config{Engine: e, ContentBudget: p.contentBudget})
 		return c, c.Close, nil
 	})
 	return c, key, err

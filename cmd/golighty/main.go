@@ -185,7 +185,9 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 		fmt.Fprintln(stdout, "Syntax OK")
 		return 0
 	}
-	snap, err := core.Compile(o.conf, core.CompileOptions{Preflight: o.test >= 2}, nil)
+	shared := core.NewSharedPool()
+	shared.SetContentBudget(o.memory.ContentBudget())
+	snap, err := core.Compile(o.conf, core.CompileOptions{Preflight: o.test >= 2}, shared)
 	if snap != nil {
 		printWarnings(stderr, o.conf, snap.Warnings)
 	}

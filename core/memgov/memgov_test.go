@@ -10,6 +10,8 @@ import (
 	"unsafe"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/golighty/golighty/core/statcache"
 )
 
 func TestParseMode(t *testing.T) {
@@ -242,4 +244,15 @@ func TestFastModeDoesNothing(t *testing.T) {
 	done := make(chan struct{})
 	go func() { g.Run(t.Context()); close(done) }()
 	<-done // returns at once
+}
+
+// TestModeContentBudget: fast keeps more small files in memory; lean
+// leaves the stat cache's (lean) default.
+func TestModeContentBudget(t *testing.T) {
+	if got := Lean.ContentBudget(); got != 0 {
+		t.Errorf("lean: %d, want 0 (the cache's default)", got)
+	}
+	if got := Fast.ContentBudget(); got <= statcache.DefaultContentBudget {
+		t.Errorf("fast: %d, not above the default %d", got, statcache.DefaultContentBudget)
+	}
 }

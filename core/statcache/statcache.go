@@ -72,8 +72,11 @@ const (
 	// DefaultContentBudget bounds the bytes of small files held in memory
 	// all together: without it 16,384 entries of 16 KiB files would hold
 	// 256 MiB. Files opened once it is spent are sent from their
-	// descriptors, as larger files are.
-	DefaultContentBudget = 2 << 20
+	// descriptors, as larger files are (one raw read of the page cache per
+	// response). 512 KiB holds a small site's pages, styles and scripts;
+	// with 10,000 files asked for at random, 2 MiB kept 1.5 MB more live
+	// heap, 2.25 MB more peak under GOGC=50, for no CPU measurably saved.
+	DefaultContentBudget = 512 << 10
 	// maxIdle: entries not looked up for more than this many seconds are
 	// swept (lighttpd: 2 seconds).
 	maxIdle = 2
@@ -134,6 +137,9 @@ func New(cfg Config) *Cache {
 	}
 	return c
 }
+
+// ContentBudget returns the bytes of small files the cache may hold.
+func (c *Cache) ContentBudget() int64 { return c.budget }
 
 // maxEntriesFor is the default bound for a process allowed nofile
 // descriptors: DefaultMaxEntries, but at most half of them, so that

@@ -7,6 +7,7 @@ import (
 	"sync"
 	"sync/atomic"
 	"syscall"
+	"unsafe"
 
 	"github.com/golighty/golighty/core/filefd"
 	"golang.org/x/sys/unix"
@@ -55,10 +56,14 @@ func (h *Handle) FD() filefd.FD { return h.fd }
 // Content returns the whole file when it is small enough to be cached in
 // memory (always for empty files). The slice is shared and read-only.
 func (h *Handle) Content() ([]byte, bool) {
-	if h.Entry.Size == 0 {
+	e := h.Entry
+	if e.Size == 0 {
 		return nil, true
 	}
-	return h.Entry.content, h.Entry.content != nil
+	if e.content == nil {
+		return nil, false
+	}
+	return unsafe.Slice(e.content, e.Size), true
 }
 
 // ReadAt reads from the file at off without touching the shared offset.
@@ -209,7 +214,9 @@ func (c *Cache) open(stale *Entry) (*Handle, error) {
 		return newHandle(e, e.fd), nil
 	}
 	if e.Size > 0 && e.Size <= c.smallMax && c.reserve(e.Size) {
-		if e.content = readSmall(e.fd, &st); e.content == nil {
+		if b := readSmall(e.fd, &st); b != nil {
+			e.content = &b[0] // len(b) == e.Size > 0
+		} else {
 			c.content.Add(-e.Size)
 		}
 	}
@@ -218,7 +225,9 @@ func (c *Cache) open(stale *Entry) (*Handle, error) {
 		if cur != stale && cur.sameAs(&st) && cur.acquire() {
 			// A concurrent Open published the same file first: use it.
 			unix.Close(fd)
-			c.content.Add(-int64(len(e.content)))
+			if e.content != nil {
+				c.content.Add(-e.Size)
+			}
 			return newHandle(cur, cur.fd), nil
 		}
 	}

@@ -176,9 +176,12 @@ type Entry struct {
 	stamp atomic.Int64 // second of the last successful stat()
 	// fd is the open file, none unless opened; refs counts the cache's
 	// and the Handles' references to it, and the last one closes it.
-	fd      filefd.FD
-	refs    atomic.Int32
-	content []byte // whole file when small and opened
+	fd   filefd.FD
+	refs atomic.Int32
+	// content is the whole file (Size bytes) when small and opened: a
+	// pointer, not a slice, whose length and capacity would repeat Size
+	// and take the entry past the 128-byte size class.
+	content *byte
 
 	// etagState says whether etagB holds the entry's ETag, for which
 	// flags and how long (etagFor): the ETag lives in the entry, not in
@@ -529,7 +532,7 @@ func (e *Entry) sameAs(st *syscall.Stat_t) bool {
 // the budget, its descriptor loses the cache's reference.
 func (c *Cache) drop(e *Entry) {
 	if e.content != nil {
-		c.content.Add(-int64(len(e.content)))
+		c.content.Add(-e.Size)
 	}
 	e.drop()
 }

@@ -231,7 +231,7 @@ func (c *Cache) open(stale *Entry) (*Handle, error) {
 			return newHandle(cur, cur.fd), nil
 		}
 	}
-	c.store(e.Path, e, e.stamp.Load())
+	c.store(e, e.stamp.Load())
 	return newHandle(e, e.fd), nil
 }
 

@@ -36,8 +36,8 @@ import (
 
 	"github.com/golighty/golighty/core/filefd"
 	"github.com/golighty/golighty/core/httpfile"
+	"github.com/golighty/golighty/core/keyedmap"
 	"github.com/golighty/golighty/core/monoclock"
-	"github.com/puzpuzpuz/xsync/v4"
 	"golang.org/x/sys/unix"
 )
 
@@ -112,7 +112,7 @@ type Cache struct {
 
 	content atomic.Int64 // bytes of small files held by cached entries
 
-	m         *xsync.Map[string, *Entry]
+	m         *keyedmap.Map[Entry] // by Path
 	count     atomic.Int64
 	lastSweep atomic.Int64
 	sweeping  sync.Mutex
@@ -120,7 +120,7 @@ type Cache struct {
 
 // New returns a Cache.
 func New(cfg Config) *Cache {
-	c := &Cache{engine: cfg.Engine, smallMax: cfg.SmallFileMax, now: cfg.Now, m: xsync.NewMap[string, *Entry]()}
+	c := &Cache{engine: cfg.Engine, smallMax: cfg.SmallFileMax, now: cfg.Now, m: keyedmap.New(entryPath)}
 	if c.now == nil {
 		c.now = monoclock.Seconds // stamps are only compared with each other
 	}
@@ -205,6 +205,8 @@ func etagFor(flags httpfile.ETagFlags, n int) uint32 {
 
 // maxETag is the longest ETag: a 32-bit hash in decimal, quoted.
 const maxETag = len(`"4294967295"`)
+
+func entryPath(e *Entry) string { return e.Path }
 
 // IsDir reports whether the entry is a directory.
 func (e *Entry) IsDir() bool { return e.Mode.IsDir() }
@@ -353,7 +355,7 @@ func (c *Cache) refresh(k string, st *syscall.Stat_t, now int64) *Entry {
 	}
 	e := newEntry(k, st, now)
 	if cached || c.count.Load() < c.maxEntries {
-		c.store(e.Path, e, now)
+		c.store(e, now)
 	}
 	return e
 }
@@ -376,10 +378,10 @@ func (c *Cache) admits(k string) bool {
 	return ok
 }
 
-// store publishes e under k. Whoever removes an entry from the map drops
-// its descriptor reference, so each entry is dropped exactly once.
-func (c *Cache) store(k string, e *Entry, now int64) {
-	if prev, loaded := c.m.LoadAndStore(k, e); loaded {
+// store publishes e under its path. Whoever removes an entry from the map
+// drops its descriptor reference, so each entry is dropped exactly once.
+func (c *Cache) store(e *Entry, now int64) {
+	if prev, loaded := c.m.Swap(e); loaded {
 		c.drop(prev)
 		return
 	}
@@ -423,9 +425,9 @@ func (c *Cache) evict(now int64) {
 }
 
 func (c *Cache) deleteIf(pred func(*Entry) bool) {
-	c.m.Range(func(k string, e *Entry) bool {
+	c.m.Range(func(e *Entry) bool {
 		if pred(e) {
-			c.remove(k, e)
+			c.remove(e.Path, e)
 		}
 		return true
 	})
@@ -434,20 +436,13 @@ func (c *Cache) deleteIf(pred func(*Entry) bool) {
 // remove deletes k if it still maps to e (any entry when e is nil).
 func (c *Cache) remove(k string, e *Entry) {
 	if e == nil {
-		if v, ok := c.m.LoadAndDelete(k); ok {
+		if v, ok := c.m.Delete(k); ok {
 			c.drop(v)
 			c.count.Add(-1)
 		}
 		return
 	}
-	deleted := false
-	c.m.Compute(k, func(cur *Entry, loaded bool) (*Entry, xsync.ComputeOp) {
-		if deleted = loaded && cur == e; deleted {
-			return nil, xsync.DeleteOp
-		}
-		return cur, xsync.CancelOp
-	})
-	if deleted {
+	if c.m.DeleteIf(k, e) {
 		c.drop(e)
 		c.count.Add(-1)
 	}
@@ -465,8 +460,8 @@ func (c *Cache) Len() int { return int(c.count.Load()) }
 // Close drops every entry; descriptors close once the last Handle using
 // them is released. The Cache stays usable.
 func (c *Cache) Close() {
-	c.m.Range(func(k string, _ *Entry) bool {
-		c.remove(k, nil)
+	c.m.Range(func(e *Entry) bool {
+		c.remove(e.Path, nil)
 		return true
 	})
 }
@@ -586,9 +581,9 @@ func (c *Cache) InvalidateTree(dir string) {
 	if k == "/" {
 		prefix = k
 	}
-	c.m.Range(func(p string, e *Entry) bool {
-		if strings.HasPrefix(p, prefix) {
-			c.remove(p, e)
+	c.m.Range(func(e *Entry) bool {
+		if strings.HasPrefix(e.Path, prefix) {
+			c.remove(e.Path, e)
 		}
 		return true
 	})

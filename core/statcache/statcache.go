@@ -100,7 +100,7 @@ type Config struct {
 
 // Cache is a stat cache. The zero value is not usable; call New.
 //
-// Lookups are lock-free (xsync.Map) and a hit writes no shared memory; once
+// Lookups are lock-free (keyedmap) and a hit writes no shared memory; once
 // per second per path a re-stat stores a new stamp. MaxEntries is a soft
 // bound: concurrent inserts may overshoot it briefly before eviction.
 type Cache struct {

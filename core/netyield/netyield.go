@@ -28,18 +28,9 @@ import (
 // made ready, run before the caller goes on. One caller at a time (the
 // round's leader) signals an eventfd the netpoller watches and parks until
 // the netpoller reports it, with whatever else became ready; callers that
-// come meanwhile wait for the round under way to end (it may have polled
-// before they came), then share the next one instead of signalling their
-// own, or lead it. Every caller then yields once more, so that the
-// goroutines readied by the poll run first. Without an eventfd it is
-// runtime.Gosched.
-//
-// Sharing the round under way instead let a caller go on before its
-// network events were seen: 1 KiB requests on 4 connections beside 8
-// downloads of 100 MiB, six alternating rounds, medians: 5,240 → 7,900
-// requests a second, latency 646 → 451 µs at the median, 6.3 → 6.2 ms at
-// the 99th percentile; the downloads alone, ten rounds: 295 → 303 ms of
-// CPU per GiB (the rounds spread 260-360).
+// come meanwhile wait for that same report instead of signalling their
+// own. Every caller then yields once more, so that the goroutines readied
+// by the poll run first. Without an eventfd it is runtime.Gosched.
 //
 // A round shared by all who yield at once is what the event loop's turn
 // is to lighttpd: one poll of the network between two rounds of writes.
@@ -51,20 +42,12 @@ import (
 func Yield() {
 	mu.Lock()
 	if leading {
-		// The round under way may have polled before what the caller
-		// waits for came: let it end, then share the next one, or lead
-		// it, so that a poll begins after the call did.
 		for g := round; round == g; {
 			done.Wait()
 		}
-		if leading {
-			for g := round; round == g; {
-				done.Wait()
-			}
-			mu.Unlock()
-			runtime.Gosched()
-			return
-		}
+		mu.Unlock()
+		runtime.Gosched()
+		return
 	}
 	leading = true
 	mu.Unlock()

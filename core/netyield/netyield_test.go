@@ -21,11 +21,11 @@ func TestYieldRunsNetworkReady(t *testing.T) {
 }
 
 // TestYieldRunsNetworkReadyInRound: the same while another goroutine
-// yields all along, so that the caller mostly comes while the other
-// goroutine leads a round. One Yield should do (a caller waits for a
-// round that began after it, TestYieldWaitsForFreshRound); two are
-// allowed for a miss not understood yet, 1-2 in 600 runs repeated in one
-// process (8 in 300 when callers shared the round under way).
+// yields all along, so that the caller mostly joins a round the other
+// goroutine leads, within two Yields: the round the caller joins may have
+// polled before the data came (any poll made its leader runnable; the
+// round ends when the leader runs again), and the next one polls after.
+// Failed 8 times in 300 runs when held to one Yield.
 func TestYieldRunsNetworkReadyInRound(t *testing.T) {
 	defer runtime.GOMAXPROCS(runtime.GOMAXPROCS(1))
 	var stop atomic.Bool
@@ -90,49 +90,6 @@ func testRunsNetworkReady(t *testing.T, yield func(), yields int) {
 		if !got.Load() {
 			t.Fatalf("round %d: the reader whose data arrived did not run within %d Yields", round, yields)
 		}
-	}
-}
-
-// TestYieldWaitsForFreshRound: a caller that comes while a round is under
-// way (whose poll may be over) returns only after a round that began
-// after it: the one under way ends, and the caller leads the next.
-func TestYieldWaitsForFreshRound(t *testing.T) {
-	mu.Lock()
-	if leading {
-		mu.Unlock()
-		t.Fatal("a round is under way before the test")
-	}
-	leading = true // a round under way, its leader never to poll
-	before := round
-	mu.Unlock()
-	returned := make(chan uint64, 1)
-	go func() {
-		Yield()
-		mu.Lock()
-		returned <- round
-		mu.Unlock()
-	}()
-	// Let the caller reach the wait; had it not, it would lead a round of
-	// its own once this one ends, and the test would pass on code that
-	// lets it go with the round under way.
-	time.Sleep(50 * time.Millisecond)
-	select {
-	case r := <-returned:
-		t.Fatalf("Yield returned (round %d) while the round under way had not ended", r)
-	default:
-	}
-	mu.Lock()
-	leading = false
-	round++
-	mu.Unlock()
-	done.Broadcast()
-	select {
-	case r := <-returned:
-		if r < before+2 {
-			t.Errorf("Yield returned after round %d, want a round after the one under way (%d)", r-before, 2)
-		}
-	case <-time.After(10 * time.Second):
-		t.Fatal("Yield did not return")
 	}
 }
 

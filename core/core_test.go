@@ -29,13 +29,19 @@ func init() {
 
 func compileString(t testing.TB, conf string) (*Snapshot, error) {
 	t.Helper()
+	return compileIn(t, conf, nil)
+}
+
+// compileIn is compileString with the shared pool a reload would pass.
+func compileIn(t testing.TB, conf string, shared *SharedPool) (*Snapshot, error) {
+	t.Helper()
 	dir := t.TempDir()
 	conf = strings.ReplaceAll(conf, "@DIR@", dir)
 	parsed, err := lighttpdconf.ParseBytes(filepath.Join(dir, "test.conf"), []byte(conf), &lighttpdconf.Options{})
 	if err != nil {
 		t.Fatalf("parse: %v", err)
 	}
-	return Compile(parsed, CompileOptions{}, nil)
+	return Compile(parsed, CompileOptions{}, shared)
 }
 
 func mustCompile(t testing.TB, conf string) *Snapshot {

@@ -1,11 +1,9 @@
 package core
 
 import (
-	"path/filepath"
 	"testing"
 
 	"github.com/golighty/golighty/core/statcache"
-	"github.com/golighty/golighty/lighttpdconf"
 )
 
 // TestSharedPoolContentBudget: the stat cache a snapshot gets holds the
@@ -22,15 +20,10 @@ func TestSharedPoolContentBudget(t *testing.T) {
 		{"small", 1 << 10, 1 << 10},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			dir := t.TempDir()
-			conf := `server.document-root = "` + dir + `"` + "\n"
-			parsed, err := lighttpdconf.ParseBytes(filepath.Join(dir, "test.conf"), []byte(conf), &lighttpdconf.Options{})
-			if err != nil {
-				t.Fatal(err)
-			}
+			const conf = `server.document-root = "@DIR@"`
 			pool := NewSharedPool()
 			pool.SetContentBudget(tc.set)
-			first, err := Compile(parsed, CompileOptions{}, pool)
+			first, err := compileIn(t, conf, pool)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -38,7 +31,7 @@ func TestSharedPoolContentBudget(t *testing.T) {
 			if got := first.stat.ContentBudget(); got != tc.want {
 				t.Errorf("budget %d, want %d", got, tc.want)
 			}
-			next, err := Compile(parsed, CompileOptions{}, pool)
+			next, err := compileIn(t, conf, pool)
 			if err != nil {
 				t.Fatal(err)
 			}
